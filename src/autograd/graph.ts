@@ -1,0 +1,48 @@
+import type { Tensor } from "./tensor.js";
+
+/** Vector-Jacobian product of one op: given dL/d(out), return dL/d(input) for each input (null: none). */
+export type BackwardRule = (grad: Tensor, out: Tensor) => Array<Tensor | null>;
+
+/** What an op's output remembers to run backward: the op's name, its inputs and its rule. */
+export interface Node {
+  readonly op: string;
+  parents: Tensor[];
+  backward: BackwardRule | null; // null once the graph is released
+}
+
+let gradEnabled = true;
+let anomalyDetection = false;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Run fn without recording a graph: its results do not require grad. */
+export function noGrad<T>(fn: () => T): T {
+  const before = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = before;
+  }
+}
+
+/** When on, every op checks its outputs and gradients and names the first to produce NaN or Infinity. */
+export function detectAnomaly(on = true): void {
+  anomalyDetection = on;
+}
+
+export function isAnomalyDetectionEnabled(): boolean {
+  return anomalyDetection;
+}
+
+/** Throw naming the op if data holds a NaN or an Infinity (used only in anomaly mode). */
+export function checkFinite(op: string, phase: "forward" | "backward", data: ArrayLike<number>): void {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (v - v !== 0) {
+      throw new Error(`detectAnomaly: the ${phase} of op "${op}" produced ${Number.isNaN(v) ? "NaN" : v} at flat index ${i}`);
+    }
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * flowgrad/autograd: tensors, primitive ops with backward rules, reverse mode, gradient checks,
+ * optimizers. Loads no flow, no model and no gpu.js.
+ */
+export { Tensor, type DType, type NestedArray, type TensorLike, type TypedArray } from "./tensor.js";
+export { tensor, zeros, ones, full, zerosLike, onesLike, arange, linspace, eye, randn, rand, type TensorOptions, type RandomOptions } from "./creation.js";
+export { Random, manualSeed, defaultRandom } from "./random.js";
+export {
+  add, sub, mul, div, pow, maximum, minimum, eq, ne, gt, ge, lt, le,
+  neg, exp, log, log1p, sqrt, square, reciprocal, abs, sign, step, tanh, sigmoid, softplus, relu, where, astype,
+} from "./ops/elementwise.js";
+export { sum, mean, max, min, logsumexp } from "./ops/reduce.js";
+export { matmul } from "./ops/linalg.js";
+export { reshape, permute, transpose, broadcastTo, unsqueeze, squeeze, slice, concat, stack, indexSelect } from "./ops/movement.js";
+export { noGrad, isGradEnabled, detectAnomaly, type BackwardRule } from "./graph.js";
+export { gradients, sumToShape, type BackwardOptions } from "./backward.js";
+export { grad, valueAndGrad, vjp, vjpFunction } from "./functional.js";
+export { gradcheck, type GradcheckOptions, type GradcheckResult } from "./gradcheck.js";
+export { Optimizer, SGD, Adam, RMSprop } from "./optim.js";
+export { Module, type StateDict } from "./module.js";
+export { Linear, MLP, type Activation } from "./layers.js";
+export { broadcastShapes } from "./shape.js";

@@ -1,0 +1,155 @@
+import type { DType, TypedArray } from "../kernels/index.js";
+import { backward as runBackward, type BackwardOptions } from "./backward.js";
+import { checkFinite, isAnomalyDetectionEnabled, isGradEnabled, type BackwardRule, type Node } from "./graph.js";
+import * as ew from "./ops/elementwise.js";
+import * as la from "./ops/linalg.js";
+import * as mv from "./ops/movement.js";
+import * as rd from "./ops/reduce.js";
+import { shapeString, sizeOf } from "./shape.js";
+
+export type { DType, TypedArray };
+export type NestedArray = number | NestedArray[];
+/** Where an op takes a tensor it also takes a plain number, made a scalar tensor of the other input's dtype. */
+export type TensorLike = Tensor | number;
+type Axis = number | readonly number[];
+
+export function allocate(dtype: DType, size: number): TypedArray {
+  return dtype === "float64" ? new Float64Array(size) : new Float32Array(size);
+}
+
+export function dtypeOf(data: TypedArray): DType {
+  return data instanceof Float64Array ? "float64" : "float32";
+}
+
+/**
+ * An n-dimensional array in row-major order, with what reverse mode needs: `requiresGrad`, the
+ * accumulated `grad`, and for an op's output the `node` that knows how to send gradients back.
+ */
+export class Tensor {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  /** Contiguous row-major values; shared with reshapes of this tensor. */
+  data: TypedArray;
+  requiresGrad: boolean;
+  grad: Tensor | null = null;
+  node: Node | null = null;
+
+  constructor(data: TypedArray, shape: readonly number[], requiresGrad = false) {
+    if (data.length !== sizeOf(shape)) {
+      throw new Error(`Tensor: ${data.length} values do not fill shape ${shapeString(shape)} (${sizeOf(shape)} elements)`);
+    }
+    this.data = data;
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtypeOf(data);
+    this.requiresGrad = requiresGrad;
+  }
+
+  get size(): number {
+    return this.data.length;
+  }
+  get rank(): number {
+    return this.shape.length;
+  }
+  /** A leaf is a tensor no recorded op produced: its `grad` is kept after backward. */
+  get isLeaf(): boolean {
+    return this.node === null;
+  }
+
+  /** The only element of a one-element tensor, as a number. */
+  item(): number {
+    if (this.size !== 1) throw new Error(`item: tensor of shape ${shapeString(this.shape)} has ${this.size} elements, not 1`);
+    return this.data[0]!;
+  }
+
+  /** Values as nested arrays (a number for a scalar). */
+  toArray(): NestedArray {
+    const build = (axis: number, offset: number): NestedArray => {
+      if (axis === this.rank) return this.data[offset]!;
+      const n = this.shape[axis]!, stride = sizeOf(this.shape.slice(axis + 1));
+      return Array.from({ length: n }, (_, i) => build(axis + 1, offset + i * stride));
+    };
+    return build(0, 0);
+  }
+
+  toString(): string {
+    return `Tensor(${JSON.stringify(this.toArray())}, shape=${shapeString(this.shape)}, dtype=${this.dtype}${this.requiresGrad ? ", requiresGrad" : ""})`;
+  }
+
+  /** Accumulate d(this)/d(leaf) into every leaf's `grad`. `grad` defaults to 1 for a scalar. */
+  backward(grad?: Tensor, options?: BackwardOptions): void {
+    runBackward(this, grad, options);
+  }
+
+  /** The same values, cut off from the graph. */
+  detach(): Tensor {
+    return new Tensor(this.data, this.shape);
+  }
+
+  /** Mark a leaf as a parameter to differentiate with respect to; returns this. */
+  requireGrad(on = true): this {
+    if (!this.isLeaf) throw new Error("requireGrad: only a leaf tensor (not an op's output) can be marked; use detach() first");
+    this.requiresGrad = on;
+    return this;
+  }
+
+  zeroGrad(): void {
+    this.grad = null;
+  }
+
+  // Every op is also a method; the definitions (forward and backward) live in ./ops.
+  add(other: TensorLike): Tensor { return ew.add(this, other); }
+  sub(other: TensorLike): Tensor { return ew.sub(this, other); }
+  mul(other: TensorLike): Tensor { return ew.mul(this, other); }
+  div(other: TensorLike): Tensor { return ew.div(this, other); }
+  pow(exponent: TensorLike): Tensor { return ew.pow(this, exponent); }
+  maximum(other: TensorLike): Tensor { return ew.maximum(this, other); }
+  minimum(other: TensorLike): Tensor { return ew.minimum(this, other); }
+  eq(other: TensorLike): Tensor { return ew.eq(this, other); }
+  ne(other: TensorLike): Tensor { return ew.ne(this, other); }
+  gt(other: TensorLike): Tensor { return ew.gt(this, other); }
+  ge(other: TensorLike): Tensor { return ew.ge(this, other); }
+  lt(other: TensorLike): Tensor { return ew.lt(this, other); }
+  le(other: TensorLike): Tensor { return ew.le(this, other); }
+  neg(): Tensor { return ew.neg(this); }
+  exp(): Tensor { return ew.exp(this); }
+  log(): Tensor { return ew.log(this); }
+  log1p(): Tensor { return ew.log1p(this); }
+  sqrt(): Tensor { return ew.sqrt(this); }
+  square(): Tensor { return ew.square(this); }
+  reciprocal(): Tensor { return ew.reciprocal(this); }
+  abs(): Tensor { return ew.abs(this); }
+  sign(): Tensor { return ew.sign(this); }
+  tanh(): Tensor { return ew.tanh(this); }
+  sigmoid(): Tensor { return ew.sigmoid(this); }
+  softplus(): Tensor { return ew.softplus(this); }
+  relu(): Tensor { return ew.relu(this); }
+  astype(dtype: DType): Tensor { return ew.astype(this, dtype); }
+  sum(axis?: Axis, keepdims = false): Tensor { return rd.sum(this, axis, keepdims); }
+  mean(axis?: Axis, keepdims = false): Tensor { return rd.mean(this, axis, keepdims); }
+  max(axis?: Axis, keepdims = false): Tensor { return rd.max(this, axis, keepdims); }
+  min(axis?: Axis, keepdims = false): Tensor { return rd.min(this, axis, keepdims); }
+  logsumexp(axis?: Axis, keepdims = false): Tensor { return rd.logsumexp(this, axis, keepdims); }
+  matmul(other: Tensor): Tensor { return la.matmul(this, other); }
+  reshape(shape: readonly number[]): Tensor { return mv.reshape(this, shape); }
+  permute(axes: readonly number[]): Tensor { return mv.permute(this, axes); }
+  transpose(axis0 = -2, axis1 = -1): Tensor { return mv.transpose(this, axis0, axis1); }
+  broadcastTo(shape: readonly number[]): Tensor { return mv.broadcastTo(this, shape); }
+  unsqueeze(axis: number): Tensor { return mv.unsqueeze(this, axis); }
+  squeeze(axis?: number): Tensor { return mv.squeeze(this, axis); }
+  slice(starts: readonly number[], ends?: readonly number[]): Tensor { return mv.slice(this, starts, ends); }
+  indexSelect(axis: number, indices: ArrayLike<number>): Tensor { return mv.indexSelect(this, axis, indices); }
+}
+
+/**
+ * Wrap an op's freshly computed output. If grad mode is on and an input requires grad, the output
+ * remembers the op so backward can reach the inputs; rule === null marks a non-differentiable op.
+ */
+export function fromOp(op: string, data: TypedArray, shape: readonly number[], inputs: Tensor[], rule: BackwardRule | null): Tensor {
+  const out = new Tensor(data, shape);
+  if (isAnomalyDetectionEnabled()) checkFinite(op, "forward", data);
+  if (rule !== null && isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.node = { op, parents: inputs, backward: rule };
+  }
+  return out;
+}

@@ -1,0 +1,48 @@
+/** Element types flowgrad computes in. float64 is the default on the CPU; gpu.js computes in float32. */
+export type DType = "float32" | "float64";
+export type TypedArray = Float32Array | Float64Array;
+export type Shape = readonly number[];
+
+/** Elementwise math of one input. The expression of each lives in `elementwise.ts`. */
+export type UnaryOp =
+  | "neg" | "exp" | "log" | "log1p" | "sqrt" | "abs" | "sign" | "tanh" | "sigmoid" | "softplus"
+  | "relu" | "step" | "square" | "reciprocal";
+
+/** Elementwise math of two broadcast inputs. */
+export type BinaryOp =
+  | "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum"
+  | "eq" | "ne" | "gt" | "ge" | "lt" | "le";
+
+export type ReduceOp = "sum" | "max" | "min";
+
+/**
+ * The low-level operations a compute backend provides. The autograd calls only these; it never
+ * knows which backend ran them. Inputs and outputs are contiguous row-major typed arrays.
+ */
+export interface Backend {
+  readonly name: string;
+  /** out[i] = op(x[i]) */
+  unary(op: UnaryOp, x: TypedArray, out: TypedArray): void;
+  /** out = op(a, b) with NumPy broadcasting of aShape and bShape to outShape. */
+  binary(op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, out: TypedArray, outShape: Shape): void;
+  /** Reduce the middle axis of x viewed as [outer, size, inner] into out of [outer, inner]. */
+  reduce(op: ReduceOp, x: TypedArray, outer: number, size: number, inner: number, out: TypedArray): void;
+  /**
+   * Batched matrix product: for each batch index t, out[t] = op(A[t]) · op(B[t]) where op transposes
+   * when asked. A[t] starts at aOffsets[t] and is m×k (k×m if transA); B[t] at bOffsets[t], k×n (n×k if transB).
+   */
+  matmul(
+    a: TypedArray, aOffsets: Int32Array, b: TypedArray, bOffsets: Int32Array, out: TypedArray,
+    m: number, k: number, n: number, transA: boolean, transB: boolean,
+  ): void;
+  /** Copy the strided view (offset, shape, strides) of src into contiguous out. */
+  stridedCopy(src: TypedArray, offset: number, shape: Shape, strides: Shape, out: TypedArray): void;
+  /** Write (or add, if accumulate) contiguous src into the strided view (offset, shape, strides) of dst. */
+  stridedScatter(src: TypedArray, dst: TypedArray, offset: number, shape: Shape, strides: Shape, accumulate: boolean): void;
+  /** x viewed as [outer, size, inner]: out[o, j, i] = x[o, indices[j], i]. */
+  gather(x: TypedArray, outer: number, size: number, inner: number, indices: Int32Array, out: TypedArray): void;
+  /** The adjoint of gather: out[o, indices[j], i] += g[o, j, i]. */
+  scatterAdd(g: TypedArray, outer: number, size: number, inner: number, indices: Int32Array, out: TypedArray): void;
+  /** out[i] = cond[i] !== 0 ? a[i] : b[i], all of one length. */
+  where(cond: TypedArray, a: TypedArray, b: TypedArray, out: TypedArray): void;
+}
