@@ -1,4 +1,4 @@
-import { checkFinite, isAnomalyDetectionEnabled, noGrad } from "./graph.js";
+import { checkFinite, isAnomalyDetectionEnabled, noGrad, runningRuleOf } from "./graph.js";
 import { add } from "./ops/elementwise.js";
 import { sum } from "./ops/reduce.js";
 import { reshape } from "./ops/movement.js";
@@ -59,7 +59,8 @@ export function gradients(root: Tensor, seed: Tensor, retainGraph = false): Map<
       if (!node.backward) {
         throw new Error(`backward: the graph through op "${node.op}" was released by an earlier backward(); pass { retainGraph: true } to backward through it twice`);
       }
-      const inputGrads = node.backward(g, t);
+      const rule = node.backward;
+      const inputGrads = isAnomalyDetectionEnabled() ? runningRuleOf(node.op, () => rule(g, t)) : rule(g, t);
       node.parents.forEach((p, j) => {
         const gj = inputGrads[j];
         if (!p.requiresGrad || !gj) return;

@@ -37,12 +37,26 @@ export function isAnomalyDetectionEnabled(): boolean {
   return anomalyDetection;
 }
 
+/** The op whose backward rule is running, so anomalies inside a rule are blamed on that op. */
+let ruleOf: string | null = null;
+
+export function runningRuleOf<T>(op: string, fn: () => T): T {
+  const before = ruleOf;
+  ruleOf = op;
+  try {
+    return fn();
+  } finally {
+    ruleOf = before;
+  }
+}
+
 /** Throw naming the op if data holds a NaN or an Infinity (used only in anomaly mode). */
 export function checkFinite(op: string, phase: "forward" | "backward", data: ArrayLike<number>): void {
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;
     if (v - v !== 0) {
-      throw new Error(`detectAnomaly: the ${phase} of op "${op}" produced ${Number.isNaN(v) ? "NaN" : v} at flat index ${i}`);
+      const where = ruleOf !== null ? `the backward of op "${ruleOf}"` : `the ${phase} of op "${op}"`;
+      throw new Error(`detectAnomaly: ${where} produced ${Number.isNaN(v) ? "NaN" : v} at flat index ${i}`);
     }
   }
 }

@@ -1,5 +1,5 @@
 import { getBackend } from "../../kernels/index.js";
-import { broadcastShapes, broadcastStrides, contiguousStrides, normalizeAxis, sameShape, shapeString, sizeOf } from "../shape.js";
+import { broadcastStrides, contiguousStrides, normalizeAxis, sameShape, shapeString, sizeOf } from "../shape.js";
 import { allocate, fromOp, Tensor } from "../tensor.js";
 
 // Ops that move values without arithmetic. Their backward rules move the gradient back.
@@ -48,8 +48,8 @@ export function transpose(x: Tensor, axis0 = -2, axis1 = -1): Tensor {
 /** Repeat x along size-1 (or missing leading) axes to `shape`. */
 export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   if (sameShape(x.shape, shape)) return x;
-  const result = shape.length >= x.rank ? broadcastShapes("broadcastTo", x.shape, shape) : null;
-  if (!result || !sameShape(result, shape)) throw new Error(`broadcastTo: cannot broadcast ${shapeString(x.shape)} to ${shapeString(shape)}`);
+  const lead = shape.length - x.rank;
+  if (lead < 0 || x.shape.some((d, i) => d !== 1 && d !== shape[lead + i])) throw new Error(`broadcastTo: cannot broadcast ${shapeString(x.shape)} to ${shapeString(shape)}`);
   const out = allocate(x.dtype, sizeOf(shape));
   getBackend().stridedCopy(x.data, 0, shape, broadcastStrides(x.shape, shape), out);
   // The gradient of the repeated copies is summed back to x's shape by the backward pass.

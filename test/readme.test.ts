@@ -1,0 +1,32 @@
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+
+// Every ```js block of README.md is run; each line with `// →` must print exactly that text.
+const root = path.resolve(import.meta.dirname, "..");
+const readme = readFileSync(path.join(root, "README.md"), "utf8");
+const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]!);
+const tmp = path.join(root, ".tmp");
+
+describe("README examples", () => {
+  it("has examples", () => expect(blocks.length).toBeGreaterThanOrEqual(3));
+  blocks.forEach((code, i) => {
+    it(`example ${i + 1} prints what it says`, async () => {
+      const expected = code.split("\n").flatMap((line) => {
+        const m = /console\.log\(.*\/\/ → (.*)$/.exec(line);
+        return m ? [m[1]!.trim()] : [];
+      });
+      expect(expected.length, "an example with nothing checked").toBeGreaterThan(0);
+      const source = code.replace(/from "flowgrad\/(\w+)"/g, (_, sub: string) => `from ${JSON.stringify(path.join(root, "src", sub, "index.ts"))}`);
+      const module = `export const output = [];\nconst console = { log: (...a) => output.push(a.map(String).join(" ")) };\n${source}`;
+      // Imports must stay first: hoist them above the console shim.
+      const imports = module.split("\n").filter((l) => l.startsWith("import "));
+      const rest = module.split("\n").filter((l) => !l.startsWith("import "));
+      mkdirSync(tmp, { recursive: true });
+      const file = path.join(tmp, `readme-example-${i + 1}.ts`);
+      writeFileSync(file, [...imports, ...rest].join("\n"));
+      const { output } = (await import(file)) as { output: string[] };
+      expect(output).toEqual(expected);
+    });
+  });
+});
