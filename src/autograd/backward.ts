@@ -44,18 +44,24 @@ function topologicalOrder(root: Tensor): Tensor[] {
 
 /**
  * Reverse mode: seed the root with `seed`, walk the graph from the root back to the leaves, and
- * apply each op's rule. Returns d(root·seed)/dt for every tensor reached.
+ * apply each op's rule. Returns d(root·seed)/dt for every tensor reached. Given `wrt`, only the
+ * part of the graph that leads to those tensors is run.
  */
-export function gradients(root: Tensor, seed: Tensor, retainGraph = false): Map<Tensor, Tensor> {
+export function gradients(root: Tensor, seed: Tensor, retainGraph = false, wrt?: readonly Tensor[]): Map<Tensor, Tensor> {
   if (!root.requiresGrad) throw new Error("backward: this tensor does not require grad; no input of the ops that made it has requiresGrad set");
   if (!sameShape(seed.shape, root.shape)) throw new Error(`backward: gradient of shape ${shapeString(seed.shape)} does not match tensor of shape ${shapeString(root.shape)}`);
   if (seed.dtype !== root.dtype) throw new Error(`backward: gradient dtype ${seed.dtype} does not match tensor dtype ${root.dtype}`);
   const order = topologicalOrder(root);
+  let needed: Set<Tensor> | null = null;
+  if (wrt) {
+    needed = new Set(wrt);
+    for (const t of order) if (t.node?.parents.some((p) => needed!.has(p))) needed.add(t);
+  }
   const grads = new Map<Tensor, Tensor>([[root, seed]]);
   noGrad(() => {
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i]!, node = t.node, g = grads.get(t);
-      if (!node || !g) continue;
+      if (!node || !g || (needed && !needed.has(t))) continue;
       if (!node.backward) {
         throw new Error(`backward: the graph through op "${node.op}" was released by an earlier backward(); pass { retainGraph: true } to backward through it twice`);
       }
@@ -63,7 +69,7 @@ export function gradients(root: Tensor, seed: Tensor, retainGraph = false): Map<
       const inputGrads = isAnomalyDetectionEnabled() ? runningRuleOf(node.op, () => rule(g, t)) : rule(g, t);
       node.parents.forEach((p, j) => {
         const gj = inputGrads[j];
-        if (!p.requiresGrad || !gj) return;
+        if (!p.requiresGrad || !gj || (needed && !needed.has(p))) return;
         const reduced = sumToShape(gj, p.shape);
         if (!sameShape(reduced.shape, p.shape)) {
           throw new Error(`backward: op "${node.op}" gave a gradient of shape ${shapeString(reduced.shape)} for input ${j} of shape ${shapeString(p.shape)}`);

@@ -24,7 +24,7 @@ export function valueAndGrad(f: Fn): (...xs: Tensor[]) => { value: Tensor; grads
     if (value.size !== 1) throw new Error(`grad: the function must return a scalar, got shape ${shapeString(value.shape)}; use vjp for other outputs`);
     if (!value.requiresGrad) return { value, grads: gradientsOf(leaves, new Map()) };
     const seed = new Tensor(allocate(value.dtype, 1).fill(1), value.shape);
-    return { value: value.detach(), grads: gradientsOf(leaves, gradients(value, seed)) };
+    return { value: value.detach(), grads: gradientsOf(leaves, gradients(value, seed, false, leaves)) };
   };
 }
 
@@ -46,7 +46,7 @@ export function vjpFunction(f: (x: Tensor) => Tensor, x: Tensor): { value: Tenso
     value: value.detach(),
     pullback: (v) => {
       if (!value.requiresGrad) return new Tensor(allocate(x.dtype, x.size), x.shape);
-      return gradients(value, v, true).get(leaf) ?? new Tensor(allocate(x.dtype, x.size), x.shape);
+      return gradients(value, v, true, [leaf]).get(leaf) ?? new Tensor(allocate(x.dtype, x.size), x.shape);
     },
   };
 }

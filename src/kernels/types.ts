@@ -45,4 +45,16 @@ export interface Backend {
   scatterAdd(g: TypedArray, outer: number, size: number, inner: number, indices: Int32Array, out: TypedArray): void;
   /** out[i] = cond[i] !== 0 ? a[i] : b[i], all of one length. */
   where(cond: TypedArray, a: TypedArray, b: TypedArray, out: TypedArray): void;
+
+  // Fused flow layers (math and argument order in kernels/cpu/flows.ts).
+  planarForward(z: TypedArray, uHat: TypedArray, w: TypedArray, b: TypedArray, sp: TypedArray, n: number, d: number, perSample: boolean, out: TypedArray, logAbsDet: TypedArray): void;
+  planarBackward(
+    z: TypedArray, uHat: TypedArray, w: TypedArray, b: TypedArray, sp: TypedArray, n: number, d: number, perSample: boolean,
+    gOut: TypedArray | null, gLogAbsDet: TypedArray | null, gz: TypedArray, gu: TypedArray, gw: TypedArray, gb: TypedArray, gsp: TypedArray,
+  ): void;
+  radialForward(z: TypedArray, z0: TypedArray, alpha: TypedArray, alphaPlusBeta: TypedArray, n: number, d: number, perSample: boolean, out: TypedArray, logAbsDet: TypedArray): void;
+  radialBackward(
+    z: TypedArray, z0: TypedArray, alpha: TypedArray, alphaPlusBeta: TypedArray, n: number, d: number, perSample: boolean,
+    gOut: TypedArray | null, gLogAbsDet: TypedArray | null, gz: TypedArray, gz0: TypedArray, galpha: TypedArray, gAlphaPlusBeta: TypedArray,
+  ): void;
 }

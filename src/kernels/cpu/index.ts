@@ -1,5 +1,6 @@
 import type { Backend } from "../types.js";
 import { binary, unary, where } from "./elementwise.js";
+import { planarBackward, planarForward, radialBackward, radialForward } from "./flows.js";
 import { matmul } from "./matmul.js";
 import { gather, scatterAdd, stridedCopy, stridedScatter } from "./movement.js";
 import { reduce } from "./reduce.js";
@@ -16,4 +17,8 @@ export const cpuBackend: Backend = {
   gather,
   scatterAdd,
   where,
+  planarForward,
+  planarBackward,
+  radialForward,
+  radialBackward,
 };

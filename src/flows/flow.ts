@@ -1,0 +1,61 @@
+import { Module, type Tensor } from "../autograd/index.js";
+
+/** A flow layer's result: the transformed points and log|det ∂f/∂z| per point. */
+export interface FlowOutput {
+  /** [N, D] */
+  z: Tensor;
+  /** [N] */
+  logAbsDet: Tensor;
+}
+
+/** An invertible map of [N, D] points that knows its log-determinant. */
+export interface Flow {
+  readonly dim: number;
+  forward(z: Tensor): FlowOutput;
+  /** f⁻¹(x), computed without recording a graph. */
+  inverse(x: Tensor): Tensor;
+  parameters(): Tensor[];
+}
+
+/** Throw unless z is a finite [N, dim] tensor, naming the layer and what is wrong. */
+export function checkPoints(layer: string, z: Tensor, dim: number): void {
+  if (z.rank !== 2 || z.shape[1] !== dim) {
+    throw new Error(`${layer}: expected points of shape [N, ${dim}], got [${z.shape.join(", ")}]`);
+  }
+  const data = z.data;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (v - v !== 0) {
+      throw new Error(`${layer}: input holds ${v} at point ${Math.floor(i / dim)}, coordinate ${i % dim}; points must be finite`);
+    }
+  }
+}
+
+/** f_K ∘ … ∘ f_1: log-determinants add up (the chain rule for determinants). */
+export class Sequential extends Module implements Flow {
+  readonly dim: number;
+  readonly layers: Flow[];
+  constructor(layers: Flow[]) {
+    super();
+    if (layers.length === 0) throw new Error("Sequential: needs at least one flow layer");
+    this.dim = layers[0]!.dim;
+    layers.forEach((layer, i) => {
+      if (layer.dim !== this.dim) throw new Error(`Sequential: layer ${i} has dimension ${layer.dim}, layer 0 has ${this.dim}`);
+      if (layer instanceof Module) this.addModule(String(i), layer);
+    });
+    this.layers = layers;
+  }
+  forward(z: Tensor): FlowOutput {
+    let logAbsDet: Tensor | null = null;
+    for (const layer of this.layers) {
+      const out = layer.forward(z);
+      z = out.z;
+      logAbsDet = logAbsDet ? logAbsDet.add(out.logAbsDet) : out.logAbsDet;
+    }
+    return { z, logAbsDet: logAbsDet! };
+  }
+  inverse(x: Tensor): Tensor {
+    for (let i = this.layers.length - 1; i >= 0; i--) x = this.layers[i]!.inverse(x);
+    return x;
+  }
+}

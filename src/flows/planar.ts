@@ -1,0 +1,172 @@
+import { allocate, fromOp, Module, noGrad, randn, sum, Tensor, tensor, where, type Random } from "../autograd/index.js";
+import { getBackend } from "../kernels/index.js";
+import { checkPoints, type Flow, type FlowOutput } from "./flow.js";
+
+/** Raw (unconstrained) planar parameters: shared u, w of [D] and b of [] or [1], or per sample [N, D], [N, D], [N]. */
+export interface PlanarParams {
+  u: Tensor;
+  w: Tensor;
+  b: Tensor;
+}
+
+export type Implementation = "fused" | "composed";
+
+/**
+ * The paper's re-parameterisation (appendix A.1): û = u + [m(wᵀu) − wᵀu] w / ‖w‖² with
+ * m(x) = −1 + softplus(x), so wᵀû = m(wᵀu) > −1 and the layer is invertible. Also returns the
+ * slack 1 + wᵀû = softplus(wᵀu) > 0 computed directly, because 1 + wᵀû recomputed from û rounds to
+ * 0 or below when wᵀu ≪ −1. The slack carries a floor of SLACK_FLOOR = 1e-12 (added, so gradients
+ * stay smooth), because softplus itself underflows to 0 below wᵀu ≈ −745; it moves m by 1e-12. At
+ * w = 0 the layer is a translation and needs no correction (the division is guarded, not the
+ * formula changed).
+ */
+export const SLACK_FLOOR = 1e-12;
+
+export function constrainPlanar(u: Tensor, w: Tensor): { uHat: Tensor; slack: Tensor } {
+  const wu = sum(w.mul(u), -1), ww = sum(w.mul(w), -1);
+  const slack = wu.softplus().add(SLACK_FLOOR);
+  const coefficient = slack.sub(1).sub(wu).div(where(ww.gt(0), ww, 1));
+  const uHat = u.add((u.rank === 2 ? coefficient.unsqueeze(1) : coefficient).mul(w));
+  return { uHat, slack: slack.rank === 0 ? slack.reshape([1]) : slack };
+}
+
+/** û alone (see constrainPlanar). */
+export function constrainPlanarU(u: Tensor, w: Tensor): Tensor {
+  return constrainPlanar(u, w).uHat;
+}
+
+function checkPlanarParams(z: Tensor, p: PlanarParams): { n: number; d: number; perSample: boolean } {
+  if (z.rank !== 2) throw new Error(`planar: expected points of shape [N, D], got [${z.shape.join(", ")}]`);
+  const [n, d] = z.shape as [number, number];
+  const perSample = p.u.rank === 2;
+  const want = perSample ? { u: [n, d], w: [n, d], b: [n] } : { u: [d], w: [d], b: [1] };
+  for (const key of ["u", "w", "b"] as const) {
+    const t = p[key], expected = want[key];
+    const ok = key === "b" && !perSample ? t.size === 1 && t.rank <= 1 : t.rank === expected.length && t.shape.every((s, i) => s === expected[i]);
+    if (!ok) {
+      throw new Error(`planar: parameter ${key} has shape [${t.shape.join(", ")}], expected [${expected.join(", ")}] for points [${n}, ${d}] (${perSample ? "per-sample" : "shared"} parameters)`);
+    }
+    if (t.dtype !== z.dtype) throw new Error(`planar: parameter ${key} is ${t.dtype}, points are ${z.dtype}`);
+  }
+  checkPoints("planar", z, d);
+  return { n, d, perSample };
+}
+
+/**
+ * One planar layer f(z) = z + û tanh(wᵀz + b) with log|det ∂f/∂z| = log|1 + ûᵀψ(z)|, ψ = tanh'(wᵀz + b) w,
+ * evaluated as log(h² + (1 − h²)(1 + wᵀû)), h = tanh(wᵀz + b), which is the same number without cancellation.
+ * "composed" builds it from autograd ops (the readable reference); "fused" (the default) runs one
+ * kernel forward and the hand-written backward of kernels/cpu/flows.ts.
+ */
+export function planar(z: Tensor, params: PlanarParams, implementation: Implementation = "fused"): FlowOutput {
+  const { n, d, perSample } = checkPlanarParams(z, params);
+  const { uHat, slack } = constrainPlanar(params.u, params.w);
+  const { w, b } = params;
+  if (implementation === "composed") {
+    const a = sum(z.mul(w), -1).add(b); // [N]
+    const h = a.tanh(), h2 = h.square();
+    const out = z.add(h.unsqueeze(1).mul(uHat));
+    return { z: out, logAbsDet: h2.add(h2.neg().add(1).mul(slack)).log() };
+  }
+  const out = allocate(z.dtype, n * d), logAbsDet = allocate(z.dtype, n);
+  getBackend().planarForward(z.data, uHat.data, w.data, b.data, slack.data, n, d, perSample, out, logAbsDet);
+  const inputs = [z, uHat, w, b, slack];
+  const rule = (gOut: Tensor | null, gLogAbsDet: Tensor | null) => {
+    const grads = inputs.map((t) => allocate(t.dtype, t.size));
+    getBackend().planarBackward(z.data, uHat.data, w.data, b.data, slack.data, n, d, perSample, gOut?.data ?? null, gLogAbsDet?.data ?? null, grads[0]!, grads[1]!, grads[2]!, grads[3]!, grads[4]!);
+    return grads.map((g, i) => new Tensor(g, inputs[i]!.shape));
+  };
+  return {
+    z: fromOp("planar", out, z.shape, inputs, (g) => rule(g, null)),
+    logAbsDet: fromOp("planarLogAbsDet", logAbsDet, [n], inputs, (g) => rule(null, g)),
+  };
+}
+
+/**
+ * f⁻¹ for planar: with s = wᵀz, wᵀf(z) = s + wᵀû tanh(s + b), which is strictly increasing in s
+ * because wᵀû > −1. Solve it for s by Newton's method kept inside a shrinking bracket (bisection
+ * when a Newton step leaves it), then z = y − û tanh(s + b).
+ */
+export function planarInverse(y: Tensor, params: PlanarParams): Tensor {
+  const { n, d, perSample } = checkPlanarParams(y, params);
+  const constrained = noGrad(() => constrainPlanar(params.u, params.w));
+  const uHat = constrained.uHat.data, slack = constrained.slack.data, w = params.w.data, b = params.b.data;
+  const out = allocate(y.dtype, n * d);
+  for (let i = 0; i < n; i++) {
+    const yo = i * d, po = perSample ? yo : 0, bi = b[perSample ? i : 0]!;
+    let c = 0;
+    for (let j = 0; j < d; j++) c += w[po + j]! * y.data[yo + j]!;
+    const s = solveMonotone(c, slack[perSample ? i : 0]!, bi);
+    const h = Math.tanh(s + bi);
+    for (let j = 0; j < d; j++) out[yo + j] = y.data[yo + j]! - uHat[po + j]! * h;
+  }
+  return new Tensor(out, y.shape);
+}
+
+/**
+ * The root of g(s) = s + κ tanh(s + b) − c for κ = slack − 1 > −1, to within a few ulps. The slope
+ * 1 + κ(1 − t²) is evaluated as t² + slack·(1 − t²), which stays positive however close κ is to −1.
+ */
+export function solveMonotone(c: number, slack: number, b: number): number {
+  const kappa = slack - 1;
+  // |tanh| ≤ 1 brackets the root in [c − |κ|, c + |κ|].
+  let lo = c - Math.abs(kappa), hi = c + Math.abs(kappa);
+  let s = c - kappa * Math.tanh(c + b); // a good first guess when |κ| is small
+  if (!(s >= lo && s <= hi)) s = 0.5 * (lo + hi);
+  // Newton, but bisect when the Newton step leaves the bracket or would not halve the error
+  // (Newton alone can oscillate across the kink of tanh for large κ): "rtsafe".
+  let step = hi - lo, previousStep = step;
+  for (let iter = 0; iter < 200; iter++) {
+    const t = Math.tanh(s + b);
+    const g = s + kappa * t - c;
+    if (g === 0) return s;
+    if (g > 0) hi = s;
+    else lo = s;
+    const slope = t * t + slack * (1 - t * t);
+    const newton = s - g / slope;
+    if (!(newton > lo && newton < hi) || Math.abs(2 * g) > Math.abs(previousStep * slope)) {
+      previousStep = step;
+      step = 0.5 * (hi - lo);
+      s = lo + step;
+    } else {
+      previousStep = step;
+      step = g / slope;
+      s = newton;
+    }
+    if (Math.abs(step) <= 2 * Number.EPSILON * Math.max(1, Math.abs(s))) return s;
+  }
+  return s;
+}
+
+/** A planar flow layer with its own parameters (stored raw; the constraint is applied on use). */
+export class PlanarFlow extends Module implements Flow {
+  readonly u: Tensor;
+  readonly w: Tensor;
+  readonly b: Tensor;
+  implementation: Implementation;
+  constructor(readonly dim: number, options: { u?: ArrayLike<number>; w?: ArrayLike<number>; b?: number; random?: Random | number; implementation?: Implementation } = {}) {
+    super();
+    if (!Number.isInteger(dim) || dim < 1) throw new Error(`PlanarFlow: dimension must be a positive integer, got ${dim}`);
+    const init = (name: "u" | "w", given?: ArrayLike<number>): Tensor => {
+      if (given === undefined) return randn([dim], { random: options.random }).mul(0.1).detach();
+      if (given.length !== dim) throw new Error(`PlanarFlow: initial ${name} has ${given.length} values, the layer has dimension ${dim}`);
+      return tensor(Array.from(given));
+    };
+    this.u = this.addParameter("u", init("u", options.u));
+    this.w = this.addParameter("w", init("w", options.w));
+    this.b = this.addParameter("b", tensor([options.b ?? 0]));
+    this.implementation = options.implementation ?? "fused";
+  }
+  /** û, the constrained u actually used (wᵀû > −1). */
+  uHat(): Tensor {
+    return constrainPlanarU(this.u, this.w);
+  }
+  forward(z: Tensor): FlowOutput {
+    checkPoints("PlanarFlow", z, this.dim);
+    return planar(z, { u: this.u, w: this.w, b: this.b }, this.implementation);
+  }
+  inverse(x: Tensor): Tensor {
+    checkPoints("PlanarFlow.inverse", x, this.dim);
+    return planarInverse(x, { u: this.u, w: this.w, b: this.b });
+  }
+}

@@ -1,0 +1,116 @@
+import { allocate, fromOp, Module, noGrad, randn, sum, Tensor, tensor, type Random } from "../autograd/index.js";
+import { getBackend } from "../kernels/index.js";
+import { checkPoints, type Flow, type FlowOutput } from "./flow.js";
+import type { Implementation } from "./planar.js";
+
+/** Raw radial parameters: z0 of [D] with α̃, β̃ of [1] (shared), or z0 [N, D] with α̃, β̃ [N] (per sample). */
+export interface RadialParams {
+  z0: Tensor;
+  alpha: Tensor;
+  beta: Tensor;
+}
+
+/**
+ * α = softplus(α̃) > 0 and β = −α + softplus(β̃) > −α (appendix A.2): the layer stays invertible.
+ * Also returns α + β = softplus(β̃) > 0 computed directly, which the log-det uses to avoid cancellation.
+ */
+export function constrainRadial(alphaRaw: Tensor, betaRaw: Tensor): { alpha: Tensor; beta: Tensor; alphaPlusBeta: Tensor } {
+  const alpha = alphaRaw.softplus(), alphaPlusBeta = betaRaw.softplus();
+  return { alpha, beta: alphaPlusBeta.sub(alpha), alphaPlusBeta };
+}
+
+function checkRadialParams(z: Tensor, p: RadialParams): { n: number; d: number; perSample: boolean } {
+  if (z.rank !== 2) throw new Error(`radial: expected points of shape [N, D], got [${z.shape.join(", ")}]`);
+  const [n, d] = z.shape as [number, number];
+  const perSample = p.z0.rank === 2;
+  const want = perSample ? { z0: [n, d], alpha: [n], beta: [n] } : { z0: [d], alpha: [1], beta: [1] };
+  for (const key of ["z0", "alpha", "beta"] as const) {
+    const t = p[key], expected = want[key];
+    const ok = key !== "z0" && !perSample ? t.size === 1 && t.rank <= 1 : t.rank === expected.length && t.shape.every((s, i) => s === expected[i]);
+    if (!ok) {
+      throw new Error(`radial: parameter ${key} has shape [${t.shape.join(", ")}], expected [${expected.join(", ")}] for points [${n}, ${d}] (${perSample ? "per-sample" : "shared"} parameters)`);
+    }
+    if (t.dtype !== z.dtype) throw new Error(`radial: parameter ${key} is ${t.dtype}, points are ${z.dtype}`);
+  }
+  checkPoints("radial", z, d);
+  return { n, d, perSample };
+}
+
+/**
+ * One radial layer f(z) = z + β h(α, r)(z − z0), h = 1/(α + r), r = ‖z − z0‖, with
+ * log|det| = (D − 1) log(1 + βh) + log(1 + βh + βh'r). With s = α + β these factors are
+ * 1 + βh = h(r + s) and 1 + αβh² = h²(r² + 2αr + αs), so it is evaluated as
+ * (D − 1) log(r + s) + log(r² + 2αr + αs) − (D + 1) log(α + r): every term positive, no cancellation.
+ */
+export function radial(z: Tensor, params: RadialParams, implementation: Implementation = "fused"): FlowOutput {
+  const { n, d, perSample } = checkRadialParams(z, params);
+  const { alpha, beta, alphaPlusBeta } = constrainRadial(params.alpha, params.beta);
+  const z0 = params.z0;
+  if (implementation === "composed") {
+    const diff = z.sub(z0);
+    const r = sum(diff.square(), -1).sqrt(); // [N]
+    const out = z.add(beta.div(r.add(alpha)).unsqueeze(1).mul(diff));
+    const p = r.square().add(alpha.mul(r).mul(2)).add(alpha.mul(alphaPlusBeta));
+    return { z: out, logAbsDet: r.add(alphaPlusBeta).log().mul(d - 1).add(p.log()).sub(r.add(alpha).log().mul(d + 1)) };
+  }
+  const out = allocate(z.dtype, n * d), logAbsDet = allocate(z.dtype, n);
+  getBackend().radialForward(z.data, z0.data, alpha.data, alphaPlusBeta.data, n, d, perSample, out, logAbsDet);
+  const inputs = [z, z0, alpha, alphaPlusBeta];
+  const rule = (gOut: Tensor | null, gLogAbsDet: Tensor | null) => {
+    const grads = inputs.map((t) => allocate(t.dtype, t.size));
+    getBackend().radialBackward(z.data, z0.data, alpha.data, alphaPlusBeta.data, n, d, perSample, gOut?.data ?? null, gLogAbsDet?.data ?? null, grads[0]!, grads[1]!, grads[2]!, grads[3]!);
+    return grads.map((g, i) => new Tensor(g, inputs[i]!.shape));
+  };
+  return {
+    z: fromOp("radial", out, z.shape, inputs, (g) => rule(g, null)),
+    logAbsDet: fromOp("radialLogAbsDet", logAbsDet, [n], inputs, (g) => rule(null, g)),
+  };
+}
+
+/**
+ * f⁻¹ for radial, in closed form along the ray from z0: with ρ = ‖y − z0‖, ρ = r (1 + β/(α + r)),
+ * i.e. r² + (α + β − ρ) r − αρ = 0, whose non-negative root gives r; then z = z0 + (y − z0)/(1 + β/(α + r)).
+ */
+export function radialInverse(y: Tensor, params: RadialParams): Tensor {
+  const { n, d, perSample } = checkRadialParams(y, params);
+  const { alpha, alphaPlusBeta } = noGrad(() => constrainRadial(params.alpha, params.beta));
+  const z0 = params.z0.data, out = allocate(y.dtype, n * d);
+  for (let i = 0; i < n; i++) {
+    const yo = i * d, po = perSample ? yo : 0, s = perSample ? i : 0;
+    const al = alpha.data[s]!, ab = alphaPlusBeta.data[s]!;
+    let rho2 = 0;
+    for (let j = 0; j < d; j++) rho2 += (y.data[yo + j]! - z0[po + j]!) ** 2;
+    const rho = Math.sqrt(rho2);
+    const p = ab - rho, disc = Math.sqrt(p * p + 4 * al * rho);
+    // The two algebraically equal forms of the root; each avoids cancellation on its side of p = 0.
+    const r = p <= 0 ? (disc - p) / 2 : (2 * al * rho) / (disc + p);
+    const scale = (al + r) / (r + ab); // 1 / (1 + βh)
+    for (let j = 0; j < d; j++) out[yo + j] = z0[po + j]! + (y.data[yo + j]! - z0[po + j]!) * scale;
+  }
+  return new Tensor(out, y.shape);
+}
+
+/** A radial flow layer with its own parameters (raw α̃, β̃; constrained on use). */
+export class RadialFlow extends Module implements Flow {
+  readonly z0: Tensor;
+  readonly alpha: Tensor;
+  readonly beta: Tensor;
+  implementation: Implementation;
+  constructor(readonly dim: number, options: { z0?: ArrayLike<number>; alpha?: number; beta?: number; random?: Random | number; implementation?: Implementation } = {}) {
+    super();
+    if (!Number.isInteger(dim) || dim < 1) throw new Error(`RadialFlow: dimension must be a positive integer, got ${dim}`);
+    if (options.z0 !== undefined && options.z0.length !== dim) throw new Error(`RadialFlow: initial z0 has ${options.z0.length} values, the layer has dimension ${dim}`);
+    this.z0 = this.addParameter("z0", options.z0 ? tensor(Array.from(options.z0)) : randn([dim], { random: options.random }));
+    this.alpha = this.addParameter("alpha", tensor([options.alpha ?? 0]));
+    this.beta = this.addParameter("beta", tensor([options.beta ?? 0]));
+    this.implementation = options.implementation ?? "fused";
+  }
+  forward(z: Tensor): FlowOutput {
+    checkPoints("RadialFlow", z, this.dim);
+    return radial(z, { z0: this.z0, alpha: this.alpha, beta: this.beta }, this.implementation);
+  }
+  inverse(x: Tensor): Tensor {
+    checkPoints("RadialFlow.inverse", x, this.dim);
+    return radialInverse(x, { z0: this.z0, alpha: this.alpha, beta: this.beta });
+  }
+}
