@@ -79,6 +79,8 @@ describe("forward values against the math", () => {
     const x = tensor([-2, -0.5, 0.5, 2]);
     expectClose(x.exp().data, [-2, -0.5, 0.5, 2].map(Math.exp));
     expectClose(x.tanh().data, [-2, -0.5, 0.5, 2].map(Math.tanh));
+    expectClose(x.sin().data, [-2, -0.5, 0.5, 2].map(Math.sin));
+    expectClose(x.cos().data, [-2, -0.5, 0.5, 2].map(Math.cos));
     expectClose(x.sigmoid().data, [-2, -0.5, 0.5, 2].map((v) => 1 / (1 + Math.exp(-v))));
     expectClose(x.relu().data, [0, 0, 0.5, 2]);
     expectClose(x.abs().data, [2, 0.5, 0.5, 2]);

@@ -27,6 +27,8 @@ describe("gradcheck: unary ops", () => {
     ["abs", ag.abs, [0.2, 2]],
     ["abs (negative side)", ag.abs, [-2, -0.2]],
     ["tanh", ag.tanh],
+    ["sin", ag.sin],
+    ["cos", ag.cos],
     ["sigmoid", ag.sigmoid, [-8, 8]],
     ["softplus", ag.softplus, [-8, 8]],
     ["softplus (large |x|)", ag.softplus, [30, 40]],
@@ -67,6 +69,7 @@ describe("gradcheck: binary ops with broadcasting", () => {
     const cond = new Tensor(Float64Array.from([1, 0, 0, 1]), [4]);
     expectGradcheck((a, b) => ag.where(cond, a, b), [T([3, 4]), T([3, 1])]);
   });
+  it("addN", () => expectGradcheck((a, b, c) => ag.addN([a, b, c, a]), [T([2, 3]), T([2, 3]), T([2, 3])]));
   it("the same tensor used twice accumulates", () => expectGradcheck((x) => x.mul(x).add(x.exp().mul(x)), [T([3])]));
 });
 
@@ -115,7 +118,7 @@ describe("gradcheck itself", () => {
     // d(2x) = 2 dx, but this rule says 3 dx.
     const wrong = (x: Tensor) => {
       const y = x.mul(2);
-      if (y.node) y.node.backward = (g) => [g.mul(3), null];
+      if (y.node) y.node.backward = ([g]) => [g!.mul(3), null];
       return y;
     };
     const r = ag.gradcheck(wrong, [T([3])]);

@@ -52,9 +52,9 @@ function radialParams(n: number, d: number, perSample: boolean) {
 
 describe("fused and composed implementations agree to 1e-10 in value and gradient", () => {
   for (const kind of ["planar", "radial"] as const) {
-    for (const perSample of [false, true]) {
-      it(`${kind}, ${perSample ? "per-sample (amortised)" : "shared"} parameters`, () => {
-        const n = 7, d = 4;
+    for (const [perSample, d] of [[false, 4], [true, 4], [false, 2], [true, 2]] as const) {
+      it(`${kind}, ${perSample ? "per-sample (amortised)" : "shared"} parameters, D = ${d}`, () => {
+        const n = 7;
         const z = T([n, d]);
         const p = kind === "planar" ? planarParams(n, d, perSample) : radialParams(n, d, perSample);
         const names = Object.keys(p) as Array<keyof typeof p>;

@@ -1,4 +1,4 @@
-import { checkFinite, isAnomalyDetectionEnabled, noGrad, runningRuleOf } from "./graph.js";
+import { checkFinite, isAnomalyDetectionEnabled, noGrad, runningRuleOf, type Node } from "./graph.js";
 import { add } from "./ops/elementwise.js";
 import { sum } from "./ops/reduce.js";
 import { reshape } from "./ops/movement.js";
@@ -22,54 +22,61 @@ export function sumToShape(grad: Tensor, shape: readonly number[]): Tensor {
   return reshape(sum(grad, axes, true), shape);
 }
 
-/** Every tensor the root depends on through recorded ops, inputs before the ops that use them. */
-function topologicalOrder(root: Tensor): Tensor[] {
-  const order: Tensor[] = [];
-  const visited = new Set<Tensor>();
+/** Every recorded op the root depends on, each after the ops that made its inputs. */
+function topologicalOrder(root: Tensor): Node[] {
+  const order: Node[] = [];
+  if (!root.node) return order;
+  const visited = new Set<Node>();
   // An explicit stack, not recursion: a long chain of flow layers must not overflow the call stack.
-  const stack: Array<[Tensor, boolean]> = [[root, false]];
+  const stack: Array<[Node, boolean]> = [[root.node, false]];
   while (stack.length > 0) {
-    const [t, done] = stack.pop()!;
+    const [node, done] = stack.pop()!;
     if (done) {
-      order.push(t);
+      order.push(node);
       continue;
     }
-    if (visited.has(t)) continue;
-    visited.add(t);
-    stack.push([t, true]);
-    for (const p of t.node?.parents ?? []) if (p.requiresGrad && !visited.has(p)) stack.push([p, false]);
+    if (visited.has(node)) continue;
+    visited.add(node);
+    stack.push([node, true]);
+    for (const p of node.parents) if (p.requiresGrad && p.node && !visited.has(p.node)) stack.push([p.node, false]);
   }
   return order;
 }
 
 /**
- * Reverse mode: seed the root with `seed`, walk the graph from the root back to the leaves, and
- * apply each op's rule. Returns d(root·seed)/dt for every tensor reached. Given `wrt`, only the
- * part of the graph that leads to those tensors is run.
+ * Reverse mode: seed the root with `seed`, walk the recorded ops from the root back to the leaves,
+ * and run each op's rule once with the gradients of its outputs. Returns d(root·seed)/dx for every
+ * leaf x reached (intermediate gradients are dropped as soon as they are used). Given `wrt`, only
+ * the part of the graph that leads to those tensors is run.
  */
 export function gradients(root: Tensor, seed: Tensor, retainGraph = false, wrt?: readonly Tensor[]): Map<Tensor, Tensor> {
   if (!root.requiresGrad) throw new Error("backward: this tensor does not require grad; no input of the ops that made it has requiresGrad set");
   if (!sameShape(seed.shape, root.shape)) throw new Error(`backward: gradient of shape ${shapeString(seed.shape)} does not match tensor of shape ${shapeString(root.shape)}`);
   if (seed.dtype !== root.dtype) throw new Error(`backward: gradient dtype ${seed.dtype} does not match tensor dtype ${root.dtype}`);
   const order = topologicalOrder(root);
-  let needed: Set<Tensor> | null = null;
+  // With `wrt`, a tensor matters if it is one of them or an op output that depends on one of them.
+  let matters: ((t: Tensor) => boolean) | null = null;
   if (wrt) {
-    needed = new Set(wrt);
-    for (const t of order) if (t.node?.parents.some((p) => needed!.has(p))) needed.add(t);
+    const targets = new Set(wrt), neededNodes = new Set<Node>();
+    matters = (t) => targets.has(t) || (t.node !== null && neededNodes.has(t.node));
+    for (const node of order) if (node.parents.some(matters)) neededNodes.add(node);
   }
   const grads = new Map<Tensor, Tensor>([[root, seed]]);
   noGrad(() => {
     for (let i = order.length - 1; i >= 0; i--) {
-      const t = order[i]!, node = t.node, g = grads.get(t);
-      if (!node || !g || (needed && !needed.has(t))) continue;
+      const node = order[i]!;
+      if (matters && !node.outputs.some(matters)) continue;
+      const outputGrads = node.outputs.map((o) => grads.get(o) ?? null);
+      if (outputGrads.every((g) => g === null)) continue;
       if (!node.backward) {
         throw new Error(`backward: the graph through op "${node.op}" was released by an earlier backward(); pass { retainGraph: true } to backward through it twice`);
       }
       const rule = node.backward;
-      const inputGrads = isAnomalyDetectionEnabled() ? runningRuleOf(node.op, () => rule(g, t)) : rule(g, t);
+      const inputGrads = isAnomalyDetectionEnabled() ? runningRuleOf(node.op, () => rule(outputGrads)) : rule(outputGrads);
+      for (const o of node.outputs) grads.delete(o);
       node.parents.forEach((p, j) => {
         const gj = inputGrads[j];
-        if (!p.requiresGrad || !gj || (needed && !needed.has(p))) return;
+        if (!p.requiresGrad || !gj || (matters && !matters(p))) return;
         const reduced = sumToShape(gj, p.shape);
         if (!sameShape(reduced.shape, p.shape)) {
           throw new Error(`backward: op "${node.op}" gave a gradient of shape ${shapeString(reduced.shape)} for input ${j} of shape ${shapeString(p.shape)}`);
@@ -81,16 +88,14 @@ export function gradients(root: Tensor, seed: Tensor, retainGraph = false, wrt?:
     }
   });
   if (!retainGraph) {
-    for (const t of order) {
-      if (t.node) {
-        t.node.backward = null;
-        t.node.parents = [];
-      }
+    for (const node of order) {
+      // Dropping the rule and the inputs frees everything upstream; outputs point back at this node anyway.
+      node.backward = null;
+      node.parents = [];
     }
   }
   return grads;
 }
-
 /** Tensor.backward: accumulate gradients into the `grad` of every leaf that requires grad. */
 export function backward(root: Tensor, grad?: Tensor, options: BackwardOptions = {}): void {
   if (!grad && root.size !== 1) {

@@ -1,12 +1,20 @@
 import type { Tensor } from "./tensor.js";
 
-/** Vector-Jacobian product of one op: given dL/d(out), return dL/d(input) for each input (null: none). */
-export type BackwardRule = (grad: Tensor, out: Tensor) => Array<Tensor | null>;
+/**
+ * Vector-Jacobian product of one op: given dL/d(output) for each of its outputs (null where no
+ * gradient reached that output), return dL/d(input) for each input (null: none).
+ */
+export type BackwardRule = (grads: Array<Tensor | null>) => Array<Tensor | null>;
 
-/** What an op's output remembers to run backward: the op's name, its inputs and its rule. */
+/**
+ * One recorded op: its name, its inputs, its outputs (most ops have one; a fused flow layer has
+ * two, the points and the log-dets) and its rule. Backward runs each node once, with the
+ * gradients of all its outputs.
+ */
 export interface Node {
   readonly op: string;
   parents: Tensor[];
+  outputs: Tensor[];
   backward: BackwardRule | null; // null once the graph is released
 }
 

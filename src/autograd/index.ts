@@ -2,12 +2,12 @@
  * flowgrad/autograd: tensors, primitive ops with backward rules, reverse mode, gradient checks,
  * optimizers. Loads no flow, no model and no gpu.js.
  */
-export { Tensor, fromOp, allocate, type DType, type NestedArray, type TensorLike, type TypedArray } from "./tensor.js";
+export { Tensor, fromOp, fromOpMulti, allocate, type DType, type NestedArray, type TensorLike, type TypedArray } from "./tensor.js";
 export { tensor, zeros, ones, full, zerosLike, onesLike, arange, linspace, eye, randn, rand, type TensorOptions, type RandomOptions } from "./creation.js";
 export { Random, manualSeed, defaultRandom } from "./random.js";
 export {
-  add, sub, mul, div, pow, maximum, minimum, eq, ne, gt, ge, lt, le,
-  neg, exp, log, log1p, sqrt, square, reciprocal, abs, sign, step, tanh, sigmoid, softplus, relu, where, astype,
+  add, addN, sub, mul, div, pow, maximum, minimum, eq, ne, gt, ge, lt, le,
+  neg, exp, log, log1p, sqrt, square, reciprocal, abs, sign, step, tanh, sigmoid, softplus, relu, sin, cos, where, astype,
 } from "./ops/elementwise.js";
 export { sum, mean, max, min, logsumexp } from "./ops/reduce.js";
 export { matmul } from "./ops/linalg.js";

@@ -123,6 +123,8 @@ export class Tensor {
   sigmoid(): Tensor { return ew.sigmoid(this); }
   softplus(): Tensor { return ew.softplus(this); }
   relu(): Tensor { return ew.relu(this); }
+  sin(): Tensor { return ew.sin(this); }
+  cos(): Tensor { return ew.cos(this); }
   astype(dtype: DType): Tensor { return ew.astype(this, dtype); }
   sum(axis?: Axis, keepdims = false): Tensor { return rd.sum(this, axis, keepdims); }
   mean(axis?: Axis, keepdims = false): Tensor { return rd.mean(this, axis, keepdims); }
@@ -143,13 +145,33 @@ export class Tensor {
 /**
  * Wrap an op's freshly computed output. If grad mode is on and an input requires grad, the output
  * remembers the op so backward can reach the inputs; rule === null marks a non-differentiable op.
+ * The rule gets dL/d(out) and the output itself.
  */
-export function fromOp(op: string, data: TypedArray, shape: readonly number[], inputs: Tensor[], rule: BackwardRule | null): Tensor {
+export function fromOp(
+  op: string, data: TypedArray, shape: readonly number[], inputs: Tensor[],
+  rule: ((grad: Tensor, out: Tensor) => Array<Tensor | null>) | null,
+): Tensor {
   const out = new Tensor(data, shape);
   if (isAnomalyDetectionEnabled()) checkFinite(op, "forward", data);
   if (rule !== null && isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
-    out.node = { op, parents: inputs, backward: rule };
+    out.node = { op, parents: inputs, outputs: [out], backward: (grads) => rule(grads[0]!, out) };
   }
   return out;
+}
+
+/** Wrap the outputs of an op that makes several; its one rule gets the gradients of all of them. */
+export function fromOpMulti(op: string, results: Array<[TypedArray, readonly number[]]>, inputs: Tensor[], rule: BackwardRule): Tensor[] {
+  const outs = results.map(([data, shape]) => {
+    if (isAnomalyDetectionEnabled()) checkFinite(op, "forward", data);
+    return new Tensor(data, shape);
+  });
+  if (isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
+    const node: Node = { op, parents: inputs, outputs: outs, backward: rule };
+    for (const o of outs) {
+      o.requiresGrad = true;
+      o.node = node;
+    }
+  }
+  return outs;
 }

@@ -1,4 +1,4 @@
-import { Module, type Tensor } from "../autograd/index.js";
+import { addN, Module, type Tensor } from "../autograd/index.js";
 
 /** A flow layer's result: the transformed points and log|det ∂f/∂z| per point. */
 export interface FlowOutput {
@@ -17,11 +17,16 @@ export interface Flow {
   parameters(): Tensor[];
 }
 
-/** Throw unless z is a finite [N, dim] tensor, naming the layer and what is wrong. */
-export function checkPoints(layer: string, z: Tensor, dim: number): void {
+/** Throw unless z has shape [N, dim], naming the layer. */
+export function checkPointShape(layer: string, z: Tensor, dim: number): void {
   if (z.rank !== 2 || z.shape[1] !== dim) {
     throw new Error(`${layer}: expected points of shape [N, ${dim}], got [${z.shape.join(", ")}]`);
   }
+}
+
+/** Throw unless z is a finite [N, dim] tensor, naming the layer and what is wrong. */
+export function checkPoints(layer: string, z: Tensor, dim: number): void {
+  checkPointShape(layer, z, dim);
   const data = z.data;
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;
@@ -46,13 +51,13 @@ export class Sequential extends Module implements Flow {
     this.layers = layers;
   }
   forward(z: Tensor): FlowOutput {
-    let logAbsDet: Tensor | null = null;
+    const logAbsDets: Tensor[] = [];
     for (const layer of this.layers) {
       const out = layer.forward(z);
       z = out.z;
-      logAbsDet = logAbsDet ? logAbsDet.add(out.logAbsDet) : out.logAbsDet;
+      logAbsDets.push(out.logAbsDet);
     }
-    return { z, logAbsDet: logAbsDet! };
+    return { z, logAbsDet: logAbsDets.length === 1 ? logAbsDets[0]! : addN(logAbsDets) };
   }
   inverse(x: Tensor): Tensor {
     for (let i = this.layers.length - 1; i >= 0; i--) x = this.layers[i]!.inverse(x);

@@ -1,6 +1,6 @@
-import { allocate, fromOp, Module, noGrad, randn, sum, Tensor, tensor, where, type Random } from "../autograd/index.js";
-import { getBackend } from "../kernels/index.js";
-import { checkPoints, type Flow, type FlowOutput } from "./flow.js";
+import { allocate, fromOpMulti, Module, noGrad, randn, sum, Tensor, tensor, where, type Random } from "../autograd/index.js";
+import { getBackend, SLACK_FLOOR } from "../kernels/index.js";
+import { checkPointShape, checkPoints, type Flow, type FlowOutput } from "./flow.js";
 
 /** Raw (unconstrained) planar parameters: shared u, w of [D] and b of [] or [1], or per sample [N, D], [N, D], [N]. */
 export interface PlanarParams {
@@ -18,11 +18,9 @@ export type Implementation = "fused" | "composed";
  * 0 or below when wᵀu ≪ −1. The slack carries a floor of SLACK_FLOOR = 1e-12 (added, so gradients
  * stay smooth), because softplus itself underflows to 0 below wᵀu ≈ −745; it moves m by 1e-12. At
  * w = 0 the layer is a translation and needs no correction (the division is guarded, not the
- * formula changed).
+ * formula changed). Composed from autograd ops: the readable reference for the fused kernel.
  */
-export const SLACK_FLOOR = 1e-12;
-
-export function constrainPlanar(u: Tensor, w: Tensor): { uHat: Tensor; slack: Tensor } {
+export function constrainPlanarComposed(u: Tensor, w: Tensor): { uHat: Tensor; slack: Tensor } {
   const wu = sum(w.mul(u), -1), ww = sum(w.mul(w), -1);
   const slack = wu.softplus().add(SLACK_FLOOR);
   const coefficient = slack.sub(1).sub(wu).div(where(ww.gt(0), ww, 1));
@@ -30,13 +28,31 @@ export function constrainPlanar(u: Tensor, w: Tensor): { uHat: Tensor; slack: Te
   return { uHat, slack: slack.rank === 0 ? slack.reshape([1]) : slack };
 }
 
+/** The same constraint as one fused op (kernels/cpu/flows.ts), with its hand-written backward. */
+export function constrainPlanar(u: Tensor, w: Tensor, implementation: Implementation = "fused"): { uHat: Tensor; slack: Tensor } {
+  if (implementation === "composed") return constrainPlanarComposed(u, w);
+  if (u.rank !== w.rank || u.shape.some((s, i) => s !== w.shape[i]) || u.rank < 1 || u.rank > 2) {
+    throw new Error(`planar: parameters u [${u.shape.join(", ")}] and w [${w.shape.join(", ")}] must have one shape, [D] or [N, D]`);
+  }
+  const d = u.shape[u.rank - 1]!, rows = u.rank === 2 ? u.shape[0]! : 1;
+  const uHat = allocate(u.dtype, u.size), slack = allocate(u.dtype, rows);
+  getBackend().planarConstraint(u.data, w.data, rows, d, uHat, slack);
+  const rule = (gUHat: Tensor | null, gSlack: Tensor | null) => {
+    const gu = allocate(u.dtype, u.size), gw = allocate(u.dtype, u.size);
+    getBackend().planarConstraintBackward(u.data, w.data, rows, d, gUHat?.data ?? null, gSlack?.data ?? null, gu, gw);
+    return [new Tensor(gu, u.shape), new Tensor(gw, w.shape)];
+  };
+  const [uHatOut, slackOut] = fromOpMulti("planarConstraint", [[uHat, u.shape], [slack, [rows]]], [u, w], ([gUHat, gSlack]) => rule(gUHat ?? null, gSlack ?? null));
+  return { uHat: uHatOut!, slack: slackOut! };
+}
+
 /** û alone (see constrainPlanar). */
 export function constrainPlanarU(u: Tensor, w: Tensor): Tensor {
   return constrainPlanar(u, w).uHat;
 }
 
-function checkPlanarParams(z: Tensor, p: PlanarParams): { n: number; d: number; perSample: boolean } {
-  if (z.rank !== 2) throw new Error(`planar: expected points of shape [N, D], got [${z.shape.join(", ")}]`);
+function checkPlanarParams(z: Tensor, p: PlanarParams, layer = "planar"): { n: number; d: number; perSample: boolean } {
+  if (z.rank !== 2) throw new Error(`${layer}: expected points of shape [N, D], got [${z.shape.join(", ")}]`);
   const [n, d] = z.shape as [number, number];
   const perSample = p.u.rank === 2;
   const want = perSample ? { u: [n, d], w: [n, d], b: [n] } : { u: [d], w: [d], b: [1] };
@@ -44,11 +60,11 @@ function checkPlanarParams(z: Tensor, p: PlanarParams): { n: number; d: number; 
     const t = p[key], expected = want[key];
     const ok = key === "b" && !perSample ? t.size === 1 && t.rank <= 1 : t.rank === expected.length && t.shape.every((s, i) => s === expected[i]);
     if (!ok) {
-      throw new Error(`planar: parameter ${key} has shape [${t.shape.join(", ")}], expected [${expected.join(", ")}] for points [${n}, ${d}] (${perSample ? "per-sample" : "shared"} parameters)`);
+      throw new Error(`${layer}: parameter ${key} has shape [${t.shape.join(", ")}], expected [${expected.join(", ")}] for points [${n}, ${d}] (${perSample ? "per-sample" : "shared"} parameters)`);
     }
-    if (t.dtype !== z.dtype) throw new Error(`planar: parameter ${key} is ${t.dtype}, points are ${z.dtype}`);
+    if (t.dtype !== z.dtype) throw new Error(`${layer}: parameter ${key} is ${t.dtype}, points are ${z.dtype}`);
   }
-  checkPoints("planar", z, d);
+  checkPoints(layer, z, d);
   return { n, d, perSample };
 }
 
@@ -58,9 +74,9 @@ function checkPlanarParams(z: Tensor, p: PlanarParams): { n: number; d: number; 
  * "composed" builds it from autograd ops (the readable reference); "fused" (the default) runs one
  * kernel forward and the hand-written backward of kernels/cpu/flows.ts.
  */
-export function planar(z: Tensor, params: PlanarParams, implementation: Implementation = "fused"): FlowOutput {
-  const { n, d, perSample } = checkPlanarParams(z, params);
-  const { uHat, slack } = constrainPlanar(params.u, params.w);
+export function planar(z: Tensor, params: PlanarParams, implementation: Implementation = "fused", layer = "planar"): FlowOutput {
+  const { n, d, perSample } = checkPlanarParams(z, params, layer);
+  const { uHat, slack } = constrainPlanar(params.u, params.w, implementation);
   const { w, b } = params;
   if (implementation === "composed") {
     const a = sum(z.mul(w), -1).add(b); // [N]
@@ -76,10 +92,8 @@ export function planar(z: Tensor, params: PlanarParams, implementation: Implemen
     getBackend().planarBackward(z.data, uHat.data, w.data, b.data, slack.data, n, d, perSample, gOut?.data ?? null, gLogAbsDet?.data ?? null, grads[0]!, grads[1]!, grads[2]!, grads[3]!, grads[4]!);
     return grads.map((g, i) => new Tensor(g, inputs[i]!.shape));
   };
-  return {
-    z: fromOp("planar", out, z.shape, inputs, (g) => rule(g, null)),
-    logAbsDet: fromOp("planarLogAbsDet", logAbsDet, [n], inputs, (g) => rule(null, g)),
-  };
+  const [zOut, ld] = fromOpMulti("planar", [[out, z.shape], [logAbsDet, [n]]], inputs, ([gOut, gLogAbsDet]) => rule(gOut ?? null, gLogAbsDet ?? null));
+  return { z: zOut!, logAbsDet: ld! };
 }
 
 /**
@@ -87,8 +101,8 @@ export function planar(z: Tensor, params: PlanarParams, implementation: Implemen
  * because wᵀû > −1. Solve it for s by Newton's method kept inside a shrinking bracket (bisection
  * when a Newton step leaves it), then z = y − û tanh(s + b).
  */
-export function planarInverse(y: Tensor, params: PlanarParams): Tensor {
-  const { n, d, perSample } = checkPlanarParams(y, params);
+export function planarInverse(y: Tensor, params: PlanarParams, layer = "planar.inverse"): Tensor {
+  const { n, d, perSample } = checkPlanarParams(y, params, layer);
   const constrained = noGrad(() => constrainPlanar(params.u, params.w));
   const uHat = constrained.uHat.data, slack = constrained.slack.data, w = params.w.data, b = params.b.data;
   const out = allocate(y.dtype, n * d);
@@ -162,11 +176,11 @@ export class PlanarFlow extends Module implements Flow {
     return constrainPlanarU(this.u, this.w);
   }
   forward(z: Tensor): FlowOutput {
-    checkPoints("PlanarFlow", z, this.dim);
-    return planar(z, { u: this.u, w: this.w, b: this.b }, this.implementation);
+    checkPointShape("PlanarFlow", z, this.dim);
+    return planar(z, { u: this.u, w: this.w, b: this.b }, this.implementation, "PlanarFlow");
   }
   inverse(x: Tensor): Tensor {
-    checkPoints("PlanarFlow.inverse", x, this.dim);
-    return planarInverse(x, { u: this.u, w: this.w, b: this.b });
+    checkPointShape("PlanarFlow.inverse", x, this.dim);
+    return planarInverse(x, { u: this.u, w: this.w, b: this.b }, "PlanarFlow.inverse");
   }
 }

@@ -1,6 +1,6 @@
-import { allocate, fromOp, Module, noGrad, randn, sum, Tensor, tensor, type Random } from "../autograd/index.js";
+import { allocate, fromOpMulti, Module, noGrad, randn, sum, Tensor, tensor, type Random } from "../autograd/index.js";
 import { getBackend } from "../kernels/index.js";
-import { checkPoints, type Flow, type FlowOutput } from "./flow.js";
+import { checkPointShape, checkPoints, type Flow, type FlowOutput } from "./flow.js";
 import type { Implementation } from "./planar.js";
 
 /** Raw radial parameters: z0 of [D] with α̃, β̃ of [1] (shared), or z0 [N, D] with α̃, β̃ [N] (per sample). */
@@ -19,8 +19,8 @@ export function constrainRadial(alphaRaw: Tensor, betaRaw: Tensor): { alpha: Ten
   return { alpha, beta: alphaPlusBeta.sub(alpha), alphaPlusBeta };
 }
 
-function checkRadialParams(z: Tensor, p: RadialParams): { n: number; d: number; perSample: boolean } {
-  if (z.rank !== 2) throw new Error(`radial: expected points of shape [N, D], got [${z.shape.join(", ")}]`);
+function checkRadialParams(z: Tensor, p: RadialParams, layer = "radial"): { n: number; d: number; perSample: boolean } {
+  if (z.rank !== 2) throw new Error(`${layer}: expected points of shape [N, D], got [${z.shape.join(", ")}]`);
   const [n, d] = z.shape as [number, number];
   const perSample = p.z0.rank === 2;
   const want = perSample ? { z0: [n, d], alpha: [n], beta: [n] } : { z0: [d], alpha: [1], beta: [1] };
@@ -28,11 +28,11 @@ function checkRadialParams(z: Tensor, p: RadialParams): { n: number; d: number; 
     const t = p[key], expected = want[key];
     const ok = key !== "z0" && !perSample ? t.size === 1 && t.rank <= 1 : t.rank === expected.length && t.shape.every((s, i) => s === expected[i]);
     if (!ok) {
-      throw new Error(`radial: parameter ${key} has shape [${t.shape.join(", ")}], expected [${expected.join(", ")}] for points [${n}, ${d}] (${perSample ? "per-sample" : "shared"} parameters)`);
+      throw new Error(`${layer}: parameter ${key} has shape [${t.shape.join(", ")}], expected [${expected.join(", ")}] for points [${n}, ${d}] (${perSample ? "per-sample" : "shared"} parameters)`);
     }
-    if (t.dtype !== z.dtype) throw new Error(`radial: parameter ${key} is ${t.dtype}, points are ${z.dtype}`);
+    if (t.dtype !== z.dtype) throw new Error(`${layer}: parameter ${key} is ${t.dtype}, points are ${z.dtype}`);
   }
-  checkPoints("radial", z, d);
+  checkPoints(layer, z, d);
   return { n, d, perSample };
 }
 
@@ -42,8 +42,8 @@ function checkRadialParams(z: Tensor, p: RadialParams): { n: number; d: number; 
  * 1 + βh = h(r + s) and 1 + αβh² = h²(r² + 2αr + αs), so it is evaluated as
  * (D − 1) log(r + s) + log(r² + 2αr + αs) − (D + 1) log(α + r): every term positive, no cancellation.
  */
-export function radial(z: Tensor, params: RadialParams, implementation: Implementation = "fused"): FlowOutput {
-  const { n, d, perSample } = checkRadialParams(z, params);
+export function radial(z: Tensor, params: RadialParams, implementation: Implementation = "fused", layer = "radial"): FlowOutput {
+  const { n, d, perSample } = checkRadialParams(z, params, layer);
   const { alpha, beta, alphaPlusBeta } = constrainRadial(params.alpha, params.beta);
   const z0 = params.z0;
   if (implementation === "composed") {
@@ -61,18 +61,16 @@ export function radial(z: Tensor, params: RadialParams, implementation: Implemen
     getBackend().radialBackward(z.data, z0.data, alpha.data, alphaPlusBeta.data, n, d, perSample, gOut?.data ?? null, gLogAbsDet?.data ?? null, grads[0]!, grads[1]!, grads[2]!, grads[3]!);
     return grads.map((g, i) => new Tensor(g, inputs[i]!.shape));
   };
-  return {
-    z: fromOp("radial", out, z.shape, inputs, (g) => rule(g, null)),
-    logAbsDet: fromOp("radialLogAbsDet", logAbsDet, [n], inputs, (g) => rule(null, g)),
-  };
+  const [zOut, ld] = fromOpMulti("radial", [[out, z.shape], [logAbsDet, [n]]], inputs, ([gOut, gLogAbsDet]) => rule(gOut ?? null, gLogAbsDet ?? null));
+  return { z: zOut!, logAbsDet: ld! };
 }
 
 /**
  * f⁻¹ for radial, in closed form along the ray from z0: with ρ = ‖y − z0‖, ρ = r (1 + β/(α + r)),
  * i.e. r² + (α + β − ρ) r − αρ = 0, whose non-negative root gives r; then z = z0 + (y − z0)/(1 + β/(α + r)).
  */
-export function radialInverse(y: Tensor, params: RadialParams): Tensor {
-  const { n, d, perSample } = checkRadialParams(y, params);
+export function radialInverse(y: Tensor, params: RadialParams, layer = "radial.inverse"): Tensor {
+  const { n, d, perSample } = checkRadialParams(y, params, layer);
   const { alpha, alphaPlusBeta } = noGrad(() => constrainRadial(params.alpha, params.beta));
   const z0 = params.z0.data, out = allocate(y.dtype, n * d);
   for (let i = 0; i < n; i++) {
@@ -106,11 +104,11 @@ export class RadialFlow extends Module implements Flow {
     this.implementation = options.implementation ?? "fused";
   }
   forward(z: Tensor): FlowOutput {
-    checkPoints("RadialFlow", z, this.dim);
-    return radial(z, { z0: this.z0, alpha: this.alpha, beta: this.beta }, this.implementation);
+    checkPointShape("RadialFlow", z, this.dim);
+    return radial(z, { z0: this.z0, alpha: this.alpha, beta: this.beta }, this.implementation, "RadialFlow");
   }
   inverse(x: Tensor): Tensor {
-    checkPoints("RadialFlow.inverse", x, this.dim);
-    return radialInverse(x, { z0: this.z0, alpha: this.alpha, beta: this.beta });
+    checkPointShape("RadialFlow.inverse", x, this.dim);
+    return radialInverse(x, { z0: this.z0, alpha: this.alpha, beta: this.beta }, "RadialFlow.inverse");
   }
 }

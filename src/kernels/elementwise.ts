@@ -21,6 +21,8 @@ export const UNARY_EXPRESSIONS: Record<UnaryOp, string> = {
   step: "(x > 0 ? 1 : 0)",
   square: "x * x",
   reciprocal: "1 / x",
+  sin: "Math.sin(x)",
+  cos: "Math.cos(x)",
 };
 
 export const BINARY_EXPRESSIONS: Record<BinaryOp, string> = {

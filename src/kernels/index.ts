@@ -3,4 +3,5 @@ export type { Backend, BinaryOp, DType, ReduceOp, Shape, TypedArray, UnaryOp } f
 export { BINARY_EXPRESSIONS, UNARY_EXPRESSIONS } from "./elementwise.js";
 export { broadcastStrides, contiguousStrides, sizeOf } from "./strides.js";
 export { cpuBackend } from "./cpu/index.js";
+export { SLACK_FLOOR } from "./cpu/flows.js";
 export { availableBackends, getBackend, registerBackend, setBackend } from "./registry.js";

@@ -6,7 +6,7 @@ export type Shape = readonly number[];
 /** Elementwise math of one input. The expression of each lives in `elementwise.ts`. */
 export type UnaryOp =
   | "neg" | "exp" | "log" | "log1p" | "sqrt" | "abs" | "sign" | "tanh" | "sigmoid" | "softplus"
-  | "relu" | "step" | "square" | "reciprocal";
+  | "relu" | "step" | "square" | "reciprocal" | "sin" | "cos";
 
 /** Elementwise math of two broadcast inputs. */
 export type BinaryOp =
@@ -47,6 +47,8 @@ export interface Backend {
   where(cond: TypedArray, a: TypedArray, b: TypedArray, out: TypedArray): void;
 
   // Fused flow layers (math and argument order in kernels/cpu/flows.ts).
+  planarConstraint(u: TypedArray, w: TypedArray, rows: number, d: number, uHat: TypedArray, slack: TypedArray): void;
+  planarConstraintBackward(u: TypedArray, w: TypedArray, rows: number, d: number, gUHat: TypedArray | null, gSlack: TypedArray | null, gu: TypedArray, gw: TypedArray): void;
   planarForward(z: TypedArray, uHat: TypedArray, w: TypedArray, b: TypedArray, sp: TypedArray, n: number, d: number, perSample: boolean, out: TypedArray, logAbsDet: TypedArray): void;
   planarBackward(
     z: TypedArray, uHat: TypedArray, w: TypedArray, b: TypedArray, sp: TypedArray, n: number, d: number, perSample: boolean,

@@ -1,2 +1,3 @@
-/** flowgrad/models: the paper's 2-D densities and DLGMs with flow posteriors (see issue 5). */
-export {};
+/** flowgrad/models: the paper's 2-D target densities and the fits of section 6.1. */
+export { ENERGIES, TARGETS, energy, type TargetName } from "./densities.js";
+export { makeFlow2D, annealedBeta, freeEnergy, fit2D, logPartition, estimateKL, type FlowKind, type Fit2DOptions, type Fit2DResult, type KLEstimate } from "./fit2d.js";

@@ -1,5 +1,4 @@
 import { getBackend, type BinaryOp, type UnaryOp } from "../../kernels/index.js";
-import type { BackwardRule } from "../graph.js";
 import { broadcastShapes, sameShape, shapeString, sizeOf } from "../shape.js";
 import { allocate, fromOp, Tensor, type TensorLike } from "../tensor.js";
 import { broadcastTo } from "./movement.js";
@@ -35,6 +34,23 @@ function binaryOp(op: BinaryOp, aIn: TensorLike, bIn: TensorLike, rule: ((g: Ten
 
 // d(a + b) = da + db
 export const add = (a: TensorLike, b: TensorLike): Tensor => binaryOp("add", a, b, (g) => [g, g]);
+/** Σ of tensors of one shape in one op (a chain of adds would record one node per term). */
+export function addN(terms: readonly Tensor[]): Tensor {
+  if (terms.length === 0) throw new Error("addN: needs at least one tensor");
+  const first = terms[0]!;
+  for (const t of terms) {
+    if (!sameShape(t.shape, first.shape) || t.dtype !== first.dtype) {
+      throw new Error(`addN: every term must be ${first.dtype} ${shapeString(first.shape)}, got ${t.dtype} ${shapeString(t.shape)}`);
+    }
+  }
+  const out = first.data.slice();
+  for (let k = 1; k < terms.length; k++) {
+    const d = terms[k]!.data;
+    for (let i = 0; i < out.length; i++) out[i] += d[i]!;
+  }
+  // d Σ xₖ = Σ dxₖ: every term gets the same gradient
+  return fromOp("addN", out, first.shape, [...terms], (g) => terms.map(() => g));
+}
 // d(a - b) = da - db
 export const sub = (a: TensorLike, b: TensorLike): Tensor => binaryOp("sub", a, b, (g, _a, b) => [g, b.requiresGrad ? neg(g) : null]);
 // d(a b) = b da + a db
@@ -88,6 +104,10 @@ export const sigmoid = (x: Tensor): Tensor => unaryOp("sigmoid", x, (g, _x, y) =
 export const softplus = (x: Tensor): Tensor => unaryOp("softplus", x, (g, x) => mul(g, sigmoid(x)));
 // d relu(x) = [x > 0] dx
 export const relu = (x: Tensor): Tensor => unaryOp("relu", x, (g, x) => mul(g, step(x)));
+// d sin(x) = cos(x) dx
+export const sin = (x: Tensor): Tensor => unaryOp("sin", x, (g, x) => mul(g, cos(x)));
+// d cos(x) = −sin(x) dx
+export const cos = (x: Tensor): Tensor => unaryOp("cos", x, (g, x) => neg(mul(g, sin(x))));
 // sign and the unit step are constant almost everywhere: not differentiated.
 export const sign = (x: Tensor): Tensor => unaryOp("sign", x, null);
 export const step = (x: Tensor): Tensor => unaryOp("step", x, null);
@@ -100,8 +120,8 @@ export function where(cond: Tensor, aIn: TensorLike, bIn: TensorLike): Tensor {
   const full = (t: Tensor): Tensor => (sameShape(t.shape, shape) ? t : broadcastTo(t.detach(), shape));
   const out = allocate(a.dtype, sizeOf(shape));
   getBackend().where(full(cond).data, full(a).data, full(b).data, out);
-  const rule: BackwardRule = (g) => [null, a.requiresGrad ? where(cond, g, 0) : null, b.requiresGrad ? where(cond, 0, g) : null];
-  return fromOp("where", out, shape, [cond, a, b], rule);
+  // d where(c, a, b) = where(c, da, 0) + where(c, 0, db)
+  return fromOp("where", out, shape, [cond, a, b], (g) => [null, a.requiresGrad ? where(cond, g, 0) : null, b.requiresGrad ? where(cond, 0, g) : null]);
 }
 
 /** The same values in another dtype; the gradient is converted back. */

@@ -1,5 +1,5 @@
 import { BINARY_EXPRESSIONS, UNARY_EXPRESSIONS } from "../elementwise.js";
-import { broadcastStrides, sizeOf } from "../strides.js";
+import { broadcastStrides, collapseAxes, sizeOf } from "../strides.js";
 import type { BinaryOp, Shape, TypedArray, UnaryOp } from "../types.js";
 
 type UnaryLoop = (x: TypedArray, out: TypedArray) => void;
@@ -57,7 +57,7 @@ export function unary(op: UnaryOp, x: TypedArray, out: TypedArray): void {
 export function binary(op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, out: TypedArray, outShape: Shape): void {
   const loop = binaryLoop(op, out.constructor.name);
   if (out.length === 0) return;
-  const { shape, as, bs } = collapse(outShape, broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape));
+  const { shape, strides: [as, bs] } = collapseAxes(outShape, [broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)]) as { shape: number[]; strides: [number[], number[]] };
   const r = shape.length;
   if (r <= 2) {
     const n0 = r === 2 ? shape[0]! : 1, n1 = r >= 1 ? shape[r - 1]! : 1;
@@ -82,25 +82,6 @@ export function binary(op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray
       idx[d] = 0;
     }
   }
-}
-
-/** Merge axis i into i+1 wherever both inputs keep stride[i] = stride[i+1]·shape[i+1]; drop size-1 axes. */
-function collapse(shape: Shape, aStrides: number[], bStrides: number[]): { shape: number[]; as: number[]; bs: number[] } {
-  const s: number[] = [], as: number[] = [], bs: number[] = [];
-  for (let i = 0; i < shape.length; i++) {
-    if (shape[i] === 1) continue;
-    const last = s.length - 1;
-    if (last >= 0 && as[last] === aStrides[i]! * shape[i]! && bs[last] === bStrides[i]! * shape[i]!) {
-      s[last]! *= shape[i]!;
-      as[last] = aStrides[i]!;
-      bs[last] = bStrides[i]!;
-    } else {
-      s.push(shape[i]!);
-      as.push(aStrides[i]!);
-      bs.push(bStrides[i]!);
-    }
-  }
-  return { shape: s, as, bs };
 }
 
 export function where(cond: TypedArray, a: TypedArray, b: TypedArray, out: TypedArray): void {

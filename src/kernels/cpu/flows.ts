@@ -5,6 +5,58 @@ import type { TypedArray } from "../types.js";
 // Parameters are shared ([D], scalars) or per sample ([N, D], [N]) — `perSample` says which.
 // Gradients of shared parameters are summed over the batch.
 
+/** Added to softplus(wᵀu) so 1 + wᵀû stays positive when softplus underflows (wᵀu < −745). */
+export const SLACK_FLOOR = 1e-12;
+
+/**
+ * The planar constraint (appendix A.1) for `rows` parameter sets (1 shared, or N per sample):
+ * slack = softplus(wᵀu) + SLACK_FLOOR = 1 + wᵀû, c = (slack − 1 − wᵀu)/‖w‖², û = u + c w.
+ * ‖w‖ = 0 uses 1 in place of ‖w‖² (then c·w = 0: a translation needs no correction).
+ */
+export function planarConstraint(u: TypedArray, w: TypedArray, rows: number, d: number, uHat: TypedArray, slack: TypedArray): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * d;
+    let wu = 0, ww = 0;
+    for (let j = 0; j < d; j++) {
+      wu += w[o + j]! * u[o + j]!;
+      ww += w[o + j]! * w[o + j]!;
+    }
+    const sp = (wu > 0 ? wu + Math.log1p(Math.exp(-wu)) : Math.log1p(Math.exp(wu))) + SLACK_FLOOR;
+    const c = (sp - 1 - wu) / (ww > 0 ? ww : 1);
+    for (let j = 0; j < d; j++) uHat[o + j] = u[o + j]! + c * w[o + j]!;
+    slack[r] = sp;
+  }
+}
+
+/**
+ * Its backward: with gc = gûᵀw, σ = sigmoid(wᵀu), ∂c/∂(wᵀu) = (σ − 1)/‖w‖², ∂c/∂‖w‖² = −c/‖w‖² and
+ * g_wu = gc ∂c/∂(wᵀu) + g_slack σ:  du = gû + g_wu w,  dw = c gû + g_wu u + 2 gc ∂c/∂‖w‖² w.
+ */
+export function planarConstraintBackward(
+  u: TypedArray, w: TypedArray, rows: number, d: number, gUHat: TypedArray | null, gSlack: TypedArray | null, gu: TypedArray, gw: TypedArray,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * d;
+    let wu = 0, ww = 0, gc = 0;
+    for (let j = 0; j < d; j++) {
+      wu += w[o + j]! * u[o + j]!;
+      ww += w[o + j]! * w[o + j]!;
+      if (gUHat) gc += gUHat[o + j]! * w[o + j]!;
+    }
+    const sp = (wu > 0 ? wu + Math.log1p(Math.exp(-wu)) : Math.log1p(Math.exp(wu))) + SLACK_FLOOR;
+    const safe = ww > 0 ? ww : 1;
+    const c = (sp - 1 - wu) / safe;
+    const sigma = wu >= 0 ? 1 / (1 + Math.exp(-wu)) : Math.exp(wu) / (1 + Math.exp(wu));
+    const dcdww = ww > 0 ? -c / ww : 0;
+    const gwu = (gc * (sigma - 1)) / safe + (gSlack ? gSlack[r]! : 0) * sigma;
+    for (let j = 0; j < d; j++) {
+      const gj = gUHat ? gUHat[o + j]! : 0;
+      gu[o + j] += gj + gwu * w[o + j]!;
+      gw[o + j] += c * gj + gwu * u[o + j]! + 2 * gc * dcdww * w[o + j]!;
+    }
+  }
+}
+
 /**
  * Planar: a = wᵀz + b, h = tanh(a), z' = z + û h, and with wᵀû = m(wᵀu) = −1 + σ₊ (σ₊ = softplus(wᵀu)),
  * 1 + ûᵀψ = 1 + (1 − h²) wᵀû = h² + (1 − h²) σ₊: a sum of non-negative terms, so the log-det never
@@ -14,6 +66,7 @@ export function planarForward(
   z: TypedArray, uHat: TypedArray, w: TypedArray, b: TypedArray, sp: TypedArray, n: number, d: number, perSample: boolean,
   out: TypedArray, logAbsDet: TypedArray,
 ): void {
+  if (d === 2 && !perSample) return planarForward2D(z, uHat, w, b, sp, n, out, logAbsDet);
   for (let i = 0; i < n; i++) {
     const zo = i * d, po = perSample ? zo : 0, s = perSample ? i : 0;
     let a = b[s]!;
@@ -35,6 +88,7 @@ export function planarBackward(
   gOut: TypedArray | null, gLogAbsDet: TypedArray | null,
   gz: TypedArray, gu: TypedArray, gw: TypedArray, gb: TypedArray, gsp: TypedArray,
 ): void {
+  if (d === 2 && !perSample && gOut && gLogAbsDet) return planarBackward2D(z, uHat, w, b, sp, n, gOut, gLogAbsDet, gz, gu, gw, gb, gsp);
   for (let i = 0; i < n; i++) {
     const zo = i * d, po = perSample ? zo : 0, s = perSample ? i : 0;
     let a = b[s]!, ug = 0;
@@ -54,6 +108,48 @@ export function planarBackward(
     gb[s] += ga;
     gsp[s] += hp * gamma;
   }
+}
+
+// The paper's 2-D experiments (D = 2, shared parameters) spend most of their time in the two
+// functions above; these are the same loops with the D-axis unrolled and the parameters in locals.
+
+function planarForward2D(z: TypedArray, uHat: TypedArray, w: TypedArray, b: TypedArray, sp: TypedArray, n: number, out: TypedArray, logAbsDet: TypedArray): void {
+  const w0 = w[0]!, w1 = w[1]!, u0 = uHat[0]!, u1 = uHat[1]!, b0 = b[0]!, s = sp[0]!;
+  for (let i = 0; i < n; i++) {
+    const z0 = z[2 * i]!, z1 = z[2 * i + 1]!;
+    const h = Math.tanh(w0 * z0 + w1 * z1 + b0), h2 = h * h;
+    out[2 * i] = z0 + u0 * h;
+    out[2 * i + 1] = z1 + u1 * h;
+    logAbsDet[i] = Math.log(h2 + (1 - h2) * s);
+  }
+}
+
+function planarBackward2D(
+  z: TypedArray, uHat: TypedArray, w: TypedArray, b: TypedArray, sp: TypedArray, n: number,
+  gOut: TypedArray, gLogAbsDet: TypedArray, gz: TypedArray, gu: TypedArray, gw: TypedArray, gb: TypedArray, gsp: TypedArray,
+): void {
+  const w0 = w[0]!, w1 = w[1]!, u0 = uHat[0]!, u1 = uHat[1]!, b0 = b[0]!, s = sp[0]!;
+  let gu0 = 0, gu1 = 0, gw0 = 0, gw1 = 0, gb0 = 0, gs = 0;
+  for (let i = 0; i < n; i++) {
+    const z0 = z[2 * i]!, z1 = z[2 * i + 1]!, g0 = gOut[2 * i]!, g1 = gOut[2 * i + 1]!;
+    const h = Math.tanh(w0 * z0 + w1 * z1 + b0), hp = 1 - h * h;
+    const gamma = gLogAbsDet[i]! / (h * h + hp * s);
+    const ga = hp * (u0 * g0 + u1 * g1) + 2 * h * hp * (1 - s) * gamma;
+    gz[2 * i] += g0 + ga * w0;
+    gz[2 * i + 1] += g1 + ga * w1;
+    gu0 += h * g0;
+    gu1 += h * g1;
+    gw0 += ga * z0;
+    gw1 += ga * z1;
+    gb0 += ga;
+    gs += hp * gamma;
+  }
+  gu[0] += gu0;
+  gu[1] += gu1;
+  gw[0] += gw0;
+  gw[1] += gw1;
+  gb[0] += gb0;
+  gsp[0] += gs;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Backend } from "../types.js";
 import { binary, unary, where } from "./elementwise.js";
-import { planarBackward, planarForward, radialBackward, radialForward } from "./flows.js";
+import { planarBackward, planarConstraint, planarConstraintBackward, planarForward, radialBackward, radialForward } from "./flows.js";
 import { matmul } from "./matmul.js";
 import { gather, scatterAdd, stridedCopy, stridedScatter } from "./movement.js";
 import { reduce } from "./reduce.js";
@@ -17,6 +17,8 @@ export const cpuBackend: Backend = {
   gather,
   scatterAdd,
   where,
+  planarConstraint,
+  planarConstraintBackward,
   planarForward,
   planarBackward,
   radialForward,

@@ -1,11 +1,13 @@
-import { sizeOf } from "../strides.js";
+import { collapseAxes, contiguousStrides, sizeOf } from "../strides.js";
 import type { Shape, TypedArray } from "../types.js";
 
 /**
  * Visit every element of the strided view (offset, shape, strides) in row-major order, calling
  * visitRow once per run along the last axis with the run's start, stride and length.
  */
-function forEachRow(offset: number, shape: Shape, strides: Shape, visitRow: (start: number, step: number, len: number, outStart: number) => void): void {
+function forEachRow(offset: number, fullShape: Shape, fullStrides: Shape, visitRow: (start: number, step: number, len: number, outStart: number) => void): void {
+  // Contiguous runs (also of a broadcast, stride 0) become one long row: fewer calls.
+  const { shape, strides: [strides] } = collapseAxes(fullShape, [fullStrides, contiguousStrides(fullShape)]) as { shape: number[]; strides: [number[]] };
   const r = shape.length;
   if (r === 0) return visitRow(offset, 1, 1, 0);
   const len = shape[r - 1]!, step = strides[r - 1]!;

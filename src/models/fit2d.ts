@@ -1,0 +1,131 @@
+import { Adam, noGrad, Random, RMSprop, tensor, type Optimizer, type Tensor } from "../autograd/index.js";
+import { FlowDistribution, PlanarFlow, RadialFlow, Sequential, type Implementation } from "../flows/index.js";
+import { energy, type TargetName } from "./densities.js";
+
+export type FlowKind = "planar" | "radial";
+
+/** q_K for the 2-D experiments: base N(0, I) (fixed, as in the paper) through K flow layers. */
+export function makeFlow2D(kind: FlowKind, K: number, random: Random, implementation: Implementation = "fused"): FlowDistribution {
+  if (!Number.isInteger(K) || K < 1) throw new Error(`K must be a positive integer, got ${K}`);
+  if (kind !== "planar" && kind !== "radial") throw new Error(`unknown flow "${String(kind)}"; choose planar or radial`);
+  const layers = Array.from({ length: K }, () =>
+    kind === "planar" ? new PlanarFlow(2, { random, implementation }) : new RadialFlow(2, { random, implementation }),
+  );
+  return new FlowDistribution(new Sequential(layers), { fixedBase: true });
+}
+
+/** The paper's annealing schedule: β_t = min(1, 0.01 + t/annealSteps) (annealSteps = 10,000 there). */
+export function annealedBeta(step: number, annealSteps: number): number {
+  return Math.min(1, 0.01 + step / annealSteps);
+}
+
+/** F = E_q0[ln q0(z0) − Σ ln|det| + β U(z_K)], estimated with n reparameterised samples. */
+export function freeEnergy(q: FlowDistribution, U: (z: Tensor) => Tensor, n: number, beta: number, random: Random): Tensor {
+  const { z, logProb } = q.sample(n, random);
+  return logProb.add(U(z).mul(beta)).mean();
+}
+
+export interface Fit2DOptions {
+  target: TargetName;
+  flow: FlowKind;
+  K: number;
+  steps: number;
+  batchSize?: number;
+  lr?: number;
+  optimizer?: "adam" | "rmsprop";
+  /** Steps over which β rises from 0.01 to 1; default: a third of the steps, at most 10,000. */
+  annealSteps?: number;
+  seed?: number;
+  implementation?: Implementation;
+  onStep?: (step: number, loss: number, beta: number) => void;
+}
+
+export interface Fit2DResult {
+  q: FlowDistribution;
+  losses: number[];
+  seconds: number;
+}
+
+/** Fit q_K to p ∝ exp(−U) by minimising the annealed free energy. */
+export function fit2D(options: Fit2DOptions): Fit2DResult {
+  const { target, flow, K, steps, batchSize = 500, lr = 1e-2, optimizer = "adam", seed = 0, implementation = "fused" } = options;
+  if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps must be a positive integer, got ${steps}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
+  const annealSteps = options.annealSteps ?? Math.min(10_000, Math.max(1, Math.floor(steps / 3)));
+  const U = energy(target);
+  const random = new Random(seed);
+  const q = makeFlow2D(flow, K, random, implementation);
+  const opt: Optimizer = optimizer === "adam" ? new Adam(q.parameters(), { lr }) : new RMSprop(q.parameters(), { lr, momentum: 0.9 });
+  const losses: number[] = [];
+  const started = performance.now();
+  for (let t = 0; t < steps; t++) {
+    const beta = annealedBeta(t, annealSteps);
+    opt.zeroGrad();
+    const loss = freeEnergy(q, U, batchSize, beta, random);
+    loss.backward();
+    opt.step();
+    const value = loss.item();
+    if (!Number.isFinite(value)) throw new Error(`fit ${target}: the free energy became ${value} at step ${t}; lower the learning rate`);
+    losses.push(value);
+    options.onStep?.(t, value, beta);
+  }
+  return { q, losses, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * ln Z = ln ∫ exp(−U(z)) dz over the box (−4, 4)², by the midpoint rule on a gridSize² grid.
+ * U2–U4 are not integrable over the whole plane (they do not grow along z1), so Z is the box's.
+ */
+export function logPartition(target: TargetName, gridSize = 1000, half = 4): number {
+  const U = energy(target);
+  const h = (2 * half) / gridSize;
+  return noGrad(() => {
+    let max = -Infinity;
+    const rows: Float64Array[] = [];
+    for (let i = 0; i < gridSize; i++) {
+      const x = -half + (i + 0.5) * h;
+      const points = new Float64Array(2 * gridSize);
+      for (let j = 0; j < gridSize; j++) {
+        points[2 * j] = x;
+        points[2 * j + 1] = -half + (j + 0.5) * h;
+      }
+      const negU = U(tensor(points, { shape: [gridSize, 2] })).neg().data as Float64Array;
+      rows.push(negU);
+      for (const v of negU) if (v > max) max = v;
+    }
+    let s = 0;
+    for (const row of rows) for (const v of row) s += Math.exp(v - max);
+    return max + Math.log(s * h * h);
+  });
+}
+
+export interface KLEstimate {
+  /** KL(q_K ‖ p) = F + ln Z, in nats */
+  kl: number;
+  /** standard error of the Monte Carlo estimate of F */
+  standardError: number;
+  freeEnergy: number;
+  logZ: number;
+  samples: number;
+}
+
+/** KL(q ‖ p) = E_q[ln q(z) + U(z)] + ln Z, with F estimated from `samples` draws (in batches). */
+export function estimateKL(q: FlowDistribution, target: TargetName, logZ: number, samples = 100_000, seed = 12345): KLEstimate {
+  const U = energy(target);
+  const random = new Random(seed);
+  let sum = 0, sumSq = 0, n = 0;
+  noGrad(() => {
+    while (n < samples) {
+      const m = Math.min(10_000, samples - n);
+      const { z, logProb } = q.sample(m, random);
+      const values = logProb.add(U(z)).data;
+      for (const v of values) {
+        sum += v;
+        sumSq += v * v;
+      }
+      n += m;
+    }
+  });
+  const mean = sum / n, variance = Math.max(0, sumSq / n - mean * mean);
+  return { kl: mean + logZ, standardError: Math.sqrt(variance / n), freeEnergy: mean, logZ, samples: n };
+}
