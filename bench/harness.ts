@@ -12,6 +12,8 @@ export interface Case {
   flops?: number;
   /** Elements processed per call, for M elements/s. */
   elements?: number;
+  /** Seconds to sample this case (overrides the suite's maxTime), for headline numbers. */
+  maxTime?: number;
 }
 
 export interface Row {
@@ -45,7 +47,7 @@ export function environment(): Record<string, string> {
 export function runCases(cases: Case[], maxTime: number): Row[] {
   const rows: Row[] = [];
   for (const c of cases) {
-    const bench = new Benchmark(c.name, c.fn, { maxTime, minSamples: 5 });
+    const bench = new Benchmark(c.name, c.fn, { maxTime: c.maxTime ?? maxTime, minSamples: 5 });
     bench.run();
     const err = (bench as unknown as { error?: Error }).error;
     if (err) throw new Error(`benchmark "${c.name}" failed: ${err.message}`);
