@@ -2,7 +2,7 @@
 // plain Float64Array i-k-j loop, an MLP training step, and the per-op overhead of a small-op graph.
 // Run: npm run bench:autograd   (add --quick for a shorter run)
 import { Adam, MLP, matmul, randn, tensor, type Tensor } from "../src/autograd/index.js";
-import { environment, markdownTable, runCases, writeJson, type Case } from "./harness.js";
+import { environment, markdownTable, runCases, writeResult, type Case } from "./harness.js";
 
 const quick = process.argv.includes("--quick");
 const maxTime = quick ? 0.5 : 2;
@@ -21,7 +21,15 @@ const cases: Case[] = [];
 
 const big = randn([1_000_000], { random: 1 });
 const big2 = randn([1_000_000], { random: 2 });
+const plainOut = new Float64Array(1_000_000), bigData = big.data as Float64Array;
+cases.push({ name: "neg, 1e6 elements", fn: () => big.neg(), elements: 1e6 });
+cases.push({ name: "relu, 1e6 elements", fn: () => big.relu(), elements: 1e6 });
+cases.push({ name: "square, 1e6 elements", fn: () => big.square(), elements: 1e6 });
+cases.push({ name: "abs, 1e6 elements", fn: () => big.abs(), elements: 1e6 });
 cases.push({ name: "exp, 1e6 elements", fn: () => big.exp(), elements: 1e6 });
+// The floor for transcendental ops: Math.exp itself in a plain loop (no allocation, no dispatch).
+cases.push({ name: "plain loop Math.exp, 1e6 elements", fn: () => { for (let i = 0; i < 1e6; i++) plainOut[i] = Math.exp(bigData[i]!); }, elements: 1e6 });
+cases.push({ name: "plain loop Math.tanh, 1e6 elements", fn: () => { for (let i = 0; i < 1e6; i++) plainOut[i] = Math.tanh(bigData[i]!); }, elements: 1e6 });
 cases.push({ name: "tanh, 1e6 elements", fn: () => big.tanh(), elements: 1e6 });
 cases.push({ name: "softplus, 1e6 elements", fn: () => big.softplus(), elements: 1e6 });
 cases.push({ name: "add, 1e6 elements", fn: () => big.add(big2), elements: 1e6 });
@@ -86,5 +94,5 @@ for (const n of [64, 256, 512]) {
   const fb = byName(`matmul forward+backward, n=${n}`), loop = byName(`plain i-k-j loop ×3 (fwd+bwd work), n=${n}`);
   console.log(`  n=${n}: matmul fwd+bwd ${(fb.meanMs / loop.meanMs).toFixed(2)}× the plain loop doing the same three products`);
 }
-writeJson("results/autograd-bench.json", { suite: "autograd", quick, environment: env, rows });
+writeResult("results/autograd-bench.json", { suite: "autograd", quick, environment: env, rows });
 console.log("\nwritten: results/autograd-bench.json");

@@ -5,7 +5,7 @@
 import { Adam, Random, randn, Tensor } from "../src/autograd/index.js";
 import { FlowDistribution, PlanarFlow, RadialFlow, Sequential, type Flow, type Implementation } from "../src/flows/index.js";
 import { energy, freeEnergy } from "../src/models/index.js";
-import { environment, markdownTable, runCases, writeJson, type Case } from "./harness.js";
+import { environment, markdownTable, runCases, writeResult, type Case } from "./harness.js";
 import { HandWrittenPlanarU1 } from "./reference/planar-u1.js";
 
 const quick = process.argv.includes("--quick");
@@ -95,5 +95,5 @@ const handMs = ms("U1 step K=32 N=1000: hand-written plain-JS loop");
 const fusedMs = ms("U1 step K=32 N=1000: flowgrad fused");
 const composedMs = ms("U1 step K=32 N=1000: flowgrad composed");
 console.log(`\nU1 training step, K = 32 planar, N = 1000: fused ${fusedMs.toFixed(2)} ms = ${(fusedMs / handMs).toFixed(2)}× the hand-written loop (${handMs.toFixed(2)} ms); composed ${(composedMs / handMs).toFixed(2)}× (target: fused ≤ 2×)`);
-writeJson("results/flows-bench.json", { suite: "flows", quick, environment: env, rows, ratios: { fusedOverHand: fusedMs / handMs, composedOverHand: composedMs / handMs } });
+writeResult("results/flows-bench.json", { suite: "flows", quick, environment: env, rows, ratios: { fusedOverHand: fusedMs / handMs, composedOverHand: composedMs / handMs } });
 console.log("written: results/flows-bench.json");

@@ -1,9 +1,10 @@
 // A thin layer over benchmark.js: run cases, print a markdown table, write JSON with the environment.
 import Benchmark from "benchmark";
 import { execSync } from "node:child_process";
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { writeFileAtomic, writeJsonAtomic } from "../src/node/io.js";
 
 export interface Case {
   name: string;
@@ -73,10 +74,9 @@ function formatMs(ms: number): string {
   return ms >= 100 ? `${ms.toFixed(0)} ms` : ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(1)} µs`;
 }
 
-/** Write JSON atomically: a temporary file renamed into place, so no half-written result is left. */
-export function writeJson(file: string, value: unknown): void {
+/** Write a result file atomically (a temporary file renamed into place), creating its folder. */
+export function writeResult(file: string, value: unknown): void {
   mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + "\n");
-  renameSync(tmp, file);
+  if (typeof value === "string") writeFileAtomic(file, value);
+  else writeJsonAtomic(file, value);
 }

@@ -9,7 +9,11 @@ export abstract class Optimizer {
   /** Per-parameter state buffers, allocated on first use. */
   protected state = new Map<Tensor, Float64Array[]>();
 
-  constructor(params: Iterable<Tensor>, readonly lr: number) {
+  /** The learning rate; schedules change it between steps. */
+  lr: number;
+
+  constructor(params: Iterable<Tensor>, lr: number) {
+    this.lr = lr;
     this.params = [...params];
     if (!(lr > 0) || !Number.isFinite(lr)) throw new Error(`${this.constructor.name}: learning rate must be a positive number, got ${lr}`);
     this.params.forEach((p, i) => {

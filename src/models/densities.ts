@@ -57,3 +57,23 @@ export function energy(target: string): (z: Tensor) => Tensor {
   return ENERGIES[target as TargetName];
 }
 
+/** Where the box wall starts and how steep it is: |z1| ≤ 4 is the paper's plotting range. */
+export const BOX_HALF_WIDTH = 4;
+const WALL_SCALE = 0.1;
+
+/**
+ * The energy that is fitted and scored. U2–U4 do not grow along z1 (e^{−U} is not integrable over
+ * the plane), so, as in the paper's figures, they are studied on |z1| ≤ 4: outside it a steep
+ * quadratic wall ½((|z1| − 4)/0.1)² is added, which leaves U unchanged inside the box and makes
+ * p ∝ e^{−U} a proper density, so KL(q‖p) is a true KL. U1 is integrable and used as it is.
+ */
+export function fittedEnergy(target: string): (z: Tensor) => Tensor {
+  const U = energy(target);
+  if (target === "U1") return U;
+  return (z) => {
+    const [z1] = columns(z);
+    const excess = z1.abs().sub(BOX_HALF_WIDTH).relu().div(WALL_SCALE);
+    return U(z).add(excess.square().mul(0.5));
+  };
+}
+

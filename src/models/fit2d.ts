@@ -1,6 +1,6 @@
 import { Adam, noGrad, Random, RMSprop, tensor, type Optimizer, type Tensor } from "../autograd/index.js";
 import { FlowDistribution, PlanarFlow, RadialFlow, Sequential, type Implementation } from "../flows/index.js";
-import { energy, type TargetName } from "./densities.js";
+import { fittedEnergy, type TargetName } from "./densities.js";
 
 export type FlowKind = "planar" | "radial";
 
@@ -35,6 +35,8 @@ export interface Fit2DOptions {
   optimizer?: "adam" | "rmsprop";
   /** Steps over which β rises from 0.01 to 1; default: a third of the steps, at most 10,000. */
   annealSteps?: number;
+  /** "cosine" (default) lowers the learning rate to lr/20 along a half cosine; "constant" keeps it. */
+  schedule?: "cosine" | "constant";
   seed?: number;
   implementation?: Implementation;
   onStep?: (step: number, loss: number, beta: number) => void;
@@ -52,7 +54,7 @@ export function fit2D(options: Fit2DOptions): Fit2DResult {
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps must be a positive integer, got ${steps}`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
   const annealSteps = options.annealSteps ?? Math.min(10_000, Math.max(1, Math.floor(steps / 3)));
-  const U = energy(target);
+  const U = fittedEnergy(target);
   const random = new Random(seed);
   const q = makeFlow2D(flow, K, random, implementation);
   const opt: Optimizer = optimizer === "adam" ? new Adam(q.parameters(), { lr }) : new RMSprop(q.parameters(), { lr, momentum: 0.9 });
@@ -60,6 +62,7 @@ export function fit2D(options: Fit2DOptions): Fit2DResult {
   const started = performance.now();
   for (let t = 0; t < steps; t++) {
     const beta = annealedBeta(t, annealSteps);
+    if (options.schedule !== "constant") opt.lr = lr * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * t) / steps)));
     opt.zeroGrad();
     const loss = freeEnergy(q, U, batchSize, beta, random);
     loss.backward();
@@ -73,11 +76,12 @@ export function fit2D(options: Fit2DOptions): Fit2DResult {
 }
 
 /**
- * ln Z = ln ∫ exp(−U(z)) dz over the box (−4, 4)², by the midpoint rule on a gridSize² grid.
- * U2–U4 are not integrable over the whole plane (they do not grow along z1), so Z is the box's.
+ * ln Z = ln ∫ exp(−U(z)) dz of the fitted energy (fittedEnergy: U2–U4 with their box wall), by the
+ * midpoint rule on a gridSize² grid over (−half, half)². The default (−5, 5)² holds all but a
+ * negligible part of the mass (beyond it U1 and the walls exceed 12 nats above their minimum).
  */
-export function logPartition(target: TargetName, gridSize = 1000, half = 4): number {
-  const U = energy(target);
+export function logPartition(target: TargetName, gridSize = 1250, half = 5): number {
+  const U = fittedEnergy(target);
   const h = (2 * half) / gridSize;
   return noGrad(() => {
     let max = -Infinity;
@@ -111,7 +115,7 @@ export interface KLEstimate {
 
 /** KL(q ‖ p) = E_q[ln q(z) + U(z)] + ln Z, with F estimated from `samples` draws (in batches). */
 export function estimateKL(q: FlowDistribution, target: TargetName, logZ: number, samples = 100_000, seed = 12345): KLEstimate {
-  const U = energy(target);
+  const U = fittedEnergy(target);
   const random = new Random(seed);
   let sum = 0, sumSq = 0, n = 0;
   noGrad(() => {

@@ -1,0 +1,124 @@
+// The headline: log|det ∂f/∂z| of planar and radial flows in O(D) against the general-Jacobian
+// baseline in O(D³) (the full Jacobian by D reverse-mode passes, then LU). Prints tables, fitted
+// log–log slopes and ratios, and writes results/logdet-bench.json and results/logdet.svg.
+// Run: npm run bench:logdet   (--quick: D ≤ 256, K = 1, under a minute)
+import { noGrad, Random, randn, type Tensor } from "../src/autograd/index.js";
+import { jacobian, logAbsDet, PlanarFlow, RadialFlow, Sequential, type Flow } from "../src/flows/index.js";
+import { environment, runCases, writeResult, type Row } from "./harness.js";
+import { logLogPlot, slope } from "./plot.js";
+
+const quick = process.argv.includes("--quick");
+const N = 64;
+const maxTime = quick ? 0.2 : 1;
+/** A path stops growing D once one call takes longer than this (seconds). */
+const stopAfter = quick ? 1 : 10;
+const dims = quick ? [2, 4, 8, 16, 32, 64, 128, 256] : [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+const depths = quick ? [1] : [1, 8];
+
+type Path = "planar analytic" | "radial analytic" | "baseline total" | "baseline Jacobian" | "baseline LU";
+const PATHS: Path[] = ["planar analytic", "radial analytic", "baseline total", "baseline Jacobian", "baseline LU"];
+
+interface Point { path: Path; K: number; D: number; meanMs: number; rmePercent: number; samples: number }
+const points: Point[] = [];
+const stopped: Record<string, number | null> = {};
+
+function makeFlow(kind: "planar" | "radial", D: number, K: number): Flow {
+  const random = new Random(D * 31 + K);
+  return new Sequential(Array.from({ length: K }, () => (kind === "planar" ? new PlanarFlow(D, { random }) : new RadialFlow(D, { random, alpha: 0.5, beta: 0.5 }))));
+}
+
+/** Time fn: benchmark.js when a call is short; a single timed call when it is already long. */
+function measure(name: string, fn: () => void): Row {
+  const t0 = performance.now();
+  fn();
+  const once = (performance.now() - t0) / 1000;
+  if (once > maxTime) {
+    process.stderr.write(`  ${name}: ${(once * 1000).toFixed(1)} ms (one call)\n`);
+    return { name, meanMs: once * 1000, rmePercent: NaN, samples: 1, opsPerSec: 1 / once };
+  }
+  return runCases([{ name, fn }], maxTime)[0]!;
+}
+
+for (const K of depths) {
+  const active = new Set<Path>(PATHS);
+  for (const D of dims) {
+    const z = randn([N, D], { random: D });
+    const planar = makeFlow("planar", D, K), radial = makeFlow("radial", D, K);
+    const f = (x: Tensor) => planar.forward(x).z;
+    // Before timing anything: the O(D) and O(D³) paths must agree.
+    if (active.has("baseline total")) {
+      const analytic = noGrad(() => planar.forward(z).logAbsDet.data);
+      const brute = logAbsDet(jacobian(f, z)).data;
+      for (let i = 0; i < N; i++) {
+        if (!(Math.abs(analytic[i]! - brute[i]!) <= 1e-8 * (1 + Math.abs(brute[i]!)))) {
+          throw new Error(`D=${D} K=${K}: analytic log-det ${analytic[i]} and baseline ${brute[i]} disagree at point ${i}`);
+        }
+      }
+    }
+    const J = active.has("baseline LU") ? jacobian(f, z) : null;
+    const work: Record<Path, () => void> = {
+      "planar analytic": () => noGrad(() => planar.forward(z).logAbsDet),
+      "radial analytic": () => noGrad(() => radial.forward(z).logAbsDet),
+      "baseline total": () => logAbsDet(jacobian(f, z)),
+      "baseline Jacobian": () => jacobian(f, z),
+      "baseline LU": () => logAbsDet(J!),
+    };
+    for (const path of PATHS) {
+      if (!active.has(path)) continue;
+      const row = measure(`${path} K=${K} D=${D}`, work[path]);
+      points.push({ path, K, D, meanMs: row.meanMs, rmePercent: row.rmePercent, samples: row.samples });
+      if (row.meanMs / 1000 > stopAfter) {
+        active.delete(path);
+        stopped[`${path} K=${K}`] = D;
+      }
+    }
+  }
+}
+
+// Tables, slopes over the large-D range, ratios.
+const env = environment();
+const lines: string[] = [];
+lines.push(`## log|det J|: O(D) flows vs the O(D³) general-Jacobian baseline (N = ${N} points; ${env.cpu}, ${env.cores} cores, Node ${env.node}, CPU backend, float64)\n`);
+const slopes: Record<string, number> = {};
+for (const K of depths) {
+  lines.push(`\n### K = ${K} layer${K > 1 ? "s" : ""} (mean time per batch of ${N} points)\n`);
+  lines.push(`| D | ${PATHS.join(" | ")} |`);
+  lines.push(`|---:|${PATHS.map(() => "---:").join("|")}|`);
+  for (const D of dims) {
+    const cells = PATHS.map((p) => {
+      const pt = points.find((q) => q.path === p && q.K === K && q.D === D);
+      return pt ? fmt(pt.meanMs) : "—";
+    });
+    lines.push(`| ${D} | ${cells.join(" | ")} |`);
+  }
+  const large = (p: Path) => points.filter((q) => q.path === p && q.K === K && q.D >= 64);
+  lines.push("");
+  for (const p of PATHS) {
+    const pts = large(p);
+    if (pts.length >= 2) {
+      slopes[`${p} K=${K}`] = slope(pts.map((q) => q.D), pts.map((q) => q.meanMs));
+      lines.push(`- slope of log time vs log D for D ≥ 64, ${p}: **${slopes[`${p} K=${K}`]!.toFixed(2)}**`);
+    }
+  }
+  for (const D of [128, 512]) {
+    const base = points.find((q) => q.path === "baseline total" && q.K === K && q.D === D);
+    const ana = points.find((q) => q.path === "planar analytic" && q.K === K && q.D === D);
+    if (base && ana) lines.push(`- D = ${D}: baseline / planar analytic = **${Math.round(base.meanMs / ana.meanMs)}×**`);
+  }
+  for (const p of PATHS) if (stopped[`${p} K=${K}`]) lines.push(`- ${p} stopped after D = ${stopped[`${p} K=${K}`]} (one call took more than ${stopAfter} s)`);
+}
+console.log(lines.join("\n"));
+
+const svg = logLogPlot(
+  `log|det J| time vs D (N = ${N}, K = ${depths[0]})`,
+  PATHS.map((p) => ({ label: p, points: points.filter((q) => q.path === p && q.K === depths[0]).map((q) => [q.D, q.meanMs] as [number, number]) })),
+  "D (dimension)", "time per batch (ms)",
+);
+const svgFile = "results/logdet.svg";
+writeResult("results/logdet-bench.json", { suite: "logdet", quick, N, environment: env, points, slopes, stoppedAfterD: stopped });
+writeResult(svgFile, svg);
+console.log(`\nwritten: results/logdet-bench.json, ${svgFile}`);
+
+function fmt(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(1)} µs`;
+}

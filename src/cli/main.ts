@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// The `flowgrad` command. User errors (bad options, unwritable folders) print one line and exit 1.
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { TARGETS, type TargetName } from "../models/index.js";
+import { UserError } from "../node/io.js";
+import { demoCommand, fitCommand } from "./fit.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const version = (JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as { version: string }).version;
+
+function positiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer.`);
+    return n;
+  };
+}
+function positiveNumber(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number.`);
+    return n;
+  };
+}
+function integer(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\s*-?\d+\s*$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${name} must be an integer.`);
+    return n;
+  };
+}
+function intList(name: string) {
+  return (value: string): number[] => value.split(",").map((v) => positiveInt(name)(v));
+}
+
+const program = new Command()
+  .name("flowgrad")
+  .description("Variational inference with normalizing flows (Rezende & Mohamed, 2015) on a from-scratch autograd.")
+  .version(version)
+  .showHelpAfterError("(run with --help for usage)");
+
+program
+  .command("fit")
+  .description("fit planar or radial flows to one of the paper's 2-D densities (section 6.1) and score the fit by KL")
+  .addOption(new Option("--target <name>", "target density").choices([...TARGETS]).default("U1"))
+  .addOption(new Option("--flow <kind>", "flow layer").choices(["planar", "radial"]).default("planar"))
+  .option("--K <n>", "number of flow layers", positiveInt("K"), 32)
+  .option("--steps <n>", "parameter updates", positiveInt("steps"), 20_000)
+  .option("--batch <n>", "samples per step", positiveInt("batch"), 200)
+  .option("--lr <x>", "learning rate (cosine-decayed to lr/20)", positiveNumber("lr"), 0.01)
+  .addOption(new Option("--optimizer <name>", "optimizer").choices(["adam", "rmsprop"]).default("adam"))
+  .option("--seed <n>", "random seed", integer("seed"), 0)
+  .option("--kl-samples <n>", "samples for the KL estimate", positiveInt("kl-samples"), 100_000)
+  .option("--out <dir>", "output folder", "results/fit")
+  .action((o: { target: TargetName; flow: "planar" | "radial"; K: number; steps: number; batch: number; lr: number; optimizer: "adam" | "rmsprop"; seed: number; klSamples: number; out: string }) => {
+    fitCommand({ target: o.target, flow: o.flow, K: o.K, steps: o.steps, batch: o.batch, lr: o.lr, optimizer: o.optimizer, seed: o.seed, klSamples: o.klSamples }, o.out);
+  });
+
+program
+  .command("demo")
+  .description("the main job: fit U1–U4 with planar flows, print the KL table and write the figure")
+  .option("--steps <n>", "parameter updates per fit", positiveInt("steps"), 20_000)
+  .option("--K <list>", "flow lengths, comma-separated", intList("K"), [8, 32])
+  .option("--seed <n>", "random seed", integer("seed"), 0)
+  .option("--kl-samples <n>", "samples for each KL estimate", positiveInt("kl-samples"), 100_000)
+  .option("--out <dir>", "output folder", "results/demo")
+  .action((o: { steps: number; K: number[]; seed: number; klSamples: number; out: string }) => {
+    demoCommand({ out: o.out, steps: o.steps, Ks: o.K, seed: o.seed, klSamples: o.klSamples });
+  });
+
+program
+  .command("bench")
+  .description("run the benchmark suites (from a clone of the repository: they live in bench/)")
+  .option("--quick", "the short run (under 2 minutes on 2 cores)")
+  .action((o: { quick?: boolean }) => {
+    const runner = path.join(root, "dist/bench/run.js");
+    if (!existsSync(runner)) throw new UserError("the benchmarks run from a clone of the flowgrad repository: npm ci && npm run bench");
+    const r = spawnSync(process.execPath, [runner, ...(o.quick ? ["--quick"] : [])], { stdio: "inherit" });
+    process.exitCode = r.status ?? 1;
+  });
+
+try {
+  program.parse();
+} catch (error) {
+  const debug = process.env.FLOWGRAD_DEBUG === "1";
+  process.stderr.write(`flowgrad: ${(error as Error).message}\n${debug ? `${(error as Error).stack}\n` : ""}`);
+  process.exit(1);
+}

@@ -1,0 +1,33 @@
+import cliProgress from "cli-progress";
+
+export interface Progress {
+  update(done: number, info?: string): void;
+  stop(): void;
+}
+
+/**
+ * A progress bar with ETA on a terminal; where stderr is not a terminal (CI, a log file), one line
+ * every 10% instead, so logs stay readable.
+ */
+export function progress(label: string, total: number): Progress {
+  if (process.stderr.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      { format: `${label.padEnd(22)} [{bar}] {percentage}% | ETA {eta_formatted} | {info}`, stream: process.stderr, hideCursor: true, etaBuffer: 200 },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(total, 0, { info: "" });
+    return { update: (done, info = "") => bar.update(done, { info }), stop: () => bar.stop() };
+  }
+  const started = Date.now();
+  let nextTenth = 1;
+  return {
+    update: (done, info = "") => {
+      if (done >= (nextTenth * total) / 10) {
+        const elapsed = (Date.now() - started) / 1000, eta = done > 0 ? (elapsed * (total - done)) / done : 0;
+        process.stderr.write(`${label}: ${Math.round((100 * done) / total)}% (${elapsed.toFixed(0)} s, ETA ${eta.toFixed(0)} s) ${info}\n`);
+        while (done >= (nextTenth * total) / 10) nextTenth++;
+      }
+    },
+    stop: () => {},
+  };
+}

@@ -1,0 +1,107 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tensor } from "../src/autograd/index.js";
+import { ENERGIES, estimateKL, fit2D, fittedEnergy, logPartition, makeFlow2D } from "../src/models/index.js";
+import { Random } from "../src/autograd/index.js";
+import { expectClose } from "./helpers.js";
+
+// Independent plain-JS transcriptions of Table 1 of the paper.
+const w1 = (z1: number) => Math.sin((2 * Math.PI * z1) / 4);
+const w2 = (z1: number) => 3 * Math.exp(-0.5 * ((z1 - 1) / 0.6) ** 2);
+const w3 = (z1: number) => 3 / (1 + Math.exp(-(z1 - 1) / 0.3));
+const table1 = {
+  U1: (a: number, b: number) => 0.5 * ((Math.hypot(a, b) - 2) / 0.4) ** 2 - Math.log(Math.exp(-0.5 * ((a - 2) / 0.6) ** 2) + Math.exp(-0.5 * ((a + 2) / 0.6) ** 2)),
+  U2: (a: number, b: number) => 0.5 * ((b - w1(a)) / 0.4) ** 2,
+  U3: (a: number, b: number) => -Math.log(Math.exp(-0.5 * ((b - w1(a)) / 0.35) ** 2) + Math.exp(-0.5 * ((b - w1(a) + w2(a)) / 0.35) ** 2)),
+  U4: (a: number, b: number) => -Math.log(Math.exp(-0.5 * ((b - w1(a)) / 0.4) ** 2) + Math.exp(-0.5 * ((b - w1(a) + w3(a)) / 0.35) ** 2)),
+};
+
+describe("the paper's 2-D energies", () => {
+  const pts = [[0.3, -1.2], [2, 0], [-1.7, 2.4], [3.9, -3.9], [0, 0.01]];
+  for (const name of ["U1", "U2", "U3", "U4"] as const) {
+    it(`${name} matches Table 1`, () => {
+      const U = ENERGIES[name](tensor(pts));
+      expectClose(U.data, pts.map(([a, b]) => table1[name](a!, b!)), 1e-12, 1e-12);
+      // Inside the box the fitted energy is the paper's; outside, U2–U4 get the wall.
+      expectClose(fittedEnergy(name)(tensor(pts)).data, U.data, 0, 0);
+    });
+  }
+  it("ln Z of the walled U2 equals its closed form", () => {
+    // ∫ e^{−½((z2 − w1)/0.4)²} dz2 = 0.4√(2π) for every z1; along z1: 8 inside the box + 0.1√(2π) from the two walls.
+    const exact = Math.log((8 + 0.1 * Math.sqrt(2 * Math.PI)) * 0.4 * Math.sqrt(2 * Math.PI));
+    expect(Math.abs(logPartition("U2") - exact)).toBeLessThan(1e-6);
+  });
+  it("ln Z of U1 by quadrature is stable under refinement", () => {
+    expect(Math.abs(logPartition("U1", 600) - logPartition("U1", 1250))).toBeLessThan(1e-6);
+  });
+});
+
+describe("fitting the annealed free energy", () => {
+  it("a short planar fit of U1 lowers KL(q‖p) well below the base distribution's", () => {
+    const logZ = logPartition("U1", 600);
+    const before = estimateKL(makeFlow2D("planar", 4, new Random(0)), "U1", logZ, 20_000);
+    const { q, losses } = fit2D({ target: "U1", flow: "planar", K: 4, steps: 600, batchSize: 100, lr: 0.02, seed: 0 });
+    const after = estimateKL(q, "U1", logZ, 20_000);
+    expect(after.kl).toBeGreaterThan(-3 * after.standardError); // a KL is never negative
+    expect(after.kl).toBeLessThan(before.kl / 2);
+    expect(losses.every(Number.isFinite)).toBe(true);
+  });
+  it("radial flows train too", () => {
+    const logZ = logPartition("U1", 600);
+    const before = estimateKL(makeFlow2D("radial", 4, new Random(1)), "U1", logZ, 20_000);
+    const { q } = fit2D({ target: "U1", flow: "radial", K: 4, steps: 400, batchSize: 100, lr: 0.02, seed: 1, annealSteps: 1 });
+    expect(estimateKL(q, "U1", logZ, 20_000).kl).toBeLessThan(before.kl / 2);
+  });
+  it("rejects bad settings by name", () => {
+    expect(() => makeFlow2D("planar", 0, new Random(0))).toThrow(/K must be a positive integer, got 0/);
+    expect(() => makeFlow2D("spline" as never, 2, new Random(0))).toThrow(/unknown flow "spline"/);
+    expect(() => fit2D({ target: "U9" as never, flow: "planar", K: 2, steps: 10 })).toThrow(/unknown target "U9"; choose one of U1, U2, U3, U4/);
+  });
+});
+
+describe("the flowgrad command", () => {
+  const root = path.resolve(import.meta.dirname, "..");
+  const cli = path.join(root, "dist/src/cli/main.js");
+  const tmp = mkdtempSync(path.join(os.tmpdir(), "flowgrad-cli-"));
+  beforeAll(() => {
+    execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root, stdio: "ignore" });
+  }, 120_000);
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", cwd: tmp });
+
+  it("fits, prints the KL table and writes JSON, model and PNG atomically", () => {
+    const r = run("fit", "--target", "U1", "--K", "2", "--steps", "200", "--kl-samples", "2000", "--out", "out");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\| U1 \| planar \| 2 \| \d+\.\d{4} \|/);
+    const files = readdirSync(path.join(tmp, "out")).sort();
+    expect(files).toEqual(["U1-planar-K2.json", "U1-planar-K2.model.json", "U1-planar-K2.png"]); // no temporaries left
+    const record = JSON.parse(readFileSync(path.join(tmp, "out/U1-planar-K2.json"), "utf8"));
+    expect(record.kl.samples).toBe(2000);
+    expect(readFileSync(path.join(tmp, "out/U1-planar-K2.png")).subarray(1, 4).toString()).toBe("PNG");
+  }, 60_000);
+  it("bad input: a clear one-line message, exit code 1, no stack trace", () => {
+    for (const [args, message] of [
+      [["fit", "--target", "U7"], /argument 'U7' is invalid. Allowed choices are U1, U2, U3, U4/],
+      [["fit", "--flow", "spline"], /Allowed choices are planar, radial/],
+      [["fit", "--K", "0"], /K must be a positive integer/],
+      [["fit", "--K", "abc"], /K must be a positive integer/],
+      [["fit", "--lr", "fast"], /lr must be a positive number/],
+      [["fit", "--steps", "5", "--out", "/proc/flowgrad-cannot-write"], /cannot write to output folder \/proc\/flowgrad-cannot-write/],
+      [["fit", "--steps", "5", "--out", "out/U1-planar-K2.png/sub"], /cannot write to output folder .*U1-planar-K2.png\/sub: .*U1-planar-K2.png is not a folder/],
+      [["frobnicate"], /unknown command 'frobnicate'/],
+    ] as const) {
+      const r = run(...args);
+      expect(r.status, args.join(" ")).toBe(1);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    }
+  });
+  it("--help lists the subcommands", () => {
+    const r = run("--help");
+    expect(r.status).toBe(0);
+    for (const cmd of ["fit", "demo", "bench"]) expect(r.stdout).toContain(cmd);
+  });
+});
