@@ -141,6 +141,8 @@ describe("forward values against the math", () => {
     expect(ag.concat([x, x], 0).shape).toEqual([4, 3]);
     expect(ag.stack([x, x], 1).shape).toEqual([2, 2, 3]);
     expect(x.indexSelect(1, [2, 0]).toArray()).toEqual([[2, 0], [5, 3]]);
+    expect(ag.split(x, [1, 2], 1).map((p) => p.toArray())).toEqual([[[0], [3]], [[1, 2], [4, 5]]]);
+    expect(() => ag.split(x, [1, 1], 1)).toThrow(/split: sizes \[1, 1\] must be non-negative integers adding up to 3/);
     expect(x.broadcastTo([2, 2, 3]).toArray()).toEqual([x.toArray(), x.toArray()]);
     expect(ag.where(x.gt(2), x, tensor(-1)).toArray()).toEqual([[-1, -1, -1], [3, 4, 5]]);
   });

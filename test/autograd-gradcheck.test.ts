@@ -106,6 +106,10 @@ describe("gradcheck: linear algebra and movement", () => {
   it("unsqueeze and squeeze", () => { const w = W([3, 2, 4]); expectGradcheck((t) => w(t.unsqueeze(1)).squeeze(), [T([3, 4])]); });
   it("slice", () => { const w = W([2, 2]); expectGradcheck((t) => w(t.slice([1, -3], [3, -1])), [T([3, 4])]); });
   it("concat", () => { const w = W([2, 7]); expectGradcheck((a, b) => w(ag.concat([a, b, a], 1)), [T([2, 3]), T([2, 1])]); });
+  it("split, some pieces unused", () => {
+    const w = W([2, 3]), v = W([2, 2]);
+    expectGradcheck((t) => { const [a, , c] = ag.split(t, [3, 1, 2], 1); return w(a!).sum().add(v(c!).sum()); }, [T([2, 6])]);
+  });
   it("stack", () => { const w = W([2, 3, 2]); expectGradcheck((a, b) => w(ag.stack([a, b], -1)), [T([2, 3]), T([2, 3])]); });
   it("indexSelect with repeats", () => { const w = W([4, 3]); expectGradcheck((t) => w(t.indexSelect(0, [2, 0, 2, -1])), [T([3, 3])]); });
   it("a composite: log-likelihood of a 2-layer network", () => {

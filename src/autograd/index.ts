@@ -11,7 +11,7 @@ export {
 } from "./ops/elementwise.js";
 export { sum, mean, max, min, logsumexp } from "./ops/reduce.js";
 export { matmul } from "./ops/linalg.js";
-export { reshape, permute, transpose, broadcastTo, unsqueeze, squeeze, slice, concat, stack, indexSelect } from "./ops/movement.js";
+export { reshape, permute, transpose, broadcastTo, unsqueeze, squeeze, slice, split, concat, stack, indexSelect } from "./ops/movement.js";
 export { noGrad, isGradEnabled, detectAnomaly, type BackwardRule } from "./graph.js";
 export { gradients, sumToShape, type BackwardOptions } from "./backward.js";
 export { grad, valueAndGrad, vjp, vjpFunction } from "./functional.js";

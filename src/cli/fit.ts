@@ -81,7 +81,7 @@ export function figure(rows: Array<{ target: TargetName; logZ: number; fits: Flo
 }
 
 export function klTable(records: FitRecord[]): string {
-  const lines = ["| target | flow | K | KL(q‖p) nats | ± s.e. | F | ln Z (box) | steps | time |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"];
+  const lines = ["| target | flow | K | KL(q‖p) nats | ± s.e. | F | ln Z | steps | time |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"];
   for (const r of records) {
     lines.push(`| ${r.target} | ${r.flow} | ${r.K} | ${r.kl.kl.toFixed(4)} | ${r.kl.standardError.toFixed(4)} | ${r.kl.freeEnergy.toFixed(4)} | ${r.kl.logZ.toFixed(4)} | ${r.steps} | ${r.seconds.toFixed(1)} s |`);
   }

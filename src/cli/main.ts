@@ -8,6 +8,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { TARGETS, type TargetName } from "../models/index.js";
 import { UserError } from "../node/io.js";
 import { demoCommand, fitCommand } from "./fit.js";
+import { sampleCommand, vaeCommand } from "./vae.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const version = (JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as { version: string }).version;
@@ -33,8 +34,12 @@ function integer(name: string) {
     return n;
   };
 }
-function intList(name: string) {
-  return (value: string): number[] => value.split(",").map((v) => positiveInt(name)(v));
+function intList(name: string, allowZero = false) {
+  return (value: string): number[] =>
+    value.split(",").map((v) => {
+      if (allowZero && v.trim() === "0") return 0;
+      return positiveInt(name)(v);
+    });
 }
 
 const program = new Command()
@@ -71,6 +76,33 @@ program
   .action((o: { steps: number; K: number[]; seed: number; klSamples: number; out: string }) => {
     demoCommand({ out: o.out, steps: o.steps, Ks: o.K, seed: o.seed, klSamples: o.klSamples });
   });
+
+program
+  .command("vae")
+  .description("train DLGMs with flow posteriors on the real MNIST digits (section 6.2) and score −ln p(x) by importance sampling")
+  .option("--K <list>", "flow lengths to train, comma-separated (0 = diagonal Gaussian)", intList("K", true), [10])
+  .addOption(new Option("--flow <kind>", "flow layer").choices(["planar", "radial"]).default("planar"))
+  .addOption(new Option("--layers <n>", "stochastic layers (1 = VAE, 2 = DLGM with L = 2)").choices(["1", "2"]).default("1"))
+  .option("--latent <n>", "latent dimension", positiveInt("latent"), 40)
+  .option("--hidden <n>", "hidden units per layer", positiveInt("hidden"), 200)
+  .option("--epochs <n>", "passes over the 9,000 training digits", positiveInt("epochs"), 10)
+  .option("--batch <n>", "minibatch size", positiveInt("batch"), 100)
+  .option("--lr <x>", "Adam learning rate", positiveNumber("lr"), 1e-3)
+  .option("--samples <n>", "importance samples per test digit", positiveInt("samples"), 200)
+  .option("--train-count <n>", "use only the first n training digits", positiveInt("train-count"))
+  .option("--seed <n>", "random seed", integer("seed"), 0)
+  .option("--out <dir>", "output folder", "results/vae")
+  .action((o: { K: number[]; flow: "planar" | "radial"; layers: string; latent: number; hidden: number; epochs: number; batch: number; lr: number; samples: number; trainCount?: number; seed: number; out: string }) => {
+    vaeCommand({ Ks: o.K, flow: o.flow, layers: o.layers === "2" ? 2 : 1, latent: o.latent, hidden: o.hidden, epochs: o.epochs, batch: o.batch, lr: o.lr, samples: o.samples, trainCount: o.trainCount, seed: o.seed, out: o.out });
+  });
+
+program
+  .command("sample")
+  .description("draw digits from a saved VAE model into a PNG grid")
+  .requiredOption("--model <file>", "a .model.json written by flowgrad vae")
+  .option("--out <file>", "PNG file to write", "samples.png")
+  .option("--seed <n>", "random seed", integer("seed"), 0)
+  .action((o: { model: string; out: string; seed: number }) => sampleCommand(o.model, o.out, o.seed));
 
 program
   .command("bench")

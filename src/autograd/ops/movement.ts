@@ -1,6 +1,6 @@
 import { getBackend } from "../../kernels/index.js";
 import { broadcastStrides, contiguousStrides, normalizeAxis, sameShape, shapeString, sizeOf } from "../shape.js";
-import { allocate, fromOp, Tensor } from "../tensor.js";
+import { allocate, fromOp, fromOpMulti, Tensor, type TypedArray } from "../tensor.js";
 
 // Ops that move values without arithmetic. Their backward rules move the gradient back.
 
@@ -127,6 +127,40 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
       return slice(g, s, e);
     }),
   );
+}
+
+/**
+ * Cut x along `axis` into consecutive pieces of the given sizes: the inverse of concat, as one op
+ * with one output per piece, so backward writes every piece's gradient into a single buffer.
+ */
+export function split(x: Tensor, sizes: readonly number[], axis = 0): Tensor[] {
+  const a = normalizeAxis("split", axis, x.rank);
+  const total = sizes.reduce((s, n) => s + n, 0);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 0) || total !== x.shape[a]) {
+    throw new Error(`split: sizes [${sizes.join(", ")}] must be non-negative integers adding up to ${x.shape[a]}, axis ${axis} of ${shapeString(x.shape)}`);
+  }
+  const strides = contiguousStrides(x.shape);
+  const pieces: Array<{ offset: number; shape: number[] }> = [];
+  let at = 0;
+  for (const n of sizes) {
+    const shape = [...x.shape];
+    shape[a] = n;
+    pieces.push({ offset: at * strides[a]!, shape });
+    at += n;
+  }
+  const results = pieces.map(({ offset, shape }) => {
+    const out = allocate(x.dtype, sizeOf(shape));
+    getBackend().stridedCopy(x.data, offset, shape, strides, out);
+    return [out, shape] as [TypedArray, number[]];
+  });
+  // d split(x) = concat of the pieces' gradients (zero where a piece got none)
+  return fromOpMulti("split", results, [x], (grads) => {
+    const dx = allocate(x.dtype, x.size);
+    grads.forEach((g, i) => {
+      if (g) getBackend().stridedScatter(g.data, dx, pieces[i]!.offset, pieces[i]!.shape, strides, false);
+    });
+    return [new Tensor(dx, x.shape)];
+  });
 }
 
 /** Join tensors of one shape along a new axis. */

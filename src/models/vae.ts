@@ -1,0 +1,228 @@
+import { Adam, Linear, logsumexp, MLP, Module, noGrad, Random, randn, RMSprop, split, sum, Tensor, type Optimizer } from "../autograd/index.js";
+import { normalLogProb, planar, radial } from "../flows/index.js";
+import type { FlowKind } from "./fit2d.js";
+
+// Deep latent Gaussian models with flow posteriors (section 6.2): an encoder gives μ, log σ and
+// the parameters of K flow layers per data point (amortised, Algorithm 1); a decoder gives
+// Bernoulli logits. One stochastic layer is the VAE; two is a DLGM with L = 2.
+
+export interface VAEConfig {
+  /** Pixels per example (784 for MNIST). */
+  inputs: number;
+  /** Dimension of z (z₁ for two layers); 40 in the paper. */
+  latent: number;
+  /** Dimension of z₂ when stochasticLayers = 2. */
+  latent2: number;
+  hidden: number;
+  /** Flow layers in q(z|x); 0 is the diagonal-Gaussian DLGM. */
+  K: number;
+  flow: FlowKind;
+  stochasticLayers: 1 | 2;
+  seed: number;
+}
+
+export const DEFAULT_VAE: VAEConfig = { inputs: 784, latent: 40, latent2: 20, hidden: 200, K: 10, flow: "planar", stochasticLayers: 1, seed: 0 };
+
+const LOG_2PI = Math.log(2 * Math.PI);
+
+/** ln N(z; 0, I) per row. */
+function standardNormalLogProb(z: Tensor): Tensor {
+  return sum(z.square(), 1).mul(-0.5).sub(0.5 * z.shape[1]! * LOG_2PI);
+}
+
+/** ln Bernoulli(x; sigmoid(logits)) per row: Σ x·l − softplus(l). */
+function bernoulliLogProb(x: Tensor, logits: Tensor): Tensor {
+  return sum(x.mul(logits).sub(logits.softplus()), 1);
+}
+
+/** Per-example terms of one draw z ~ q(z|x): ln q(z|x) and ln p(x, z). */
+export interface Draw {
+  logQ: Tensor;
+  logJoint: Tensor;
+}
+
+export class FlowVAE extends Module {
+  readonly config: VAEConfig;
+  readonly encoder: MLP;
+  readonly head: Linear;
+  readonly decoder: MLP;
+  readonly prior: MLP | null;
+  readonly upper: MLP | null;
+  constructor(config: Partial<VAEConfig> = {}) {
+    super();
+    const c = (this.config = { ...DEFAULT_VAE, ...config });
+    for (const key of ["inputs", "latent", "latent2", "hidden"] as const) {
+      if (!Number.isInteger(c[key]) || c[key] < 1) throw new Error(`FlowVAE: ${key} must be a positive integer, got ${c[key]}`);
+    }
+    if (!Number.isInteger(c.K) || c.K < 0) throw new Error(`FlowVAE: K must be a non-negative integer, got ${c.K}`);
+    if (c.flow !== "planar" && c.flow !== "radial") throw new Error(`FlowVAE: unknown flow "${String(c.flow)}"; choose planar or radial`);
+    if (c.stochasticLayers !== 1 && c.stochasticLayers !== 2) throw new Error(`FlowVAE: stochasticLayers must be 1 or 2, got ${String(c.stochasticLayers)}`);
+    const random = new Random(c.seed);
+    // The encoder's last layer has no activation of its own (MLP), so the head applies one softplus.
+    this.encoder = this.addModule("encoder", new MLP([c.inputs, c.hidden, c.hidden], "softplus", { random }));
+    this.head = this.addModule("head", new Linear(c.hidden, 2 * c.latent + c.K * this.flowParamsPerLayer(), { random }));
+    this.decoder = this.addModule("decoder", new MLP([c.latent, c.hidden, c.hidden, c.inputs], "softplus", { random }));
+    // Two stochastic layers: p(z₁|z₂) and q(z₂|z₁), both diagonal Gaussians from MLPs.
+    this.prior = c.stochasticLayers === 2 ? this.addModule("prior", new MLP([c.latent2, c.hidden, 2 * c.latent], "softplus", { random })) : null;
+    this.upper = c.stochasticLayers === 2 ? this.addModule("upper", new MLP([c.latent, c.hidden, 2 * c.latent2], "softplus", { random })) : null;
+    // Layers that output means and log σ start small, so every Gaussian starts near N(·, I): with
+    // full-size weights, log σ of one layer feeds the next and exp(log σ) can overflow at step 0.
+    const outputLayers = [this.head, this.prior?.layers.at(-1), this.upper?.layers.at(-1)];
+    for (const layer of outputLayers) if (layer) layer.weight.data.forEach((v, i, a) => (a[i] = 0.1 * v));
+  }
+
+  private flowParamsPerLayer(): number {
+    const d = this.config.latent;
+    return this.config.flow === "planar" ? 2 * d + 1 : d + 2; // (u, w, b) or (z0, α̃, β̃)
+  }
+
+  /** One reparameterised draw per row of x ([B, inputs] in {0, 1}). */
+  draw(x: Tensor, random: Random): Draw {
+    const c = this.config, d = c.latent;
+    const h = this.head.forward(this.encoder.forward(x).softplus());
+    const sizes = [d, d];
+    for (let k = 0; k < c.K; k++) sizes.push(...(c.flow === "planar" ? [d, d, 1] : [d, 1, 1]));
+    const [mean, logStd, ...flowParams] = split(h, sizes, 1) as [Tensor, Tensor, ...Tensor[]];
+    const eps = randn([x.shape[0]!, d], { random, dtype: x.dtype });
+    let z = eps.mul(logStd.exp()).add(mean);
+    let logQ = normalLogProb(z, mean, logStd);
+    for (let k = 0; k < c.K; k++) {
+      const [p1, p2, p3] = flowParams.slice(3 * k, 3 * k + 3) as [Tensor, Tensor, Tensor];
+      const out = c.flow === "planar"
+        ? planar(z, { u: p1, w: p2, b: p3.reshape([-1]) })
+        : radial(z, { z0: p1, alpha: p2.reshape([-1]), beta: p3.reshape([-1]) });
+      z = out.z;
+      logQ = logQ.sub(out.logAbsDet);
+    }
+    let logJoint = bernoulliLogProb(x, this.decoder.forward(z));
+    if (this.prior && this.upper) {
+      // q(z₂|z₁) and p(z₁|z₂) p(z₂)
+      const [m2, s2] = split(this.upper.forward(z), [c.latent2, c.latent2], 1) as [Tensor, Tensor];
+      const z2 = randn([x.shape[0]!, c.latent2], { random, dtype: x.dtype }).mul(s2.exp()).add(m2);
+      logQ = logQ.add(normalLogProb(z2, m2, s2));
+      const [m1, s1] = split(this.prior.forward(z2), [d, d], 1) as [Tensor, Tensor];
+      logJoint = logJoint.add(normalLogProb(z, m1, s1)).add(standardNormalLogProb(z2));
+    } else {
+      logJoint = logJoint.add(standardNormalLogProb(z));
+    }
+    return { logQ, logJoint };
+  }
+
+  /** The (annealed) free energy per example, averaged: E[ln q − β ln p(x, z)]; β = 1 is the negative ELBO. */
+  freeEnergy(x: Tensor, random: Random, beta = 1): Tensor {
+    const { logQ, logJoint } = this.draw(x, random);
+    return logQ.sub(logJoint.mul(beta)).mean();
+  }
+
+  /** −ln p(x) per example by importance sampling with S draws from q: −(logsumexp_s(ln p − ln q) − ln S). */
+  negLogLikelihood(x: Tensor, samples: number, random: Random): Float64Array {
+    const B = x.shape[0]!;
+    return noGrad(() => {
+      // Repeat each example S times (rows grouped by example), draw once, reduce over the S axis.
+      const idx = new Int32Array(B * samples);
+      for (let b = 0; b < B; b++) idx.fill(b, b * samples, (b + 1) * samples);
+      const { logQ, logJoint } = this.draw(x.indexSelect(0, idx), random);
+      const logW = logJoint.sub(logQ).reshape([B, samples]);
+      const out = logsumexp(logW, 1).sub(Math.log(samples)).neg();
+      return Float64Array.from(out.data);
+    });
+  }
+}
+
+export interface TrainVAEOptions {
+  epochs: number;
+  batchSize?: number;
+  lr?: number;
+  optimizer?: "adam" | "rmsprop";
+  /** Updates over which β rises from 0.01 to 1 (the annealed free energy); 0 = no annealing. */
+  annealSteps?: number;
+  seed?: number;
+  onStep?: (step: number, totalSteps: number, loss: number) => void;
+}
+
+/** Rows of an images array: it must hold whole images of `pixels` values. */
+function imageCount(images: Float64Array, pixels: number, who: string): number {
+  if (images.length === 0 || images.length % pixels !== 0) throw new Error(`${who}: ${images.length} values are not whole images of ${pixels} pixels`);
+  return images.length / pixels;
+}
+
+/** Train on the rows of `images` ([n, inputs], row-major) by minimising the free energy with minibatches. */
+export function trainVAE(model: FlowVAE, images: Float64Array, options: TrainVAEOptions): { losses: number[]; seconds: number } {
+  const { epochs, batchSize = 100, lr = 1e-3, optimizer = "adam", annealSteps = 0, seed = 1 } = options;
+  if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`epochs must be a positive integer, got ${epochs}`);
+  const P = model.config.inputs, count = imageCount(images, P, "trainVAE");
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > count) throw new Error(`trainVAE: batch size must be an integer from 1 to ${count}, got ${batchSize}`);
+  const random = new Random(seed);
+  const opt: Optimizer = optimizer === "adam" ? new Adam(model.parameters(), { lr }) : new RMSprop(model.parameters(), { lr, momentum: 0.9 });
+  const batches = Math.floor(count / batchSize), total = epochs * batches;
+  const order = Int32Array.from({ length: count }, (_, i) => i);
+  const losses: number[] = [];
+  const started = performance.now();
+  let step = 0;
+  for (let e = 0; e < epochs; e++) {
+    for (let i = count - 1; i > 0; i--) {
+      const j = Math.floor(random.uniform() * (i + 1));
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    for (let b = 0; b < batches; b++) {
+      const batch = new Float64Array(batchSize * P);
+      for (let r = 0; r < batchSize; r++) batch.set(images.subarray(order[b * batchSize + r]! * P, (order[b * batchSize + r]! + 1) * P), r * P);
+      const beta = annealSteps > 0 ? Math.min(1, 0.01 + step / annealSteps) : 1;
+      opt.zeroGrad();
+      const loss = model.freeEnergy(new Tensor(batch, [batchSize, P]), random, beta);
+      loss.backward();
+      opt.step();
+      const value = loss.item();
+      if (!Number.isFinite(value)) throw new Error(`trainVAE: the free energy became ${value} at step ${step}; lower the learning rate`);
+      losses.push(value);
+      options.onStep?.(++step, total, value);
+    }
+  }
+  return { losses, seconds: (performance.now() - started) / 1000 };
+}
+
+export interface VAEEvaluation {
+  /** mean test −ELBO (one draw per example), nats */
+  negativeElbo: number;
+  /** mean test −ln p(x) by importance sampling, nats */
+  negLogLikelihood: number;
+  /** its standard error over the test examples */
+  standardError: number;
+  samples: number;
+  examples: number;
+}
+
+export function evaluateVAE(model: FlowVAE, images: Float64Array, samples = 200, seed = 99, onProgress?: (done: number, total: number) => void): VAEEvaluation {
+  const P = model.config.inputs, random = new Random(seed), count = imageCount(images, P, "evaluateVAE");
+  if (!Number.isInteger(samples) || samples < 1) throw new Error(`evaluateVAE: samples must be a positive integer, got ${samples}`);
+  const chunk = Math.max(1, Math.floor(2000 / samples));
+  let nll = 0, nllSq = 0, elbo = 0;
+  for (let start = 0; start < count; start += chunk) {
+    const n = Math.min(chunk, count - start);
+    const x = new Tensor(images.slice(start * P, (start + n) * P), [n, P]);
+    for (const v of model.negLogLikelihood(x, samples, random)) {
+      nll += v;
+      nllSq += v * v;
+    }
+    elbo += noGrad(() => model.freeEnergy(x, random).item()) * n;
+    onProgress?.(Math.min(count, start + n), count);
+  }
+  const mean = nll / count;
+  return { negativeElbo: elbo / count, negLogLikelihood: mean, standardError: Math.sqrt(Math.max(0, nllSq / count - mean * mean) / count), samples, examples: count };
+}
+
+/** Decode z ~ p(z) (through p(z₁|z₂) for two layers) into pixel probabilities, [n, inputs]. */
+export function sampleDigits(model: FlowVAE, n: number, seed = 0): Float64Array {
+  const random = new Random(seed), c = model.config;
+  return noGrad(() => {
+    let z: Tensor;
+    if (model.prior) {
+      const z2 = randn([n, c.latent2], { random });
+      const [m1, s1] = split(model.prior.forward(z2), [c.latent, c.latent], 1) as [Tensor, Tensor];
+      z = randn([n, c.latent], { random }).mul(s1.exp()).add(m1);
+    } else {
+      z = randn([n, c.latent], { random });
+    }
+    return Float64Array.from(model.decoder.forward(z).sigmoid().data);
+  });
+}

@@ -1,0 +1,43 @@
+// Saving and loading trained models: parameters plus a manifest with the configuration, in one
+// JSON file written atomically and validated on load.
+import { readFileSync } from "node:fs";
+import { FlowVAE, DEFAULT_VAE, type VAEConfig } from "../models/vae.js";
+import { UserError, writeJsonAtomic } from "./io.js";
+
+export interface VAEFile {
+  manifest: { kind: "flowgrad.vae"; version: 1; config: VAEConfig; [extra: string]: unknown };
+  parameters: ReturnType<FlowVAE["stateDict"]>;
+}
+
+export function saveVAE(file: string, model: FlowVAE, extra: Record<string, unknown> = {}): void {
+  const content: VAEFile = { manifest: { ...extra, kind: "flowgrad.vae", version: 1, config: model.config }, parameters: model.stateDict() };
+  writeJsonAtomic(file, content);
+}
+
+export function loadVAE(file: string): FlowVAE {
+  let content: Partial<VAEFile>;
+  try {
+    content = JSON.parse(readFileSync(file, "utf8")) as Partial<VAEFile>;
+  } catch (error) {
+    throw new UserError(`cannot read model file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  const m = content.manifest;
+  if (!m || m.kind !== "flowgrad.vae" || m.version !== 1 || typeof m.config !== "object" || m.config === null) {
+    throw new UserError(`${file} is not a flowgrad VAE model file (expected manifest kind "flowgrad.vae", version 1)`);
+  }
+  const config = m.config as Partial<VAEConfig>;
+  const unknown = Object.keys(config).filter((k) => !(k in DEFAULT_VAE));
+  if (unknown.length) throw new UserError(`${file}: unknown configuration fields ${unknown.join(", ")}`);
+  let model: FlowVAE;
+  try {
+    model = new FlowVAE(config);
+  } catch (error) {
+    throw new UserError(`${file}: invalid configuration: ${(error as Error).message}`);
+  }
+  try {
+    model.loadStateDict(content.parameters);
+  } catch (error) {
+    throw new UserError(`${file}: ${(error as Error).message}`);
+  }
+  return model;
+}
