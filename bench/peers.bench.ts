@@ -1,0 +1,115 @@
+// flowgrad beside TensorFlow.js (tfjs-core on its CPU and WASM backends) and a hand-written
+// plain-JS loop, on the same planar K = 32 U1 training step and the same matrix products.
+// tfjs computes in float32 only; flowgrad and the hand-written loop in float64 (their defaults).
+// Run: npm run bench:peers   (--quick for a shorter run)
+import path from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { Adam, matmul, Random, randn } from "../src/autograd/index.js";
+import { FlowDistribution, PlanarFlow, Sequential } from "../src/flows/index.js";
+import { energy, freeEnergy } from "../src/models/index.js";
+import { environment, markdownTable, runCases, writeResult, type Case, type Row } from "./harness.js";
+import { HandWrittenPlanarU1 } from "./reference/planar-u1.js";
+
+const quick = process.argv.includes("--quick");
+const maxTime = quick ? 1 : 3;
+const K = 32, N = 1000;
+const init = new Float64Array(5 * K);
+{
+  const r = new Random(1);
+  for (let i = 0; i < init.length; i++) init[i] = 0.1 * r.normal();
+}
+
+/** The same step in TensorFlow.js: planar layers with the paper's constraint, U1, Adam. */
+function tfjsStep(): () => void {
+  const params = Array.from({ length: K }, (_, k) => ({
+    u: tf.variable(tf.tensor1d(Array.from(init.slice(5 * k, 5 * k + 2)))),
+    w: tf.variable(tf.tensor1d(Array.from(init.slice(5 * k + 2, 5 * k + 4)))),
+    b: tf.variable(tf.scalar(init[5 * k + 4]!)),
+  }));
+  const optimizer = tf.train.adam(1e-3);
+  const halfSq = (x: tf.Tensor, c: number, s: number) => tf.mul(0.5, tf.square(tf.div(tf.sub(x, c), s)));
+  const loss = (): tf.Scalar => {
+    let z: tf.Tensor2D = tf.randomNormal([N, 2]);
+    let total = tf.sub(tf.mul(-0.5, tf.sum(tf.square(z), 1)), Math.log(2 * Math.PI));
+    for (const { u, w, b } of params) {
+      const wu = tf.sum(tf.mul(w, u));
+      const uHat = tf.add(u, tf.mul(tf.div(tf.sub(tf.sub(tf.softplus(wu), 1), wu), tf.sum(tf.square(w))), w));
+      const h = tf.tanh(tf.add(tf.matMul(z, tf.reshape(w, [2, 1])), b)); // [N, 1]
+      const wuHat = tf.sum(tf.mul(w, uHat));
+      total = tf.sub(total, tf.reshape(tf.log(tf.abs(tf.add(1, tf.mul(tf.sub(1, tf.square(h)), wuHat)))), [N]));
+      z = tf.add(z, tf.mul(h, uHat));
+    }
+    const [z1] = tf.split(z, 2, 1) as [tf.Tensor2D, tf.Tensor2D];
+    const r = tf.sqrt(tf.sum(tf.square(z), 1));
+    const u1 = tf.sub(halfSq(r, 2, 0.4), tf.reshape(tf.logSumExp(tf.concat([tf.neg(halfSq(z1, 2, 0.6)), tf.neg(halfSq(z1, -2, 0.6))], 1), 1), [N]));
+    return tf.mean(tf.add(total, u1)) as tf.Scalar;
+  };
+  return () => {
+    const value = optimizer.minimize(loss, true);
+    value?.dataSync();
+    value?.dispose();
+  };
+}
+
+const cases: Case[] = [];
+const hand = new HandWrittenPlanarU1(K, N, init);
+const handRng = new Random(2);
+cases.push({ name: "planar K=32 U1 step: hand-written plain JS (float64)", fn: () => hand.step(handRng, 1) });
+{
+  const layers = Array.from({ length: K }, (_, k) => new PlanarFlow(2, { u: init.slice(5 * k, 5 * k + 2), w: init.slice(5 * k + 2, 5 * k + 4), b: init[5 * k + 4]! }));
+  const q = new FlowDistribution(new Sequential(layers), { fixedBase: true });
+  const opt = new Adam(q.parameters(), { lr: 1e-3 });
+  const U = energy("U1"), rng = new Random(3);
+  cases.push({ name: "planar K=32 U1 step: flowgrad fused (float64)", fn: () => { opt.zeroGrad(); freeEnergy(q, U, N, 1, rng).backward(); opt.step(); } });
+}
+const sizes = quick ? [64, 256] : [64, 256, 512];
+for (const n of sizes) {
+  const a = randn([n, n], { random: 1 }), b = randn([n, n], { random: 2 });
+  cases.push({ name: `matmul n=${n}: flowgrad (float64)`, fn: () => matmul(a, b), flops: 2 * n ** 3 });
+}
+
+const backends: string[] = [];
+setWasmPaths(path.resolve("node_modules/@tensorflow/tfjs-backend-wasm/dist") + "/");
+for (const backend of ["cpu", "wasm"]) {
+  let ok = false;
+  try {
+    ok = await tf.setBackend(backend);
+    await tf.ready();
+  } catch (error) {
+    console.error(`tfjs ${backend} backend did not load: ${(error as Error).message}`);
+  }
+  if (!ok || tf.getBackend() !== backend) {
+    console.error(`tfjs ${backend} backend is not available; its rows are left out`);
+    continue;
+  }
+  backends.push(backend);
+  cases.push({ name: `planar K=32 U1 step: tfjs-${backend} (float32)`, fn: tfjsStep() });
+  for (const n of sizes) {
+    const a = tf.randomNormal([n, n]), b = tf.randomNormal([n, n]);
+    cases.push({ name: `matmul n=${n}: tfjs-${backend} (float32)`, fn: () => tf.tidy(() => tf.matMul(a, b).dataSync()), flops: 2 * n ** 3 });
+  }
+}
+
+// Run everything, switching tfjs to the right backend before each of its cases.
+const tfCaseBackend = (name: string) => /tfjs-(\w+)/.exec(name)?.[1];
+const results: Row[] = [];
+for (const c of cases) {
+  const b = tfCaseBackend(c.name);
+  if (b) await tf.setBackend(b);
+  results.push(...runCases([{ ...c, maxTime }], maxTime));
+}
+const env = environment();
+console.log(`\n## flowgrad beside TensorFlow.js ${tf.version_core} (${env.cpu}, ${env.cores} cores, Node ${env.node}; tfjs backends: ${backends.join(", ") || "none"})\n`);
+console.log(markdownTable(results));
+const ms = (name: string) => results.find((r) => r.name === name)?.meanMs;
+const handMs = ms("planar K=32 U1 step: hand-written plain JS (float64)")!;
+const fusedMs = ms("planar K=32 U1 step: flowgrad fused (float64)")!;
+console.log(`\nplanar K=32 step: flowgrad fused = ${(fusedMs / handMs).toFixed(2)}× the hand-written loop`);
+for (const b of backends) {
+  const t = ms(`planar K=32 U1 step: tfjs-${b} (float32)`);
+  if (t) console.log(`  tfjs-${b} = ${(t / handMs).toFixed(1)}× the hand-written loop; flowgrad fused is ${(t / fusedMs).toFixed(1)}× faster than tfjs-${b}`);
+}
+writeResult("results/peers-bench.json", { suite: "peers", quick, environment: { ...env, tfjs: tf.version_core, tfjsBackends: backends }, rows: results });
+console.log("written: results/peers-bench.json");

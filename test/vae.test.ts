@@ -1,0 +1,104 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { noGrad, Random, Tensor, tensor } from "../src/autograd/index.js";
+import { evaluateVAE, FlowVAE, sampleDigits, trainVAE } from "../src/models/index.js";
+import { loadMnist, loadVAE, saveVAE } from "../src/node/index.js";
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), "flowgrad-vae-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe("MNIST from the mnist package", () => {
+  const data = loadMnist();
+  it("10,000 real digits, binarised, split 9,000 / 1,000 the same way every time", () => {
+    expect(data.train.count).toBe(9000);
+    expect(data.test.count).toBe(1000);
+    expect(data.train.images.length).toBe(9000 * 784);
+    expect(data.train.images.every((v) => v === 0 || v === 1)).toBe(true);
+    // All ten digits in both splits, in roughly even numbers.
+    for (const split of [data.train, data.test]) {
+      const counts = new Array<number>(10).fill(0);
+      split.labels.forEach((l) => counts[l]!++);
+      expect(Math.min(...counts)).toBeGreaterThan(split.count / 20);
+    }
+    const again = loadMnist();
+    expect(Array.from(again.test.labels)).toEqual(Array.from(data.test.labels));
+    // A binarised digit has a sensible amount of ink (10–30% of the pixels).
+    const ink = data.test.images.reduce((s, v) => s + v, 0) / data.test.images.length;
+    expect(ink).toBeGreaterThan(0.08);
+    expect(ink).toBeLessThan(0.3);
+  });
+  it("a missing or corrupt data file is a clear error", () => {
+    expect(() => loadMnist({ dataDir: path.join(tmp, "nowhere") })).toThrow(/MNIST data file .*0\.json is missing or not valid JSON/);
+    const dir = path.join(tmp, "bad");
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, "0.json"), JSON.stringify({ data: [0.5, 0.2] }));
+    expect(() => loadMnist({ dataDir: dir })).toThrow(/0\.json is corrupt: expected a "data" array whose length is a multiple of 784/);
+  });
+});
+
+describe("importance-sampled likelihood against quadrature", () => {
+  it("a 1-D latent VAE with flows: IS estimate of ln p(x) matches ∫ p(x|z) p(z) dz", () => {
+    for (const [K, flow] of [[0, "planar"], [3, "planar"], [3, "radial"]] as const) {
+      const model = new FlowVAE({ inputs: 3, latent: 1, hidden: 5, K, flow, seed: 4 });
+      // A q unlike the posterior but wider than it (so the importance weights have finite variance):
+      // the head gives μ = 0.2, log σ = 0.7 and fixed flow parameters for every x.
+      model.head.weight.data.fill(0);
+      const per = flow === "planar" ? [0.9, 0.8, 0.3] : [0.3, 0, 1]; // (u, w, b) or (z0, α̃, β̃), D = 1
+      model.head.bias.data.set([0.2, 0.7, ...Array.from({ length: K }, () => per).flat()]);
+      const x = tensor([[1, 0, 1], [0, 0, 1]]);
+      const is = model.negLogLikelihood(x, 40_000, new Random(1));
+      // Exact: −ln ∫ N(z; 0, 1) Π Bernoulli(x_i; σ(decoder(z)_i)) dz by the midpoint rule.
+      const zs = Array.from({ length: 8001 }, (_, i) => -10 + i * 0.0025);
+      const logits = noGrad(() => model.decoder.forward(tensor(zs.map((z) => [z])))).data;
+      for (let row = 0; row < 2; row++) {
+        let integral = 0;
+        zs.forEach((z, i) => {
+          let lp = -0.5 * z * z - 0.5 * Math.log(2 * Math.PI);
+          for (let j = 0; j < 3; j++) {
+            const l = logits[i * 3 + j]!, xv = x.data[row * 3 + j]!;
+            lp += xv * l - Math.log1p(Math.exp(l));
+          }
+          integral += Math.exp(lp) * 0.0025;
+        });
+        expect(Math.abs(is[row]! - -Math.log(integral)), `K=${K} ${flow} row ${row}`).toBeLessThan(0.02);
+      }
+    }
+  });
+});
+
+describe("training, evaluation, saving", () => {
+  const data = loadMnist();
+  it("a few hundred steps lower the test bound; −ln p(x) by IS is below −ELBO; save and load round-trip", () => {
+    for (const stochasticLayers of [1, 2] as const) {
+      const model = new FlowVAE({ K: 2, latent: 8, hidden: 32, stochasticLayers, seed: 3 });
+      const test = data.test.images.subarray(0, 50 * 784);
+      const before = evaluateVAE(model, test, 20);
+      trainVAE(model, data.train.images.subarray(0, 2000 * 784), { epochs: 2, batchSize: 50, lr: 2e-3 });
+      const after = evaluateVAE(model, test, 20);
+      expect(after.negativeElbo).toBeLessThan(before.negativeElbo - 50);
+      expect(after.negLogLikelihood).toBeLessThan(after.negativeElbo);
+      const file = path.join(tmp, `m${stochasticLayers}.model.json`);
+      saveVAE(file, model);
+      const loaded = loadVAE(file);
+      const x = new Tensor(test.slice(0, 5 * 784), [5, 784]);
+      expect(Array.from(loaded.negLogLikelihood(x, 10, new Random(5)))).toEqual(Array.from(model.negLogLikelihood(x, 10, new Random(5))));
+      expect(Array.from(sampleDigits(loaded, 3, 1))).toEqual(Array.from(sampleDigits(model, 3, 1)));
+    }
+  }, 120_000);
+  it("a damaged model file is refused with the reason, and nothing is half-loaded", () => {
+    const model = new FlowVAE({ K: 1, latent: 4, hidden: 8 });
+    const file = path.join(tmp, "ok.model.json");
+    saveVAE(file, model);
+    const content = JSON.parse(readFileSync(file, "utf8"));
+    content.parameters.parameters["decoder.0.weight"].shape = [5, 8];
+    writeFileSync(path.join(tmp, "bad.model.json"), JSON.stringify(content));
+    expect(() => loadVAE(path.join(tmp, "bad.model.json"))).toThrow(/parameter "decoder.0.weight" has shape \[5, 8\] in the file, the module expects \[4, 8\]/);
+    content.manifest.config.K = -1;
+    writeFileSync(path.join(tmp, "bad2.model.json"), JSON.stringify(content));
+    expect(() => loadVAE(path.join(tmp, "bad2.model.json"))).toThrow(/invalid configuration: FlowVAE: K must be a non-negative integer, got -1/);
+    expect(() => loadVAE(path.join(tmp, "missing.json"))).toThrow(/cannot read model file .*missing.json: ENOENT/);
+  });
+});
