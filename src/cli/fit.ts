@@ -19,15 +19,7 @@ export interface FitSettings {
   klSamples: number;
 }
 
-export interface FitRecord {
-  target: TargetName;
-  flow: FlowKind;
-  K: number;
-  steps: number;
-  batch: number;
-  lr: number;
-  optimizer: string;
-  seed: number;
+export interface FitRecord extends Omit<FitSettings, "klSamples"> {
   seconds: number;
   finalLoss: number;
   kl: KLEstimate;
@@ -93,7 +85,7 @@ export function fitCommand(settings: FitSettings, out: string): void {
   const logZ = logPartition(settings.target);
   const { record, q } = runFit(settings, logZ);
   const stem = `${settings.target}-${settings.flow}-K${settings.K}`;
-  writeJsonAtomic(path.join(dir, `${stem}.json`), { ...record, command: process.argv.slice(1).join(" ") });
+  writeJsonAtomic(path.join(dir, `${stem}.json`), { ...record, command: `flowgrad ${process.argv.slice(2).join(" ")}` });
   writeJsonAtomic(path.join(dir, `${stem}.model.json`), { manifest: { kind: "flowgrad.flow2d", target: settings.target, flow: settings.flow, K: settings.K }, parameters: q.stateDict() });
   writePng(path.join(dir, `${stem}.png`), figure([{ target: settings.target, logZ, fits: [q] }]));
   console.log(klTable([record]));
@@ -117,7 +109,7 @@ export function demoCommand(options: { out: string; steps: number; Ks: number[];
     rows.push({ target, logZ, fits });
   }
   writePng(path.join(dir, "figure3.png"), figure(rows));
-  writeJsonAtomic(path.join(dir, "summary.json"), { command: process.argv.slice(1).join(" "), seconds: (performance.now() - started) / 1000, records });
+  writeJsonAtomic(path.join(dir, "summary.json"), { command: `flowgrad ${process.argv.slice(2).join(" ")}`, seconds: (performance.now() - started) / 1000, records });
   console.log(`\n${klTable(records)}\n`);
   console.log(`figure: ${path.join(dir, "figure3.png")} (rows U1–U4; columns: true density, then K = ${options.Ks.join(", ")})`);
   console.log(`results: ${path.join(dir, "summary.json")}; total ${((performance.now() - started) / 1000).toFixed(0)} s`);

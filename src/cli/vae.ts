@@ -75,7 +75,7 @@ export function vaeCommand(s: VAESettings): void {
     digitGrid(model, `${stem}.samples.png`, s.seed);
     console.log(`K=${K}: test −ELBO ${record.negativeElbo.toFixed(2)}, −ln p(x) ${record.negLogLikelihood.toFixed(2)} ± ${record.standardError.toFixed(2)} nats (train ${record.trainSeconds.toFixed(0)} s, eval ${record.evalSeconds.toFixed(0)} s)`);
   }
-  writeJsonAtomic(path.join(dir, `vae-${s.flow}-L${s.layers}.json`), { command: process.argv.slice(1).join(" "), settings: s, records });
+  writeJsonAtomic(path.join(dir, `vae-${s.flow}-L${s.layers}.json`), { command: `flowgrad ${process.argv.slice(2).join(" ")}`, settings: s, records });
   const lines = ["| flow | K | layers | epochs | test −ELBO | test −ln p(x) (IS, S=" + s.samples + ") | ± s.e. | train time | eval time |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"];
   for (const r of records) {
     lines.push(`| ${r.K === 0 ? "none (diagonal Gaussian)" : r.flow} | ${r.K} | ${r.layers} | ${r.epochs} | ${r.negativeElbo.toFixed(2)} | ${r.negLogLikelihood.toFixed(2)} | ${r.standardError.toFixed(2)} | ${r.trainSeconds.toFixed(0)} s | ${r.evalSeconds.toFixed(0)} s |`);

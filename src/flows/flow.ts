@@ -36,6 +36,35 @@ export function checkPoints(layer: string, z: Tensor, dim: number): void {
   }
 }
 
+/**
+ * Check a layer's parameters against points z [N, D]. `vectors` have shape [D] when shared or
+ * [N, D] per sample; `scalars` have one element ([] or [1]) when shared or shape [N] per sample.
+ * The rank of the first vector decides which. Returns N, D and whether parameters are per sample.
+ */
+export function checkLayerParams(
+  layer: string, z: Tensor, vectors: Record<string, Tensor>, scalars: Record<string, Tensor>,
+): { n: number; d: number; perSample: boolean } {
+  if (z.rank !== 2) throw new Error(`${layer}: expected points of shape [N, D], got [${z.shape.join(", ")}]`);
+  const [n, d] = z.shape as [number, number];
+  const perSample = Object.values(vectors)[0]!.rank === 2;
+  const check = (key: string, t: Tensor, expected: number[], ok: boolean): void => {
+    if (!ok) {
+      throw new Error(`${layer}: parameter ${key} has shape [${t.shape.join(", ")}], expected [${expected.join(", ")}] for points [${n}, ${d}] (${perSample ? "per-sample" : "shared"} parameters)`);
+    }
+    if (t.dtype !== z.dtype) throw new Error(`${layer}: parameter ${key} is ${t.dtype}, points are ${z.dtype}`);
+  };
+  const hasShape = (t: Tensor, shape: number[]) => t.rank === shape.length && t.shape.every((s, i) => s === shape[i]);
+  for (const [key, t] of Object.entries(vectors)) {
+    const expected = perSample ? [n, d] : [d];
+    check(key, t, expected, hasShape(t, expected));
+  }
+  for (const [key, t] of Object.entries(scalars)) {
+    check(key, t, perSample ? [n] : [1], perSample ? hasShape(t, [n]) : t.size === 1 && t.rank <= 1);
+  }
+  checkPoints(layer, z, d);
+  return { n, d, perSample };
+}
+
 /** f_K ∘ … ∘ f_1: log-determinants add up (the chain rule for determinants). */
 export class Sequential extends Module implements Flow {
   readonly dim: number;

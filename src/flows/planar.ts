@@ -1,6 +1,6 @@
 import { allocate, fromOpMulti, Module, noGrad, randn, sum, Tensor, tensor, where, type Random } from "../autograd/index.js";
 import { getBackend, SLACK_FLOOR } from "../kernels/index.js";
-import { checkPointShape, checkPoints, type Flow, type FlowOutput } from "./flow.js";
+import { checkLayerParams, checkPointShape, type Flow, type FlowOutput } from "./flow.js";
 
 /** Raw (unconstrained) planar parameters: shared u, w of [D] and b of [] or [1], or per sample [N, D], [N, D], [N]. */
 export interface PlanarParams {
@@ -51,21 +51,8 @@ export function constrainPlanarU(u: Tensor, w: Tensor): Tensor {
   return constrainPlanar(u, w).uHat;
 }
 
-function checkPlanarParams(z: Tensor, p: PlanarParams, layer = "planar"): { n: number; d: number; perSample: boolean } {
-  if (z.rank !== 2) throw new Error(`${layer}: expected points of shape [N, D], got [${z.shape.join(", ")}]`);
-  const [n, d] = z.shape as [number, number];
-  const perSample = p.u.rank === 2;
-  const want = perSample ? { u: [n, d], w: [n, d], b: [n] } : { u: [d], w: [d], b: [1] };
-  for (const key of ["u", "w", "b"] as const) {
-    const t = p[key], expected = want[key];
-    const ok = key === "b" && !perSample ? t.size === 1 && t.rank <= 1 : t.rank === expected.length && t.shape.every((s, i) => s === expected[i]);
-    if (!ok) {
-      throw new Error(`${layer}: parameter ${key} has shape [${t.shape.join(", ")}], expected [${expected.join(", ")}] for points [${n}, ${d}] (${perSample ? "per-sample" : "shared"} parameters)`);
-    }
-    if (t.dtype !== z.dtype) throw new Error(`${layer}: parameter ${key} is ${t.dtype}, points are ${z.dtype}`);
-  }
-  checkPoints(layer, z, d);
-  return { n, d, perSample };
+function checkPlanarParams(z: Tensor, p: PlanarParams, layer: string): { n: number; d: number; perSample: boolean } {
+  return checkLayerParams(layer, z, { u: p.u, w: p.w }, { b: p.b });
 }
 
 /**

@@ -1,6 +1,6 @@
 import { allocate, fromOpMulti, Module, noGrad, randn, sum, Tensor, tensor, type Random } from "../autograd/index.js";
 import { getBackend } from "../kernels/index.js";
-import { checkPointShape, checkPoints, type Flow, type FlowOutput } from "./flow.js";
+import { checkLayerParams, checkPointShape, type Flow, type FlowOutput } from "./flow.js";
 import type { Implementation } from "./planar.js";
 
 /** Raw radial parameters: z0 of [D] with α̃, β̃ of [1] (shared), or z0 [N, D] with α̃, β̃ [N] (per sample). */
@@ -19,21 +19,8 @@ export function constrainRadial(alphaRaw: Tensor, betaRaw: Tensor): { alpha: Ten
   return { alpha, beta: alphaPlusBeta.sub(alpha), alphaPlusBeta };
 }
 
-function checkRadialParams(z: Tensor, p: RadialParams, layer = "radial"): { n: number; d: number; perSample: boolean } {
-  if (z.rank !== 2) throw new Error(`${layer}: expected points of shape [N, D], got [${z.shape.join(", ")}]`);
-  const [n, d] = z.shape as [number, number];
-  const perSample = p.z0.rank === 2;
-  const want = perSample ? { z0: [n, d], alpha: [n], beta: [n] } : { z0: [d], alpha: [1], beta: [1] };
-  for (const key of ["z0", "alpha", "beta"] as const) {
-    const t = p[key], expected = want[key];
-    const ok = key !== "z0" && !perSample ? t.size === 1 && t.rank <= 1 : t.rank === expected.length && t.shape.every((s, i) => s === expected[i]);
-    if (!ok) {
-      throw new Error(`${layer}: parameter ${key} has shape [${t.shape.join(", ")}], expected [${expected.join(", ")}] for points [${n}, ${d}] (${perSample ? "per-sample" : "shared"} parameters)`);
-    }
-    if (t.dtype !== z.dtype) throw new Error(`${layer}: parameter ${key} is ${t.dtype}, points are ${z.dtype}`);
-  }
-  checkPoints(layer, z, d);
-  return { n, d, perSample };
+function checkRadialParams(z: Tensor, p: RadialParams, layer: string): { n: number; d: number; perSample: boolean } {
+  return checkLayerParams(layer, z, { z0: p.z0 }, { alpha: p.alpha, beta: p.beta });
 }
 
 /**
