@@ -1,12 +1,22 @@
+import { autoBackend } from "./auto.js";
 import { cpuBackend } from "./cpu/index.js";
+import type { GpuBackend } from "./gpu/backend.js";
+import type { GpuMode } from "./gpu/load.js";
 import type { Backend } from "./types.js";
 
 /**
- * Which backend runs the kernels. The CPU backend is always registered; others (the gpu.js
- * backend) register themselves when loaded. FLOWGRAD_BACKEND picks one by name at start-up.
+ * Which backend runs the kernels. The CPU backend is always registered; the gpu.js backend is
+ * loaded on request by initBackend() (a dynamic import, so gpu.js is never loaded otherwise).
+ * FLOWGRAD_BACKEND (cpu | gpu | auto) and FLOWGRAD_GPU_MODE (webgpu | headlessgl | webasm | cpu |
+ * auto) are the defaults initBackend() reads.
  */
 const backends = new Map<string, Backend>([["cpu", cpuBackend]]);
 let active: Backend | null = null;
+let gpuBackend: GpuBackend | null = null;
+
+function env(name: string): string | undefined {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
+}
 
 export function registerBackend(backend: Backend): void {
   backends.set(backend.name, backend);
@@ -25,15 +35,54 @@ export function setBackend(backend: string | Backend): Backend {
   }
   const found = backends.get(backend);
   if (!found) {
-    throw new Error(`setBackend: unknown backend "${backend}"; registered backends: ${availableBackends().join(", ")}`);
+    const hint = backend === "gpu" || backend === "auto" ? ' (load it first with "await initBackend(\"' + backend + '\")")' : "";
+    throw new Error(`setBackend: unknown backend "${backend}"${hint}; registered backends: ${availableBackends().join(", ")}`);
   }
   active = found;
   return found;
 }
 
-/** The backend ops run on now; on first use, the one FLOWGRAD_BACKEND names, else the CPU. */
+/**
+ * Load and select a backend: "cpu", "gpu" (gpu.js, in `gpuMode`), or "auto" (gpu.js for large
+ * arrays, the CPU for small ones). Defaults come from FLOWGRAD_BACKEND and FLOWGRAD_GPU_MODE.
+ * A forced gpu.js mode that cannot run is an error; modes passed over in "auto" print one notice.
+ */
+export async function initBackend(name = env("FLOWGRAD_BACKEND") ?? "cpu", options: { gpuMode?: GpuMode | "auto"; quiet?: boolean } = {}): Promise<Backend> {
+  if (name === "cpu") return setBackend("cpu");
+  if (name !== "gpu" && name !== "auto") throw new Error(`initBackend: unknown backend "${name}"; choose cpu, gpu or auto`);
+  const gpuMode = options.gpuMode ?? (env("FLOWGRAD_GPU_MODE") as GpuMode | "auto" | undefined) ?? "auto";
+  if (!gpuBackend || (gpuMode !== "auto" && gpuBackend.info.gpuMode !== gpuMode)) {
+    gpuBackend?.dispose();
+    const { createGpuBackend } = await import("./gpu/backend.js");
+    gpuBackend = await createGpuBackend(gpuMode);
+    if (!options.quiet) {
+      for (const notice of gpuBackend.info.notices) console.warn(`flowgrad: ${notice}`);
+      if (gpuBackend.info.notices.length) console.warn(`flowgrad: GPU backend runs gpu.js in ${gpuBackend.info.gpuMode} mode (${gpuBackend.info.kernelClass})`);
+    }
+    registerBackend(gpuBackend);
+    registerBackend(autoBackend(cpuBackend, gpuBackend));
+  }
+  return setBackend(name);
+}
+
+/** What runs the ops now: the backend's name and, for gpu.js, the mode and kernel class that ran. */
+export function backendInfo(): { backend: string; gpuMode: GpuMode | null; kernelClass: string | null; notices: string[] } {
+  const b = getBackend();
+  const gpu = b.name === "gpu" || b.name === "auto" ? gpuBackend : null;
+  return { backend: b.name, gpuMode: gpu?.info.gpuMode ?? null, kernelClass: gpu?.info.kernelClass ?? null, notices: gpu?.info.notices ?? [] };
+}
+
+/** The loaded gpu.js backend, if any (for its kernel count and dispose()). */
+export function loadedGpuBackend(): GpuBackend | null {
+  return gpuBackend;
+}
+
+/** The backend ops run on now; on first use the CPU, unless FLOWGRAD_BACKEND asks for one that needs initBackend(). */
 export function getBackend(): Backend {
   if (active) return active;
-  const requested = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FLOWGRAD_BACKEND;
-  return setBackend(requested && requested !== "auto" ? requested : "cpu");
+  const requested = env("FLOWGRAD_BACKEND");
+  if (requested && requested !== "cpu") {
+    throw new Error(`FLOWGRAD_BACKEND=${requested}: call "await initBackend()" before the first op, so the gpu.js backend can load`);
+  }
+  return setBackend("cpu");
 }

@@ -1,0 +1,138 @@
+// The gpu.js backend: the compute-heavy kernels (elementwise, reductions, matmul) as gpu.js
+// kernels, compiled once per shape signature and cached; the rest (copies, gathers, the fused
+// flow layers) runs on the CPU backend. gpu.js computes in float32: float64 inputs are converted
+// on the way in and results written back into the caller's array (a documented conversion).
+import { cpuBackend } from "../cpu/index.js";
+import { broadcastStrides, collapseAxes } from "../strides.js";
+import type { Backend, BinaryOp, ReduceOp, Shape, TypedArray, UnaryOp } from "../types.js";
+import { chooseMode, importGpuJs, type GpuInfo, type GpuInstance, type GpuKernel, type GpuMode } from "./load.js";
+import { binarySource, matmulSource, MAX_WIDTH, reduceSource, unarySource } from "./sources.js";
+
+/** Larger arrays go to the CPU backend: gpu.js indexes in float32, exact only below 2²⁴. */
+const MAX_ELEMENTS = 1 << 24;
+/** Compiled kernels kept; the least recently used beyond this are destroyed. */
+const CACHE_SIZE = 128;
+
+function toFloat32(a: TypedArray): Float32Array {
+  return a instanceof Float32Array ? a : Float32Array.from(a);
+}
+
+export class GpuBackend implements Backend {
+  readonly name = "gpu";
+  private readonly kernels = new Map<string, GpuKernel>();
+  private disposed = false;
+
+  constructor(private readonly gpu: GpuInstance, readonly info: GpuInfo, private readonly fallback: Backend = cpuBackend) {}
+
+  /** Compiled kernels alive now (a test checks this stays bounded over long runs). */
+  liveKernels(): number {
+    return this.kernels.size;
+  }
+
+  /** Destroy every kernel and the gpu.js instance. */
+  dispose(): void {
+    for (const k of this.kernels.values()) k.destroy();
+    this.kernels.clear();
+    this.gpu.destroy();
+    this.disposed = true;
+  }
+
+  private kernel(key: string, source: string, n: number, constants: Record<string, number>): GpuKernel {
+    if (this.disposed) throw new Error("GPU backend: used after dispose()");
+    const cached = this.kernels.get(key);
+    if (cached) {
+      this.kernels.delete(key); // re-insert: the Map's order is the LRU order
+      this.kernels.set(key, cached);
+      return cached;
+    }
+    const W = Math.min(Math.max(n, 1), MAX_WIDTH), H = Math.ceil(Math.max(n, 1) / W);
+    const k = this.gpu.createKernel(source, { output: [W, H], constants: { ...constants, W, n }, precision: "single", tactic: "precision" });
+    this.kernels.set(key, k);
+    if (this.kernels.size > CACHE_SIZE) {
+      const [oldKey, oldest] = this.kernels.entries().next().value as [string, GpuKernel];
+      oldest.destroy();
+      this.kernels.delete(oldKey);
+    }
+    return k;
+  }
+
+  /** Run and copy the (row-major, W-wide) result into out. */
+  private run(k: GpuKernel, args: unknown[], out: TypedArray): void {
+    const result = k(...args) as Float32Array | Float32Array[];
+    if (result instanceof Float32Array) {
+      out.set(result.subarray(0, out.length));
+      return;
+    }
+    let at = 0;
+    for (const row of result) {
+      const take = Math.min(row.length, out.length - at);
+      if (take <= 0) break;
+      out.set(take === row.length ? row : row.subarray(0, take), at);
+      at += take;
+    }
+  }
+
+  unary(op: UnaryOp, x: TypedArray, out: TypedArray): void {
+    const n = out.length;
+    if (n === 0) return;
+    if (n > MAX_ELEMENTS) return this.fallback.unary(op, x, out);
+    this.run(this.kernel(`u:${op}:${n}`, unarySource(op), n, {}), [toFloat32(x)], out);
+  }
+
+  binary(op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, out: TypedArray, outShape: Shape): void {
+    const n = out.length;
+    if (n === 0) return;
+    if (n > MAX_ELEMENTS || a.length > MAX_ELEMENTS || b.length > MAX_ELEMENTS) return this.fallback.binary(op, a, aShape, b, bShape, out, outShape);
+    const { shape, strides } = collapseAxes(outShape, [broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)]);
+    const [as, bs] = strides as [number[], number[]];
+    const key = `b:${op}:${shape.join(",")}:${as.join(",")}:${bs.join(",")}`;
+    this.run(this.kernel(key, binarySource(op, shape, as, bs), n, {}), [toFloat32(a), toFloat32(b)], out);
+  }
+
+  reduce(op: ReduceOp, x: TypedArray, outer: number, size: number, inner: number, out: TypedArray): void {
+    const n = outer * inner;
+    if (n === 0) return;
+    if (x.length > MAX_ELEMENTS || size === 0) return this.fallback.reduce(op, x, outer, size, inner, out);
+    this.run(this.kernel(`r:${op}:${outer}:${size}:${inner}`, reduceSource(op), n, { size, inner }), [toFloat32(x)], out);
+  }
+
+  matmul(a: TypedArray, aOffsets: Int32Array, b: TypedArray, bOffsets: Int32Array, out: TypedArray, m: number, k: number, n: number, transA: boolean, transB: boolean): void {
+    const total = out.length;
+    if (total === 0) return;
+    if (total > MAX_ELEMENTS || a.length > MAX_ELEMENTS || b.length > MAX_ELEMENTS || k === 0) {
+      return this.fallback.matmul(a, aOffsets, b, bOffsets, out, m, k, n, transA, transB);
+    }
+    const key = `m:${m}:${k}:${n}:${aOffsets.length}:${transA ? 1 : 0}${transB ? 1 : 0}`;
+    const kern = this.kernel(key, matmulSource(transA, transB), total, { m, k, nn: n });
+    this.run(kern, [toFloat32(a), toFloat32(b), Float32Array.from(aOffsets), Float32Array.from(bOffsets)], out);
+  }
+
+  // Data movement and the fused flow layers stay on the CPU backend.
+  stridedCopy: Backend["stridedCopy"] = (...args) => this.fallback.stridedCopy(...args);
+  stridedScatter: Backend["stridedScatter"] = (...args) => this.fallback.stridedScatter(...args);
+  gather: Backend["gather"] = (...args) => this.fallback.gather(...args);
+  scatterAdd: Backend["scatterAdd"] = (...args) => this.fallback.scatterAdd(...args);
+  where: Backend["where"] = (...args) => this.fallback.where(...args);
+  planarConstraint: Backend["planarConstraint"] = (...args) => this.fallback.planarConstraint(...args);
+  planarConstraintBackward: Backend["planarConstraintBackward"] = (...args) => this.fallback.planarConstraintBackward(...args);
+  planarForward: Backend["planarForward"] = (...args) => this.fallback.planarForward(...args);
+  planarBackward: Backend["planarBackward"] = (...args) => this.fallback.planarBackward(...args);
+  radialForward: Backend["radialForward"] = (...args) => this.fallback.radialForward(...args);
+  radialBackward: Backend["radialBackward"] = (...args) => this.fallback.radialBackward(...args);
+}
+
+/**
+ * Load gpu.js (a dynamic import: nothing of it loads until a GPU backend is asked for), choose the
+ * mode, and prove it runs by compiling and running one small kernel; report what ran.
+ */
+export async function createGpuBackend(requested: GpuMode | "auto" = "auto"): Promise<GpuBackend> {
+  const gpujs = await importGpuJs();
+  const { mode, notices } = chooseMode(gpujs, requested);
+  const gpu = new gpujs.GPU({ mode });
+  const probe = gpu.createKernel("function (X) { return X[this.thread.x] * 2; }", { output: [2] });
+  const result = probe(new Float32Array([1, 2])) as Float32Array;
+  if (!(result[0] === 2 && result[1] === 4)) throw new Error(`gpu.js mode "${mode}" ran but computed ${Array.from(result).join(", ")} for 2·[1, 2]`);
+  const kernelClass = probe.kernel?.constructor.name ?? probe.constructor.name;
+  probe.destroy();
+  return new GpuBackend(gpu, { requested, gpuMode: mode, kernelClass, notices });
+}

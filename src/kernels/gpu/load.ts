@@ -1,0 +1,83 @@
+// Loading gpu.js and choosing its mode. gpu.js left alone falls back silently (webgl → webasm →
+// cpu) and never tries webgpu; flowgrad instead says which mode it asked for and which one ran.
+
+export type GpuMode = "webgpu" | "headlessgl" | "webasm" | "cpu";
+export const GPU_MODES: readonly GpuMode[] = ["webgpu", "headlessgl", "webasm", "cpu"];
+
+/** What the loaded backend reports: the mode that actually runs and gpu.js's kernel class. */
+export interface GpuInfo {
+  requested: GpuMode | "auto";
+  gpuMode: GpuMode;
+  kernelClass: string;
+  /** why preferred modes were passed over, one line each */
+  notices: string[];
+}
+
+// gpu.js is typed loosely here on purpose: only the few members used below.
+export interface GpuJs {
+  GPU: (new (settings: { mode: string }) => GpuInstance) & {
+    isHeadlessGLSupported: boolean;
+    isWebAssemblySupported: boolean;
+  };
+}
+export interface GpuInstance {
+  createKernel(source: string, settings: Record<string, unknown>): GpuKernel;
+  destroy(): void;
+}
+export interface GpuKernel {
+  (...args: unknown[]): unknown;
+  kernel?: { constructor: { name: string } };
+  constructor: { name: string };
+  destroy(removeCanvasReferences?: boolean): void;
+}
+
+export async function importGpuJs(): Promise<GpuJs> {
+  try {
+    const mod = (await import("gpu.js")) as unknown as GpuJs & { default?: GpuJs };
+    return mod.GPU ? mod : mod.default!;
+  } catch (error) {
+    throw new Error(`the GPU backend needs the gpu.js package, which did not load: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Why a mode cannot run here, or null if it can. webgpu: gpu.js's webgpu kernels return promises,
+ * and flowgrad's backend interface is synchronous, so it is refused with that reason (where Dawn
+ * loads at all); headlessgl needs the optional `gl` package and an X display; webasm needs
+ * WebAssembly.
+ */
+function unavailableReason(gpujs: GpuJs, mode: GpuMode): string | null {
+  switch (mode) {
+    case "webgpu":
+      return "webgpu kernels in gpu.js are asynchronous and flowgrad's backend interface is synchronous (not supported yet)";
+    case "headlessgl": {
+      const display = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.DISPLAY;
+      if (!display) return "headlessgl needs an X display (run under xvfb-run -a)";
+      return gpujs.GPU.isHeadlessGLSupported ? null : "headlessgl needs the optional gl package (headless-gl), which is not built here";
+    }
+    case "webasm":
+      return gpujs.GPU.isWebAssemblySupported ? null : "WebAssembly is not available";
+    case "cpu":
+      return null;
+  }
+}
+
+/**
+ * Pick the mode: a forced mode must be available (else an error saying why); "auto" prefers a real
+ * GPU (webgpu, then headlessgl), then webasm, and records a notice for each mode it passed over.
+ */
+export function chooseMode(gpujs: GpuJs, requested: GpuMode | "auto"): { mode: GpuMode; notices: string[] } {
+  if (requested !== "auto") {
+    if (!GPU_MODES.includes(requested)) throw new Error(`unknown gpu.js mode "${requested}"; choose one of ${GPU_MODES.join(", ")} or auto`);
+    const reason = unavailableReason(gpujs, requested);
+    if (reason) throw new Error(`gpu.js mode "${requested}" was requested but is not available: ${reason}`);
+    return { mode: requested, notices: [] };
+  }
+  const notices: string[] = [];
+  for (const mode of ["webgpu", "headlessgl", "webasm"] as const) {
+    const reason = unavailableReason(gpujs, mode);
+    if (!reason) return { mode, notices };
+    notices.push(`gpu.js ${mode}: ${reason}`);
+  }
+  return { mode: "cpu", notices };
+}

@@ -1,0 +1,49 @@
+// gpu.js kernel sources, generated per op and shape signature. Each kernel writes a 2-D output of
+// width W (≤ 4096, under GL's 16384 texture side) so that the flat index is y·W + x; loop bounds and
+// sizes are constants, never arguments (gpu.js caps argument-bound loops at 1000 iterations).
+import { BINARY_EXPRESSIONS, UNARY_EXPRESSIONS } from "../elementwise.js";
+import type { BinaryOp, ReduceOp, UnaryOp } from "../types.js";
+
+export const MAX_WIDTH = 4096;
+
+const flatIndex = "const i = this.thread.y * this.constants.W + this.thread.x;";
+
+export function unarySource(op: UnaryOp): string {
+  return `function (X) { ${flatIndex} if (i >= this.constants.n) { return 0; } const x = X[i]; return ${UNARY_EXPRESSIONS[op]}; }`;
+}
+
+/**
+ * Binary op over collapsed axes: the output index is split into per-axis coordinates (unrolled),
+ * each adding its stride in A and in B (0 along a broadcast axis).
+ */
+export function binarySource(op: BinaryOp, shape: number[], aStrides: number[], bStrides: number[]): string {
+  const lines: string[] = [];
+  for (let d = shape.length - 1; d >= 0; d--) {
+    lines.push(`c = rest % ${shape[d]}; rest = Math.floor(rest / ${shape[d]}); ia += c * ${aStrides[d]}; ib += c * ${bStrides[d]};`);
+  }
+  return `function (A, B) { ${flatIndex} if (i >= this.constants.n) { return 0; } let rest = i; let c = 0; let ia = 0; let ib = 0; ${lines.join(" ")} const a = A[ia]; const b = B[ib]; return ${BINARY_EXPRESSIONS[op]}; }`;
+}
+
+/** Reduce x viewed as [outer, size, inner] over the middle axis; output index o·inner + k. */
+export function reduceSource(op: ReduceOp): string {
+  const combine = op === "sum" ? "s += v;" : op === "max" ? "if (v > s) { s = v; }" : "if (v < s) { s = v; }";
+  return `function (X) { ${flatIndex} if (i >= this.constants.n) { return 0; }
+    const o = Math.floor(i / this.constants.inner); const k = i - o * this.constants.inner;
+    const base = o * this.constants.size * this.constants.inner + k;
+    let s = ${op === "sum" ? "0" : "X[base]"};
+    for (let j = ${op === "sum" ? 0 : 1}; j < this.constants.size; j++) { const v = X[base + j * this.constants.inner]; ${combine} }
+    return s; }`;
+}
+
+/** Batched matmul: output (t, i, j) at flat index (t·m + i)·n + j; transposes change the index math. */
+export function matmulSource(transA: boolean, transB: boolean): string {
+  const a = transA ? "A[ao + p * this.constants.m + r]" : "A[ao + r * this.constants.k + p]";
+  const b = transB ? "B[bo + col * this.constants.k + p]" : "B[bo + p * this.constants.nn + col]";
+  return `function (A, B, AO, BO) { ${flatIndex} if (i >= this.constants.n) { return 0; }
+    const col = i % this.constants.nn; const row = Math.floor(i / this.constants.nn);
+    const t = Math.floor(row / this.constants.m); const r = row - t * this.constants.m;
+    const ao = AO[t]; const bo = BO[t];
+    let s = 0;
+    for (let p = 0; p < this.constants.k; p++) { s += ${a} * ${b}; }
+    return s; }`;
+}

@@ -1,0 +1,142 @@
+import { afterAll, describe, expect, it } from "vitest";
+import * as ag from "../src/autograd/index.js";
+import { BINARY_EXPRESSIONS, cpuBackend, setBackend, UNARY_EXPRESSIONS, type BinaryOp, type UnaryOp } from "../src/kernels/index.js";
+import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
+import type { GpuMode } from "../src/kernels/gpu/load.js";
+import { expectGradcheck } from "./helpers.js";
+
+// Every GPU kernel against the CPU fallback, in every gpu.js mode this machine can run. A mode that
+// cannot run here is listed as skipped with its reason (never silently passed).
+const modes: GpuMode[] = ["headlessgl", "webasm", "cpu"];
+const loaded = new Map<GpuMode, GpuBackend | string>();
+for (const mode of modes) {
+  try {
+    loaded.set(mode, await createGpuBackend(mode));
+  } catch (error) {
+    loaded.set(mode, (error as Error).message);
+  }
+}
+afterAll(() => {
+  setBackend("cpu");
+  for (const b of loaded.values()) if (typeof b !== "string") b.dispose();
+});
+
+const rng = new ag.Random(77);
+const rand = (n: number, lo = -2, hi = 2) => Float64Array.from({ length: n }, () => lo + (hi - lo) * rng.uniform());
+/** float32 tolerance: relative 1e-5 of the value, plus an absolute floor for values near 0 */
+function expectFloat32Close(actual: ArrayLike<number>, expected: ArrayLike<number>, scale = 1): void {
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i]!, e = expected[i]!;
+    if (Number.isNaN(e)) expect(a, `element ${i}`).toBeNaN();
+    else if (!(Math.abs(a - e) <= 1e-5 * Math.abs(e) + 1e-6 * scale)) throw new Error(`element ${i}: GPU ${a}, CPU ${e}`);
+  }
+}
+
+// A condition the CI sets when it installed headless-gl and an X display: then falling back is a failure.
+const expected = process.env.FLOWGRAD_EXPECT_GPU_MODE as GpuMode | undefined;
+if (expected) {
+  it(`CI asked for gpu.js ${expected}: it loads and runs, no silent fallback`, () => {
+    const b = loaded.get(expected);
+    expect(typeof b === "string" ? b : b!.info.gpuMode).toBe(expected);
+  });
+}
+
+for (const mode of modes) {
+  const backend = loaded.get(mode)!;
+  if (typeof backend === "string") {
+    describe(`gpu.js ${mode} mode`, () => {
+      it.skip(`not available on this machine: ${backend}`, () => {});
+    });
+    continue;
+  }
+  describe(`gpu.js ${mode} mode (${backend.info.kernelClass}) against the CPU backend`, () => {
+    it("reports the mode and kernel class that ran", () => {
+      expect(backend.info.gpuMode).toBe(mode);
+      expect(backend.info.kernelClass).toMatch(/Kernel$/);
+    });
+    it("every unary op", () => {
+      const x = rand(5000, 0.05, 3); // in every op's domain (log, sqrt, reciprocal)
+      for (const op of Object.keys(UNARY_EXPRESSIONS) as UnaryOp[]) {
+        const g = new Float64Array(x.length), c = new Float64Array(x.length);
+        backend.unary(op, x, g);
+        cpuBackend.unary(op, Float64Array.from(Float32Array.from(x)), c); // the same float32 inputs
+        expectFloat32Close(g, c);
+      }
+    });
+    it("every binary op, with broadcasting, over more than one output row (W = 4096)", () => {
+      const cases: Array<[number[], number[]]> = [[[100, 70], [100, 70]], [[100, 70], [70]], [[3, 1, 5], [4, 1]], [[], [9000]], [[2, 3, 4, 5], [3, 1, 5]]];
+      for (const op of Object.keys(BINARY_EXPRESSIONS) as BinaryOp[]) {
+        for (const [as, bs] of cases) {
+          const shape = ag.broadcastShapes("test", as, bs);
+          const a = Float64Array.from(Float32Array.from(rand(as.reduce((p, d) => p * d, 1), 0.5, 2)));
+          const b = Float64Array.from(Float32Array.from(rand(bs.reduce((p, d) => p * d, 1), 0.5, 2)));
+          const n = shape.reduce((p, d) => p * d, 1);
+          const g = new Float64Array(n), c = new Float64Array(n);
+          backend.binary(op, a, as, b, bs, g, shape);
+          cpuBackend.binary(op, a, as, b, bs, c, shape);
+          expectFloat32Close(g, c, 4);
+        }
+      }
+    });
+    it("reductions (error bound: n·2⁻²⁴·Σ|x| for a sum of n float32 terms)", () => {
+      for (const [outer, size, inner] of [[1, 5000, 1], [30, 17, 40], [7, 300, 3]]) {
+        const x = Float64Array.from(Float32Array.from(rand(outer * size * inner)));
+        for (const op of ["sum", "max", "min"] as const) {
+          const g = new Float64Array(outer * inner), c = new Float64Array(outer * inner);
+          backend.reduce(op, x, outer, size, inner, g);
+          cpuBackend.reduce(op, x, outer, size, inner, c);
+          const bound = op === "sum" ? size * 2 ** -24 * 2 * size : 1e-6;
+          for (let i = 0; i < c.length; i++) expect(Math.abs(g[i]! - c[i]!), `${op} ${i}`).toBeLessThanOrEqual(bound);
+        }
+      }
+    });
+    it("matmul: plain, transposed and batched (error bound k·2⁻²⁴·Σ|a||b|)", () => {
+      for (const [m, k, n, batch] of [[17, 33, 9, 1], [64, 64, 64, 2], [5, 1200, 3, 1]]) {
+        for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+          const a = Float64Array.from(Float32Array.from(rand(batch * m * k))), b = Float64Array.from(Float32Array.from(rand(batch * k * n)));
+          const ao = Int32Array.from({ length: batch }, (_, t) => t * m * k), bo = Int32Array.from({ length: batch }, (_, t) => t * k * n);
+          const g = new Float64Array(batch * m * n), c = new Float64Array(batch * m * n);
+          backend.matmul(a, ao, b, bo, g, m, k, n, ta, tb);
+          cpuBackend.matmul(a, ao, b, bo, c, m, k, n, ta, tb);
+          const bound = k * 2 ** -24 * 4 * k;
+          for (let i = 0; i < c.length; i++) expect(Math.abs(g[i]! - c[i]!)).toBeLessThanOrEqual(bound);
+        }
+      }
+    });
+    it("gradient checks of the autograd pass with this backend selected (float32 tolerance)", () => {
+      setBackend(backend);
+      try {
+        const local = new ag.Random(5); // the same inputs whichever modes ran before
+        const T = (shape: number[]) => new ag.Tensor(Float64Array.from({ length: shape.reduce((p, d) => p * d, 1) }, () => Math.fround(local.uniform() * 4 - 2)), shape);
+        const opts = { eps: 1e-2, rtol: 2e-3, atol: 2e-4 };
+        expectGradcheck((x, w) => x.matmul(w).tanh().sum(1), [T([6, 5]), T([5, 4])], opts);
+        expectGradcheck((x, y) => x.mul(y).add(x.exp()).logsumexp(1), [T([4, 3]), T([3])], opts);
+        // Smooth functions only: a finite difference of 1e-2 can jump across a kink of max or relu.
+        expectGradcheck((x) => x.softplus().sub(x.sigmoid()).mul(x).sum(0), [T([5, 4])], opts);
+      } finally {
+        setBackend("cpu");
+      }
+    });
+    it("keeps a bounded number of compiled kernels however many shapes it sees", () => {
+      for (let n = 1; n <= 300; n++) backend.unary("exp", rand(n), new Float64Array(n));
+      expect(backend.liveKernels()).toBeLessThanOrEqual(128);
+    });
+  });
+}
+
+describe("choosing a mode", () => {
+  it("a forced mode that cannot run is an error that says why", async () => {
+    await expect(createGpuBackend("webgpu")).rejects.toThrow(/gpu.js mode "webgpu" was requested but is not available: webgpu kernels in gpu.js are asynchronous/);
+    await expect(createGpuBackend("nonsense" as GpuMode)).rejects.toThrow(/unknown gpu.js mode "nonsense"/);
+  });
+  it("auto prefers a real GPU and says which modes it passed over", async () => {
+    const b = await createGpuBackend("auto");
+    try {
+      expect(b.info.notices.some((n) => n.startsWith("gpu.js webgpu:"))).toBe(true);
+      expect(["headlessgl", "webasm", "cpu"]).toContain(b.info.gpuMode);
+      if (b.info.gpuMode !== "headlessgl") expect(b.info.notices.some((n) => n.startsWith("gpu.js headlessgl:"))).toBe(true);
+    } finally {
+      b.dispose();
+    }
+  });
+});
