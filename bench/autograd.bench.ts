@@ -94,5 +94,5 @@ for (const n of [64, 256, 512]) {
   const fb = byName(`matmul forward+backward, n=${n}`), loop = byName(`plain i-k-j loop ×3 (fwd+bwd work), n=${n}`);
   console.log(`  n=${n}: matmul fwd+bwd ${(fb.meanMs / loop.meanMs).toFixed(2)}× the plain loop doing the same three products`);
 }
-writeResult("results/autograd-bench.json", { suite: "autograd", quick, environment: env, rows });
-console.log("\nwritten: results/autograd-bench.json");
+writeResult(quick ? "results/autograd-bench-quick.json" : "results/autograd-bench.json", { suite: "autograd", quick, environment: env, rows });
+console.log(`\nwritten: results/autograd-bench${quick ? "-quick" : ""}.json`);

@@ -95,5 +95,5 @@ const handMs = ms("U1 step K=32 N=1000: hand-written plain-JS loop");
 const fusedMs = ms("U1 step K=32 N=1000: flowgrad fused");
 const composedMs = ms("U1 step K=32 N=1000: flowgrad composed");
 console.log(`\nU1 training step, K = 32 planar, N = 1000: fused ${fusedMs.toFixed(2)} ms = ${(fusedMs / handMs).toFixed(2)}× the hand-written loop (${handMs.toFixed(2)} ms); composed ${(composedMs / handMs).toFixed(2)}× (target: fused ≤ 2×)`);
-writeResult("results/flows-bench.json", { suite: "flows", quick, environment: env, rows, ratios: { fusedOverHand: fusedMs / handMs, composedOverHand: composedMs / handMs } });
-console.log("written: results/flows-bench.json");
+writeResult(quick ? "results/flows-bench-quick.json" : "results/flows-bench.json", { suite: "flows", quick, environment: env, rows, ratios: { fusedOverHand: fusedMs / handMs, composedOverHand: composedMs / handMs } });
+console.log(`written: results/flows-bench${quick ? "-quick" : ""}.json`);

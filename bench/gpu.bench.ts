@@ -42,6 +42,6 @@ for (const [name] of backends.slice(1)) {
   const e = firstWin("exp", sizes, (n) => `exp n=${n}`), m = firstWin("matmul", dims, (d) => `matmul n=${d}`);
   console.log(`- ${name}: faster than the CPU backend for exp from n = ${e ?? "never (in this range)"}; for matmul from n = ${m ?? "never (in this range)"}`);
 }
-writeResult("results/gpu-bench.json", { suite: "gpu", quick, environment: env, gpu: info, rows });
-console.log("written: results/gpu-bench.json");
+writeResult(quick ? "results/gpu-bench-quick.json" : "results/gpu-bench.json", { suite: "gpu", quick, environment: env, gpu: info, rows });
+console.log(`written: results/gpu-bench${quick ? "-quick" : ""}.json`);
 process.exit(0);

@@ -114,10 +114,10 @@ const svg = logLogPlot(
   PATHS.map((p) => ({ label: p, points: points.filter((q) => q.path === p && q.K === depths[0]).map((q) => [q.D, q.meanMs] as [number, number]) })),
   "D (dimension)", "time per batch (ms)",
 );
-const svgFile = "results/logdet.svg";
-writeResult("results/logdet-bench.json", { suite: "logdet", quick, N, environment: env, points, slopes, stoppedAfterD: stopped });
+const svgFile = quick ? "results/logdet-quick.svg" : "results/logdet.svg";
+writeResult(quick ? "results/logdet-bench-quick.json" : "results/logdet-bench.json", { suite: "logdet", quick, N, environment: env, points, slopes, stoppedAfterD: stopped });
 writeResult(svgFile, svg);
-console.log(`\nwritten: results/logdet-bench.json, ${svgFile}`);
+console.log(`\nwritten: results/logdet-bench${quick ? "-quick" : ""}.json, ${svgFile}`);
 
 function fmt(ms: number): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(1)} µs`;

@@ -3,8 +3,7 @@
 // tfjs computes in float32 only; flowgrad and the hand-written loop in float64 (their defaults).
 // Run: npm run bench:peers   (--quick for a shorter run)
 import path from "node:path";
-import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs-backend-cpu";
+import * as tf from "@tensorflow/tfjs"; // the union package: tfjs-core plus its registered gradients
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { Adam, matmul, Random, randn } from "../src/autograd/index.js";
 import { FlowDistribution, PlanarFlow, Sequential } from "../src/flows/index.js";
@@ -111,5 +110,5 @@ for (const b of backends) {
   const t = ms(`planar K=32 U1 step: tfjs-${b} (float32)`);
   if (t) console.log(`  tfjs-${b} = ${(t / handMs).toFixed(1)}× the hand-written loop; flowgrad fused is ${(t / fusedMs).toFixed(1)}× faster than tfjs-${b}`);
 }
-writeResult("results/peers-bench.json", { suite: "peers", quick, environment: { ...env, tfjs: tf.version_core, tfjsBackends: backends }, rows: results });
-console.log("written: results/peers-bench.json");
+writeResult(quick ? "results/peers-bench-quick.json" : "results/peers-bench.json", { suite: "peers", quick, environment: { ...env, tfjs: tf.version_core, tfjsBackends: backends }, rows: results });
+console.log(`written: results/peers-bench${quick ? "-quick" : ""}.json`);

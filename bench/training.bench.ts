@@ -50,5 +50,5 @@ console.log(`\n## Training throughput (${env.cpu}, ${env.cores} cores, Node ${en
 console.log(markdownTable(rows).replace("M elem/s", "examples/s ×1e6"));
 for (const r of rows) console.log(`- ${r.name}: **${(100 / (r.meanMs / 1000)).toFixed(0)} examples/s**`);
 console.log(`- ${steps.toLocaleString("en")} fused planar K=32 U1 steps (N = 1000): ${(steps / seconds).toFixed(0)} steps/s; RSS ${mb(atTenth)} MiB after ${steps / 10} steps, peak ${mb(peak)} MiB over the run`);
-writeResult("results/training-bench.json", { suite: "training", quick, environment: env, rows, longRun: { steps, seconds, rssAfterTenthMiB: atTenth / 2 ** 20, peakRssMiB: peak / 2 ** 20 } });
-console.log("written: results/training-bench.json");
+writeResult(quick ? "results/training-bench-quick.json" : "results/training-bench.json", { suite: "training", quick, environment: env, rows, longRun: { steps, seconds, rssAfterTenthMiB: atTenth / 2 ** 20, peakRssMiB: peak / 2 ** 20 } });
+console.log(`written: results/training-bench${quick ? "-quick" : ""}.json`);

@@ -17,7 +17,7 @@ export const UNARY_EXPRESSIONS: Record<UnaryOp, string> = {
   // Both branches avoid exp of a large positive number, so neither overflows.
   sigmoid: "(x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)))",
   softplus: "(x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)))",
-  relu: "(x > 0 ? x : 0)",
+  relu: "Math.max(x, 0)", // branch-free: no mispredictions on mixed signs
   step: "(x > 0 ? 1 : 0)",
   square: "x * x",
   reciprocal: "1 / x",

@@ -1,8 +1,8 @@
 // Loading gpu.js and choosing its mode. gpu.js left alone falls back silently (webgl → webasm →
 // cpu) and never tries webgpu; flowgrad instead says which mode it asked for and which one ran.
 
-export type GpuMode = "webgpu" | "headlessgl" | "webasm" | "cpu";
-export const GPU_MODES: readonly GpuMode[] = ["webgpu", "headlessgl", "webasm", "cpu"];
+export type GpuMode = "webgpu" | "webgl2" | "webgl" | "headlessgl" | "webasm" | "cpu";
+export const GPU_MODES: readonly GpuMode[] = ["webgpu", "webgl2", "webgl", "headlessgl", "webasm", "cpu"];
 
 /** What the loaded backend reports: the mode that actually runs and gpu.js's kernel class. */
 export interface GpuInfo {
@@ -17,6 +17,8 @@ export interface GpuInfo {
 export interface GpuJs {
   GPU: (new (settings: { mode: string }) => GpuInstance) & {
     isHeadlessGLSupported: boolean;
+    isWebGL2Supported: boolean;
+    isWebGLSupported: boolean;
     isWebAssemblySupported: boolean;
   };
 }
@@ -50,7 +52,12 @@ function unavailableReason(gpujs: GpuJs, mode: GpuMode): string | null {
   switch (mode) {
     case "webgpu":
       return "webgpu kernels in gpu.js are asynchronous and flowgrad's backend interface is synchronous (not supported yet)";
+    case "webgl2":
+      return gpujs.GPU.isWebGL2Supported ? null : "WebGL2 is not available here (a browser with GPU access has it)";
+    case "webgl":
+      return gpujs.GPU.isWebGLSupported ? null : "WebGL is not available here";
     case "headlessgl": {
+      if (typeof window !== "undefined") return "headlessgl is for Node.js; in a browser use webgl2 or webgl";
       const display = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.DISPLAY;
       if (!display) return "headlessgl needs an X display (run under xvfb-run -a)";
       return gpujs.GPU.isHeadlessGLSupported ? null : "headlessgl needs the optional gl package (headless-gl), which is not built here";
@@ -64,7 +71,8 @@ function unavailableReason(gpujs: GpuJs, mode: GpuMode): string | null {
 
 /**
  * Pick the mode: a forced mode must be available (else an error saying why); "auto" prefers a real
- * GPU (webgpu, then headlessgl), then webasm, and records a notice for each mode it passed over.
+ * GPU (webgpu; webgl2 or webgl in a browser; headlessgl in Node), then webasm, and records a
+ * notice for each mode it passed over.
  */
 export function chooseMode(gpujs: GpuJs, requested: GpuMode | "auto"): { mode: GpuMode; notices: string[] } {
   if (requested !== "auto") {
@@ -74,7 +82,7 @@ export function chooseMode(gpujs: GpuJs, requested: GpuMode | "auto"): { mode: G
     return { mode: requested, notices: [] };
   }
   const notices: string[] = [];
-  for (const mode of ["webgpu", "headlessgl", "webasm"] as const) {
+  for (const mode of ["webgpu", "webgl2", "webgl", "headlessgl", "webasm"] as const) {
     const reason = unavailableReason(gpujs, mode);
     if (!reason) return { mode, notices };
     notices.push(`gpu.js ${mode}: ${reason}`);

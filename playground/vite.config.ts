@@ -1,0 +1,12 @@
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vite";
+
+// The playground: a static page built from ../src. `npm run playground` serves it,
+// `npm run build:playground` writes it to dist-playground/ (publishable as is).
+export default defineConfig({
+  root: fileURLToPath(new URL(".", import.meta.url)),
+  base: "./",
+  // gpu.js alone is a 630 kB chunk, loaded only when a GPU backend is picked.
+  build: { outDir: fileURLToPath(new URL("../dist-playground", import.meta.url)), emptyOutDir: true, target: "es2022", chunkSizeWarningLimit: 700 },
+  server: { port: 5173 },
+});

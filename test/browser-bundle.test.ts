@@ -1,0 +1,38 @@
+import { builtinModules } from "node:module";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { build, type Plugin } from "vite";
+
+// flowgrad/autograd, /kernels, /flows and /models must bundle for the browser without any Node
+// built-in (fs, path, process…) on their import paths; the Node-only parts live in src/node and src/cli.
+const root = path.resolve(import.meta.dirname, "..");
+const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
+
+describe("the browser bundle", () => {
+  it("pulls in no Node built-in from autograd, kernels, flows or models", async () => {
+    const pulled: string[] = [];
+    const watch: Plugin = {
+      name: "watch-node-builtins",
+      enforce: "pre",
+      resolveId(source, importer) {
+        if (builtins.has(source) || source.startsWith("node:")) pulled.push(`${source} (from ${path.relative(root, importer ?? "?")})`);
+        return null;
+      },
+    };
+    await build({
+      root,
+      logLevel: "silent",
+      configFile: false,
+      plugins: [watch],
+      build: {
+        write: false,
+        target: "es2022",
+        lib: {
+          entry: Object.fromEntries(["autograd", "kernels", "flows", "models"].map((e) => [e, path.join(root, "src", e, "index.ts")])),
+          formats: ["es"],
+        },
+      },
+    });
+    expect(pulled).toEqual([]);
+  }, 120_000);
+});
