@@ -1,10 +1,23 @@
+import type { GpuMode } from "./gpu/load.js";
 import type { Backend } from "./types.js";
 
 /**
  * Small arrays on the CPU, large ones on the GPU backend: per-call overhead (conversion, upload,
- * read-back, launch) swamps the GPU's speed on small inputs. The threshold (output elements) is
- * set from `npm run bench:gpu`, which times both backends across sizes and prints the crossover.
+ * read-back, launch) swamps the GPU's speed on small inputs. The threshold (elements) per gpu.js
+ * mode comes from `npm run bench:gpu` (results/gpu-bench.json), which times both backends across
+ * sizes: on the 2-core development machine headlessgl (software GL), webasm and gpu.js's cpu mode
+ * were slower than the CPU backend at every size up to 4M elements and n = 512 matmuls, so "auto"
+ * keeps everything on the CPU there. The real-GPU modes have not been measured yet (no GPU machine
+ * was available); 65,536 elements is their provisional threshold until they are.
  */
+export const DEFAULT_GPU_THRESHOLDS: Record<GpuMode, number> = {
+  webgpu: 1 << 16,
+  webgl2: 1 << 16,
+  webgl: 1 << 16,
+  headlessgl: Infinity,
+  webasm: Infinity,
+  cpu: Infinity,
+};
 export const DEFAULT_GPU_THRESHOLD = 1 << 16;
 
 export function autoBackend(cpu: Backend, gpu: Backend, threshold = DEFAULT_GPU_THRESHOLD): Backend {

@@ -1,4 +1,4 @@
-import { autoBackend } from "./auto.js";
+import { autoBackend, DEFAULT_GPU_THRESHOLDS } from "./auto.js";
 import { cpuBackend } from "./cpu/index.js";
 import type { GpuBackend } from "./gpu/backend.js";
 import type { GpuMode } from "./gpu/load.js";
@@ -60,7 +60,7 @@ export async function initBackend(name = env("FLOWGRAD_BACKEND") ?? "cpu", optio
       if (gpuBackend.info.notices.length) console.warn(`flowgrad: GPU backend runs gpu.js in ${gpuBackend.info.gpuMode} mode (${gpuBackend.info.kernelClass})`);
     }
     registerBackend(gpuBackend);
-    registerBackend(autoBackend(cpuBackend, gpuBackend));
+    registerBackend(autoBackend(cpuBackend, gpuBackend, DEFAULT_GPU_THRESHOLDS[gpuBackend.info.gpuMode]));
   }
   return setBackend(name);
 }
