@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -99,6 +99,21 @@ describe("the flowgrad command", () => {
       expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
     }
   });
+  it("Ctrl-C stops a run at once and leaves no file, whole or partial; stale temporaries are cleaned", async () => {
+    const { spawn } = await import("node:child_process");
+    const out = path.join(tmp, "interrupted");
+    const child = spawn(process.execPath, [cli, "fit", "--steps", "1000000", "--out", out], { cwd: tmp });
+    await new Promise((resolve) => setTimeout(resolve, 2000)); // training by now
+    const exited = new Promise<string | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+    child.kill("SIGINT");
+    expect(await exited).toBe("SIGINT");
+    expect(readdirSync(out)).toEqual([]);
+    // A temporary from a write cut short is removed when the folder is used again.
+    writeFileSync(path.join(out, ".U1-planar-K2.json.12345.abc123.tmp"), "{ half");
+    const r = run("fit", "--K", "2", "--steps", "50", "--kl-samples", "1000", "--out", out);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(["U1-planar-K2.json", "U1-planar-K2.model.json", "U1-planar-K2.png"]);
+  }, 60_000);
   it("--help lists the subcommands", () => {
     const r = run("--help");
     expect(r.status).toBe(0);

@@ -87,13 +87,16 @@ program
   .option("--hidden <n>", "hidden units per layer", positiveInt("hidden"), 200)
   .option("--epochs <n>", "passes over the 9,000 training digits", positiveInt("epochs"), 10)
   .option("--batch <n>", "minibatch size", positiveInt("batch"), 100)
-  .option("--lr <x>", "Adam learning rate", positiveNumber("lr"), 1e-3)
+  .option("--lr <x>", "learning rate", positiveNumber("lr"), 1e-3)
+  .addOption(new Option("--optimizer <name>", "Adam, or the paper's RMSprop with momentum 0.9").choices(["adam", "rmsprop"]).default("adam"))
+  .option("--anneal-steps <n>", "updates over which β rises from 0.01 to 1 (annealed free energy; 0 = none)", integer("anneal-steps"), 0)
   .option("--samples <n>", "importance samples per test digit", positiveInt("samples"), 200)
   .option("--train-count <n>", "use only the first n training digits", positiveInt("train-count"))
   .option("--seed <n>", "random seed", integer("seed"), 0)
   .option("--out <dir>", "output folder", "results/vae")
-  .action((o: { K: number[]; flow: "planar" | "radial"; layers: string; latent: number; hidden: number; epochs: number; batch: number; lr: number; samples: number; trainCount?: number; seed: number; out: string }) => {
-    vaeCommand({ Ks: o.K, flow: o.flow, layers: o.layers === "2" ? 2 : 1, latent: o.latent, hidden: o.hidden, epochs: o.epochs, batch: o.batch, lr: o.lr, samples: o.samples, trainCount: o.trainCount, seed: o.seed, out: o.out });
+  .action((o: { K: number[]; flow: "planar" | "radial"; layers: string; latent: number; hidden: number; epochs: number; batch: number; lr: number; optimizer: "adam" | "rmsprop"; annealSteps: number; samples: number; trainCount?: number; seed: number; out: string }) => {
+    if (o.annealSteps < 0) throw new UserError("anneal-steps must be 0 or more");
+    vaeCommand({ Ks: o.K, flow: o.flow, layers: o.layers === "2" ? 2 : 1, latent: o.latent, hidden: o.hidden, epochs: o.epochs, batch: o.batch, lr: o.lr, optimizer: o.optimizer, annealSteps: o.annealSteps, samples: o.samples, trainCount: o.trainCount, seed: o.seed, out: o.out });
   });
 
 program

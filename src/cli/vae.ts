@@ -15,6 +15,8 @@ export interface VAESettings {
   epochs: number;
   batch: number;
   lr: number;
+  optimizer: "adam" | "rmsprop";
+  annealSteps: number;
   samples: number;
   seed: number;
   trainCount?: number;
@@ -53,7 +55,7 @@ export function vaeCommand(s: VAESettings): void {
     let result;
     try {
       result = trainVAE(model, train, {
-        epochs: s.epochs, batchSize: s.batch, lr: s.lr, seed: s.seed + 1,
+        epochs: s.epochs, batchSize: s.batch, lr: s.lr, optimizer: s.optimizer, annealSteps: s.annealSteps, seed: s.seed + 1,
         onStep: (step, total, loss) => {
           if (step % 5 === 0 || step === total) bar.update(step / total, `step ${step}/${total} F ${loss.toFixed(1)}`);
         },

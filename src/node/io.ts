@@ -1,36 +1,23 @@
 // File output for Node: every file is written to a temporary name and renamed into place, so an
-// interrupted run (Ctrl-C, a crash) never leaves a half-written file under the real name.
-import { accessSync, constants, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+// interrupted run (Ctrl-C, a crash) never leaves a half-written file under the real name. Ctrl-C
+// keeps its default action (stop at once): a handler could not run anyway while a synchronous
+// training loop or write holds the event loop. A temporary left by a kill mid-write is removed the
+// next time the folder is prepared for output.
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { PNG } from "pngjs";
 import type { Image } from "../models/heatmap.js";
 
-const pendingTemporaries = new Set<string>();
-let interruptHandlerInstalled = false;
-
-/** On Ctrl-C, delete temporary files still being written, then exit with the usual status 130. */
-function installInterruptHandler(): void {
-  if (interruptHandlerInstalled) return;
-  interruptHandlerInstalled = true;
-  process.once("SIGINT", () => {
-    for (const tmp of pendingTemporaries) rmSync(tmp, { force: true });
-    process.stderr.write("\ninterrupted: no partial files were left\n");
-    process.exit(130);
-  });
-}
+const TEMPORARY = /^\..+\.\d+\.[a-z0-9]+\.tmp$/;
 
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  installInterruptHandler();
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  pendingTemporaries.add(tmp);
   try {
     writeFileSync(tmp, data);
     renameSync(tmp, file);
   } catch (error) {
     rmSync(tmp, { force: true });
     throw error;
-  } finally {
-    pendingTemporaries.delete(tmp);
   }
 }
 
@@ -68,6 +55,8 @@ export function prepareOutputDir(dir: string): string {
   } catch (error) {
     fail((error as NodeJS.ErrnoException).code ?? (error as Error).message);
   }
+  // Temporaries of an earlier run that was killed while writing.
+  for (const name of readdirSync(resolved)) if (TEMPORARY.test(name)) rmSync(path.join(resolved, name), { force: true });
   return resolved;
 }
 
