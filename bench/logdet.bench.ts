@@ -4,10 +4,19 @@
 // Run: npm run bench:logdet   (--quick: D ≤ 256, K = 1, under a minute)
 import { noGrad, Random, randn, type Tensor } from "../src/autograd/index.js";
 import { jacobian, logAbsDet, PlanarFlow, RadialFlow, Sequential, type Flow } from "../src/flows/index.js";
+import { backendInfo, initBackend, type GpuMode } from "../src/kernels/index.js";
 import { environment, runCases, writeResult, type Row } from "./harness.js";
 import { logLogPlot, slope } from "./plot.js";
 
 const quick = process.argv.includes("--quick");
+// --backend gpu [--gpu-mode webasm|headlessgl]: the same workload with the gpu.js backend selected
+// (its elementwise, reduction and matmul kernels; the fused flow kernels stay on the CPU backend).
+const argAfter = (flag: string) => { const i = process.argv.indexOf(flag); return i >= 0 ? process.argv[i + 1] : undefined; };
+const backendName = argAfter("--backend") ?? "cpu";
+await initBackend(backendName, { gpuMode: argAfter("--gpu-mode") as GpuMode | undefined });
+const info = backendInfo();
+const label = info.gpuMode ? `gpu.js ${info.gpuMode} backend (${info.kernelClass})` : "CPU backend";
+const suffix = `${info.gpuMode ? `-gpu-${info.gpuMode}` : ""}${quick ? "-quick" : ""}`;
 const N = 64;
 const maxTime = quick ? 0.2 : 1;
 /** A path stops growing D once one call takes longer than this (seconds). */
@@ -78,7 +87,7 @@ for (const K of depths) {
 // Tables, slopes over the large-D range, ratios.
 const env = environment();
 const lines: string[] = [];
-lines.push(`## log|det J|: O(D) flows vs the O(D³) general-Jacobian baseline (N = ${N} points; ${env.cpu}, ${env.cores} cores, Node ${env.node}, CPU backend, float64)\n`);
+lines.push(`## log|det J|: O(D) flows vs the O(D³) general-Jacobian baseline (N = ${N} points; ${env.cpu}, ${env.cores} cores, Node ${env.node}, ${label}, float64)\n`);
 const slopes: Record<string, number> = {};
 for (const K of depths) {
   lines.push(`\n### K = ${K} layer${K > 1 ? "s" : ""} (mean time per batch of ${N} points)\n`);
@@ -114,10 +123,11 @@ const svg = logLogPlot(
   PATHS.map((p) => ({ label: p, points: points.filter((q) => q.path === p && q.K === depths[0]).map((q) => [q.D, q.meanMs] as [number, number]) })),
   "D (dimension)", "time per batch (ms)",
 );
-const svgFile = quick ? "results/logdet-quick.svg" : "results/logdet.svg";
-writeResult(quick ? "results/logdet-bench-quick.json" : "results/logdet-bench.json", { suite: "logdet", quick, N, environment: env, points, slopes, stoppedAfterD: stopped });
+const svgFile = `results/logdet${suffix}.svg`;
+writeResult(`results/logdet-bench${suffix}.json`, { suite: "logdet", quick, N, environment: { ...env, backend: info }, points, slopes, stoppedAfterD: stopped });
 writeResult(svgFile, svg);
-console.log(`\nwritten: results/logdet-bench${quick ? "-quick" : ""}.json, ${svgFile}`);
+console.log(`\nwritten: results/logdet-bench${suffix}.json, ${svgFile}`);
+process.exit(0); // a gpu.js context may keep the event loop alive
 
 function fmt(ms: number): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(1)} µs`;
