@@ -67,6 +67,19 @@ describe.skipIf(!chromium)(`the playground in headless Chromium${chromium ? "" :
       expect(await page.textContent("#logdet-result")).toMatch(/Jacobian \+ LU [\d.]+ ms \(\d+× slower\)/);
       mkdirSync(artifacts, { recursive: true });
       await page.screenshot({ path: path.join(artifacts, "playground.png"), fullPage: true });
+      // The GPU backend: gpu.js in whatever mode this browser offers (WebGL2/WebGL, else webasm),
+      // reported on the page, with a visible notice for every mode passed over or a fallback to the CPU.
+      await page.selectOption("#backend", "gpu");
+      await page.waitForFunction(() => (document.getElementById("backend-info")?.textContent ?? "").startsWith("gpu:") || !document.getElementById("notice")!.hidden, undefined, { timeout: 30_000, polling: 200 });
+      const shown = (await page.textContent("#backend-info")) ?? "";
+      console.info(`playground GPU backend: ${shown}`);
+      const noticeText = (await page.textContent("#notice")) ?? "";
+      expect(shown.startsWith("gpu: gpu.js ") || /could not start/.test(noticeText)).toBe(true);
+      if (!/webgl2|webgpu/.test(shown)) expect(noticeText.length).toBeGreaterThan(0); // a fallback is never silent
+      await page.click("#reset");
+      await page.click("#start");
+      await page.waitForFunction(() => Number(document.getElementById("step")?.textContent) > 50, undefined, { timeout: 60_000 });
+      await page.click("#pause");
       expect(errors).toEqual([]);
       expect(requests.filter((r) => !r.startsWith(url.replace(/index\.html$/, "")))).toEqual([]);
     } finally {
