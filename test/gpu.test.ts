@@ -3,6 +3,7 @@ import * as ag from "../src/autograd/index.js";
 import { BINARY_EXPRESSIONS, cpuBackend, setBackend, UNARY_EXPRESSIONS, type BinaryOp, type UnaryOp } from "../src/kernels/index.js";
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
 import type { GpuMode } from "../src/kernels/gpu/load.js";
+import { planar } from "../src/flows/index.js";
 import { expectGradcheck } from "./helpers.js";
 
 // Every GPU kernel against the CPU fallback, in every gpu.js mode this machine can run. A mode that
@@ -103,6 +104,26 @@ for (const mode of modes) {
         }
       }
     });
+    it("the fused planar and radial forward passes, shared and per-sample parameters", () => {
+      for (const [n, d, perSample] of [[300, 2, false], [50, 5, true], [7000, 1, false], [40, 3, true]] as const) {
+        const f32 = (m: number, lo = -1.5, hi = 1.5) => Float64Array.from(Float32Array.from(rand(m, lo, hi)));
+        const pn = perSample ? n : 1;
+        const z = f32(n * d), u = f32(pn * d), w = f32(pn * d), b = f32(pn), sp = f32(pn, 0.1, 3);
+        const z0 = f32(pn * d), al = f32(pn, 0.1, 2), ab = f32(pn, 0.1, 2);
+        for (const layer of ["planar", "radial"] as const) {
+          const g = new Float64Array(n * d), c = new Float64Array(n * d), gl = new Float64Array(n), cl = new Float64Array(n);
+          if (layer === "planar") {
+            backend.planarForward(z, u, w, b, sp, n, d, perSample, g, gl);
+            cpuBackend.planarForward(z, u, w, b, sp, n, d, perSample, c, cl);
+          } else {
+            backend.radialForward(z, z0, al, ab, n, d, perSample, g, gl);
+            cpuBackend.radialForward(z, z0, al, ab, n, d, perSample, c, cl);
+          }
+          expectFloat32Close(g, c, 4);
+          expectFloat32Close(gl, cl, 10); // logs of sums: absolute error ~1e-6 of their terms
+        }
+      }
+    });
     it("gradient checks of the autograd pass with this backend selected (float32 tolerance)", () => {
       setBackend(backend);
       try {
@@ -113,6 +134,9 @@ for (const mode of modes) {
         expectGradcheck((x, y) => x.mul(y).add(x.exp()).logsumexp(1), [T([4, 3]), T([3])], opts);
         // Smooth functions only: a finite difference of 1e-2 can jump across a kink of max or relu.
         expectGradcheck((x) => x.softplus().sub(x.sigmoid()).mul(x).sum(0), [T([5, 4])], opts);
+        // A flow layer whose forward runs on this backend and whose backward runs on the CPU.
+        const layer = (z: ag.Tensor, u: ag.Tensor, w: ag.Tensor) => { const o = planar(z, { u, w, b: ag.tensor([0.2]) }); return o.z.sum(1).add(o.logAbsDet); };
+        expectGradcheck(layer, [T([6, 3]), T([3]), T([3])], opts);
       } finally {
         setBackend("cpu");
       }

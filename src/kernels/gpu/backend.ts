@@ -1,12 +1,12 @@
-// The gpu.js backend: the compute-heavy kernels (elementwise, reductions, matmul) as gpu.js
-// kernels, compiled once per shape signature and cached; the rest (copies, gathers, the fused
-// flow layers) runs on the CPU backend. gpu.js computes in float32: float64 inputs are converted
+// The gpu.js backend: the compute-heavy kernels (elementwise, reductions, matmul, the fused flow
+// layers' forward passes) as gpu.js kernels, compiled once per shape signature and cached; the rest
+// (copies, gathers, the flow layers' backward passes) runs on the CPU backend. gpu.js computes in float32: float64 inputs are converted
 // on the way in and results written back into the caller's array (a documented conversion).
 import { cpuBackend } from "../cpu/index.js";
 import { broadcastStrides, collapseAxes } from "../strides.js";
 import type { Backend, BinaryOp, ReduceOp, Shape, TypedArray, UnaryOp } from "../types.js";
 import { chooseMode, importGpuJs, type GpuInfo, type GpuInstance, type GpuKernel, type GpuMode } from "./load.js";
-import { binarySource, matmulSource, MAX_WIDTH, reduceSource, unarySource } from "./sources.js";
+import { binarySource, matmulSource, MAX_WIDTH, planarSource, radialSource, reduceSource, unarySource } from "./sources.js";
 
 /** Larger arrays go to the CPU backend: gpu.js indexes in float32, exact only below 2²⁴. */
 const MAX_ELEMENTS = 1 << 24;
@@ -107,7 +107,25 @@ export class GpuBackend implements Backend {
     this.run(kern, [toFloat32(a), toFloat32(b), Float32Array.from(aOffsets), Float32Array.from(bOffsets)], out);
   }
 
-  // Data movement and the fused flow layers stay on the CPU backend.
+  planarForward(z: TypedArray, uHat: TypedArray, w: TypedArray, b: TypedArray, sp: TypedArray, n: number, d: number, perSample: boolean, out: TypedArray, logAbsDet: TypedArray): void {
+    if (n * d === 0) return;
+    if (n * d > MAX_ELEMENTS) return this.fallback.planarForward(z, uHat, w, b, sp, n, d, perSample, out, logAbsDet);
+    const args = [toFloat32(z), toFloat32(uHat), toFloat32(w), toFloat32(b), toFloat32(sp)];
+    const constants = { d, perSample: perSample ? 1 : 0 };
+    this.run(this.kernel(`pf:${n}:${d}:${perSample}`, planarSource(false), n * d, constants), args, out);
+    this.run(this.kernel(`pl:${n}:${d}:${perSample}`, planarSource(true), n, constants), args, logAbsDet);
+  }
+
+  radialForward(z: TypedArray, z0: TypedArray, alpha: TypedArray, alphaPlusBeta: TypedArray, n: number, d: number, perSample: boolean, out: TypedArray, logAbsDet: TypedArray): void {
+    if (n * d === 0) return;
+    if (n * d > MAX_ELEMENTS) return this.fallback.radialForward(z, z0, alpha, alphaPlusBeta, n, d, perSample, out, logAbsDet);
+    const args = [toFloat32(z), toFloat32(z0), toFloat32(alpha), toFloat32(alphaPlusBeta)];
+    const constants = { d, perSample: perSample ? 1 : 0 };
+    this.run(this.kernel(`rf:${n}:${d}:${perSample}`, radialSource(false), n * d, constants), args, out);
+    this.run(this.kernel(`rl:${n}:${d}:${perSample}`, radialSource(true), n, constants), args, logAbsDet);
+  }
+
+  // Data movement, the planar constraint and the flow layers' backward passes stay on the CPU backend.
   stridedCopy: Backend["stridedCopy"] = (...args) => this.fallback.stridedCopy(...args);
   stridedScatter: Backend["stridedScatter"] = (...args) => this.fallback.stridedScatter(...args);
   gather: Backend["gather"] = (...args) => this.fallback.gather(...args);
@@ -115,9 +133,7 @@ export class GpuBackend implements Backend {
   where: Backend["where"] = (...args) => this.fallback.where(...args);
   planarConstraint: Backend["planarConstraint"] = (...args) => this.fallback.planarConstraint(...args);
   planarConstraintBackward: Backend["planarConstraintBackward"] = (...args) => this.fallback.planarConstraintBackward(...args);
-  planarForward: Backend["planarForward"] = (...args) => this.fallback.planarForward(...args);
   planarBackward: Backend["planarBackward"] = (...args) => this.fallback.planarBackward(...args);
-  radialForward: Backend["radialForward"] = (...args) => this.fallback.radialForward(...args);
   radialBackward: Backend["radialBackward"] = (...args) => this.fallback.radialBackward(...args);
 }
 

@@ -47,3 +47,30 @@ export function matmulSource(transA: boolean, transB: boolean): string {
     for (let p = 0; p < this.constants.k; p++) { s += ${a} * ${b}; }
     return s; }`;
 }
+
+// The fused flow layers' forward passes (the backward passes run on the CPU backend). Parameters are
+// shared (offset 0) or per sample (offset p·D), chosen by the constant perSample (0 or 1).
+const pointPrelude = `const p = Math.floor(i / this.constants.d); const po = this.constants.perSample * p * this.constants.d; const s = this.constants.perSample * p;`;
+
+/** Planar: element i of z' (= p·D + j) or, with logDet, log|det| of point i. */
+export function planarSource(logDet: boolean): string {
+  const point = logDet ? "const p = i; const po = this.constants.perSample * p * this.constants.d; const s = this.constants.perSample * p;" : pointPrelude;
+  const result = logDet ? "const h2 = h * h; return Math.log(h2 + (1 - h2) * SP[s]);" : "const j = i - p * this.constants.d; return Z[i] + U[po + j] * h;";
+  return `function (Z, U, Wt, Bt, SP) { ${flatIndex} if (i >= this.constants.n) { return 0; } ${point}
+    let a = Bt[s];
+    for (let q = 0; q < this.constants.d; q++) { a += Wt[po + q] * Z[p * this.constants.d + q]; }
+    const h = Math.tanh(a); ${result} }`;
+}
+
+/** Radial: element i of z' or, with logDet, log|det| of point i (see kernels/cpu/flows.ts). */
+export function radialSource(logDet: boolean): string {
+  const point = logDet ? "const p = i; const po = this.constants.perSample * p * this.constants.d; const s = this.constants.perSample * p;" : pointPrelude;
+  const result = logDet
+    ? "return (this.constants.d - 1) * Math.log(r + ab) + Math.log(r * r + 2 * al * r + al * ab) - (this.constants.d + 1) * Math.log(al + r);"
+    : "const j = i - p * this.constants.d; return Z[i] + ((ab - al) / (al + r)) * (Z[i] - Z0[po + j]);";
+  return `function (Z, Z0, AL, AB) { ${flatIndex} if (i >= this.constants.n) { return 0; } ${point}
+    const al = AL[s]; const ab = AB[s];
+    let r2 = 0;
+    for (let q = 0; q < this.constants.d; q++) { const dq = Z[p * this.constants.d + q] - Z0[po + q]; r2 += dq * dq; }
+    const r = Math.sqrt(r2); ${result} }`;
+}
