@@ -104,7 +104,7 @@ for (const mode of modes) {
         }
       }
     });
-    it("the fused planar and radial forward passes, shared and per-sample parameters", () => {
+    it("the fused planar and radial layers, forward and backward, shared and per-sample parameters", () => {
       for (const [n, d, perSample] of [[300, 2, false], [50, 5, true], [7000, 1, false], [40, 3, true]] as const) {
         const f32 = (m: number, lo = -1.5, hi = 1.5) => Float64Array.from(Float32Array.from(rand(m, lo, hi)));
         const pn = perSample ? n : 1;
@@ -121,6 +121,19 @@ for (const mode of modes) {
           }
           expectFloat32Close(g, c, 4);
           expectFloat32Close(gl, cl, 10); // logs of sums: absolute error ~1e-6 of their terms
+          // Backward, with both output gradients, then with only one of them.
+          for (const [gOut, gLd] of [[f32(n * d), f32(n)], [f32(n * d), null], [null, f32(n)]] as const) {
+            const sizes = layer === "planar" ? [n * d, pn * d, pn * d, pn, pn] : [n * d, pn * d, pn, pn];
+            const gg = sizes.map((m) => new Float64Array(m)), cg = sizes.map((m) => new Float64Array(m));
+            if (layer === "planar") {
+              backend.planarBackward(z, u, w, b, sp, n, d, perSample, gOut, gLd, gg[0]!, gg[1]!, gg[2]!, gg[3]!, gg[4]!);
+              cpuBackend.planarBackward(z, u, w, b, sp, n, d, perSample, gOut, gLd, cg[0]!, cg[1]!, cg[2]!, cg[3]!, cg[4]!);
+            } else {
+              backend.radialBackward(z, z0, al, ab, n, d, perSample, gOut, gLd, gg[0]!, gg[1]!, gg[2]!, gg[3]!);
+              cpuBackend.radialBackward(z, z0, al, ab, n, d, perSample, gOut, gLd, cg[0]!, cg[1]!, cg[2]!, cg[3]!);
+            }
+            gg.forEach((x, k) => expectFloat32Close(x, cg[k]!, 20));
+          }
         }
       }
     });

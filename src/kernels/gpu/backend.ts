@@ -1,17 +1,28 @@
 // The gpu.js backend: the compute-heavy kernels (elementwise, reductions, matmul, the fused flow
-// layers' forward passes) as gpu.js kernels, compiled once per shape signature and cached; the rest
-// (copies, gathers, the flow layers' backward passes) runs on the CPU backend. gpu.js computes in float32: float64 inputs are converted
+// layers forward and backward) as gpu.js kernels, compiled once per shape signature and cached; the
+// rest (copies, gathers, the O(D) planar constraint) runs on the CPU backend. gpu.js computes in float32: float64 inputs are converted
 // on the way in and results written back into the caller's array (a documented conversion).
 import { cpuBackend } from "../cpu/index.js";
 import { broadcastStrides, collapseAxes } from "../strides.js";
 import type { Backend, BinaryOp, ReduceOp, Shape, TypedArray, UnaryOp } from "../types.js";
 import { chooseMode, importGpuJs, type GpuInfo, type GpuInstance, type GpuKernel, type GpuMode } from "./load.js";
-import { binarySource, matmulSource, MAX_WIDTH, planarSource, radialSource, reduceSource, unarySource } from "./sources.js";
+import { binarySource, matmulSource, MAX_WIDTH, planarBackwardSource, planarSource, radialBackwardSource, radialSource, reduceSource, unarySource } from "./sources.js";
 
 /** Larger arrays go to the CPU backend: gpu.js indexes in float32, exact only below 2²⁴. */
 const MAX_ELEMENTS = 1 << 24;
 /** Compiled kernels kept; the least recently used beyond this are destroyed. */
 const CACHE_SIZE = 128;
+
+/** target += values, elementwise. */
+function addInto(target: TypedArray, values: Float32Array): void {
+  for (let i = 0; i < values.length; i++) target[i] += values[i]!;
+}
+
+/** Add per-point shares [n, width] into per-sample parameters, or their sum over points into shared ones. */
+function addShares(target: TypedArray, shares: Float32Array, n: number, width: number, perSample: boolean): void {
+  if (perSample) return addInto(target, shares);
+  for (let p = 0; p < n; p++) for (let j = 0; j < width; j++) target[j] += shares[p * width + j]!;
+}
 
 function toFloat32(a: TypedArray): Float32Array {
   return a instanceof Float32Array ? a : Float32Array.from(a);
@@ -125,7 +136,51 @@ export class GpuBackend implements Backend {
     this.run(this.kernel(`rl:${n}:${d}:${perSample}`, radialSource(true), n, constants), args, logAbsDet);
   }
 
-  // Data movement, the planar constraint and the flow layers' backward passes stay on the CPU backend.
+  planarBackward(
+    z: TypedArray, uHat: TypedArray, w: TypedArray, b: TypedArray, sp: TypedArray, n: number, d: number, perSample: boolean,
+    gOut: TypedArray | null, gLogAbsDet: TypedArray | null, gz: TypedArray, gu: TypedArray, gw: TypedArray, gb: TypedArray, gsp: TypedArray,
+  ): void {
+    if (n * d === 0) return;
+    if (n * d > MAX_ELEMENTS) return this.fallback.planarBackward(z, uHat, w, b, sp, n, d, perSample, gOut, gLogAbsDet, gz, gu, gw, gb, gsp);
+    // A missing output gradient is zero.
+    const args = [toFloat32(z), toFloat32(uHat), toFloat32(w), toFloat32(b), toFloat32(sp), gOut ? toFloat32(gOut) : new Float32Array(n * d), gLogAbsDet ? toFloat32(gLogAbsDet) : new Float32Array(n)];
+    const constants = { d, perSample: perSample ? 1 : 0 };
+    const part = (which: "gz" | "gu" | "gw" | "gb" | "gsp", size: number) => {
+      const out = new Float32Array(size);
+      this.run(this.kernel(`pb-${which}:${n}:${d}:${perSample}`, planarBackwardSource(which), size, constants), args, out);
+      return out;
+    };
+    addInto(gz, part("gz", n * d));
+    addShares(gu, part("gu", n * d), n, d, perSample);
+    addShares(gw, part("gw", n * d), n, d, perSample);
+    addShares(gb, part("gb", n), n, 1, perSample);
+    addShares(gsp, part("gsp", n), n, 1, perSample);
+  }
+
+  radialBackward(
+    z: TypedArray, z0: TypedArray, alpha: TypedArray, alphaPlusBeta: TypedArray, n: number, d: number, perSample: boolean,
+    gOut: TypedArray | null, gLogAbsDet: TypedArray | null, gz: TypedArray, gz0: TypedArray, galpha: TypedArray, gAlphaPlusBeta: TypedArray,
+  ): void {
+    if (n * d === 0) return;
+    if (n * d > MAX_ELEMENTS) return this.fallback.radialBackward(z, z0, alpha, alphaPlusBeta, n, d, perSample, gOut, gLogAbsDet, gz, gz0, galpha, gAlphaPlusBeta);
+    const g = gOut ? toFloat32(gOut) : new Float32Array(n * d);
+    const args = [toFloat32(z), toFloat32(z0), toFloat32(alpha), toFloat32(alphaPlusBeta), g, gLogAbsDet ? toFloat32(gLogAbsDet) : new Float32Array(n)];
+    const constants = { d, perSample: perSample ? 1 : 0 };
+    const part = (which: "gz" | "ga" | "gs", size: number) => {
+      const out = new Float32Array(size);
+      this.run(this.kernel(`rb-${which}:${n}:${d}:${perSample}`, radialBackwardSource(which), size, constants), args, out);
+      return out;
+    };
+    const dz = part("gz", n * d);
+    addInto(gz, dz);
+    // dL/dz0 = g − dL/dz, point by point, then summed if z0 is shared.
+    for (let i = 0; i < dz.length; i++) dz[i] = g[i]! - dz[i]!;
+    addShares(gz0, dz, n, d, perSample);
+    addShares(galpha, part("ga", n), n, 1, perSample);
+    addShares(gAlphaPlusBeta, part("gs", n), n, 1, perSample);
+  }
+
+  // Data movement and the planar constraint (O(D) work) stay on the CPU backend.
   stridedCopy: Backend["stridedCopy"] = (...args) => this.fallback.stridedCopy(...args);
   stridedScatter: Backend["stridedScatter"] = (...args) => this.fallback.stridedScatter(...args);
   gather: Backend["gather"] = (...args) => this.fallback.gather(...args);
@@ -133,8 +188,6 @@ export class GpuBackend implements Backend {
   where: Backend["where"] = (...args) => this.fallback.where(...args);
   planarConstraint: Backend["planarConstraint"] = (...args) => this.fallback.planarConstraint(...args);
   planarConstraintBackward: Backend["planarConstraintBackward"] = (...args) => this.fallback.planarConstraintBackward(...args);
-  planarBackward: Backend["planarBackward"] = (...args) => this.fallback.planarBackward(...args);
-  radialBackward: Backend["radialBackward"] = (...args) => this.fallback.radialBackward(...args);
 }
 
 /**

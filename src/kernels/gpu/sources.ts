@@ -74,3 +74,45 @@ export function radialSource(logDet: boolean): string {
     for (let q = 0; q < this.constants.d; q++) { const dq = Z[p * this.constants.d + q] - Z0[po + q]; r2 += dq * dq; }
     const r = Math.sqrt(r2); ${result} }`;
 }
+
+/**
+ * Planar backward, per point: which = "gz" (element i = p·D + j of dL/dz), "gu" (h·g, the point's
+ * share of dL/dû), "gw" (ga·z), "gb" (ga, per point) or "gsp" (γ h'/Q, per point). Shared
+ * parameters' gradients are the sums of the per-point shares, taken on the CPU.
+ */
+export function planarBackwardSource(which: "gz" | "gu" | "gw" | "gb" | "gsp"): string {
+  const perPoint = which === "gb" || which === "gsp";
+  const point = perPoint ? "const p = i; const po = this.constants.perSample * p * this.constants.d; const s = this.constants.perSample * p;" : pointPrelude;
+  const tail = {
+    gz: "const j = i - p * this.constants.d; return G[i] + ga * Wt[po + j];",
+    gu: "const j = i - p * this.constants.d; return h * G[i];",
+    gw: "const j = i - p * this.constants.d; return ga * Z[i];",
+    gb: "return ga;",
+    gsp: "return hp * gq;",
+  }[which];
+  return `function (Z, U, Wt, Bt, SP, G, GL) { ${flatIndex} if (i >= this.constants.n) { return 0; } ${point}
+    let a = Bt[s]; let ug = 0;
+    for (let q = 0; q < this.constants.d; q++) { a += Wt[po + q] * Z[p * this.constants.d + q]; ug += U[po + q] * G[p * this.constants.d + q]; }
+    const h = Math.tanh(a); const hp = 1 - h * h; const sp = SP[s];
+    const gq = GL[p] / (h * h + hp * sp);
+    const ga = hp * ug + 2 * h * hp * (1 - sp) * gq;
+    ${tail} }`;
+}
+
+/** Radial backward, per point: "gz" (element i of dL/dz; dL/dz0 = g − dL/dz), "ga" (dL/dα share), "gs" (dL/d(α+β) share). */
+export function radialBackwardSource(which: "gz" | "ga" | "gs"): string {
+  const point = which === "gz" ? pointPrelude : "const p = i; const po = this.constants.perSample * p * this.constants.d; const s = this.constants.perSample * p;";
+  const tail = {
+    gz: "const j = i - p * this.constants.d; let radial = 0; if (r > 0) { radial = (-(ab - al) * h2 * t + gl * lr) / r; } return (1 + c) * G[i] + radial * (Z[i] - Z0[po + j]);",
+    ga: "return -(r + ab) * h2 * t + gl * ((2 * r + ab) / P - (this.constants.d + 1) * h);",
+    gs: "return h * t + gl * ((this.constants.d - 1) / (r + ab) + al / P);",
+  }[which];
+  return `function (Z, Z0, AL, AB, G, GL) { ${flatIndex} if (i >= this.constants.n) { return 0; } ${point}
+    const al = AL[s]; const ab = AB[s];
+    let r2 = 0; let t = 0;
+    for (let q = 0; q < this.constants.d; q++) { const dq = Z[p * this.constants.d + q] - Z0[po + q]; r2 += dq * dq; t += dq * G[p * this.constants.d + q]; }
+    const r = Math.sqrt(r2); const h = 1 / (al + r); const h2 = h * h; const c = (ab - al) * h; const P = r2 + 2 * al * r + al * ab;
+    const gl = GL[p];
+    const lr = (this.constants.d - 1) / (r + ab) + (2 * (r + al)) / P - (this.constants.d + 1) * h;
+    ${tail} }`;
+}
