@@ -5,6 +5,14 @@ import type { TypedArray } from "../types.js";
 // Parameters are shared ([D], scalars) or per sample ([N, D], [N]) — `perSample` says which.
 // Gradients of shared parameters are summed over the batch.
 
+/** log(1 + eˣ) and 1/(1 + e⁻ˣ) without overflow (the same math as kernels/elementwise.ts). */
+function softplus(x: number): number {
+  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
+}
+function sigmoid(x: number): number {
+  return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+}
+
 /** Added to softplus(wᵀu) so 1 + wᵀû stays positive when softplus underflows (wᵀu < −745). */
 export const SLACK_FLOOR = 1e-12;
 
@@ -21,7 +29,7 @@ export function planarConstraint(u: TypedArray, w: TypedArray, rows: number, d: 
       wu += w[o + j]! * u[o + j]!;
       ww += w[o + j]! * w[o + j]!;
     }
-    const sp = (wu > 0 ? wu + Math.log1p(Math.exp(-wu)) : Math.log1p(Math.exp(wu))) + SLACK_FLOOR;
+    const sp = softplus(wu) + SLACK_FLOOR;
     const c = (sp - 1 - wu) / (ww > 0 ? ww : 1);
     for (let j = 0; j < d; j++) uHat[o + j] = u[o + j]! + c * w[o + j]!;
     slack[r] = sp;
@@ -43,10 +51,10 @@ export function planarConstraintBackward(
       ww += w[o + j]! * w[o + j]!;
       if (gUHat) gc += gUHat[o + j]! * w[o + j]!;
     }
-    const sp = (wu > 0 ? wu + Math.log1p(Math.exp(-wu)) : Math.log1p(Math.exp(wu))) + SLACK_FLOOR;
+    const sp = softplus(wu) + SLACK_FLOOR;
     const safe = ww > 0 ? ww : 1;
     const c = (sp - 1 - wu) / safe;
-    const sigma = wu >= 0 ? 1 / (1 + Math.exp(-wu)) : Math.exp(wu) / (1 + Math.exp(wu));
+    const sigma = sigmoid(wu);
     const dcdww = ww > 0 ? -c / ww : 0;
     const gwu = (gc * (sigma - 1)) / safe + (gSlack ? gSlack[r]! : 0) * sigma;
     for (let j = 0; j < d; j++) {
