@@ -82,6 +82,22 @@ describe("the flowgrad command", () => {
     expect(record.kl.samples).toBe(2000);
     expect(readFileSync(path.join(tmp, "out/U1-planar-K2.png")).subarray(1, 4).toString()).toBe("PNG");
   }, 60_000);
+  it("vae: trains with early stopping and dynamic binarisation, writes the table, JSON, model and digits", () => {
+    const r = run("vae", "--K", "0,1", "--latent", "4", "--hidden", "8", "--epochs", "3", "--train-count", "400", "--validation", "100",
+      "--binarize", "dynamic", "--samples", "5", "--out", "vae");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\| planar \| 1 \| 1 \| [1-3] \/ [1-3] \| \d+\.\d\d \| \d+\.\d\d \|/);
+    expect(readdirSync(path.join(tmp, "vae")).sort()).toEqual([
+      "vae-planar-K0-L1.model.json", "vae-planar-K0-L1.samples.png", "vae-planar-K1-L1.model.json", "vae-planar-K1-L1.samples.png", "vae-planar-L1.json",
+    ]);
+    const { records } = JSON.parse(readFileSync(path.join(tmp, "vae/vae-planar-L1.json"), "utf8"));
+    for (const rec of records) {
+      expect(rec.binarize).toBe("dynamic");
+      expect(rec.validationLosses.length).toBe(rec.epochsRun);
+      expect(rec.validationLosses[rec.bestEpoch - 1]).toBe(Math.min(...rec.validationLosses));
+      expect(rec.negLogLikelihood).toBeLessThan(rec.negativeElbo);
+    }
+  }, 60_000);
   it("bad input: a clear one-line message, exit code 1, no stack trace", () => {
     for (const [args, message] of [
       [["fit", "--target", "U7"], /argument 'U7' is invalid. Allowed choices are U1, U2, U3, U4/],
@@ -91,6 +107,8 @@ describe("the flowgrad command", () => {
       [["fit", "--lr", "fast"], /lr must be a positive number/],
       [["fit", "--steps", "5", "--out", "/proc/flowgrad-cannot-write"], /cannot write to output folder \/proc\/flowgrad-cannot-write/],
       [["fit", "--steps", "5", "--out", "out/U1-planar-K2.png/sub"], /cannot write to output folder .*U1-planar-K2.png\/sub: .*U1-planar-K2.png is not a folder/],
+      [["vae", "--validation", "9000"], /--validation 9000 leaves no training digits \(there are 9000\)/],
+      [["vae", "--binarize", "sometimes"], /Allowed choices are threshold, dynamic/],
       [["frobnicate"], /unknown command 'frobnicate'/],
     ] as const) {
       const r = run(...args);

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { noGrad, Random, Tensor, tensor } from "../src/autograd/index.js";
-import { evaluateVAE, FlowVAE, sampleDigits, trainVAE } from "../src/models/index.js";
+import { evaluateVAE, FlowVAE, sampleBinary, sampleDigits, trainVAE } from "../src/models/index.js";
 import { loadMnist, loadVAE, saveVAE } from "../src/node/index.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "flowgrad-vae-"));
@@ -28,6 +28,21 @@ describe("MNIST from the mnist package", () => {
     const ink = data.test.images.reduce((s, v) => s + v, 0) / data.test.images.length;
     expect(ink).toBeGreaterThan(0.08);
     expect(ink).toBeLessThan(0.3);
+    // The grey intensities are kept, and the binary digits are exactly them thresholded at 0.5.
+    expect(data.test.intensities.every((v, i) => v >= 0 && v <= 1 && data.test.images[i] === (v >= 0.5 ? 1 : 0))).toBe(true);
+    expect(data.test.intensities.some((v) => v > 0 && v < 1)).toBe(true);
+  });
+  it("stochastic binarisation draws each pixel with probability equal to its intensity", () => {
+    const intensities = new Float64Array(40_000).map((_, i) => (i % 5) / 4); // 0, .25, .5, .75, 1
+    const draw = sampleBinary(intensities, new Random(3));
+    expect(draw.every((v) => v === 0 || v === 1)).toBe(true);
+    for (let level = 0; level < 5; level++) {
+      let ones = 0;
+      for (let i = level; i < draw.length; i += 5) ones += draw[i]!;
+      // 8,000 draws per level: the standard error of the mean is at most 0.0056
+      expect(Math.abs(ones / 8000 - level / 4)).toBeLessThan(0.025);
+    }
+    expect(() => sampleBinary(Float64Array.of(0.2, 1.5), new Random(1))).toThrow(/intensity 1 is 1.5, not in \[0, 1\]/);
   });
   it("a missing or corrupt data file is a clear error", () => {
     expect(() => loadMnist({ dataDir: path.join(tmp, "nowhere") })).toThrow(/MNIST data file .*0\.json is missing or not valid JSON/);
@@ -88,6 +103,37 @@ describe("training, evaluation, saving", () => {
       expect(Array.from(sampleDigits(loaded, 3, 1))).toEqual(Array.from(sampleDigits(model, 3, 1)));
     }
   }, 120_000);
+  it("early stopping keeps the parameters of the epoch with the best validation bound", () => {
+    // Trained on 100 copies of one digit, the model first learns what digits look like, then only
+    // that digit: its bound on other digits gets better for a few epochs and then worse.
+    const train = new Float64Array(100 * 784);
+    for (let i = 0; i < 100; i++) train.set(data.train.images.subarray(0, 784), i * 784);
+    const model = new FlowVAE({ K: 1, latent: 4, hidden: 16, seed: 5 });
+    const snapshots: Float64Array[][] = [];
+    const result = trainVAE(model, train, {
+      epochs: 40, batchSize: 50, lr: 1e-2, validation: data.train.images.subarray(8000 * 784, 8200 * 784), patience: 3,
+      onEpoch: () => snapshots.push(model.parameters().map((p) => Float64Array.from(p.data))),
+    });
+    expect(result.validationLosses.length).toBe(result.epochsRun);
+    expect(snapshots.length).toBe(result.epochsRun);
+    const best = result.validationLosses.indexOf(Math.min(...result.validationLosses));
+    expect(result.bestEpoch).toBe(best + 1);
+    // It stopped early, `patience` epochs after the best one, holding the best epoch's parameters.
+    expect(result.epochsRun).toBeLessThan(40);
+    expect(result.epochsRun).toBe(result.bestEpoch + 3);
+    model.parameters().forEach((p, i) => expect(Array.from(p.data)).toEqual(Array.from(snapshots[best]![i]!)));
+    expect(() => trainVAE(model, train, { epochs: 1, patience: 0 })).toThrow(/patience must be at least 1 epoch, got 0/);
+    expect(() => trainVAE(model, train, { epochs: 1, validation: new Float64Array(5) })).toThrow(/validation: 5 values are not whole images of 784 pixels/);
+  }, 60_000);
+  it("dynamic binarisation trains on fresh draws of the grey digits", () => {
+    const model = new FlowVAE({ K: 1, latent: 4, hidden: 16, seed: 5 });
+    const test = data.test.images.subarray(0, 100 * 784);
+    const before = evaluateVAE(model, test, 5);
+    trainVAE(model, data.train.intensities.subarray(0, 1000 * 784), { epochs: 2, batchSize: 50, lr: 3e-3, binarize: "dynamic" });
+    expect(evaluateVAE(model, test, 5).negativeElbo).toBeLessThan(before.negativeElbo - 50);
+    expect(() => trainVAE(model, test, { epochs: 1, binarize: "dynamic", batchSize: 100 }), "binary digits are valid intensities").not.toThrow();
+    expect(() => trainVAE(model, test, { epochs: 1, binarize: "sometimes" as "dynamic" })).toThrow(/binarize must be "fixed" or "dynamic", got sometimes/);
+  }, 60_000);
   it("a damaged model file is refused with the reason, and nothing is half-loaded", () => {
     const model = new FlowVAE({ K: 1, latent: 4, hidden: 8 });
     const file = path.join(tmp, "ok.model.json");

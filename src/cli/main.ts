@@ -85,18 +85,22 @@ program
   .addOption(new Option("--layers <n>", "stochastic layers (1 = VAE, 2 = DLGM with L = 2)").choices(["1", "2"]).default("1"))
   .option("--latent <n>", "latent dimension", positiveInt("latent"), 40)
   .option("--hidden <n>", "hidden units per layer", positiveInt("hidden"), 200)
-  .option("--epochs <n>", "passes over the 9,000 training digits", positiveInt("epochs"), 10)
+  .option("--epochs <n>", "the most passes over the training digits", positiveInt("epochs"), 10)
   .option("--batch <n>", "minibatch size", positiveInt("batch"), 100)
   .option("--lr <x>", "learning rate", positiveNumber("lr"), 1e-3)
   .addOption(new Option("--optimizer <name>", "Adam, or the paper's RMSprop with momentum 0.9").choices(["adam", "rmsprop"]).default("adam"))
   .option("--anneal-steps <n>", "updates over which β rises from 0.01 to 1 (annealed free energy; 0 = none)", integer("anneal-steps"), 0)
+  .addOption(new Option("--binarize <how>", "pixels to {0, 1}: threshold at 0.5, or a fresh Bernoulli draw per minibatch").choices(["threshold", "dynamic"]).default("threshold"))
+  .option("--validation <n>", "training digits held out for early stopping (0 = none)", integer("validation"), 1000)
+  .option("--patience <n>", "stop after this many epochs without a better validation bound", positiveInt("patience"), 5)
   .option("--samples <n>", "importance samples per test digit", positiveInt("samples"), 200)
   .option("--train-count <n>", "use only the first n training digits", positiveInt("train-count"))
   .option("--seed <n>", "random seed", integer("seed"), 0)
   .option("--out <dir>", "output folder", "results/vae")
-  .action((o: { K: number[]; flow: "planar" | "radial"; layers: string; latent: number; hidden: number; epochs: number; batch: number; lr: number; optimizer: "adam" | "rmsprop"; annealSteps: number; samples: number; trainCount?: number; seed: number; out: string }) => {
+  .action((o: { K: number[]; flow: "planar" | "radial"; layers: string; latent: number; hidden: number; epochs: number; batch: number; lr: number; optimizer: "adam" | "rmsprop"; annealSteps: number; binarize: "threshold" | "dynamic"; validation: number; patience: number; samples: number; trainCount?: number; seed: number; out: string }) => {
     if (o.annealSteps < 0) throw new UserError("anneal-steps must be 0 or more");
-    vaeCommand({ Ks: o.K, flow: o.flow, layers: o.layers === "2" ? 2 : 1, latent: o.latent, hidden: o.hidden, epochs: o.epochs, batch: o.batch, lr: o.lr, optimizer: o.optimizer, annealSteps: o.annealSteps, samples: o.samples, trainCount: o.trainCount, seed: o.seed, out: o.out });
+    if (o.validation < 0) throw new UserError("validation must be 0 or more");
+    vaeCommand({ Ks: o.K, flow: o.flow, layers: o.layers === "2" ? 2 : 1, latent: o.latent, hidden: o.hidden, epochs: o.epochs, batch: o.batch, lr: o.lr, optimizer: o.optimizer, annealSteps: o.annealSteps, binarize: o.binarize, validation: o.validation, patience: o.patience, samples: o.samples, trainCount: o.trainCount, seed: o.seed, out: o.out });
   });
 
 program

@@ -1,8 +1,9 @@
 // `flowgrad vae` and `flowgrad sample`: DLGMs with flow posteriors on MNIST (section 6.2).
 import path from "node:path";
-import { blankImage, drawGrey, evaluateVAE, FlowVAE, sampleDigits, trainVAE, type FlowKind, type VAEEvaluation } from "../models/index.js";
-import { prepareOutputDir, writeJsonAtomic, writePng } from "../node/io.js";
-import { loadMnist } from "../node/mnist.js";
+import { blankImage, drawGrey, evaluateVAE, FlowVAE, sampleBinary, sampleDigits, trainVAE, type FlowKind, type VAEEvaluation } from "../models/index.js";
+import { Random } from "../autograd/index.js";
+import { prepareOutputDir, UserError, writeJsonAtomic, writePng } from "../node/io.js";
+import { loadMnist, PIXELS } from "../node/mnist.js";
 import { loadVAE, saveVAE } from "../node/model-files.js";
 import { progress } from "./progress.js";
 
@@ -17,6 +18,11 @@ export interface VAESettings {
   lr: number;
   optimizer: "adam" | "rmsprop";
   annealSteps: number;
+  /** "threshold": intensity ≥ 0.5; "dynamic": a fresh Bernoulli draw per minibatch (test and validation drawn once) */
+  binarize: "threshold" | "dynamic";
+  /** training digits held out for early stopping (0 = none: train all epochs) */
+  validation: number;
+  patience: number;
   samples: number;
   seed: number;
   trainCount?: number;
@@ -28,6 +34,10 @@ interface VAERecord extends VAEEvaluation {
   flow: FlowKind;
   layers: number;
   epochs: number;
+  epochsRun: number;
+  bestEpoch: number;
+  validationLosses: number[];
+  binarize: "threshold" | "dynamic";
   trainSeconds: number;
   evalSeconds: number;
   finalTrainLoss: number;
@@ -46,41 +56,57 @@ function digitGrid(model: FlowVAE, file: string, seed: number): void {
 export function vaeCommand(s: VAESettings): void {
   const dir = prepareOutputDir(s.out);
   const data = loadMnist();
-  const train = s.trainCount ? data.train.images.subarray(0, s.trainCount * 784) : data.train.images;
+  const pool = s.trainCount ? Math.min(s.trainCount, data.train.count) : data.train.count;
+  if (s.validation >= pool) throw new UserError(`--validation ${s.validation} leaves no training digits (there are ${pool})`);
+  const fit = pool - s.validation, P = PIXELS;
+  // Held-out digits come from the end of the training split; the test split is never looked at.
+  // With dynamic binarisation the test and validation digits are drawn once, with fixed seeds that
+  // do not depend on --seed, so every model is scored on the same binary digits.
+  const dynamic = s.binarize === "dynamic";
+  const train = (dynamic ? data.train.intensities : data.train.images).subarray(0, fit * P);
+  const heldOut = (dynamic ? sampleBinary(data.train.intensities.subarray(fit * P, pool * P), new Random(2016)) : data.train.images.subarray(fit * P, pool * P));
+  const validation = s.validation > 0 ? heldOut : undefined;
+  const test = dynamic ? sampleBinary(data.test.intensities, new Random(2015)) : data.test.images;
   const records: VAERecord[] = [];
   for (const K of s.Ks) {
     const model = new FlowVAE({ K, flow: s.flow, stochasticLayers: s.layers, latent: s.latent, hidden: s.hidden, seed: s.seed });
     const label = `vae ${s.flow} K=${K}`;
     const bar = progress(label, 1);
-    let result;
+    let result, lastValidation = "";
     try {
       result = trainVAE(model, train, {
         epochs: s.epochs, batchSize: s.batch, lr: s.lr, optimizer: s.optimizer, annealSteps: s.annealSteps, seed: s.seed + 1,
+        binarize: dynamic ? "dynamic" : "fixed", validation, patience: s.patience,
         onStep: (step, total, loss) => {
-          if (step % 5 === 0 || step === total) bar.update(step / total, `step ${step}/${total} F ${loss.toFixed(1)}`);
+          if (step % 5 === 0 || step === total) bar.update(step / total, `step ${step}/${total} F ${loss.toFixed(1)}${lastValidation}`);
+        },
+        onEpoch: (epoch, v) => {
+          if (v !== null) lastValidation = ` · validation −ELBO ${v.toFixed(2)} after epoch ${epoch}`;
         },
       });
     } finally {
       bar.stop();
     }
+    if (validation) console.log(`${label}: best validation −ELBO after epoch ${result.bestEpoch} of ${result.epochsRun}; testing those parameters`);
     const evalBar = progress(`${label} eval`, data.test.count);
     const t0 = performance.now();
-    const evaluation = evaluateVAE(model, data.test.images, s.samples, 99, (done) => evalBar.update(done));
+    const evaluation = evaluateVAE(model, test, s.samples, 99, (done) => evalBar.update(done));
     evalBar.stop();
     const record: VAERecord = {
-      K, flow: s.flow, layers: s.layers, epochs: s.epochs, trainSeconds: result.seconds, evalSeconds: (performance.now() - t0) / 1000,
+      K, flow: s.flow, layers: s.layers, epochs: s.epochs, epochsRun: result.epochsRun, bestEpoch: result.bestEpoch,
+      validationLosses: result.validationLosses, binarize: s.binarize, trainSeconds: result.seconds, evalSeconds: (performance.now() - t0) / 1000,
       finalTrainLoss: result.losses[result.losses.length - 1]!, ...evaluation,
     };
     records.push(record);
     const stem = path.join(dir, `vae-${s.flow}-K${K}-L${s.layers}`);
-    saveVAE(`${stem}.model.json`, model, { trainedEpochs: s.epochs, evaluation });
+    saveVAE(`${stem}.model.json`, model, { trainedEpochs: result.bestEpoch, evaluation });
     digitGrid(model, `${stem}.samples.png`, s.seed);
     console.log(`K=${K}: test −ELBO ${record.negativeElbo.toFixed(2)}, −ln p(x) ${record.negLogLikelihood.toFixed(2)} ± ${record.standardError.toFixed(2)} nats (train ${record.trainSeconds.toFixed(0)} s, eval ${record.evalSeconds.toFixed(0)} s)`);
   }
   writeJsonAtomic(path.join(dir, `vae-${s.flow}-L${s.layers}.json`), { command: `flowgrad ${process.argv.slice(2).join(" ")}`, settings: s, records });
-  const lines = ["| flow | K | layers | epochs | test −ELBO | test −ln p(x) (IS, S=" + s.samples + ") | ± s.e. | train time | eval time |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"];
+  const lines = ["| flow | K | layers | best epoch / run | test −ELBO | test −ln p(x) (IS, S=" + s.samples + ") | ± s.e. | train time | eval time |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"];
   for (const r of records) {
-    lines.push(`| ${r.K === 0 ? "none (diagonal Gaussian)" : r.flow} | ${r.K} | ${r.layers} | ${r.epochs} | ${r.negativeElbo.toFixed(2)} | ${r.negLogLikelihood.toFixed(2)} | ${r.standardError.toFixed(2)} | ${r.trainSeconds.toFixed(0)} s | ${r.evalSeconds.toFixed(0)} s |`);
+    lines.push(`| ${r.K === 0 ? "none (diagonal Gaussian)" : r.flow} | ${r.K} | ${r.layers} | ${r.bestEpoch} / ${r.epochsRun} | ${r.negativeElbo.toFixed(2)} | ${r.negLogLikelihood.toFixed(2)} | ${r.standardError.toFixed(2)} | ${r.trainSeconds.toFixed(0)} s | ${r.evalSeconds.toFixed(0)} s |`);
   }
   console.log(`\n${lines.join("\n")}\n\nwritten: ${dir}`);
 }

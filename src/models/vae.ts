@@ -1,5 +1,6 @@
 import { Adam, Linear, logsumexp, MLP, Module, noGrad, Random, randn, RMSprop, split, sum, Tensor, type Optimizer } from "../autograd/index.js";
 import { normalLogProb, planar, radial } from "../flows/index.js";
+import { sampleBinary } from "./binarize.js";
 import type { FlowKind } from "./fit2d.js";
 
 // Deep latent Gaussian models with flow posteriors (section 6.2): an encoder gives μ, log σ and
@@ -130,6 +131,7 @@ export class FlowVAE extends Module {
 }
 
 export interface TrainVAEOptions {
+  /** The most passes over the training images (fewer when early stopping ends training first). */
   epochs: number;
   batchSize?: number;
   lr?: number;
@@ -137,7 +139,32 @@ export interface TrainVAEOptions {
   /** Updates over which β rises from 0.01 to 1 (the annealed free energy); 0 = no annealing. */
   annealSteps?: number;
   seed?: number;
+  /**
+   * "fixed" (default): the images are already in {0, 1}. "dynamic": they are grey intensities in
+   * [0, 1] and every minibatch is a fresh Bernoulli draw of them (stochastic binarisation).
+   */
+  binarize?: "fixed" | "dynamic";
+  /**
+   * Held-out images in {0, 1}. After every epoch their mean −ELBO is measured (the same draws each
+   * time, so epochs are compared on equal terms) and the parameters of the best epoch are restored
+   * when training ends: early stopping.
+   */
+  validation?: Float64Array;
+  /** With validation: stop after this many epochs without a better validation bound (default: never). */
+  patience?: number;
   onStep?: (step: number, totalSteps: number, loss: number) => void;
+  onEpoch?: (epoch: number, validationLoss: number | null) => void;
+}
+
+export interface TrainVAEResult {
+  /** the free energy of every update */
+  losses: number[];
+  /** the validation −ELBO after each epoch (empty without validation) */
+  validationLosses: number[];
+  epochsRun: number;
+  /** the epoch (1-based) whose parameters the model holds at the end */
+  bestEpoch: number;
+  seconds: number;
 }
 
 /** Rows of an images array: it must hold whole images of `pixels` values. */
@@ -146,17 +173,34 @@ function imageCount(images: Float64Array, pixels: number, who: string): number {
   return images.length / pixels;
 }
 
+/** Mean −ELBO (one draw per image) over the rows of `images`, without a graph. */
+function meanNegativeElbo(model: FlowVAE, images: Float64Array, random: Random): number {
+  const P = model.config.inputs, count = imageCount(images, P, "validation"), chunk = 500;
+  let total = 0;
+  for (let start = 0; start < count; start += chunk) {
+    const n = Math.min(chunk, count - start);
+    const x = new Tensor(images.subarray(start * P, (start + n) * P), [n, P]);
+    total += noGrad(() => model.freeEnergy(x, random).item()) * n;
+  }
+  return total / count;
+}
+
 /** Train on the rows of `images` ([n, inputs], row-major) by minimising the free energy with minibatches. */
-export function trainVAE(model: FlowVAE, images: Float64Array, options: TrainVAEOptions): { losses: number[]; seconds: number } {
-  const { epochs, batchSize = 100, lr = 1e-3, optimizer = "adam", annealSteps = 0, seed = 1 } = options;
+export function trainVAE(model: FlowVAE, images: Float64Array, options: TrainVAEOptions): TrainVAEResult {
+  const { epochs, batchSize = 100, lr = 1e-3, optimizer = "adam", annealSteps = 0, seed = 1, binarize = "fixed", validation, patience = Infinity } = options;
   if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`epochs must be a positive integer, got ${epochs}`);
+  if (binarize !== "fixed" && binarize !== "dynamic") throw new Error(`trainVAE: binarize must be "fixed" or "dynamic", got ${String(binarize)}`);
+  if (!(patience >= 1)) throw new Error(`trainVAE: patience must be at least 1 epoch, got ${patience}`);
   const P = model.config.inputs, count = imageCount(images, P, "trainVAE");
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > count) throw new Error(`trainVAE: batch size must be an integer from 1 to ${count}, got ${batchSize}`);
+  if (validation) imageCount(validation, P, "trainVAE validation");
   const random = new Random(seed);
   const opt: Optimizer = optimizer === "adam" ? new Adam(model.parameters(), { lr }) : new RMSprop(model.parameters(), { lr, momentum: 0.9 });
   const batches = Math.floor(count / batchSize), total = epochs * batches;
   const order = Int32Array.from({ length: count }, (_, i) => i);
-  const losses: number[] = [];
+  const losses: number[] = [], validationLosses: number[] = [];
+  const grey = new Float64Array(batchSize * P);
+  let best = Infinity, bestEpoch = epochs, bestParams: Float64Array[] | null = null, epochsRun = 0;
   const started = performance.now();
   let step = 0;
   for (let e = 0; e < epochs; e++) {
@@ -166,7 +210,9 @@ export function trainVAE(model: FlowVAE, images: Float64Array, options: TrainVAE
     }
     for (let b = 0; b < batches; b++) {
       const batch = new Float64Array(batchSize * P);
-      for (let r = 0; r < batchSize; r++) batch.set(images.subarray(order[b * batchSize + r]! * P, (order[b * batchSize + r]! + 1) * P), r * P);
+      const rows = binarize === "dynamic" ? grey : batch;
+      for (let r = 0; r < batchSize; r++) rows.set(images.subarray(order[b * batchSize + r]! * P, (order[b * batchSize + r]! + 1) * P), r * P);
+      if (binarize === "dynamic") sampleBinary(grey, random, batch);
       const beta = annealSteps > 0 ? Math.min(1, 0.01 + step / annealSteps) : 1;
       opt.zeroGrad();
       const loss = model.freeEnergy(new Tensor(batch, [batchSize, P]), random, beta);
@@ -177,8 +223,25 @@ export function trainVAE(model: FlowVAE, images: Float64Array, options: TrainVAE
       losses.push(value);
       options.onStep?.(++step, total, value);
     }
+    epochsRun = e + 1;
+    if (!validation) {
+      options.onEpoch?.(epochsRun, null);
+      continue;
+    }
+    const v = meanNegativeElbo(model, validation, new Random(seed + 7919));
+    validationLosses.push(v);
+    options.onEpoch?.(epochsRun, v);
+    if (v < best) {
+      best = v;
+      bestEpoch = epochsRun;
+      bestParams = model.parameters().map((p) => Float64Array.from(p.data));
+    } else if (epochsRun - bestEpoch >= patience) {
+      break;
+    }
   }
-  return { losses, seconds: (performance.now() - started) / 1000 };
+  if (bestParams) model.parameters().forEach((p, i) => p.data.set(bestParams[i]!));
+  else bestEpoch = epochsRun;
+  return { losses, validationLosses, epochsRun, bestEpoch, seconds: (performance.now() - started) / 1000 };
 }
 
 export interface VAEEvaluation {

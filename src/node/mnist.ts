@@ -9,8 +9,10 @@ import { UserError } from "./io.js";
 export const PIXELS = 784;
 
 export interface MnistSplit {
-  /** [n, 784] pixels in {0, 1}, row-major */
+  /** [n, 784] pixels in {0, 1} (intensity ≥ 0.5), row-major */
   images: Float64Array;
+  /** [n, 784] the grey intensities in [0, 1] they were binarised from, for stochastic binarisation */
+  intensities: Float64Array;
   labels: Int32Array;
   count: number;
 }
@@ -22,12 +24,12 @@ export interface Mnist {
 
 /**
  * Load, binarise (pixel intensity ≥ 0.5 → 1, else 0: a fixed threshold, so the data set is the
- * same on every run) and split: the digits are shuffled once with seed 0 and the first `trainCount`
+ * same on every run; the grey intensities are kept too, for stochastic binarisation) and split: the digits are shuffled once with seed 0 and the first `trainCount`
  * go to training, the rest (1,000 by default) to test.
  */
 export function loadMnist(options: { trainCount?: number; dataDir?: string } = {}): Mnist {
   const dir = options.dataDir ?? path.join(path.dirname(createRequire(import.meta.url).resolve("mnist/package.json")), "src", "digits");
-  const images: number[][] = [];
+  const greys: number[][] = [];
   const labels: number[] = [];
   for (let digit = 0; digit < 10; digit++) {
     const file = path.join(dir, `${digit}.json`);
@@ -45,14 +47,14 @@ export function loadMnist(options: { trainCount?: number; dataDir?: string } = {
       for (let p = 0; p < PIXELS; p++) {
         const v = data[start + p];
         if (typeof v !== "number" || !(v >= 0 && v <= 1)) throw new UserError(`MNIST data file ${file} is corrupt: pixel ${start + p} is ${String(v)}, not in [0, 1]`);
-        image[p] = v >= 0.5 ? 1 : 0;
+        image[p] = v;
       }
-      images.push(image);
+      greys.push(image);
       labels.push(digit);
     }
   }
   // Fisher–Yates with a fixed seed: a deterministic mix of all ten digits.
-  const order = images.map((_, i) => i);
+  const order = greys.map((_, i) => i);
   const rng = new Random(0);
   for (let i = order.length - 1; i > 0; i--) {
     const j = Math.floor(rng.uniform() * (i + 1));
@@ -61,9 +63,10 @@ export function loadMnist(options: { trainCount?: number; dataDir?: string } = {
   const trainCount = options.trainCount ?? order.length - 1000;
   if (!(trainCount > 0 && trainCount < order.length)) throw new UserError(`trainCount must be between 1 and ${order.length - 1}, got ${trainCount}`);
   const split = (ids: number[]): MnistSplit => {
-    const out = new Float64Array(ids.length * PIXELS);
-    ids.forEach((id, i) => out.set(images[id]!, i * PIXELS));
-    return { images: out, labels: Int32Array.from(ids.map((id) => labels[id]!)), count: ids.length };
+    const intensities = new Float64Array(ids.length * PIXELS);
+    ids.forEach((id, i) => intensities.set(greys[id]!, i * PIXELS));
+    const images = intensities.map((v) => (v >= 0.5 ? 1 : 0));
+    return { images, intensities, labels: Int32Array.from(ids.map((id) => labels[id]!)), count: ids.length };
   };
   return { train: split(order.slice(0, trainCount)), test: split(order.slice(trainCount)) };
 }
