@@ -154,6 +154,69 @@ for (const mode of modes) {
         setBackend("cpu");
       }
     });
+    if (!backend.resident) {
+      it(`has no device-resident tensors in ${mode} mode (gpu.js pipeline textures need GL): every op reads back`, () => {
+        expect(["webasm", "cpu"]).toContain(mode);
+        setBackend(backend);
+        try {
+          expect(ag.tensor([1, 2]).exp().storage.onDevice).toBe(false);
+        } finally {
+          setBackend("cpu");
+        }
+      });
+    } else {
+      it("tensors stay on the GPU between ops (textures), and come back only when read", () => {
+        const local = new ag.Random(8);
+        const x = ag.randn([50, 30], { random: local }), w = ag.randn([30, 20], { random: local });
+        const expected = x.matmul(w).tanh().mul(x.matmul(w)).sum(1).data;
+        setBackend(backend);
+        try {
+          const before = backend.liveTextures();
+          const h = x.matmul(w);
+          const y = h.tanh().mul(h).sum(1);
+          expect(h.storage.onDevice && y.storage.onDevice).toBe(true);
+          expect(backend.liveTextures() - before).toBe(4); // matmul, tanh, mul, sum
+          expectFloat32Close(y.data, expected, 30);
+          expect(y.storage.onDevice).toBe(false);
+          expect(backend.liveTextures() - before).toBe(3);
+        } finally {
+          setBackend("cpu");
+        }
+      });
+      it("300 training steps in tidy(): live textures stay flat, kernels bounded, losses follow the CPU's", () => {
+        const train = (b: GpuBackend | "cpu") => {
+          setBackend(b);
+          try {
+            const random = new ag.Random(3);
+            const net = new ag.MLP([2, 16, 1], "tanh", { random, dtype: "float32" });
+            const opt = new ag.Adam(net.parameters(), { lr: 0.02 });
+            const x = ag.randn([64, 2], { random, dtype: "float32" });
+            const target = ag.tidy(() => ag.sum(x.square(), 1, true));
+            const losses: number[] = [], live: number[] = [];
+            for (let step = 0; step < 300; step++) {
+              losses.push(ag.tidy(() => {
+                opt.zeroGrad();
+                const loss = net.forward(x).sub(target).square().mean();
+                loss.backward();
+                return loss.item();
+              }));
+              opt.step();
+              if (b !== "cpu") live.push(b.liveTextures());
+            }
+            return { losses, live };
+          } finally {
+            setBackend("cpu");
+          }
+        };
+        const baseline = backend.liveTextures(); // tensors earlier tests made and never read or freed
+        const gpu = train(backend), cpu = train("cpu");
+        expect(new Set(gpu.live).size, `live textures per step: ${[...new Set(gpu.live)].join(", ")}`).toBe(1);
+        expect(gpu.live[0]! - baseline).toBeLessThanOrEqual(1); // the target, kept by the scope that returned it
+        expect(backend.liveKernels()).toBeLessThanOrEqual(128);
+        expect(gpu.losses[299]!).toBeLessThan(gpu.losses[0]! / 5);
+        for (let i = 0; i < 20; i++) expect(Math.abs(gpu.losses[i]! - cpu.losses[i]!)).toBeLessThan(1e-4 * cpu.losses[i]!);
+      }, 120_000);
+    }
     it("keeps a bounded number of compiled kernels however many shapes it sees", () => {
       for (let n = 1; n <= 300; n++) backend.unary("exp", rand(n), new Float64Array(n));
       expect(backend.liveKernels()).toBeLessThanOrEqual(128);

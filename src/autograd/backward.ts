@@ -3,6 +3,7 @@ import { add } from "./ops/elementwise.js";
 import { sum } from "./ops/reduce.js";
 import { reshape } from "./ops/movement.js";
 import { sameShape, shapeString } from "./shape.js";
+import { keepStorage } from "./storage.js";
 import { allocate, Tensor } from "./tensor.js";
 
 export interface BackwardOptions {
@@ -106,8 +107,10 @@ export function backward(root: Tensor, grad?: Tensor, options: BackwardOptions =
   noGrad(() => {
     for (const [t, g] of grads) {
       if (!t.isLeaf || !t.requiresGrad) continue;
-      // A gradient may share its buffer with the seed or another tensor: keep an own copy.
+      // A gradient may share its buffer with the seed or another tensor: keep an own copy. It
+      // outlives any tidy() scope the backward pass runs in.
       t.grad = t.grad ? add(t.grad, g) : new Tensor(g.data.slice(), g.shape);
+      keepStorage(t.grad.storage);
     }
   });
 }

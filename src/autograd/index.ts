@@ -4,6 +4,8 @@
  */
 export { Tensor, fromOp, fromOpMulti, allocate, type DType, type NestedArray, type TensorLike, type TypedArray } from "./tensor.js";
 export { tensor, zeros, ones, full, zerosLike, onesLike, arange, linspace, eye, randn, rand, type TensorOptions, type RandomOptions } from "./creation.js";
+export { Storage } from "./storage.js";
+export { tidy, keep } from "./tidy.js";
 export { Random, manualSeed, defaultRandom } from "./random.js";
 export {
   add, addN, sub, mul, div, pow, maximum, minimum, eq, ne, gt, ge, lt, le,

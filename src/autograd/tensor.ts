@@ -6,6 +6,7 @@ import * as la from "./ops/linalg.js";
 import * as mv from "./ops/movement.js";
 import * as rd from "./ops/reduce.js";
 import { shapeString, sizeOf } from "./shape.js";
+import { Storage } from "./storage.js";
 
 export type { DType, TypedArray };
 export type NestedArray = number | NestedArray[];
@@ -28,24 +29,29 @@ export function dtypeOf(data: TypedArray): DType {
 export class Tensor {
   readonly shape: readonly number[];
   readonly dtype: DType;
-  /** Contiguous row-major values; shared with reshapes of this tensor. */
-  data: TypedArray;
+  /** Where the values live (host or device); shared with reshapes of this tensor. */
+  readonly storage: Storage;
   requiresGrad: boolean;
   grad: Tensor | null = null;
   node: Node | null = null;
 
-  constructor(data: TypedArray, shape: readonly number[], requiresGrad = false) {
+  constructor(data: TypedArray | Storage, shape: readonly number[], requiresGrad = false) {
     if (data.length !== sizeOf(shape)) {
       throw new Error(`Tensor: ${data.length} values do not fill shape ${shapeString(shape)} (${sizeOf(shape)} elements)`);
     }
-    this.data = data;
+    this.storage = data instanceof Storage ? data : new Storage(data, dtypeOf(data));
     this.shape = Object.freeze([...shape]);
-    this.dtype = dtypeOf(data);
+    this.dtype = this.storage.dtype;
     this.requiresGrad = requiresGrad;
   }
 
+  /** Contiguous row-major values on the host (values on a device are read back on first use). */
+  get data(): TypedArray {
+    return this.storage.host;
+  }
+
   get size(): number {
-    return this.data.length;
+    return this.storage.length;
   }
   get rank(): number {
     return this.shape.length;
@@ -82,7 +88,7 @@ export class Tensor {
 
   /** The same values, cut off from the graph. */
   detach(): Tensor {
-    return new Tensor(this.data, this.shape);
+    return new Tensor(this.storage, this.shape);
   }
 
   /** Mark a leaf as a parameter to differentiate with respect to; returns this. */
@@ -148,11 +154,11 @@ export class Tensor {
  * The rule gets dL/d(out) and the output itself.
  */
 export function fromOp(
-  op: string, data: TypedArray, shape: readonly number[], inputs: Tensor[],
+  op: string, data: TypedArray | Storage, shape: readonly number[], inputs: Tensor[],
   rule: ((grad: Tensor, out: Tensor) => Array<Tensor | null>) | null,
 ): Tensor {
   const out = new Tensor(data, shape);
-  if (isAnomalyDetectionEnabled()) checkFinite(op, "forward", data);
+  if (isAnomalyDetectionEnabled()) checkFinite(op, "forward", out.data);
   if (rule !== null && isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
     out.node = { op, parents: inputs, outputs: [out], backward: (grads) => rule(grads[0]!, out) };

@@ -1,5 +1,6 @@
 import type { GpuMode } from "./gpu/load.js";
-import type { Backend } from "./types.js";
+import { sizeOf } from "./strides.js";
+import type { Backend, ResidentKernels } from "./types.js";
 
 /**
  * Small arrays on the CPU, large ones on the GPU backend: per-call overhead (conversion, upload,
@@ -22,9 +23,19 @@ export const DEFAULT_GPU_THRESHOLD = 1 << 16;
 
 export function autoBackend(cpu: Backend, gpu: Backend, threshold = DEFAULT_GPU_THRESHOLD): Backend {
   const pick = (elements: number): Backend => (elements >= threshold ? gpu : cpu);
+  const r = gpu.resident;
+  // The same rule for outputs that stay on the device; below the threshold the host kernels run.
+  const resident: ResidentKernels | undefined = r && {
+    unary: (op, x, n) => (n >= threshold ? r.unary(op, x, n) : null),
+    binary: (op, a, as, b, bs, os) => (sizeOf(os) >= threshold ? r.binary(op, a, as, b, bs, os) : null),
+    reduce: (op, x, outer, size, inner) => (x.length >= threshold ? r.reduce(op, x, outer, size, inner) : null),
+    matmul: (a, ao, b, bo, m, k, n, ta, tb) => ((ao.length * m * k * n) / 64 >= threshold ? r.matmul(a, ao, b, bo, m, k, n, ta, tb) : null),
+    liveArrays: () => r.liveArrays(),
+  };
   return {
     ...cpu,
     name: "auto",
+    resident,
     unary: (op, x, out) => pick(out.length).unary(op, x, out),
     binary: (op, a, as, b, bs, out, os) => pick(out.length).binary(op, a, as, b, bs, out, os),
     reduce: (op, x, outer, size, inner, out) => pick(x.length).reduce(op, x, outer, size, inner, out),

@@ -16,11 +16,50 @@ export type BinaryOp =
 export type ReduceOp = "sum" | "max" | "min";
 
 /**
+ * Values that live on a device (a gpu.js texture in GL modes) and come to the host only when read.
+ * Always float32. The backend that made one counts it until it is released.
+ */
+export interface DeviceArray {
+  readonly length: number;
+  readonly released: boolean;
+  /** Copy the values to the host. */
+  read(): Float32Array;
+  /** Free the device memory; reading afterwards is an error. Releasing twice is harmless. */
+  release(): void;
+}
+
+/** A kernel input: host memory, or a device array of the backend that runs the kernel. */
+export type KernelInput = TypedArray | DeviceArray;
+
+/**
+ * Kernels that leave their output on the device, so a chain of ops never leaves it until a value
+ * is asked for. Only backends with device memory have them (Backend.resident). Each returns null
+ * when the op should not run there (too small to be worth it, or too large for the device): the
+ * caller then uses the host kernels, reading device inputs back.
+ */
+export interface ResidentKernels {
+  unary(op: UnaryOp, x: KernelInput, n: number): DeviceArray | null;
+  binary(op: BinaryOp, a: KernelInput, aShape: Shape, b: KernelInput, bShape: Shape, outShape: Shape): DeviceArray | null;
+  /** x viewed as [outer, size, inner] reduced over the middle axis. */
+  reduce(op: ReduceOp, x: KernelInput, outer: number, size: number, inner: number): DeviceArray | null;
+  /** The batched product of Backend.matmul, [batch, m, n] out. */
+  matmul(a: KernelInput, aOffsets: Int32Array, b: KernelInput, bOffsets: Int32Array, m: number, k: number, n: number, transA: boolean, transB: boolean): DeviceArray | null;
+  /** Device arrays made and not yet released (a test checks this stays flat over training). */
+  liveArrays(): number;
+}
+
+export function isDeviceArray(x: KernelInput): x is DeviceArray {
+  return !ArrayBuffer.isView(x);
+}
+
+/**
  * The low-level operations a compute backend provides. The autograd calls only these; it never
  * knows which backend ran them. Inputs and outputs are contiguous row-major typed arrays.
  */
 export interface Backend {
   readonly name: string;
+  /** Device-resident versions of the heavy kernels, where the backend has a device (GL modes of gpu.js). */
+  readonly resident?: ResidentKernels;
   /** out[i] = op(x[i]) */
   unary(op: UnaryOp, x: TypedArray, out: TypedArray): void;
   /** out = op(a, b) with NumPy broadcasting of aShape and bShape to outShape. */

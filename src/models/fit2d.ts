@@ -1,4 +1,4 @@
-import { Adam, noGrad, Random, RMSprop, tensor, type Optimizer, type Tensor } from "../autograd/index.js";
+import { Adam, noGrad, Random, RMSprop, tensor, tidy, type Optimizer, type Tensor } from "../autograd/index.js";
 import { FlowDistribution, PlanarFlow, RadialFlow, Sequential, type Implementation } from "../flows/index.js";
 import { fittedEnergy, type TargetName } from "./densities.js";
 
@@ -63,11 +63,14 @@ export function fit2D(options: Fit2DOptions): Fit2DResult {
   for (let t = 0; t < steps; t++) {
     const beta = annealedBeta(t, annealSteps);
     if (options.schedule !== "constant") opt.lr = lr * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * t) / steps)));
-    opt.zeroGrad();
-    const loss = freeEnergy(q, U, batchSize, beta, random);
-    loss.backward();
+    // tidy: on a GPU backend the step's tensors live in textures, freed when the step ends.
+    const value = tidy(() => {
+      opt.zeroGrad();
+      const loss = freeEnergy(q, U, batchSize, beta, random);
+      loss.backward();
+      return loss.item();
+    });
     opt.step();
-    const value = loss.item();
     if (!Number.isFinite(value)) throw new Error(`fit ${target}: the free energy became ${value} at step ${t}; lower the learning rate`);
     losses.push(value);
     options.onStep?.(t, value, beta);

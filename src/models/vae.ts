@@ -1,4 +1,4 @@
-import { Adam, Linear, logsumexp, MLP, Module, noGrad, Random, randn, RMSprop, split, sum, Tensor, type Optimizer } from "../autograd/index.js";
+import { Adam, Linear, logsumexp, MLP, Module, noGrad, Random, randn, RMSprop, split, sum, Tensor, tidy, type Optimizer } from "../autograd/index.js";
 import { normalLogProb, planar, radial } from "../flows/index.js";
 import { sampleBinary } from "./binarize.js";
 import type { FlowKind } from "./fit2d.js";
@@ -180,7 +180,7 @@ function meanNegativeElbo(model: FlowVAE, images: Float64Array, random: Random):
   for (let start = 0; start < count; start += chunk) {
     const n = Math.min(chunk, count - start);
     const x = new Tensor(images.subarray(start * P, (start + n) * P), [n, P]);
-    total += noGrad(() => model.freeEnergy(x, random).item()) * n;
+    total += tidy(() => noGrad(() => model.freeEnergy(x, random).item())) * n;
   }
   return total / count;
 }
@@ -214,11 +214,14 @@ export function trainVAE(model: FlowVAE, images: Float64Array, options: TrainVAE
       for (let r = 0; r < batchSize; r++) rows.set(images.subarray(order[b * batchSize + r]! * P, (order[b * batchSize + r]! + 1) * P), r * P);
       if (binarize === "dynamic") sampleBinary(grey, random, batch);
       const beta = annealSteps > 0 ? Math.min(1, 0.01 + step / annealSteps) : 1;
-      opt.zeroGrad();
-      const loss = model.freeEnergy(new Tensor(batch, [batchSize, P]), random, beta);
-      loss.backward();
+      // tidy: on a GPU backend the step's tensors live in textures, freed when the step ends.
+      const value = tidy(() => {
+        opt.zeroGrad();
+        const loss = model.freeEnergy(new Tensor(batch, [batchSize, P]), random, beta);
+        loss.backward();
+        return loss.item();
+      });
       opt.step();
-      const value = loss.item();
       if (!Number.isFinite(value)) throw new Error(`trainVAE: the free energy became ${value} at step ${step}; lower the learning rate`);
       losses.push(value);
       options.onStep?.(++step, total, value);
@@ -263,11 +266,11 @@ export function evaluateVAE(model: FlowVAE, images: Float64Array, samples = 200,
   for (let start = 0; start < count; start += chunk) {
     const n = Math.min(chunk, count - start);
     const x = new Tensor(images.slice(start * P, (start + n) * P), [n, P]);
-    for (const v of model.negLogLikelihood(x, samples, random)) {
+    for (const v of tidy(() => model.negLogLikelihood(x, samples, random))) {
       nll += v;
       nllSq += v * v;
     }
-    elbo += noGrad(() => model.freeEnergy(x, random).item()) * n;
+    elbo += tidy(() => noGrad(() => model.freeEnergy(x, random).item())) * n;
     onProgress?.(Math.min(count, start + n), count);
   }
   const mean = nll / count;

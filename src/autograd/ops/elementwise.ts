@@ -1,14 +1,22 @@
 import { getBackend, type BinaryOp, type UnaryOp } from "../../kernels/index.js";
 import { broadcastShapes, sameShape, shapeString, sizeOf } from "../shape.js";
-import { allocate, fromOp, Tensor, type TensorLike } from "../tensor.js";
+import { Storage } from "../storage.js";
+import { allocate, fromOp, Tensor, type TensorLike, type TypedArray } from "../tensor.js";
 import { broadcastTo } from "./movement.js";
 
 // Each op: its forward is a backend kernel (math in kernels/elementwise.ts), its backward a rule
 // of one line. Broadcast inputs get gradients of the output's shape; the backward pass sums them back.
 
 function unaryOp(op: UnaryOp, x: Tensor, rule: ((g: Tensor, x: Tensor, y: Tensor) => Tensor) | null): Tensor {
-  const out = allocate(x.dtype, x.size);
-  getBackend().unary(op, x.data, out);
+  const backend = getBackend();
+  const device = backend.resident?.unary(op, x.storage.kernelInput, x.size) ?? null;
+  let out: TypedArray | Storage;
+  if (device) {
+    out = new Storage(device, x.dtype);
+  } else {
+    out = allocate(x.dtype, x.size);
+    backend.unary(op, x.data, out);
+  }
   return fromOp(op, out, x.shape, [x], rule && ((g, y) => [rule(g, x, y)]));
 }
 
@@ -27,8 +35,15 @@ function binaryOp(op: BinaryOp, aIn: TensorLike, bIn: TensorLike, rule: ((g: Ten
   if (!(first instanceof Tensor)) throw new Error(`${op}: at least one operand must be a Tensor`);
   const a = asTensor(op, aIn, first), b = asTensor(op, bIn, first);
   const shape = sameShape(a.shape, b.shape) ? a.shape : broadcastShapes(op, a.shape, b.shape);
-  const out = allocate(a.dtype, sizeOf(shape));
-  getBackend().binary(op, a.data, a.shape, b.data, b.shape, out, shape);
+  const backend = getBackend();
+  const device = backend.resident?.binary(op, a.storage.kernelInput, a.shape, b.storage.kernelInput, b.shape, shape) ?? null;
+  let out: TypedArray | Storage;
+  if (device) {
+    out = new Storage(device, a.dtype);
+  } else {
+    out = allocate(a.dtype, sizeOf(shape));
+    backend.binary(op, a.data, a.shape, b.data, b.shape, out, shape);
+  }
   return fromOp(op, out, shape, [a, b], rule && ((g, y) => rule(g, a, b, y)));
 }
 

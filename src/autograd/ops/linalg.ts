@@ -1,5 +1,6 @@
 import { getBackend } from "../../kernels/index.js";
 import { broadcastShapes, broadcastStrides, shapeString, sizeOf } from "../shape.js";
+import { Storage } from "../storage.js";
 import { allocate, fromOp, Tensor } from "../tensor.js";
 import { asTensor } from "./elementwise.js";
 import { reshape } from "./movement.js";
@@ -49,8 +50,11 @@ function matmulData(a: Tensor, b: Tensor, transA: boolean, transB: boolean) {
   // Offsets of each matrix of the broadcast batch, in elements.
   const aOffsets = batchOffsets(a.shape.slice(0, -2), batch, am * ak);
   const bOffsets = batchOffsets(b.shape.slice(0, -2), batch, bk * bn);
+  const backend = getBackend();
+  const device = backend.resident?.matmul(a.storage.kernelInput, aOffsets, b.storage.kernelInput, bOffsets, m, k, n, transA, transB) ?? null;
+  if (device) return new Storage(device, a.dtype);
   const out = allocate(a.dtype, count * m * n);
-  getBackend().matmul(a.data, aOffsets, b.data, bOffsets, out, m, k, n, transA, transB);
+  backend.matmul(a.data, aOffsets, b.data, bOffsets, out, m, k, n, transA, transB);
   return out;
 }
 

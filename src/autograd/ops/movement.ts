@@ -18,7 +18,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   }
   if (sameShape(target, x.shape)) return x;
   // d reshape(x) = reshape⁻¹(dx)
-  return fromOp("reshape", x.data, target, [x], (g) => [reshape(g, x.shape)]);
+  return fromOp("reshape", x.storage, target, [x], (g) => [reshape(g, x.shape)]);
 }
 
 /** Reorder axes: out.shape[i] = x.shape[axes[i]]. */

@@ -1,6 +1,7 @@
-import { getBackend, type ReduceOp } from "../../kernels/index.js";
+import { getBackend, isDeviceArray, type DeviceArray, type KernelInput, type ReduceOp } from "../../kernels/index.js";
 import { normalizeAxes, sizeOf } from "../shape.js";
-import { allocate, fromOp, Tensor } from "../tensor.js";
+import { Storage } from "../storage.js";
+import { allocate, fromOp, Tensor, type TypedArray } from "../tensor.js";
 import { add, div, eq, exp, log, mul, neg, sub } from "./elementwise.js";
 import { broadcastTo, reshape } from "./movement.js";
 
@@ -15,21 +16,37 @@ function keptShape(shape: readonly number[], axes: number[]): number[] {
  * Run a reduce kernel over the given axes. Each run of adjacent axes is one kernel call on x viewed
  * as [outer, size, inner]; runs are reduced last-first so earlier offsets stay valid.
  */
-function reduceAxes(op: ReduceOp, x: Tensor, axes: number[]): Float32Array | Float64Array {
-  let data = x.data;
+function reduceAxes(op: ReduceOp, x: Tensor, axes: number[]): TypedArray | Storage {
+  const backend = getBackend();
+  // Stay on the device while the backend takes every run there; otherwise continue on the host.
+  let data: KernelInput = x.storage.kernelInput;
   let shape = [...x.shape];
   for (let r = axes.length - 1; r >= 0; ) {
     let first = r;
     while (first > 0 && axes[first - 1] === axes[first]! - 1) first--;
     const lo = axes[first]!, hi = axes[r]!;
     const outer = sizeOf(shape.slice(0, lo)), size = sizeOf(shape.slice(lo, hi + 1)), inner = sizeOf(shape.slice(hi + 1));
-    const out = allocate(x.dtype, outer * inner);
-    getBackend().reduce(op, data, outer, size, inner, out);
+    let out: KernelInput | null = backend.resident?.reduce(op, data, outer, size, inner) ?? null;
+    if (!out) {
+      const host = isDeviceArray(data) ? (data === x.storage.kernelInput ? x.data : readAndRelease(data, x.dtype)) : data;
+      out = allocate(x.dtype, outer * inner);
+      backend.reduce(op, host, outer, size, inner, out);
+    } else if (isDeviceArray(data) && data !== x.storage.kernelInput) {
+      data.release(); // an intermediate run, used up
+    }
     data = out;
     shape = [...shape.slice(0, lo), ...new Array<number>(hi - lo + 1).fill(1), ...shape.slice(hi + 1)];
     r = first - 1;
   }
+  if (isDeviceArray(data)) return data === x.storage.kernelInput ? x.data.slice() : new Storage(data, x.dtype);
   return data === x.data ? data.slice() : data;
+}
+
+/** An intermediate device result brought to the host. */
+function readAndRelease(data: DeviceArray, dtype: "float32" | "float64"): TypedArray {
+  const values = data.read();
+  data.release();
+  return dtype === "float32" ? values : Float64Array.from(values);
 }
 
 function outShape(shape: readonly number[], axes: number[], keepdims: boolean): number[] {

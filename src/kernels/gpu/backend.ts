@@ -3,9 +3,9 @@
 // rest (copies, gathers, the O(D) planar constraint) runs on the CPU backend. gpu.js computes in float32: float64 inputs are converted
 // on the way in and results written back into the caller's array (a documented conversion).
 import { cpuBackend } from "../cpu/index.js";
-import { broadcastStrides, collapseAxes } from "../strides.js";
-import type { Backend, BinaryOp, ReduceOp, Shape, TypedArray, UnaryOp } from "../types.js";
-import { chooseMode, importGpuJs, type GpuInfo, type GpuInstance, type GpuKernel, type GpuMode } from "./load.js";
+import { broadcastStrides, collapseAxes, sizeOf } from "../strides.js";
+import { isDeviceArray, type Backend, type BinaryOp, type DeviceArray, type KernelInput, type ReduceOp, type ResidentKernels, type Shape, type TypedArray, type UnaryOp } from "../types.js";
+import { chooseMode, importGpuJs, type GpuInfo, type GpuInstance, type GpuKernel, type GpuMode, type GpuTexture } from "./load.js";
 import { binarySource, matmulSource, MAX_WIDTH, planarBackwardSource, planarSource, radialBackwardSource, radialSource, reduceSource, unarySource } from "./sources.js";
 
 /** Larger arrays go to the CPU backend: gpu.js indexes in float32, exact only below 2²⁴. */
@@ -28,27 +28,76 @@ function toFloat32(a: TypedArray): Float32Array {
   return a instanceof Float32Array ? a : Float32Array.from(a);
 }
 
+/** Copy a kernel's (row-major, W-wide) result into out: one array, or one array per row. */
+function copyResult(result: Float32Array | Float32Array[], out: TypedArray): void {
+  if (result instanceof Float32Array) {
+    out.set(result.subarray(0, out.length));
+    return;
+  }
+  let at = 0;
+  for (const row of result) {
+    const take = Math.min(row.length, out.length - at);
+    if (take <= 0) break;
+    out.set(take === row.length ? row : row.subarray(0, take), at);
+    at += take;
+  }
+}
+
+/** Modes in which gpu.js can leave a kernel's output on the GPU as a texture (pipeline mode). */
+const PIPELINE_MODES: ReadonlySet<GpuMode> = new Set(["webgl2", "webgl", "headlessgl"]);
+
+/** A kernel output left on the GPU: a gpu.js texture, counted by its backend until released. */
+class TextureArray implements DeviceArray {
+  released = false;
+  constructor(readonly texture: GpuTexture, readonly length: number, readonly owner: GpuBackend, private readonly live: Set<TextureArray>) {
+    live.add(this);
+  }
+  read(): Float32Array {
+    if (this.released) throw new Error("GPU backend: a device array was read after it was released");
+    const out = new Float32Array(this.length);
+    copyResult(this.texture.toArray(), out);
+    return out;
+  }
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.texture.delete();
+    this.live.delete(this);
+  }
+}
+
 export class GpuBackend implements Backend {
   readonly name = "gpu";
+  /** In GL modes, kernels whose outputs stay on the GPU (see ResidentKernels); absent elsewhere. */
+  readonly resident: ResidentKernels | undefined;
   private readonly kernels = new Map<string, GpuKernel>();
+  private readonly textures = new Set<TextureArray>();
   private disposed = false;
 
-  constructor(private readonly gpu: GpuInstance, readonly info: GpuInfo, private readonly fallback: Backend = cpuBackend) {}
+  constructor(private readonly gpu: GpuInstance, readonly info: GpuInfo, private readonly fallback: Backend = cpuBackend) {
+    this.resident = PIPELINE_MODES.has(info.gpuMode) ? this.residentKernels() : undefined;
+  }
 
   /** Compiled kernels alive now (a test checks this stays bounded over long runs). */
   liveKernels(): number {
     return this.kernels.size;
   }
 
-  /** Destroy every kernel and the gpu.js instance. */
+  /** Textures holding tensors on the GPU now (a test checks this stays flat over training). */
+  liveTextures(): number {
+    return this.textures.size;
+  }
+
+  /** Destroy every texture, every kernel and the gpu.js instance. */
   dispose(): void {
+    for (const t of [...this.textures]) t.release();
     for (const k of this.kernels.values()) k.destroy();
     this.kernels.clear();
     this.gpu.destroy();
     this.disposed = true;
   }
 
-  private kernel(key: string, source: string, n: number, constants: Record<string, number>): GpuKernel {
+  private kernel(key: string, source: string, n: number, constants: Record<string, number>, pipeline = false): GpuKernel {
     if (this.disposed) throw new Error("GPU backend: used after dispose()");
     const cached = this.kernels.get(key);
     if (cached) {
@@ -57,7 +106,8 @@ export class GpuBackend implements Backend {
       return cached;
     }
     const W = Math.min(Math.max(n, 1), MAX_WIDTH), H = Math.ceil(Math.max(n, 1) / W);
-    const k = this.gpu.createKernel(source, { output: [W, H], constants: { ...constants, W, n }, precision: "single", tactic: "precision" });
+    // immutable: every call returns a texture of its own (else the next call would overwrite it).
+    const k = this.gpu.createKernel(source, { output: [W, H], constants: { ...constants, W, n }, precision: "single", tactic: "precision", ...(pipeline ? { pipeline: true, immutable: true } : {}) });
     this.kernels.set(key, k);
     if (this.kernels.size > CACHE_SIZE) {
       const [oldKey, oldest] = this.kernels.entries().next().value as [string, GpuKernel];
@@ -69,18 +119,58 @@ export class GpuBackend implements Backend {
 
   /** Run and copy the (row-major, W-wide) result into out. */
   private run(k: GpuKernel, args: unknown[], out: TypedArray): void {
-    const result = k(...args) as Float32Array | Float32Array[];
-    if (result instanceof Float32Array) {
-      out.set(result.subarray(0, out.length));
-      return;
+    copyResult(k(...args) as Float32Array | Float32Array[], out);
+  }
+
+  /** A kernel argument: this backend's texture as it is, anything else as float32 host memory. */
+  private argument(x: KernelInput): Float32Array | GpuTexture {
+    if (!isDeviceArray(x)) return toFloat32(x);
+    if (x instanceof TextureArray && x.owner === this) {
+      if (x.released) throw new Error("GPU backend: a kernel was given a device array that was already released");
+      return x.texture;
     }
-    let at = 0;
-    for (const row of result) {
-      const take = Math.min(row.length, out.length - at);
-      if (take <= 0) break;
-      out.set(take === row.length ? row : row.subarray(0, take), at);
-      at += take;
-    }
+    return x.read(); // another backend's device array comes through the host
+  }
+
+  /** The kernel-cache key part that says which arguments are textures (a kernel is compiled per argument kind). */
+  private static kinds(args: Array<Float32Array | GpuTexture>): string {
+    return args.map((a) => (a instanceof Float32Array ? "a" : "t")).join("");
+  }
+
+  /** Run a pipeline kernel: its output stays on the GPU. */
+  private runResident(key: string, source: string, n: number, constants: Record<string, number>, args: Array<Float32Array | GpuTexture>): DeviceArray {
+    const k = this.kernel(`${key}:p${GpuBackend.kinds(args)}`, source, n, constants, true);
+    return new TextureArray(k(...args) as GpuTexture, n, this, this.textures);
+  }
+
+  private residentKernels(): ResidentKernels {
+    const tooLarge = (...sizes: number[]) => sizes.some((s) => s > MAX_ELEMENTS);
+    return {
+      unary: (op, x, n) => {
+        if (n === 0 || tooLarge(n)) return null;
+        return this.runResident(`u:${op}:${n}`, unarySource(op), n, {}, [this.argument(x)]);
+      },
+      binary: (op, a, aShape, b, bShape, outShape) => {
+        const n = sizeOf(outShape);
+        if (n === 0 || tooLarge(n, a.length, b.length)) return null;
+        const { shape, strides } = collapseAxes(outShape, [broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)]);
+        const [as, bs] = strides as [number[], number[]];
+        return this.runResident(`b:${op}:${shape.join(",")}:${as.join(",")}:${bs.join(",")}`, binarySource(op, shape, as, bs), n, {}, [this.argument(a), this.argument(b)]);
+      },
+      reduce: (op, x, outer, size, inner) => {
+        const n = outer * inner;
+        if (n === 0 || size === 0 || tooLarge(x.length)) return null;
+        return this.runResident(`r:${op}:${outer}:${size}:${inner}`, reduceSource(op), n, { size, inner }, [this.argument(x)]);
+      },
+      matmul: (a, aOffsets, b, bOffsets, m, k, n, transA, transB) => {
+        const total = aOffsets.length * m * n;
+        if (total === 0 || k === 0 || tooLarge(total, a.length, b.length)) return null;
+        const key = `m:${m}:${k}:${n}:${aOffsets.length}:${transA ? 1 : 0}${transB ? 1 : 0}`;
+        const args = [this.argument(a), this.argument(b), Float32Array.from(aOffsets), Float32Array.from(bOffsets)];
+        return this.runResident(key, matmulSource(transA, transB), total, { m, k, nn: n }, args);
+      },
+      liveArrays: () => this.textures.size,
+    };
   }
 
   unary(op: UnaryOp, x: TypedArray, out: TypedArray): void {

@@ -26,6 +26,11 @@ export interface GpuInstance {
   createKernel(source: string, settings: Record<string, unknown>): GpuKernel;
   destroy(): void;
 }
+/** A pipeline kernel's output texture (GL modes), of which only these members are used. */
+export interface GpuTexture {
+  toArray(): Float32Array | Float32Array[];
+  delete(): void;
+}
 export interface GpuKernel {
   (...args: unknown[]): unknown;
   kernel?: { constructor: { name: string } };

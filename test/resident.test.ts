@@ -1,0 +1,148 @@
+import { afterEach, describe, expect, it } from "vitest";
+import * as ag from "../src/autograd/index.js";
+import { cpuBackend, isDeviceArray, setBackend, type Backend, type DeviceArray, type KernelInput, type ResidentKernels } from "../src/kernels/index.js";
+import { expectClose } from "./helpers.js";
+
+// Device-resident tensors and tidy(), checked on every machine with a stand-in device: a backend
+// whose "device arrays" are float32 arrays it counts, computed by the CPU kernels. The gpu.js
+// textures behind the same interface are checked in gpu.test.ts where GL runs.
+class FakeArray implements DeviceArray {
+  released = false;
+  constructor(readonly values: Float32Array, private readonly device: FakeDevice) {
+    device.live.add(this);
+  }
+  get length(): number {
+    return this.values.length;
+  }
+  read(): Float32Array {
+    if (this.released) throw new Error("read after release");
+    this.device.reads++;
+    return this.values.slice();
+  }
+  release(): void {
+    this.released = true;
+    this.device.live.delete(this);
+  }
+}
+
+class FakeDevice {
+  live = new Set<FakeArray>();
+  reads = 0;
+  /** The device's own view of an input: no read back counted. */
+  private on(x: KernelInput): KernelInput {
+    if (!isDeviceArray(x)) return x;
+    if (x.released) throw new Error("kernel given a released array");
+    return (x as FakeArray).values;
+  }
+  readonly resident: ResidentKernels = {
+    unary: (op, x, n) => this.make(n, (out) => cpuBackend.unary(op, this.on(x) as Float32Array, out)),
+    binary: (op, a, as, b, bs, os) => this.make(os.reduce((p, d) => p * d, 1), (out) => cpuBackend.binary(op, this.on(a) as Float32Array, as, this.on(b) as Float32Array, bs, out, os)),
+    reduce: (op, x, outer, size, inner) => this.make(outer * inner, (out) => cpuBackend.reduce(op, this.on(x) as Float32Array, outer, size, inner, out)),
+    matmul: (a, ao, b, bo, m, k, n, ta, tb) => this.make(ao.length * m * n, (out) => cpuBackend.matmul(this.on(a) as Float32Array, ao, this.on(b) as Float32Array, bo, out, m, k, n, ta, tb)),
+    liveArrays: () => this.live.size,
+  };
+  private make(n: number, fill: (out: Float32Array) => void): FakeArray {
+    const out = new Float32Array(n);
+    fill(out);
+    return new FakeArray(out, this);
+  }
+  backend(): Backend {
+    return { ...cpuBackend, name: "fake-device", resident: this.resident };
+  }
+}
+
+const f32 = (values: number[], shape: number[]) => new ag.Tensor(Float32Array.from(values), shape);
+
+describe("device-resident tensors (stand-in device)", () => {
+  afterEach(() => setBackend("cpu"));
+
+  it("op outputs stay on the device; values come back once, when asked for, and free the device copy", () => {
+    const device = new FakeDevice();
+    setBackend(device.backend());
+    const x = f32([0.5, -1, 2, 3, -0.25, 1.5], [2, 3]), w = f32([1, 2, 0.5, -1, 0, 3], [3, 2]);
+    const h = x.matmul(w).tanh().mul(2);
+    const y = h.sum(1);
+    for (const t of [h, y]) expect(t.storage.onDevice).toBe(true);
+    expect(device.reads).toBe(0);
+    expect(device.live.size).toBe(4); // matmul, tanh, mul, sum outputs
+    const r = h.reshape([4]);
+    expect(r.storage).toBe(h.storage); // a reshape shares the storage: no copy, no read back
+    setBackend("cpu");
+    const expected = x.matmul(w).tanh().mul(2).sum(1).data;
+    expectClose(y.data, expected, 1e-6, 1e-6);
+    expect(device.reads).toBe(1);
+    expect(y.storage.onDevice).toBe(false);
+    expect(device.live.size).toBe(3);
+  });
+
+  it("tidy frees what a scope made, except what it returns or keeps; a freed tensor says so when used", () => {
+    const device = new FakeDevice();
+    setBackend(device.backend());
+    const x = f32([1, 2, 3, 4], [4]);
+    let inner: ag.Tensor | null = null;
+    const { a, list } = ag.tidy(() => {
+      inner = x.exp();
+      const kept = ag.keep(x.square());
+      return { a: inner.add(1), list: [kept, x.neg()] };
+    });
+    expect(device.live.size).toBe(3); // a, kept, x.neg(); inner is freed
+    expect(() => inner!.data).toThrow(/its device memory was freed when the tidy\(\) scope that made it ended; return it from the scope, or keep\(\) it/);
+    expectClose(a.data, [1, 2, 3, 4].map((v) => Math.fround(Math.exp(v)) + 1), 1e-6);
+    expectClose(list[0]!.data, [1, 4, 9, 16]);
+    // A nested scope's result belongs to the enclosing scope, and an error still frees the scope.
+    const before = device.live.size;
+    ag.tidy(() => {
+      const fromInner = ag.tidy(() => x.mul(3));
+      expect(fromInner.storage.onDevice).toBe(true);
+      return null;
+    });
+    expect(device.live.size).toBe(before);
+    expect(() => ag.tidy(() => {
+      x.mul(5);
+      throw new Error("boom");
+    })).toThrow("boom");
+    expect(device.live.size).toBe(before);
+  });
+
+  it("training steps in tidy(): leaf gradients survive the scope, device memory stays flat, results match the CPU", () => {
+    const device = new FakeDevice();
+    const run = (backend: Backend | "cpu") => {
+      setBackend(backend);
+      const random = new ag.Random(3);
+      const net = new ag.MLP([2, 16, 1], "tanh", { random, dtype: "float32" });
+      const opt = new ag.Adam(net.parameters(), { lr: 0.02 });
+      const x = ag.randn([64, 2], { random, dtype: "float32" });
+      const target = ag.sum(x.square(), 1, true);
+      const losses: number[] = [], live: number[] = [];
+      for (let step = 0; step < 200; step++) {
+        const loss = ag.tidy(() => {
+          opt.zeroGrad();
+          const l = net.forward(x).sub(target).square().mean();
+          l.backward();
+          return l.item();
+        });
+        for (const p of net.parameters()) expect(p.grad!.storage.onDevice).toBe(false); // gradients come to the host for the optimizer
+        opt.step();
+        losses.push(loss);
+        live.push(device.live.size);
+      }
+      setBackend("cpu");
+      return { losses, live };
+    };
+    const onDevice = run(device.backend()), onCpu = run("cpu");
+    // Only the two tensors made before the loop (x², the target) hold device memory after any step.
+    expect(onDevice.live.every((n) => n === 2)).toBe(true);
+    expect(onDevice.losses[199]!).toBeLessThan(onDevice.losses[0]! / 5);
+    expectClose(onDevice.losses, onCpu.losses, 1e-4, 1e-6); // same float32 math on both
+  });
+
+  it("without tidy, a device tensor's memory goes when its values are read", () => {
+    const device = new FakeDevice();
+    setBackend(device.backend());
+    const t = f32([1, 2], [2]).exp();
+    expect(device.live.size).toBe(1);
+    expect(t.item === undefined).toBe(false);
+    t.data; // eslint-disable-line @typescript-eslint/no-unused-expressions
+    expect(device.live.size).toBe(0);
+  });
+});
