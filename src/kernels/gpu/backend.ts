@@ -5,7 +5,7 @@
 import { cpuBackend } from "../cpu/index.js";
 import { broadcastStrides, collapseAxes, sizeOf } from "../strides.js";
 import { isDeviceArray, type Backend, type BinaryOp, type DeviceArray, type KernelInput, type ReduceOp, type ResidentKernels, type Shape, type TypedArray, type UnaryOp } from "../types.js";
-import { chooseMode, importGpuJs, type GpuInfo, type GpuInstance, type GpuKernel, type GpuMode, type GpuTexture } from "./load.js";
+import { chooseMode, importGpuJs, webgpuUnavailableReason, type GpuInfo, type GpuInstance, type GpuKernel, type GpuMode, type GpuTexture } from "./load.js";
 import { binarySource, matmulSource, MAX_WIDTH, planarBackwardSource, planarSource, radialBackwardSource, radialSource, reduceSource, unarySource } from "./sources.js";
 
 /** Larger arrays go to the CPU backend: gpu.js indexes in float32, exact only below 2²⁴. */
@@ -286,7 +286,8 @@ export class GpuBackend implements Backend {
  */
 export async function createGpuBackend(requested: GpuMode | "auto" = "auto"): Promise<GpuBackend> {
   const gpujs = await importGpuJs();
-  const { mode, notices } = chooseMode(gpujs, requested);
+  const webgpu = requested === "webgpu" || requested === "auto" ? await webgpuUnavailableReason() : undefined;
+  const { mode, notices } = chooseMode(gpujs, requested, webgpu);
   const gpu = new gpujs.GPU({ mode });
   const probe = gpu.createKernel("function (X) { return X[this.thread.x] * 2; }", { output: [2] });
   const result = probe(new Float32Array([1, 2])) as Float32Array;

@@ -47,16 +47,33 @@ export async function importGpuJs(): Promise<GpuJs> {
   }
 }
 
+const ASYNC_KERNELS = "gpu.js's webgpu kernels are asynchronous and flowgrad's backend interface is synchronous (not supported yet)";
+
 /**
- * Why a mode cannot run here, or null if it can. webgpu: gpu.js's webgpu kernels return promises,
- * and flowgrad's backend interface is synchronous, so it is refused with that reason (where Dawn
- * loads at all); headlessgl needs the optional `gl` package and an X display; webasm needs
- * WebAssembly.
+ * Why webgpu cannot run here. In Node, gpu.js would need Dawn (its dependency, the `webgpu`
+ * package): say whether Dawn loads at all, so a machine that could run it is told apart from one
+ * that cannot (Dawn needs a newer C++ runtime than Debian 12 has).
  */
-function unavailableReason(gpujs: GpuJs, mode: GpuMode): string | null {
+export async function webgpuUnavailableReason(): Promise<string> {
+  if (typeof window !== "undefined") return ASYNC_KERNELS;
+  const dawn = "webgpu"; // a variable, so bundlers do not try to pack a Node binary for the browser
+  try {
+    await import(/* @vite-ignore */ dawn);
+  } catch (error) {
+    return `Dawn (the webgpu package gpu.js uses in Node) does not load here: ${(error as Error).message.split("\n")[0]}`;
+  }
+  return `Dawn loads here, but ${ASYNC_KERNELS}`;
+}
+
+/**
+ * Why a mode cannot run here, or null if it can. webgpu is refused with the reason given (see
+ * webgpuUnavailableReason); headlessgl needs the optional `gl` package and an X display; webasm
+ * needs WebAssembly.
+ */
+function unavailableReason(gpujs: GpuJs, mode: GpuMode, webgpuReason: string): string | null {
   switch (mode) {
     case "webgpu":
-      return "webgpu kernels in gpu.js are asynchronous and flowgrad's backend interface is synchronous (not supported yet)";
+      return webgpuReason;
     case "webgl2":
       return gpujs.GPU.isWebGL2Supported ? null : "WebGL2 is not available here (a browser with GPU access has it)";
     case "webgl":
@@ -79,16 +96,16 @@ function unavailableReason(gpujs: GpuJs, mode: GpuMode): string | null {
  * GPU (webgpu; webgl2 or webgl in a browser; headlessgl in Node), then webasm, and records a
  * notice for each mode it passed over.
  */
-export function chooseMode(gpujs: GpuJs, requested: GpuMode | "auto"): { mode: GpuMode; notices: string[] } {
+export function chooseMode(gpujs: GpuJs, requested: GpuMode | "auto", webgpuReason = ASYNC_KERNELS): { mode: GpuMode; notices: string[] } {
   if (requested !== "auto") {
     if (!GPU_MODES.includes(requested)) throw new Error(`unknown gpu.js mode "${requested}"; choose one of ${GPU_MODES.join(", ")} or auto`);
-    const reason = unavailableReason(gpujs, requested);
+    const reason = unavailableReason(gpujs, requested, webgpuReason);
     if (reason) throw new Error(`gpu.js mode "${requested}" was requested but is not available: ${reason}`);
     return { mode: requested, notices: [] };
   }
   const notices: string[] = [];
   for (const mode of ["webgpu", "webgl2", "webgl", "headlessgl", "webasm"] as const) {
-    const reason = unavailableReason(gpujs, mode);
+    const reason = unavailableReason(gpujs, mode, webgpuReason);
     if (!reason) return { mode, notices };
     notices.push(`gpu.js ${mode}: ${reason}`);
   }
