@@ -97,6 +97,16 @@ describe("the flowgrad command", () => {
       expect(rec.validationLosses[rec.bestEpoch - 1]).toBe(Math.min(...rec.validationLosses));
       expect(rec.negLogLikelihood).toBeLessThan(rec.negativeElbo);
     }
+    expect(r.stdout).toMatch(/K=1 − K=0: [+-]\d+\.\d\d ± \d+\.\d\d nats of −ln p\(x\), paired over the same test digits/);
+    // compare: the saved models scored again on the same digits give the same numbers.
+    const c = run("compare", "--models", "vae/vae-planar-K0-L1.model.json,vae/vae-planar-K1-L1.model.json", "--samples", "5", "--out", "vae/compare.json");
+    expect(c.status, c.stderr).toBe(0);
+    const compared = JSON.parse(readFileSync(path.join(tmp, "vae/compare.json"), "utf8"));
+    expect(compared.binarize).toBe("dynamic"); // read from the model files
+    expect(compared.models.map((m: { negLogLikelihood: number }) => m.negLogLikelihood)).toEqual(records.map((rec: { negLogLikelihood: number }) => rec.negLogLikelihood));
+    const { paired } = JSON.parse(readFileSync(path.join(tmp, "vae/vae-planar-L1.json"), "utf8"));
+    expect(compared.paired[0].meanDifference).toBeCloseTo(paired[0].meanDifference, 10);
+    expect(paired[0].meanDifference).toBeCloseTo(records[1].negLogLikelihood - records[0].negLogLikelihood, 10);
   }, 60_000);
   it("bad input: a clear one-line message, exit code 1, no stack trace", () => {
     for (const [args, message] of [
@@ -109,6 +119,7 @@ describe("the flowgrad command", () => {
       [["fit", "--steps", "5", "--out", "out/U1-planar-K2.png/sub"], /cannot write to output folder .*U1-planar-K2.png\/sub: .*U1-planar-K2.png is not a folder/],
       [["vae", "--validation", "9000"], /--validation 9000 leaves no training digits \(there are 9000\)/],
       [["vae", "--binarize", "sometimes"], /Allowed choices are threshold, dynamic/],
+      [["compare", "--models", "missing.model.json"], /cannot read model file missing.model.json: ENOENT/],
       [["frobnicate"], /unknown command 'frobnicate'/],
     ] as const) {
       const r = run(...args);

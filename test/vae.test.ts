@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { noGrad, Random, Tensor, tensor } from "../src/autograd/index.js";
-import { evaluateVAE, FlowVAE, sampleBinary, sampleDigits, trainVAE } from "../src/models/index.js";
+import { evaluateVAE, FlowVAE, pairedDifference, sampleBinary, sampleDigits, trainVAE } from "../src/models/index.js";
 import { loadMnist, loadVAE, saveVAE } from "../src/node/index.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "flowgrad-vae-"));
@@ -103,6 +103,12 @@ describe("training, evaluation, saving", () => {
       expect(Array.from(sampleDigits(loaded, 3, 1))).toEqual(Array.from(sampleDigits(model, 3, 1)));
     }
   }, 120_000);
+  it("paired differences: the mean of b − a and its standard error", () => {
+    const d = pairedDifference(Float64Array.of(1, 2, 3), Float64Array.of(2, 2, 5)); // differences 1, 0, 2
+    expect(d.mean).toBeCloseTo(1, 14);
+    expect(d.standardError).toBeCloseTo(Math.sqrt(2 / 3 / 3), 14); // population variance 2/3, over n = 3
+    expect(() => pairedDifference(Float64Array.of(1), Float64Array.of(1, 2))).toThrow(/equally long, non-empty lists, got 1 and 2/);
+  });
   it("early stopping keeps the parameters of the epoch with the best validation bound", () => {
     // Trained on 100 copies of one digit, the model first learns what digits look like, then only
     // that digit: its bound on other digits gets better for a few epochs and then worse.

@@ -8,7 +8,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { TARGETS, type TargetName } from "../models/index.js";
 import { UserError } from "../node/io.js";
 import { demoCommand, fitCommand } from "./fit.js";
-import { sampleCommand, vaeCommand } from "./vae.js";
+import { compareCommand, sampleCommand, vaeCommand } from "./vae.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const version = (JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as { version: string }).version;
@@ -110,6 +110,15 @@ program
   .option("--out <file>", "PNG file to write", "samples.png")
   .option("--seed <n>", "random seed", integer("seed"), 0)
   .action((o: { model: string; out: string; seed: number }) => sampleCommand(o.model, o.out, o.seed));
+
+program
+  .command("compare")
+  .description("score saved VAE models on the same test digits: −ln p(x) of each, and paired differences between consecutive ones")
+  .requiredOption("--models <files>", "comma-separated .model.json files written by flowgrad vae", (v: string) => v.split(",").filter(Boolean))
+  .addOption(new Option("--binarize <how>", "test digits: threshold, or the fixed stochastic binarisation (default: as recorded in the model files)").choices(["threshold", "dynamic"]))
+  .option("--samples <n>", "importance samples per test digit", positiveInt("samples"), 200)
+  .option("--out <file>", "also write the results as JSON")
+  .action((o: { models: string[]; binarize?: "threshold" | "dynamic"; samples: number; out?: string }) => compareCommand(o.models, o.binarize, o.samples, o.out));
 
 program
   .command("bench")

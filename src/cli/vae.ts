@@ -1,6 +1,7 @@
 // `flowgrad vae` and `flowgrad sample`: DLGMs with flow posteriors on MNIST (section 6.2).
+import { readFileSync } from "node:fs";
 import path from "node:path";
-import { blankImage, drawGrey, evaluateVAE, FlowVAE, sampleBinary, sampleDigits, trainVAE, type FlowKind, type VAEEvaluation } from "../models/index.js";
+import { blankImage, drawGrey, evaluateVAE, FlowVAE, pairedDifference, sampleBinary, sampleDigits, trainVAE, type FlowKind, type VAEEvaluation } from "../models/index.js";
 import { Random } from "../autograd/index.js";
 import { prepareOutputDir, UserError, writeJsonAtomic, writePng } from "../node/io.js";
 import { loadMnist, PIXELS } from "../node/mnist.js";
@@ -66,8 +67,9 @@ export function vaeCommand(s: VAESettings): void {
   const train = (dynamic ? data.train.intensities : data.train.images).subarray(0, fit * P);
   const heldOut = (dynamic ? sampleBinary(data.train.intensities.subarray(fit * P, pool * P), new Random(2016)) : data.train.images.subarray(fit * P, pool * P));
   const validation = s.validation > 0 ? heldOut : undefined;
-  const test = dynamic ? sampleBinary(data.test.intensities, new Random(2015)) : data.test.images;
+  const test = testDigits(s.binarize);
   const records: VAERecord[] = [];
+  const perExample: Float64Array[] = [];
   for (const K of s.Ks) {
     const model = new FlowVAE({ K, flow: s.flow, stochasticLayers: s.layers, latent: s.latent, hidden: s.hidden, seed: s.seed });
     const label = `vae ${s.flow} K=${K}`;
@@ -90,8 +92,9 @@ export function vaeCommand(s: VAESettings): void {
     if (validation) console.log(`${label}: best validation −ELBO after epoch ${result.bestEpoch} of ${result.epochsRun}; testing those parameters`);
     const evalBar = progress(`${label} eval`, data.test.count);
     const t0 = performance.now();
-    const evaluation = evaluateVAE(model, test, s.samples, 99, (done) => evalBar.update(done));
+    const { perExample: nll, ...evaluation } = evaluateVAE(model, test, s.samples, 99, (done) => evalBar.update(done));
     evalBar.stop();
+    perExample.push(nll);
     const record: VAERecord = {
       K, flow: s.flow, layers: s.layers, epochs: s.epochs, epochsRun: result.epochsRun, bestEpoch: result.bestEpoch,
       validationLosses: result.validationLosses, binarize: s.binarize, trainSeconds: result.seconds, evalSeconds: (performance.now() - t0) / 1000,
@@ -99,16 +102,65 @@ export function vaeCommand(s: VAESettings): void {
     };
     records.push(record);
     const stem = path.join(dir, `vae-${s.flow}-K${K}-L${s.layers}`);
-    saveVAE(`${stem}.model.json`, model, { trainedEpochs: result.bestEpoch, evaluation });
+    saveVAE(`${stem}.model.json`, model, { trainedEpochs: result.bestEpoch, binarize: s.binarize, evaluation });
     digitGrid(model, `${stem}.samples.png`, s.seed);
     console.log(`K=${K}: test −ELBO ${record.negativeElbo.toFixed(2)}, −ln p(x) ${record.negLogLikelihood.toFixed(2)} ± ${record.standardError.toFixed(2)} nats (train ${record.trainSeconds.toFixed(0)} s, eval ${record.evalSeconds.toFixed(0)} s)`);
   }
-  writeJsonAtomic(path.join(dir, `vae-${s.flow}-L${s.layers}.json`), { command: `flowgrad ${process.argv.slice(2).join(" ")}`, settings: s, records });
+  const paired = pairedLines(s.Ks.map((K) => `K=${K}`), perExample);
+  writeJsonAtomic(path.join(dir, `vae-${s.flow}-L${s.layers}.json`), { command: `flowgrad ${process.argv.slice(2).join(" ")}`, settings: s, records, paired: paired.records });
   const lines = ["| flow | K | layers | best epoch / run | test −ELBO | test −ln p(x) (IS, S=" + s.samples + ") | ± s.e. | train time | eval time |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"];
   for (const r of records) {
     lines.push(`| ${r.K === 0 ? "none (diagonal Gaussian)" : r.flow} | ${r.K} | ${r.layers} | ${r.bestEpoch} / ${r.epochsRun} | ${r.negativeElbo.toFixed(2)} | ${r.negLogLikelihood.toFixed(2)} | ${r.standardError.toFixed(2)} | ${r.trainSeconds.toFixed(0)} s | ${r.evalSeconds.toFixed(0)} s |`);
   }
-  console.log(`\n${lines.join("\n")}\n\nwritten: ${dir}`);
+  console.log(`\n${lines.join("\n")}\n${paired.text}\nwritten: ${dir}`);
+}
+
+/** Paired differences of −ln p(x) between consecutive models, over the same test digits. */
+function pairedLines(labels: string[], perExample: Float64Array[]): { records: Array<{ from: string; to: string; meanDifference: number; standardError: number }>; text: string } {
+  const records = [];
+  for (let i = 1; i < perExample.length; i++) {
+    const d = pairedDifference(perExample[i - 1]!, perExample[i]!);
+    records.push({ from: labels[i - 1]!, to: labels[i]!, meanDifference: d.mean, standardError: d.standardError });
+  }
+  const text = records.map((r) => `${r.to} − ${r.from}: ${r.meanDifference >= 0 ? "+" : ""}${r.meanDifference.toFixed(2)} ± ${r.standardError.toFixed(2)} nats of −ln p(x), paired over the same test digits`).join("\n");
+  return { records, text: text ? `\n${text}\n` : "" };
+}
+
+/** The test digits a model was scored on: thresholded, or the one fixed stochastic binarisation. */
+function testDigits(binarize: "threshold" | "dynamic"): Float64Array {
+  const data = loadMnist();
+  return binarize === "dynamic" ? sampleBinary(data.test.intensities, new Random(2015)) : data.test.images;
+}
+
+/** Score saved models on the same test digits: −ln p(x) of each and paired differences between consecutive ones. */
+export function compareCommand(models: string[], binarize: "threshold" | "dynamic" | undefined, samples: number, out: string | undefined): void {
+  const loaded = models.map((file) => ({ file, model: loadVAE(file), manifest: readManifest(file) }));
+  const modes = new Set(loaded.map((m) => binarize ?? (m.manifest.binarize === "dynamic" ? "dynamic" : "threshold")));
+  if (modes.size > 1) throw new UserError("the models were trained with different binarisations; pass --binarize to score them on one test set");
+  const mode = [...modes][0]!;
+  const test = testDigits(mode);
+  const perExample: Float64Array[] = [];
+  const rows: Array<Record<string, unknown>> = [];
+  for (const { file, model } of loaded) {
+    const bar = progress(`eval ${path.basename(file)}`, test.length / PIXELS);
+    const { perExample: nll, ...evaluation } = evaluateVAE(model, test, samples, 99, (done, total) => bar.update(done, `${done}/${total} digits`));
+    bar.stop();
+    perExample.push(nll);
+    rows.push({ file, K: model.config.K, flow: model.config.flow, layers: model.config.stochasticLayers, ...evaluation });
+    console.log(`${path.basename(file)}: test −ELBO ${evaluation.negativeElbo.toFixed(2)}, −ln p(x) ${evaluation.negLogLikelihood.toFixed(2)} ± ${evaluation.standardError.toFixed(2)} nats`);
+  }
+  const paired = pairedLines(loaded.map((m) => path.basename(m.file)), perExample);
+  console.log(paired.text);
+  if (out) {
+    const file = path.resolve(out);
+    prepareOutputDir(path.dirname(file));
+    writeJsonAtomic(file, { command: `flowgrad ${process.argv.slice(2).join(" ")}`, binarize: mode, samples, models: rows, paired: paired.records });
+    console.log(`written: ${file}`);
+  }
+}
+
+function readManifest(file: string): Record<string, unknown> {
+  return (JSON.parse(readFileSync(file, "utf8")) as { manifest: Record<string, unknown> }).manifest;
 }
 
 export function sampleCommand(modelFile: string, out: string, seed: number): void {

@@ -258,23 +258,46 @@ export interface VAEEvaluation {
   examples: number;
 }
 
-export function evaluateVAE(model: FlowVAE, images: Float64Array, samples = 200, seed = 99, onProgress?: (done: number, total: number) => void): VAEEvaluation {
+/** An evaluation with −ln p(x) of every example, for paired comparisons of models on the same examples. */
+export interface VAEEvaluationDetail extends VAEEvaluation {
+  perExample: Float64Array;
+}
+
+export function evaluateVAE(model: FlowVAE, images: Float64Array, samples = 200, seed = 99, onProgress?: (done: number, total: number) => void): VAEEvaluationDetail {
   const P = model.config.inputs, random = new Random(seed), count = imageCount(images, P, "evaluateVAE");
   if (!Number.isInteger(samples) || samples < 1) throw new Error(`evaluateVAE: samples must be a positive integer, got ${samples}`);
   const chunk = Math.max(1, Math.floor(2000 / samples));
-  let nll = 0, nllSq = 0, elbo = 0;
+  const perExample = new Float64Array(count);
+  let elbo = 0;
   for (let start = 0; start < count; start += chunk) {
     const n = Math.min(chunk, count - start);
     const x = new Tensor(images.slice(start * P, (start + n) * P), [n, P]);
-    for (const v of tidy(() => model.negLogLikelihood(x, samples, random))) {
-      nll += v;
-      nllSq += v * v;
-    }
+    perExample.set(tidy(() => model.negLogLikelihood(x, samples, random)), start);
     elbo += tidy(() => noGrad(() => model.freeEnergy(x, random).item())) * n;
     onProgress?.(Math.min(count, start + n), count);
   }
-  const mean = nll / count;
-  return { negativeElbo: elbo / count, negLogLikelihood: mean, standardError: Math.sqrt(Math.max(0, nllSq / count - mean * mean) / count), samples, examples: count };
+  const { mean, standardError } = meanAndError(perExample);
+  return { negativeElbo: elbo / count, negLogLikelihood: mean, standardError, samples, examples: count, perExample };
+}
+
+/** Mean and its standard error. */
+function meanAndError(values: ArrayLike<number>): { mean: number; standardError: number } {
+  let sum = 0, sumSq = 0;
+  for (let i = 0; i < values.length; i++) {
+    sum += values[i]!;
+    sumSq += values[i]! * values[i]!;
+  }
+  const mean = sum / values.length;
+  return { mean, standardError: Math.sqrt(Math.max(0, sumSq / values.length - mean * mean) / values.length) };
+}
+
+/**
+ * b − a over the same examples, with the standard error of that mean difference: much smaller
+ * than either model's own error when both do well and badly on the same examples.
+ */
+export function pairedDifference(a: Float64Array, b: Float64Array): { mean: number; standardError: number } {
+  if (a.length !== b.length || a.length === 0) throw new Error(`pairedDifference: needs two equally long, non-empty lists, got ${a.length} and ${b.length}`);
+  return meanAndError(b.map((v, i) => v - a[i]!));
 }
 
 /** Decode z ~ p(z) (through p(z₁|z₂) for two layers) into pixel probabilities, [n, inputs]. */
