@@ -5,6 +5,8 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { backendInfo, initBackend } from "../kernels/index.js";
+import { GPU_MODES, type GpuMode } from "../kernels/gpu/load.js";
 import { TARGETS, type TargetName } from "../models/index.js";
 import { UserError } from "../node/io.js";
 import { demoCommand, fitCommand } from "./fit.js";
@@ -46,7 +48,16 @@ const program = new Command()
   .name("flowgrad")
   .description("Variational inference with normalizing flows (Rezende & Mohamed, 2015) on a from-scratch autograd.")
   .version(version)
-  .showHelpAfterError("(run with --help for usage)");
+  .showHelpAfterError("(run with --help for usage)")
+  .addOption(new Option("--backend <name>", "compute backend (default: $FLOWGRAD_BACKEND, else cpu)").choices(["cpu", "gpu", "auto"]))
+  .addOption(new Option("--gpu-mode <mode>", "gpu.js mode for gpu/auto (default: $FLOWGRAD_GPU_MODE, else auto)").choices(["auto", ...GPU_MODES]))
+  .hook("preAction", async () => {
+    // Load the backend before any op runs; say what runs when it is not the plain CPU backend.
+    const o = program.opts<{ backend?: string; gpuMode?: GpuMode | "auto" }>();
+    await initBackend(o.backend, { gpuMode: o.gpuMode });
+    const info = backendInfo();
+    if (info.backend !== "cpu") console.error(`flowgrad: backend ${info.backend}, gpu.js ${info.gpuMode} mode (${info.kernelClass})`);
+  });
 
 program
   .command("fit")
@@ -132,7 +143,7 @@ program
   });
 
 try {
-  program.parse();
+  await program.parseAsync();
 } catch (error) {
   const debug = process.env.FLOWGRAD_DEBUG === "1";
   process.stderr.write(`flowgrad: ${(error as Error).message}\n${debug ? `${(error as Error).stack}\n` : ""}`);
