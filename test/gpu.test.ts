@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import * as ag from "../src/autograd/index.js";
 import { BINARY_EXPRESSIONS, cpuBackend, setBackend, UNARY_EXPRESSIONS, type BinaryOp, type UnaryOp } from "../src/kernels/index.js";
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
@@ -223,6 +223,25 @@ for (const mode of modes) {
     });
   });
 }
+
+describe("arrays too large for gpu.js's float32 indices", () => {
+  it("run on the CPU backend, correctly, with one notice", () => {
+    const b = loaded.get("cpu");
+    if (typeof b === "string" || !b) throw new Error(`gpu.js cpu mode always loads; got: ${String(b)}`);
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      const n = (1 << 24) + 4, x = new Float32Array(n).fill(0.5), out = new Float64Array(1);
+      b.reduce("sum", x, 1, n, 1, out);
+      expect(out[0]).toBe(n / 2); // exact: the CPU backend sums float32 inputs in float64
+      b.reduce("max", x, 1, n, 1, out);
+      expect(out[0]).toBe(0.5);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0]![0])).toMatch(/arrays above 2\^24 elements run on the CPU backend/);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+});
 
 describe("choosing a mode", () => {
   it("a forced mode that cannot run is an error that says why", async () => {

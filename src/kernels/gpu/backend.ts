@@ -73,6 +73,7 @@ export class GpuBackend implements Backend {
   private readonly kernels = new Map<string, GpuKernel>();
   private readonly textures = new Set<TextureArray>();
   private disposed = false;
+  private warnedTooLarge = false;
 
   constructor(private readonly gpu: GpuInstance, readonly info: GpuInfo, private readonly fallback: Backend = cpuBackend) {
     this.resident = PIPELINE_MODES.has(info.gpuMode) ? this.residentKernels() : undefined;
@@ -115,6 +116,15 @@ export class GpuBackend implements Backend {
       this.kernels.delete(oldKey);
     }
     return k;
+  }
+
+  /** The CPU backend, for arrays gpu.js cannot index exactly; says so once. */
+  private tooLarge(): Backend {
+    if (!this.warnedTooLarge) {
+      this.warnedTooLarge = true;
+      console.warn(`flowgrad: arrays above 2^24 elements run on the CPU backend (gpu.js indexes in float32, exact only below 2^24); ${this.info.gpuMode} runs the rest`);
+    }
+    return this.fallback;
   }
 
   /** Run and copy the (row-major, W-wide) result into out. */
@@ -176,14 +186,14 @@ export class GpuBackend implements Backend {
   unary(op: UnaryOp, x: TypedArray, out: TypedArray): void {
     const n = out.length;
     if (n === 0) return;
-    if (n > MAX_ELEMENTS) return this.fallback.unary(op, x, out);
+    if (n > MAX_ELEMENTS) return this.tooLarge().unary(op, x, out);
     this.run(this.kernel(`u:${op}:${n}`, unarySource(op), n, {}), [toFloat32(x)], out);
   }
 
   binary(op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, out: TypedArray, outShape: Shape): void {
     const n = out.length;
     if (n === 0) return;
-    if (n > MAX_ELEMENTS || a.length > MAX_ELEMENTS || b.length > MAX_ELEMENTS) return this.fallback.binary(op, a, aShape, b, bShape, out, outShape);
+    if (n > MAX_ELEMENTS || a.length > MAX_ELEMENTS || b.length > MAX_ELEMENTS) return this.tooLarge().binary(op, a, aShape, b, bShape, out, outShape);
     const { shape, strides } = collapseAxes(outShape, [broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)]);
     const [as, bs] = strides as [number[], number[]];
     const key = `b:${op}:${shape.join(",")}:${as.join(",")}:${bs.join(",")}`;
@@ -193,16 +203,16 @@ export class GpuBackend implements Backend {
   reduce(op: ReduceOp, x: TypedArray, outer: number, size: number, inner: number, out: TypedArray): void {
     const n = outer * inner;
     if (n === 0) return;
-    if (x.length > MAX_ELEMENTS || size === 0) return this.fallback.reduce(op, x, outer, size, inner, out);
+    if (x.length > MAX_ELEMENTS) return this.tooLarge().reduce(op, x, outer, size, inner, out);
+    if (size === 0) return this.fallback.reduce(op, x, outer, size, inner, out);
     this.run(this.kernel(`r:${op}:${outer}:${size}:${inner}`, reduceSource(op), n, { size, inner }), [toFloat32(x)], out);
   }
 
   matmul(a: TypedArray, aOffsets: Int32Array, b: TypedArray, bOffsets: Int32Array, out: TypedArray, m: number, k: number, n: number, transA: boolean, transB: boolean): void {
     const total = out.length;
     if (total === 0) return;
-    if (total > MAX_ELEMENTS || a.length > MAX_ELEMENTS || b.length > MAX_ELEMENTS || k === 0) {
-      return this.fallback.matmul(a, aOffsets, b, bOffsets, out, m, k, n, transA, transB);
-    }
+    if (total > MAX_ELEMENTS || a.length > MAX_ELEMENTS || b.length > MAX_ELEMENTS) return this.tooLarge().matmul(a, aOffsets, b, bOffsets, out, m, k, n, transA, transB);
+    if (k === 0) return this.fallback.matmul(a, aOffsets, b, bOffsets, out, m, k, n, transA, transB);
     const key = `m:${m}:${k}:${n}:${aOffsets.length}:${transA ? 1 : 0}${transB ? 1 : 0}`;
     const kern = this.kernel(key, matmulSource(transA, transB), total, { m, k, nn: n });
     this.run(kern, [toFloat32(a), toFloat32(b), Float32Array.from(aOffsets), Float32Array.from(bOffsets)], out);
@@ -210,7 +220,7 @@ export class GpuBackend implements Backend {
 
   planarForward(z: TypedArray, uHat: TypedArray, w: TypedArray, b: TypedArray, sp: TypedArray, n: number, d: number, perSample: boolean, out: TypedArray, logAbsDet: TypedArray): void {
     if (n * d === 0) return;
-    if (n * d > MAX_ELEMENTS) return this.fallback.planarForward(z, uHat, w, b, sp, n, d, perSample, out, logAbsDet);
+    if (n * d > MAX_ELEMENTS) return this.tooLarge().planarForward(z, uHat, w, b, sp, n, d, perSample, out, logAbsDet);
     const args = [toFloat32(z), toFloat32(uHat), toFloat32(w), toFloat32(b), toFloat32(sp)];
     const constants = { d, perSample: perSample ? 1 : 0 };
     this.run(this.kernel(`pf:${n}:${d}:${perSample}`, planarSource(false), n * d, constants), args, out);
@@ -219,7 +229,7 @@ export class GpuBackend implements Backend {
 
   radialForward(z: TypedArray, z0: TypedArray, alpha: TypedArray, alphaPlusBeta: TypedArray, n: number, d: number, perSample: boolean, out: TypedArray, logAbsDet: TypedArray): void {
     if (n * d === 0) return;
-    if (n * d > MAX_ELEMENTS) return this.fallback.radialForward(z, z0, alpha, alphaPlusBeta, n, d, perSample, out, logAbsDet);
+    if (n * d > MAX_ELEMENTS) return this.tooLarge().radialForward(z, z0, alpha, alphaPlusBeta, n, d, perSample, out, logAbsDet);
     const args = [toFloat32(z), toFloat32(z0), toFloat32(alpha), toFloat32(alphaPlusBeta)];
     const constants = { d, perSample: perSample ? 1 : 0 };
     this.run(this.kernel(`rf:${n}:${d}:${perSample}`, radialSource(false), n * d, constants), args, out);
@@ -231,7 +241,7 @@ export class GpuBackend implements Backend {
     gOut: TypedArray | null, gLogAbsDet: TypedArray | null, gz: TypedArray, gu: TypedArray, gw: TypedArray, gb: TypedArray, gsp: TypedArray,
   ): void {
     if (n * d === 0) return;
-    if (n * d > MAX_ELEMENTS) return this.fallback.planarBackward(z, uHat, w, b, sp, n, d, perSample, gOut, gLogAbsDet, gz, gu, gw, gb, gsp);
+    if (n * d > MAX_ELEMENTS) return this.tooLarge().planarBackward(z, uHat, w, b, sp, n, d, perSample, gOut, gLogAbsDet, gz, gu, gw, gb, gsp);
     // A missing output gradient is zero.
     const args = [toFloat32(z), toFloat32(uHat), toFloat32(w), toFloat32(b), toFloat32(sp), gOut ? toFloat32(gOut) : new Float32Array(n * d), gLogAbsDet ? toFloat32(gLogAbsDet) : new Float32Array(n)];
     const constants = { d, perSample: perSample ? 1 : 0 };
@@ -252,7 +262,7 @@ export class GpuBackend implements Backend {
     gOut: TypedArray | null, gLogAbsDet: TypedArray | null, gz: TypedArray, gz0: TypedArray, galpha: TypedArray, gAlphaPlusBeta: TypedArray,
   ): void {
     if (n * d === 0) return;
-    if (n * d > MAX_ELEMENTS) return this.fallback.radialBackward(z, z0, alpha, alphaPlusBeta, n, d, perSample, gOut, gLogAbsDet, gz, gz0, galpha, gAlphaPlusBeta);
+    if (n * d > MAX_ELEMENTS) return this.tooLarge().radialBackward(z, z0, alpha, alphaPlusBeta, n, d, perSample, gOut, gLogAbsDet, gz, gz0, galpha, gAlphaPlusBeta);
     const g = gOut ? toFloat32(gOut) : new Float32Array(n * d);
     const args = [toFloat32(z), toFloat32(z0), toFloat32(alpha), toFloat32(alphaPlusBeta), g, gLogAbsDet ? toFloat32(gLogAbsDet) : new Float32Array(n)];
     const constants = { d, perSample: perSample ? 1 : 0 };
