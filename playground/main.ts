@@ -1,6 +1,6 @@
 // The playground: fit the paper's 2-D densities live, and time the O(D) log-det against the O(D³)
 // baseline in the reader's browser. Everything comes from flowgrad's own modules, bundled by Vite.
-import { Adam, noGrad, randn, Random, tensor } from "../src/autograd/index.js";
+import { Adam, noGrad, randn, Random, tensor, tidy } from "../src/autograd/index.js";
 import { jacobian, logAbsDet, PlanarFlow } from "../src/flows/index.js";
 import { backendInfo, initBackend } from "../src/kernels/index.js";
 import { annealedBeta, energy, estimateKL, fittedEnergy, freeEnergy, gridPoints, logPartition, makeFlow2D, viridis, type FlowKind, type TargetName } from "../src/models/index.js";
@@ -108,11 +108,15 @@ function frame(): void {
   const started = performance.now();
   try {
     while (performance.now() - started < 25) {
-      r.opt.zeroGrad();
-      const loss = freeEnergy(r.q, r.U, BATCH, annealedBeta(r.step, ANNEAL_STEPS), r.random);
-      loss.backward();
+      // tidy: on the GPU backend the step's tensors are textures, freed when the step ends.
+      const value = tidy(() => {
+        r.opt.zeroGrad();
+        const loss = freeEnergy(r.q, r.U, BATCH, annealedBeta(r.step, ANNEAL_STEPS), r.random);
+        loss.backward();
+        return loss.item();
+      });
       r.opt.step();
-      r.losses.push(loss.item());
+      r.losses.push(value);
       r.step++;
       if (r.step % KL_EVERY === 0) {
         const kl = estimateKL(r.q, r.target, r.logZ, 5000, r.step).kl;

@@ -124,8 +124,10 @@ export function estimateKL(q: FlowDistribution, target: TargetName, logZ: number
   noGrad(() => {
     while (n < samples) {
       const m = Math.min(10_000, samples - n);
-      const { z, logProb } = q.sample(m, random);
-      const values = logProb.add(U(z)).data;
+      const values = tidy(() => {
+        const { z, logProb } = q.sample(m, random);
+        return logProb.add(U(z)).data;
+      });
       for (const v of values) {
         sum += v;
         sumSq += v * v;
