@@ -103,6 +103,64 @@ describe("training, evaluation, saving", () => {
       expect(Array.from(sampleDigits(loaded, 3, 1))).toEqual(Array.from(sampleDigits(model, 3, 1)));
     }
   }, 120_000);
+  it("flows initialised at the identity: a K-layer model starts as exactly the K = 0 model", () => {
+    for (const flow of ["planar", "radial"] as const) {
+      const base = new FlowVAE({ inputs: 6, K: 0, latent: 5, hidden: 7, seed: 2 });
+      const model = new FlowVAE({ inputs: 6, K: 4, latent: 5, hidden: 7, seed: 2, flow });
+      // The same encoder, decoder and μ, log σ columns of the head; the flow columns as initialised.
+      for (const name of ["encoder", "decoder"] as const) base[name].parameters().forEach((p, i) => model[name].parameters()[i]!.data.set(p.data));
+      for (let row = 0; row < 7; row++) {
+        for (let col = 0; col < 10; col++) model.head.weight.data[row * model.head.outFeatures + col] = base.head.weight.data[row * 10 + col]!;
+      }
+      const x = tensor([[1, 0, 1, 1, 0, 0], [0, 1, 1, 0, 1, 1]]);
+      const a = base.draw(x, new Random(9)), b = model.draw(x, new Random(9));
+      expect(Array.from(b.logQ.data)).toEqual(Array.from(a.logQ.data).map((v) => expect.closeTo(v, 10)));
+      expect(Array.from(b.logJoint.data)).toEqual(Array.from(a.logJoint.data).map((v) => expect.closeTo(v, 10)));
+      // and the random start is not the identity
+      const random = new FlowVAE({ inputs: 6, K: 4, latent: 5, hidden: 7, seed: 2, flow, flowInit: "random" });
+      expect(random.head.weight.data.some((v, i) => i % random.head.outFeatures >= 10 && v !== 0)).toBe(true);
+    }
+    expect(() => new FlowVAE({ flowInit: "zero" as "identity" })).toThrow(/flowInit must be "identity" or "random", got zero/);
+  });
+  it("the free energy's gradient matches central differences for every parameter (shared head, planar and radial, L = 1 and 2)", () => {
+    for (const [flow, stochasticLayers] of [["planar", 1], ["radial", 1], ["planar", 2]] as const) {
+      const m = new FlowVAE({ inputs: 6, K: 2, latent: 3, latent2: 2, hidden: 5, seed: 4, flow, stochasticLayers, flowHead: "shared", flowInit: "random" });
+      m.head.weight.data.forEach((v, i, a) => (a[i] = 10 * v)); // flows well away from the identity
+      const x = tensor([[1, 0, 1, 1, 0, 0], [0, 1, 1, 0, 1, 1]]);
+      const f = () => m.freeEnergy(x, new Random(2));
+      f().backward();
+      for (const p of m.parameters()) {
+        for (let i = 0; i < p.size; i++) {
+          const old = p.data[i]!, h = 1e-5;
+          p.data[i] = old + h;
+          const up = noGrad(() => f().item());
+          p.data[i] = old - h;
+          const down = noGrad(() => f().item());
+          p.data[i] = old;
+          const fd = (up - down) / (2 * h), an = p.grad!.data[i]!;
+          if (!(Math.abs(fd - an) <= 1e-6 + 1e-5 * Math.abs(fd))) throw new Error(`${flow} L=${stochasticLayers}: element ${i} of a parameter: autograd ${an}, central difference ${fd}`);
+        }
+      }
+    }
+  });
+  it("flowHead readout: the same free energy as shared; the flow outputs' gradient stops at the encoder", () => {
+    const make = (flowHead: "readout" | "shared") => {
+      const m = new FlowVAE({ inputs: 6, K: 2, latent: 3, hidden: 5, seed: 4, flowHead, flowInit: "random" });
+      const x = tensor([[1, 0, 1, 1, 0, 0], [0, 1, 1, 0, 1, 1]]);
+      const f = m.freeEnergy(x, new Random(2));
+      f.backward();
+      return { m, value: f.item() };
+    };
+    const readout = make("readout"), shared = make("shared");
+    expect(readout.value).toBeCloseTo(shared.value, 12);
+    const grads = (m: FlowVAE, name: "encoder" | "decoder" | "head") => m[name].parameters().flatMap((p) => Array.from(p.grad!.data));
+    for (const name of ["decoder", "head"] as const) {
+      grads(readout.m, name).forEach((g, i) => expect(g).toBeCloseTo(grads(shared.m, name)[i]!, 10));
+    }
+    const diff = grads(readout.m, "encoder").reduce((s, g, i) => s + Math.abs(g - grads(shared.m, "encoder")[i]!), 0);
+    expect(diff).toBeGreaterThan(1e-6);
+    expect(() => new FlowVAE({ flowHead: "both" as "shared" })).toThrow(/flowHead must be "readout" or "shared", got both/);
+  });
   it("paired differences: the mean of b − a and its standard error", () => {
     const d = pairedDifference(Float64Array.of(1, 2, 3), Float64Array.of(2, 2, 5)); // differences 1, 0, 2
     expect(d.mean).toBeCloseTo(1, 14);

@@ -94,6 +94,8 @@ program
   .option("--K <list>", "flow lengths to train, comma-separated (0 = diagonal Gaussian)", intList("K", true), [10])
   .addOption(new Option("--flow <kind>", "flow layer").choices(["planar", "radial"]).default("planar"))
   .addOption(new Option("--layers <n>", "stochastic layers (1 = VAE, 2 = DLGM with L = 2)").choices(["1", "2"]).default("1"))
+  .addOption(new Option("--flow-init <how>", "flow layers start as the identity for every digit, or from a small random head").choices(["identity", "random"]).default("identity"))
+  .addOption(new Option("--flow-head <how>", "flow parameters: a read-out of the encoder's features (no gradient into the encoder), or sharing its gradient like μ and log σ").choices(["readout", "shared"]).default("readout"))
   .option("--latent <n>", "latent dimension", positiveInt("latent"), 40)
   .option("--hidden <n>", "hidden units per layer", positiveInt("hidden"), 200)
   .option("--epochs <n>", "the most passes over the training digits", positiveInt("epochs"), 10)
@@ -108,10 +110,10 @@ program
   .option("--train-count <n>", "use only the first n training digits", positiveInt("train-count"))
   .option("--seed <n>", "random seed", integer("seed"), 0)
   .option("--out <dir>", "output folder", "results/vae")
-  .action((o: { K: number[]; flow: "planar" | "radial"; layers: string; latent: number; hidden: number; epochs: number; batch: number; lr: number; optimizer: "adam" | "rmsprop"; annealSteps: number; binarize: "threshold" | "dynamic"; validation: number; patience: number; samples: number; trainCount?: number; seed: number; out: string }) => {
+  .action((o: { K: number[]; flow: "planar" | "radial"; layers: string; flowInit: "identity" | "random"; flowHead: "readout" | "shared"; latent: number; hidden: number; epochs: number; batch: number; lr: number; optimizer: "adam" | "rmsprop"; annealSteps: number; binarize: "threshold" | "dynamic"; validation: number; patience: number; samples: number; trainCount?: number; seed: number; out: string }) => {
     if (o.annealSteps < 0) throw new UserError("anneal-steps must be 0 or more");
     if (o.validation < 0) throw new UserError("validation must be 0 or more");
-    vaeCommand({ Ks: o.K, flow: o.flow, layers: o.layers === "2" ? 2 : 1, latent: o.latent, hidden: o.hidden, epochs: o.epochs, batch: o.batch, lr: o.lr, optimizer: o.optimizer, annealSteps: o.annealSteps, binarize: o.binarize, validation: o.validation, patience: o.patience, samples: o.samples, trainCount: o.trainCount, seed: o.seed, out: o.out });
+    vaeCommand({ Ks: o.K, flow: o.flow, layers: o.layers === "2" ? 2 : 1, flowInit: o.flowInit, flowHead: o.flowHead, latent: o.latent, hidden: o.hidden, epochs: o.epochs, batch: o.batch, lr: o.lr, optimizer: o.optimizer, annealSteps: o.annealSteps, binarize: o.binarize, validation: o.validation, patience: o.patience, samples: o.samples, trainCount: o.trainCount, seed: o.seed, out: o.out });
   });
 
 program

@@ -12,6 +12,8 @@ export interface VAESettings {
   Ks: number[];
   flow: FlowKind;
   layers: 1 | 2;
+  flowInit: "identity" | "random";
+  flowHead: "readout" | "shared";
   latent: number;
   hidden: number;
   epochs: number;
@@ -71,7 +73,7 @@ export function vaeCommand(s: VAESettings): void {
   const records: VAERecord[] = [];
   const perExample: Float64Array[] = [];
   for (const K of s.Ks) {
-    const model = new FlowVAE({ K, flow: s.flow, stochasticLayers: s.layers, latent: s.latent, hidden: s.hidden, seed: s.seed });
+    const model = new FlowVAE({ K, flow: s.flow, flowInit: s.flowInit, flowHead: s.flowHead, stochasticLayers: s.layers, latent: s.latent, hidden: s.hidden, seed: s.seed });
     const label = `vae ${s.flow} K=${K}`;
     const bar = progress(label, 1);
     let result, lastValidation = "";

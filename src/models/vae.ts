@@ -20,9 +20,21 @@ export interface VAEConfig {
   flow: FlowKind;
   stochasticLayers: 1 | 2;
   seed: number;
+  /**
+   * "identity": every flow layer starts as the identity map for every input (its head outputs
+   * start constant, at parameters where the layer does nothing), so each K starts from the same
+   * q(z|x) family as K = 0; "random": from the small random head like μ and log σ.
+   */
+  flowInit: "identity" | "random";
+  /**
+   * "readout": the flow parameters are a linear read-out of the encoder's features, and their
+   * gradient does not flow back into the shared encoder layers (so the K·(2D+1) flow outputs do not
+   * compete with μ and log σ for its units); "shared": it does, like μ and log σ.
+   */
+  flowHead: "readout" | "shared";
 }
 
-export const DEFAULT_VAE: VAEConfig = { inputs: 784, latent: 40, latent2: 20, hidden: 200, K: 10, flow: "planar", stochasticLayers: 1, seed: 0 };
+export const DEFAULT_VAE: VAEConfig = { inputs: 784, latent: 40, latent2: 20, hidden: 200, K: 10, flow: "planar", stochasticLayers: 1, seed: 0, flowInit: "identity", flowHead: "readout" };
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
@@ -57,6 +69,8 @@ export class FlowVAE extends Module {
     }
     if (!Number.isInteger(c.K) || c.K < 0) throw new Error(`FlowVAE: K must be a non-negative integer, got ${c.K}`);
     if (c.flow !== "planar" && c.flow !== "radial") throw new Error(`FlowVAE: unknown flow "${String(c.flow)}"; choose planar or radial`);
+    if (c.flowHead !== "readout" && c.flowHead !== "shared") throw new Error(`FlowVAE: flowHead must be "readout" or "shared", got ${String(c.flowHead)}`);
+    if (c.flowInit !== "identity" && c.flowInit !== "random") throw new Error(`FlowVAE: flowInit must be "identity" or "random", got ${String(c.flowInit)}`);
     if (c.stochasticLayers !== 1 && c.stochasticLayers !== 2) throw new Error(`FlowVAE: stochasticLayers must be 1 or 2, got ${String(c.stochasticLayers)}`);
     const random = new Random(c.seed);
     // The encoder's last layer has no activation of its own (MLP), so the head applies one softplus.
@@ -70,6 +84,27 @@ export class FlowVAE extends Module {
     // full-size weights, log σ of one layer feeds the next and exp(log σ) can overflow at step 0.
     const outputLayers = [this.head, this.prior?.layers.at(-1), this.upper?.layers.at(-1)];
     for (const layer of outputLayers) if (layer) layer.weight.data.forEach((v, i, a) => (a[i] = 0.1 * v));
+    if (c.flowInit === "identity") this.startFlowsAtIdentity();
+  }
+
+  /**
+   * Zero the head's weights for the flow parameters and set their biases where each layer is the
+   * identity. Planar: w = e_j and u = ln(e − 1)·e_j, so wᵀu = ln(e − 1), m(wᵀu) = 0 and û = 0.
+   * Radial: α̃ = β̃ (so β = 0) and z0 = 0.
+   */
+  private startFlowsAtIdentity(): void {
+    const c = this.config, d = c.latent, per = this.flowParamsPerLayer(), width = this.head.outFeatures;
+    const weight = this.head.weight.data, bias = this.head.bias.data;
+    for (let k = 0; k < c.K; k++) {
+      const offset = 2 * d + k * per;
+      for (let row = 0; row < c.hidden; row++) weight.fill(0, row * width + offset, row * width + offset + per);
+      bias.fill(0, offset, offset + per);
+      if (c.flow === "planar") {
+        const j = k % d;
+        bias[offset + j] = Math.log(Math.E - 1); // u
+        bias[offset + d + j] = 1; // w
+      }
+    }
   }
 
   private flowParamsPerLayer(): number {
@@ -80,10 +115,20 @@ export class FlowVAE extends Module {
   /** One reparameterised draw per row of x ([B, inputs] in {0, 1}). */
   draw(x: Tensor, random: Random): Draw {
     const c = this.config, d = c.latent;
-    const h = this.head.forward(this.encoder.forward(x).softplus());
-    const sizes = [d, d];
-    for (let k = 0; k < c.K; k++) sizes.push(...(c.flow === "planar" ? [d, d, 1] : [d, 1, 1]));
-    const [mean, logStd, ...flowParams] = split(h, sizes, 1) as [Tensor, Tensor, ...Tensor[]];
+    const hidden = this.encoder.forward(x).softplus();
+    const flowSizes: number[] = [];
+    for (let k = 0; k < c.K; k++) flowSizes.push(...(c.flow === "planar" ? [d, d, 1] : [d, 1, 1]));
+    let mean: Tensor, logStd: Tensor, flowParams: Tensor[];
+    if (c.K > 0 && c.flowHead === "readout") {
+      // The head's flow columns read the encoder's features without sending gradient back into them.
+      const F = c.K * this.flowParamsPerLayer();
+      const [wGauss, wFlow] = split(this.head.weight, [2 * d, F], 1) as [Tensor, Tensor];
+      const [bGauss, bFlow] = split(this.head.bias, [2 * d, F], 0) as [Tensor, Tensor];
+      [mean, logStd] = split(hidden.matmul(wGauss).add(bGauss), [d, d], 1) as [Tensor, Tensor];
+      flowParams = split(hidden.detach().matmul(wFlow).add(bFlow), flowSizes, 1);
+    } else {
+      [mean, logStd, ...flowParams] = split(this.head.forward(hidden), [d, d, ...flowSizes], 1) as [Tensor, Tensor, ...Tensor[]];
+    }
     const eps = randn([x.shape[0]!, d], { random, dtype: x.dtype });
     let z = eps.mul(logStd.exp()).add(mean);
     let logQ = normalLogProb(z, mean, logStd);
