@@ -2,7 +2,7 @@
 // anywhere) the GPU backend starts to win. That crossover is what the "auto" backend's threshold
 // should be (src/kernels/auto.ts). Run: npm run bench:gpu (under xvfb-run -a for headlessgl mode).
 import { Adam, MLP, Random, randn, sum, Tensor, tidy } from "../src/autograd/index.js";
-import { cpuBackend, setBackend, type Backend } from "../src/kernels/index.js";
+import { cpuBackend, setBackend, type Backend, type DeviceArray } from "../src/kernels/index.js";
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
 import type { GpuMode } from "../src/kernels/gpu/load.js";
 import { environment, markdownTable, runCases, writeResult, type Case } from "./harness.js";
@@ -35,6 +35,7 @@ for (const d of dims) {
 // Device residency (GL modes only): a chain of ops that stays in textures against the same chain
 // through host arrays (every op uploads its input and reads its output back).
 const gl = backends.find(([, b]) => b.resident)?.[1] as GpuBackend | undefined;
+const deviceInputs: DeviceArray[] = [];
 if (gl?.resident) {
   const r = gl.resident;
   for (const n of quick ? [1 << 16] : [1 << 14, 1 << 16, 1 << 18, 1 << 20]) {
@@ -53,11 +54,13 @@ if (gl?.resident) {
   for (const d of quick ? [256] : [128, 256, 512]) {
     const a = Float32Array.from({ length: d * d }, () => rng.normal()), out = new Float32Array(d * d), off = new Int32Array([0]);
     const onDevice = r.unary("neg", a, d * d)!;
+    deviceInputs.push(onDevice);
     cases.push({ name: `matmul n=${d}: ${gl.info.gpuMode} with transfers`, fn: () => gl.matmul(a, off, a, off, out, d, d, d, false, false), flops: 2 * d ** 3 });
     cases.push({ name: `matmul n=${d}: ${gl.info.gpuMode} inputs and output on the GPU`, fn: () => r.matmul(onDevice, off, onDevice, off, d, d, d, false, false)!.release(), flops: 2 * d ** 3 });
   }
 }
 const rows = runCases(cases, maxTime);
+for (const t of deviceInputs) t.release();
 const env = environment();
 console.log(`\n## gpu.js backend vs CPU backend (${env.cpu}, ${env.cores} cores, Node ${env.node})\n`);
 console.log(markdownTable(rows));
@@ -78,8 +81,7 @@ if (gl?.resident) {
   const opt = new Adam(net.parameters(), { lr: 0.01 });
   const x = randn([256, 2], { random, dtype: "float32" }), target = tidy(() => sum(x.square(), 1, true).data);
   const y = new Tensor(target, [256, 1]);
-  const liveAt: number[] = [];
-  let peakRss = 0;
+  const liveAt: number[] = [], rssAt: number[] = [];
   const t0 = performance.now();
   for (let step = 0; step < steps; step++) {
     tidy(() => {
@@ -91,12 +93,12 @@ if (gl?.resident) {
     opt.step();
     if (step % (steps / 10) === 0 || step === steps - 1) {
       liveAt.push(gl.liveTextures());
-      peakRss = Math.max(peakRss, process.memoryUsage().rss);
+      rssAt.push(Math.round(process.memoryUsage().rss / 2 ** 20));
     }
   }
   setBackend("cpu");
-  memory = { steps, model: "MLP 2-32-1, batch 256, Adam", seconds: (performance.now() - t0) / 1000, liveTexturesEveryTenth: liveAt, liveKernels: gl.liveKernels(), peakRssMiB: peakRss / 2 ** 20 };
-  console.log(`\n${steps} training steps on gpu.js ${gl.info.gpuMode}, each in tidy(): live textures ${liveAt.join(", ")} (every tenth of the run); ${gl.liveKernels()} compiled kernels; peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB; ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  memory = { steps, model: "MLP 2-32-1, batch 256, Adam", seconds: (performance.now() - t0) / 1000, liveTexturesEveryTenth: liveAt, liveKernels: gl.liveKernels(), rssMiBEveryTenth: rssAt };
+  console.log(`\n${steps} training steps on gpu.js ${gl.info.gpuMode}, each in tidy(): live textures ${liveAt.join(", ")} (every tenth of the run); ${gl.liveKernels()} compiled kernels; RSS ${rssAt.join(", ")} MiB; ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }
 writeResult(quick ? "results/gpu-bench-quick.json" : "results/gpu-bench.json", { suite: "gpu", quick, environment: env, gpu: info, rows, memory });
 console.log(`written: results/gpu-bench${quick ? "-quick" : ""}.json`);
