@@ -1,4 +1,4 @@
-import { getBackend, isDeviceArray, type DeviceArray, type KernelInput, type ReduceOp } from "../../kernels/index.js";
+import { getBackend, isDeviceArray, type KernelInput, type ReduceOp } from "../../kernels/index.js";
 import { normalizeAxes, sizeOf } from "../shape.js";
 import { Storage } from "../storage.js";
 import { allocate, fromOp, Tensor, type TypedArray } from "../tensor.js";
@@ -19,7 +19,8 @@ function keptShape(shape: readonly number[], axes: number[]): number[] {
 function reduceAxes(op: ReduceOp, x: Tensor, axes: number[]): TypedArray | Storage {
   const backend = getBackend();
   // Stay on the device while the backend takes every run there; otherwise continue on the host.
-  let data: KernelInput = x.storage.kernelInput;
+  const input = x.storage.kernelInput;
+  let data: KernelInput = input;
   let shape = [...x.shape];
   for (let r = axes.length - 1; r >= 0; ) {
     let first = r;
@@ -28,25 +29,19 @@ function reduceAxes(op: ReduceOp, x: Tensor, axes: number[]): TypedArray | Stora
     const outer = sizeOf(shape.slice(0, lo)), size = sizeOf(shape.slice(lo, hi + 1)), inner = sizeOf(shape.slice(hi + 1));
     let out: KernelInput | null = backend.resident?.reduce(op, data, outer, size, inner) ?? null;
     if (!out) {
-      const host = isDeviceArray(data) ? (data === x.storage.kernelInput ? x.data : readAndRelease(data, x.dtype)) : data;
+      // An intermediate run's device result comes to the host through a Storage of its own.
+      const host = isDeviceArray(data) ? (data === input ? x.data : new Storage(data, x.dtype).host) : data;
       out = allocate(x.dtype, outer * inner);
       backend.reduce(op, host, outer, size, inner, out);
-    } else if (isDeviceArray(data) && data !== x.storage.kernelInput) {
+    } else if (isDeviceArray(data) && data !== input) {
       data.release(); // an intermediate run, used up
     }
     data = out;
     shape = [...shape.slice(0, lo), ...new Array<number>(hi - lo + 1).fill(1), ...shape.slice(hi + 1)];
     r = first - 1;
   }
-  if (isDeviceArray(data)) return data === x.storage.kernelInput ? x.data.slice() : new Storage(data, x.dtype);
-  return data === x.data ? data.slice() : data;
-}
-
-/** An intermediate device result brought to the host. */
-function readAndRelease(data: DeviceArray, dtype: "float32" | "float64"): TypedArray {
-  const values = data.read();
-  data.release();
-  return dtype === "float32" ? values : Float64Array.from(values);
+  if (isDeviceArray(data)) return data === input ? x.data.slice() : new Storage(data, x.dtype);
+  return data === input ? data.slice() : data;
 }
 
 function outShape(shape: readonly number[], axes: number[], keepdims: boolean): number[] {
