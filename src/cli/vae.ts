@@ -1,11 +1,10 @@
 // `flowgrad vae` and `flowgrad sample`: DLGMs with flow posteriors on MNIST (section 6.2).
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { blankImage, drawGrey, evaluateVAE, FlowVAE, pairedDifference, sampleBinary, sampleDigits, trainVAE, type FlowKind, type VAEEvaluation } from "../models/index.js";
 import { Random } from "../autograd/index.js";
 import { prepareOutputDir, UserError, writeJsonAtomic, writePng } from "../node/io.js";
-import { loadMnist, PIXELS } from "../node/mnist.js";
-import { loadVAE, saveVAE } from "../node/model-files.js";
+import { loadMnist, PIXELS, type MnistSplit } from "../node/mnist.js";
+import { loadVAE, loadVAEFile, saveVAE } from "../node/model-files.js";
 import { progress } from "./progress.js";
 
 export interface VAESettings {
@@ -69,7 +68,7 @@ export function vaeCommand(s: VAESettings): void {
   const train = (dynamic ? data.train.intensities : data.train.images).subarray(0, fit * P);
   const heldOut = (dynamic ? sampleBinary(data.train.intensities.subarray(fit * P, pool * P), new Random(2016)) : data.train.images.subarray(fit * P, pool * P));
   const validation = s.validation > 0 ? heldOut : undefined;
-  const test = testDigits(s.binarize);
+  const test = testDigits(data.test, s.binarize);
   const records: VAERecord[] = [];
   const perExample: Float64Array[] = [];
   for (const K of s.Ks) {
@@ -129,18 +128,17 @@ function pairedLines(labels: string[], perExample: Float64Array[]): { records: A
 }
 
 /** The test digits a model was scored on: thresholded, or the one fixed stochastic binarisation. */
-function testDigits(binarize: "threshold" | "dynamic"): Float64Array {
-  const data = loadMnist();
-  return binarize === "dynamic" ? sampleBinary(data.test.intensities, new Random(2015)) : data.test.images;
+function testDigits(test: MnistSplit, binarize: "threshold" | "dynamic"): Float64Array {
+  return binarize === "dynamic" ? sampleBinary(test.intensities, new Random(2015)) : test.images;
 }
 
 /** Score saved models on the same test digits: −ln p(x) of each and paired differences between consecutive ones. */
 export function compareCommand(models: string[], binarize: "threshold" | "dynamic" | undefined, samples: number, out: string | undefined): void {
-  const loaded = models.map((file) => ({ file, model: loadVAE(file), manifest: readManifest(file) }));
+  const loaded = models.map((file) => ({ file, ...loadVAEFile(file) }));
   const modes = new Set(loaded.map((m) => binarize ?? (m.manifest.binarize === "dynamic" ? "dynamic" : "threshold")));
   if (modes.size > 1) throw new UserError("the models were trained with different binarisations; pass --binarize to score them on one test set");
   const mode = [...modes][0]!;
-  const test = testDigits(mode);
+  const test = testDigits(loadMnist().test, mode);
   const perExample: Float64Array[] = [];
   const rows: Array<Record<string, unknown>> = [];
   for (const { file, model } of loaded) {
@@ -159,10 +157,6 @@ export function compareCommand(models: string[], binarize: "threshold" | "dynami
     writeJsonAtomic(file, { command: `flowgrad ${process.argv.slice(2).join(" ")}`, binarize: mode, samples, models: rows, paired: paired.records });
     console.log(`written: ${file}`);
   }
-}
-
-function readManifest(file: string): Record<string, unknown> {
-  return (JSON.parse(readFileSync(file, "utf8")) as { manifest: Record<string, unknown> }).manifest;
 }
 
 export function sampleCommand(modelFile: string, out: string, seed: number): void {

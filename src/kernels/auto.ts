@@ -21,6 +21,9 @@ export const DEFAULT_GPU_THRESHOLDS: Record<GpuMode, number> = {
 };
 export const DEFAULT_GPU_THRESHOLD = 1 << 16;
 
+/** A batched product's cost in elementwise-equivalent elements: m·k·n per matrix, over 64. */
+const matmulCost = (batch: number, m: number, k: number, n: number): number => (batch * m * k * n) / 64;
+
 export function autoBackend(cpu: Backend, gpu: Backend, threshold = DEFAULT_GPU_THRESHOLD): Backend {
   const pick = (elements: number): Backend => (elements >= threshold ? gpu : cpu);
   const r = gpu.resident;
@@ -29,7 +32,7 @@ export function autoBackend(cpu: Backend, gpu: Backend, threshold = DEFAULT_GPU_
     unary: (op, x, n) => (n >= threshold ? r.unary(op, x, n) : null),
     binary: (op, a, as, b, bs, os) => (sizeOf(os) >= threshold ? r.binary(op, a, as, b, bs, os) : null),
     reduce: (op, x, outer, size, inner) => (x.length >= threshold ? r.reduce(op, x, outer, size, inner) : null),
-    matmul: (a, ao, b, bo, m, k, n, ta, tb) => ((ao.length * m * k * n) / 64 >= threshold ? r.matmul(a, ao, b, bo, m, k, n, ta, tb) : null),
+    matmul: (a, ao, b, bo, m, k, n, ta, tb) => (matmulCost(ao.length, m, k, n) >= threshold ? r.matmul(a, ao, b, bo, m, k, n, ta, tb) : null),
     liveArrays: () => r.liveArrays(),
   };
   return {
@@ -40,6 +43,6 @@ export function autoBackend(cpu: Backend, gpu: Backend, threshold = DEFAULT_GPU_
     binary: (op, a, as, b, bs, out, os) => pick(out.length).binary(op, a, as, b, bs, out, os),
     reduce: (op, x, outer, size, inner, out) => pick(x.length).reduce(op, x, outer, size, inner, out),
     // A product costs m·k·n per matrix: that, not the output size, decides.
-    matmul: (a, ao, b, bo, out, m, k, n, ta, tb) => pick(ao.length * m * k * n / 64).matmul(a, ao, b, bo, out, m, k, n, ta, tb),
+    matmul: (a, ao, b, bo, out, m, k, n, ta, tb) => pick(matmulCost(ao.length, m, k, n)).matmul(a, ao, b, bo, out, m, k, n, ta, tb),
   };
 }

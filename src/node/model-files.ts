@@ -15,6 +15,11 @@ export function saveVAE(file: string, model: FlowVAE, extra: Record<string, unkn
 }
 
 export function loadVAE(file: string): FlowVAE {
+  return loadVAEFile(file).model;
+}
+
+/** The model and its manifest (configuration plus what saveVAE was given), validated. */
+export function loadVAEFile(file: string): { model: FlowVAE; manifest: VAEFile["manifest"] } {
   let content: Partial<VAEFile>;
   try {
     content = JSON.parse(readFileSync(file, "utf8")) as Partial<VAEFile>;
@@ -39,5 +44,5 @@ export function loadVAE(file: string): FlowVAE {
   } catch (error) {
     throw new UserError(`${file}: ${(error as Error).message}`);
   }
-  return model;
+  return { model, manifest: m };
 }

@@ -43,6 +43,28 @@ function copyResult(result: Float32Array | Float32Array[], out: TypedArray): voi
   }
 }
 
+/** What compiles a kernel: its cache key (the shape signature), its source and its constants. */
+interface KernelSpec {
+  key: string;
+  source: string;
+  constants: Record<string, number>;
+}
+
+// One spec per op, shared by the kernels that read back and those that leave outputs on the GPU.
+const unarySpec = (op: UnaryOp, n: number): KernelSpec => ({ key: `u:${op}:${n}`, source: unarySource(op), constants: {} });
+
+function binarySpec(op: BinaryOp, aShape: Shape, bShape: Shape, outShape: Shape): KernelSpec {
+  const { shape, strides } = collapseAxes(outShape, [broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)]);
+  const [as, bs] = strides as [number[], number[]];
+  return { key: `b:${op}:${shape.join(",")}:${as.join(",")}:${bs.join(",")}`, source: binarySource(op, shape, as, bs), constants: {} };
+}
+
+const reduceSpec = (op: ReduceOp, outer: number, size: number, inner: number): KernelSpec =>
+  ({ key: `r:${op}:${outer}:${size}:${inner}`, source: reduceSource(op), constants: { size, inner } });
+
+const matmulSpec = (batch: number, m: number, k: number, n: number, transA: boolean, transB: boolean): KernelSpec =>
+  ({ key: `m:${m}:${k}:${n}:${batch}:${transA ? 1 : 0}${transB ? 1 : 0}`, source: matmulSource(transA, transB), constants: { m, k, nn: n } });
+
 /** Modes in which gpu.js can leave a kernel's output on the GPU as a texture (pipeline mode). */
 const PIPELINE_MODES: ReadonlySet<GpuMode> = new Set(["webgl2", "webgl", "headlessgl"]);
 
@@ -132,6 +154,10 @@ export class GpuBackend implements Backend {
     copyResult(k(...args) as Float32Array | Float32Array[], out);
   }
 
+  private runSpec(spec: KernelSpec, n: number, args: unknown[], out: TypedArray): void {
+    this.run(this.kernel(spec.key, spec.source, n, spec.constants), args, out);
+  }
+
   /** A kernel argument: this backend's texture as it is, anything else as float32 host memory. */
   private argument(x: KernelInput): Float32Array | GpuTexture {
     if (!isDeviceArray(x)) return toFloat32(x);
@@ -148,8 +174,8 @@ export class GpuBackend implements Backend {
   }
 
   /** Run a pipeline kernel: its output stays on the GPU. */
-  private runResident(key: string, source: string, n: number, constants: Record<string, number>, args: Array<Float32Array | GpuTexture>): DeviceArray {
-    const k = this.kernel(`${key}:p${GpuBackend.kinds(args)}`, source, n, constants, true);
+  private runResident(spec: KernelSpec, n: number, args: Array<Float32Array | GpuTexture>): DeviceArray {
+    const k = this.kernel(`${spec.key}:p${GpuBackend.kinds(args)}`, spec.source, n, spec.constants, true);
     return new TextureArray(k(...args) as GpuTexture, n, this, this.textures);
   }
 
@@ -158,26 +184,23 @@ export class GpuBackend implements Backend {
     return {
       unary: (op, x, n) => {
         if (n === 0 || tooLarge(n)) return null;
-        return this.runResident(`u:${op}:${n}`, unarySource(op), n, {}, [this.argument(x)]);
+        return this.runResident(unarySpec(op, n), n, [this.argument(x)]);
       },
       binary: (op, a, aShape, b, bShape, outShape) => {
         const n = sizeOf(outShape);
         if (n === 0 || tooLarge(n, a.length, b.length)) return null;
-        const { shape, strides } = collapseAxes(outShape, [broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)]);
-        const [as, bs] = strides as [number[], number[]];
-        return this.runResident(`b:${op}:${shape.join(",")}:${as.join(",")}:${bs.join(",")}`, binarySource(op, shape, as, bs), n, {}, [this.argument(a), this.argument(b)]);
+        return this.runResident(binarySpec(op, aShape, bShape, outShape), n, [this.argument(a), this.argument(b)]);
       },
       reduce: (op, x, outer, size, inner) => {
         const n = outer * inner;
         if (n === 0 || size === 0 || tooLarge(x.length)) return null;
-        return this.runResident(`r:${op}:${outer}:${size}:${inner}`, reduceSource(op), n, { size, inner }, [this.argument(x)]);
+        return this.runResident(reduceSpec(op, outer, size, inner), n, [this.argument(x)]);
       },
       matmul: (a, aOffsets, b, bOffsets, m, k, n, transA, transB) => {
         const total = aOffsets.length * m * n;
         if (total === 0 || k === 0 || tooLarge(total, a.length, b.length)) return null;
-        const key = `m:${m}:${k}:${n}:${aOffsets.length}:${transA ? 1 : 0}${transB ? 1 : 0}`;
         const args = [this.argument(a), this.argument(b), Float32Array.from(aOffsets), Float32Array.from(bOffsets)];
-        return this.runResident(key, matmulSource(transA, transB), total, { m, k, nn: n }, args);
+        return this.runResident(matmulSpec(aOffsets.length, m, k, n, transA, transB), total, args);
       },
       liveArrays: () => this.textures.size,
     };
@@ -187,17 +210,14 @@ export class GpuBackend implements Backend {
     const n = out.length;
     if (n === 0) return;
     if (n > MAX_ELEMENTS) return this.tooLarge().unary(op, x, out);
-    this.run(this.kernel(`u:${op}:${n}`, unarySource(op), n, {}), [toFloat32(x)], out);
+    this.runSpec(unarySpec(op, n), n, [toFloat32(x)], out);
   }
 
   binary(op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, out: TypedArray, outShape: Shape): void {
     const n = out.length;
     if (n === 0) return;
     if (n > MAX_ELEMENTS || a.length > MAX_ELEMENTS || b.length > MAX_ELEMENTS) return this.tooLarge().binary(op, a, aShape, b, bShape, out, outShape);
-    const { shape, strides } = collapseAxes(outShape, [broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)]);
-    const [as, bs] = strides as [number[], number[]];
-    const key = `b:${op}:${shape.join(",")}:${as.join(",")}:${bs.join(",")}`;
-    this.run(this.kernel(key, binarySource(op, shape, as, bs), n, {}), [toFloat32(a), toFloat32(b)], out);
+    this.runSpec(binarySpec(op, aShape, bShape, outShape), n, [toFloat32(a), toFloat32(b)], out);
   }
 
   reduce(op: ReduceOp, x: TypedArray, outer: number, size: number, inner: number, out: TypedArray): void {
@@ -205,7 +225,7 @@ export class GpuBackend implements Backend {
     if (n === 0) return;
     if (x.length > MAX_ELEMENTS) return this.tooLarge().reduce(op, x, outer, size, inner, out);
     if (size === 0) return this.fallback.reduce(op, x, outer, size, inner, out);
-    this.run(this.kernel(`r:${op}:${outer}:${size}:${inner}`, reduceSource(op), n, { size, inner }), [toFloat32(x)], out);
+    this.runSpec(reduceSpec(op, outer, size, inner), n, [toFloat32(x)], out);
   }
 
   matmul(a: TypedArray, aOffsets: Int32Array, b: TypedArray, bOffsets: Int32Array, out: TypedArray, m: number, k: number, n: number, transA: boolean, transB: boolean): void {
@@ -213,9 +233,7 @@ export class GpuBackend implements Backend {
     if (total === 0) return;
     if (total > MAX_ELEMENTS || a.length > MAX_ELEMENTS || b.length > MAX_ELEMENTS) return this.tooLarge().matmul(a, aOffsets, b, bOffsets, out, m, k, n, transA, transB);
     if (k === 0) return this.fallback.matmul(a, aOffsets, b, bOffsets, out, m, k, n, transA, transB);
-    const key = `m:${m}:${k}:${n}:${aOffsets.length}:${transA ? 1 : 0}${transB ? 1 : 0}`;
-    const kern = this.kernel(key, matmulSource(transA, transB), total, { m, k, nn: n });
-    this.run(kern, [toFloat32(a), toFloat32(b), Float32Array.from(aOffsets), Float32Array.from(bOffsets)], out);
+    this.runSpec(matmulSpec(aOffsets.length, m, k, n, transA, transB), total, [toFloat32(a), toFloat32(b), Float32Array.from(aOffsets), Float32Array.from(bOffsets)], out);
   }
 
   planarForward(z: TypedArray, uHat: TypedArray, w: TypedArray, b: TypedArray, sp: TypedArray, n: number, d: number, perSample: boolean, out: TypedArray, logAbsDet: TypedArray): void {
