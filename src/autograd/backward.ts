@@ -1,5 +1,5 @@
 import { checkFinite, isAnomalyDetectionEnabled, noGrad, runningRuleOf, type Node } from "./graph.js";
-import { add } from "./ops/elementwise.js";
+import { add, mul } from "./ops/elementwise.js";
 import { sum } from "./ops/reduce.js";
 import { reshape } from "./ops/movement.js";
 import { sameShape, shapeString } from "./shape.js";
@@ -109,7 +109,7 @@ export function backward(root: Tensor, grad?: Tensor, options: BackwardOptions =
       if (!t.isLeaf || !t.requiresGrad) continue;
       // A gradient may share its buffer with the seed or another tensor: keep an own copy. It
       // outlives any tidy() scope the backward pass runs in.
-      t.grad = t.grad ? add(t.grad, g) : new Tensor(g.data.slice(), g.shape);
+      t.grad = t.grad ? add(t.grad, g) : g.storage.onDevice ? mul(g, 1) : new Tensor(g.data.slice(), g.shape);
       keepStorage(t.grad.storage);
     }
   });

@@ -29,6 +29,12 @@ export abstract class Optimizer {
     for (const p of this.params) if (p.grad) this.update(p.data, p.grad.data, this.buffers(p));
   }
 
+  /** step(), after reading the gradients back from the device: needed where reads are asynchronous (webgpu). */
+  async stepAsync(): Promise<void> {
+    await Promise.all(this.params.map((p) => p.grad?.read()));
+    this.step();
+  }
+
   /** How many state buffers of the parameter's size this optimizer keeps. */
   protected abstract readonly bufferCount: number;
   protected abstract update(x: Float32Array | Float64Array, g: Float32Array | Float64Array, buffers: Float64Array[]): void;

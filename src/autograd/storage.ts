@@ -48,6 +48,21 @@ export class Storage {
     return this.hostData;
   }
 
+  /**
+   * The values on the host, on every device: a webgpu buffer can be read only this way. Like
+   * `host`, the device copy is freed once read.
+   */
+  async read(): Promise<TypedArray> {
+    if (this.hostData) return this.hostData;
+    const values = await this.liveDevice().readAsync();
+    if (this.hostData) return this.hostData; // another read finished first
+    this.hostData = this.dtype === "float32" ? values : Float64Array.from(values);
+    this.deviceData!.release();
+    collected.unregister(this);
+    this.deviceData = null;
+    return this.hostData;
+  }
+
   /** What a kernel takes: the device array while the values are there (no read back), else the host array. */
   get kernelInput(): TypedArray | DeviceArray {
     return this.hostData ?? this.liveDevice();

@@ -50,6 +50,11 @@ export class Tensor {
     return this.storage.host;
   }
 
+  /** The values, read back from the device if need be: the only way to read a webgpu tensor. */
+  read(): Promise<TypedArray> {
+    return this.storage.read();
+  }
+
   get size(): number {
     return this.storage.length;
   }

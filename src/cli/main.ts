@@ -54,6 +54,10 @@ const program = new Command()
   .hook("preAction", async () => {
     // Load the backend before any op runs; say what runs when it is not the plain CPU backend.
     const o = program.opts<{ backend?: string; gpuMode?: GpuMode | "auto" }>();
+    const backend = o.backend ?? process.env.FLOWGRAD_BACKEND ?? "cpu", gpuMode = o.gpuMode ?? process.env.FLOWGRAD_GPU_MODE;
+    if (backend !== "cpu" && gpuMode === "webgpu") {
+      throw new Error("gpu.js webgpu mode cannot run these commands: their training loops read tensors synchronously, and WebGPU reads only asynchronously (use webgpu from the API with await tensor.read(), or npm run bench:gpu)");
+    }
     await initBackend(o.backend, { gpuMode: o.gpuMode });
     const info = backendInfo();
     if (info.backend !== "cpu") console.error(`flowgrad: backend ${info.backend}, gpu.js ${info.gpuMode} mode (${info.kernelClass})`);

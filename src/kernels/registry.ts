@@ -65,11 +65,11 @@ export async function initBackend(name = env("FLOWGRAD_BACKEND") ?? "cpu", optio
   return setBackend(name);
 }
 
-/** What runs the ops now: the backend's name and, for gpu.js, the mode and kernel class that ran. */
-export function backendInfo(): { backend: string; gpuMode: GpuMode | null; kernelClass: string | null; notices: string[] } {
+/** What runs the ops now: the backend's name and, for gpu.js, the mode and kernel class that ran (and the WebGPU adapter). */
+export function backendInfo(): { backend: string; gpuMode: GpuMode | null; kernelClass: string | null; adapter: string | null; notices: string[] } {
   const b = getBackend();
   const gpu = b.name === "gpu" || b.name === "auto" ? gpuBackend : null;
-  return { backend: b.name, gpuMode: gpu?.info.gpuMode ?? null, kernelClass: gpu?.info.kernelClass ?? null, notices: gpu?.info.notices ?? [] };
+  return { backend: b.name, gpuMode: gpu?.info.gpuMode ?? null, kernelClass: gpu?.info.kernelClass ?? null, adapter: gpu?.info.adapter ?? null, notices: gpu?.info.notices ?? [] };
 }
 
 /** The loaded gpu.js backend, if any (for its kernel count and dispose()). */

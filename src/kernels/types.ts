@@ -16,14 +16,17 @@ export type BinaryOp =
 export type ReduceOp = "sum" | "max" | "min";
 
 /**
- * Values that live on a device (a gpu.js texture in GL modes) and come to the host only when read.
+ * Values that live on a device (a gpu.js texture in GL modes, a buffer in webgpu mode) and come to
+ * the host only when read.
  * Always float32. The backend that made one counts it until it is released.
  */
 export interface DeviceArray {
   readonly length: number;
   readonly released: boolean;
-  /** Copy the values to the host. */
+  /** Copy the values to the host; an error where the device reads only asynchronously (webgpu). */
   read(): Float32Array;
+  /** Copy the values to the host, on every device. */
+  readAsync(): Promise<Float32Array>;
   /** Free the device memory; reading afterwards is an error. Releasing twice is harmless. */
   release(): void;
 }

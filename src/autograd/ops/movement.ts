@@ -1,5 +1,6 @@
 import { getBackend } from "../../kernels/index.js";
 import { broadcastStrides, contiguousStrides, normalizeAxis, sameShape, shapeString, sizeOf } from "../shape.js";
+import { Storage } from "../storage.js";
 import { allocate, fromOp, fromOpMulti, Tensor, type TypedArray } from "../tensor.js";
 
 // Ops that move values without arithmetic. Their backward rules move the gradient back.
@@ -50,8 +51,16 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   if (sameShape(x.shape, shape)) return x;
   const lead = shape.length - x.rank;
   if (lead < 0 || x.shape.some((d, i) => d !== 1 && d !== shape[lead + i])) throw new Error(`broadcastTo: cannot broadcast ${shapeString(x.shape)} to ${shapeString(shape)}`);
-  const out = allocate(x.dtype, sizeOf(shape));
-  getBackend().stridedCopy(x.data, 0, shape, broadcastStrides(x.shape, shape), out);
+  const backend = getBackend();
+  // A device tensor stays there: its broadcast copy is x + 0 broadcast to the shape.
+  const device = x.storage.onDevice ? (backend.resident?.binary("add", x.storage.kernelInput, x.shape, allocate(x.dtype, 1), [], shape) ?? null) : null;
+  let out: TypedArray | Storage;
+  if (device) {
+    out = new Storage(device, x.dtype);
+  } else {
+    out = allocate(x.dtype, sizeOf(shape));
+    backend.stridedCopy(x.data, 0, shape, broadcastStrides(x.shape, shape), out);
+  }
   // The gradient of the repeated copies is summed back to x's shape by the backward pass.
   return fromOp("broadcastTo", out, shape, [x], (g) => [g]);
 }

@@ -2,10 +2,13 @@
 // layers forward and backward) as gpu.js kernels, compiled once per shape signature and cached; the
 // rest (copies, gathers, the O(D) planar constraint) runs on the CPU backend. gpu.js computes in float32: float64 inputs are converted
 // on the way in and results written back into the caller's array (a documented conversion).
+// In webgpu mode results cannot come back synchronously: there only the device-resident kernels
+// (elementwise, reductions, matmul) run on the GPU, and the host-array kernels run on the CPU.
 import { cpuBackend } from "../cpu/index.js";
 import { broadcastStrides, collapseAxes, sizeOf } from "../strides.js";
 import { isDeviceArray, type Backend, type BinaryOp, type DeviceArray, type KernelInput, type ReduceOp, type ResidentKernels, type Shape, type TypedArray, type UnaryOp } from "../types.js";
-import { chooseMode, importGpuJs, webgpuUnavailableReason, type GpuInfo, type GpuInstance, type GpuKernel, type GpuMode, type GpuTexture } from "./load.js";
+import { chooseMode, importGpuJs, webgpuNotChosen, type GpuInfo, type GpuInstance, type GpuKernel, type GpuMode, type GpuTexture } from "./load.js";
+import { BufferArray, installWebGpu, type GpuBufferHandle } from "./webgpu.js";
 import { binarySource, matmulSource, MAX_WIDTH, planarBackwardSource, planarSource, radialBackwardSource, radialSource, reduceSource, unarySource } from "./sources.js";
 
 /** Larger arrays go to the CPU backend: gpu.js indexes in float32, exact only below 2²⁴. */
@@ -71,7 +74,7 @@ const PIPELINE_MODES: ReadonlySet<GpuMode> = new Set(["webgl2", "webgl", "headle
 /** A kernel output left on the GPU: a gpu.js texture, counted by its backend until released. */
 class TextureArray implements DeviceArray {
   released = false;
-  constructor(readonly texture: GpuTexture, readonly length: number, readonly owner: GpuBackend, private readonly live: Set<TextureArray>) {
+  constructor(readonly texture: GpuTexture, readonly length: number, readonly owner: GpuBackend, private readonly live: Set<DeviceArray>) {
     live.add(this);
   }
   read(): Float32Array {
@@ -79,6 +82,9 @@ class TextureArray implements DeviceArray {
     const out = new Float32Array(this.length);
     copyResult(this.texture.toArray(), out);
     return out;
+  }
+  readAsync(): Promise<Float32Array> {
+    return Promise.resolve().then(() => this.read());
   }
   release(): void {
     if (this.released) return;
@@ -90,15 +96,19 @@ class TextureArray implements DeviceArray {
 
 export class GpuBackend implements Backend {
   readonly name = "gpu";
-  /** In GL modes, kernels whose outputs stay on the GPU (see ResidentKernels); absent elsewhere. */
+  /** In GL and webgpu modes, kernels whose outputs stay on the GPU (see ResidentKernels); absent elsewhere. */
   readonly resident: ResidentKernels | undefined;
+  /** webgpu: results come back only asynchronously, so the host-array kernels run on the CPU backend. */
+  private readonly asyncReads: boolean;
   private readonly kernels = new Map<string, GpuKernel>();
-  private readonly textures = new Set<TextureArray>();
+  /** device arrays alive: textures (GL modes) or buffers (webgpu) */
+  private readonly textures = new Set<DeviceArray>();
   private disposed = false;
   private warnedTooLarge = false;
 
   constructor(private readonly gpu: GpuInstance, readonly info: GpuInfo, private readonly fallback: Backend = cpuBackend) {
-    this.resident = PIPELINE_MODES.has(info.gpuMode) ? this.residentKernels() : undefined;
+    this.asyncReads = info.gpuMode === "webgpu";
+    this.resident = PIPELINE_MODES.has(info.gpuMode) || this.asyncReads ? this.residentKernels() : undefined;
   }
 
   /** Compiled kernels alive now (a test checks this stays bounded over long runs). */
@@ -106,7 +116,7 @@ export class GpuBackend implements Backend {
     return this.kernels.size;
   }
 
-  /** Textures holding tensors on the GPU now (a test checks this stays flat over training). */
+  /** Textures (GL modes) or buffers (webgpu) holding tensors on the GPU now (a test checks this stays flat over training). */
   liveTextures(): number {
     return this.textures.size;
   }
@@ -173,10 +183,27 @@ export class GpuBackend implements Backend {
     return args.map((a) => (a instanceof Float32Array ? "a" : "t")).join("");
   }
 
-  /** Run a pipeline kernel: its output stays on the GPU. */
-  private runResident(spec: KernelSpec, n: number, args: Array<Float32Array | GpuTexture>): DeviceArray {
+  /** Run a pipeline kernel: its output stays on the GPU. `extra` are small host arguments (offsets). */
+  private runResident(spec: KernelSpec, n: number, inputs: KernelInput[], extra: Float32Array[] = []): DeviceArray {
+    if (this.asyncReads) return this.runQueued(spec, n, inputs, extra);
+    const args = [...inputs.map((x) => this.argument(x)), ...extra];
     const k = this.kernel(`${spec.key}:p${GpuBackend.kinds(args)}`, spec.source, n, spec.constants, true);
     return new TextureArray(k(...args) as GpuTexture, n, this, this.textures);
+  }
+
+  /**
+   * webgpu: queue the kernel behind its inputs (see BufferArray) and return its output at once.
+   * Host inputs are copied now: the caller may change its arrays before the kernel runs.
+   */
+  private runQueued(spec: KernelSpec, n: number, inputs: KernelInput[], extra: Float32Array[]): DeviceArray {
+    const mine = (x: KernelInput): x is BufferArray => x instanceof BufferArray && x.owner === this;
+    const k = this.kernel(`${spec.key}:q${inputs.map((x) => (mine(x) ? "t" : "a")).join("")}`, spec.source, n, spec.constants, true);
+    const used = inputs.filter(mine);
+    const args = inputs.map((x) => (mine(x) ? x.retain() : isDeviceArray(x) ? x.read() : Float32Array.from(x)));
+    const pending = Promise.all([...args, ...extra]).then((values) => k(...values) as Promise<GpuBufferHandle>);
+    const done = () => used.forEach((x) => x.drop());
+    pending.then(done, done);
+    return new BufferArray(pending, n, this, this.textures);
   }
 
   private residentKernels(): ResidentKernels {
@@ -184,29 +211,29 @@ export class GpuBackend implements Backend {
     return {
       unary: (op, x, n) => {
         if (n === 0 || tooLarge(n)) return null;
-        return this.runResident(unarySpec(op, n), n, [this.argument(x)]);
+        return this.runResident(unarySpec(op, n), n, [x]);
       },
       binary: (op, a, aShape, b, bShape, outShape) => {
         const n = sizeOf(outShape);
         if (n === 0 || tooLarge(n, a.length, b.length)) return null;
-        return this.runResident(binarySpec(op, aShape, bShape, outShape), n, [this.argument(a), this.argument(b)]);
+        return this.runResident(binarySpec(op, aShape, bShape, outShape), n, [a, b]);
       },
       reduce: (op, x, outer, size, inner) => {
         const n = outer * inner;
         if (n === 0 || size === 0 || tooLarge(x.length)) return null;
-        return this.runResident(reduceSpec(op, outer, size, inner), n, [this.argument(x)]);
+        return this.runResident(reduceSpec(op, outer, size, inner), n, [x]);
       },
       matmul: (a, aOffsets, b, bOffsets, m, k, n, transA, transB) => {
         const total = aOffsets.length * m * n;
         if (total === 0 || k === 0 || tooLarge(total, a.length, b.length)) return null;
-        const args = [this.argument(a), this.argument(b), Float32Array.from(aOffsets), Float32Array.from(bOffsets)];
-        return this.runResident(matmulSpec(aOffsets.length, m, k, n, transA, transB), total, args);
+        return this.runResident(matmulSpec(aOffsets.length, m, k, n, transA, transB), total, [a, b], [Float32Array.from(aOffsets), Float32Array.from(bOffsets)]);
       },
       liveArrays: () => this.textures.size,
     };
   }
 
   unary(op: UnaryOp, x: TypedArray, out: TypedArray): void {
+    if (this.asyncReads) return this.fallback.unary(op, x, out);
     const n = out.length;
     if (n === 0) return;
     if (n > MAX_ELEMENTS) return this.tooLarge().unary(op, x, out);
@@ -214,6 +241,7 @@ export class GpuBackend implements Backend {
   }
 
   binary(op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, out: TypedArray, outShape: Shape): void {
+    if (this.asyncReads) return this.fallback.binary(op, a, aShape, b, bShape, out, outShape);
     const n = out.length;
     if (n === 0) return;
     if (n > MAX_ELEMENTS || a.length > MAX_ELEMENTS || b.length > MAX_ELEMENTS) return this.tooLarge().binary(op, a, aShape, b, bShape, out, outShape);
@@ -221,6 +249,7 @@ export class GpuBackend implements Backend {
   }
 
   reduce(op: ReduceOp, x: TypedArray, outer: number, size: number, inner: number, out: TypedArray): void {
+    if (this.asyncReads) return this.fallback.reduce(op, x, outer, size, inner, out);
     const n = outer * inner;
     if (n === 0) return;
     if (x.length > MAX_ELEMENTS) return this.tooLarge().reduce(op, x, outer, size, inner, out);
@@ -229,6 +258,7 @@ export class GpuBackend implements Backend {
   }
 
   matmul(a: TypedArray, aOffsets: Int32Array, b: TypedArray, bOffsets: Int32Array, out: TypedArray, m: number, k: number, n: number, transA: boolean, transB: boolean): void {
+    if (this.asyncReads) return this.fallback.matmul(a, aOffsets, b, bOffsets, out, m, k, n, transA, transB);
     const total = out.length;
     if (total === 0) return;
     if (total > MAX_ELEMENTS || a.length > MAX_ELEMENTS || b.length > MAX_ELEMENTS) return this.tooLarge().matmul(a, aOffsets, b, bOffsets, out, m, k, n, transA, transB);
@@ -237,6 +267,7 @@ export class GpuBackend implements Backend {
   }
 
   planarForward(z: TypedArray, uHat: TypedArray, w: TypedArray, b: TypedArray, sp: TypedArray, n: number, d: number, perSample: boolean, out: TypedArray, logAbsDet: TypedArray): void {
+    if (this.asyncReads) return this.fallback.planarForward(z, uHat, w, b, sp, n, d, perSample, out, logAbsDet);
     if (n * d === 0) return;
     if (n * d > MAX_ELEMENTS) return this.tooLarge().planarForward(z, uHat, w, b, sp, n, d, perSample, out, logAbsDet);
     const args = [toFloat32(z), toFloat32(uHat), toFloat32(w), toFloat32(b), toFloat32(sp)];
@@ -246,6 +277,7 @@ export class GpuBackend implements Backend {
   }
 
   radialForward(z: TypedArray, z0: TypedArray, alpha: TypedArray, alphaPlusBeta: TypedArray, n: number, d: number, perSample: boolean, out: TypedArray, logAbsDet: TypedArray): void {
+    if (this.asyncReads) return this.fallback.radialForward(z, z0, alpha, alphaPlusBeta, n, d, perSample, out, logAbsDet);
     if (n * d === 0) return;
     if (n * d > MAX_ELEMENTS) return this.tooLarge().radialForward(z, z0, alpha, alphaPlusBeta, n, d, perSample, out, logAbsDet);
     const args = [toFloat32(z), toFloat32(z0), toFloat32(alpha), toFloat32(alphaPlusBeta)];
@@ -258,6 +290,7 @@ export class GpuBackend implements Backend {
     z: TypedArray, uHat: TypedArray, w: TypedArray, b: TypedArray, sp: TypedArray, n: number, d: number, perSample: boolean,
     gOut: TypedArray | null, gLogAbsDet: TypedArray | null, gz: TypedArray, gu: TypedArray, gw: TypedArray, gb: TypedArray, gsp: TypedArray,
   ): void {
+    if (this.asyncReads) return this.fallback.planarBackward(z, uHat, w, b, sp, n, d, perSample, gOut, gLogAbsDet, gz, gu, gw, gb, gsp);
     if (n * d === 0) return;
     if (n * d > MAX_ELEMENTS) return this.tooLarge().planarBackward(z, uHat, w, b, sp, n, d, perSample, gOut, gLogAbsDet, gz, gu, gw, gb, gsp);
     // A missing output gradient is zero.
@@ -279,6 +312,7 @@ export class GpuBackend implements Backend {
     z: TypedArray, z0: TypedArray, alpha: TypedArray, alphaPlusBeta: TypedArray, n: number, d: number, perSample: boolean,
     gOut: TypedArray | null, gLogAbsDet: TypedArray | null, gz: TypedArray, gz0: TypedArray, galpha: TypedArray, gAlphaPlusBeta: TypedArray,
   ): void {
+    if (this.asyncReads) return this.fallback.radialBackward(z, z0, alpha, alphaPlusBeta, n, d, perSample, gOut, gLogAbsDet, gz, gz0, galpha, gAlphaPlusBeta);
     if (n * d === 0) return;
     if (n * d > MAX_ELEMENTS) return this.tooLarge().radialBackward(z, z0, alpha, alphaPlusBeta, n, d, perSample, gOut, gLogAbsDet, gz, gz0, galpha, gAlphaPlusBeta);
     const g = gOut ? toFloat32(gOut) : new Float32Array(n * d);
@@ -310,17 +344,28 @@ export class GpuBackend implements Backend {
 
 /**
  * Load gpu.js (a dynamic import: nothing of it loads until a GPU backend is asked for), choose the
- * mode, and prove it runs by compiling and running one small kernel; report what ran.
+ * mode, and prove it runs by compiling and running one small kernel; report what ran. webgpu runs
+ * only when asked for by name (its values come back asynchronously): Dawn is set up for it then.
  */
 export async function createGpuBackend(requested: GpuMode | "auto" = "auto"): Promise<GpuBackend> {
   const gpujs = await importGpuJs();
-  const webgpu = requested === "webgpu" || requested === "auto" ? await webgpuUnavailableReason() : undefined;
-  const { mode, notices } = chooseMode(gpujs, requested, webgpu);
+  let adapter: string | undefined;
+  let webgpuReason: string | null = null;
+  if (requested === "webgpu") {
+    try {
+      adapter = await installWebGpu();
+    } catch (error) {
+      webgpuReason = (error as Error).message;
+    }
+  } else if (requested === "auto") {
+    webgpuReason = await webgpuNotChosen();
+  }
+  const { mode, notices } = chooseMode(gpujs, requested, webgpuReason);
   const gpu = new gpujs.GPU({ mode });
   const probe = gpu.createKernel("function (X) { return X[this.thread.x] * 2; }", { output: [2] });
-  const result = probe(new Float32Array([1, 2])) as Float32Array;
+  const result = (await probe(new Float32Array([1, 2]))) as Float32Array; // a Promise in webgpu mode
   if (!(result[0] === 2 && result[1] === 4)) throw new Error(`gpu.js mode "${mode}" ran but computed ${Array.from(result).join(", ")} for 2·[1, 2]`);
   const kernelClass = probe.kernel?.constructor.name ?? probe.constructor.name;
   probe.destroy();
-  return new GpuBackend(gpu, { requested, gpuMode: mode, kernelClass, notices });
+  return new GpuBackend(gpu, { requested, gpuMode: mode, kernelClass, notices, ...(adapter ? { adapter } : {}) });
 }

@@ -9,6 +9,8 @@ export interface GpuInfo {
   requested: GpuMode | "auto";
   gpuMode: GpuMode;
   kernelClass: string;
+  /** the WebGPU adapter's name (webgpu mode) */
+  adapter?: string;
   /** why preferred modes were passed over, one line each */
   notices: string[];
 }
@@ -47,30 +49,26 @@ export async function importGpuJs(): Promise<GpuJs> {
   }
 }
 
-const ASYNC_KERNELS = "gpu.js's webgpu kernels are asynchronous and flowgrad's backend interface is synchronous (not supported yet)";
-
 /**
- * Why webgpu cannot run here. In Node, gpu.js would need Dawn (its dependency, the `webgpu`
- * package): say whether Dawn loads at all, so a machine that could run it is told apart from one
- * that cannot (Dawn needs a newer C++ runtime than Debian 12 has).
+ * Why "auto" passes webgpu over: gpu.js's webgpu kernels are asynchronous (WebGPU has no synchronous
+ * read-back), so a webgpu tensor is read with `await tensor.read()` and ops without a device kernel
+ * cannot take webgpu tensors; code written for the synchronous modes would fail. Asked for by name,
+ * it runs where an adapter answers. The reason also says whether Dawn loads here.
  */
-export async function webgpuUnavailableReason(): Promise<string> {
-  if (typeof window !== "undefined") return ASYNC_KERNELS;
-  const dawn = "webgpu"; // a variable, so bundlers do not try to pack a Node binary for the browser
-  try {
-    await import(/* @vite-ignore */ dawn);
-  } catch (error) {
-    return `Dawn (the webgpu package gpu.js uses in Node) does not load here: ${(error as Error).message.split("\n")[0]}`;
-  }
-  return `Dawn loads here, but ${ASYNC_KERNELS}`;
+export async function webgpuNotChosen(): Promise<string> {
+  const optIn = "not chosen automatically: its values come back only asynchronously (await tensor.read()); ask for it with FLOWGRAD_GPU_MODE=webgpu";
+  if (typeof window !== "undefined") return optIn;
+  const { dawnLoadError } = await import("./webgpu.js");
+  const loadError = await dawnLoadError();
+  return loadError ? `${optIn} (${loadError})` : `${optIn} (Dawn loads here)`;
 }
 
 /**
- * Why a mode cannot run here, or null if it can. webgpu is refused with the reason given (see
- * webgpuUnavailableReason); headlessgl needs the optional `gl` package and an X display; webasm
+ * Why a mode cannot run here, or null if it can. webgpu's reason is found beforehand (it needs an
+ * asynchronous adapter request; null: it runs); headlessgl needs the optional `gl` package and an X display; webasm
  * needs WebAssembly.
  */
-function unavailableReason(gpujs: GpuJs, mode: GpuMode, webgpuReason: string): string | null {
+function unavailableReason(gpujs: GpuJs, mode: GpuMode, webgpuReason: string | null): string | null {
   switch (mode) {
     case "webgpu":
       return webgpuReason;
@@ -93,10 +91,10 @@ function unavailableReason(gpujs: GpuJs, mode: GpuMode, webgpuReason: string): s
 
 /**
  * Pick the mode: a forced mode must be available (else an error saying why); "auto" prefers a real
- * GPU (webgpu; webgl2 or webgl in a browser; headlessgl in Node), then webasm, and records a
- * notice for each mode it passed over.
+ * GPU with synchronous read-back (webgl2 or webgl in a browser; headlessgl in Node), then webasm,
+ * and records a notice for each mode it passed over, webgpu included (see webgpuNotChosen).
  */
-export function chooseMode(gpujs: GpuJs, requested: GpuMode | "auto", webgpuReason = ASYNC_KERNELS): { mode: GpuMode; notices: string[] } {
+export function chooseMode(gpujs: GpuJs, requested: GpuMode | "auto", webgpuReason: string | null): { mode: GpuMode; notices: string[] } {
   if (requested !== "auto") {
     if (!GPU_MODES.includes(requested)) throw new Error(`unknown gpu.js mode "${requested}"; choose one of ${GPU_MODES.join(", ")} or auto`);
     const reason = unavailableReason(gpujs, requested, webgpuReason);

@@ -1,0 +1,215 @@
+import { afterAll, describe, expect, it } from "vitest";
+import * as ag from "../src/autograd/index.js";
+import { backendInfo, BINARY_EXPRESSIONS, cpuBackend, initBackend, setBackend, UNARY_EXPRESSIONS, type BinaryOp, type DeviceArray, type UnaryOp } from "../src/kernels/index.js";
+import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
+
+// gpu.js's webgpu mode, where Dawn loads and a Vulkan driver answers: on a GPU machine, or here on
+// Mesa's software Vulkan (lavapipe) with Node run by newer C runtimes (scripts/webgpu-node.sh).
+// Elsewhere the tests are listed as skipped with the reason. WebGPU reads only asynchronously, so
+// these tests read device arrays with readAsync() and tensors with `await t.read()`.
+let backend: GpuBackend | string;
+try {
+  backend = await createGpuBackend("webgpu");
+} catch (error) {
+  backend = (error as Error).message;
+}
+afterAll(() => {
+  setBackend("cpu");
+  if (typeof backend !== "string") backend.dispose();
+});
+
+if (process.env.FLOWGRAD_EXPECT_WEBGPU === "1") {
+  it("CI asked for gpu.js webgpu: it loads and runs", () => {
+    expect(typeof backend === "string" ? backend : backend.info.gpuMode).toBe("webgpu");
+  });
+}
+
+const rng = new ag.Random(91);
+const rand = (n: number, lo = -2, hi = 2) => Float32Array.from({ length: n }, () => lo + (hi - lo) * rng.uniform());
+const sizeOf = (shape: readonly number[]) => shape.reduce((p, d) => p * d, 1);
+/** float32 tolerance: relative 1e-5 plus an absolute floor scaled by the terms' size */
+function expectFloat32Close(actual: ArrayLike<number>, expected: ArrayLike<number>, scale = 1): void {
+  expect(actual.length).toBe(expected.length);
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i]!, e = expected[i]!;
+    if (Number.isNaN(e)) expect(a, `element ${i}`).toBeNaN();
+    else if (!(Math.abs(a - e) <= 1e-5 * Math.abs(e) + 1e-6 * scale)) throw new Error(`element ${i}: webgpu ${a}, CPU ${e}`);
+  }
+}
+
+if (typeof backend === "string") {
+  describe("gpu.js webgpu mode", () => {
+    it.skip(`not available on this machine: ${backend}`, () => {});
+  });
+} else {
+  const b = backend;
+  const r = b.resident!;
+  const read = (x: DeviceArray | null) => x!.readAsync();
+
+  describe(`gpu.js webgpu mode (${b.info.kernelClass} on ${b.info.adapter}) against the CPU backend`, () => {
+    it("reports the mode, the kernel class and the adapter", () => {
+      expect(b.info.gpuMode).toBe("webgpu");
+      expect(b.info.kernelClass).toBe("WebGPUKernel");
+      expect(b.info.adapter!.length).toBeGreaterThan(0);
+    });
+
+    it("every unary op, over more than one output row (W = 4096)", async () => {
+      const x = rand(9000, 0.05, 3); // in every op's domain (log, sqrt, reciprocal)
+      for (const op of Object.keys(UNARY_EXPRESSIONS) as UnaryOp[]) {
+        const c = new Float32Array(x.length);
+        cpuBackend.unary(op, x, c);
+        expectFloat32Close(await read(r.unary(op, x, x.length)), c);
+      }
+    });
+
+    it("every binary op, with broadcasting", async () => {
+      const cases: Array<[number[], number[]]> = [[[100, 70], [100, 70]], [[100, 70], [70]], [[3, 1, 5], [4, 1]], [[], [9000]], [[2, 3, 4, 5], [3, 1, 5]]];
+      for (const op of Object.keys(BINARY_EXPRESSIONS) as BinaryOp[]) {
+        for (const [as, bs] of cases) {
+          const shape = ag.broadcastShapes("test", as, bs);
+          const x = rand(sizeOf(as), 0.5, 2), y = rand(sizeOf(bs), 0.5, 2);
+          const c = new Float32Array(sizeOf(shape));
+          cpuBackend.binary(op, x, as, y, bs, c, shape);
+          expectFloat32Close(await read(r.binary(op, x, as, y, bs, shape)), c, 4);
+        }
+      }
+    });
+
+    it("reductions (error bound: n·2⁻²⁴·Σ|x| for a sum of n float32 terms)", async () => {
+      for (const [outer, size, inner] of [[1, 5000, 1], [30, 17, 40], [7, 300, 3]] as const) {
+        const x = rand(outer * size * inner);
+        for (const op of ["sum", "max", "min"] as const) {
+          const c = new Float32Array(outer * inner);
+          cpuBackend.reduce(op, x, outer, size, inner, c);
+          const g = await read(r.reduce(op, x, outer, size, inner));
+          const bound = op === "sum" ? size * 2 ** -24 * 2 * size : 1e-6;
+          for (let i = 0; i < c.length; i++) expect(Math.abs(g[i]! - c[i]!), `${op} ${i}`).toBeLessThanOrEqual(bound);
+        }
+      }
+    });
+
+    it("matmul: plain, transposed and batched (error bound k·2⁻²⁴·Σ|a||b|)", async () => {
+      for (const [m, k, n, batch] of [[17, 33, 9, 1], [64, 64, 64, 2], [5, 1200, 3, 1]] as const) {
+        for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+          const x = rand(batch * m * k), y = rand(batch * k * n);
+          const ao = Int32Array.from({ length: batch }, (_, t) => t * m * k), bo = Int32Array.from({ length: batch }, (_, t) => t * k * n);
+          const c = new Float32Array(batch * m * n);
+          cpuBackend.matmul(x, ao, y, bo, c, m, k, n, ta, tb);
+          const g = await read(r.matmul(x, ao, y, bo, m, k, n, ta, tb));
+          for (let i = 0; i < c.length; i++) expect(Math.abs(g[i]! - c[i]!)).toBeLessThanOrEqual(k * 2 ** -24 * 4 * k);
+        }
+      }
+    });
+
+    it("a host input is copied when the op is called: changing it afterwards does not change the result", async () => {
+      const x = Float32Array.from([1, 2, 3]);
+      const y = r.unary("neg", x, 3);
+      x.fill(100);
+      expect(Array.from(await read(y))).toEqual([-1, -2, -3]);
+    });
+  });
+
+  describe("webgpu tensors through the autograd", () => {
+    it("a chain stays in device buffers without waiting; a synchronous read is a clear error; await t.read() gives the values", async () => {
+      const local = new ag.Random(8);
+      const x = ag.randn([50, 30], { random: local, dtype: "float32" }), w = ag.randn([30, 20], { random: local, dtype: "float32" });
+      const expected = x.matmul(w).tanh().mul(x.matmul(w)).sum(1).data;
+      setBackend(b);
+      try {
+        const before = b.liveTextures();
+        const h = x.matmul(w);
+        const y = h.tanh().mul(h).sum(1);
+        expect(h.storage.onDevice && y.storage.onDevice).toBe(true);
+        expect(b.liveTextures() - before).toBe(4); // matmul, tanh, mul, sum
+        expect(() => y.data).toThrow(/its values are in a WebGPU buffer, and WebGPU reads only asynchronously: use `await tensor.read\(\)`/);
+        expect(() => y.sum().item()).toThrow(/await tensor.read\(\)/);
+        expectFloat32Close(await y.read(), expected, 30);
+        expect(y.storage.onDevice).toBe(false);
+        expect(y.data).toBe(await y.read()); // read once; from then on the host copy
+      } finally {
+        setBackend("cpu");
+      }
+    });
+
+    it("gradients of a small network (matmul, broadcast add, tanh, softplus, sum, mean) match the CPU's", async () => {
+      const make = () => ({
+        x: ag.randn([40, 6], { random: new ag.Random(1), dtype: "float32" }),
+        w: ag.randn([6, 5], { random: new ag.Random(2), dtype: "float32" }).requireGrad(),
+        c: ag.randn([5], { random: new ag.Random(3), dtype: "float32" }).requireGrad(),
+      });
+      const f = (p: ReturnType<typeof make>) => p.x.matmul(p.w).add(p.c).tanh().softplus().sum(1).mean();
+      const cpu = make();
+      const cpuLoss = f(cpu);
+      cpuLoss.backward();
+      setBackend(b);
+      try {
+        const gpu = make();
+        const loss = f(gpu);
+        loss.backward();
+        expect(gpu.w.grad!.storage.onDevice && gpu.c.grad!.storage.onDevice).toBe(true);
+        expectFloat32Close(await loss.read(), cpuLoss.data, 10);
+        expectFloat32Close(await gpu.w.grad!.read(), cpu.w.grad!.data, 10);
+        expectFloat32Close(await gpu.c.grad!.read(), cpu.c.grad!.data, 10);
+      } finally {
+        setBackend("cpu");
+      }
+    });
+
+    it("200 Adam steps in tidy() with stepAsync(): live buffers stay flat, losses follow the CPU's", async () => {
+      const train = async (on: GpuBackend | "cpu") => {
+        const before = on === "cpu" ? 0 : on.liveTextures(); // earlier tests' tensors not yet collected
+        setBackend(on);
+        try {
+          const random = new ag.Random(3);
+          const net = new ag.MLP([2, 16, 1], "tanh", { random, dtype: "float32" });
+          const opt = new ag.Adam(net.parameters(), { lr: 0.02 });
+          const x = ag.randn([64, 2], { random, dtype: "float32" });
+          const target = ag.tidy(() => ag.sum(x.square(), 1, true));
+          await target.read();
+          const losses: number[] = [], live: number[] = [];
+          for (let step = 0; step < 200; step++) {
+            const loss = ag.tidy(() => {
+              opt.zeroGrad();
+              const l = net.forward(x).sub(target).square().mean();
+              l.backward();
+              return l;
+            });
+            losses.push((await loss.read())[0]!);
+            await opt.stepAsync();
+            if (on !== "cpu") live.push(on.liveTextures() - before);
+          }
+          return { losses, live };
+        } finally {
+          setBackend("cpu");
+        }
+      };
+      const cpu = await train("cpu");
+      const gpu = await train(b);
+      expect(gpu.live[199]).toBeLessThanOrEqual(gpu.live[10]!);
+      expect(gpu.live[199]).toBe(0); // the gradients were read by stepAsync(), the loss by read()
+      for (const i of [0, 50, 199]) expect(Math.abs(gpu.losses[i]! - cpu.losses[i]!)).toBeLessThanOrEqual(1e-3 * Math.max(1, cpu.losses[i]!));
+      expect(gpu.losses[199]).toBeLessThan(gpu.losses[0]! / 5);
+    });
+
+    it("an op without a device kernel on a webgpu tensor says to read it first", () => {
+      setBackend(b);
+      try {
+        const y = ag.tensor([1, 2, 3, 4], { dtype: "float32" }).exp();
+        expect(() => y.reshape([2, 2]).transpose()).toThrow(/await tensor.read\(\)/);
+      } finally {
+        setBackend("cpu");
+      }
+    });
+
+    it("initBackend('gpu', { gpuMode: 'webgpu' }) selects it and backendInfo() names the adapter", async () => {
+      await initBackend("gpu", { gpuMode: "webgpu", quiet: true });
+      try {
+        const info = backendInfo();
+        expect(info).toMatchObject({ backend: "gpu", gpuMode: "webgpu", kernelClass: "WebGPUKernel" });
+        expect(info.adapter).toBe(b.info.adapter);
+      } finally {
+        setBackend("cpu");
+      }
+    });
+  });
+}
