@@ -6,9 +6,8 @@ import os from "node:os";
 import path from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../src/node/io.js";
 
-export interface Case {
+interface CaseBase {
   name: string;
-  fn: () => void;
   /** Floating-point operations per call, for GFLOP/s. */
   flops?: number;
   /** Elements processed per call, for M elements/s. */
@@ -16,6 +15,9 @@ export interface Case {
   /** Seconds to sample this case (overrides the suite's maxTime), for headline numbers. */
   maxTime?: number;
 }
+
+/** A timed call: fn, or asyncFn for work that finishes asynchronously (a WebGPU read-back), timed until it resolves. */
+export type Case = CaseBase & ({ fn: () => void; asyncFn?: undefined } | { asyncFn: () => Promise<void>; fn?: undefined });
 
 export interface Row {
   name: string;
@@ -44,20 +46,43 @@ export function environment(): Record<string, string> {
   };
 }
 
+function toRow(c: Case, bench: Benchmark): Row {
+  const err = (bench as unknown as { error?: Error }).error;
+  if (err) throw new Error(`benchmark "${c.name}" failed: ${err.message}`);
+  const mean = bench.stats.mean;
+  const row: Row = { name: c.name, meanMs: mean * 1e3, rmePercent: bench.stats.rme, samples: bench.stats.sample.length, opsPerSec: 1 / mean };
+  if (c.flops) row.gflops = c.flops / mean / 1e9;
+  if (c.elements) row.melemsPerSec = c.elements / mean / 1e6;
+  process.stderr.write(`  ${c.name}: ${row.meanMs.toFixed(3)} ms ±${row.rmePercent.toFixed(1)}% (${row.samples} samples)\n`);
+  return row;
+}
+
 /** Run the cases one after another (benchmark.js picks the sample count; maxTime bounds each case). */
 export function runCases(cases: Case[], maxTime: number): Row[] {
-  const rows: Row[] = [];
-  for (const c of cases) {
+  return cases.map((c) => {
+    if (!c.fn) throw new Error(`benchmark "${c.name}" is asynchronous: run it with runCasesAsync`);
     const bench = new Benchmark(c.name, c.fn, { maxTime: c.maxTime ?? maxTime, minSamples: 5 });
     bench.run();
-    const err = (bench as unknown as { error?: Error }).error;
-    if (err) throw new Error(`benchmark "${c.name}" failed: ${err.message}`);
-    const mean = bench.stats.mean;
-    const row: Row = { name: c.name, meanMs: mean * 1e3, rmePercent: bench.stats.rme, samples: bench.stats.sample.length, opsPerSec: 1 / mean };
-    if (c.flops) row.gflops = c.flops / mean / 1e9;
-    if (c.elements) row.melemsPerSec = c.elements / mean / 1e6;
-    rows.push(row);
-    process.stderr.write(`  ${c.name}: ${row.meanMs.toFixed(3)} ms ±${row.rmePercent.toFixed(1)}% (${row.samples} samples)\n`);
+    return toRow(c, bench);
+  });
+}
+
+/** runCases for suites with asynchronous cases (benchmark.js deferred benchmarks: each call is timed until it resolves). */
+export async function runCasesAsync(cases: Case[], maxTime: number): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const c of cases) {
+    const asyncFn = c.asyncFn;
+    if (asyncFn) await asyncFn(); // once untimed: kernels compile on first use
+    const bench = asyncFn
+      ? new Benchmark(c.name, {
+          defer: true, maxTime: c.maxTime ?? maxTime, minSamples: 5,
+          fn: (deferred: { resolve(): void; benchmark: { abort(): void; error?: unknown } }) => {
+            asyncFn().then(() => deferred.resolve(), (error: unknown) => { deferred.benchmark.error = error; deferred.benchmark.abort(); deferred.resolve(); });
+          },
+        })
+      : new Benchmark(c.name, c.fn!, { maxTime: c.maxTime ?? maxTime, minSamples: 5 });
+    await new Promise<void>((resolve) => { bench.on("complete", () => resolve()).on("abort", () => resolve()).run({ async: true }); });
+    rows.push(toRow(c, bench));
   }
   return rows;
 }

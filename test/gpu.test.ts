@@ -4,7 +4,7 @@ import { BINARY_EXPRESSIONS, cpuBackend, setBackend, UNARY_EXPRESSIONS, type Bin
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
 import type { GpuMode } from "../src/kernels/gpu/load.js";
 import { planar } from "../src/flows/index.js";
-import { expectGradcheck } from "./helpers.js";
+import { expectGradcheck, flowDensityStep } from "./helpers.js";
 
 // Every GPU kernel against the CPU fallback, in every gpu.js mode this machine can run. A mode that
 // cannot run here is listed as skipped with its reason (never silently passed).
@@ -179,6 +179,18 @@ for (const mode of modes) {
           expectFloat32Close(y.data, expected, 30);
           expect(y.storage.onDevice).toBe(false);
           expect(backend.liveTextures() - before).toBe(3);
+        } finally {
+          setBackend("cpu");
+        }
+      });
+      it("a planar/radial flow density step (flow kernels, copies, where, logsumexp) keeps outputs and gradients in textures and matches the CPU", () => {
+        const cpu = flowDensityStep();
+        setBackend(backend);
+        try {
+          const gpu = flowDensityStep();
+          expect(gpu.loss.storage.onDevice && gpu.params.every((p) => p.grad!.storage.onDevice)).toBe(true);
+          expectFloat32Close(gpu.loss.data, cpu.loss.data, 100);
+          gpu.params.forEach((p, i) => expectFloat32Close(p.grad!.data, cpu.params[i]!.grad!.data, 100));
         } finally {
           setBackend("cpu");
         }

@@ -1,5 +1,7 @@
 import { expect } from "vitest";
+import * as ag from "../src/autograd/index.js";
 import { gradcheck, Random, Tensor, type GradcheckOptions } from "../src/autograd/index.js";
+import { planar, radial, type PlanarParams, type RadialParams } from "../src/flows/index.js";
 
 /** Random float64 tensor from a fixed-seed stream; `lo`/`hi` bound the values (uniform), else normal. */
 export function randomTensor(rng: Random, shape: number[], range?: [number, number]): Tensor {
@@ -24,4 +26,36 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
       throw new Error(`element ${i}: got ${a}, expected ${e} (rtol ${rtol}, atol ${atol})`);
     }
   }
+}
+
+/**
+ * One training step of a K = 4 flow (planar and radial layers, shared float32 parameters) on N = 64
+ * points, the shape of the paper's 2-D fits: −E[Σ log|det| + log p(z_K)] with log p a logsumexp of
+ * two modes, plus a term through slice, transpose and split, run in tidy() with backward. On a
+ * device backend nothing in it needs a value on the host. Returns the loss and the parameters (with
+ * their gradients), read by the caller.
+ */
+export function flowDensityStep(): { loss: Tensor; params: Tensor[] } {
+  const random = new Random(6);
+  const f32 = (shape: number[]) => ag.randn(shape, { random, dtype: "float32" });
+  const layers = Array.from({ length: 4 }, (_, k): PlanarParams | RadialParams => k % 2 === 0
+    ? { u: f32([2]).mul(0.5).requireGrad(), w: f32([2]).requireGrad(), b: f32([1]).requireGrad() }
+    : { z0: f32([2]).requireGrad(), alpha: f32([1]).requireGrad(), beta: f32([1]).requireGrad() });
+  const z0 = f32([64, 2]);
+  const loss = ag.tidy(() => {
+    let z = z0.mul(1); // on the device from here, where there is one
+    let sumLogDet: Tensor | null = null;
+    for (const p of layers) {
+      const o = "u" in p ? planar(z, p) : radial(z, p as RadialParams);
+      z = o.z;
+      sumLogDet = sumLogDet ? sumLogDet.add(o.logAbsDet) : o.logAbsDet;
+    }
+    const centers = ag.tensor([[[2, 0]], [[-2, 0]]], { dtype: "float32" }); // [2, 1, 2]
+    const logp = ag.logsumexp(z.unsqueeze(0).sub(centers).square().sum(2).mul(-0.5), 0);
+    const [first] = ag.split(z.slice([0, 0], [64, 1]).transpose(), [40, 24], 1);
+    const l = sumLogDet!.add(logp).neg().mean().add(first!.square().mean().mul(0.01));
+    l.backward();
+    return l;
+  });
+  return { loss, params: layers.flatMap((p) => Object.values(p) as Tensor[]) };
 }

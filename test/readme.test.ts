@@ -7,10 +7,17 @@ const root = path.resolve(import.meta.dirname, "..");
 const readme = readFileSync(path.join(root, "README.md"), "utf8");
 const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]!);
 const tmp = path.join(root, ".tmp");
+// The webgpu example runs where gpu.js's webgpu mode does (see test/webgpu.test.ts), else it is skipped with the reason.
+const { createGpuBackend } = await import("../src/kernels/gpu/backend.js");
+const webgpu = await createGpuBackend("webgpu").then((b) => { b.dispose(); return null; }, (e: Error) => e.message);
 
 describe("README examples", () => {
   it("has examples", () => expect(blocks.length).toBeGreaterThanOrEqual(3));
   blocks.forEach((code, i) => {
+    if (webgpu && code.includes('gpuMode: "webgpu"')) {
+      it.skip(`example ${i + 1} needs gpu.js webgpu mode: ${webgpu}`, () => {});
+      return;
+    }
     it(`example ${i + 1} prints what it says`, async () => {
       const expected = code.split("\n").flatMap((line) => {
         const m = /console\.log\(.*\/\/ → (.*)$/.exec(line);

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import * as ag from "../src/autograd/index.js";
 import { cpuBackend, isDeviceArray, setBackend, type Backend, type DeviceArray, type KernelInput, type ResidentKernels } from "../src/kernels/index.js";
-import { expectClose } from "./helpers.js";
+import { expectClose, flowDensityStep } from "./helpers.js";
 
 // Device-resident tensors and tidy(), checked on every machine with a stand-in device: a backend
 // whose "device arrays" are float32 arrays it counts, computed by the CPU kernels. The gpu.js
@@ -43,7 +43,36 @@ class FakeDevice {
     reduce: (op, x, outer, size, inner) => this.make(outer * inner, (out) => cpuBackend.reduce(op, this.on(x) as Float32Array, outer, size, inner, out)),
     matmul: (a, ao, b, bo, m, k, n, ta, tb) => this.make(ao.length * m * n, (out) => cpuBackend.matmul(this.on(a) as Float32Array, ao, this.on(b) as Float32Array, bo, out, m, k, n, ta, tb)),
     liveArrays: () => this.live.size,
+    where: (c, a, b, n) => this.make(n, (out) => cpuBackend.where(this.on(c) as Float32Array, this.on(a) as Float32Array, this.on(b) as Float32Array, out)),
+    stridedCopy: (src, o, shape, strides) => this.make(shape.reduce((p, d) => p * d, 1), (out) => cpuBackend.stridedCopy(this.on(src) as Float32Array, o, shape, strides, out)),
+    pad: (src, shape, starts, outShape) => this.make(outShape.reduce((p, d) => p * d, 1), (out) => {
+      const strides = outShape.map((_, i) => outShape.slice(i + 1).reduce((p, d) => p * d, 1));
+      cpuBackend.stridedScatter(this.on(src) as Float32Array, out, starts.reduce((o, s, i) => o + s * strides[i]!, 0), shape, strides, false);
+    }),
+    planarForward: (z, u, w, b, sp, n, d, ps) => {
+      const out = new Float32Array(n * d), ld = new Float32Array(n);
+      cpuBackend.planarForward(...this.all(z, u, w, b, sp), n, d, ps, out, ld);
+      return [new FakeArray(out, this), new FakeArray(ld, this)];
+    },
+    planarBackward: (z, u, w, b, sp, n, d, ps, g, gl) => {
+      const grads = [n * d, u.length, w.length, b.length, sp.length].map((m) => new Float32Array(m)) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+      cpuBackend.planarBackward(...this.all(z, u, w, b, sp), n, d, ps, g && (this.on(g) as Float32Array), gl && (this.on(gl) as Float32Array), ...grads);
+      return grads.map((x) => new FakeArray(x, this));
+    },
+    radialForward: (z, z0, al, ab, n, d, ps) => {
+      const out = new Float32Array(n * d), ld = new Float32Array(n);
+      cpuBackend.radialForward(...this.all(z, z0, al, ab), n, d, ps, out, ld);
+      return [new FakeArray(out, this), new FakeArray(ld, this)];
+    },
+    radialBackward: (z, z0, al, ab, n, d, ps, g, gl) => {
+      const grads = [n * d, z0.length, al.length, ab.length].map((m) => new Float32Array(m)) as [Float32Array, Float32Array, Float32Array, Float32Array];
+      cpuBackend.radialBackward(...this.all(z, z0, al, ab), n, d, ps, g && (this.on(g) as Float32Array), gl && (this.on(gl) as Float32Array), ...grads);
+      return grads.map((x) => new FakeArray(x, this));
+    },
   };
+  private all<T extends KernelInput[]>(...xs: T): { [K in keyof T]: Float32Array } {
+    return xs.map((x) => this.on(x)) as { [K in keyof T]: Float32Array };
+  }
   private make(n: number, fill: (out: Float32Array) => void): FakeArray {
     const out = new Float32Array(n);
     fill(out);
@@ -138,6 +167,23 @@ describe("device-resident tensors (stand-in device)", () => {
     expect(onDevice.live.every((n) => n === 2)).toBe(true);
     expect(onDevice.losses[199]!).toBeLessThan(onDevice.losses[0]! / 5);
     expectClose(onDevice.losses, onCpu.losses, 1e-4, 1e-6); // same float32 math on both
+  });
+
+  it("flow layers, copies, where and logsumexp keep a whole planar/radial density step on the device: only the loss and the gradients are read", () => {
+    const device = new FakeDevice();
+    const step = (backend: Backend | "cpu") => {
+      setBackend(backend);
+      const readsBefore = device.reads;
+      const { loss, params } = flowDensityStep();
+      const readsInStep = device.reads - readsBefore;
+      const grads = params.map((t) => Array.from(t.grad!.data));
+      setBackend("cpu");
+      return { loss: loss.item(), grads, readsInStep };
+    };
+    const onDevice = step(device.backend()), onCpu = step("cpu");
+    expect(onDevice.readsInStep).toBe(0);
+    expect(onDevice.loss).toBeCloseTo(onCpu.loss, 4);
+    onDevice.grads.forEach((g, i) => expectClose(g, onCpu.grads[i]!, 1e-4, 1e-5));
   });
 
   it("without tidy, a device tensor's memory goes when its values are read", () => {

@@ -172,10 +172,11 @@ export function fromOp(
 }
 
 /** Wrap the outputs of an op that makes several; its one rule gets the gradients of all of them. */
-export function fromOpMulti(op: string, results: Array<[TypedArray, readonly number[]]>, inputs: Tensor[], rule: BackwardRule): Tensor[] {
+export function fromOpMulti(op: string, results: Array<[TypedArray | Storage, readonly number[]]>, inputs: Tensor[], rule: BackwardRule): Tensor[] {
   const outs = results.map(([data, shape]) => {
-    if (isAnomalyDetectionEnabled()) checkFinite(op, "forward", data);
-    return new Tensor(data, shape);
+    const out = new Tensor(data, shape);
+    if (isAnomalyDetectionEnabled()) checkFinite(op, "forward", out.data);
+    return out;
   });
   if (isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
     const node: Node = { op, parents: inputs, outputs: outs, backward: rule };

@@ -24,9 +24,12 @@ export function checkPointShape(layer: string, z: Tensor, dim: number): void {
   }
 }
 
-/** Throw unless z is a finite [N, dim] tensor, naming the layer and what is wrong. */
+/** Throw unless z is a finite [N, dim] tensor (values on the host), naming the layer and what is wrong. */
 export function checkPoints(layer: string, z: Tensor, dim: number): void {
   checkPointShape(layer, z, dim);
+  // Points on a device are not read back just to be checked (that would undo keeping them there);
+  // they come from ops on checked inputs, and detectAnomaly() checks every op's output.
+  if (z.storage.onDevice) return;
   const data = z.data;
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;

@@ -1,4 +1,4 @@
-import { allocate, fromOpMulti, Module, noGrad, randn, sum, Tensor, tensor, where, type Random } from "../autograd/index.js";
+import { allocate, fromOpMulti, Module, noGrad, randn, Storage, sum, Tensor, tensor, where, type Random, type TypedArray } from "../autograd/index.js";
 import { getBackend, SLACK_FLOOR } from "../kernels/index.js";
 import { checkLayerParams, checkPointShape, type Flow, type FlowOutput } from "./flow.js";
 
@@ -30,10 +30,13 @@ export function constrainPlanarComposed(u: Tensor, w: Tensor): { uHat: Tensor; s
 
 /** The same constraint as one fused op (kernels/cpu/flows.ts), with its hand-written backward. */
 export function constrainPlanar(u: Tensor, w: Tensor, implementation: Implementation = "fused"): { uHat: Tensor; slack: Tensor } {
-  if (implementation === "composed") return constrainPlanarComposed(u, w);
   if (u.rank !== w.rank || u.shape.some((s, i) => s !== w.shape[i]) || u.rank < 1 || u.rank > 2) {
     throw new Error(`planar: parameters u [${u.shape.join(", ")}] and w [${w.shape.join(", ")}] must have one shape, [D] or [N, D]`);
   }
+  // Parameters on a device (an encoder's output on the GPU) stay there: the same formula from device
+  // ops (O(D) work per row, where a fused kernel buys little).
+  const onDevice = (u.storage.onDevice || w.storage.onDevice) && getBackend().resident !== undefined;
+  if (implementation === "composed" || onDevice) return constrainPlanarComposed(u, w);
   const d = u.shape[u.rank - 1]!, rows = u.rank === 2 ? u.shape[0]! : 1;
   const uHat = allocate(u.dtype, u.size), slack = allocate(u.dtype, rows);
   getBackend().planarConstraint(u.data, w.data, rows, d, uHat, slack);
@@ -71,10 +74,20 @@ export function planar(z: Tensor, params: PlanarParams, implementation: Implemen
     const out = z.add(h.unsqueeze(1).mul(uHat));
     return { z: out, logAbsDet: h2.add(h2.neg().add(1).mul(slack)).log() };
   }
-  const out = allocate(z.dtype, n * d), logAbsDet = allocate(z.dtype, n);
-  getBackend().planarForward(z.data, uHat.data, w.data, b.data, slack.data, n, d, perSample, out, logAbsDet);
   const inputs = [z, uHat, w, b, slack];
+  const on = inputs.map((t) => t.storage.kernelInput);
+  // On a device backend the layer's outputs (and, below, its gradients) stay on the device.
+  const device = getBackend().resident?.planarForward?.(on[0]!, on[1]!, on[2]!, on[3]!, on[4]!, n, d, perSample) ?? null;
+  let out: TypedArray | Storage, logAbsDet: TypedArray | Storage;
+  if (device) {
+    [out, logAbsDet] = [new Storage(device[0], z.dtype), new Storage(device[1], z.dtype)];
+  } else {
+    [out, logAbsDet] = [allocate(z.dtype, n * d), allocate(z.dtype, n)];
+    getBackend().planarForward(z.data, uHat.data, w.data, b.data, slack.data, n, d, perSample, out, logAbsDet);
+  }
   const rule = (gOut: Tensor | null, gLogAbsDet: Tensor | null) => {
+    const onDevice = getBackend().resident?.planarBackward?.(on[0]!, on[1]!, on[2]!, on[3]!, on[4]!, n, d, perSample, gOut?.storage.kernelInput ?? null, gLogAbsDet?.storage.kernelInput ?? null) ?? null;
+    if (onDevice) return onDevice.map((g, i) => new Tensor(new Storage(g, inputs[i]!.dtype), inputs[i]!.shape));
     const grads = inputs.map((t) => allocate(t.dtype, t.size));
     getBackend().planarBackward(z.data, uHat.data, w.data, b.data, slack.data, n, d, perSample, gOut?.data ?? null, gLogAbsDet?.data ?? null, grads[0]!, grads[1]!, grads[2]!, grads[3]!, grads[4]!);
     return grads.map((g, i) => new Tensor(g, inputs[i]!.shape));

@@ -34,6 +34,13 @@ export function autoBackend(cpu: Backend, gpu: Backend, threshold = DEFAULT_GPU_
     reduce: (op, x, outer, size, inner) => (x.length >= threshold ? r.reduce(op, x, outer, size, inner) : null),
     matmul: (a, ao, b, bo, m, k, n, ta, tb) => (matmulCost(ao.length, m, k, n) >= threshold ? r.matmul(a, ao, b, bo, m, k, n, ta, tb) : null),
     liveArrays: () => r.liveArrays(),
+    ...(r.where && { where: (c, a, b, n) => (n >= threshold ? r.where!(c, a, b, n) : null) }),
+    ...(r.stridedCopy && { stridedCopy: (src, o, sh, st) => (sizeOf(sh) >= threshold ? r.stridedCopy!(src, o, sh, st) : null) }),
+    ...(r.pad && { pad: (src, sh, st, os) => (sizeOf(os) >= threshold ? r.pad!(src, sh, st, os) : null) }),
+    ...(r.planarForward && { planarForward: (z, u, w, b, sp, n, d, ps) => (n * d >= threshold ? r.planarForward!(z, u, w, b, sp, n, d, ps) : null) }),
+    ...(r.planarBackward && { planarBackward: (z, u, w, b, sp, n, d, ps, g, gl) => (n * d >= threshold ? r.planarBackward!(z, u, w, b, sp, n, d, ps, g, gl) : null) }),
+    ...(r.radialForward && { radialForward: (z, z0, al, ab, n, d, ps) => (n * d >= threshold ? r.radialForward!(z, z0, al, ab, n, d, ps) : null) }),
+    ...(r.radialBackward && { radialBackward: (z, z0, al, ab, n, d, ps, g, gl) => (n * d >= threshold ? r.radialBackward!(z, z0, al, ab, n, d, ps, g, gl) : null) }),
   };
   return {
     ...cpu,

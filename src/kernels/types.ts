@@ -49,6 +49,29 @@ export interface ResidentKernels {
   matmul(a: KernelInput, aOffsets: Int32Array, b: KernelInput, bOffsets: Int32Array, m: number, k: number, n: number, transA: boolean, transB: boolean): DeviceArray | null;
   /** Device arrays made and not yet released (a test checks this stays flat over training). */
   liveArrays(): number;
+
+  // Optional: a backend may keep these on the device too (the gpu.js backend does). Without them the
+  // host kernels run, reading device inputs back.
+  /** out[i] = cond[i] !== 0 ? a[i] : b[i], all of length n. */
+  where?(cond: KernelInput, a: KernelInput, b: KernelInput, n: number): DeviceArray | null;
+  /** The strided view (offset, shape, strides) of src, made contiguous (Backend.stridedCopy). */
+  stridedCopy?(src: KernelInput, offset: number, shape: Shape, strides: Shape): DeviceArray | null;
+  /** Zeros of outShape with src (of shape `shape`) placed at `starts`: the backward of a slice. */
+  pad?(src: KernelInput, shape: Shape, starts: Shape, outShape: Shape): DeviceArray | null;
+  /** The fused planar layer (Backend.planarForward): [z', log|det|]. */
+  planarForward?(z: KernelInput, uHat: KernelInput, w: KernelInput, b: KernelInput, sp: KernelInput, n: number, d: number, perSample: boolean): [DeviceArray, DeviceArray] | null;
+  /** Its backward (a missing output gradient is zero): the gradients of z, û, w, b, sp, shaped like them. */
+  planarBackward?(
+    z: KernelInput, uHat: KernelInput, w: KernelInput, b: KernelInput, sp: KernelInput, n: number, d: number, perSample: boolean,
+    gOut: KernelInput | null, gLogAbsDet: KernelInput | null,
+  ): DeviceArray[] | null;
+  /** The fused radial layer (Backend.radialForward): [z', log|det|]. */
+  radialForward?(z: KernelInput, z0: KernelInput, alpha: KernelInput, alphaPlusBeta: KernelInput, n: number, d: number, perSample: boolean): [DeviceArray, DeviceArray] | null;
+  /** Its backward: the gradients of z, z0, α, α + β, shaped like them. */
+  radialBackward?(
+    z: KernelInput, z0: KernelInput, alpha: KernelInput, alphaPlusBeta: KernelInput, n: number, d: number, perSample: boolean,
+    gOut: KernelInput | null, gLogAbsDet: KernelInput | null,
+  ): DeviceArray[] | null;
 }
 
 export function isDeviceArray(x: KernelInput): x is DeviceArray {

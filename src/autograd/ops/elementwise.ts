@@ -133,8 +133,16 @@ export function where(cond: Tensor, aIn: TensorLike, bIn: TensorLike): Tensor {
   const a = asTensor("where", aIn, like), b = asTensor("where", bIn, like);
   const shape = broadcastShapes("where", cond.shape, a.shape, b.shape);
   const full = (t: Tensor): Tensor => (sameShape(t.shape, shape) ? t : broadcastTo(t.detach(), shape));
-  const out = allocate(a.dtype, sizeOf(shape));
-  getBackend().where(full(cond).data, full(a).data, full(b).data, out);
+  const backend = getBackend();
+  const [c, x, y] = [full(cond), full(a), full(b)];
+  const device = backend.resident?.where?.(c.storage.kernelInput, x.storage.kernelInput, y.storage.kernelInput, sizeOf(shape)) ?? null;
+  let out: TypedArray | Storage;
+  if (device) {
+    out = new Storage(device, a.dtype);
+  } else {
+    out = allocate(a.dtype, sizeOf(shape));
+    backend.where(c.data, x.data, y.data, out);
+  }
   // d where(c, a, b) = where(c, da, 0) + where(c, 0, db)
   return fromOp("where", out, shape, [cond, a, b], (g) => [null, a.requiresGrad ? where(cond, g, 0) : null, b.requiresGrad ? where(cond, 0, g) : null]);
 }

@@ -1,9 +1,36 @@
 import { getBackend } from "../../kernels/index.js";
 import { broadcastStrides, contiguousStrides, normalizeAxis, sameShape, shapeString, sizeOf } from "../shape.js";
 import { Storage } from "../storage.js";
+import { add } from "./elementwise.js";
 import { allocate, fromOp, fromOpMulti, Tensor, type TypedArray } from "../tensor.js";
 
 // Ops that move values without arithmetic. Their backward rules move the gradient back.
+
+/**
+ * Zeros of outShape with g placed at `starts` (offset and strides: the same place in outShape's
+ * contiguous layout): on the device when g is there and the backend can, else on the host.
+ */
+function place(g: Tensor, starts: readonly number[], outShape: readonly number[], offset: number, strides: readonly number[]): Tensor {
+  const backend = getBackend();
+  const device = g.storage.onDevice ? (backend.resident?.pad?.(g.storage.kernelInput, g.shape, starts, outShape) ?? null) : null;
+  if (device) return new Tensor(new Storage(device, g.dtype), outShape);
+  const dx = allocate(g.dtype, sizeOf(outShape));
+  backend.stridedScatter(g.data, dx, offset, g.shape, strides, false);
+  return new Tensor(dx, outShape);
+}
+
+/**
+ * The strided view (offset, shape, strides) of x, made contiguous. A copy runs where its input is:
+ * on the device (staying there) when x is and the backend can, else on the host.
+ */
+function copyView(x: Tensor, offset: number, shape: readonly number[], strides: readonly number[]): TypedArray | Storage {
+  const backend = getBackend();
+  const device = x.storage.onDevice ? (backend.resident?.stridedCopy?.(x.storage.kernelInput, offset, shape, strides) ?? null) : null;
+  if (device) return new Storage(device, x.dtype);
+  const out = allocate(x.dtype, sizeOf(shape));
+  backend.stridedCopy(x.data, offset, shape, strides, out);
+  return out;
+}
 
 /** Same values, new shape (one axis may be −1). Shares the data buffer: no copy. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
@@ -29,8 +56,7 @@ export function permute(x: Tensor, axes: readonly number[]): Tensor {
   if (new Set(order).size !== order.length) throw new Error(`permute: [${axes.join(", ")}] repeats an axis`);
   const strides = contiguousStrides(x.shape);
   const shape = order.map((a) => x.shape[a]!);
-  const out = allocate(x.dtype, x.size);
-  getBackend().stridedCopy(x.data, 0, shape, order.map((a) => strides[a]!), out);
+  const out = copyView(x, 0, shape, order.map((a) => strides[a]!));
   const inverse = new Array<number>(order.length);
   order.forEach((a, i) => (inverse[a] = i));
   // d permute(x) = permute⁻¹(dx)
@@ -51,16 +77,7 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   if (sameShape(x.shape, shape)) return x;
   const lead = shape.length - x.rank;
   if (lead < 0 || x.shape.some((d, i) => d !== 1 && d !== shape[lead + i])) throw new Error(`broadcastTo: cannot broadcast ${shapeString(x.shape)} to ${shapeString(shape)}`);
-  const backend = getBackend();
-  // A device tensor stays there: its broadcast copy is x + 0 broadcast to the shape.
-  const device = x.storage.onDevice ? (backend.resident?.binary("add", x.storage.kernelInput, x.shape, allocate(x.dtype, 1), [], shape) ?? null) : null;
-  let out: TypedArray | Storage;
-  if (device) {
-    out = new Storage(device, x.dtype);
-  } else {
-    out = allocate(x.dtype, sizeOf(shape));
-    backend.stridedCopy(x.data, 0, shape, broadcastStrides(x.shape, shape), out);
-  }
+  const out = copyView(x, 0, shape, broadcastStrides(x.shape, shape));
   // The gradient of the repeated copies is summed back to x's shape by the backward pass.
   return fromOp("broadcastTo", out, shape, [x], (g) => [g]);
 }
@@ -94,14 +111,9 @@ export function slice(x: Tensor, starts: readonly number[], ends?: readonly numb
   }
   const strides = contiguousStrides(x.shape);
   const offset = begin.reduce((o, b, i) => o + b * strides[i]!, 0);
-  const out = allocate(x.dtype, sizeOf(shape));
-  getBackend().stridedCopy(x.data, offset, shape, strides, out);
+  const out = copyView(x, offset, shape, strides);
   // d slice(x) puts dx back in its place and zeros elsewhere
-  return fromOp("slice", out, shape, [x], (g) => {
-    const dx = allocate(x.dtype, x.size);
-    getBackend().stridedScatter(g.data, dx, offset, shape, strides, false);
-    return [new Tensor(dx, x.shape)];
-  });
+  return fromOp("slice", out, shape, [x], (g) => [place(g, begin, x.shape, offset, strides)]);
 }
 
 /** Join tensors of equal shape except along `axis`. */
@@ -157,13 +169,14 @@ export function split(x: Tensor, sizes: readonly number[], axis = 0): Tensor[] {
     pieces.push({ offset: at * strides[a]!, shape });
     at += n;
   }
-  const results = pieces.map(({ offset, shape }) => {
-    const out = allocate(x.dtype, sizeOf(shape));
-    getBackend().stridedCopy(x.data, offset, shape, strides, out);
-    return [out, shape] as [TypedArray, number[]];
-  });
+  const results = pieces.map(({ offset, shape }) => [copyView(x, offset, shape, strides), shape] as [TypedArray | Storage, number[]]);
   // d split(x) = concat of the pieces' gradients (zero where a piece got none)
   return fromOpMulti("split", results, [x], (grads) => {
+    if (grads.some((g) => g?.storage.onDevice)) {
+      // On the device: each gradient placed in zeros of x's shape, then summed (the places do not overlap).
+      const placed = grads.flatMap((g, i) => (g ? [place(g, x.shape.map((_, k) => (k === a ? pieces[i]!.offset / strides[a]! : 0)), x.shape, pieces[i]!.offset, strides)] : []));
+      return [placed.reduce((s, t) => add(s, t))];
+    }
     const dx = allocate(x.dtype, x.size);
     grads.forEach((g, i) => {
       if (g) getBackend().stridedScatter(g.data, dx, pieces[i]!.offset, pieces[i]!.shape, strides, false);

@@ -2,7 +2,7 @@ import { getBackend, isDeviceArray, type KernelInput, type ReduceOp } from "../.
 import { normalizeAxes, sizeOf } from "../shape.js";
 import { Storage } from "../storage.js";
 import { allocate, fromOp, Tensor, type TypedArray } from "../tensor.js";
-import { add, div, eq, exp, log, mul, neg, sub } from "./elementwise.js";
+import { add, div, eq, exp, log, mul, neg, sub, where } from "./elementwise.js";
 import { broadcastTo, reshape } from "./movement.js";
 
 type Axis = number | readonly number[];
@@ -82,9 +82,10 @@ export function min(x: Tensor, axis?: Axis, keepdims = false): Tensor {
 /** log Σ exp(x), shifted by the (constant) max so no exp overflows. */
 export function logsumexp(x: Tensor, axis?: Axis, keepdims = false): Tensor {
   const axes = normalizeAxes("logsumexp", axis, x.rank);
-  const shift = max(x.detach(), axes, true);
-  // An all −∞ (or +∞) slice would give ∞ − ∞; shift those by 0 instead.
-  for (let i = 0; i < shift.size; i++) if (!Number.isFinite(shift.data[i]!)) shift.data[i] = 0;
+  const m = max(x.detach(), axes, true);
+  // An all −∞ (or +∞) slice would give ∞ − ∞; shift those by 0 instead (m − m is NaN exactly there).
+  // Ops, not a loop over m's values, so that m may stay on a device.
+  const shift = where(eq(sub(m, m), 0), m, 0);
   const out = add(log(sum(exp(sub(x, shift)), axes, true)), shift);
   return keepdims ? out : reshape(out, outShape(x.shape, axes, false));
 }

@@ -9,7 +9,7 @@ import { broadcastStrides, collapseAxes, sizeOf } from "../strides.js";
 import { isDeviceArray, type Backend, type BinaryOp, type DeviceArray, type KernelInput, type ReduceOp, type ResidentKernels, type Shape, type TypedArray, type UnaryOp } from "../types.js";
 import { chooseMode, importGpuJs, webgpuNotChosen, type GpuInfo, type GpuInstance, type GpuKernel, type GpuMode, type GpuTexture } from "./load.js";
 import { BufferArray, installWebGpu, type GpuBufferHandle } from "./webgpu.js";
-import { binarySource, matmulSource, MAX_WIDTH, planarBackwardSource, planarSource, radialBackwardSource, radialSource, reduceSource, unarySource } from "./sources.js";
+import { binarySource, matmulSource, MAX_WIDTH, planarBackwardSource, planarSource, radialBackwardSource, radialSource, padSource, reduceSource, stridedCopySource, unarySource, whereSource } from "./sources.js";
 
 /** Larger arrays go to the CPU backend: gpu.js indexes in float32, exact only below 2²⁴. */
 const MAX_ELEMENTS = 1 << 24;
@@ -67,6 +67,20 @@ const reduceSpec = (op: ReduceOp, outer: number, size: number, inner: number): K
 
 const matmulSpec = (batch: number, m: number, k: number, n: number, transA: boolean, transB: boolean): KernelSpec =>
   ({ key: `m:${m}:${k}:${n}:${batch}:${transA ? 1 : 0}${transB ? 1 : 0}`, source: matmulSource(transA, transB), constants: { m, k, nn: n } });
+
+const whereSpec = (n: number): KernelSpec => ({ key: `w:${n}`, source: whereSource(), constants: {} });
+
+function stridedCopySpec(offset: number, fullShape: Shape, fullStrides: Shape): KernelSpec {
+  const { shape, strides: [strides] } = collapseAxes(fullShape, [fullStrides]) as { shape: number[]; strides: [number[]] };
+  return { key: `s:${offset}:${shape.join(",")}:${strides.join(",")}`, source: stridedCopySource(offset, shape, strides), constants: {} };
+}
+
+const padSpec = (shape: Shape, starts: Shape, outShape: Shape): KernelSpec =>
+  ({ key: `pad:${shape.join(",")}:${starts.join(",")}:${outShape.join(",")}`, source: padSource(shape, starts, outShape), constants: {} });
+
+/** A fused flow kernel: its tag (pf, pl, pb-gz, rf, …) and source, for n points of dimension d. */
+const flowSpec = (tag: string, source: string, n: number, d: number, perSample: boolean): KernelSpec =>
+  ({ key: `${tag}:${n}:${d}:${perSample}`, source, constants: { d, perSample: perSample ? 1 : 0 } });
 
 /** Modes in which gpu.js can leave a kernel's output on the GPU as a texture (pipeline mode). */
 const PIPELINE_MODES: ReadonlySet<GpuMode> = new Set(["webgl2", "webgl", "headlessgl"]);
@@ -229,7 +243,62 @@ export class GpuBackend implements Backend {
         return this.runResident(matmulSpec(aOffsets.length, m, k, n, transA, transB), total, [a, b], [Float32Array.from(aOffsets), Float32Array.from(bOffsets)]);
       },
       liveArrays: () => this.textures.size,
+      where: (cond, a, b, n) => (n === 0 || tooLarge(n) ? null : this.runResident(whereSpec(n), n, [cond, a, b])),
+      stridedCopy: (src, offset, shape, strides) => {
+        const n = sizeOf(shape);
+        if (n === 0 || tooLarge(n, src.length)) return null;
+        return this.runResident(stridedCopySpec(offset, shape, strides), n, [src]);
+      },
+      pad: (src, shape, starts, outShape) => {
+        const n = sizeOf(outShape);
+        if (n === 0 || sizeOf(shape) === 0 || tooLarge(n)) return null;
+        return this.runResident(padSpec(shape, starts, outShape), n, [src]);
+      },
+      planarForward: (z, uHat, w, b, sp, n, d, perSample) => {
+        if (n * d === 0 || tooLarge(n * d)) return null;
+        const inputs = [z, uHat, w, b, sp];
+        return [
+          this.runResident(flowSpec("pf", planarSource(false), n, d, perSample), n * d, inputs),
+          this.runResident(flowSpec("pl", planarSource(true), n, d, perSample), n, inputs),
+        ];
+      },
+      planarBackward: (z, uHat, w, b, sp, n, d, perSample, gOut, gLogAbsDet) => {
+        if (n * d === 0 || tooLarge(n * d)) return null;
+        // A missing output gradient is zero.
+        const inputs = [z, uHat, w, b, sp, gOut ?? new Float32Array(n * d), gLogAbsDet ?? new Float32Array(n)];
+        const part = (which: "gz" | "gu" | "gw" | "gb" | "gsp", size: number) =>
+          this.runResident(flowSpec(`pb-${which}`, planarBackwardSource(which), n, d, perSample), size, inputs);
+        const shares = (x: DeviceArray, width: number) => (perSample ? x : this.sumOverPoints(x, n, width));
+        return [part("gz", n * d), shares(part("gu", n * d), d), shares(part("gw", n * d), d), shares(part("gb", n), 1), shares(part("gsp", n), 1)];
+      },
+      radialForward: (z, z0, alpha, alphaPlusBeta, n, d, perSample) => {
+        if (n * d === 0 || tooLarge(n * d)) return null;
+        const inputs = [z, z0, alpha, alphaPlusBeta];
+        return [
+          this.runResident(flowSpec("rf", radialSource(false), n, d, perSample), n * d, inputs),
+          this.runResident(flowSpec("rl", radialSource(true), n, d, perSample), n, inputs),
+        ];
+      },
+      radialBackward: (z, z0, alpha, alphaPlusBeta, n, d, perSample, gOut, gLogAbsDet) => {
+        if (n * d === 0 || tooLarge(n * d)) return null;
+        const g = gOut ?? new Float32Array(n * d);
+        const inputs = [z, z0, alpha, alphaPlusBeta, g, gLogAbsDet ?? new Float32Array(n)];
+        const part = (which: "gz" | "ga" | "gs", size: number) =>
+          this.runResident(flowSpec(`rb-${which}`, radialBackwardSource(which), n, d, perSample), size, inputs);
+        const shares = (x: DeviceArray, width: number) => (perSample ? x : this.sumOverPoints(x, n, width));
+        const dz = part("gz", n * d);
+        // dL/dz0 = g − dL/dz, point by point.
+        const dz0 = this.runResident(binarySpec("sub", [n * d], [n * d], [n * d]), n * d, [g, dz]);
+        return [dz, shares(dz0, d), shares(part("ga", n), 1), shares(part("gs", n), 1)];
+      },
     };
+  }
+
+  /** A shared parameter's gradient: the sum of the per-point shares [n, width]; the shares are used up. */
+  private sumOverPoints(shares: DeviceArray, n: number, width: number): DeviceArray {
+    const sum = this.runResident(reduceSpec("sum", 1, n, width), width, [shares]);
+    shares.release();
+    return sum;
   }
 
   unary(op: UnaryOp, x: TypedArray, out: TypedArray): void {
@@ -271,9 +340,8 @@ export class GpuBackend implements Backend {
     if (n * d === 0) return;
     if (n * d > MAX_ELEMENTS) return this.tooLarge().planarForward(z, uHat, w, b, sp, n, d, perSample, out, logAbsDet);
     const args = [toFloat32(z), toFloat32(uHat), toFloat32(w), toFloat32(b), toFloat32(sp)];
-    const constants = { d, perSample: perSample ? 1 : 0 };
-    this.run(this.kernel(`pf:${n}:${d}:${perSample}`, planarSource(false), n * d, constants), args, out);
-    this.run(this.kernel(`pl:${n}:${d}:${perSample}`, planarSource(true), n, constants), args, logAbsDet);
+    this.runSpec(flowSpec("pf", planarSource(false), n, d, perSample), n * d, args, out);
+    this.runSpec(flowSpec("pl", planarSource(true), n, d, perSample), n, args, logAbsDet);
   }
 
   radialForward(z: TypedArray, z0: TypedArray, alpha: TypedArray, alphaPlusBeta: TypedArray, n: number, d: number, perSample: boolean, out: TypedArray, logAbsDet: TypedArray): void {
@@ -281,9 +349,8 @@ export class GpuBackend implements Backend {
     if (n * d === 0) return;
     if (n * d > MAX_ELEMENTS) return this.tooLarge().radialForward(z, z0, alpha, alphaPlusBeta, n, d, perSample, out, logAbsDet);
     const args = [toFloat32(z), toFloat32(z0), toFloat32(alpha), toFloat32(alphaPlusBeta)];
-    const constants = { d, perSample: perSample ? 1 : 0 };
-    this.run(this.kernel(`rf:${n}:${d}:${perSample}`, radialSource(false), n * d, constants), args, out);
-    this.run(this.kernel(`rl:${n}:${d}:${perSample}`, radialSource(true), n, constants), args, logAbsDet);
+    this.runSpec(flowSpec("rf", radialSource(false), n, d, perSample), n * d, args, out);
+    this.runSpec(flowSpec("rl", radialSource(true), n, d, perSample), n, args, logAbsDet);
   }
 
   planarBackward(
@@ -295,10 +362,9 @@ export class GpuBackend implements Backend {
     if (n * d > MAX_ELEMENTS) return this.tooLarge().planarBackward(z, uHat, w, b, sp, n, d, perSample, gOut, gLogAbsDet, gz, gu, gw, gb, gsp);
     // A missing output gradient is zero.
     const args = [toFloat32(z), toFloat32(uHat), toFloat32(w), toFloat32(b), toFloat32(sp), gOut ? toFloat32(gOut) : new Float32Array(n * d), gLogAbsDet ? toFloat32(gLogAbsDet) : new Float32Array(n)];
-    const constants = { d, perSample: perSample ? 1 : 0 };
     const part = (which: "gz" | "gu" | "gw" | "gb" | "gsp", size: number) => {
       const out = new Float32Array(size);
-      this.run(this.kernel(`pb-${which}:${n}:${d}:${perSample}`, planarBackwardSource(which), size, constants), args, out);
+      this.runSpec(flowSpec(`pb-${which}`, planarBackwardSource(which), n, d, perSample), size, args, out);
       return out;
     };
     addInto(gz, part("gz", n * d));
@@ -317,10 +383,9 @@ export class GpuBackend implements Backend {
     if (n * d > MAX_ELEMENTS) return this.tooLarge().radialBackward(z, z0, alpha, alphaPlusBeta, n, d, perSample, gOut, gLogAbsDet, gz, gz0, galpha, gAlphaPlusBeta);
     const g = gOut ? toFloat32(gOut) : new Float32Array(n * d);
     const args = [toFloat32(z), toFloat32(z0), toFloat32(alpha), toFloat32(alphaPlusBeta), g, gLogAbsDet ? toFloat32(gLogAbsDet) : new Float32Array(n)];
-    const constants = { d, perSample: perSample ? 1 : 0 };
     const part = (which: "gz" | "ga" | "gs", size: number) => {
       const out = new Float32Array(size);
-      this.run(this.kernel(`rb-${which}:${n}:${d}:${perSample}`, radialBackwardSource(which), size, constants), args, out);
+      this.runSpec(flowSpec(`rb-${which}`, radialBackwardSource(which), n, d, perSample), size, args, out);
       return out;
     };
     const dz = part("gz", n * d);

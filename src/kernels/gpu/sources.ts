@@ -2,7 +2,7 @@
 // width W (≤ 4096, under GL's 16384 texture side) so that the flat index is y·W + x; loop bounds and
 // sizes are constants, never arguments (gpu.js caps argument-bound loops at 1000 iterations).
 import { BINARY_EXPRESSIONS, UNARY_EXPRESSIONS } from "../elementwise.js";
-import type { BinaryOp, ReduceOp, UnaryOp } from "../types.js";
+import type { BinaryOp, ReduceOp, Shape, UnaryOp } from "../types.js";
 
 export const MAX_WIDTH = 4096;
 
@@ -22,6 +22,29 @@ export function binarySource(op: BinaryOp, shape: number[], aStrides: number[], 
     lines.push(`c = rest % ${shape[d]}; rest = Math.floor(rest / ${shape[d]}); ia += c * ${aStrides[d]}; ib += c * ${bStrides[d]};`);
   }
   return `function (A, B) { ${flatIndex} if (i >= this.constants.n) { return 0; } let rest = i; let c = 0; let ia = 0; let ib = 0; ${lines.join(" ")} const a = A[ia]; const b = B[ib]; return ${BINARY_EXPRESSIONS[op]}; }`;
+}
+
+/** where(cond, a, b), all of one length. */
+export function whereSource(): string {
+  return `function (C, A, B) { ${flatIndex} if (i >= this.constants.n) { return 0; } if (C[i] === 0) { return B[i]; } return A[i]; }`;
+}
+
+/** The strided view (offset, collapsed shape, strides) of X, made contiguous: the index math of binarySource. */
+export function stridedCopySource(offset: number, shape: number[], strides: number[]): string {
+  const lines: string[] = [];
+  for (let d = shape.length - 1; d >= 0; d--) lines.push(`c = rest % ${shape[d]}; rest = Math.floor(rest / ${shape[d]}); ix += c * ${strides[d]};`);
+  return `function (X) { ${flatIndex} if (i >= this.constants.n) { return 0; } let rest = i; let c = 0; let ix = ${offset}; ${lines.join(" ")} return X[ix]; }`;
+}
+
+/** X (contiguous, of `shape`) placed at `starts` in zeros of `outShape`, all of one rank. */
+export function padSource(shape: Shape, starts: Shape, outShape: Shape): string {
+  const lines: string[] = [];
+  let stride = 1;
+  for (let d = outShape.length - 1; d >= 0; d--) {
+    lines.push(`c = rest % ${outShape[d]}; rest = Math.floor(rest / ${outShape[d]}); if (c < ${starts[d]} || c >= ${starts[d]! + shape[d]!}) { inside = 0; } ix += (c - ${starts[d]}) * ${stride};`);
+    stride *= shape[d]!;
+  }
+  return `function (X) { ${flatIndex} if (i >= this.constants.n) { return 0; } let rest = i; let c = 0; let ix = 0; let inside = 1; ${lines.join(" ")} if (inside === 0) { return 0; } return X[ix]; }`;
 }
 
 /** Reduce x viewed as [outer, size, inner] over the middle axis; output index o·inner + k. */
@@ -48,8 +71,8 @@ export function matmulSource(transA: boolean, transB: boolean): string {
     return s; }`;
 }
 
-// The fused flow layers' forward passes (the backward passes run on the CPU backend). Parameters are
-// shared (offset 0) or per sample (offset p·D), chosen by the constant perSample (0 or 1).
+// The fused flow layers, forward and backward. Parameters are shared (offset 0) or per sample
+// (offset p·D), chosen by the constant perSample (0 or 1).
 const pointPrelude = `const p = Math.floor(i / this.constants.d); const po = this.constants.perSample * p * this.constants.d; const s = this.constants.perSample * p;`;
 
 /** Planar: element i of z' (= p·D + j) or, with logDet, log|det| of point i. */
@@ -78,7 +101,8 @@ export function radialSource(logDet: boolean): string {
 /**
  * Planar backward, per point: which = "gz" (element i = p·D + j of dL/dz), "gu" (h·g, the point's
  * share of dL/dû), "gw" (ga·z), "gb" (ga, per point) or "gsp" (γ h'/Q, per point). Shared
- * parameters' gradients are the sums of the per-point shares, taken on the CPU.
+ * parameters' gradients are the sums of the per-point shares (on the CPU, or a reduce kernel when
+ * they stay on the device).
  */
 export function planarBackwardSource(which: "gz" | "gu" | "gw" | "gb" | "gsp"): string {
   const perPoint = which === "gb" || which === "gsp";

@@ -26,8 +26,7 @@ const DAWN = "webgpu"; // a variable, so bundlers do not try to pack a Node bina
 
 function adapterName(adapter: GpuAdapterLike): string {
   const info = adapter.info ?? {};
-  const parts = [info.description, info.vendor, info.architecture, info.device].filter((s) => s);
-  return parts.length ? [...new Set(parts)].join(" / ") : "unnamed adapter";
+  return info.description || [info.vendor, info.architecture, info.device].filter((s) => s).join(" ") || "unnamed adapter";
 }
 
 /** Whether Dawn (the webgpu package gpu.js depends on) loads here; the reason when it does not. */

@@ -1,0 +1,124 @@
+// gpu.js's webgpu mode against the CPU backend: elementwise and matmul with transfers (every call
+// uploads its inputs and reads its output back) and device-resident (inputs and outputs stay in
+// WebGPU buffers, one read at the end), then memory over a long training run. Run:
+//   npm run bench:webgpu   (where Dawn loads: a GPU machine, see ../shared/gpu/README.md; or, on
+//   Mesa's software Vulkan, with PATH=.webgpu-node/bin:$PATH after bash scripts/webgpu-node.sh)
+import { Adam, MLP, Random, randn, sum, tidy } from "../src/autograd/index.js";
+import { cpuBackend, setBackend, type DeviceArray } from "../src/kernels/index.js";
+import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
+import { environment, markdownTable, runCasesAsync, writeResult, type Case } from "./harness.js";
+
+const quick = process.argv.includes("--quick");
+const maxTime = quick ? 0.2 : 0.5;
+const rng = new Random(1);
+let gpu: GpuBackend;
+try {
+  gpu = await createGpuBackend("webgpu");
+} catch (error) {
+  console.error(`gpu.js webgpu: not measured here (${(error as Error).message})`);
+  process.exit(1);
+}
+const r = gpu.resident!;
+const label = "webgpu";
+console.error(`gpu.js webgpu mode, ${gpu.info.kernelClass}, adapter ${gpu.info.adapter}`);
+
+/** Read a device array back and free it: what ends every timed webgpu call. */
+async function finish(t: DeviceArray): Promise<void> {
+  await t.readAsync();
+  t.release();
+}
+
+const cases: Case[] = [];
+const sizes = quick ? [1 << 10, 1 << 16, 1 << 20] : [1 << 10, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22];
+for (const n of sizes) {
+  const x = Float32Array.from({ length: n }, () => rng.normal()), out = new Float32Array(n);
+  cases.push({ name: `exp n=${n}: cpu backend`, fn: () => cpuBackend.unary("exp", x, out), elements: n });
+  cases.push({ name: `exp n=${n}: ${label} with transfers`, asyncFn: () => finish(r.unary("exp", x, n)!), elements: n });
+}
+for (const n of quick ? [1 << 16] : [1 << 14, 1 << 16, 1 << 18, 1 << 20]) {
+  const x = Float32Array.from({ length: n }, () => rng.normal());
+  cases.push({
+    name: `10 × tanh n=${n}: ${label} with transfers`, elements: 10 * n,
+    asyncFn: async () => {
+      let host: Float32Array = x;
+      for (let i = 0; i < 10; i++) {
+        const t = r.unary("tanh", host, n)!;
+        host = await t.readAsync();
+        t.release();
+      }
+    },
+  });
+  cases.push({
+    name: `10 × tanh n=${n}: ${label} device-resident`, elements: 10 * n,
+    asyncFn: () => {
+      let t = r.unary("tanh", x, n)!;
+      for (let i = 1; i < 10; i++) { const next = r.unary("tanh", t, n)!; t.release(); t = next; }
+      return finish(t);
+    },
+  });
+}
+const dims = quick ? [64, 256] : [32, 64, 128, 256, 512, 1024];
+const deviceInputs: DeviceArray[] = [];
+for (const d of dims) {
+  const a = Float32Array.from({ length: d * d }, () => rng.normal()), out = new Float32Array(d * d), off = new Int32Array([0]);
+  const onDevice = r.unary("neg", a, d * d)!;
+  deviceInputs.push(onDevice);
+  const flops = 2 * d ** 3;
+  cases.push({ name: `matmul n=${d}: cpu backend`, fn: () => cpuBackend.matmul(a, off, a, off, out, d, d, d, false, false), flops });
+  cases.push({ name: `matmul n=${d}: ${label} with transfers`, asyncFn: () => finish(r.matmul(a, off, a, off, d, d, d, false, false)!), flops });
+  // Ten products queued on the device; reading the last waits for all (one queue runs them in order).
+  cases.push({
+    name: `10 × matmul n=${d}: ${label} inputs on the GPU, one read`, flops: 10 * flops,
+    asyncFn: () => {
+      for (let i = 0; i < 9; i++) r.matmul(onDevice, off, onDevice, off, d, d, d, false, false)!.release();
+      return finish(r.matmul(onDevice, off, onDevice, off, d, d, d, false, false)!);
+    },
+  });
+}
+const rows = await runCasesAsync(cases, maxTime);
+for (const t of deviceInputs) t.release();
+const env = environment();
+console.log(`\n## gpu.js webgpu vs CPU backend (${gpu.info.adapter}; ${env.cpu}, ${env.cores} cores, Node ${env.node})\n`);
+console.log(markdownTable(rows));
+const mean = (name: string) => rows.find((row) => row.name === name)!.meanMs;
+const e = sizes.find((n) => mean(`exp n=${n}: ${label} with transfers`) < mean(`exp n=${n}: cpu backend`));
+const m = dims.find((d) => mean(`matmul n=${d}: ${label} with transfers`) < mean(`matmul n=${d}: cpu backend`));
+const mr = dims.find((d) => mean(`10 × matmul n=${d}: ${label} inputs on the GPU, one read`) / 10 < mean(`matmul n=${d}: cpu backend`));
+const crossover = { exp: e ?? null, matmulWithTransfers: m ?? null, matmulResident: mr ?? null };
+console.log(`- faster than the CPU backend: exp with transfers from n = ${e ?? "never (in this range)"}; matmul with transfers from n = ${m ?? "never"}; matmul with inputs on the GPU from n = ${mr ?? "never"}`);
+
+// Memory over a long run: every step in tidy(), the loss read with await, the gradients by stepAsync().
+const steps = quick ? 1000 : 10_000;
+setBackend(gpu);
+const random = new Random(3);
+const net = new MLP([2, 32, 1], "tanh", { random, dtype: "float32" });
+const opt = new Adam(net.parameters(), { lr: 0.01 });
+const x = randn([256, 2], { random, dtype: "float32" }), y = tidy(() => sum(x.square(), 1, true));
+await y.read();
+const liveAt: number[] = [], rssAt: number[] = [], lossAt: number[] = [];
+const before = gpu.liveTextures();
+const t0 = performance.now();
+for (let step = 0; step < steps; step++) {
+  const loss = tidy(() => {
+    opt.zeroGrad();
+    const l = net.forward(x).sub(y).square().mean();
+    l.backward();
+    return l;
+  });
+  const value = (await loss.read())[0]!;
+  await opt.stepAsync();
+  if (step % (steps / 10) === 0 || step === steps - 1) {
+    liveAt.push(gpu.liveTextures() - before);
+    rssAt.push(Math.round(process.memoryUsage().rss / 2 ** 20));
+    lossAt.push(value);
+    process.stderr.write(`  step ${step}: loss ${value.toFixed(4)}, live buffers ${liveAt.at(-1)}, RSS ${rssAt.at(-1)} MiB\n`);
+  }
+}
+setBackend("cpu");
+const seconds = (performance.now() - t0) / 1000;
+const memory = { steps, model: "MLP 2-32-1, batch 256, Adam", seconds, liveBuffersEveryTenth: liveAt, liveKernels: gpu.liveKernels(), rssMiBEveryTenth: rssAt, lossEveryTenth: lossAt };
+console.log(`\n${steps} training steps on gpu.js webgpu, each in tidy(): live buffers ${liveAt.join(", ")} (every tenth of the run); ${gpu.liveKernels()} compiled kernels; RSS ${rssAt.join(", ")} MiB; ${seconds.toFixed(0)} s`);
+const file = quick ? "results/webgpu-bench-quick.json" : "results/webgpu-bench.json";
+writeResult(file, { suite: "webgpu", quick, environment: env, gpu: gpu.info, rows, crossover, memory });
+console.log(`written: ${file}`);
+process.exit(0);
