@@ -3,7 +3,8 @@
 // WebGPU buffers, one read at the end), then memory over a long training run. Run:
 //   npm run bench:webgpu   (where Dawn loads: a GPU machine, see ../shared/gpu/README.md; or, on
 //   Mesa's software Vulkan, with PATH=.webgpu-node/bin:$PATH after bash scripts/webgpu-node.sh)
-import { Adam, MLP, Random, randn, sum, tidy } from "../src/autograd/index.js";
+import { Adam, MLP, Random, randn, sum, tidy, type Tensor } from "../src/autograd/index.js";
+import { planar } from "../src/flows/index.js";
 import { cpuBackend, setBackend, type DeviceArray } from "../src/kernels/index.js";
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
 import { environment, markdownTable, runCasesAsync, writeResult, type Case } from "./harness.js";
@@ -75,6 +76,42 @@ for (const d of dims) {
     },
   });
 }
+// The paper's 2-D workload: one training step (forward and backward) of K planar layers on N points,
+// loss −mean(Σ log|det| + log N(z_K; 0, I)); on webgpu every op stays on the device, one read at the end.
+const flowK = 32;
+for (const n of quick ? [1000] : [1000, 10_000, 100_000]) {
+  const random = new Random(9);
+  const layers = Array.from({ length: flowK }, () => ({
+    u: randn([2], { random, dtype: "float32" }).requireGrad(), w: randn([2], { random, dtype: "float32" }).requireGrad(), b: randn([1], { random, dtype: "float32" }).requireGrad(),
+  }));
+  const params = layers.flatMap((p) => [p.u, p.w, p.b]);
+  const z0 = randn([n, 2], { random, dtype: "float32" });
+  const step = () => tidy(() => {
+    for (const p of params) p.grad = null;
+    let z = z0, sumLogDet = null as Tensor | null;
+    for (const p of layers) {
+      const o = planar(z, p);
+      z = o.z;
+      sumLogDet = sumLogDet ? sumLogDet.add(o.logAbsDet) : o.logAbsDet;
+    }
+    const loss = sumLogDet!.sub(sum(z.square(), 1).mul(0.5)).neg().mean();
+    loss.backward();
+    return loss;
+  });
+  cases.push({ name: `planar K=${flowK} step N=${n}: cpu backend`, elements: n, fn: () => { setBackend(cpuBackend); step().item(); } });
+  cases.push({
+    name: `planar K=${flowK} step N=${n}: ${label} device-resident, one read`, elements: n,
+    asyncFn: async () => {
+      setBackend(gpu);
+      try {
+        const loss = step();
+        await Promise.all([loss.read(), ...params.map((p) => p.grad!.read())]);
+      } finally {
+        setBackend(cpuBackend);
+      }
+    },
+  });
+}
 const rows = await runCasesAsync(cases, maxTime);
 for (const t of deviceInputs) t.release();
 const env = environment();
@@ -85,6 +122,10 @@ const e = sizes.find((n) => mean(`exp n=${n}: ${label} with transfers`) < mean(`
 const m = dims.find((d) => mean(`matmul n=${d}: ${label} with transfers`) < mean(`matmul n=${d}: cpu backend`));
 const mr = dims.find((d) => mean(`10 × matmul n=${d}: ${label} inputs on the GPU, one read`) / 10 < mean(`matmul n=${d}: cpu backend`));
 const crossover = { exp: e ?? null, matmulWithTransfers: m ?? null, matmulResident: mr ?? null };
+for (const row of rows.filter((x) => x.name.startsWith("planar") && x.name.includes(label))) {
+  const cpuRow = rows.find((x) => x.name === row.name.replace(/: .*$/, ": cpu backend"))!;
+  console.log(`- ${row.name.replace(/: .*$/, "")}: webgpu ${(cpuRow.meanMs / row.meanMs).toFixed(2)}× the CPU backend's speed`);
+}
 console.log(`- faster than the CPU backend: exp with transfers from n = ${e ?? "never (in this range)"}; matmul with transfers from n = ${m ?? "never"}; matmul with inputs on the GPU from n = ${mr ?? "never"}`);
 
 // Memory over a long run: every step in tidy(), the loss read with await, the gradients by stepAsync().

@@ -33,10 +33,9 @@ export function constrainPlanar(u: Tensor, w: Tensor, implementation: Implementa
   if (u.rank !== w.rank || u.shape.some((s, i) => s !== w.shape[i]) || u.rank < 1 || u.rank > 2) {
     throw new Error(`planar: parameters u [${u.shape.join(", ")}] and w [${w.shape.join(", ")}] must have one shape, [D] or [N, D]`);
   }
-  // Parameters on a device (an encoder's output on the GPU) stay there: the same formula from device
-  // ops (O(D) work per row, where a fused kernel buys little).
-  const onDevice = (u.storage.onDevice || w.storage.onDevice) && getBackend().resident !== undefined;
-  if (implementation === "composed" || onDevice) return constrainPlanarComposed(u, w);
+  // On a backend with device memory the constraint is the same formula from ops, which stay on the
+  // device with their inputs and gradients (O(D) work per row: a fused kernel would buy little there).
+  if (implementation === "composed" || getBackend().resident !== undefined) return constrainPlanarComposed(u, w);
   const d = u.shape[u.rank - 1]!, rows = u.rank === 2 ? u.shape[0]! : 1;
   const uHat = allocate(u.dtype, u.size), slack = allocate(u.dtype, rows);
   getBackend().planarConstraint(u.data, w.data, rows, d, uHat, slack);
