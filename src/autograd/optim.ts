@@ -29,9 +29,12 @@ export abstract class Optimizer {
     for (const p of this.params) if (p.grad) this.update(p.data, p.grad.data, this.buffers(p));
   }
 
-  /** step(), after reading the gradients back from the device: needed where reads are asynchronous (webgpu). */
+  /**
+   * step(), after reading the gradients (and any parameter made on the device) back to the host:
+   * needed where reads are asynchronous (webgpu). The update itself runs on the host.
+   */
   async stepAsync(): Promise<void> {
-    await Promise.all(this.params.map((p) => p.grad?.read()));
+    await Promise.all(this.params.flatMap((p) => [p.read(), p.grad?.read()]));
     this.step();
   }
 

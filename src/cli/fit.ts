@@ -1,7 +1,8 @@
 // `flowgrad fit` and `flowgrad demo`: the paper's section 6.1 experiments from the command line.
 import path from "node:path";
 import { noGrad, tensor } from "../autograd/index.js";
-import { energy, estimateKL, fit2D, logPartition, TARGETS, type FlowKind, type KLEstimate, type TargetName } from "../models/index.js";
+import { backendInfo, getBackend, setBackend } from "../kernels/index.js";
+import { energy, estimateKL, fit2D, fit2DAsync, logPartition, TARGETS, type FlowKind, type KLEstimate, type TargetName } from "../models/index.js";
 import { blankImage, drawDensity, gridPoints, type Image } from "../models/heatmap.js";
 import type { FlowDistribution } from "../flows/index.js";
 import { prepareOutputDir, writeJsonAtomic, writePng } from "../node/io.js";
@@ -38,21 +39,40 @@ function fittedLogDensity(q: FlowDistribution): Float64Array {
   return q.logProb(tensor(gridPoints(PANEL), { shape: [PANEL * PANEL, 2] })).data as Float64Array;
 }
 
-export function runFit(settings: FitSettings, logZ: number): { record: FitRecord; q: FlowDistribution } {
+/** Whether values come back only asynchronously (gpu.js webgpu): training then awaits each step. */
+const asyncReads = (): boolean => backendInfo().gpuMode === "webgpu";
+
+/**
+ * Run fn on the CPU backend when the active one reads only asynchronously: the evaluation (ln Z,
+ * KL, figures) reads values synchronously, and the fitted parameters live on the host anyway.
+ */
+function onHost<T>(fn: () => T): T {
+  if (!asyncReads()) return fn();
+  const active = getBackend();
+  setBackend("cpu");
+  try {
+    return fn();
+  } finally {
+    setBackend(active);
+  }
+}
+
+export async function runFit(settings: FitSettings, logZ: number): Promise<{ record: FitRecord; q: FlowDistribution }> {
   const { target, flow, K, steps } = settings;
   const bar = progress(`fit ${target} ${flow} K=${K}`, steps);
   let result;
   try {
-    result = fit2D({
+    const options = {
       target, flow, K, steps, batchSize: settings.batch, lr: settings.lr, optimizer: settings.optimizer, seed: settings.seed,
-      onStep: (t, loss, beta) => {
+      onStep: (t: number, loss: number, beta: number) => {
         if (t % 50 === 0 || t === steps - 1) bar.update(t + 1, `F ${loss.toFixed(3)} β ${beta.toFixed(2)}`);
       },
-    });
+    };
+    result = asyncReads() ? await fit2DAsync(options) : fit2D(options);
   } finally {
     bar.stop();
   }
-  const kl = estimateKL(result.q, target, logZ, settings.klSamples);
+  const kl = onHost(() => estimateKL(result.q, target, logZ, settings.klSamples));
   const record: FitRecord = {
     target, flow, K, steps, batch: settings.batch, lr: settings.lr, optimizer: settings.optimizer, seed: settings.seed,
     seconds: result.seconds, finalLoss: result.losses[result.losses.length - 1]!, kl,
@@ -80,35 +100,35 @@ export function klTable(records: FitRecord[]): string {
   return lines.join("\n");
 }
 
-export function fitCommand(settings: FitSettings, out: string): void {
+export async function fitCommand(settings: FitSettings, out: string): Promise<void> {
   const dir = prepareOutputDir(out);
-  const logZ = logPartition(settings.target);
-  const { record, q } = runFit(settings, logZ);
+  const logZ = onHost(() => logPartition(settings.target));
+  const { record, q } = await runFit(settings, logZ);
   const stem = `${settings.target}-${settings.flow}-K${settings.K}`;
   writeJsonAtomic(path.join(dir, `${stem}.json`), { ...record, command: `flowgrad ${process.argv.slice(2).join(" ")}` });
   writeJsonAtomic(path.join(dir, `${stem}.model.json`), { manifest: { kind: "flowgrad.flow2d", target: settings.target, flow: settings.flow, K: settings.K }, parameters: q.stateDict() });
-  writePng(path.join(dir, `${stem}.png`), figure([{ target: settings.target, logZ, fits: [q] }]));
+  writePng(path.join(dir, `${stem}.png`), onHost(() => figure([{ target: settings.target, logZ, fits: [q] }])));
   console.log(klTable([record]));
   console.log(`\nwritten: ${path.join(dir, stem)}.{json,model.json,png}`);
 }
 
-export function demoCommand(options: { out: string; steps: number; Ks: number[]; seed: number; klSamples: number }): void {
+export async function demoCommand(options: { out: string; steps: number; Ks: number[]; seed: number; klSamples: number }): Promise<void> {
   const dir = prepareOutputDir(options.out);
   const started = performance.now();
   const records: FitRecord[] = [];
   const rows: Array<{ target: TargetName; logZ: number; fits: FlowDistribution[] }> = [];
   for (const target of TARGETS) {
-    const logZ = logPartition(target);
+    const logZ = onHost(() => logPartition(target));
     const fits: FlowDistribution[] = [];
     for (const K of options.Ks) {
-      const { record, q } = runFit({ target, flow: "planar", K, steps: options.steps, batch: 200, lr: 0.01, optimizer: "adam", seed: options.seed, klSamples: options.klSamples }, logZ);
+      const { record, q } = await runFit({ target, flow: "planar", K, steps: options.steps, batch: 200, lr: 0.01, optimizer: "adam", seed: options.seed, klSamples: options.klSamples }, logZ);
       records.push(record);
       fits.push(q);
       console.log(`${target} planar K=${K}: KL ${record.kl.kl.toFixed(4)} ± ${record.kl.standardError.toFixed(4)} nats (${record.seconds.toFixed(1)} s)`);
     }
     rows.push({ target, logZ, fits });
   }
-  writePng(path.join(dir, "figure3.png"), figure(rows));
+  writePng(path.join(dir, "figure3.png"), onHost(() => figure(rows)));
   writeJsonAtomic(path.join(dir, "summary.json"), { command: `flowgrad ${process.argv.slice(2).join(" ")}`, seconds: (performance.now() - started) / 1000, records });
   console.log(`\n${klTable(records)}\n`);
   console.log(`figure: ${path.join(dir, "figure3.png")} (rows U1–U4; columns: true density, then K = ${options.Ks.join(", ")})`);

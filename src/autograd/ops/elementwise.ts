@@ -1,4 +1,4 @@
-import { getBackend, type BinaryOp, type UnaryOp } from "../../kernels/index.js";
+import { getBackend, type BinaryOp, type DeviceArray, type UnaryOp } from "../../kernels/index.js";
 import { broadcastShapes, sameShape, shapeString, sizeOf } from "../shape.js";
 import { Storage } from "../storage.js";
 import { allocate, fromOp, Tensor, type TensorLike, type TypedArray } from "../tensor.js";
@@ -49,6 +49,23 @@ function binaryOp(op: BinaryOp, aIn: TensorLike, bIn: TensorLike, rule: ((g: Ten
 
 // d(a + b) = da + db
 export const add = (a: TensorLike, b: TensorLike): Tensor => binaryOp("add", a, b, (g) => [g, g]);
+/** Terms on a device summed there, pairwise (partial sums freed as they are used up); null if the backend declines. */
+export function deviceSum(terms: readonly Tensor[]): DeviceArray | null {
+  const resident = getBackend().resident;
+  const shape = terms[0]!.shape;
+  let sum: DeviceArray | null = null;
+  for (let k = 1; k < terms.length; k++) {
+    const next: DeviceArray | null = resident?.binary("add", sum ?? terms[0]!.storage.kernelInput, shape, terms[k]!.storage.kernelInput, shape, shape) ?? null;
+    if (!next) {
+      sum?.release();
+      return null; // the backend's rule depends on the size only, so this happens at k = 1
+    }
+    sum?.release();
+    sum = next;
+  }
+  return sum;
+}
+
 /** Σ of tensors of one shape in one op (a chain of adds would record one node per term). */
 export function addN(terms: readonly Tensor[]): Tensor {
   if (terms.length === 0) throw new Error("addN: needs at least one tensor");
@@ -58,10 +75,17 @@ export function addN(terms: readonly Tensor[]): Tensor {
       throw new Error(`addN: every term must be ${first.dtype} ${shapeString(first.shape)}, got ${t.dtype} ${shapeString(t.shape)}`);
     }
   }
-  const out = first.data.slice();
-  for (let k = 1; k < terms.length; k++) {
-    const d = terms[k]!.data;
-    for (let i = 0; i < out.length; i++) out[i] += d[i]!;
+  let out: TypedArray | Storage;
+  const device = terms.length > 1 && terms.some((t) => t.storage.onDevice) ? deviceSum(terms) : null;
+  if (device) {
+    out = new Storage(device, first.dtype);
+  } else {
+    const host = first.data.slice();
+    for (let k = 1; k < terms.length; k++) {
+      const d = terms[k]!.data;
+      for (let i = 0; i < host.length; i++) host[i] += d[i]!;
+    }
+    out = host;
   }
   // d Σ xₖ = Σ dxₖ: every term gets the same gradient
   return fromOp("addN", out, first.shape, [...terms], (g) => terms.map(() => g));

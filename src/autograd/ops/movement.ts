@@ -1,7 +1,7 @@
 import { getBackend } from "../../kernels/index.js";
 import { broadcastStrides, contiguousStrides, normalizeAxis, sameShape, shapeString, sizeOf } from "../shape.js";
 import { Storage } from "../storage.js";
-import { add } from "./elementwise.js";
+import { add, deviceSum } from "./elementwise.js";
 import { allocate, fromOp, fromOpMulti, Tensor, type TypedArray } from "../tensor.js";
 
 // Ops that move values without arithmetic. Their backward rules move the gradient back.
@@ -130,13 +130,22 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   const shape = [...first.shape];
   shape[a] = tensors.reduce((n, t) => n + t.shape[a]!, 0);
   const strides = contiguousStrides(shape);
-  const out = allocate(first.dtype, sizeOf(shape));
   const starts: number[] = [];
   let at = 0;
   for (const t of tensors) {
     starts.push(at);
-    getBackend().stridedScatter(t.data, out, at * strides[a]!, t.shape, strides, false);
     at += t.shape[a]!;
+  }
+  let out: TypedArray | Storage;
+  // On a device: each input placed in zeros of the output's shape, then summed (the places do not overlap).
+  const device = tensors.length > 1 && tensors.some((t) => t.storage.onDevice) && getBackend().resident?.pad
+    ? deviceSum(tensors.map((t, i) => place(t, shape.map((_, k) => (k === a ? starts[i]! : 0)), shape, starts[i]! * strides[a]!, strides)))
+    : null;
+  if (device) {
+    out = new Storage(device, first.dtype);
+  } else {
+    out = allocate(first.dtype, sizeOf(shape));
+    tensors.forEach((t, i) => getBackend().stridedScatter(t.data, out as TypedArray, starts[i]! * strides[a]!, t.shape, strides, false));
   }
   // d concat(xs) = the slices of the gradient, one per input
   return fromOp("concat", out, shape, [...tensors], (g) =>

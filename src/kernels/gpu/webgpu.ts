@@ -94,8 +94,8 @@ async function install(): Promise<string> {
 
 export const SYNC_READ_ERROR =
   "Tensor: its values are in a WebGPU buffer, and WebGPU reads only asynchronously: use `await tensor.read()` " +
-  "(or `await optimizer.stepAsync()` for gradients). In webgpu mode only elementwise ops, reductions and matmul " +
-  "run on the device; other ops (copies, gathers, the fused flow layers) need their inputs read first";
+  "(or `await optimizer.stepAsync()` for gradients). Ops without a device kernel (concat, indexSelect, flow " +
+  "inverses, …) need their inputs read first";
 
 /**
  * A kernel output in a WebGPU buffer. Kernels are queued, not awaited: an op returns at once with a
