@@ -22,15 +22,20 @@ for (const mode of ["headlessgl", "webasm"] as GpuMode[]) {
   }
 }
 const cases: Case[] = [];
-const sizes = quick ? [1 << 10, 1 << 16, 1 << 20] : [1 << 10, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22];
+const sizes = quick ? [1 << 10, 1 << 16, 1 << 20] : [1 << 10, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22, 10_000_000];
 for (const n of sizes) {
   const x = Float64Array.from({ length: n }, () => rng.normal()), out = new Float64Array(n);
-  for (const [name, b] of backends) cases.push({ name: `exp n=${n}: ${name}`, fn: () => b.unary("exp", x, out), elements: n });
+  for (const [name, b] of backends) cases.push({ name: `exp n=${n}: ${name}`, fn: () => b.unary("exp", x, out), elements: n, bytes: 16 * n });
 }
-const dims = quick ? [64, 256] : [32, 64, 128, 256, 512];
+// Row sums of [n/256, 256]: one output per row (gpu.js: one thread per row, looping over it).
+for (const n of quick ? [1 << 16] : [1 << 14, 1 << 18, 1 << 22]) {
+  const x = Float64Array.from({ length: n }, () => rng.normal()), out = new Float64Array(n / 256);
+  for (const [name, b] of backends) cases.push({ name: `row sums [${n / 256}, 256]: ${name}`, fn: () => b.reduce("sum", x, n / 256, 256, 1, out), elements: n, bytes: 8 * (n + n / 256) });
+}
+const dims = quick ? [64, 256] : [32, 64, 128, 256, 512, 1024];
 for (const d of dims) {
   const a = Float64Array.from({ length: d * d }, () => rng.normal()), out = new Float64Array(d * d), off = new Int32Array([0]);
-  for (const [name, b] of backends) cases.push({ name: `matmul n=${d}: ${name}`, fn: () => b.matmul(a, off, a, off, out, d, d, d, false, false), flops: 2 * d ** 3 });
+  for (const [name, b] of backends) cases.push({ name: `matmul n=${d}: ${name}`, fn: () => b.matmul(a, off, a, off, out, d, d, d, false, false), flops: 2 * d ** 3, maxTime: d >= 1024 ? 0.1 : undefined });
 }
 // Device residency (GL modes only): a chain of ops that stays in textures against the same chain
 // through host arrays (every op uploads its input and reads its output back).

@@ -12,6 +12,8 @@ interface CaseBase {
   flops?: number;
   /** Elements processed per call, for M elements/s. */
   elements?: number;
+  /** Bytes read and written per call (the host arrays given and returned), for GB/s. */
+  bytes?: number;
   /** Seconds to sample this case (overrides the suite's maxTime), for headline numbers. */
   maxTime?: number;
 }
@@ -27,6 +29,7 @@ export interface Row {
   opsPerSec: number;
   gflops?: number;
   melemsPerSec?: number;
+  gbPerSec?: number;
 }
 
 export function environment(): Record<string, string> {
@@ -53,6 +56,7 @@ function toRow(c: Case, bench: Benchmark): Row {
   const row: Row = { name: c.name, meanMs: mean * 1e3, rmePercent: bench.stats.rme, samples: bench.stats.sample.length, opsPerSec: 1 / mean };
   if (c.flops) row.gflops = c.flops / mean / 1e9;
   if (c.elements) row.melemsPerSec = c.elements / mean / 1e6;
+  if (c.bytes) row.gbPerSec = c.bytes / mean / 1e9;
   process.stderr.write(`  ${c.name}: ${row.meanMs.toFixed(3)} ms ±${row.rmePercent.toFixed(1)}% (${row.samples} samples)\n`);
   return row;
 }
@@ -88,9 +92,11 @@ export async function runCasesAsync(cases: Case[], maxTime: number): Promise<Row
 }
 
 export function markdownTable(rows: Row[]): string {
-  const lines = ["| case | mean | ±rme | samples | ops/s | GFLOP/s | M elem/s |", "|---|---:|---:|---:|---:|---:|---:|"];
+  // A GB/s column only for suites that count bytes.
+  const gb = rows.some((r) => r.gbPerSec !== undefined);
+  const lines = [`| case | mean | ±rme | samples | ops/s | GFLOP/s | M elem/s |${gb ? " GB/s |" : ""}`, `|---|---:|---:|---:|---:|---:|---:|${gb ? "---:|" : ""}`];
   for (const r of rows) {
-    lines.push(`| ${r.name} | ${formatMs(r.meanMs)} | ${r.rmePercent.toFixed(1)}% | ${r.samples} | ${r.opsPerSec.toFixed(1)} | ${r.gflops?.toFixed(2) ?? ""} | ${r.melemsPerSec?.toFixed(0) ?? ""} |`);
+    lines.push(`| ${r.name} | ${formatMs(r.meanMs)} | ${r.rmePercent.toFixed(1)}% | ${r.samples} | ${r.opsPerSec.toFixed(1)} | ${r.gflops?.toFixed(2) ?? ""} | ${r.melemsPerSec?.toFixed(r.melemsPerSec < 10 ? 2 : 0) ?? ""} |${gb ? ` ${r.gbPerSec?.toFixed(2) ?? ""} |` : ""}`);
   }
   return lines.join("\n");
 }

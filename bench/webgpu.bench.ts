@@ -30,11 +30,18 @@ async function finish(t: DeviceArray): Promise<void> {
 }
 
 const cases: Case[] = [];
-const sizes = quick ? [1 << 10, 1 << 16, 1 << 20] : [1 << 10, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22];
+const sizes = quick ? [1 << 10, 1 << 16, 1 << 20] : [1 << 10, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22, 10_000_000];
 for (const n of sizes) {
   const x = Float32Array.from({ length: n }, () => rng.normal()), out = new Float32Array(n);
-  cases.push({ name: `exp n=${n}: cpu backend`, fn: () => cpuBackend.unary("exp", x, out), elements: n });
-  cases.push({ name: `exp n=${n}: ${label} with transfers`, asyncFn: () => finish(r.unary("exp", x, n)!), elements: n });
+  cases.push({ name: `exp n=${n}: cpu backend`, fn: () => cpuBackend.unary("exp", x, out), elements: n, bytes: 8 * n });
+  cases.push({ name: `exp n=${n}: ${label} with transfers`, asyncFn: () => finish(r.unary("exp", x, n)!), elements: n, bytes: 8 * n });
+}
+// Row sums of [n/256, 256]: one output per row (one GPU thread per row, looping over it).
+for (const n of quick ? [1 << 16] : [1 << 14, 1 << 18, 1 << 22]) {
+  const x = Float32Array.from({ length: n }, () => rng.normal()), out = new Float32Array(n / 256);
+  const bytes = 4 * (n + n / 256);
+  cases.push({ name: `row sums [${n / 256}, 256]: cpu backend`, fn: () => cpuBackend.reduce("sum", x, n / 256, 256, 1, out), elements: n, bytes });
+  cases.push({ name: `row sums [${n / 256}, 256]: ${label} with transfers`, asyncFn: () => finish(r.reduce("sum", x, n / 256, 256, 1)!), elements: n, bytes });
 }
 for (const n of quick ? [1 << 16] : [1 << 14, 1 << 16, 1 << 18, 1 << 20]) {
   const x = Float32Array.from({ length: n }, () => rng.normal());
