@@ -7,9 +7,10 @@ import type { Backend, ResidentKernels } from "./types.js";
  * read-back, launch) swamps the GPU's speed on small inputs. The threshold (elements) per gpu.js
  * mode comes from `npm run bench:gpu` (results/gpu-bench.json), which times both backends across
  * sizes: on the 2-core development machine headlessgl (software GL), webasm and gpu.js's cpu mode
- * were slower than the CPU backend at every size up to 4M elements and n = 512 matmuls, so "auto"
- * keeps everything on the CPU there. The real-GPU modes have not been measured yet (no GPU machine
- * was available); 65,536 elements is their provisional threshold until they are.
+ * were slower than the CPU backend at every size up to 10⁷ elements and n = 1,024 matmuls, so
+ * "auto" keeps everything on the CPU there. The real-GPU modes have not been measured yet (no GPU
+ * machine was available; webgpu ran only on software Vulkan, `npm run bench:webgpu`); 65,536
+ * elements is their provisional threshold until they are.
  */
 export const DEFAULT_GPU_THRESHOLDS: Record<GpuMode, number> = {
   webgpu: 1 << 16,

@@ -1,15 +1,18 @@
 // The gpu.js backend: the compute-heavy kernels (elementwise, reductions, matmul, the fused flow
-// layers forward and backward) as gpu.js kernels, compiled once per shape signature and cached; the
-// rest (copies, gathers, the O(D) planar constraint) runs on the CPU backend. gpu.js computes in float32: float64 inputs are converted
-// on the way in and results written back into the caller's array (a documented conversion).
-// In webgpu mode results cannot come back synchronously: there only the device-resident kernels
-// (elementwise, reductions, matmul) run on the GPU, and the host-array kernels run on the CPU.
+// layers forward and backward) as gpu.js kernels, compiled once per shape signature and cached, in
+// two forms: on host arrays (Backend) and on device arrays that stay on the GPU (ResidentKernels,
+// which also copy, pad and select); gathers and scatters run on the CPU backend. gpu.js computes in
+// float32: float64 inputs are converted on the way in and results written back into the caller's
+// array (a documented conversion). In webgpu mode results cannot come back synchronously: there
+// only the resident kernels run on the GPU, and the host-array kernels run on the CPU.
 import { cpuBackend } from "../cpu/index.js";
-import { broadcastStrides, collapseAxes, sizeOf } from "../strides.js";
+import { sizeOf } from "../strides.js";
 import { isDeviceArray, type Backend, type BinaryOp, type DeviceArray, type KernelInput, type ReduceOp, type ResidentKernels, type Shape, type TypedArray, type UnaryOp } from "../types.js";
+import { BufferArray, copyResult, TextureArray, type GpuBufferHandle } from "./device-arrays.js";
 import { chooseMode, importGpuJs, webgpuNotChosen, type GpuInfo, type GpuInstance, type GpuKernel, type GpuMode, type GpuTexture } from "./load.js";
-import { BufferArray, installWebGpu, type GpuBufferHandle } from "./webgpu.js";
-import { binarySource, matmulSource, MAX_WIDTH, planarBackwardSource, planarSource, radialBackwardSource, radialSource, padSource, reduceSource, stridedCopySource, unarySource, whereSource } from "./sources.js";
+import { MAX_WIDTH, planarBackwardSource, planarSource, radialBackwardSource, radialSource } from "./sources.js";
+import { binarySpec, flowSpec, matmulSpec, padSpec, reduceSpec, stridedCopySpec, unarySpec, whereSpec, type KernelSpec } from "./specs.js";
+import { installWebGpu } from "./webgpu.js";
 
 /** Larger arrays go to the CPU backend: gpu.js indexes in float32, exact only below 2²⁴. */
 const MAX_ELEMENTS = 1 << 24;
@@ -31,82 +34,8 @@ function toFloat32(a: TypedArray): Float32Array {
   return a instanceof Float32Array ? a : Float32Array.from(a);
 }
 
-/** Copy a kernel's (row-major, W-wide) result into out: one array, or one array per row. */
-function copyResult(result: Float32Array | Float32Array[], out: TypedArray): void {
-  if (result instanceof Float32Array) {
-    out.set(result.subarray(0, out.length));
-    return;
-  }
-  let at = 0;
-  for (const row of result) {
-    const take = Math.min(row.length, out.length - at);
-    if (take <= 0) break;
-    out.set(take === row.length ? row : row.subarray(0, take), at);
-    at += take;
-  }
-}
-
-/** What compiles a kernel: its cache key (the shape signature), its source and its constants. */
-interface KernelSpec {
-  key: string;
-  source: string;
-  constants: Record<string, number>;
-}
-
-// One spec per op, shared by the kernels that read back and those that leave outputs on the GPU.
-const unarySpec = (op: UnaryOp, n: number): KernelSpec => ({ key: `u:${op}:${n}`, source: unarySource(op), constants: {} });
-
-function binarySpec(op: BinaryOp, aShape: Shape, bShape: Shape, outShape: Shape): KernelSpec {
-  const { shape, strides } = collapseAxes(outShape, [broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)]);
-  const [as, bs] = strides as [number[], number[]];
-  return { key: `b:${op}:${shape.join(",")}:${as.join(",")}:${bs.join(",")}`, source: binarySource(op, shape, as, bs), constants: {} };
-}
-
-const reduceSpec = (op: ReduceOp, outer: number, size: number, inner: number): KernelSpec =>
-  ({ key: `r:${op}:${outer}:${size}:${inner}`, source: reduceSource(op), constants: { size, inner } });
-
-const matmulSpec = (batch: number, m: number, k: number, n: number, transA: boolean, transB: boolean): KernelSpec =>
-  ({ key: `m:${m}:${k}:${n}:${batch}:${transA ? 1 : 0}${transB ? 1 : 0}`, source: matmulSource(transA, transB), constants: { m, k, nn: n } });
-
-const whereSpec = (n: number): KernelSpec => ({ key: `w:${n}`, source: whereSource(), constants: {} });
-
-function stridedCopySpec(offset: number, fullShape: Shape, fullStrides: Shape): KernelSpec {
-  const { shape, strides: [strides] } = collapseAxes(fullShape, [fullStrides]) as { shape: number[]; strides: [number[]] };
-  return { key: `s:${offset}:${shape.join(",")}:${strides.join(",")}`, source: stridedCopySource(offset, shape, strides), constants: {} };
-}
-
-const padSpec = (shape: Shape, starts: Shape, outShape: Shape): KernelSpec =>
-  ({ key: `pad:${shape.join(",")}:${starts.join(",")}:${outShape.join(",")}`, source: padSource(shape, starts, outShape), constants: {} });
-
-/** A fused flow kernel: its tag (pf, pl, pb-gz, rf, …) and source, for n points of dimension d. */
-const flowSpec = (tag: string, source: string, n: number, d: number, perSample: boolean): KernelSpec =>
-  ({ key: `${tag}:${n}:${d}:${perSample}`, source, constants: { d, perSample: perSample ? 1 : 0 } });
-
 /** Modes in which gpu.js can leave a kernel's output on the GPU as a texture (pipeline mode). */
 const PIPELINE_MODES: ReadonlySet<GpuMode> = new Set(["webgl2", "webgl", "headlessgl"]);
-
-/** A kernel output left on the GPU: a gpu.js texture, counted by its backend until released. */
-class TextureArray implements DeviceArray {
-  released = false;
-  constructor(readonly texture: GpuTexture, readonly length: number, readonly owner: GpuBackend, private readonly live: Set<DeviceArray>) {
-    live.add(this);
-  }
-  read(): Float32Array {
-    if (this.released) throw new Error("GPU backend: a device array was read after it was released");
-    const out = new Float32Array(this.length);
-    copyResult(this.texture.toArray(), out);
-    return out;
-  }
-  readAsync(): Promise<Float32Array> {
-    return Promise.resolve().then(() => this.read());
-  }
-  release(): void {
-    if (this.released) return;
-    this.released = true;
-    this.texture.delete();
-    this.live.delete(this);
-  }
-}
 
 export class GpuBackend implements Backend {
   readonly name = "gpu";

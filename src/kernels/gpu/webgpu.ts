@@ -1,7 +1,5 @@
-// gpu.js's webgpu mode in flowgrad: loading Dawn in Node, and device arrays whose values come back
-// only asynchronously. WebGPU has no synchronous read-back, so a webgpu tensor is read with
-// `await tensor.read()`; ops chain on the device without waiting (see BufferArray).
-import type { DeviceArray } from "../types.js";
+// gpu.js's webgpu mode in Node: loading Dawn and making `navigator.gpu` answer. (WebGPU has no
+// synchronous read-back: a webgpu tensor is read with `await tensor.read()`; see BufferArray.)
 
 /** The WebGPU objects used here, typed loosely: only these members. */
 interface GpuAdapterLike {
@@ -14,12 +12,6 @@ interface GpuDeviceLike {
 interface NavigatorGpu {
   requestAdapter(options?: unknown): Promise<GpuAdapterLike | null>;
   getPreferredCanvasFormat?(): string;
-}
-
-/** A gpu.js webgpu pipeline result (WebGPUBufferResult): only these members are used. */
-export interface GpuBufferHandle {
-  toArray(): Promise<Float32Array | Float32Array[]>;
-  delete(): void;
 }
 
 const DAWN = "webgpu"; // a variable, so bundlers do not try to pack a Node binary for the browser
@@ -90,83 +82,4 @@ async function install(): Promise<string> {
   if (g.navigator) Object.defineProperty(g.navigator, "gpu", { value: wrapped, configurable: true });
   else Object.defineProperty(globalThis, "navigator", { value: { gpu: wrapped }, configurable: true, writable: true });
   return adapterName(adapter);
-}
-
-export const SYNC_READ_ERROR =
-  "Tensor: its values are in a WebGPU buffer, and WebGPU reads only asynchronously: use `await tensor.read()` " +
-  "(or `await optimizer.stepAsync()` for gradients). Ops without a device kernel (concat, indexSelect, flow " +
-  "inverses, …) need their inputs read first";
-
-/**
- * A kernel output in a WebGPU buffer. Kernels are queued, not awaited: an op returns at once with a
- * BufferArray whose buffer arrives when its kernel has been compiled and submitted (`ready`), and a
- * later op's kernel waits on its inputs' `ready`. The buffer is freed when its owner has released it
- * and every queued kernel that reads it has run.
- */
-export class BufferArray implements DeviceArray {
-  released = false;
-  /** the owner's use, plus one per queued kernel or read that still needs the buffer */
-  private uses = 1;
-  private handle: GpuBufferHandle | null = null;
-  readonly ready: Promise<GpuBufferHandle>;
-
-  constructor(pending: Promise<GpuBufferHandle>, readonly length: number, readonly owner: object, private readonly live: Set<DeviceArray>) {
-    live.add(this);
-    this.ready = pending.then(
-      (handle) => {
-        this.handle = handle;
-        if (this.uses === 0) this.free();
-        return handle;
-      },
-      (error: unknown) => {
-        live.delete(this);
-        throw error;
-      },
-    );
-    this.ready.catch(() => {}); // a failed kernel is reported where its output is read
-  }
-
-  read(): Float32Array {
-    throw new Error(SYNC_READ_ERROR);
-  }
-
-  async readAsync(): Promise<Float32Array> {
-    const handle = await this.retain();
-    try {
-      const values = await handle.toArray();
-      const out = new Float32Array(this.length);
-      if (values instanceof Float32Array) out.set(values.subarray(0, this.length));
-      else for (let at = 0, r = 0; at < this.length; r++) {
-        const row = values[r]!.subarray(0, this.length - at);
-        out.set(row, at);
-        at += row.length;
-      }
-      return out;
-    } finally {
-      this.drop();
-    }
-  }
-
-  /** A kernel (or a read) will use the buffer: keep it until drop(). */
-  retain(): Promise<GpuBufferHandle> {
-    if (this.released) throw new Error("GPU backend: a device array was used after it was released");
-    this.uses++;
-    return this.ready;
-  }
-
-  drop(): void {
-    if (--this.uses === 0 && this.handle) this.free();
-  }
-
-  release(): void {
-    if (this.released) return;
-    this.released = true;
-    this.drop();
-  }
-
-  private free(): void {
-    this.handle!.delete();
-    this.handle = null;
-    this.live.delete(this);
-  }
 }

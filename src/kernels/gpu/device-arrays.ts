@@ -1,0 +1,122 @@
+// Device arrays of the gpu.js backend: a pipeline kernel's output texture (GL modes), or a WebGPU
+// buffer (webgpu mode), whose values come back only asynchronously. Both are counted by their
+// backend (`live`) until released.
+import type { DeviceArray, TypedArray } from "../types.js";
+import type { GpuTexture } from "./load.js";
+
+/** Copy a kernel's (row-major, W-wide) result into out: one array, or one array per row. */
+export function copyResult(result: Float32Array | Float32Array[], out: TypedArray): void {
+  if (result instanceof Float32Array) {
+    out.set(result.subarray(0, out.length));
+    return;
+  }
+  let at = 0;
+  for (const row of result) {
+    const take = Math.min(row.length, out.length - at);
+    if (take <= 0) break;
+    out.set(take === row.length ? row : row.subarray(0, take), at);
+    at += take;
+  }
+}
+
+/** A kernel output left on the GPU: a gpu.js texture, counted by its backend until released. */
+export class TextureArray implements DeviceArray {
+  released = false;
+  constructor(readonly texture: GpuTexture, readonly length: number, readonly owner: object, private readonly live: Set<DeviceArray>) {
+    live.add(this);
+  }
+  read(): Float32Array {
+    if (this.released) throw new Error("GPU backend: a device array was read after it was released");
+    const out = new Float32Array(this.length);
+    copyResult(this.texture.toArray(), out);
+    return out;
+  }
+  readAsync(): Promise<Float32Array> {
+    return Promise.resolve().then(() => this.read());
+  }
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.texture.delete();
+    this.live.delete(this);
+  }
+}
+
+/** A gpu.js webgpu pipeline result (WebGPUBufferResult): only these members are used. */
+export interface GpuBufferHandle {
+  toArray(): Promise<Float32Array | Float32Array[]>;
+  delete(): void;
+}
+
+export const SYNC_READ_ERROR =
+  "Tensor: its values are in a WebGPU buffer, and WebGPU reads only asynchronously: use `await tensor.read()` " +
+  "(or `await optimizer.stepAsync()` for gradients). Ops without a device kernel (concat, indexSelect, flow " +
+  "inverses, …) need their inputs read first";
+
+/**
+ * A kernel output in a WebGPU buffer. Kernels are queued, not awaited: an op returns at once with a
+ * BufferArray whose buffer arrives when its kernel has been compiled and submitted (`ready`), and a
+ * later op's kernel waits on its inputs' `ready`. The buffer is freed when its owner has released it
+ * and every queued kernel that reads it has run.
+ */
+export class BufferArray implements DeviceArray {
+  released = false;
+  /** the owner's use, plus one per queued kernel or read that still needs the buffer */
+  private uses = 1;
+  private handle: GpuBufferHandle | null = null;
+  readonly ready: Promise<GpuBufferHandle>;
+
+  constructor(pending: Promise<GpuBufferHandle>, readonly length: number, readonly owner: object, private readonly live: Set<DeviceArray>) {
+    live.add(this);
+    this.ready = pending.then(
+      (handle) => {
+        this.handle = handle;
+        if (this.uses === 0) this.free();
+        return handle;
+      },
+      (error: unknown) => {
+        live.delete(this);
+        throw error;
+      },
+    );
+    this.ready.catch(() => {}); // a failed kernel is reported where its output is read
+  }
+
+  read(): Float32Array {
+    throw new Error(SYNC_READ_ERROR);
+  }
+
+  async readAsync(): Promise<Float32Array> {
+    const handle = await this.retain();
+    try {
+      const out = new Float32Array(this.length);
+      copyResult(await handle.toArray(), out);
+      return out;
+    } finally {
+      this.drop();
+    }
+  }
+
+  /** A kernel (or a read) will use the buffer: keep it until drop(). */
+  retain(): Promise<GpuBufferHandle> {
+    if (this.released) throw new Error("GPU backend: a device array was used after it was released");
+    this.uses++;
+    return this.ready;
+  }
+
+  drop(): void {
+    if (--this.uses === 0 && this.handle) this.free();
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.drop();
+  }
+
+  private free(): void {
+    this.handle!.delete();
+    this.handle = null;
+    this.live.delete(this);
+  }
+}

@@ -1,0 +1,41 @@
+// What compiles each gpu.js kernel: a cache key (the shape signature), a source and constants. One
+// spec per op, shared by the kernels that read back and those that leave outputs on the device.
+import { broadcastStrides, collapseAxes } from "../strides.js";
+import type { BinaryOp, ReduceOp, Shape, UnaryOp } from "../types.js";
+import { binarySource, matmulSource, padSource, reduceSource, stridedCopySource, unarySource, whereSource } from "./sources.js";
+
+/** What compiles a kernel: its cache key (the shape signature), its source and its constants. */
+export interface KernelSpec {
+  key: string;
+  source: string;
+  constants: Record<string, number>;
+}
+
+export const unarySpec = (op: UnaryOp, n: number): KernelSpec => ({ key: `u:${op}:${n}`, source: unarySource(op), constants: {} });
+
+export function binarySpec(op: BinaryOp, aShape: Shape, bShape: Shape, outShape: Shape): KernelSpec {
+  const { shape, strides } = collapseAxes(outShape, [broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)]);
+  const [as, bs] = strides as [number[], number[]];
+  return { key: `b:${op}:${shape.join(",")}:${as.join(",")}:${bs.join(",")}`, source: binarySource(op, shape, as, bs), constants: {} };
+}
+
+export const reduceSpec = (op: ReduceOp, outer: number, size: number, inner: number): KernelSpec =>
+  ({ key: `r:${op}:${outer}:${size}:${inner}`, source: reduceSource(op), constants: { size, inner } });
+
+export const matmulSpec = (batch: number, m: number, k: number, n: number, transA: boolean, transB: boolean): KernelSpec =>
+  ({ key: `m:${m}:${k}:${n}:${batch}:${transA ? 1 : 0}${transB ? 1 : 0}`, source: matmulSource(transA, transB), constants: { m, k, nn: n } });
+
+export const whereSpec = (n: number): KernelSpec => ({ key: `w:${n}`, source: whereSource(), constants: {} });
+
+export function stridedCopySpec(offset: number, fullShape: Shape, fullStrides: Shape): KernelSpec {
+  const { shape, strides: [strides] } = collapseAxes(fullShape, [fullStrides]) as { shape: number[]; strides: [number[]] };
+  return { key: `s:${offset}:${shape.join(",")}:${strides.join(",")}`, source: stridedCopySource(offset, shape, strides), constants: {} };
+}
+
+export const padSpec = (shape: Shape, starts: Shape, outShape: Shape): KernelSpec =>
+  ({ key: `pad:${shape.join(",")}:${starts.join(",")}:${outShape.join(",")}`, source: padSource(shape, starts, outShape), constants: {} });
+
+/** A fused flow kernel: its tag (pf, pl, pb-gz, rf, …) and source, for n points of dimension d. */
+export const flowSpec = (tag: string, source: string, n: number, d: number, perSample: boolean): KernelSpec =>
+  ({ key: `${tag}:${n}:${d}:${perSample}`, source, constants: { d, perSample: perSample ? 1 : 0 } });
+
