@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { noGrad, Random, Tensor, tensor } from "../src/autograd/index.js";
-import { evaluateVAE, FlowVAE, pairedDifference, sampleBinary, sampleDigits, trainVAE } from "../src/models/index.js";
+import { evaluateVAE, fit2D, fit2DAsync, FlowVAE, pairedDifference, sampleBinary, sampleDigits, trainVAE, trainVAEAsync } from "../src/models/index.js";
 import { loadMnist, loadVAE, saveVAE } from "../src/node/index.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "flowgrad-vae-"));
@@ -161,6 +161,19 @@ describe("training, evaluation, saving", () => {
     expect(diff).toBeGreaterThan(1e-6);
     expect(() => new FlowVAE({ flowHead: "both" as "shared" })).toThrow(/flowHead must be "readout" or "shared", got both/);
   });
+  it("the asynchronous drivers run the same loops: fit2DAsync and trainVAEAsync equal fit2D and trainVAE on the CPU", async () => {
+    const fit = { target: "U3", flow: "radial", K: 3, steps: 25, batchSize: 50, seed: 5 } as const;
+    expect((await fit2DAsync(fit)).losses).toEqual(fit2D(fit).losses);
+    const rng = new Random(1);
+    const images = Float64Array.from({ length: 120 * 10 }, () => (rng.uniform() < 0.3 ? 1 : 0));
+    const train = () => ({ epochs: 2, batchSize: 40, validation: images.subarray(0, 40 * 10), seed: 2 });
+    const a = trainVAE(new FlowVAE({ inputs: 10, latent: 2, hidden: 6, K: 2, seed: 3 }), images, train());
+    const b = await trainVAEAsync(new FlowVAE({ inputs: 10, latent: 2, hidden: 6, K: 2, seed: 3 }), images, train());
+    expect(b.losses).toEqual(a.losses);
+    expect(b.validationLosses).toEqual(a.validationLosses);
+    expect(b.losses.length).toBe(6);
+  });
+
   it("paired differences: the mean of b − a and its standard error", () => {
     const d = pairedDifference(Float64Array.of(1, 2, 3), Float64Array.of(2, 2, 5)); // differences 1, 0, 2
     expect(d.mean).toBeCloseTo(1, 14);

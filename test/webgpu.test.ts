@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import * as ag from "../src/autograd/index.js";
 import { backendInfo, BINARY_EXPRESSIONS, cpuBackend, initBackend, setBackend, UNARY_EXPRESSIONS, type BinaryOp, type DeviceArray, type UnaryOp } from "../src/kernels/index.js";
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
-import { fit2D, fit2DAsync } from "../src/models/index.js";
+import { fit2D, fit2DAsync, FlowVAE, trainVAE, trainVAEAsync } from "../src/models/index.js";
 import { flowDensityStep } from "./helpers.js";
 
 // gpu.js's webgpu mode, where Dawn loads and a Vulkan driver answers: on a GPU machine, or here on
@@ -267,6 +267,22 @@ if (typeof backend === "string") {
         const gpu = await fit2DAsync(options);
         expect(gpu.losses.length).toBe(30);
         for (let t = 0; t < 30; t++) expect(Math.abs(gpu.losses[t]! - cpu.losses[t]!), `step ${t}`).toBeLessThan(1e-3 * Math.max(1, Math.abs(cpu.losses[t]!)));
+      } finally {
+        setBackend("cpu");
+      }
+    });
+
+    it("trainVAEAsync trains a DLGM with a planar flow posterior on webgpu with the losses of trainVAE on the CPU", async () => {
+      const rng = new ag.Random(1);
+      const images = Float64Array.from({ length: 120 * 16 }, () => (rng.uniform() < 0.3 ? 1 : 0));
+      const config = { inputs: 16, latent: 2, hidden: 8, K: 2, seed: 3 };
+      const options = { epochs: 2, batchSize: 40, validation: images.subarray(0, 40 * 16), seed: 2 };
+      const cpu = trainVAE(new FlowVAE(config), images, options);
+      setBackend(b);
+      try {
+        const gpu = await trainVAEAsync(new FlowVAE(config), images, options);
+        for (let t = 0; t < cpu.losses.length; t++) expect(Math.abs(gpu.losses[t]! - cpu.losses[t]!), `step ${t}`).toBeLessThan(1e-4 * cpu.losses[t]!);
+        for (let e = 0; e < 2; e++) expect(Math.abs(gpu.validationLosses[e]! - cpu.validationLosses[e]!)).toBeLessThan(1e-4 * cpu.validationLosses[e]!);
       } finally {
         setBackend("cpu");
       }

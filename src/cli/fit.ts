@@ -1,11 +1,11 @@
 // `flowgrad fit` and `flowgrad demo`: the paper's section 6.1 experiments from the command line.
 import path from "node:path";
 import { noGrad, tensor } from "../autograd/index.js";
-import { backendInfo, getBackend, setBackend } from "../kernels/index.js";
 import { energy, estimateKL, fit2D, fit2DAsync, logPartition, TARGETS, type FlowKind, type KLEstimate, type TargetName } from "../models/index.js";
 import { blankImage, drawDensity, gridPoints, type Image } from "../models/heatmap.js";
 import type { FlowDistribution } from "../flows/index.js";
 import { prepareOutputDir, writeJsonAtomic, writePng } from "../node/io.js";
+import { asyncReads, onHost } from "./host.js";
 import { progress } from "./progress.js";
 
 export interface FitSettings {
@@ -37,24 +37,6 @@ function targetLogDensity(target: TargetName, logZ: number): Float64Array {
 /** ln q_K on the figure grid, through the flow's inverse. */
 function fittedLogDensity(q: FlowDistribution): Float64Array {
   return q.logProb(tensor(gridPoints(PANEL), { shape: [PANEL * PANEL, 2] })).data as Float64Array;
-}
-
-/** Whether values come back only asynchronously (gpu.js webgpu): training then awaits each step. */
-const asyncReads = (): boolean => backendInfo().gpuMode === "webgpu";
-
-/**
- * Run fn on the CPU backend when the active one reads only asynchronously: the evaluation (ln Z,
- * KL, figures) reads values synchronously, and the fitted parameters live on the host anyway.
- */
-function onHost<T>(fn: () => T): T {
-  if (!asyncReads()) return fn();
-  const active = getBackend();
-  setBackend("cpu");
-  try {
-    return fn();
-  } finally {
-    setBackend(active);
-  }
 }
 
 export async function runFit(settings: FitSettings, logZ: number): Promise<{ record: FitRecord; q: FlowDistribution }> {

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { backendInfo, initBackend } from "../kernels/index.js";
+import { backendInfo, initBackend, loadedGpuBackend } from "../kernels/index.js";
 import { GPU_MODES, type GpuMode } from "../kernels/gpu/load.js";
 import { TARGETS, type TargetName } from "../models/index.js";
 import { UserError } from "../node/io.js";
@@ -51,17 +51,12 @@ const program = new Command()
   .showHelpAfterError("(run with --help for usage)")
   .addOption(new Option("--backend <name>", "compute backend (default: $FLOWGRAD_BACKEND, else cpu)").choices(["cpu", "gpu", "auto"]))
   .addOption(new Option("--gpu-mode <mode>", "gpu.js mode for gpu/auto (default: $FLOWGRAD_GPU_MODE, else auto)").choices(["auto", ...GPU_MODES]))
-  .hook("preAction", async (_program, command) => {
+  .hook("preAction", async () => {
     // Load the backend before any op runs; say what runs when it is not the plain CPU backend.
     const o = program.opts<{ backend?: string; gpuMode?: GpuMode | "auto" }>();
-    const backend = o.backend ?? process.env.FLOWGRAD_BACKEND ?? "cpu", gpuMode = o.gpuMode ?? process.env.FLOWGRAD_GPU_MODE;
-    // fit and demo train with await (fit2DAsync); the other commands read tensors synchronously.
-    if (backend !== "cpu" && gpuMode === "webgpu" && !["fit", "demo"].includes(command.name())) {
-      throw new Error(`gpu.js webgpu mode cannot run "${command.name()}": it reads tensors synchronously, and WebGPU reads only asynchronously (fit and demo can; from the API, await tensor.read())`);
-    }
     await initBackend(o.backend, { gpuMode: o.gpuMode });
     const info = backendInfo();
-    if (info.backend !== "cpu") console.error(`flowgrad: backend ${info.backend}, gpu.js ${info.gpuMode} mode (${info.kernelClass})`);
+    if (info.backend !== "cpu") console.error(`flowgrad: backend ${info.backend}, gpu.js ${info.gpuMode} mode (${info.kernelClass}${info.adapter ? ` on ${info.adapter}` : ""})`);
   });
 
 program
@@ -115,10 +110,10 @@ program
   .option("--train-count <n>", "use only the first n training digits", positiveInt("train-count"))
   .option("--seed <n>", "random seed", integer("seed"), 0)
   .option("--out <dir>", "output folder", "results/vae")
-  .action((o: { K: number[]; flow: "planar" | "radial"; layers: string; flowInit: "identity" | "random"; flowHead: "readout" | "shared"; latent: number; hidden: number; epochs: number; batch: number; lr: number; optimizer: "adam" | "rmsprop"; annealSteps: number; binarize: "threshold" | "dynamic"; validation: number; patience: number; samples: number; trainCount?: number; seed: number; out: string }) => {
+  .action(async (o: { K: number[]; flow: "planar" | "radial"; layers: string; flowInit: "identity" | "random"; flowHead: "readout" | "shared"; latent: number; hidden: number; epochs: number; batch: number; lr: number; optimizer: "adam" | "rmsprop"; annealSteps: number; binarize: "threshold" | "dynamic"; validation: number; patience: number; samples: number; trainCount?: number; seed: number; out: string }) => {
     if (o.annealSteps < 0) throw new UserError("anneal-steps must be 0 or more");
     if (o.validation < 0) throw new UserError("validation must be 0 or more");
-    vaeCommand({ Ks: o.K, flow: o.flow, layers: o.layers === "2" ? 2 : 1, flowInit: o.flowInit, flowHead: o.flowHead, latent: o.latent, hidden: o.hidden, epochs: o.epochs, batch: o.batch, lr: o.lr, optimizer: o.optimizer, annealSteps: o.annealSteps, binarize: o.binarize, validation: o.validation, patience: o.patience, samples: o.samples, trainCount: o.trainCount, seed: o.seed, out: o.out });
+    await vaeCommand({ Ks: o.K, flow: o.flow, layers: o.layers === "2" ? 2 : 1, flowInit: o.flowInit, flowHead: o.flowHead, latent: o.latent, hidden: o.hidden, epochs: o.epochs, batch: o.batch, lr: o.lr, optimizer: o.optimizer, annealSteps: o.annealSteps, binarize: o.binarize, validation: o.validation, patience: o.patience, samples: o.samples, trainCount: o.trainCount, seed: o.seed, out: o.out });
   });
 
 program
@@ -151,6 +146,10 @@ program
 
 try {
   await program.parseAsync();
+  const webgpu = backendInfo().gpuMode === "webgpu";
+  loadedGpuBackend()?.dispose(); // textures, kernels, and webgpu's device
+  // Once loaded, Dawn (webgpu) polls for events and would keep the process alive.
+  if (webgpu) process.exit(process.exitCode ?? 0);
 } catch (error) {
   const debug = process.env.FLOWGRAD_DEBUG === "1";
   process.stderr.write(`flowgrad: ${(error as Error).message}\n${debug ? `${(error as Error).stack}\n` : ""}`);

@@ -1,10 +1,11 @@
 // `flowgrad vae` and `flowgrad sample`: DLGMs with flow posteriors on MNIST (section 6.2).
 import path from "node:path";
-import { blankImage, drawGrey, evaluateVAE, FlowVAE, pairedDifference, sampleBinary, sampleDigits, trainVAE, type FlowKind, type VAEEvaluation } from "../models/index.js";
+import { blankImage, drawGrey, evaluateVAE, FlowVAE, pairedDifference, sampleBinary, sampleDigits, trainVAE, trainVAEAsync, type FlowKind, type VAEEvaluation } from "../models/index.js";
 import { Random } from "../autograd/index.js";
 import { prepareOutputDir, UserError, writeJsonAtomic, writePng } from "../node/io.js";
 import { loadMnist, PIXELS, type MnistSplit } from "../node/mnist.js";
 import { loadVAE, loadVAEFile, saveVAE } from "../node/model-files.js";
+import { asyncReads, onHost } from "./host.js";
 import { progress } from "./progress.js";
 
 export interface VAESettings {
@@ -55,7 +56,7 @@ function digitGrid(model: FlowVAE, file: string, seed: number): void {
   writePng(file, image);
 }
 
-export function vaeCommand(s: VAESettings): void {
+export async function vaeCommand(s: VAESettings): Promise<void> {
   const dir = prepareOutputDir(s.out);
   const data = loadMnist();
   const pool = s.trainCount ? Math.min(s.trainCount, data.train.count) : data.train.count;
@@ -77,23 +78,24 @@ export function vaeCommand(s: VAESettings): void {
     const bar = progress(label, 1);
     let result, lastValidation = "";
     try {
-      result = trainVAE(model, train, {
+      const options = {
         epochs: s.epochs, batchSize: s.batch, lr: s.lr, optimizer: s.optimizer, annealSteps: s.annealSteps, seed: s.seed + 1,
         binarize: dynamic ? "dynamic" : "fixed", validation, patience: s.patience,
-        onStep: (step, total, loss) => {
+        onStep: (step: number, total: number, loss: number) => {
           if (step % 5 === 0 || step === total) bar.update(step / total, `step ${step}/${total} F ${loss.toFixed(1)}${lastValidation}`);
         },
-        onEpoch: (epoch, v) => {
+        onEpoch: (epoch: number, v: number | null) => {
           if (v !== null) lastValidation = ` · validation −ELBO ${v.toFixed(2)} after epoch ${epoch}`;
         },
-      });
+      } as const;
+      result = asyncReads() ? await trainVAEAsync(model, train, options) : trainVAE(model, train, options);
     } finally {
       bar.stop();
     }
     if (validation) console.log(`${label}: best validation −ELBO after epoch ${result.bestEpoch} of ${result.epochsRun}; testing those parameters`);
     const evalBar = progress(`${label} eval`, data.test.count);
     const t0 = performance.now();
-    const { perExample: nll, ...evaluation } = evaluateVAE(model, test, s.samples, 99, (done) => evalBar.update(done));
+    const { perExample: nll, ...evaluation } = onHost(() => evaluateVAE(model, test, s.samples, 99, (done) => evalBar.update(done)));
     evalBar.stop();
     perExample.push(nll);
     const record: VAERecord = {
@@ -104,7 +106,7 @@ export function vaeCommand(s: VAESettings): void {
     records.push(record);
     const stem = path.join(dir, `vae-${s.flow}-K${K}-L${s.layers}`);
     saveVAE(`${stem}.model.json`, model, { trainedEpochs: result.bestEpoch, binarize: s.binarize, evaluation });
-    digitGrid(model, `${stem}.samples.png`, s.seed);
+    onHost(() => digitGrid(model, `${stem}.samples.png`, s.seed));
     console.log(`K=${K}: test −ELBO ${record.negativeElbo.toFixed(2)}, −ln p(x) ${record.negLogLikelihood.toFixed(2)} ± ${record.standardError.toFixed(2)} nats (train ${record.trainSeconds.toFixed(0)} s, eval ${record.evalSeconds.toFixed(0)} s)`);
   }
   const paired = pairedLines(s.Ks.map((K) => `K=${K}`), perExample);
@@ -143,7 +145,7 @@ export function compareCommand(models: string[], binarize: "threshold" | "dynami
   const rows: Array<Record<string, unknown>> = [];
   for (const { file, model } of loaded) {
     const bar = progress(`eval ${path.basename(file)}`, test.length / PIXELS);
-    const { perExample: nll, ...evaluation } = evaluateVAE(model, test, samples, 99, (done, total) => bar.update(done, `${done}/${total} digits`));
+    const { perExample: nll, ...evaluation } = onHost(() => evaluateVAE(model, test, samples, 99, (done, total) => bar.update(done, `${done}/${total} digits`)));
     bar.stop();
     perExample.push(nll);
     rows.push({ file, K: model.config.K, flow: model.config.flow, layers: model.config.stochasticLayers, ...evaluation });
@@ -163,6 +165,6 @@ export function sampleCommand(modelFile: string, out: string, seed: number): voi
   const model = loadVAE(modelFile);
   const file = path.resolve(out);
   prepareOutputDir(path.dirname(file));
-  digitGrid(model, file, seed);
+  onHost(() => digitGrid(model, file, seed));
   console.log(`written: ${file}`);
 }

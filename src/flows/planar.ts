@@ -161,7 +161,8 @@ export class PlanarFlow extends Module implements Flow {
     super();
     if (!Number.isInteger(dim) || dim < 1) throw new Error(`PlanarFlow: dimension must be a positive integer, got ${dim}`);
     const init = (name: "u" | "w", given?: ArrayLike<number>): Tensor => {
-      if (given === undefined) return randn([dim], { random: options.random }).mul(0.1).detach();
+      // N(0, 0.1²), scaled on the host: parameters start on the host whatever the backend.
+      if (given === undefined) return tensor(Array.from(randn([dim], { random: options.random }).data, (v) => 0.1 * v));
       if (given.length !== dim) throw new Error(`PlanarFlow: initial ${name} has ${given.length} values, the layer has dimension ${dim}`);
       return tensor(Array.from(given));
     };

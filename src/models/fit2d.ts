@@ -1,6 +1,7 @@
 import { Adam, noGrad, Random, RMSprop, tensor, tidy, type Optimizer, type Tensor } from "../autograd/index.js";
 import { FlowDistribution, PlanarFlow, RadialFlow, Sequential, type Implementation } from "../flows/index.js";
 import { fittedEnergy, type TargetName } from "./densities.js";
+import { runLoop, runLoopAsync, type Loop } from "./loop.js";
 
 export type FlowKind = "planar" | "radial";
 
@@ -48,19 +49,8 @@ export interface Fit2DResult {
   seconds: number;
 }
 
-/** A fit in progress: the flow, its optimizer, and one step of the annealed free energy. */
-interface Fit {
-  q: FlowDistribution;
-  opt: Optimizer;
-  losses: number[];
-  started: number;
-  /** Run step t (forward and backward, in tidy()); the loss tensor and β. The caller reads the loss and updates. */
-  step(t: number): { loss: Tensor; beta: number };
-  /** Record step t's loss; a non-finite loss is an error that says what to do. */
-  record(t: number, value: number, beta: number): void;
-}
-
-function startFit(options: Fit2DOptions): Fit {
+/** The fit as a loop (see loop.ts): fit2D runs it synchronously, fit2DAsync with await. */
+function* fitLoop(options: Fit2DOptions): Loop<Fit2DResult> {
   const { target, flow, K, steps, batchSize = 500, lr = 1e-2, optimizer = "adam", seed = 0, implementation = "fused" } = options;
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps must be a positive integer, got ${steps}`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
@@ -70,53 +60,37 @@ function startFit(options: Fit2DOptions): Fit {
   const q = makeFlow2D(flow, K, random, implementation);
   const opt: Optimizer = optimizer === "adam" ? new Adam(q.parameters(), { lr }) : new RMSprop(q.parameters(), { lr, momentum: 0.9 });
   const losses: number[] = [];
-  return {
-    q, opt, losses, started: performance.now(),
-    step: (t) => {
-      const beta = annealedBeta(t, annealSteps);
-      if (options.schedule !== "constant") opt.lr = lr * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * t) / steps)));
-      // tidy: on a GPU backend the step's tensors live on the device, freed when the step ends.
-      const loss = tidy(() => {
-        opt.zeroGrad();
-        const l = freeEnergy(q, U, batchSize, beta, random);
-        l.backward();
-        return l;
-      });
-      return { loss, beta };
-    },
-    record: (t, value, beta) => {
-      if (!Number.isFinite(value)) throw new Error(`fit ${target}: the free energy became ${value} at step ${t}; lower the learning rate`);
-      losses.push(value);
-      options.onStep?.(t, value, beta);
-    },
-  };
+  const started = performance.now();
+  for (let t = 0; t < steps; t++) {
+    const beta = annealedBeta(t, annealSteps);
+    if (options.schedule !== "constant") opt.lr = lr * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * t) / steps)));
+    // tidy: on a GPU backend the step's tensors live on the device, freed when the step ends.
+    const loss = tidy(() => {
+      opt.zeroGrad();
+      const l = freeEnergy(q, U, batchSize, beta, random);
+      l.backward();
+      return l;
+    });
+    const value = yield { read: loss };
+    yield { update: opt };
+    if (!Number.isFinite(value)) throw new Error(`fit ${target}: the free energy became ${value} at step ${t}; lower the learning rate`);
+    losses.push(value);
+    options.onStep?.(t, value, beta);
+  }
+  return { q, losses, seconds: (performance.now() - started) / 1000 };
 }
 
 /** Fit q_K to p ∝ exp(−U) by minimising the annealed free energy. */
 export function fit2D(options: Fit2DOptions): Fit2DResult {
-  const fit = startFit(options);
-  for (let t = 0; t < options.steps; t++) {
-    const { loss, beta } = fit.step(t);
-    const value = loss.item();
-    fit.opt.step();
-    fit.record(t, value, beta);
-  }
-  return { q: fit.q, losses: fit.losses, seconds: (performance.now() - fit.started) / 1000 };
+  return runLoop(fitLoop(options));
 }
 
 /**
  * fit2D for backends that read values only asynchronously (gpu.js webgpu): the same steps, each
- * waiting for its loss and gradients (`await`); the parameters and the optimizer stay on the host.
+ * awaiting its loss and gradients; the parameters and the optimizer stay on the host.
  */
-export async function fit2DAsync(options: Fit2DOptions): Promise<Fit2DResult> {
-  const fit = startFit(options);
-  for (let t = 0; t < options.steps; t++) {
-    const { loss, beta } = fit.step(t);
-    const value = (await loss.read())[0]!;
-    await fit.opt.stepAsync();
-    fit.record(t, value, beta);
-  }
-  return { q: fit.q, losses: fit.losses, seconds: (performance.now() - fit.started) / 1000 };
+export function fit2DAsync(options: Fit2DOptions): Promise<Fit2DResult> {
+  return runLoopAsync(fitLoop(options));
 }
 
 /**

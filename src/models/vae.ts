@@ -2,6 +2,7 @@ import { Adam, Linear, logsumexp, MLP, Module, noGrad, Random, randn, RMSprop, s
 import { normalLogProb, planar, radial } from "../flows/index.js";
 import { sampleBinary } from "./binarize.js";
 import type { FlowKind } from "./fit2d.js";
+import { runLoop, runLoopAsync, type Loop } from "./loop.js";
 
 // Deep latent Gaussian models with flow posteriors (section 6.2): an encoder gives μ, log σ and
 // the parameters of K flow layers per data point (amortised, Algorithm 1); a decoder gives
@@ -218,20 +219,32 @@ function imageCount(images: Float64Array, pixels: number, who: string): number {
   return images.length / pixels;
 }
 
-/** Mean −ELBO (one draw per image) over the rows of `images`, without a graph. */
-function meanNegativeElbo(model: FlowVAE, images: Float64Array, random: Random): number {
+/** Mean −ELBO (one draw per image) over the rows of `images`, without a graph (a loop: see loop.ts). */
+function* meanNegativeElbo(model: FlowVAE, images: Float64Array, random: Random): Loop<number> {
   const P = model.config.inputs, count = imageCount(images, P, "validation"), chunk = 500;
   let total = 0;
   for (let start = 0; start < count; start += chunk) {
     const n = Math.min(chunk, count - start);
     const x = new Tensor(images.subarray(start * P, (start + n) * P), [n, P]);
-    total += tidy(() => noGrad(() => model.freeEnergy(x, random).item())) * n;
+    total += (yield { read: tidy(() => noGrad(() => model.freeEnergy(x, random))) }) * n;
   }
   return total / count;
 }
 
 /** Train on the rows of `images` ([n, inputs], row-major) by minimising the free energy with minibatches. */
 export function trainVAE(model: FlowVAE, images: Float64Array, options: TrainVAEOptions): TrainVAEResult {
+  return runLoop(trainLoop(model, images, options));
+}
+
+/**
+ * trainVAE for backends that read values only asynchronously (gpu.js webgpu): the same steps, each
+ * awaiting its loss and gradients; the parameters and the optimizer stay on the host.
+ */
+export function trainVAEAsync(model: FlowVAE, images: Float64Array, options: TrainVAEOptions): Promise<TrainVAEResult> {
+  return runLoopAsync(trainLoop(model, images, options));
+}
+
+function* trainLoop(model: FlowVAE, images: Float64Array, options: TrainVAEOptions): Loop<TrainVAEResult> {
   const { epochs, batchSize = 100, lr = 1e-3, optimizer = "adam", annealSteps = 0, seed = 1, binarize = "fixed", validation, patience = Infinity } = options;
   if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`epochs must be a positive integer, got ${epochs}`);
   if (binarize !== "fixed" && binarize !== "dynamic") throw new Error(`trainVAE: binarize must be "fixed" or "dynamic", got ${String(binarize)}`);
@@ -260,13 +273,14 @@ export function trainVAE(model: FlowVAE, images: Float64Array, options: TrainVAE
       if (binarize === "dynamic") sampleBinary(grey, random, batch);
       const beta = annealSteps > 0 ? Math.min(1, 0.01 + step / annealSteps) : 1;
       // tidy: on a GPU backend the step's tensors live in textures, freed when the step ends.
-      const value = tidy(() => {
+      const loss = tidy(() => {
         opt.zeroGrad();
-        const loss = model.freeEnergy(new Tensor(batch, [batchSize, P]), random, beta);
-        loss.backward();
-        return loss.item();
+        const l = model.freeEnergy(new Tensor(batch, [batchSize, P]), random, beta);
+        l.backward();
+        return l;
       });
-      opt.step();
+      const value = yield { read: loss };
+      yield { update: opt };
       if (!Number.isFinite(value)) throw new Error(`trainVAE: the free energy became ${value} at step ${step}; lower the learning rate`);
       losses.push(value);
       options.onStep?.(++step, total, value);
@@ -276,7 +290,7 @@ export function trainVAE(model: FlowVAE, images: Float64Array, options: TrainVAE
       options.onEpoch?.(epochsRun, null);
       continue;
     }
-    const v = meanNegativeElbo(model, validation, new Random(seed + 7919));
+    const v = yield* meanNegativeElbo(model, validation, new Random(seed + 7919));
     validationLosses.push(v);
     options.onEpoch?.(epochsRun, v);
     if (v < best) {

@@ -49,7 +49,7 @@ export class GpuBackend implements Backend {
   private disposed = false;
   private warnedTooLarge = false;
 
-  constructor(private readonly gpu: GpuInstance, readonly info: GpuInfo, private readonly fallback: Backend = cpuBackend) {
+  constructor(private readonly gpu: GpuInstance, readonly info: GpuInfo, private readonly fallback: Backend = cpuBackend, private readonly onDispose?: () => void) {
     this.asyncReads = info.gpuMode === "webgpu";
     this.resident = PIPELINE_MODES.has(info.gpuMode) || this.asyncReads ? this.residentKernels() : undefined;
   }
@@ -66,11 +66,13 @@ export class GpuBackend implements Backend {
 
   /** Destroy every texture, every kernel and the gpu.js instance. */
   dispose(): void {
+    if (this.disposed) return;
     for (const t of [...this.textures]) t.release();
     for (const k of this.kernels.values()) k.destroy();
     this.kernels.clear();
     this.gpu.destroy();
     this.disposed = true;
+    this.onDispose?.();
   }
 
   private kernel(key: string, source: string, n: number, constants: Record<string, number>, pipeline = false): GpuKernel {
@@ -361,5 +363,15 @@ export async function createGpuBackend(requested: GpuMode | "auto" = "auto"): Pr
   if (!(result[0] === 2 && result[1] === 4)) throw new Error(`gpu.js mode "${mode}" ran but computed ${Array.from(result).join(", ")} for 2·[1, 2]`);
   const kernelClass = probe.kernel?.constructor.name ?? probe.constructor.name;
   probe.destroy();
-  return new GpuBackend(gpu, { requested, gpuMode: mode, kernelClass, notices, ...(adapter ? { adapter } : {}) });
+  const info = { requested, gpuMode: mode, kernelClass, notices, ...(adapter ? { adapter } : {}) };
+  if (mode !== "webgpu") return new GpuBackend(gpu, info);
+  // gpu.js shares one WebGPU device among its instances: the last webgpu backend disposed destroys
+  // it, freeing its memory (the next one made gets a fresh device). Dawn's Node binding keeps
+  // polling for events regardless, which keeps the process alive: end with process.exit().
+  webgpuBackends++;
+  return new GpuBackend(gpu, info, cpuBackend, () => {
+    if (--webgpuBackends === 0) void gpujs.WebGPUContext?.destroy();
+  });
 }
+
+let webgpuBackends = 0;

@@ -17,6 +17,8 @@ export interface GpuInfo {
 
 // gpu.js is typed loosely here on purpose: only the few members used below.
 export interface GpuJs {
+  /** gpu.js's shared WebGPU device (webgpu mode); destroy() releases it. */
+  WebGPUContext?: { destroy(): Promise<void> };
   GPU: (new (settings: { mode: string }) => GpuInstance) & {
     isHeadlessGLSupported: boolean;
     isWebGL2Supported: boolean;
