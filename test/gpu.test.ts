@@ -4,7 +4,7 @@ import { BINARY_EXPRESSIONS, cpuBackend, setBackend, UNARY_EXPRESSIONS, type Bin
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
 import type { GpuMode } from "../src/kernels/gpu/load.js";
 import { planar } from "../src/flows/index.js";
-import { expectGradcheck, flowDensityStep } from "./helpers.js";
+import { expectGradcheck, flowDensityStep, tinyRegression } from "./helpers.js";
 
 // Every GPU kernel against the CPU fallback, in every gpu.js mode this machine can run. A mode that
 // cannot run here is listed as skipped with its reason (never silently passed).
@@ -199,19 +199,10 @@ for (const mode of modes) {
         const train = (b: GpuBackend | "cpu") => {
           setBackend(b);
           try {
-            const random = new ag.Random(3);
-            const net = new ag.MLP([2, 16, 1], "tanh", { random, dtype: "float32" });
-            const opt = new ag.Adam(net.parameters(), { lr: 0.02 });
-            const x = ag.randn([64, 2], { random, dtype: "float32" });
-            const target = ag.tidy(() => ag.sum(x.square(), 1, true));
+            const { opt, step } = tinyRegression();
             const losses: number[] = [], live: number[] = [];
-            for (let step = 0; step < 300; step++) {
-              losses.push(ag.tidy(() => {
-                opt.zeroGrad();
-                const loss = net.forward(x).sub(target).square().mean();
-                loss.backward();
-                return loss.item();
-              }));
+            for (let t = 0; t < 300; t++) {
+              losses.push(step().item());
               opt.step();
               if (b !== "cpu") live.push(b.liveTextures());
             }

@@ -59,3 +59,23 @@ export function flowDensityStep(): { loss: Tensor; params: Tensor[] } {
   });
   return { loss, params: layers.flatMap((p) => Object.values(p) as Tensor[]) };
 }
+
+/**
+ * A tiny float32 regression for training-loop tests: an MLP 2-16-1 with Adam (lr 0.02) fitting Σx²
+ * on 64 points (the target made in tidy(), so only it stays on a device). step() runs one step in
+ * tidy() and returns its loss tensor; the caller reads it and updates.
+ */
+export function tinyRegression(): { net: ag.MLP; opt: ag.Adam; step: () => Tensor } {
+  const random = new Random(3);
+  const net = new ag.MLP([2, 16, 1], "tanh", { random, dtype: "float32" });
+  const opt = new ag.Adam(net.parameters(), { lr: 0.02 });
+  const x = ag.randn([64, 2], { random, dtype: "float32" });
+  const target = ag.tidy(() => ag.sum(x.square(), 1, true));
+  const step = () => ag.tidy(() => {
+    opt.zeroGrad();
+    const l = net.forward(x).sub(target).square().mean();
+    l.backward();
+    return l;
+  });
+  return { net, opt, step };
+}
