@@ -177,6 +177,26 @@ describe("device-resident tensors (stand-in device)", () => {
     onDevice.grads.forEach((g, i) => expectClose(g, onCpu.grads[i]!, 1e-4, 1e-5));
   });
 
+  it("concat, split, slice and their gradients stay on the device; concat's placed copies are freed at once", () => {
+    const device = new FakeDevice();
+    setBackend(device.backend());
+    const a = f32([1, 2, 3, 4], [2, 2]).requireGrad(), b = f32([5, 6], [2, 1]).requireGrad();
+    const x = a.mul(1), y = b.mul(1); // on the device
+    const before = device.live.size;
+    const c = ag.concat([x, y], 1);
+    expect(c.storage.onDevice).toBe(true);
+    expect(device.live.size - before).toBe(1); // the result only
+    const [p, q] = ag.split(c, [1, 2], 1);
+    const loss = p!.sum().add(q!.slice([0, 1], [2, 2]).mul(3).sum());
+    const reads = device.reads;
+    loss.backward();
+    expect(device.reads).toBe(reads);
+    setBackend("cpu");
+    expectClose(c.data, [1, 2, 5, 3, 4, 6]);
+    expectClose(a.grad!.data, [1, 0, 1, 0]);
+    expectClose(b.grad!.data, [3, 3]);
+  });
+
   it("without tidy, a device tensor's memory goes when its values are read", () => {
     const device = new FakeDevice();
     setBackend(device.backend());

@@ -1,4 +1,4 @@
-import { getBackend } from "../../kernels/index.js";
+import { getBackend, type DeviceArray } from "../../kernels/index.js";
 import { broadcastStrides, contiguousStrides, normalizeAxis, sameShape, shapeString, sizeOf } from "../shape.js";
 import { Storage } from "../storage.js";
 import { add, deviceSum } from "./elementwise.js";
@@ -137,10 +137,14 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
     at += t.shape[a]!;
   }
   let out: TypedArray | Storage;
-  // On a device: each input placed in zeros of the output's shape, then summed (the places do not overlap).
-  const device = tensors.length > 1 && tensors.some((t) => t.storage.onDevice) && getBackend().resident?.pad
-    ? deviceSum(tensors.map((t, i) => place(t, shape.map((_, k) => (k === a ? starts[i]! : 0)), shape, starts[i]! * strides[a]!, strides)))
-    : null;
+  let device: DeviceArray | null = null;
+  if (tensors.length > 1 && tensors.some((t) => t.storage.onDevice) && getBackend().resident?.pad) {
+    // On a device: each input placed in zeros of the output's shape, then summed (the places do not
+    // overlap); the placed copies are freed at once.
+    const placed = tensors.map((t, i) => place(t, shape.map((_, k) => (k === a ? starts[i]! : 0)), shape, starts[i]! * strides[a]!, strides));
+    device = deviceSum(placed);
+    for (const p of placed) p.storage.free();
+  }
   if (device) {
     out = new Storage(device, first.dtype);
   } else {
