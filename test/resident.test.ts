@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import * as ag from "../src/autograd/index.js";
-import { cpuBackend, isDeviceArray, setBackend, type Backend, type DeviceArray, type KernelInput, type ResidentKernels } from "../src/kernels/index.js";
+import { autoBackend, cpuBackend, isDeviceArray, setBackend, type Backend, type DeviceArray, type KernelInput, type ResidentKernels } from "../src/kernels/index.js";
 import { expectClose, flowDensityStep, tinyRegression } from "./helpers.js";
 
 // Device-resident tensors and tidy(), checked on every machine with a stand-in device: a backend
@@ -195,6 +195,22 @@ describe("device-resident tensors (stand-in device)", () => {
     expectClose(c.data, [1, 2, 5, 3, 4, 6]);
     expectClose(a.grad!.data, [1, 0, 1, 0]);
     expectClose(b.grad!.data, [3, 3]);
+  });
+
+  it("auto: small work on host inputs runs on the host; large work, and any op with an input on the device, runs there", () => {
+    const device = new FakeDevice();
+    setBackend(autoBackend(cpuBackend, device.backend(), 1000));
+    const small = f32([1, 2, 3], [3]);
+    expect(small.exp().storage.onDevice).toBe(false);
+    const big = ag.randn([40, 40], { random: 1, dtype: "float32" });
+    const h = big.matmul(big); // 40³/64 = 1000: at the threshold
+    expect(h.storage.onDevice).toBe(true);
+    const s = h.sum(); // one value out, but its input is on the device: no read-back
+    const t = s.add(1).mul(small.sum());
+    expect(s.storage.onDevice && t.storage.onDevice).toBe(true);
+    expect(device.reads).toBe(0);
+    setBackend("cpu");
+    expectClose(t.data, [(big.matmul(big).sum().item() + 1) * 6], 1e-5);
   });
 
   it("without tidy, a device tensor's memory goes when its values are read", () => {

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import * as ag from "../src/autograd/index.js";
-import { backendInfo, BINARY_EXPRESSIONS, cpuBackend, initBackend, setBackend, UNARY_EXPRESSIONS, type BinaryOp, type DeviceArray, type UnaryOp } from "../src/kernels/index.js";
+import { autoBackend, backendInfo, BINARY_EXPRESSIONS, cpuBackend, initBackend, setBackend, UNARY_EXPRESSIONS, type BinaryOp, type DeviceArray, type UnaryOp } from "../src/kernels/index.js";
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
 import { fit2D, fit2DAsync, FlowVAE, trainVAE, trainVAEAsync } from "../src/models/index.js";
 import { flowDensityStep, tinyRegression } from "./helpers.js";
@@ -272,6 +272,20 @@ if (typeof backend === "string") {
         const gpu = await trainVAEAsync(new FlowVAE(config), images, options);
         for (let t = 0; t < cpu.losses.length; t++) expect(Math.abs(gpu.losses[t]! - cpu.losses[t]!), `step ${t}`).toBeLessThan(1e-4 * cpu.losses[t]!);
         for (let e = 0; e < 2; e++) expect(Math.abs(gpu.validationLosses[e]! - cpu.validationLosses[e]!)).toBeLessThan(1e-4 * cpu.validationLosses[e]!);
+      } finally {
+        setBackend("cpu");
+      }
+    });
+
+    it("auto with webgpu: large work goes to the device and small ops on its results follow (no synchronous read)", async () => {
+      const big = ag.randn([40, 40], { random: 2, dtype: "float32" });
+      const expected = big.matmul(big).sum().add(1).mul(2).data;
+      setBackend(autoBackend(cpuBackend, b, 1000));
+      try {
+        const y = big.matmul(big).sum().add(1).mul(2);
+        expect(y.storage.onDevice).toBe(true);
+        expectFloat32Close(await y.read(), expected, 1000);
+        expect(ag.tensor([1, 2], { dtype: "float32" }).exp().storage.onDevice).toBe(false); // small, on the host
       } finally {
         setBackend("cpu");
       }

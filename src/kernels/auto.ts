@@ -1,6 +1,6 @@
 import type { GpuMode } from "./gpu/load.js";
 import { sizeOf } from "./strides.js";
-import type { Backend, ResidentKernels } from "./types.js";
+import { isDeviceArray, type Backend, type KernelInput, type ResidentKernels } from "./types.js";
 
 /**
  * Small arrays on the CPU, large ones on the GPU backend: per-call overhead (conversion, upload,
@@ -28,20 +28,23 @@ const matmulCost = (batch: number, m: number, k: number, n: number): number => (
 export function autoBackend(cpu: Backend, gpu: Backend, threshold = DEFAULT_GPU_THRESHOLD): Backend {
   const pick = (elements: number): Backend => (elements >= threshold ? gpu : cpu);
   const r = gpu.resident;
-  // The same rule for outputs that stay on the device; below the threshold the host kernels run.
+  // Outputs that stay on the device: large work goes there, and so does any op with an input already
+  // there (reading it back would cost more than the op, and webgpu cannot read back synchronously).
+  // Small work on host inputs runs on the host kernels.
+  const go = (work: number, ...inputs: Array<KernelInput | null>): boolean => work >= threshold || inputs.some((x) => x !== null && isDeviceArray(x));
   const resident: ResidentKernels | undefined = r && {
-    unary: (op, x, n) => (n >= threshold ? r.unary(op, x, n) : null),
-    binary: (op, a, as, b, bs, os) => (sizeOf(os) >= threshold ? r.binary(op, a, as, b, bs, os) : null),
-    reduce: (op, x, outer, size, inner) => (x.length >= threshold ? r.reduce(op, x, outer, size, inner) : null),
-    matmul: (a, ao, b, bo, m, k, n, ta, tb) => (matmulCost(ao.length, m, k, n) >= threshold ? r.matmul(a, ao, b, bo, m, k, n, ta, tb) : null),
+    unary: (op, x, n) => (go(n, x) ? r.unary(op, x, n) : null),
+    binary: (op, a, as, b, bs, os) => (go(sizeOf(os), a, b) ? r.binary(op, a, as, b, bs, os) : null),
+    reduce: (op, x, outer, size, inner) => (go(x.length, x) ? r.reduce(op, x, outer, size, inner) : null),
+    matmul: (a, ao, b, bo, m, k, n, ta, tb) => (go(matmulCost(ao.length, m, k, n), a, b) ? r.matmul(a, ao, b, bo, m, k, n, ta, tb) : null),
     liveArrays: () => r.liveArrays(),
-    ...(r.where && { where: (c, a, b, n) => (n >= threshold ? r.where!(c, a, b, n) : null) }),
-    ...(r.stridedCopy && { stridedCopy: (src, o, sh, st) => (sizeOf(sh) >= threshold ? r.stridedCopy!(src, o, sh, st) : null) }),
-    ...(r.pad && { pad: (src, sh, st, os) => (sizeOf(os) >= threshold ? r.pad!(src, sh, st, os) : null) }),
-    ...(r.planarForward && { planarForward: (z, u, w, b, sp, n, d, ps) => (n * d >= threshold ? r.planarForward!(z, u, w, b, sp, n, d, ps) : null) }),
-    ...(r.planarBackward && { planarBackward: (z, u, w, b, sp, n, d, ps, g, gl) => (n * d >= threshold ? r.planarBackward!(z, u, w, b, sp, n, d, ps, g, gl) : null) }),
-    ...(r.radialForward && { radialForward: (z, z0, al, ab, n, d, ps) => (n * d >= threshold ? r.radialForward!(z, z0, al, ab, n, d, ps) : null) }),
-    ...(r.radialBackward && { radialBackward: (z, z0, al, ab, n, d, ps, g, gl) => (n * d >= threshold ? r.radialBackward!(z, z0, al, ab, n, d, ps, g, gl) : null) }),
+    ...(r.where && { where: (c, a, b, n) => (go(n, c, a, b) ? r.where!(c, a, b, n) : null) }),
+    ...(r.stridedCopy && { stridedCopy: (src, o, sh, st) => (go(sizeOf(sh), src) ? r.stridedCopy!(src, o, sh, st) : null) }),
+    ...(r.pad && { pad: (src, sh, st, os) => (go(sizeOf(os), src) ? r.pad!(src, sh, st, os) : null) }),
+    ...(r.planarForward && { planarForward: (z, u, w, b, sp, n, d, ps) => (go(n * d, z, u, w, b, sp) ? r.planarForward!(z, u, w, b, sp, n, d, ps) : null) }),
+    ...(r.planarBackward && { planarBackward: (z, u, w, b, sp, n, d, ps, g, gl) => (go(n * d, z, u, w, b, sp, g, gl) ? r.planarBackward!(z, u, w, b, sp, n, d, ps, g, gl) : null) }),
+    ...(r.radialForward && { radialForward: (z, z0, al, ab, n, d, ps) => (go(n * d, z, z0, al, ab) ? r.radialForward!(z, z0, al, ab, n, d, ps) : null) }),
+    ...(r.radialBackward && { radialBackward: (z, z0, al, ab, n, d, ps, g, gl) => (go(n * d, z, z0, al, ab, g, gl) ? r.radialBackward!(z, z0, al, ab, n, d, ps, g, gl) : null) }),
   };
   return {
     ...cpu,
