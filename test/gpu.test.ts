@@ -183,6 +183,18 @@ for (const mode of modes) {
           setBackend("cpu");
         }
       });
+      it("gathers and their scatter-add adjoint on textures match the CPU backend", () => {
+        const r = backend.resident!;
+        const rows = Float32Array.from(rand(3 * 7 * 4)), idx = Int32Array.from([6, 0, 6, 2, 5]);
+        const picked = new Float32Array(3 * 5 * 4), back = new Float32Array(3 * 7 * 4);
+        cpuBackend.gather(rows, 3, 7, 4, idx, picked);
+        cpuBackend.scatterAdd(picked, 3, 7, 4, idx, back);
+        const g = r.gather!(rows, 3, 7, 4, idx)!, s = r.scatterAdd!(g, 3, 7, 4, idx)!; // the second takes the first's texture
+        expect(Array.from(g.read())).toEqual(Array.from(picked));
+        expectFloat32Close(s.read(), back);
+        g.release();
+        s.release();
+      });
       it("a planar/radial flow density step (flow kernels, copies, where, logsumexp) keeps outputs and gradients in textures and matches the CPU", () => {
         const cpu = flowDensityStep();
         setBackend(backend);

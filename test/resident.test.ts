@@ -45,6 +45,8 @@ class FakeDevice {
     liveArrays: () => this.live.size,
     where: (c, a, b, n) => this.make(n, (out) => cpuBackend.where(this.on(c) as Float32Array, this.on(a) as Float32Array, this.on(b) as Float32Array, out)),
     stridedCopy: (src, o, shape, strides) => this.make(shape.reduce((p, d) => p * d, 1), (out) => cpuBackend.stridedCopy(this.on(src) as Float32Array, o, shape, strides, out)),
+    gather: (x, outer, size, inner, idx) => this.make(outer * idx.length * inner, (out) => cpuBackend.gather(this.on(x) as Float32Array, outer, size, inner, idx, out)),
+    scatterAdd: (g, outer, size, inner, idx) => this.make(outer * size * inner, (out) => cpuBackend.scatterAdd(this.on(g) as Float32Array, outer, size, inner, idx, out)),
     pad: (src, shape, starts, outShape) => this.make(outShape.reduce((p, d) => p * d, 1), (out) => {
       const strides = outShape.map((_, i) => outShape.slice(i + 1).reduce((p, d) => p * d, 1));
       cpuBackend.stridedScatter(this.on(src) as Float32Array, out, starts.reduce((o, s, i) => o + s * strides[i]!, 0), shape, strides, false);
@@ -177,7 +179,7 @@ describe("device-resident tensors (stand-in device)", () => {
     onDevice.grads.forEach((g, i) => expectClose(g, onCpu.grads[i]!, 1e-4, 1e-5));
   });
 
-  it("concat, split, slice and their gradients stay on the device; concat's placed copies are freed at once", () => {
+  it("concat, split, slice, indexSelect and their gradients stay on the device; concat's placed copies are freed at once", () => {
     const device = new FakeDevice();
     setBackend(device.backend());
     const a = f32([1, 2, 3, 4], [2, 2]).requireGrad(), b = f32([5, 6], [2, 1]).requireGrad();
@@ -187,14 +189,16 @@ describe("device-resident tensors (stand-in device)", () => {
     expect(c.storage.onDevice).toBe(true);
     expect(device.live.size - before).toBe(1); // the result only
     const [p, q] = ag.split(c, [1, 2], 1);
-    const loss = p!.sum().add(q!.slice([0, 1], [2, 2]).mul(3).sum());
+    const picked = c.indexSelect(0, [1, 1, 0]); // rows 1, 1, 0: row 1's gradient adds up twice
+    const loss = p!.sum().add(q!.slice([0, 1], [2, 2]).mul(3).sum()).add(picked.sum(1).mul(ag.tensor([1, 2, 4], { dtype: "float32" })).sum());
     const reads = device.reads;
     loss.backward();
     expect(device.reads).toBe(reads);
     setBackend("cpu");
     expectClose(c.data, [1, 2, 5, 3, 4, 6]);
-    expectClose(a.grad!.data, [1, 0, 1, 0]);
-    expectClose(b.grad!.data, [3, 3]);
+    // dL/dc = [[1, 0, 3], [1, 0, 3]] + the picks' row weights (row 0: 4, row 1: 1 + 2)
+    expectClose(a.grad!.data, [5, 4, 4, 3]);
+    expectClose(b.grad!.data, [7, 6]);
   });
 
   it("auto: small work on host inputs runs on the host; large work, and any op with an input on the device, runs there", () => {

@@ -56,6 +56,10 @@ export interface ResidentKernels {
   where?(cond: KernelInput, a: KernelInput, b: KernelInput, n: number): DeviceArray | null;
   /** The strided view (offset, shape, strides) of src, made contiguous (Backend.stridedCopy). */
   stridedCopy?(src: KernelInput, offset: number, shape: Shape, strides: Shape): DeviceArray | null;
+  /** x viewed as [outer, size, inner]: out[o, j, i] = x[o, indices[j], i] (Backend.gather). */
+  gather?(x: KernelInput, outer: number, size: number, inner: number, indices: Int32Array): DeviceArray | null;
+  /** Its adjoint, into zeros of [outer, size, inner]: out[o, indices[j], i] += g[o, j, i]. */
+  scatterAdd?(g: KernelInput, outer: number, size: number, inner: number, indices: Int32Array): DeviceArray | null;
   /** Zeros of outShape with src (of shape `shape`) placed at `starts`: the backward of a slice. */
   pad?(src: KernelInput, shape: Shape, starts: Shape, outShape: Shape): DeviceArray | null;
   /** The fused planar layer (Backend.planarForward): [z', log|det|]. */

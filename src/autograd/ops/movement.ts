@@ -220,10 +220,20 @@ export function indexSelect(x: Tensor, axis: number, indices: ArrayLike<number>)
   const outer = sizeOf(x.shape.slice(0, a)), inner = sizeOf(x.shape.slice(a + 1));
   const shape = [...x.shape];
   shape[a] = idx.length;
-  const out = allocate(x.dtype, sizeOf(shape));
-  getBackend().gather(x.data, outer, n, inner, idx, out);
+  // A gather runs where its input is (and its adjoint where the gradient is), like copyView.
+  const backend = getBackend();
+  const device = x.storage.onDevice ? (backend.resident?.gather?.(x.storage.kernelInput, outer, n, inner, idx) ?? null) : null;
+  let out: TypedArray | Storage;
+  if (device) {
+    out = new Storage(device, x.dtype);
+  } else {
+    out = allocate(x.dtype, sizeOf(shape));
+    backend.gather(x.data, outer, n, inner, idx, out);
+  }
   // d x[idx] adds each picked gradient back at its index (repeats add up)
   return fromOp("indexSelect", out, shape, [x], (g) => {
+    const onDevice = g.storage.onDevice ? (getBackend().resident?.scatterAdd?.(g.storage.kernelInput, outer, n, inner, idx) ?? null) : null;
+    if (onDevice) return [new Tensor(new Storage(onDevice, x.dtype), x.shape)];
     const dx = allocate(x.dtype, x.size);
     getBackend().scatterAdd(g.data, outer, n, inner, idx, dx);
     return [new Tensor(dx, x.shape)];

@@ -1,7 +1,7 @@
 // The gpu.js backend: the compute-heavy kernels (elementwise, reductions, matmul, the fused flow
 // layers forward and backward) as gpu.js kernels, compiled once per shape signature and cached, in
 // two forms: on host arrays (Backend) and on device arrays that stay on the GPU (ResidentKernels,
-// which also copy, pad and select); gathers and scatters run on the CPU backend. gpu.js computes in
+// which also copy, gather, pad and select); on host arrays, gathers and scatters run on the CPU backend. gpu.js computes in
 // float32: float64 inputs are converted on the way in and results written back into the caller's
 // array (a documented conversion). In webgpu mode results cannot come back synchronously: there
 // only the resident kernels run on the GPU, and the host-array kernels run on the CPU.
@@ -11,7 +11,7 @@ import { isDeviceArray, type Backend, type BinaryOp, type DeviceArray, type Kern
 import { BufferArray, copyResult, TextureArray, type GpuBufferHandle } from "./device-arrays.js";
 import { chooseMode, importGpuJs, webgpuNotChosen, type GpuInfo, type GpuInstance, type GpuKernel, type GpuMode, type GpuTexture } from "./load.js";
 import { MAX_WIDTH, planarBackwardSource, planarSource, radialBackwardSource, radialSource } from "./sources.js";
-import { binarySpec, flowSpec, matmulSpec, padSpec, reduceSpec, stridedCopySpec, unarySpec, whereSpec, type KernelSpec } from "./specs.js";
+import { binarySpec, flowSpec, gatherSpec, matmulSpec, padSpec, scatterAddSpec, reduceSpec, stridedCopySpec, unarySpec, whereSpec, type KernelSpec } from "./specs.js";
 import { installWebGpu } from "./webgpu.js";
 
 /** Larger arrays go to the CPU backend: gpu.js indexes in float32, exact only below 2²⁴. */
@@ -179,6 +179,16 @@ export class GpuBackend implements Backend {
         const n = sizeOf(shape);
         if (n === 0 || tooLarge(n, src.length)) return null;
         return this.runResident(stridedCopySpec(offset, shape, strides), n, [src]);
+      },
+      gather: (x, outer, size, inner, indices) => {
+        const n = outer * indices.length * inner;
+        if (n === 0 || tooLarge(n, x.length)) return null;
+        return this.runResident(gatherSpec(outer, size, inner, indices.length), n, [x], [Float32Array.from(indices)]);
+      },
+      scatterAdd: (g, outer, size, inner, indices) => {
+        const n = outer * size * inner;
+        if (n === 0 || indices.length === 0 || tooLarge(n, g.length)) return null;
+        return this.runResident(scatterAddSpec(outer, size, inner, indices.length), n, [g], [Float32Array.from(indices)]);
       },
       pad: (src, shape, starts, outShape) => {
         const n = sizeOf(outShape);

@@ -50,8 +50,8 @@ export interface GpuBufferHandle {
 
 export const SYNC_READ_ERROR =
   "Tensor: its values are in a WebGPU buffer, and WebGPU reads only asynchronously: use `await tensor.read()` " +
-  "(or `await optimizer.stepAsync()` for gradients). Ops without a device kernel (concat, indexSelect, flow " +
-  "inverses, …) need their inputs read first";
+  "(or `await optimizer.stepAsync()` for gradients). Ops without a device kernel (astype, flow inverses, …) " +
+  "need their inputs read first";
 
 /**
  * A kernel output in a WebGPU buffer. Kernels are queued, not awaited: an op returns at once with a

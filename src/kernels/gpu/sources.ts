@@ -47,6 +47,24 @@ export function padSource(shape: Shape, starts: Shape, outShape: Shape): string 
   return `function (X) { ${flatIndex} if (i >= this.constants.n) { return 0; } let rest = i; let c = 0; let ix = 0; let inside = 1; ${lines.join(" ")} if (inside === 0) { return 0; } return X[ix]; }`;
 }
 
+/** Gather along the middle axis of [outer, size, inner] by the indices IDX (m of them). */
+export function gatherSource(): string {
+  return `function (X, IDX) { ${flatIndex} if (i >= this.constants.n) { return 0; }
+    const o = Math.floor(i / (this.constants.m * this.constants.inner)); const rest = i - o * this.constants.m * this.constants.inner;
+    const j = Math.floor(rest / this.constants.inner); const k = rest - j * this.constants.inner;
+    return X[(o * this.constants.size + IDX[j]) * this.constants.inner + k]; }`;
+}
+
+/** The adjoint of gatherSource: element (o, r, k) sums the gradients of every pick j with IDX[j] = r. */
+export function scatterAddSource(): string {
+  return `function (G, IDX) { ${flatIndex} if (i >= this.constants.n) { return 0; }
+    const o = Math.floor(i / (this.constants.size * this.constants.inner)); const rest = i - o * this.constants.size * this.constants.inner;
+    const r = Math.floor(rest / this.constants.inner); const k = rest - r * this.constants.inner;
+    let s = 0;
+    for (let j = 0; j < this.constants.m; j++) { if (IDX[j] === r) { s += G[(o * this.constants.m + j) * this.constants.inner + k]; } }
+    return s; }`;
+}
+
 /** Reduce x viewed as [outer, size, inner] over the middle axis; output index o·inner + k. */
 export function reduceSource(op: ReduceOp): string {
   const combine = op === "sum" ? "s += v;" : op === "max" ? "if (v > s) { s = v; }" : "if (v < s) { s = v; }";

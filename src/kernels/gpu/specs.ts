@@ -2,7 +2,7 @@
 // spec per op, shared by the kernels that read back and those that leave outputs on the device.
 import { broadcastStrides, collapseAxes } from "../strides.js";
 import type { BinaryOp, ReduceOp, Shape, UnaryOp } from "../types.js";
-import { binarySource, matmulSource, padSource, reduceSource, stridedCopySource, unarySource, whereSource } from "./sources.js";
+import { binarySource, gatherSource, matmulSource, padSource, scatterAddSource, reduceSource, stridedCopySource, unarySource, whereSource } from "./sources.js";
 
 /** What compiles a kernel: its cache key (the shape signature), its source and its constants. */
 export interface KernelSpec {
@@ -34,6 +34,12 @@ export function stridedCopySpec(offset: number, fullShape: Shape, fullStrides: S
 
 export const padSpec = (shape: Shape, starts: Shape, outShape: Shape): KernelSpec =>
   ({ key: `pad:${shape.join(",")}:${starts.join(",")}:${outShape.join(",")}`, source: padSource(shape, starts, outShape), constants: {} });
+
+export const gatherSpec = (outer: number, size: number, inner: number, m: number): KernelSpec =>
+  ({ key: `g:${outer}:${size}:${inner}:${m}`, source: gatherSource(), constants: { size, inner, m } });
+
+export const scatterAddSpec = (outer: number, size: number, inner: number, m: number): KernelSpec =>
+  ({ key: `sa:${outer}:${size}:${inner}:${m}`, source: scatterAddSource(), constants: { size, inner, m } });
 
 /** A fused flow kernel: its tag (pf, pl, pb-gz, rf, …) and source, for n points of dimension d. */
 export const flowSpec = (tag: string, source: string, n: number, d: number, perSample: boolean): KernelSpec =>
