@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import * as ag from "../src/autograd/index.js";
 import { autoBackend, backendInfo, BINARY_EXPRESSIONS, cpuBackend, initBackend, setBackend, UNARY_EXPRESSIONS, type BinaryOp, type DeviceArray, type UnaryOp } from "../src/kernels/index.js";
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
+import type { BufferArray } from "../src/kernels/gpu/device-arrays.js";
 import { fit2D, fit2DAsync, FlowVAE, trainVAE, trainVAEAsync } from "../src/models/index.js";
 import { flowDensityStep, tinyRegression } from "./helpers.js";
 
@@ -153,6 +154,21 @@ if (typeof backend === "string") {
           for (let k = 0; k < grads.length; k++) expectFloat32Close(await grads[k]!.readAsync(), cg[k]!, perSample || k === 0 ? 20 : 20 * n);
           for (const t of [...device, ...grads]) t.release();
         }
+      }
+    });
+
+    it("a released device array given to a kernel is an error that leaves no buffer behind", async () => {
+      const fresh = await createGpuBackend("webgpu"); // its own count of live buffers
+      try {
+        const rf = fresh.resident!;
+        const x = rf.unary("neg", Float32Array.from([1, 2]), 2) as BufferArray, y = rf.unary("neg", Float32Array.from([3, 4]), 2) as BufferArray;
+        y.release();
+        expect(() => rf.binary("add", x, [2], y, [2], [2])).toThrow(/a device array was used after it was released/);
+        x.release();
+        await Promise.all([x.ready, y.ready]);
+        expect(fresh.liveTextures()).toBe(0);
+      } finally {
+        fresh.dispose();
       }
     });
 

@@ -143,6 +143,8 @@ export class GpuBackend implements Backend {
   private runQueued(spec: KernelSpec, n: number, inputs: KernelInput[], extra: Float32Array[]): DeviceArray {
     const mine = (x: KernelInput): x is BufferArray => x instanceof BufferArray && x.owner === this;
     const k = this.kernel(`${spec.key}:q${inputs.map((x) => (mine(x) ? "t" : "a")).join("")}`, spec.source, n, spec.constants, true);
+    // Check every input before any is retained: a released one is an error that leaves no use behind.
+    if (inputs.some((x) => mine(x) && x.released)) throw new Error("GPU backend: a device array was used after it was released");
     const used = inputs.filter(mine);
     const args = inputs.map((x) => (mine(x) ? x.retain() : isDeviceArray(x) ? x.read() : Float32Array.from(x)));
     const pending = Promise.all([...args, ...extra]).then((values) => k(...values) as Promise<GpuBufferHandle>);
