@@ -1,4 +1,4 @@
-import type { DType, TypedArray } from "../kernels/index.js";
+import type { DeviceArray, DType, TypedArray } from "../kernels/index.js";
 import { backward as runBackward, type BackwardOptions } from "./backward.js";
 import { checkFinite, isAnomalyDetectionEnabled, isGradEnabled, type BackwardRule, type Node } from "./graph.js";
 import * as ew from "./ops/elementwise.js";
@@ -16,6 +16,17 @@ type Axis = number | readonly number[];
 
 export function allocate(dtype: DType, size: number): TypedArray {
   return dtype === "float64" ? new Float64Array(size) : new Float32Array(size);
+}
+
+/**
+ * An op's output data: the device array when the backend kept the result on its device, else a new
+ * host array of `size` that `host` fills with the host kernel.
+ */
+export function opOutput(device: DeviceArray | null, dtype: DType, size: number, host: (out: TypedArray) => void): TypedArray | Storage {
+  if (device) return new Storage(device, dtype);
+  const out = allocate(dtype, size);
+  host(out);
+  return out;
 }
 
 export function dtypeOf(data: TypedArray): DType {

@@ -1,4 +1,5 @@
-import { addN, Module, type Tensor } from "../autograd/index.js";
+import { addN, allocate, fromOpMulti, Module, Storage, Tensor, type TypedArray } from "../autograd/index.js";
+import type { DeviceArray } from "../kernels/index.js";
 
 /** A flow layer's result: the transformed points and log|det ∂f/∂z| per point. */
 export interface FlowOutput {
@@ -6,6 +7,38 @@ export interface FlowOutput {
   z: Tensor;
   /** [N] */
   logAbsDet: Tensor;
+}
+
+/**
+ * A fused flow layer as one autograd op: outputs [z', log|det|] and, backward, the gradients of all
+ * its inputs from one kernel. Each kernel runs on the device when the backend keeps it there
+ * (outputs and gradients then stay on the device), else on fresh host arrays.
+ */
+export function fusedLayer(
+  op: string, z: Tensor, n: number, inputs: Tensor[],
+  forward: { device: () => [DeviceArray, DeviceArray] | null; host: (out: TypedArray, logAbsDet: TypedArray) => void },
+  backward: {
+    device: (gOut: Tensor | null, gLogAbsDet: Tensor | null) => DeviceArray[] | null;
+    host: (gOut: Tensor | null, gLogAbsDet: Tensor | null, grads: TypedArray[]) => void;
+  },
+): FlowOutput {
+  const device = forward.device();
+  let out: TypedArray | Storage, logAbsDet: TypedArray | Storage;
+  if (device) {
+    [out, logAbsDet] = [new Storage(device[0], z.dtype), new Storage(device[1], z.dtype)];
+  } else {
+    const host: [TypedArray, TypedArray] = [allocate(z.dtype, z.size), allocate(z.dtype, n)];
+    forward.host(...host);
+    [out, logAbsDet] = host;
+  }
+  const [zOut, ld] = fromOpMulti(op, [[out, z.shape], [logAbsDet, [n]]], inputs, ([gOut, gLogAbsDet]) => {
+    const onDevice = backward.device(gOut ?? null, gLogAbsDet ?? null);
+    if (onDevice) return onDevice.map((g, i) => new Tensor(new Storage(g, inputs[i]!.dtype), inputs[i]!.shape));
+    const grads = inputs.map((t) => allocate(t.dtype, t.size));
+    backward.host(gOut ?? null, gLogAbsDet ?? null, grads);
+    return grads.map((g, i) => new Tensor(g, inputs[i]!.shape));
+  });
+  return { z: zOut!, logAbsDet: ld! };
 }
 
 /** An invertible map of [N, D] points that knows its log-determinant. */

@@ -1,6 +1,6 @@
-import { allocate, fromOpMulti, Module, noGrad, randn, Storage, sum, Tensor, tensor, where, type Random, type TypedArray } from "../autograd/index.js";
+import { allocate, fromOpMulti, Module, noGrad, randn, sum, Tensor, tensor, where, type Random } from "../autograd/index.js";
 import { getBackend, SLACK_FLOOR } from "../kernels/index.js";
-import { checkLayerParams, checkPointShape, type Flow, type FlowOutput } from "./flow.js";
+import { checkLayerParams, checkPointShape, fusedLayer, type Flow, type FlowOutput } from "./flow.js";
 
 /** Raw (unconstrained) planar parameters: shared u, w of [D] and b of [] or [1], or per sample [N, D], [N, D], [N]. */
 export interface PlanarParams {
@@ -75,24 +75,13 @@ export function planar(z: Tensor, params: PlanarParams, implementation: Implemen
   }
   const inputs = [z, uHat, w, b, slack];
   const on = inputs.map((t) => t.storage.kernelInput);
-  // On a device backend the layer's outputs (and, below, its gradients) stay on the device.
-  const device = getBackend().resident?.planarForward?.(on[0]!, on[1]!, on[2]!, on[3]!, on[4]!, n, d, perSample) ?? null;
-  let out: TypedArray | Storage, logAbsDet: TypedArray | Storage;
-  if (device) {
-    [out, logAbsDet] = [new Storage(device[0], z.dtype), new Storage(device[1], z.dtype)];
-  } else {
-    [out, logAbsDet] = [allocate(z.dtype, n * d), allocate(z.dtype, n)];
-    getBackend().planarForward(z.data, uHat.data, w.data, b.data, slack.data, n, d, perSample, out, logAbsDet);
-  }
-  const rule = (gOut: Tensor | null, gLogAbsDet: Tensor | null) => {
-    const onDevice = getBackend().resident?.planarBackward?.(on[0]!, on[1]!, on[2]!, on[3]!, on[4]!, n, d, perSample, gOut?.storage.kernelInput ?? null, gLogAbsDet?.storage.kernelInput ?? null) ?? null;
-    if (onDevice) return onDevice.map((g, i) => new Tensor(new Storage(g, inputs[i]!.dtype), inputs[i]!.shape));
-    const grads = inputs.map((t) => allocate(t.dtype, t.size));
-    getBackend().planarBackward(z.data, uHat.data, w.data, b.data, slack.data, n, d, perSample, gOut?.data ?? null, gLogAbsDet?.data ?? null, grads[0]!, grads[1]!, grads[2]!, grads[3]!, grads[4]!);
-    return grads.map((g, i) => new Tensor(g, inputs[i]!.shape));
-  };
-  const [zOut, ld] = fromOpMulti("planar", [[out, z.shape], [logAbsDet, [n]]], inputs, ([gOut, gLogAbsDet]) => rule(gOut ?? null, gLogAbsDet ?? null));
-  return { z: zOut!, logAbsDet: ld! };
+  return fusedLayer("planar", z, n, inputs, {
+    device: () => getBackend().resident?.planarForward?.(on[0]!, on[1]!, on[2]!, on[3]!, on[4]!, n, d, perSample) ?? null,
+    host: (out, logAbsDet) => getBackend().planarForward(z.data, uHat.data, w.data, b.data, slack.data, n, d, perSample, out, logAbsDet),
+  }, {
+    device: (gOut, gLd) => getBackend().resident?.planarBackward?.(on[0]!, on[1]!, on[2]!, on[3]!, on[4]!, n, d, perSample, gOut?.storage.kernelInput ?? null, gLd?.storage.kernelInput ?? null) ?? null,
+    host: (gOut, gLd, g) => getBackend().planarBackward(z.data, uHat.data, w.data, b.data, slack.data, n, d, perSample, gOut?.data ?? null, gLd?.data ?? null, g[0]!, g[1]!, g[2]!, g[3]!, g[4]!),
+  });
 }
 
 /**

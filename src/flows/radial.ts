@@ -1,6 +1,6 @@
-import { allocate, fromOpMulti, Module, noGrad, randn, Storage, sum, Tensor, tensor, type Random, type TypedArray } from "../autograd/index.js";
+import { allocate, Module, noGrad, randn, sum, Tensor, tensor, type Random } from "../autograd/index.js";
 import { getBackend } from "../kernels/index.js";
-import { checkLayerParams, checkPointShape, type Flow, type FlowOutput } from "./flow.js";
+import { checkLayerParams, checkPointShape, fusedLayer, type Flow, type FlowOutput } from "./flow.js";
 import type { Implementation } from "./planar.js";
 
 /** Raw radial parameters: z0 of [D] with α̃, β̃ of [1] (shared), or z0 [N, D] with α̃, β̃ [N] (per sample). */
@@ -42,24 +42,13 @@ export function radial(z: Tensor, params: RadialParams, implementation: Implemen
   }
   const inputs = [z, z0, alpha, alphaPlusBeta];
   const on = inputs.map((t) => t.storage.kernelInput);
-  // On a device backend the layer's outputs (and, below, its gradients) stay on the device.
-  const device = getBackend().resident?.radialForward?.(on[0]!, on[1]!, on[2]!, on[3]!, n, d, perSample) ?? null;
-  let out: TypedArray | Storage, logAbsDet: TypedArray | Storage;
-  if (device) {
-    [out, logAbsDet] = [new Storage(device[0], z.dtype), new Storage(device[1], z.dtype)];
-  } else {
-    [out, logAbsDet] = [allocate(z.dtype, n * d), allocate(z.dtype, n)];
-    getBackend().radialForward(z.data, z0.data, alpha.data, alphaPlusBeta.data, n, d, perSample, out, logAbsDet);
-  }
-  const rule = (gOut: Tensor | null, gLogAbsDet: Tensor | null) => {
-    const onDevice = getBackend().resident?.radialBackward?.(on[0]!, on[1]!, on[2]!, on[3]!, n, d, perSample, gOut?.storage.kernelInput ?? null, gLogAbsDet?.storage.kernelInput ?? null) ?? null;
-    if (onDevice) return onDevice.map((g, i) => new Tensor(new Storage(g, inputs[i]!.dtype), inputs[i]!.shape));
-    const grads = inputs.map((t) => allocate(t.dtype, t.size));
-    getBackend().radialBackward(z.data, z0.data, alpha.data, alphaPlusBeta.data, n, d, perSample, gOut?.data ?? null, gLogAbsDet?.data ?? null, grads[0]!, grads[1]!, grads[2]!, grads[3]!);
-    return grads.map((g, i) => new Tensor(g, inputs[i]!.shape));
-  };
-  const [zOut, ld] = fromOpMulti("radial", [[out, z.shape], [logAbsDet, [n]]], inputs, ([gOut, gLogAbsDet]) => rule(gOut ?? null, gLogAbsDet ?? null));
-  return { z: zOut!, logAbsDet: ld! };
+  return fusedLayer("radial", z, n, inputs, {
+    device: () => getBackend().resident?.radialForward?.(on[0]!, on[1]!, on[2]!, on[3]!, n, d, perSample) ?? null,
+    host: (out, logAbsDet) => getBackend().radialForward(z.data, z0.data, alpha.data, alphaPlusBeta.data, n, d, perSample, out, logAbsDet),
+  }, {
+    device: (gOut, gLd) => getBackend().resident?.radialBackward?.(on[0]!, on[1]!, on[2]!, on[3]!, n, d, perSample, gOut?.storage.kernelInput ?? null, gLd?.storage.kernelInput ?? null) ?? null,
+    host: (gOut, gLd, g) => getBackend().radialBackward(z.data, z0.data, alpha.data, alphaPlusBeta.data, n, d, perSample, gOut?.data ?? null, gLd?.data ?? null, g[0]!, g[1]!, g[2]!, g[3]!),
+  });
 }
 
 /**

@@ -1,7 +1,7 @@
 import { getBackend, type BinaryOp, type DeviceArray, type UnaryOp } from "../../kernels/index.js";
 import { broadcastShapes, sameShape, shapeString, sizeOf } from "../shape.js";
 import { Storage } from "../storage.js";
-import { allocate, fromOp, Tensor, type TensorLike, type TypedArray } from "../tensor.js";
+import { allocate, fromOp, opOutput, Tensor, type TensorLike, type TypedArray } from "../tensor.js";
 import { broadcastTo } from "./movement.js";
 
 // Each op: its forward is a backend kernel (math in kernels/elementwise.ts), its backward a rule
@@ -10,13 +10,7 @@ import { broadcastTo } from "./movement.js";
 function unaryOp(op: UnaryOp, x: Tensor, rule: ((g: Tensor, x: Tensor, y: Tensor) => Tensor) | null): Tensor {
   const backend = getBackend();
   const device = backend.resident?.unary(op, x.storage.kernelInput, x.size) ?? null;
-  let out: TypedArray | Storage;
-  if (device) {
-    out = new Storage(device, x.dtype);
-  } else {
-    out = allocate(x.dtype, x.size);
-    backend.unary(op, x.data, out);
-  }
+  const out = opOutput(device, x.dtype, x.size, (o) => backend.unary(op, x.data, o));
   return fromOp(op, out, x.shape, [x], rule && ((g, y) => [rule(g, x, y)]));
 }
 
@@ -37,13 +31,7 @@ function binaryOp(op: BinaryOp, aIn: TensorLike, bIn: TensorLike, rule: ((g: Ten
   const shape = sameShape(a.shape, b.shape) ? a.shape : broadcastShapes(op, a.shape, b.shape);
   const backend = getBackend();
   const device = backend.resident?.binary(op, a.storage.kernelInput, a.shape, b.storage.kernelInput, b.shape, shape) ?? null;
-  let out: TypedArray | Storage;
-  if (device) {
-    out = new Storage(device, a.dtype);
-  } else {
-    out = allocate(a.dtype, sizeOf(shape));
-    backend.binary(op, a.data, a.shape, b.data, b.shape, out, shape);
-  }
+  const out = opOutput(device, a.dtype, sizeOf(shape), (o) => backend.binary(op, a.data, a.shape, b.data, b.shape, o, shape));
   return fromOp(op, out, shape, [a, b], rule && ((g, y) => rule(g, a, b, y)));
 }
 
@@ -160,13 +148,7 @@ export function where(cond: Tensor, aIn: TensorLike, bIn: TensorLike): Tensor {
   const backend = getBackend();
   const [c, x, y] = [full(cond), full(a), full(b)];
   const device = backend.resident?.where?.(c.storage.kernelInput, x.storage.kernelInput, y.storage.kernelInput, sizeOf(shape)) ?? null;
-  let out: TypedArray | Storage;
-  if (device) {
-    out = new Storage(device, a.dtype);
-  } else {
-    out = allocate(a.dtype, sizeOf(shape));
-    backend.where(c.data, x.data, y.data, out);
-  }
+  const out = opOutput(device, a.dtype, sizeOf(shape), (o) => backend.where(c.data, x.data, y.data, o));
   // d where(c, a, b) = where(c, da, 0) + where(c, 0, db)
   return fromOp("where", out, shape, [cond, a, b], (g) => [null, a.requiresGrad ? where(cond, g, 0) : null, b.requiresGrad ? where(cond, 0, g) : null]);
 }

@@ -1,7 +1,6 @@
 import { getBackend } from "../../kernels/index.js";
 import { broadcastShapes, broadcastStrides, shapeString, sizeOf } from "../shape.js";
-import { Storage } from "../storage.js";
-import { allocate, fromOp, Tensor } from "../tensor.js";
+import { fromOp, opOutput, Tensor } from "../tensor.js";
 import { asTensor } from "./elementwise.js";
 import { reshape } from "./movement.js";
 
@@ -52,10 +51,7 @@ function matmulData(a: Tensor, b: Tensor, transA: boolean, transB: boolean) {
   const bOffsets = batchOffsets(b.shape.slice(0, -2), batch, bk * bn);
   const backend = getBackend();
   const device = backend.resident?.matmul(a.storage.kernelInput, aOffsets, b.storage.kernelInput, bOffsets, m, k, n, transA, transB) ?? null;
-  if (device) return new Storage(device, a.dtype);
-  const out = allocate(a.dtype, count * m * n);
-  backend.matmul(a.data, aOffsets, b.data, bOffsets, out, m, k, n, transA, transB);
-  return out;
+  return opOutput(device, a.dtype, count * m * n, (o) => backend.matmul(a.data, aOffsets, b.data, bOffsets, o, m, k, n, transA, transB));
 }
 
 function batchOffsets(own: number[], batch: number[], matrixSize: number): Int32Array {

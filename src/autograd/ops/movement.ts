@@ -2,7 +2,7 @@ import { getBackend, type DeviceArray } from "../../kernels/index.js";
 import { broadcastStrides, contiguousStrides, normalizeAxis, sameShape, shapeString, sizeOf } from "../shape.js";
 import { Storage } from "../storage.js";
 import { add, deviceSum } from "./elementwise.js";
-import { allocate, fromOp, fromOpMulti, Tensor, type TypedArray } from "../tensor.js";
+import { allocate, fromOp, fromOpMulti, opOutput, Tensor, type TypedArray } from "../tensor.js";
 
 // Ops that move values without arithmetic. Their backward rules move the gradient back.
 
@@ -13,10 +13,7 @@ import { allocate, fromOp, fromOpMulti, Tensor, type TypedArray } from "../tenso
 function place(g: Tensor, starts: readonly number[], outShape: readonly number[], offset: number, strides: readonly number[]): Tensor {
   const backend = getBackend();
   const device = g.storage.onDevice ? (backend.resident?.pad?.(g.storage.kernelInput, g.shape, starts, outShape) ?? null) : null;
-  if (device) return new Tensor(new Storage(device, g.dtype), outShape);
-  const dx = allocate(g.dtype, sizeOf(outShape));
-  backend.stridedScatter(g.data, dx, offset, g.shape, strides, false);
-  return new Tensor(dx, outShape);
+  return new Tensor(opOutput(device, g.dtype, sizeOf(outShape), (dx) => backend.stridedScatter(g.data, dx, offset, g.shape, strides, false)), outShape);
 }
 
 /**
@@ -26,10 +23,7 @@ function place(g: Tensor, starts: readonly number[], outShape: readonly number[]
 function copyView(x: Tensor, offset: number, shape: readonly number[], strides: readonly number[]): TypedArray | Storage {
   const backend = getBackend();
   const device = x.storage.onDevice ? (backend.resident?.stridedCopy?.(x.storage.kernelInput, offset, shape, strides) ?? null) : null;
-  if (device) return new Storage(device, x.dtype);
-  const out = allocate(x.dtype, sizeOf(shape));
-  backend.stridedCopy(x.data, offset, shape, strides, out);
-  return out;
+  return opOutput(device, x.dtype, sizeOf(shape), (out) => backend.stridedCopy(x.data, offset, shape, strides, out));
 }
 
 /** Same values, new shape (one axis may be −1). Shares the data buffer: no copy. */
@@ -136,7 +130,6 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
     starts.push(at);
     at += t.shape[a]!;
   }
-  let out: TypedArray | Storage;
   let device: DeviceArray | null = null;
   if (tensors.length > 1 && tensors.some((t) => t.storage.onDevice) && getBackend().resident?.pad) {
     // On a device: each input placed in zeros of the output's shape, then summed (the places do not
@@ -145,12 +138,7 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
     device = deviceSum(placed);
     for (const p of placed) p.storage.free();
   }
-  if (device) {
-    out = new Storage(device, first.dtype);
-  } else {
-    out = allocate(first.dtype, sizeOf(shape));
-    tensors.forEach((t, i) => getBackend().stridedScatter(t.data, out as TypedArray, starts[i]! * strides[a]!, t.shape, strides, false));
-  }
+  const out = opOutput(device, first.dtype, sizeOf(shape), (o) => tensors.forEach((t, i) => getBackend().stridedScatter(t.data, o, starts[i]! * strides[a]!, t.shape, strides, false)));
   // d concat(xs) = the slices of the gradient, one per input
   return fromOp("concat", out, shape, [...tensors], (g) =>
     tensors.map((t, i) => {
@@ -223,19 +211,10 @@ export function indexSelect(x: Tensor, axis: number, indices: ArrayLike<number>)
   // A gather runs where its input is (and its adjoint where the gradient is), like copyView.
   const backend = getBackend();
   const device = x.storage.onDevice ? (backend.resident?.gather?.(x.storage.kernelInput, outer, n, inner, idx) ?? null) : null;
-  let out: TypedArray | Storage;
-  if (device) {
-    out = new Storage(device, x.dtype);
-  } else {
-    out = allocate(x.dtype, sizeOf(shape));
-    backend.gather(x.data, outer, n, inner, idx, out);
-  }
+  const out = opOutput(device, x.dtype, sizeOf(shape), (o) => backend.gather(x.data, outer, n, inner, idx, o));
   // d x[idx] adds each picked gradient back at its index (repeats add up)
   return fromOp("indexSelect", out, shape, [x], (g) => {
     const onDevice = g.storage.onDevice ? (getBackend().resident?.scatterAdd?.(g.storage.kernelInput, outer, n, inner, idx) ?? null) : null;
-    if (onDevice) return [new Tensor(new Storage(onDevice, x.dtype), x.shape)];
-    const dx = allocate(x.dtype, x.size);
-    getBackend().scatterAdd(g.data, outer, n, inner, idx, dx);
-    return [new Tensor(dx, x.shape)];
+    return [new Tensor(opOutput(onDevice, x.dtype, x.size, (dx) => getBackend().scatterAdd(g.data, outer, n, inner, idx, dx)), x.shape)];
   });
 }
