@@ -45,7 +45,7 @@ export class GpuBackend implements Backend {
   private readonly asyncReads: boolean;
   private readonly kernels = new Map<string, GpuKernel>();
   /** device arrays alive: textures (GL modes) or buffers (webgpu) */
-  private readonly textures = new Set<DeviceArray>();
+  private readonly live = new Set<DeviceArray>();
   private disposed = false;
   private warnedTooLarge = false;
 
@@ -61,13 +61,13 @@ export class GpuBackend implements Backend {
 
   /** Textures (GL modes) or buffers (webgpu) holding tensors on the GPU now (a test checks this stays flat over training). */
   liveTextures(): number {
-    return this.textures.size;
+    return this.live.size;
   }
 
   /** Destroy every texture, every kernel and the gpu.js instance. */
   dispose(): void {
     if (this.disposed) return;
-    for (const t of [...this.textures]) t.release();
+    for (const t of [...this.live]) t.release();
     for (const k of this.kernels.values()) k.destroy();
     this.kernels.clear();
     this.gpu.destroy();
@@ -133,7 +133,7 @@ export class GpuBackend implements Backend {
     if (this.asyncReads) return this.runQueued(spec, n, inputs, extra);
     const args = [...inputs.map((x) => this.argument(x)), ...extra];
     const k = this.kernel(`${spec.key}:p${GpuBackend.kinds(args)}`, spec.source, n, spec.constants, true);
-    return new TextureArray(k(...args) as GpuTexture, n, this, this.textures);
+    return new TextureArray(k(...args) as GpuTexture, n, this, this.live);
   }
 
   /**
@@ -150,7 +150,7 @@ export class GpuBackend implements Backend {
     const pending = Promise.all([...args, ...extra]).then((values) => k(...values) as Promise<GpuBufferHandle>);
     const done = () => used.forEach((x) => x.drop());
     pending.then(done, done);
-    return new BufferArray(pending, n, this, this.textures);
+    return new BufferArray(pending, n, this, this.live);
   }
 
   private residentKernels(): ResidentKernels {
@@ -175,7 +175,7 @@ export class GpuBackend implements Backend {
         if (total === 0 || k === 0 || tooLarge(total, a.length, b.length)) return null;
         return this.runResident(matmulSpec(aOffsets.length, m, k, n, transA, transB), total, [a, b], [Float32Array.from(aOffsets), Float32Array.from(bOffsets)]);
       },
-      liveArrays: () => this.textures.size,
+      liveArrays: () => this.live.size,
       where: (cond, a, b, n) => (n === 0 || tooLarge(n) ? null : this.runResident(whereSpec(n), n, [cond, a, b])),
       stridedCopy: (src, offset, shape, strides) => {
         const n = sizeOf(shape);
