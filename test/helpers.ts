@@ -2,6 +2,7 @@ import { expect } from "vitest";
 import * as ag from "../src/autograd/index.js";
 import { gradcheck, Random, Tensor, type GradcheckOptions } from "../src/autograd/index.js";
 import { planar, radial, type PlanarParams, type RadialParams } from "../src/flows/index.js";
+import type { UpdateRule } from "../src/kernels/index.js";
 
 /** Random float64 tensor from a fixed-seed stream; `lo`/`hi` bound the values (uniform), else normal. */
 export function randomTensor(rng: Random, shape: number[], range?: [number, number]): Tensor {
@@ -79,3 +80,11 @@ export function tinyRegression(): { net: ag.MLP; opt: ag.Adam; step: () => Tenso
   });
   return { net, opt, step };
 }
+
+/** One step of each optimizer rule, with momentum where it has one, for the kernel tests. */
+export const UPDATE_RULES: UpdateRule[] = [
+  { kind: "sgd", lr: 0.1, momentum: 0.9 },
+  { kind: "adam", lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, t: 3 },
+  { kind: "rmsprop", lr: 0.01, alpha: 0.99, eps: 1e-8, momentum: 0.5 },
+];
+export const stateBuffers = (rule: UpdateRule): number => (rule.kind === "sgd" ? 1 : 2);

@@ -43,6 +43,11 @@ class FakeDevice {
     reduce: (op, x, outer, size, inner) => this.make(outer * inner, (out) => cpuBackend.reduce(op, this.on(x) as Float32Array, outer, size, inner, out)),
     matmul: (a, ao, b, bo, m, k, n, ta, tb) => this.make(ao.length * m * n, (out) => cpuBackend.matmul(this.on(a) as Float32Array, ao, this.on(b) as Float32Array, bo, out, m, k, n, ta, tb)),
     liveArrays: () => this.live.size,
+    update: (rule, x, g, state) => {
+      const outs = [x, ...state].map((a) => Float32Array.from(this.on(a) as Float32Array)); // new arrays: the inputs stay as they were
+      cpuBackend.update(rule, outs[0]!, this.on(g) as Float32Array, outs.slice(1));
+      return outs.map((o) => new FakeArray(o, this));
+    },
     where: (c, a, b, n) => this.make(n, (out) => cpuBackend.where(this.on(c) as Float32Array, this.on(a) as Float32Array, this.on(b) as Float32Array, out)),
     stridedCopy: (src, o, shape, strides) => this.make(shape.reduce((p, d) => p * d, 1), (out) => cpuBackend.stridedCopy(this.on(src) as Float32Array, o, shape, strides, out)),
     gather: (x, outer, size, inner, idx) => this.make(outer * idx.length * inner, (out) => cpuBackend.gather(this.on(x) as Float32Array, outer, size, inner, idx, out)),
@@ -138,28 +143,85 @@ describe("device-resident tensors (stand-in device)", () => {
     expect(device.live.size).toBe(before);
   });
 
-  it("training steps in tidy(): leaf gradients survive the scope, device memory stays flat, results match the CPU", () => {
+  it("training steps in tidy(): gradients, parameters and optimizer state stay on the device; only the loss is read; memory stays flat; results match the CPU", () => {
     const device = new FakeDevice();
     const run = (backend: Backend | "cpu") => {
       setBackend(backend);
       const { net, opt, step } = tinyRegression();
-      const losses: number[] = [], live: number[] = [];
+      const losses: number[] = [], live: number[] = [], reads: number[] = [];
       for (let t = 0; t < 200; t++) {
+        const readsBefore = device.reads;
         const loss = step().item();
         if (backend !== "cpu") for (const p of net.parameters()) expect(p.grad!.storage.onDevice).toBe(true); // kept past the scope, on the device
         opt.step();
-        for (const p of net.parameters()) expect(p.grad!.storage.onDevice).toBe(false); // the optimizer read them back
+        if (backend !== "cpu") for (const p of net.parameters()) expect(p.storage.onDevice && p.grad!.storage.onDevice).toBe(true); // updated there
+        reads.push(device.reads - readsBefore);
         losses.push(loss);
         live.push(device.live.size);
       }
+      const weights = net.parameters().map((p) => Array.from(p.data));
       setBackend("cpu");
-      return { losses, live };
+      return { losses, live, reads, weights };
     };
     const onDevice = run(device.backend()), onCpu = run("cpu");
-    // Only the tensor made before the loop (the target) holds device memory after any step.
-    expect(onDevice.live.every((n) => n === 1)).toBe(true);
+    expect(onDevice.reads.every((n) => n === 1)).toBe(true); // the loss
+    // After every step: the target, and per parameter (4) itself, its gradient and Adam's 2 moments.
+    expect(onDevice.live.every((n) => n === 1 + 4 * 4)).toBe(true);
     expect(onDevice.losses[199]!).toBeLessThan(onDevice.losses[0]! / 5);
-    expectClose(onDevice.losses, onCpu.losses, 1e-4, 1e-6); // same float32 math on both
+    expectClose(onDevice.losses, onCpu.losses, 1e-4, 1e-6); // the same math, in float32 on the device
+    onDevice.weights.forEach((w, i) => expectClose(w, onCpu.weights[i]!, 1e-3, 1e-5));
+  });
+
+  it("optimizer steps on the device match the host's for SGD (with momentum), Adam and RMSprop, and move back to the host when gradients do", () => {
+    const device = new FakeDevice();
+    const run = (backend: Backend | "cpu", make: (ps: ag.Tensor[]) => ag.Optimizer) => {
+      setBackend(backend);
+      const x = ag.randn([5, 3], { random: 9, dtype: "float32" }).requireGrad(), y = ag.randn([3], { random: 10, dtype: "float32" }).requireGrad();
+      const opt = make([x, y]);
+      for (let t = 0; t < 5; t++) {
+        opt.zeroGrad();
+        ag.tidy(() => x.mul(1).matmul(y.mul(1).reshape([3, 1])).tanh().sum().backward()); // on the device where there is one
+        opt.step();
+      }
+      if (backend !== "cpu") {
+        expect(x.storage.onDevice).toBe(true);
+        // A step on host gradients (work kept on the host) reads the state back and goes on there.
+        setBackend("cpu");
+        opt.zeroGrad();
+        x.matmul(y.reshape([3, 1])).tanh().sum().backward();
+        opt.step();
+        expect(x.storage.onDevice).toBe(false);
+      } else {
+        opt.zeroGrad();
+        x.matmul(y.reshape([3, 1])).tanh().sum().backward();
+        opt.step();
+      }
+      opt.dispose();
+      return [Array.from(x.data), Array.from(y.data)];
+    };
+    const makers: Array<(ps: ag.Tensor[]) => ag.Optimizer> = [
+      (ps) => new ag.SGD(ps, { lr: 0.1, momentum: 0.9 }),
+      (ps) => new ag.Adam(ps, { lr: 0.05 }),
+      (ps) => new ag.RMSprop(ps, { lr: 0.01, momentum: 0.5 }),
+    ];
+    for (const make of makers) {
+      const onDevice = run(device.backend(), make), onCpu = run("cpu", make);
+      onDevice.forEach((v, i) => expectClose(v, onCpu[i]!, 1e-4, 1e-6));
+    }
+    expect(device.live.size).toBe(0); // parameters read back, gradients dropped, state disposed
+  });
+
+  it("zeroGrad() frees a gradient's device memory; using it afterwards says so", () => {
+    const device = new FakeDevice();
+    setBackend(device.backend());
+    const w = f32([1, 2, 3], [3]).requireGrad();
+    w.mul(w).sum().backward();
+    const g = w.grad!;
+    expect(g.storage.onDevice).toBe(true);
+    const before = device.live.size;
+    w.zeroGrad();
+    expect(device.live.size).toBe(before - 1);
+    expect(() => g.data).toThrow(/freed when zeroGrad\(\) dropped the gradient/);
   });
 
   it("flow layers, copies, where and logsumexp keep a whole planar/radial density step on the device: only the loss and the gradients are read", () => {

@@ -1,13 +1,21 @@
+import { getBackend, isDeviceArray, type KernelInput, type TypedArray, type UpdateRule } from "../kernels/index.js";
 import type { Tensor } from "./tensor.js";
 
+// Device memory of optimizer state that nobody disposed: freed when the optimizer is collected.
+const collected = new FinalizationRegistry<Map<Tensor, KernelInput[]>>((state) => {
+  for (const buffers of state.values()) for (const b of buffers) if (isDeviceArray(b)) b.release();
+});
+
 /**
- * Optimizers update parameters in place from their `grad`, with plain loops over the typed arrays
- * (no graph is recorded). Parameters without a gradient are skipped.
+ * Optimizers update parameters from their `grad` (no graph is recorded); parameters without a
+ * gradient are skipped. Each step is one backend kernel per parameter (kernels/cpu/optim.ts holds
+ * the loops): where the backend keeps tensors on a device and the gradient is there, the update
+ * runs there too, and the parameter and the optimizer's state stay on the device between steps.
  */
 export abstract class Optimizer {
   readonly params: Tensor[];
-  /** Per-parameter state buffers, allocated on first use. */
-  protected state = new Map<Tensor, Float64Array[]>();
+  /** Per-parameter state buffers (host arrays, or device arrays once updated there), made on first use. */
+  protected state = new Map<Tensor, KernelInput[]>();
 
   /** The learning rate; schedules change it between steps. */
   lr: number;
@@ -19,33 +27,90 @@ export abstract class Optimizer {
     this.params.forEach((p, i) => {
       if (!p.requiresGrad) throw new Error(`${this.constructor.name}: parameter ${i} does not require grad`);
     });
+    collected.register(this, this.state, this);
   }
 
+  /** Drop every parameter's gradient (freeing its device memory, if it has any). */
   zeroGrad(): void {
-    for (const p of this.params) p.grad = null;
+    for (const p of this.params) p.zeroGrad();
   }
 
   step(): void {
-    for (const p of this.params) if (p.grad) this.update(p.data, p.grad.data, this.buffers(p));
+    const rule = this.nextRule();
+    for (const p of this.updateOnDevice(rule)) this.updateOnHost(p, rule);
   }
 
   /**
-   * step(), after reading the gradients (and any parameter made on the device) back to the host:
-   * needed where reads are asynchronous (webgpu). The update itself runs on the host.
+   * step() where values come back only asynchronously (webgpu): updates that run on the device need
+   * nothing read; the rest read their parameter, gradient and state back first.
    */
   async stepAsync(): Promise<void> {
-    await Promise.all(this.params.flatMap((p) => [p.read(), p.grad?.read()]));
-    this.step();
+    const rule = this.nextRule();
+    const rest = this.updateOnDevice(rule);
+    await Promise.all(rest.flatMap((p) => [p.read(), p.grad!.read(), this.readState(p)]));
+    for (const p of rest) this.updateOnHost(p, rule);
+  }
+
+  /** Free the optimizer's state on the device (it starts again from zeros if stepped afterwards). */
+  dispose(): void {
+    for (const buffers of this.state.values()) for (const b of buffers) if (isDeviceArray(b)) b.release();
+    this.state.clear();
   }
 
   /** How many state buffers of the parameter's size this optimizer keeps. */
   protected abstract readonly bufferCount: number;
-  protected abstract update(x: Float32Array | Float64Array, g: Float32Array | Float64Array, buffers: Float64Array[]): void;
+  /** The update rule with this step's hyperparameters (called once per step). */
+  protected abstract nextRule(): UpdateRule;
 
-  private buffers(p: Tensor): Float64Array[] {
+  /** Update the parameters whose step the backend runs on its device; return the others. */
+  private updateOnDevice(rule: UpdateRule): Tensor[] {
+    const backend = getBackend(), rest: Tensor[] = [];
+    for (const p of this.params) {
+      if (!p.grad) continue;
+      const state = this.buffers(p);
+      const out = backend.resident?.update?.(rule, p.storage.kernelInput, p.grad.storage.kernelInput, state) ?? null;
+      if (!out) {
+        rest.push(p);
+        continue;
+      }
+      const [x, ...next] = out;
+      p.storage.assign(x!);
+      for (const b of state) if (isDeviceArray(b)) b.release();
+      this.state.set(p, next);
+    }
+    return rest;
+  }
+
+  private updateOnHost(p: Tensor, rule: UpdateRule): void {
+    getBackend().update(rule, p.data, p.grad!.data, this.hostBuffers(p));
+  }
+
+  private buffers(p: Tensor): KernelInput[] {
     let b = this.state.get(p);
     if (!b) this.state.set(p, (b = Array.from({ length: this.bufferCount }, () => new Float64Array(p.size))));
     return b;
+  }
+
+  /** The state on the host (read back once, if a step ran on the device). */
+  private hostBuffers(p: Tensor): TypedArray[] {
+    const b = this.buffers(p);
+    b.forEach((x, i) => {
+      if (isDeviceArray(x)) {
+        b[i] = Float64Array.from(x.read());
+        x.release();
+      }
+    });
+    return b as TypedArray[];
+  }
+
+  private async readState(p: Tensor): Promise<void> {
+    const b = this.buffers(p);
+    await Promise.all(b.map(async (x, i) => {
+      if (!isDeviceArray(x)) return;
+      const values = await x.readAsync();
+      b[i] = Float64Array.from(values);
+      x.release();
+    }));
   }
 }
 
@@ -57,16 +122,15 @@ export class SGD extends Optimizer {
     super(params, options.lr);
     this.momentum = options.momentum ?? 0;
   }
-  protected update(x: Float32Array | Float64Array, g: Float32Array | Float64Array, [b]: Float64Array[]): void {
-    const lr = this.lr, mu = this.momentum;
-    for (let i = 0; i < x.length; i++) {
-      b![i] = mu * b![i]! + g[i]!;
-      x[i] -= lr * b![i]!;
-    }
+  protected nextRule(): UpdateRule {
+    return { kind: "sgd", lr: this.lr, momentum: this.momentum };
   }
 }
 
-/** Adam (Kingma & Ba, 2015) with bias-corrected first and second moments. */
+/**
+ * Adam (Kingma & Ba, 2015) with bias-corrected moments: m ← β1 m + (1 − β1) g,
+ * v ← β2 v + (1 − β2) g², x ← x − lr·m̂ / (√v̂ + ε) with m̂ = m / (1 − β1ᵗ), v̂ = v / (1 − β2ᵗ).
+ */
 export class Adam extends Optimizer {
   protected readonly bufferCount = 2;
   readonly beta1: number;
@@ -78,20 +142,8 @@ export class Adam extends Optimizer {
     [this.beta1, this.beta2] = options.betas ?? [0.9, 0.999];
     this.eps = options.eps ?? 1e-8;
   }
-  override step(): void {
-    this.t++;
-    super.step();
-  }
-  protected update(x: Float32Array | Float64Array, g: Float32Array | Float64Array, [m, v]: Float64Array[]): void {
-    const { beta1, beta2, eps } = this;
-    const c1 = 1 - beta1 ** this.t, c2 = 1 - beta2 ** this.t;
-    const stepSize = this.lr / c1;
-    for (let i = 0; i < x.length; i++) {
-      const gi = g[i]!;
-      m![i] = beta1 * m![i]! + (1 - beta1) * gi;
-      v![i] = beta2 * v![i]! + (1 - beta2) * gi * gi;
-      x[i] -= (stepSize * m![i]!) / (Math.sqrt(v![i]! / c2) + eps);
-    }
+  protected nextRule(): UpdateRule {
+    return { kind: "adam", lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, t: ++this.t };
   }
 }
 
@@ -110,13 +162,7 @@ export class RMSprop extends Optimizer {
     this.eps = options.eps ?? 1e-8;
     this.momentum = options.momentum ?? 0;
   }
-  protected update(x: Float32Array | Float64Array, g: Float32Array | Float64Array, [s, b]: Float64Array[]): void {
-    const { alpha, eps, momentum, lr } = this;
-    for (let i = 0; i < x.length; i++) {
-      const gi = g[i]!;
-      s![i] = alpha * s![i]! + (1 - alpha) * gi * gi;
-      b![i] = momentum * b![i]! + gi / (Math.sqrt(s![i]!) + eps);
-      x[i] -= lr * b![i]!;
-    }
+  protected nextRule(): UpdateRule {
+    return { kind: "rmsprop", lr: this.lr, alpha: this.alpha, eps: this.eps, momentum: this.momentum };
   }
 }

@@ -13,7 +13,8 @@ export class Storage {
   readonly length: number;
   private hostData: TypedArray | null;
   private deviceData: DeviceArray | null;
-  private freedByScope = false;
+  /** Why the device memory was freed without a read, for the error a later use gets. */
+  private freedBy: string | null = null;
 
   constructor(data: TypedArray | DeviceArray, dtype: DType) {
     this.dtype = dtype;
@@ -68,20 +69,38 @@ export class Storage {
     return this.hostData ?? this.liveDevice();
   }
 
-  /** Free device memory without reading it back (the end of a tidy() scope). */
-  free(): void {
+  /**
+   * Free device memory without reading it back: at the end of a tidy() scope, or when zeroGrad()
+   * drops a gradient. `by` says which, in the error a later use gets.
+   */
+  free(by = "the tidy() scope that made it ended; return it from the scope, or keep() it, to use it afterwards"): void {
     if (!this.deviceData) return;
     this.deviceData.release();
     collected.unregister(this);
     this.deviceData = null;
-    this.freedByScope = true;
+    this.freedBy = by;
+  }
+
+  /**
+   * Take new values that are on the device (an optimizer step computed there), freeing the old ones.
+   * Parameters outlive every tidy() scope, so this storage is left out of them.
+   */
+  assign(device: DeviceArray): void {
+    if (device.length !== this.length) throw new Error(`Storage: ${device.length} new values for a storage of ${this.length}`);
+    keepStorage(this);
+    if (this.deviceData) {
+      this.deviceData.release();
+      collected.unregister(this);
+    }
+    this.hostData = null;
+    this.deviceData = device;
+    this.freedBy = null;
+    collected.register(this, device, this);
   }
 
   private liveDevice(): DeviceArray {
     if (this.deviceData && !this.deviceData.released) return this.deviceData;
-    if (this.freedByScope) {
-      throw new Error("Tensor: its device memory was freed when the tidy() scope that made it ended; return it from the scope, or keep() it, to use it afterwards");
-    }
+    if (this.freedBy) throw new Error(`Tensor: its device memory was freed when ${this.freedBy}`);
     throw new Error("Tensor: its device array was released by its backend (was the GPU backend disposed?)");
   }
 }

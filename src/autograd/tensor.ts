@@ -114,7 +114,9 @@ export class Tensor {
     return this;
   }
 
+  /** Drop the gradient; on a device its memory is freed now (the garbage collector would be late). */
   zeroGrad(): void {
+    this.grad?.storage.free("zeroGrad() dropped the gradient it held");
     this.grad = null;
   }
 

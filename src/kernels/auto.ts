@@ -38,6 +38,7 @@ export function autoBackend(cpu: Backend, gpu: Backend, threshold = DEFAULT_GPU_
     reduce: (op, x, outer, size, inner) => (go(x.length, x) ? r.reduce(op, x, outer, size, inner) : null),
     matmul: (a, ao, b, bo, m, k, n, ta, tb) => (go(matmulCost(ao.length, m, k, n), a, b) ? r.matmul(a, ao, b, bo, m, k, n, ta, tb) : null),
     liveArrays: () => r.liveArrays(),
+    ...(r.update && { update: (rule, x, g, state) => (go(x.length, x, g, ...state) ? r.update!(rule, x, g, state) : null) }),
     ...(r.where && { where: (c, a, b, n) => (go(n, c, a, b) ? r.where!(c, a, b, n) : null) }),
     ...(r.stridedCopy && { stridedCopy: (src, o, sh, st) => (go(sizeOf(sh), src) ? r.stridedCopy!(src, o, sh, st) : null) }),
     ...(r.gather && { gather: (x, o, s, i, idx) => (go(o * idx.length * i, x) ? r.gather!(x, o, s, i, idx) : null) }),

@@ -1,5 +1,5 @@
 /** flowgrad/kernels: the compute under the autograd, behind one Backend interface. */
-export type { Backend, BinaryOp, DeviceArray, DType, KernelInput, ReduceOp, ResidentKernels, Shape, TypedArray, UnaryOp } from "./types.js";
+export type { Backend, BinaryOp, DeviceArray, DType, KernelInput, ReduceOp, ResidentKernels, Shape, TypedArray, UnaryOp, UpdateRule } from "./types.js";
 export { isDeviceArray } from "./types.js";
 export { BINARY_EXPRESSIONS, UNARY_EXPRESSIONS } from "./elementwise.js";
 export { broadcastStrides, contiguousStrides, sizeOf } from "./strides.js";

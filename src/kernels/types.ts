@@ -16,6 +16,16 @@ export type BinaryOp =
 export type ReduceOp = "sum" | "max" | "min";
 
 /**
+ * An optimizer's update of one parameter for one step, with that step's hyperparameters (the math
+ * is in kernels/cpu/optim.ts). `state` holds the rule's running buffers, in this order:
+ * sgd [b] (momentum), adam [m, v] (moments; `t` is the step count, from 1), rmsprop [s, b].
+ */
+export type UpdateRule =
+  | { kind: "sgd"; lr: number; momentum: number }
+  | { kind: "adam"; lr: number; beta1: number; beta2: number; eps: number; t: number }
+  | { kind: "rmsprop"; lr: number; alpha: number; eps: number; momentum: number };
+
+/**
  * Values that live on a device (a gpu.js texture in GL modes, a buffer in webgpu mode) and come to
  * the host only when read.
  * Always float32. The backend that made one counts it until it is released.
@@ -49,6 +59,8 @@ export interface ResidentKernels {
   matmul(a: KernelInput, aOffsets: Int32Array, b: KernelInput, bOffsets: Int32Array, m: number, k: number, n: number, transA: boolean, transB: boolean): DeviceArray | null;
   /** Device arrays made and not yet released (a test checks this stays flat over training). */
   liveArrays(): number;
+  /** An optimizer step (Backend.update) on the device: new [x, ...state], the inputs left as they were. */
+  update?(rule: UpdateRule, x: KernelInput, g: KernelInput, state: KernelInput[]): DeviceArray[] | null;
 
   // Optional: a backend may keep these on the device too (the gpu.js backend does). Without them the
   // host kernels run, reading device inputs back.
@@ -114,6 +126,8 @@ export interface Backend {
   scatterAdd(g: TypedArray, outer: number, size: number, inner: number, indices: Int32Array, out: TypedArray): void;
   /** out[i] = cond[i] !== 0 ? a[i] : b[i], all of one length. */
   where(cond: TypedArray, a: TypedArray, b: TypedArray, out: TypedArray): void;
+  /** An optimizer step in place: x and its state buffers updated from the gradient g (UpdateRule). */
+  update(rule: UpdateRule, x: TypedArray, g: TypedArray, state: TypedArray[]): void;
 
   // Fused flow layers (math and argument order in kernels/cpu/flows.ts).
   planarConstraint(u: TypedArray, w: TypedArray, rows: number, d: number, uHat: TypedArray, slack: TypedArray): void;

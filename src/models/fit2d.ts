@@ -87,7 +87,8 @@ export function fit2D(options: Fit2DOptions): Fit2DResult {
 
 /**
  * fit2D for backends that read values only asynchronously (gpu.js webgpu): the same steps, each
- * awaiting its loss and gradients; the parameters and the optimizer stay on the host.
+ * awaiting its loss; the updates run on the device too, so parameters and optimizer state stay there
+ * between steps and come back to the host when training ends.
  */
 export function fit2DAsync(options: Fit2DOptions): Promise<Fit2DResult> {
   return runLoopAsync(fitLoop(options));

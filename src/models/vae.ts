@@ -238,7 +238,8 @@ export function trainVAE(model: FlowVAE, images: Float64Array, options: TrainVAE
 
 /**
  * trainVAE for backends that read values only asynchronously (gpu.js webgpu): the same steps, each
- * awaiting its loss and gradients; the parameters and the optimizer stay on the host.
+ * awaiting its loss; the updates run on the device too, so parameters and optimizer state stay there
+ * between steps and come back to the host when training ends.
  */
 export function trainVAEAsync(model: FlowVAE, images: Float64Array, options: TrainVAEOptions): Promise<TrainVAEResult> {
   return runLoopAsync(trainLoop(model, images, options));
@@ -294,6 +295,7 @@ function* trainLoop(model: FlowVAE, images: Float64Array, options: TrainVAEOptio
     validationLosses.push(v);
     options.onEpoch?.(epochsRun, v);
     if (v < best) {
+      yield { toHost: model.parameters() };
       best = v;
       bestEpoch = epochsRun;
       bestParams = model.parameters().map((p) => Float64Array.from(p.data));
@@ -301,7 +303,10 @@ function* trainLoop(model: FlowVAE, images: Float64Array, options: TrainVAEOptio
       break;
     }
   }
-  if (bestParams) model.parameters().forEach((p, i) => p.data.set(bestParams[i]!));
+  if (bestParams) {
+    yield { toHost: model.parameters() };
+    model.parameters().forEach((p, i) => p.data.set(bestParams[i]!));
+  }
   else bestEpoch = epochsRun;
   return { losses, validationLosses, epochsRun, bestEpoch, seconds: (performance.now() - started) / 1000 };
 }

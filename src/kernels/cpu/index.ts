@@ -3,6 +3,7 @@ import { binary, unary, where } from "./elementwise.js";
 import { planarBackward, planarConstraint, planarConstraintBackward, planarForward, radialBackward, radialForward } from "./flows.js";
 import { matmul } from "./matmul.js";
 import { gather, scatterAdd, stridedCopy, stridedScatter } from "./movement.js";
+import { update } from "./optim.js";
 import { reduce } from "./reduce.js";
 
 /** Plain TypeScript loops over typed arrays, float64 and float32. Always available. */
@@ -17,6 +18,7 @@ export const cpuBackend: Backend = {
   gather,
   scatterAdd,
   where,
+  update,
   planarConstraint,
   planarConstraintBackward,
   planarForward,

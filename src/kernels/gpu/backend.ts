@@ -1,17 +1,18 @@
 // The gpu.js backend: the compute-heavy kernels (elementwise, reductions, matmul, the fused flow
 // layers forward and backward) as gpu.js kernels, compiled once per shape signature and cached, in
 // two forms: on host arrays (Backend) and on device arrays that stay on the GPU (ResidentKernels,
-// which also copy, gather, pad and select); on host arrays, gathers and scatters run on the CPU backend. gpu.js computes in
-// float32: float64 inputs are converted on the way in and results written back into the caller's
-// array (a documented conversion). In webgpu mode results cannot come back synchronously: there
-// only the resident kernels run on the GPU, and the host-array kernels run on the CPU.
+// which also copy, gather, pad, select and run optimizer updates); on host arrays, those run on the
+// CPU backend. gpu.js computes in float32: float64 inputs are converted on the way in and results
+// written back into the caller's array (a documented conversion). In webgpu mode results cannot
+// come back synchronously: there only the resident kernels run on the GPU, and the host-array
+// kernels run on the CPU.
 import { cpuBackend } from "../cpu/index.js";
 import { sizeOf } from "../strides.js";
 import { isDeviceArray, type Backend, type BinaryOp, type DeviceArray, type KernelInput, type ReduceOp, type ResidentKernels, type Shape, type TypedArray, type UnaryOp } from "../types.js";
 import { BufferArray, copyResult, TextureArray, type GpuBufferHandle } from "./device-arrays.js";
 import { chooseMode, importGpuJs, webgpuNotChosen, type GpuInfo, type GpuInstance, type GpuKernel, type GpuMode, type GpuTexture } from "./load.js";
-import { MAX_WIDTH, planarBackwardSource, planarSource, radialBackwardSource, radialSource } from "./sources.js";
-import { binarySpec, flowSpec, gatherSpec, matmulSpec, padSpec, scatterAddSpec, reduceSpec, stridedCopySpec, unarySpec, whereSpec, type KernelSpec } from "./specs.js";
+import { MAX_WIDTH, planarBackwardSource, planarSource, radialBackwardSource, radialSource, updateOutputs } from "./sources.js";
+import { binarySpec, flowSpec, gatherSpec, matmulSpec, padSpec, scatterAddSpec, reduceSpec, stridedCopySpec, unarySpec, updateScalars, updateSpec, whereSpec, type KernelSpec } from "./specs.js";
 import { installWebGpu } from "./webgpu.js";
 
 /** Larger arrays go to the CPU backend: gpu.js indexes in float32, exact only below 2²⁴. */
@@ -176,6 +177,12 @@ export class GpuBackend implements Backend {
         return this.runResident(matmulSpec(aOffsets.length, m, k, n, transA, transB), total, [a, b], [Float32Array.from(aOffsets), Float32Array.from(bOffsets)]);
       },
       liveArrays: () => this.live.size,
+      update: (rule, x, g, state) => {
+        const n = x.length;
+        if (n === 0 || tooLarge(n)) return null;
+        const inputs = [x, g, ...state], h = updateScalars(rule);
+        return Array.from({ length: updateOutputs(rule.kind) }, (_, which) => this.runResident(updateSpec(rule.kind, which, n), n, inputs, [h]));
+      },
       where: (cond, a, b, n) => (n === 0 || tooLarge(n) ? null : this.runResident(whereSpec(n), n, [cond, a, b])),
       stridedCopy: (src, offset, shape, strides) => {
         const n = sizeOf(shape);
@@ -340,12 +347,13 @@ export class GpuBackend implements Backend {
     addShares(gAlphaPlusBeta, part("gs", n), n, 1, perSample);
   }
 
-  // Data movement and the planar constraint (O(D) work) stay on the CPU backend.
+  // On host arrays, data movement, optimizer updates and the planar constraint (O(D) work) stay on the CPU backend.
   stridedCopy: Backend["stridedCopy"] = (...args) => this.fallback.stridedCopy(...args);
   stridedScatter: Backend["stridedScatter"] = (...args) => this.fallback.stridedScatter(...args);
   gather: Backend["gather"] = (...args) => this.fallback.gather(...args);
   scatterAdd: Backend["scatterAdd"] = (...args) => this.fallback.scatterAdd(...args);
   where: Backend["where"] = (...args) => this.fallback.where(...args);
+  update: Backend["update"] = (...args) => this.fallback.update(...args);
   planarConstraint: Backend["planarConstraint"] = (...args) => this.fallback.planarConstraint(...args);
   planarConstraintBackward: Backend["planarConstraintBackward"] = (...args) => this.fallback.planarConstraintBackward(...args);
 }

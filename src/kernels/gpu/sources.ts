@@ -2,7 +2,7 @@
 // width W (≤ 4096, under GL's 16384 texture side) so that the flat index is y·W + x; loop bounds and
 // sizes are constants, never arguments (gpu.js caps argument-bound loops at 1000 iterations).
 import { BINARY_EXPRESSIONS, UNARY_EXPRESSIONS } from "../elementwise.js";
-import type { BinaryOp, ReduceOp, Shape, UnaryOp } from "../types.js";
+import type { BinaryOp, ReduceOp, Shape, UnaryOp, UpdateRule } from "../types.js";
 
 export const MAX_WIDTH = 4096;
 
@@ -158,3 +158,33 @@ export function radialBackwardSource(which: "gz" | "ga" | "gs"): string {
     const lr = (this.constants.d - 1) / (r + ab) + (2 * (r + al)) / P - (this.constants.d + 1) * h;
     ${tail} }`;
 }
+
+/**
+ * An optimizer step (kernels/cpu/optim.ts), one kernel per output: `which` 0 is the new parameter,
+ * k ≥ 1 the new state buffer k − 1. Each recomputes the new state from the old inputs, so the
+ * kernels of one step are independent. Hyperparameters come in H (updateScalars in specs.ts), so a
+ * new learning rate or step count needs no new kernel; 1 − β is passed, not formed in float32.
+ */
+const UPDATES: Record<UpdateRule["kind"], { state: string; outputs: string[] }> = {
+  // H = [lr, μ]
+  sgd: { state: "const b = H[1] * S0[i] + g;", outputs: ["X[i] - H[0] * b", "b"] },
+  // H = [lr / (1 − β1ᵗ), β1, 1 − β1, β2, 1 − β2, ε, 1 − β2ᵗ]
+  adam: {
+    state: "const m = H[1] * S0[i] + H[2] * g; const v = H[3] * S1[i] + H[4] * g * g;",
+    outputs: ["X[i] - (H[0] * m) / (Math.sqrt(v / H[6]) + H[5])", "m", "v"],
+  },
+  // H = [lr, α, 1 − α, ε, μ]
+  rmsprop: {
+    state: "const s = H[1] * S0[i] + H[2] * g * g; const b = H[4] * S1[i] + g / (Math.sqrt(s) + H[3]);",
+    outputs: ["X[i] - H[0] * b", "s", "b"],
+  },
+};
+
+export function updateSource(kind: UpdateRule["kind"], which: number): string {
+  const { state, outputs } = UPDATES[kind];
+  const buffers = outputs.slice(1).map((_, k) => `S${k}`);
+  return `function (X, G, ${buffers.join(", ")}, H) { ${flatIndex} if (i >= this.constants.n) { return 0; } const g = G[i]; ${state} return ${outputs[which]}; }`;
+}
+
+/** How many outputs an update rule has: the parameter and its state buffers. */
+export const updateOutputs = (kind: UpdateRule["kind"]): number => UPDATES[kind].outputs.length;

@@ -1,8 +1,8 @@
 // What compiles each gpu.js kernel: a cache key (the shape signature), a source and constants. One
 // spec per op, shared by the kernels that read back and those that leave outputs on the device.
 import { broadcastStrides, collapseAxes } from "../strides.js";
-import type { BinaryOp, ReduceOp, Shape, UnaryOp } from "../types.js";
-import { binarySource, gatherSource, matmulSource, padSource, scatterAddSource, reduceSource, stridedCopySource, unarySource, whereSource } from "./sources.js";
+import type { BinaryOp, ReduceOp, Shape, UnaryOp, UpdateRule } from "../types.js";
+import { binarySource, gatherSource, matmulSource, padSource, scatterAddSource, reduceSource, stridedCopySource, unarySource, updateSource, whereSource } from "./sources.js";
 
 /** What compiles a kernel: its cache key (the shape signature), its source and its constants. */
 export interface KernelSpec {
@@ -45,3 +45,19 @@ export const scatterAddSpec = (outer: number, size: number, inner: number, m: nu
 export const flowSpec = (tag: string, source: string, n: number, d: number, perSample: boolean): KernelSpec =>
   ({ key: `${tag}:${n}:${d}:${perSample}`, source, constants: { d, perSample: perSample ? 1 : 0 } });
 
+
+/** Output `which` of an update rule's step on n elements (updateSource). */
+export const updateSpec = (kind: UpdateRule["kind"], which: number, n: number): KernelSpec =>
+  ({ key: `opt:${kind}:${which}:${n}`, source: updateSource(kind, which), constants: {} });
+
+/** An update rule's hyperparameters for this step, in the order its kernel reads them (H). */
+export function updateScalars(rule: UpdateRule): Float32Array {
+  switch (rule.kind) {
+    case "sgd":
+      return Float32Array.of(rule.lr, rule.momentum);
+    case "adam":
+      return Float32Array.of(rule.lr / (1 - rule.beta1 ** rule.t), rule.beta1, 1 - rule.beta1, rule.beta2, 1 - rule.beta2, rule.eps, 1 - rule.beta2 ** rule.t);
+    case "rmsprop":
+      return Float32Array.of(rule.lr, rule.alpha, 1 - rule.alpha, rule.eps, rule.momentum);
+  }
+}
