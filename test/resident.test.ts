@@ -279,6 +279,21 @@ describe("device-resident tensors (stand-in device)", () => {
     expectClose(t.data, [(big.matmul(big).sum().item() + 1) * 6], 1e-5);
   });
 
+  it("astype on the device is a relabelled copy there, and its gradient comes back converted", () => {
+    const device = new FakeDevice();
+    setBackend(device.backend());
+    const x = f32([1, 2, 3], [3]).requireGrad();
+    const y = x.mul(2).astype("float64");
+    expect(y.storage.onDevice).toBe(true);
+    expect(y.dtype).toBe("float64");
+    y.square().sum().backward();
+    expect(device.reads).toBe(0);
+    expect(x.grad!.dtype).toBe("float32");
+    expect(y.data).toBeInstanceOf(Float64Array);
+    expectClose(y.data, [2, 4, 6]);
+    expectClose(x.grad!.data, [8, 16, 24]); // d/dx (2x)² = 8x
+  });
+
   it("without tidy, a device tensor's memory goes when its values are read", () => {
     const device = new FakeDevice();
     setBackend(device.backend());

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { noGrad, Random, Tensor, tensor } from "../src/autograd/index.js";
-import { evaluateVAE, fit2D, fit2DAsync, FlowVAE, pairedDifference, sampleBinary, sampleDigits, trainVAE, trainVAEAsync } from "../src/models/index.js";
+import { estimateKL, estimateKLAsync, evaluateVAE, evaluateVAEAsync, fit2D, fit2DAsync, FlowVAE, logPartition, logPartitionAsync, pairedDifference, sampleBinary, sampleDigits, trainVAE, trainVAEAsync } from "../src/models/index.js";
 import { loadMnist, loadVAE, saveVAE } from "../src/node/index.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "flowgrad-vae-"));
@@ -161,9 +161,12 @@ describe("training, evaluation, saving", () => {
     expect(diff).toBeGreaterThan(1e-6);
     expect(() => new FlowVAE({ flowHead: "both" as "shared" })).toThrow(/flowHead must be "readout" or "shared", got both/);
   });
-  it("the asynchronous drivers run the same loops: fit2DAsync and trainVAEAsync equal fit2D and trainVAE on the CPU", async () => {
+  it("the asynchronous drivers run the same loops: fit2DAsync, estimateKLAsync, logPartitionAsync, trainVAEAsync and evaluateVAEAsync equal their synchronous twins on the CPU", async () => {
     const fit = { target: "U3", flow: "radial", K: 3, steps: 25, batchSize: 50, seed: 5 } as const;
-    expect((await fit2DAsync(fit)).losses).toEqual(fit2D(fit).losses);
+    const fitted = fit2D(fit);
+    expect((await fit2DAsync(fit)).losses).toEqual(fitted.losses);
+    expect(await logPartitionAsync("U3", 200)).toBe(logPartition("U3", 200));
+    expect(await estimateKLAsync(fitted.q, "U3", 1.5, 3000, 4)).toEqual(estimateKL(fitted.q, "U3", 1.5, 3000, 4));
     const rng = new Random(1);
     const images = Float64Array.from({ length: 120 * 10 }, () => (rng.uniform() < 0.3 ? 1 : 0));
     const train = () => ({ epochs: 2, batchSize: 40, validation: images.subarray(0, 40 * 10), seed: 2 });
@@ -172,6 +175,8 @@ describe("training, evaluation, saving", () => {
     expect(b.losses).toEqual(a.losses);
     expect(b.validationLosses).toEqual(a.validationLosses);
     expect(b.losses.length).toBe(6);
+    const model = new FlowVAE({ inputs: 10, latent: 2, hidden: 6, K: 2, seed: 3 });
+    expect(await evaluateVAEAsync(model, images.subarray(0, 30 * 10), 7, 5)).toEqual(evaluateVAE(model, images.subarray(0, 30 * 10), 7, 5));
   });
 
   it("paired differences: the mean of b − a and its standard error", () => {

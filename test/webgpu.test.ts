@@ -4,6 +4,7 @@ import { autoBackend, backendInfo, BINARY_EXPRESSIONS, cpuBackend, initBackend, 
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
 import type { BufferArray } from "../src/kernels/gpu/device-arrays.js";
 import { fit2D, fit2DAsync, FlowVAE, trainVAE, trainVAEAsync } from "../src/models/index.js";
+import { planarInverse } from "../src/flows/index.js";
 import { flowDensityStep, stateBuffers, tinyRegression, UPDATE_RULES } from "./helpers.js";
 
 // gpu.js's webgpu mode, where Dawn loads and a Vulkan driver answers: on a GPU machine, or here on
@@ -331,8 +332,9 @@ if (typeof backend === "string") {
     it("an op without a device kernel on a webgpu tensor says to read it first", () => {
       setBackend(b);
       try {
-        const y = ag.tensor([1, 2, 3, 4], { dtype: "float32" }).exp();
-        expect(() => ag.astype(y, "float64")).toThrow(/await tensor.read\(\)/); // a dtype conversion runs on the host
+        const y = ag.tensor([[1, 2], [3, 4]], { dtype: "float32" }).exp();
+        const params = { u: ag.tensor([0.5, -0.2], { dtype: "float32" }), w: ag.tensor([1, 0.3], { dtype: "float32" }), b: ag.tensor([0.1], { dtype: "float32" }) };
+        expect(() => planarInverse(y, params)).toThrow(/await tensor.read\(\)/); // flow inverses run on the host
       } finally {
         setBackend("cpu");
       }

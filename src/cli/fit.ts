@@ -1,7 +1,7 @@
 // `flowgrad fit` and `flowgrad demo`: the paper's section 6.1 experiments from the command line.
 import path from "node:path";
 import { noGrad, tensor } from "../autograd/index.js";
-import { energy, estimateKL, fit2D, fit2DAsync, logPartition, TARGETS, type FlowKind, type KLEstimate, type TargetName } from "../models/index.js";
+import { energy, estimateKL, estimateKLAsync, fit2D, fit2DAsync, logPartition, TARGETS, type FlowKind, type KLEstimate, type TargetName } from "../models/index.js";
 import { blankImage, drawDensity, gridPoints, type Image } from "../models/heatmap.js";
 import type { FlowDistribution } from "../flows/index.js";
 import { prepareOutputDir, writeJsonAtomic, writePng } from "../node/io.js";
@@ -54,7 +54,7 @@ export async function runFit(settings: FitSettings, logZ: number): Promise<{ rec
   } finally {
     bar.stop();
   }
-  const kl = onHost(() => estimateKL(result.q, target, logZ, settings.klSamples));
+  const kl = asyncReads() ? await estimateKLAsync(result.q, target, logZ, settings.klSamples) : estimateKL(result.q, target, logZ, settings.klSamples);
   const record: FitRecord = {
     target, flow, K, steps, batch: settings.batch, lr: settings.lr, optimizer: settings.optimizer, seed: settings.seed,
     seconds: result.seconds, finalLoss: result.losses[result.losses.length - 1]!, kl,

@@ -1,6 +1,6 @@
 // `flowgrad vae` and `flowgrad sample`: DLGMs with flow posteriors on MNIST (section 6.2).
 import path from "node:path";
-import { blankImage, drawGrey, evaluateVAE, FlowVAE, pairedDifference, sampleBinary, sampleDigits, trainVAE, trainVAEAsync, type FlowKind, type VAEEvaluation } from "../models/index.js";
+import { blankImage, drawGrey, evaluateVAE, evaluateVAEAsync, FlowVAE, pairedDifference, sampleBinary, sampleDigits, trainVAE, trainVAEAsync, type FlowKind, type VAEEvaluation } from "../models/index.js";
 import { Random } from "../autograd/index.js";
 import { prepareOutputDir, UserError, writeJsonAtomic, writePng } from "../node/io.js";
 import { loadMnist, PIXELS, type MnistSplit } from "../node/mnist.js";
@@ -95,7 +95,8 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
     if (validation) console.log(`${label}: best validation −ELBO after epoch ${result.bestEpoch} of ${result.epochsRun}; testing those parameters`);
     const evalBar = progress(`${label} eval`, data.test.count);
     const t0 = performance.now();
-    const { perExample: nll, ...evaluation } = onHost(() => evaluateVAE(model, test, s.samples, 99, (done) => evalBar.update(done)));
+    const onEvalProgress = (done: number) => evalBar.update(done);
+    const { perExample: nll, ...evaluation } = asyncReads() ? await evaluateVAEAsync(model, test, s.samples, 99, onEvalProgress) : evaluateVAE(model, test, s.samples, 99, onEvalProgress);
     evalBar.stop();
     perExample.push(nll);
     const record: VAERecord = {
@@ -135,7 +136,7 @@ function testDigits(test: MnistSplit, binarize: "threshold" | "dynamic"): Float6
 }
 
 /** Score saved models on the same test digits: −ln p(x) of each and paired differences between consecutive ones. */
-export function compareCommand(models: string[], binarize: "threshold" | "dynamic" | undefined, samples: number, out: string | undefined): void {
+export async function compareCommand(models: string[], binarize: "threshold" | "dynamic" | undefined, samples: number, out: string | undefined): Promise<void> {
   const loaded = models.map((file) => ({ file, ...loadVAEFile(file) }));
   const modes = new Set(loaded.map((m) => binarize ?? (m.manifest.binarize === "dynamic" ? "dynamic" : "threshold")));
   if (modes.size > 1) throw new UserError("the models were trained with different binarisations; pass --binarize to score them on one test set");
@@ -145,7 +146,8 @@ export function compareCommand(models: string[], binarize: "threshold" | "dynami
   const rows: Array<Record<string, unknown>> = [];
   for (const { file, model } of loaded) {
     const bar = progress(`eval ${path.basename(file)}`, test.length / PIXELS);
-    const { perExample: nll, ...evaluation } = onHost(() => evaluateVAE(model, test, samples, 99, (done, total) => bar.update(done, `${done}/${total} digits`)));
+    const onProgress = (done: number, total: number) => bar.update(done, `${done}/${total} digits`);
+    const { perExample: nll, ...evaluation } = asyncReads() ? await evaluateVAEAsync(model, test, samples, 99, onProgress) : evaluateVAE(model, test, samples, 99, onProgress);
     bar.stop();
     perExample.push(nll);
     rows.push({ file, K: model.config.K, flow: model.config.flow, layers: model.config.stochasticLayers, ...evaluation });

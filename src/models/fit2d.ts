@@ -1,4 +1,4 @@
-import { Adam, noGrad, Random, RMSprop, tensor, tidy, type Optimizer, type Tensor } from "../autograd/index.js";
+import { Adam, noGrad, Random, RMSprop, tensor, tidy, type Optimizer, type Tensor, type TypedArray } from "../autograd/index.js";
 import { FlowDistribution, PlanarFlow, RadialFlow, Sequential, type Implementation } from "../flows/index.js";
 import { fittedEnergy, type TargetName } from "./densities.js";
 import { runLoop, runLoopAsync, type Loop } from "./loop.js";
@@ -71,7 +71,7 @@ function* fitLoop(options: Fit2DOptions): Loop<Fit2DResult> {
       l.backward();
       return l;
     });
-    const value = yield { read: loss };
+    const value = (yield { read: loss })[0]!;
     yield { update: opt };
     if (!Number.isFinite(value)) throw new Error(`fit ${target}: the free energy became ${value} at step ${t}; lower the learning rate`);
     losses.push(value);
@@ -100,26 +100,33 @@ export function fit2DAsync(options: Fit2DOptions): Promise<Fit2DResult> {
  * negligible part of the mass (beyond it U1 and the walls exceed 12 nats above their minimum).
  */
 export function logPartition(target: TargetName, gridSize = 1250, half = 5): number {
+  return runLoop(logPartitionLoop(target, gridSize, half));
+}
+
+/** logPartition for backends that read values only asynchronously (gpu.js webgpu). */
+export function logPartitionAsync(target: TargetName, gridSize = 1250, half = 5): Promise<number> {
+  return runLoopAsync(logPartitionLoop(target, gridSize, half));
+}
+
+function* logPartitionLoop(target: TargetName, gridSize: number, half: number): Loop<number> {
   const U = fittedEnergy(target);
   const h = (2 * half) / gridSize;
-  return noGrad(() => {
-    let max = -Infinity;
-    const rows: Float64Array[] = [];
-    for (let i = 0; i < gridSize; i++) {
-      const x = -half + (i + 0.5) * h;
-      const points = new Float64Array(2 * gridSize);
-      for (let j = 0; j < gridSize; j++) {
-        points[2 * j] = x;
-        points[2 * j + 1] = -half + (j + 0.5) * h;
-      }
-      const negU = U(tensor(points, { shape: [gridSize, 2] })).neg().data as Float64Array;
-      rows.push(negU);
-      for (const v of negU) if (v > max) max = v;
+  let max = -Infinity;
+  const rows: TypedArray[] = [];
+  for (let i = 0; i < gridSize; i++) {
+    const x = -half + (i + 0.5) * h;
+    const points = new Float64Array(2 * gridSize);
+    for (let j = 0; j < gridSize; j++) {
+      points[2 * j] = x;
+      points[2 * j + 1] = -half + (j + 0.5) * h;
     }
-    let s = 0;
-    for (const row of rows) for (const v of row) s += Math.exp(v - max);
-    return max + Math.log(s * h * h);
-  });
+    const negU = yield { read: tidy(() => noGrad(() => U(tensor(points, { shape: [gridSize, 2] })).neg())) };
+    rows.push(negU);
+    for (const v of negU) if (v > max) max = v;
+  }
+  let s = 0;
+  for (const row of rows) for (const v of row) s += Math.exp(v - max);
+  return max + Math.log(s * h * h);
 }
 
 export interface KLEstimate {
@@ -134,23 +141,30 @@ export interface KLEstimate {
 
 /** KL(q ‖ p) = E_q[ln q(z) + U(z)] + ln Z, with F estimated from `samples` draws (in batches). */
 export function estimateKL(q: FlowDistribution, target: TargetName, logZ: number, samples = 100_000, seed = 12345): KLEstimate {
+  return runLoop(klLoop(q, target, logZ, samples, seed));
+}
+
+/** estimateKL for backends that read values only asynchronously (gpu.js webgpu): the same draws, on the device. */
+export function estimateKLAsync(q: FlowDistribution, target: TargetName, logZ: number, samples = 100_000, seed = 12345): Promise<KLEstimate> {
+  return runLoopAsync(klLoop(q, target, logZ, samples, seed));
+}
+
+function* klLoop(q: FlowDistribution, target: TargetName, logZ: number, samples: number, seed: number): Loop<KLEstimate> {
   const U = fittedEnergy(target);
   const random = new Random(seed);
   let sum = 0, sumSq = 0, n = 0;
-  noGrad(() => {
-    while (n < samples) {
-      const m = Math.min(10_000, samples - n);
-      const values = tidy(() => {
-        const { z, logProb } = q.sample(m, random);
-        return logProb.add(U(z)).data;
-      });
-      for (const v of values) {
-        sum += v;
-        sumSq += v * v;
-      }
-      n += m;
+  while (n < samples) {
+    const m = Math.min(10_000, samples - n);
+    const values = yield { read: tidy(() => noGrad(() => {
+      const { z, logProb } = q.sample(m, random);
+      return logProb.add(U(z));
+    })) };
+    for (const v of values) {
+      sum += v;
+      sumSq += v * v;
     }
-  });
+    n += m;
+  }
   const mean = sum / n, variance = Math.max(0, sumSq / n - mean * mean);
   return { kl: mean + logZ, standardError: Math.sqrt(variance / n), freeEnergy: mean, logZ, samples: n };
 }

@@ -1,15 +1,18 @@
-// A training loop written once and run two ways: synchronously (tensor.item(), optimizer.step()),
-// or with await where values come back only asynchronously (gpu.js webgpu: tensor.read(),
-// optimizer.stepAsync()). The loop is a generator that yields what it needs from its driver.
-import type { Optimizer, Tensor } from "../autograd/index.js";
+// Training and evaluation loops written once and run two ways: synchronously (tensor.data,
+// optimizer.step()), or with await where values come back only asynchronously (gpu.js webgpu:
+// tensor.read(), optimizer.stepAsync()). A loop is a generator that yields what it needs from its
+// driver.
+import type { Optimizer, Tensor, TypedArray } from "../autograd/index.js";
 
 /**
- * What a loop asks of its driver: the value of a one-element tensor, an optimizer's update, or
- * tensors' values on the host (parameters updated on a device, before the loop copies or sets them).
+ * What a loop asks of its driver: a tensor's values, an optimizer's update, or tensors' values on
+ * the host (parameters updated on a device, before the loop copies or sets them).
  */
 export type LoopRequest = { read: Tensor } | { update: Optimizer } | { toHost: Tensor[] };
-/** A loop: yields requests, receives each read's value (0 after an update), returns its result. */
-export type Loop<T> = Generator<LoopRequest, T, number>;
+/** A loop: yields requests, receives each read's values (nothing after the others), returns its result. */
+export type Loop<T> = Generator<LoopRequest, T, TypedArray>;
+
+const NOTHING = new Float64Array(0);
 
 // A loop owns the optimizers it steps: when it ends, their parameters come back to the host (where
 // updates ran on a device, they are there) and their state on the device is freed.
@@ -26,14 +29,14 @@ export function runLoop<T>(loop: Loop<T>): T {
       return r.value;
     }
     const q = r.value;
-    if ("read" in q) r = loop.next(q.read.item());
+    if ("read" in q) r = loop.next(q.read.data);
     else if ("toHost" in q) {
       for (const t of q.toHost) void t.data;
-      r = loop.next(0);
+      r = loop.next(NOTHING);
     } else {
       q.update.step();
       stepped.add(q.update);
-      r = loop.next(0);
+      r = loop.next(NOTHING);
     }
   }
 }
@@ -50,14 +53,14 @@ export async function runLoopAsync<T>(loop: Loop<T>): Promise<T> {
       return r.value;
     }
     const q = r.value;
-    if ("read" in q) r = loop.next((await q.read.read())[0]!);
+    if ("read" in q) r = loop.next(await q.read.read());
     else if ("toHost" in q) {
       await Promise.all(q.toHost.map((t) => t.read()));
-      r = loop.next(0);
+      r = loop.next(NOTHING);
     } else {
       await q.update.stepAsync();
       stepped.add(q.update);
-      r = loop.next(0);
+      r = loop.next(NOTHING);
     }
   }
 }

@@ -163,6 +163,11 @@ export class FlowVAE extends Module {
 
   /** −ln p(x) per example by importance sampling with S draws from q: −(logsumexp_s(ln p − ln q) − ln S). */
   negLogLikelihood(x: Tensor, samples: number, random: Random): Float64Array {
+    return Float64Array.from(this.negLogLikelihoodTensor(x, samples, random).data);
+  }
+
+  /** negLogLikelihood as a tensor [B], without a graph (where it stays on a device until read). */
+  negLogLikelihoodTensor(x: Tensor, samples: number, random: Random): Tensor {
     const B = x.shape[0]!;
     return noGrad(() => {
       // Repeat each example S times (rows grouped by example), draw once, reduce over the S axis.
@@ -170,8 +175,7 @@ export class FlowVAE extends Module {
       for (let b = 0; b < B; b++) idx.fill(b, b * samples, (b + 1) * samples);
       const { logQ, logJoint } = this.draw(x.indexSelect(0, idx), random);
       const logW = logJoint.sub(logQ).reshape([B, samples]);
-      const out = logsumexp(logW, 1).sub(Math.log(samples)).neg();
-      return Float64Array.from(out.data);
+      return logsumexp(logW, 1).sub(Math.log(samples)).neg();
     });
   }
 }
@@ -226,7 +230,7 @@ function* meanNegativeElbo(model: FlowVAE, images: Float64Array, random: Random)
   for (let start = 0; start < count; start += chunk) {
     const n = Math.min(chunk, count - start);
     const x = new Tensor(images.subarray(start * P, (start + n) * P), [n, P]);
-    total += (yield { read: tidy(() => noGrad(() => model.freeEnergy(x, random))) }) * n;
+    total += (yield { read: tidy(() => noGrad(() => model.freeEnergy(x, random))) })[0]! * n;
   }
   return total / count;
 }
@@ -280,7 +284,7 @@ function* trainLoop(model: FlowVAE, images: Float64Array, options: TrainVAEOptio
         l.backward();
         return l;
       });
-      const value = yield { read: loss };
+      const value = (yield { read: loss })[0]!;
       yield { update: opt };
       if (!Number.isFinite(value)) throw new Error(`trainVAE: the free energy became ${value} at step ${step}; lower the learning rate`);
       losses.push(value);
@@ -327,7 +331,20 @@ export interface VAEEvaluationDetail extends VAEEvaluation {
   perExample: Float64Array;
 }
 
+/**
+ * Test −ELBO (one draw per example) and −ln p(x) by importance sampling with `samples` draws per
+ * example, in chunks of about 2,000 draws.
+ */
 export function evaluateVAE(model: FlowVAE, images: Float64Array, samples = 200, seed = 99, onProgress?: (done: number, total: number) => void): VAEEvaluationDetail {
+  return runLoop(evaluationLoop(model, images, samples, seed, onProgress));
+}
+
+/** evaluateVAE for backends that read values only asynchronously (gpu.js webgpu): the same draws, on the device. */
+export function evaluateVAEAsync(model: FlowVAE, images: Float64Array, samples = 200, seed = 99, onProgress?: (done: number, total: number) => void): Promise<VAEEvaluationDetail> {
+  return runLoopAsync(evaluationLoop(model, images, samples, seed, onProgress));
+}
+
+function* evaluationLoop(model: FlowVAE, images: Float64Array, samples: number, seed: number, onProgress?: (done: number, total: number) => void): Loop<VAEEvaluationDetail> {
   const P = model.config.inputs, random = new Random(seed), count = imageCount(images, P, "evaluateVAE");
   if (!Number.isInteger(samples) || samples < 1) throw new Error(`evaluateVAE: samples must be a positive integer, got ${samples}`);
   const chunk = Math.max(1, Math.floor(2000 / samples));
@@ -336,8 +353,8 @@ export function evaluateVAE(model: FlowVAE, images: Float64Array, samples = 200,
   for (let start = 0; start < count; start += chunk) {
     const n = Math.min(chunk, count - start);
     const x = new Tensor(images.slice(start * P, (start + n) * P), [n, P]);
-    perExample.set(tidy(() => model.negLogLikelihood(x, samples, random)), start);
-    elbo += tidy(() => noGrad(() => model.freeEnergy(x, random).item())) * n;
+    perExample.set(yield { read: tidy(() => model.negLogLikelihoodTensor(x, samples, random)) }, start);
+    elbo += (yield { read: tidy(() => noGrad(() => model.freeEnergy(x, random))) })[0]! * n;
     onProgress?.(Math.min(count, start + n), count);
   }
   const { mean, standardError } = meanAndError(perExample);

@@ -156,7 +156,8 @@ export function where(cond: Tensor, aIn: TensorLike, bIn: TensorLike): Tensor {
 /** The same values in another dtype; the gradient is converted back. */
 export function astype(x: Tensor, dtype: Tensor["dtype"]): Tensor {
   if (x.dtype === dtype) return x;
-  const out = allocate(dtype, x.size);
-  out.set(x.data);
+  // A device holds float32 whatever the label (see kernels/gpu/backend.ts): there, a relabelled copy.
+  const device = x.storage.onDevice ? getBackend().resident?.stridedCopy?.(x.storage.kernelInput, 0, [x.size], [1]) ?? null : null;
+  const out = opOutput(device, dtype, x.size, (o) => o.set(x.data));
   return fromOp("astype", out, x.shape, [x], (g) => [astype(g, x.dtype)]);
 }

@@ -50,7 +50,7 @@ export interface GpuBufferHandle {
 
 export const SYNC_READ_ERROR =
   "Tensor: its values are in a WebGPU buffer, and WebGPU reads only asynchronously: use `await tensor.read()` " +
-  "(or `await optimizer.stepAsync()` for gradients). Ops without a device kernel (astype, flow inverses, …) " +
+  "(and `await optimizer.stepAsync()` for updates). Ops without a device kernel (flow inverses, …) " +
   "need their inputs read first";
 
 /**
