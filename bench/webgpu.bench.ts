@@ -139,6 +139,16 @@ for (const row of rows.filter((x) => x.name.startsWith("planar") && x.name.inclu
   const cpuRow = rows.find((x) => x.name === row.name.replace(/: .*$/, ": cpu backend"))!;
   console.log(`- ${row.name.replace(/: .*$/, "")}: webgpu ${(cpuRow.meanMs / row.meanMs).toFixed(2)}× the CPU backend's speed`);
 }
+// What one training step costs in launches (forward, backward, update), each with a fixed overhead.
+const probe = flowTraining(1000);
+setBackend(gpu);
+const launchesBefore = gpu.kernelLaunches();
+const probeLoss = probe.step();
+await probe.opt.stepAsync();
+await probeLoss.read();
+const launchesPerStep = gpu.kernelLaunches() - launchesBefore;
+setBackend(cpuBackend);
+console.log(`- planar K=${flowK} training step: ${launchesPerStep} kernel launches (forward, backward and the Adam update)`);
 console.log(`- faster than the CPU backend: exp with transfers from n = ${e ?? "never (in this range)"}; matmul with transfers from n = ${m ?? "never"}; matmul with inputs on the GPU from n = ${mr ?? "never"}`);
 
 // Memory over a long run: every step in tidy(), the loss read with await, the update queued by stepAsync().
@@ -173,6 +183,6 @@ const seconds = (performance.now() - t0) / 1000;
 const memory = { steps, model: "MLP 2-32-1, batch 256, Adam", seconds, liveBuffersEveryTenth: liveAt, liveKernels: gpu.liveKernels(), rssMiBEveryTenth: rssAt, lossEveryTenth: lossAt };
 console.log(`\n${steps} training steps on gpu.js webgpu, each in tidy(): live buffers ${liveAt.join(", ")} (every tenth of the run); ${gpu.liveKernels()} compiled kernels; RSS ${rssAt.join(", ")} MiB; ${seconds.toFixed(0)} s`);
 const file = quick ? "results/webgpu-bench-quick.json" : "results/webgpu-bench.json";
-writeResult(file, { suite: "webgpu", quick, environment: env, gpu: gpu.info, rows, crossover, memory });
+writeResult(file, { suite: "webgpu", quick, environment: env, gpu: gpu.info, rows, crossover, launchesPerStep, memory });
 console.log(`written: ${file}`);
 process.exit(0);

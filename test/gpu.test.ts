@@ -4,7 +4,7 @@ import { BINARY_EXPRESSIONS, cpuBackend, setBackend, UNARY_EXPRESSIONS, type Bin
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
 import type { GpuMode } from "../src/kernels/gpu/load.js";
 import { planar } from "../src/flows/index.js";
-import { expectGradcheck, flowDensityStep, stateBuffers, tinyRegression, UPDATE_RULES } from "./helpers.js";
+import { constraintCases, expectGradcheck, flowDensityStep, stateBuffers, tinyRegression, UPDATE_RULES } from "./helpers.js";
 
 // Every GPU kernel against the CPU fallback, in every gpu.js mode this machine can run. A mode that
 // cannot run here is listed as skipped with its reason (never silently passed).
@@ -194,6 +194,24 @@ for (const mode of modes) {
         expectFloat32Close(s.read(), back);
         g.release();
         s.release();
+      });
+      it("the planar constraint and its backward on textures match the CPU backend (w = 0, wᵀu ≪ −1 and ≫ 1 included)", () => {
+        const r = backend.resident!;
+        for (const [rows, d] of [[1, 2], [40, 3], [300, 5]] as const) {
+          const { u, w } = constraintCases(rand, Math.max(rows, 3), d);
+          const n = Math.max(rows, 3);
+          const uHat = new Float32Array(n * d), slack = new Float32Array(n), gu = new Float32Array(n * d), gw = new Float32Array(n * d);
+          const gUHat = Float32Array.from(rand(n * d)), gSlack = Float32Array.from(rand(n));
+          cpuBackend.planarConstraint(u, w, n, d, uHat, slack);
+          cpuBackend.planarConstraintBackward(u, w, n, d, gUHat, gSlack, gu, gw);
+          const [du, ds] = r.planarConstraint!(u, w, n, d)!;
+          expectFloat32Close(du.read(), uHat, 40);
+          expectFloat32Close(ds.read(), slack, 10);
+          const [dgu, dgw] = r.planarConstraintBackward!(u, w, n, d, gUHat, gSlack)!;
+          expectFloat32Close(dgu.read(), gu, 40);
+          expectFloat32Close(dgw.read(), gw, 40);
+          for (const x of [du, ds, dgu, dgw]) x.release();
+        }
       });
       it("optimizer updates (SGD with momentum, Adam, RMSprop) on textures match the CPU backend and leave their inputs as they were", () => {
         const r = backend.resident!;

@@ -88,3 +88,19 @@ export const UPDATE_RULES: UpdateRule[] = [
   { kind: "rmsprop", lr: 0.01, alpha: 0.99, eps: 1e-8, momentum: 0.5 },
 ];
 export const stateBuffers = (rule: UpdateRule): number => (rule.kind === "sgd" ? 1 : 2);
+
+/**
+ * Planar parameters [rows, D] for the constraint kernels' tests: random rows, plus the edges — a row
+ * with w = 0 (no correction), one with wᵀu ≪ −1 (softplus underflows to the floor) and one with wᵀu ≫ 1.
+ */
+export function constraintCases(rand: (n: number) => ArrayLike<number>, rows: number, d: number): { u: Float32Array; w: Float32Array } {
+  const u = Float32Array.from(rand(rows * d)), w = Float32Array.from(rand(rows * d));
+  w.fill(0, 0, d);
+  for (let j = 0; j < d; j++) {
+    u[d + j] = j === 0 ? -30 : 0;
+    w[d + j] = j === 0 ? 4 : 0; // wᵀu = −120
+    u[2 * d + j] = j === 0 ? 30 : 0;
+    w[2 * d + j] = j === 0 ? 4 : 0; // wᵀu = 120
+  }
+  return { u, w };
+}

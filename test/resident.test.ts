@@ -56,6 +56,16 @@ class FakeDevice {
       const strides = outShape.map((_, i) => outShape.slice(i + 1).reduce((p, d) => p * d, 1));
       cpuBackend.stridedScatter(this.on(src) as Float32Array, out, starts.reduce((o, s, i) => o + s * strides[i]!, 0), shape, strides, false);
     }),
+    planarConstraint: (u, w, rows, d) => {
+      const uHat = new Float32Array(rows * d), slack = new Float32Array(rows);
+      cpuBackend.planarConstraint(...this.all(u, w), rows, d, uHat, slack);
+      return [new FakeArray(uHat, this), new FakeArray(slack, this)];
+    },
+    planarConstraintBackward: (u, w, rows, d, gu, gs) => {
+      const du = new Float32Array(rows * d), dw = new Float32Array(rows * d);
+      cpuBackend.planarConstraintBackward(...this.all(u, w), rows, d, gu && (this.on(gu) as Float32Array), gs && (this.on(gs) as Float32Array), du, dw);
+      return [new FakeArray(du, this), new FakeArray(dw, this)];
+    },
     planarForward: (z, u, w, b, sp, n, d, ps) => {
       const out = new Float32Array(n * d), ld = new Float32Array(n);
       cpuBackend.planarForward(...this.all(z, u, w, b, sp), n, d, ps, out, ld);

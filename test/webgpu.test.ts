@@ -5,7 +5,7 @@ import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js
 import type { BufferArray } from "../src/kernels/gpu/device-arrays.js";
 import { fit2D, fit2DAsync, FlowVAE, trainVAE, trainVAEAsync } from "../src/models/index.js";
 import { planarInverse } from "../src/flows/index.js";
-import { flowDensityStep, stateBuffers, tinyRegression, UPDATE_RULES } from "./helpers.js";
+import { constraintCases, flowDensityStep, stateBuffers, tinyRegression, UPDATE_RULES } from "./helpers.js";
 
 // gpu.js's webgpu mode, where Dawn loads and a Vulkan driver answers: on a GPU machine, or here on
 // Mesa's software Vulkan (lavapipe) with Node run by newer C runtimes (scripts/webgpu-node.sh).
@@ -158,6 +158,23 @@ if (typeof backend === "string") {
       }
     });
 
+    it("the planar constraint and its backward match the CPU backend (w = 0, wᵀu ≪ −1 and ≫ 1 included)", async () => {
+      for (const [n, d] of [[3, 2], [40, 3], [300, 5]] as const) {
+        const { u, w } = constraintCases(rand, n, d);
+        const uHat = new Float32Array(n * d), slack = new Float32Array(n), gu = new Float32Array(n * d), gw = new Float32Array(n * d);
+        const gUHat = rand(n * d), gSlack = rand(n);
+        cpuBackend.planarConstraint(u, w, n, d, uHat, slack);
+        cpuBackend.planarConstraintBackward(u, w, n, d, gUHat, gSlack, gu, gw);
+        const outs = [...r.planarConstraint!(u, w, n, d)!, ...r.planarConstraintBackward!(u, w, n, d, gUHat, gSlack)!];
+        const [du, ds, dgu, dgw] = await Promise.all(outs.map((o) => o.readAsync()));
+        expectFloat32Close(du!, uHat, 40);
+        expectFloat32Close(ds!, slack, 10);
+        expectFloat32Close(dgu!, gu, 40);
+        expectFloat32Close(dgw!, gw, 40);
+        outs.forEach((o) => o.release());
+      }
+    });
+
     it("optimizer updates (SGD with momentum, Adam, RMSprop) match the CPU backend", async () => {
       for (const rule of UPDATE_RULES) {
         const n = 5000, x = rand(n), g = rand(n), state = Array.from({ length: stateBuffers(rule) }, () => rand(n, 0, 2));
@@ -276,8 +293,8 @@ if (typeof backend === "string") {
         expect(gpu.loss.storage.onDevice && gpu.params.every((p) => p.grad!.storage.onDevice)).toBe(true);
         expectFloat32Close(await gpu.loss.read(), cpu.loss.data, 100);
         for (let i = 0; i < gpu.params.length; i++) expectFloat32Close(await gpu.params[i]!.grad!.read(), cpu.params[i]!.grad!.data, 100);
-        // Alive: only the parameters made on the device (u = randn · 0.5, so the planar constraint ran
-        // composed on the device); everything else the step made was freed by its tidy().
+        // Alive: only the parameters made on the device (the planar u = randn · 0.5); everything else the
+        // step made was freed by its tidy().
         expect(gpu.params.filter((p) => p.storage.onDevice).length).toBe(2);
         expect(fresh.liveTextures()).toBe(2);
       } finally {

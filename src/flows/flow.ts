@@ -1,5 +1,5 @@
-import { addN, allocate, fromOpMulti, Module, Storage, Tensor, type TypedArray } from "../autograd/index.js";
-import type { DeviceArray } from "../kernels/index.js";
+import { addN, allocate, fromOpMulti, Module, Storage, Tensor, type DType, type TypedArray } from "../autograd/index.js";
+import { sizeOf, type DeviceArray } from "../kernels/index.js";
 
 /** A flow layer's result: the transformed points and log|det ∂f/∂z| per point. */
 export interface FlowOutput {
@@ -10,35 +10,36 @@ export interface FlowOutput {
 }
 
 /**
- * A fused flow layer as one autograd op: outputs [z', log|det|] and, backward, the gradients of all
- * its inputs from one kernel. Each kernel runs on the device when the backend keeps it there
- * (outputs and gradients then stay on the device), else on fresh host arrays.
+ * An op with two outputs from one fused kernel (a flow layer's [z', log|det|], the planar
+ * constraint's [û, slack]) whose backward gives the gradients of all its inputs from one kernel.
+ * Each runs on the device when the backend keeps it there (outputs and gradients then stay on the
+ * device), else on fresh host arrays.
  */
-export function fusedLayer(
-  op: string, z: Tensor, n: number, inputs: Tensor[],
-  forward: { device: () => [DeviceArray, DeviceArray] | null; host: (out: TypedArray, logAbsDet: TypedArray) => void },
+export function fusedOp(
+  op: string, shapes: [readonly number[], readonly number[]], dtype: DType, inputs: Tensor[],
+  forward: { device: () => [DeviceArray, DeviceArray] | null; host: (first: TypedArray, second: TypedArray) => void },
   backward: {
-    device: (gOut: Tensor | null, gLogAbsDet: Tensor | null) => DeviceArray[] | null;
-    host: (gOut: Tensor | null, gLogAbsDet: Tensor | null, grads: TypedArray[]) => void;
+    device: (gFirst: Tensor | null, gSecond: Tensor | null) => DeviceArray[] | null;
+    host: (gFirst: Tensor | null, gSecond: Tensor | null, grads: TypedArray[]) => void;
   },
-): FlowOutput {
+): [Tensor, Tensor] {
   const device = forward.device();
-  let out: TypedArray | Storage, logAbsDet: TypedArray | Storage;
+  let results: [TypedArray | Storage, TypedArray | Storage];
   if (device) {
-    [out, logAbsDet] = [new Storage(device[0], z.dtype), new Storage(device[1], z.dtype)];
+    results = [new Storage(device[0], dtype), new Storage(device[1], dtype)];
   } else {
-    const host: [TypedArray, TypedArray] = [allocate(z.dtype, z.size), allocate(z.dtype, n)];
+    const host: [TypedArray, TypedArray] = [allocate(dtype, sizeOf(shapes[0])), allocate(dtype, sizeOf(shapes[1]))];
     forward.host(...host);
-    [out, logAbsDet] = host;
+    results = host;
   }
-  const [zOut, ld] = fromOpMulti(op, [[out, z.shape], [logAbsDet, [n]]], inputs, ([gOut, gLogAbsDet]) => {
-    const onDevice = backward.device(gOut ?? null, gLogAbsDet ?? null);
+  const [first, second] = fromOpMulti(op, [[results[0], shapes[0]], [results[1], shapes[1]]], inputs, ([g0, g1]) => {
+    const onDevice = backward.device(g0 ?? null, g1 ?? null);
     if (onDevice) return onDevice.map((g, i) => new Tensor(new Storage(g, inputs[i]!.dtype), inputs[i]!.shape));
     const grads = inputs.map((t) => allocate(t.dtype, t.size));
-    backward.host(gOut ?? null, gLogAbsDet ?? null, grads);
+    backward.host(g0 ?? null, g1 ?? null, grads);
     return grads.map((g, i) => new Tensor(g, inputs[i]!.shape));
   });
-  return { z: zOut!, logAbsDet: ld! };
+  return [first!, second!];
 }
 
 /** An invertible map of [N, D] points that knows its log-determinant. */

@@ -1,6 +1,6 @@
-import { allocate, fromOpMulti, Module, noGrad, randn, sum, Tensor, tensor, where, type Random } from "../autograd/index.js";
+import { allocate, Module, noGrad, randn, sum, Tensor, tensor, where, type Random } from "../autograd/index.js";
 import { getBackend, SLACK_FLOOR } from "../kernels/index.js";
-import { checkLayerParams, checkPointShape, fusedLayer, type Flow, type FlowOutput } from "./flow.js";
+import { checkLayerParams, checkPointShape, fusedOp, type Flow, type FlowOutput } from "./flow.js";
 
 /** Raw (unconstrained) planar parameters: shared u, w of [D] and b of [] or [1], or per sample [N, D], [N, D], [N]. */
 export interface PlanarParams {
@@ -33,19 +33,17 @@ export function constrainPlanar(u: Tensor, w: Tensor, implementation: Implementa
   if (u.rank !== w.rank || u.shape.some((s, i) => s !== w.shape[i]) || u.rank < 1 || u.rank > 2) {
     throw new Error(`planar: parameters u [${u.shape.join(", ")}] and w [${w.shape.join(", ")}] must have one shape, [D] or [N, D]`);
   }
-  // On a backend with device memory the constraint is the same formula from ops, which stay on the
-  // device with their inputs and gradients (O(D) work per row: a fused kernel would buy little there).
-  if (implementation === "composed" || getBackend().resident !== undefined) return constrainPlanarComposed(u, w);
+  if (implementation === "composed") return constrainPlanarComposed(u, w);
   const d = u.shape[u.rank - 1]!, rows = u.rank === 2 ? u.shape[0]! : 1;
-  const uHat = allocate(u.dtype, u.size), slack = allocate(u.dtype, rows);
-  getBackend().planarConstraint(u.data, w.data, rows, d, uHat, slack);
-  const rule = (gUHat: Tensor | null, gSlack: Tensor | null) => {
-    const gu = allocate(u.dtype, u.size), gw = allocate(u.dtype, u.size);
-    getBackend().planarConstraintBackward(u.data, w.data, rows, d, gUHat?.data ?? null, gSlack?.data ?? null, gu, gw);
-    return [new Tensor(gu, u.shape), new Tensor(gw, w.shape)];
-  };
-  const [uHatOut, slackOut] = fromOpMulti("planarConstraint", [[uHat, u.shape], [slack, [rows]]], [u, w], ([gUHat, gSlack]) => rule(gUHat ?? null, gSlack ?? null));
-  return { uHat: uHatOut!, slack: slackOut! };
+  const on = [u.storage.kernelInput, w.storage.kernelInput] as const;
+  const [uHat, slack] = fusedOp("planarConstraint", [u.shape, [rows]], u.dtype, [u, w], {
+    device: () => getBackend().resident?.planarConstraint?.(on[0], on[1], rows, d) ?? null,
+    host: (uHatOut, slackOut) => getBackend().planarConstraint(u.data, w.data, rows, d, uHatOut, slackOut),
+  }, {
+    device: (gUHat, gSlack) => getBackend().resident?.planarConstraintBackward?.(on[0], on[1], rows, d, gUHat?.storage.kernelInput ?? null, gSlack?.storage.kernelInput ?? null) ?? null,
+    host: (gUHat, gSlack, [gu, gw]) => getBackend().planarConstraintBackward(u.data, w.data, rows, d, gUHat?.data ?? null, gSlack?.data ?? null, gu!, gw!),
+  });
+  return { uHat, slack };
 }
 
 /** û alone (see constrainPlanar). */
@@ -75,13 +73,14 @@ export function planar(z: Tensor, params: PlanarParams, implementation: Implemen
   }
   const inputs = [z, uHat, w, b, slack];
   const on = inputs.map((t) => t.storage.kernelInput);
-  return fusedLayer("planar", z, n, inputs, {
+  const [out, logAbsDet] = fusedOp("planar", [z.shape, [n]], z.dtype, inputs, {
     device: () => getBackend().resident?.planarForward?.(on[0]!, on[1]!, on[2]!, on[3]!, on[4]!, n, d, perSample) ?? null,
     host: (out, logAbsDet) => getBackend().planarForward(z.data, uHat.data, w.data, b.data, slack.data, n, d, perSample, out, logAbsDet),
   }, {
     device: (gOut, gLd) => getBackend().resident?.planarBackward?.(on[0]!, on[1]!, on[2]!, on[3]!, on[4]!, n, d, perSample, gOut?.storage.kernelInput ?? null, gLd?.storage.kernelInput ?? null) ?? null,
     host: (gOut, gLd, g) => getBackend().planarBackward(z.data, uHat.data, w.data, b.data, slack.data, n, d, perSample, gOut?.data ?? null, gLd?.data ?? null, g[0]!, g[1]!, g[2]!, g[3]!, g[4]!),
   });
+  return { z: out, logAbsDet };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { allocate, Module, noGrad, randn, sum, Tensor, tensor, type Random } from "../autograd/index.js";
 import { getBackend } from "../kernels/index.js";
-import { checkLayerParams, checkPointShape, fusedLayer, type Flow, type FlowOutput } from "./flow.js";
+import { checkLayerParams, checkPointShape, fusedOp, type Flow, type FlowOutput } from "./flow.js";
 import type { Implementation } from "./planar.js";
 
 /** Raw radial parameters: z0 of [D] with α̃, β̃ of [1] (shared), or z0 [N, D] with α̃, β̃ [N] (per sample). */
@@ -42,13 +42,14 @@ export function radial(z: Tensor, params: RadialParams, implementation: Implemen
   }
   const inputs = [z, z0, alpha, alphaPlusBeta];
   const on = inputs.map((t) => t.storage.kernelInput);
-  return fusedLayer("radial", z, n, inputs, {
+  const [out, logAbsDet] = fusedOp("radial", [z.shape, [n]], z.dtype, inputs, {
     device: () => getBackend().resident?.radialForward?.(on[0]!, on[1]!, on[2]!, on[3]!, n, d, perSample) ?? null,
     host: (out, logAbsDet) => getBackend().radialForward(z.data, z0.data, alpha.data, alphaPlusBeta.data, n, d, perSample, out, logAbsDet),
   }, {
     device: (gOut, gLd) => getBackend().resident?.radialBackward?.(on[0]!, on[1]!, on[2]!, on[3]!, n, d, perSample, gOut?.storage.kernelInput ?? null, gLd?.storage.kernelInput ?? null) ?? null,
     host: (gOut, gLd, g) => getBackend().radialBackward(z.data, z0.data, alpha.data, alphaPlusBeta.data, n, d, perSample, gOut?.data ?? null, gLd?.data ?? null, g[0]!, g[1]!, g[2]!, g[3]!),
   });
+  return { z: out, logAbsDet };
 }
 
 /**

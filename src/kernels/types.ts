@@ -74,6 +74,10 @@ export interface ResidentKernels {
   scatterAdd?(g: KernelInput, outer: number, size: number, inner: number, indices: Int32Array): DeviceArray | null;
   /** Zeros of outShape with src (of shape `shape`) placed at `starts`: the backward of a slice. */
   pad?(src: KernelInput, shape: Shape, starts: Shape, outShape: Shape): DeviceArray | null;
+  /** The planar constraint (Backend.planarConstraint): [û, slack]. */
+  planarConstraint?(u: KernelInput, w: KernelInput, rows: number, d: number): [DeviceArray, DeviceArray] | null;
+  /** Its backward (a missing output gradient is zero): [dL/du, dL/dw]. */
+  planarConstraintBackward?(u: KernelInput, w: KernelInput, rows: number, d: number, gUHat: KernelInput | null, gSlack: KernelInput | null): [DeviceArray, DeviceArray] | null;
   /** The fused planar layer (Backend.planarForward): [z', log|det|]. */
   planarForward?(z: KernelInput, uHat: KernelInput, w: KernelInput, b: KernelInput, sp: KernelInput, n: number, d: number, perSample: boolean): [DeviceArray, DeviceArray] | null;
   /** Its backward (a missing output gradient is zero): the gradients of z, û, w, b, sp, shaped like them. */

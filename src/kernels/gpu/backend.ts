@@ -11,8 +11,8 @@ import { sizeOf } from "../strides.js";
 import { isDeviceArray, type Backend, type BinaryOp, type DeviceArray, type KernelInput, type ReduceOp, type ResidentKernels, type Shape, type TypedArray, type UnaryOp } from "../types.js";
 import { BufferArray, copyResult, TextureArray, type GpuBufferHandle } from "./device-arrays.js";
 import { chooseMode, importGpuJs, webgpuNotChosen, type GpuInfo, type GpuInstance, type GpuKernel, type GpuMode, type GpuTexture } from "./load.js";
-import { MAX_WIDTH, planarBackwardSource, planarSource, radialBackwardSource, radialSource, updateOutputs } from "./sources.js";
-import { binarySpec, flowSpec, gatherSpec, matmulSpec, padSpec, scatterAddSpec, reduceSpec, stridedCopySpec, unarySpec, updateScalars, updateSpec, whereSpec, type KernelSpec } from "./specs.js";
+import { MAX_WIDTH, planarBackwardSource, planarConstraintBackwardSource, planarConstraintSource, planarSource, radialBackwardSource, radialSource, updateOutputs } from "./sources.js";
+import { binarySpec, constraintSpec, flowSpec, gatherSpec, matmulSpec, padSpec, scatterAddSpec, reduceSpec, stridedCopySpec, unarySpec, updateScalars, updateSpec, whereSpec, type KernelSpec } from "./specs.js";
 import { installWebGpu } from "./webgpu.js";
 
 /** Larger arrays go to the CPU backend: gpu.js indexes in float32, exact only below 2²⁴. */
@@ -49,10 +49,16 @@ export class GpuBackend implements Backend {
   private readonly live = new Set<DeviceArray>();
   private disposed = false;
   private warnedTooLarge = false;
+  private launches = 0;
 
   constructor(private readonly gpu: GpuInstance, readonly info: GpuInfo, private readonly fallback: Backend = cpuBackend, private readonly onDispose?: () => void) {
     this.asyncReads = info.gpuMode === "webgpu";
     this.resident = PIPELINE_MODES.has(info.gpuMode) || this.asyncReads ? this.residentKernels() : undefined;
+  }
+
+  /** Kernels run so far (launches: what a step costs on a device where each has a fixed overhead). */
+  kernelLaunches(): number {
+    return this.launches;
   }
 
   /** Compiled kernels alive now (a test checks this stays bounded over long runs). */
@@ -76,8 +82,10 @@ export class GpuBackend implements Backend {
     this.onDispose?.();
   }
 
+  /** The compiled kernel for a key (compiling it on first use); each call is counted as a launch. */
   private kernel(key: string, source: string, n: number, constants: Record<string, number>, pipeline = false): GpuKernel {
     if (this.disposed) throw new Error("GPU backend: used after dispose()");
+    this.launches++;
     const cached = this.kernels.get(key);
     if (cached) {
       this.kernels.delete(key); // re-insert: the Map's order is the LRU order
@@ -203,6 +211,22 @@ export class GpuBackend implements Backend {
         const n = sizeOf(outShape);
         if (n === 0 || sizeOf(shape) === 0 || tooLarge(n)) return null;
         return this.runResident(padSpec(shape, starts, outShape), n, [src]);
+      },
+      planarConstraint: (u, w, rows, d) => {
+        if (rows * d === 0 || tooLarge(rows * d)) return null;
+        return [
+          this.runResident(constraintSpec("pc-uhat", planarConstraintSource("uhat"), rows, d), rows * d, [u, w]),
+          this.runResident(constraintSpec("pc-slack", planarConstraintSource("slack"), rows, d), rows, [u, w]),
+        ];
+      },
+      planarConstraintBackward: (u, w, rows, d, gUHat, gSlack) => {
+        if (rows * d === 0 || tooLarge(rows * d)) return null;
+        // A missing output gradient is zero.
+        const inputs = [u, w, gUHat ?? new Float32Array(rows * d), gSlack ?? new Float32Array(rows)];
+        return [
+          this.runResident(constraintSpec("pcb-gu", planarConstraintBackwardSource("gu"), rows, d), rows * d, inputs),
+          this.runResident(constraintSpec("pcb-gw", planarConstraintBackwardSource("gw"), rows, d), rows * d, inputs),
+        ];
       },
       planarForward: (z, uHat, w, b, sp, n, d, perSample) => {
         if (n * d === 0 || tooLarge(n * d)) return null;

@@ -93,6 +93,36 @@ export function matmulSource(transA: boolean, transB: boolean): string {
 // (offset p·D), chosen by the constant perSample (0 or 1).
 const pointPrelude = `const p = Math.floor(i / this.constants.d); const po = this.constants.perSample * p * this.constants.d; const s = this.constants.perSample * p;`;
 
+/**
+ * The planar constraint per row r of [rows, D] (kernels/cpu/flows.ts): "uhat" (element i = r·D + j
+ * of û) or "slack" (softplus(wᵀu) + floor, per row); softplus and sigmoid as in elementwise.ts.
+ */
+export function planarConstraintSource(which: "uhat" | "slack"): string {
+  const row = which === "uhat" ? "const r = Math.floor(i / this.constants.d);" : "const r = i;";
+  const tail = which === "uhat"
+    ? "let safe = 1; if (ww > 0) { safe = ww; } const c = (sp - 1 - wu) / safe; return U[i] + c * Wt[i];"
+    : "return sp;";
+  return `function (U, Wt) { ${flatIndex} if (i >= this.constants.n) { return 0; } ${row} const o = r * this.constants.d;
+    let wu = 0; let ww = 0;
+    for (let q = 0; q < this.constants.d; q++) { wu += Wt[o + q] * U[o + q]; ww += Wt[o + q] * Wt[o + q]; }
+    const x = wu; const sp = ${UNARY_EXPRESSIONS.softplus} + this.constants.floor; ${tail} }`;
+}
+
+/** Its backward, element i = r·D + j of "gu" or "gw" (the formulas of planarConstraintBackward). */
+export function planarConstraintBackwardSource(which: "gu" | "gw"): string {
+  const tail = which === "gu" ? "return GU[i] + gwu * Wt[i];" : "return c * GU[i] + gwu * U[i] + 2 * gc * dcdww * Wt[i];";
+  return `function (U, Wt, GU, GS) { ${flatIndex} if (i >= this.constants.n) { return 0; }
+    const r = Math.floor(i / this.constants.d); const o = r * this.constants.d;
+    let wu = 0; let ww = 0; let gc = 0;
+    for (let q = 0; q < this.constants.d; q++) { wu += Wt[o + q] * U[o + q]; ww += Wt[o + q] * Wt[o + q]; gc += GU[o + q] * Wt[o + q]; }
+    const x = wu; const sp = ${UNARY_EXPRESSIONS.softplus} + this.constants.floor; const sigma = ${UNARY_EXPRESSIONS.sigmoid};
+    let safe = 1; let dcdww = 0; const c0 = sp - 1 - wu;
+    if (ww > 0) { safe = ww; dcdww = -(c0 / ww) / ww; }
+    const c = c0 / safe;
+    const gwu = (gc * (sigma - 1)) / safe + GS[r] * sigma;
+    ${tail} }`;
+}
+
 /** Planar: element i of z' (= p·D + j) or, with logDet, log|det| of point i. */
 export function planarSource(logDet: boolean): string {
   const point = logDet ? "const p = i; const po = this.constants.perSample * p * this.constants.d; const s = this.constants.perSample * p;" : pointPrelude;

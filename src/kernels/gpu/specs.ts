@@ -1,5 +1,6 @@
 // What compiles each gpu.js kernel: a cache key (the shape signature), a source and constants. One
 // spec per op, shared by the kernels that read back and those that leave outputs on the device.
+import { SLACK_FLOOR } from "../cpu/flows.js";
 import { broadcastStrides, collapseAxes } from "../strides.js";
 import type { BinaryOp, ReduceOp, Shape, UnaryOp, UpdateRule } from "../types.js";
 import { binarySource, gatherSource, matmulSource, padSource, scatterAddSource, reduceSource, stridedCopySource, unarySource, updateSource, whereSource } from "./sources.js";
@@ -61,3 +62,7 @@ export function updateScalars(rule: UpdateRule): Float32Array {
       return Float32Array.of(rule.lr, rule.alpha, 1 - rule.alpha, rule.eps, rule.momentum);
   }
 }
+
+/** A planar-constraint kernel (tag pc-uhat, pc-slack, pcb-gu, pcb-gw) for [rows, d] parameters. */
+export const constraintSpec = (tag: string, source: string, rows: number, d: number): KernelSpec =>
+  ({ key: `${tag}:${rows}:${d}`, source, constants: { d, floor: SLACK_FLOOR } });
