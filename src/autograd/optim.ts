@@ -1,10 +1,12 @@
 import { getBackend, isDeviceArray, type KernelInput, type TypedArray, type UpdateRule } from "../kernels/index.js";
 import type { Tensor } from "./tensor.js";
 
-// Device memory of optimizer state that nobody disposed: freed when the optimizer is collected.
-const collected = new FinalizationRegistry<Map<Tensor, KernelInput[]>>((state) => {
+function releaseDeviceState(state: Map<Tensor, KernelInput[]>): void {
   for (const buffers of state.values()) for (const b of buffers) if (isDeviceArray(b)) b.release();
-});
+}
+
+// Device memory of optimizer state that nobody disposed: freed when the optimizer is collected.
+const collected = new FinalizationRegistry(releaseDeviceState);
 
 /**
  * Optimizers update parameters from their `grad` (no graph is recorded); parameters without a
@@ -53,7 +55,7 @@ export abstract class Optimizer {
 
   /** Free the optimizer's state on the device (it starts again from zeros if stepped afterwards). */
   dispose(): void {
-    for (const buffers of this.state.values()) for (const b of buffers) if (isDeviceArray(b)) b.release();
+    releaseDeviceState(this.state);
     this.state.clear();
   }
 
