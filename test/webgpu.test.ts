@@ -3,7 +3,7 @@ import * as ag from "../src/autograd/index.js";
 import { autoBackend, backendInfo, BINARY_EXPRESSIONS, cpuBackend, initBackend, setBackend, UNARY_EXPRESSIONS, type BinaryOp, type DeviceArray, type UnaryOp } from "../src/kernels/index.js";
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
 import type { BufferArray } from "../src/kernels/gpu/device-arrays.js";
-import { fit2D, fit2DAsync, FlowVAE, trainVAE, trainVAEAsync } from "../src/models/index.js";
+import { estimateKL, estimateKLAsync, evaluateVAE, evaluateVAEAsync, fit2D, fit2DAsync, FlowVAE, trainVAE, trainVAEAsync } from "../src/models/index.js";
 import { planarInverse } from "../src/flows/index.js";
 import { constraintCases, flowDensityStep, stateBuffers, tinyRegression, UPDATE_RULES } from "./helpers.js";
 
@@ -327,6 +327,25 @@ if (typeof backend === "string") {
         const gpu = await trainVAEAsync(new FlowVAE(config), images, options);
         for (let t = 0; t < cpu.losses.length; t++) expect(Math.abs(gpu.losses[t]! - cpu.losses[t]!), `step ${t}`).toBeLessThan(1e-4 * cpu.losses[t]!);
         for (let e = 0; e < 2; e++) expect(Math.abs(gpu.validationLosses[e]! - cpu.validationLosses[e]!)).toBeLessThan(1e-4 * cpu.validationLosses[e]!);
+      } finally {
+        setBackend("cpu");
+      }
+    });
+
+    it("evaluateVAEAsync and estimateKLAsync score on webgpu what evaluateVAE and estimateKL score on the CPU", async () => {
+      const rng = new ag.Random(4);
+      const images = Float64Array.from({ length: 30 * 16 }, () => (rng.uniform() < 0.3 ? 1 : 0));
+      const model = new FlowVAE({ inputs: 16, latent: 2, hidden: 8, K: 2, seed: 3 });
+      const q = fit2D({ target: "U1", flow: "planar", K: 3, steps: 5, batchSize: 50, seed: 1 }).q;
+      const cpu = evaluateVAE(model, images, 20, 5), cpuKL = estimateKL(q, "U1", 1.8, 2000, 7);
+      setBackend(b);
+      try {
+        const gpu = await evaluateVAEAsync(model, images, 20, 5);
+        expect(Math.abs(gpu.negLogLikelihood - cpu.negLogLikelihood)).toBeLessThan(1e-4 * cpu.negLogLikelihood);
+        expect(Math.abs(gpu.negativeElbo - cpu.negativeElbo)).toBeLessThan(1e-4 * cpu.negativeElbo);
+        for (let i = 0; i < 30; i++) expect(Math.abs(gpu.perExample[i]! - cpu.perExample[i]!), `example ${i}`).toBeLessThan(1e-4 * cpu.perExample[i]!);
+        const gpuKL = await estimateKLAsync(q, "U1", 1.8, 2000, 7);
+        expect(Math.abs(gpuKL.freeEnergy - cpuKL.freeEnergy)).toBeLessThan(1e-4 * Math.max(1, Math.abs(cpuKL.freeEnergy)));
       } finally {
         setBackend("cpu");
       }
