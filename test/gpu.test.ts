@@ -4,7 +4,7 @@ import { BINARY_EXPRESSIONS, cpuBackend, setBackend, UNARY_EXPRESSIONS, type Bin
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
 import type { GpuMode } from "../src/kernels/gpu/load.js";
 import { planar } from "../src/flows/index.js";
-import { constraintCases, expectGradcheck, flowDensityStep, stateBuffers, tinyRegression, UPDATE_RULES } from "./helpers.js";
+import { constraintCases, expectGradcheck, expectInverseSolves, flowDensityStep, inverseCases, inverseOnDevice, stateBuffers, tinyRegression, UPDATE_RULES } from "./helpers.js";
 
 // Every GPU kernel against the CPU fallback, in every gpu.js mode this machine can run. A mode that
 // cannot run here is listed as skipped with its reason (never silently passed).
@@ -54,6 +54,15 @@ for (const mode of modes) {
     it("reports the mode and kernel class that ran", () => {
       expect(backend.info.gpuMode).toBe(mode);
       expect(backend.info.kernelClass).toMatch(/Kernel$/);
+    });
+    it("tanh, sigmoid and softplus of large arguments (|x| up to 100) stay finite and match the CPU", () => {
+      const x = Float64Array.from([100, -100, 50, -50, 44.5, 20, -9.5, 0.5]);
+      for (const op of ["tanh", "sigmoid", "softplus"] as const) {
+        const g = new Float64Array(x.length), c = new Float64Array(x.length);
+        backend.unary(op, x, g);
+        cpuBackend.unary(op, x, c);
+        expectFloat32Close(g, c, 100);
+      }
     });
     it("every unary op", () => {
       const x = rand(5000, 0.05, 3); // in every op's domain (log, sqrt, reciprocal)
@@ -137,6 +146,20 @@ for (const mode of modes) {
         }
       }
     });
+    it("the planar layer where |wᵀz + b| is large (tanh saturates): finite, and as the CPU computes it", () => {
+      const n = 64, d = 2, z = Float64Array.from(Float32Array.from(rand(n * d, -60, 60)));
+      const u = Float64Array.of(0.7, -0.4), w = Float64Array.of(1.5, 0.8), b = Float64Array.of(0.3), sp = Float64Array.of(1.2);
+      const g = new Float64Array(n * d), c = new Float64Array(n * d), gl = new Float64Array(n), cl = new Float64Array(n);
+      backend.planarForward(z, u, w, b, sp, n, d, false, g, gl);
+      cpuBackend.planarForward(z, u, w, b, sp, n, d, false, c, cl);
+      expectFloat32Close(g, c, 100);
+      expectFloat32Close(gl, cl, 10);
+      const sizes = [n * d, d, d, 1, 1], gg = sizes.map((m) => new Float64Array(m)), cg = sizes.map((m) => new Float64Array(m));
+      const gOut = Float64Array.from(Float32Array.from(rand(n * d))), gLd = Float64Array.from(Float32Array.from(rand(n)));
+      backend.planarBackward(z, u, w, b, sp, n, d, false, gOut, gLd, gg[0]!, gg[1]!, gg[2]!, gg[3]!, gg[4]!);
+      cpuBackend.planarBackward(z, u, w, b, sp, n, d, false, gOut, gLd, cg[0]!, cg[1]!, cg[2]!, cg[3]!, cg[4]!);
+      gg.forEach((x, k) => expectFloat32Close(x, cg[k]!, 1000));
+    });
     it("gradient checks of the autograd pass with this backend selected (float32 tolerance)", () => {
       setBackend(backend);
       try {
@@ -211,6 +234,12 @@ for (const mode of modes) {
           expectFloat32Close(dgu.read(), gu, 40);
           expectFloat32Close(dgw.read(), gw, 40);
           for (const x of [du, ds, dgu, dgw]) x.release();
+        }
+      });
+      it("planar and radial inverses on textures solve f(z) = y as the CPU's do", () => {
+        for (const c of inverseCases()) {
+          const back = inverseOnDevice(c, backend);
+          expectInverseSolves(c, back, back.data);
         }
       });
       it("optimizer updates (SGD with momentum, Adam, RMSprop) on textures match the CPU backend and leave their inputs as they were", () => {

@@ -1,8 +1,8 @@
 import { expect } from "vitest";
 import * as ag from "../src/autograd/index.js";
 import { gradcheck, Random, Tensor, type GradcheckOptions } from "../src/autograd/index.js";
-import { planar, radial, type PlanarParams, type RadialParams } from "../src/flows/index.js";
-import type { UpdateRule } from "../src/kernels/index.js";
+import { planar, planarInverse, radial, radialInverse, type PlanarParams, type RadialParams } from "../src/flows/index.js";
+import { setBackend, type Backend, type UpdateRule } from "../src/kernels/index.js";
 
 /** Random float64 tensor from a fixed-seed stream; `lo`/`hi` bound the values (uniform), else normal. */
 export function randomTensor(rng: Random, shape: number[], range?: [number, number]): Tensor {
@@ -103,4 +103,58 @@ export function constraintCases(rand: (n: number) => ArrayLike<number>, rows: nu
     w[2 * d + j] = j === 0 ? 4 : 0; // wᵀu = 120
   }
   return { u, w };
+}
+
+/**
+ * Points pushed through planar layers (shared and per-sample parameters, the constraint active,
+ * |wᵀz| large) and radial layers, in float32 on the CPU backend, for the device inverses' tests:
+ * each case's `forward` maps the inverse's result back, to compare with `y`.
+ */
+export interface InverseCase {
+  name: string;
+  y: Tensor;
+  z: Tensor;
+  inverse: (y: Tensor) => Tensor;
+  forward: (z: Tensor) => Tensor;
+}
+
+export function inverseCases(): InverseCase[] {
+  const random = new Random(12);
+  const f32 = (shape: number[], scale = 1) => ag.randn(shape, { random, dtype: "float32" }).mul(scale).detach();
+  const cases = [];
+  for (const perSample of [false, true]) {
+    const n = 200, d = 3, shape = perSample ? [n, d] : [d], scalars = perSample ? [n] : [1];
+    const w = f32(shape), u = f32(shape);
+    for (const [label, uk, scale] of [["", u, 1], [", constraint active", w.mul(-3).add(u.mul(0.1)).detach(), 1], [", |wᵀz| large", u, 30]] as const) {
+      const p = { u: uk, w, b: f32(scalars) };
+      const z = f32([n, d], scale);
+      cases.push({ name: `planar, ${perSample ? "per sample" : "shared"}${label}`, z, y: planar(z, p).z, inverse: (y: Tensor) => planarInverse(y, p), forward: (x: Tensor) => planar(x, p).z });
+    }
+    const p = { z0: f32(shape), alpha: f32(scalars), beta: f32(scalars) };
+    const z = f32([n, d]).add(p.z0).detach();
+    cases.push({ name: `radial, ${perSample ? "per sample" : "shared"}`, z, y: radial(z, p).z, inverse: (y: Tensor) => radialInverse(y, p), forward: (x: Tensor) => radial(x, p).z });
+  }
+  return cases;
+}
+
+/**
+ * A device's f⁻¹(y) (`values`, read from `back`): f(f⁻¹(y)) = y to float32 accuracy whatever the
+ * conditioning, and f⁻¹(y) = z where f is well conditioned (not where the constraint is active).
+ */
+export function expectInverseSolves(c: InverseCase, back: Tensor, values: ArrayLike<number>): void {
+  const again = c.forward(new Tensor(Float32Array.from(values), back.shape)).data, y = c.y.data;
+  for (let i = 0; i < y.length; i++) expect(Math.abs(again[i]! - y[i]!), `${c.name}, element ${i}`).toBeLessThanOrEqual(2e-5 * (1 + Math.abs(y[i]!)));
+  if (!c.name.includes("constraint")) expectClose(values, c.z.data, 1e-5, 1e-3);
+}
+
+/** f⁻¹(y) computed with `backend` selected (back to the CPU after); it must stay on the device. */
+export function inverseOnDevice(c: InverseCase, backend: Backend): Tensor {
+  setBackend(backend);
+  try {
+    const back = c.inverse(c.y);
+    expect(back.storage.onDevice, c.name).toBe(true);
+    return back;
+  } finally {
+    setBackend("cpu");
+  }
 }

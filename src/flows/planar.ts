@@ -1,4 +1,4 @@
-import { allocate, Module, noGrad, randn, sum, Tensor, tensor, where, type Random } from "../autograd/index.js";
+import { allocate, Module, noGrad, randn, Storage, sum, Tensor, tensor, where, type Random } from "../autograd/index.js";
 import { getBackend, SLACK_FLOOR } from "../kernels/index.js";
 import { checkLayerParams, checkPointShape, fusedOp, type Flow, type FlowOutput } from "./flow.js";
 
@@ -91,6 +91,9 @@ export function planar(z: Tensor, params: PlanarParams, implementation: Implemen
 export function planarInverse(y: Tensor, params: PlanarParams, layer = "planar.inverse"): Tensor {
   const { n, d, perSample } = checkPlanarParams(y, params, layer);
   const constrained = noGrad(() => constrainPlanar(params.u, params.w));
+  const on = [y, constrained.uHat, params.w, params.b, constrained.slack].map((t) => t.storage.kernelInput);
+  const device = getBackend().resident?.planarInverse?.(on[0]!, on[1]!, on[2]!, on[3]!, on[4]!, n, d, perSample) ?? null;
+  if (device) return new Tensor(new Storage(device, y.dtype), y.shape);
   const uHat = constrained.uHat.data, slack = constrained.slack.data, w = params.w.data, b = params.b.data;
   const out = allocate(y.dtype, n * d);
   for (let i = 0; i < n; i++) {

@@ -1,4 +1,4 @@
-import { allocate, Module, noGrad, randn, sum, Tensor, tensor, type Random } from "../autograd/index.js";
+import { allocate, Module, noGrad, randn, Storage, sum, Tensor, tensor, type Random } from "../autograd/index.js";
 import { getBackend } from "../kernels/index.js";
 import { checkLayerParams, checkPointShape, fusedOp, type Flow, type FlowOutput } from "./flow.js";
 import type { Implementation } from "./planar.js";
@@ -59,6 +59,9 @@ export function radial(z: Tensor, params: RadialParams, implementation: Implemen
 export function radialInverse(y: Tensor, params: RadialParams, layer = "radial.inverse"): Tensor {
   const { n, d, perSample } = checkRadialParams(y, params, layer);
   const { alpha, alphaPlusBeta } = noGrad(() => constrainRadial(params.alpha, params.beta));
+  const on = [y, params.z0, alpha, alphaPlusBeta].map((t) => t.storage.kernelInput);
+  const device = getBackend().resident?.radialInverse?.(on[0]!, on[1]!, on[2]!, on[3]!, n, d, perSample) ?? null;
+  if (device) return new Tensor(new Storage(device, y.dtype), y.shape);
   const z0 = params.z0.data, out = allocate(y.dtype, n * d);
   for (let i = 0; i < n; i++) {
     const yo = i * d, po = perSample ? yo : 0, s = perSample ? i : 0;

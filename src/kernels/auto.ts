@@ -48,6 +48,8 @@ export function autoBackend(cpu: Backend, gpu: Backend, threshold = DEFAULT_GPU_
     ...(r.planarConstraintBackward && { planarConstraintBackward: (u, w, rows, d, gu, gs) => (go(rows * d, u, w, gu, gs) ? r.planarConstraintBackward!(u, w, rows, d, gu, gs) : null) }),
     ...(r.planarForward && { planarForward: (z, u, w, b, sp, n, d, ps) => (go(n * d, z, u, w, b, sp) ? r.planarForward!(z, u, w, b, sp, n, d, ps) : null) }),
     ...(r.planarBackward && { planarBackward: (z, u, w, b, sp, n, d, ps, g, gl) => (go(n * d, z, u, w, b, sp, g, gl) ? r.planarBackward!(z, u, w, b, sp, n, d, ps, g, gl) : null) }),
+    ...(r.planarInverse && { planarInverse: (y, u, w, b, sp, n, d, ps) => (go(n * d, y, u, w, b, sp) ? r.planarInverse!(y, u, w, b, sp, n, d, ps) : null) }),
+    ...(r.radialInverse && { radialInverse: (y, z0, al, ab, n, d, ps) => (go(n * d, y, z0, al, ab) ? r.radialInverse!(y, z0, al, ab, n, d, ps) : null) }),
     ...(r.radialForward && { radialForward: (z, z0, al, ab, n, d, ps) => (go(n * d, z, z0, al, ab) ? r.radialForward!(z, z0, al, ab, n, d, ps) : null) }),
     ...(r.radialBackward && { radialBackward: (z, z0, al, ab, n, d, ps, g, gl) => (go(n * d, z, z0, al, ab, g, gl) ? r.radialBackward!(z, z0, al, ab, n, d, ps, g, gl) : null) }),
   };

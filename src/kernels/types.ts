@@ -85,6 +85,13 @@ export interface ResidentKernels {
     z: KernelInput, uHat: KernelInput, w: KernelInput, b: KernelInput, sp: KernelInput, n: number, d: number, perSample: boolean,
     gOut: KernelInput | null, gLogAbsDet: KernelInput | null,
   ): DeviceArray[] | null;
+  /**
+   * The planar inverse (flows/planar.ts): z = y − û tanh(s + b) with s the root of
+   * s + (slack − 1) tanh(s + b) = wᵀy, found per point by safeguarded Newton.
+   */
+  planarInverse?(y: KernelInput, uHat: KernelInput, w: KernelInput, b: KernelInput, slack: KernelInput, n: number, d: number, perSample: boolean): DeviceArray | null;
+  /** The radial inverse, in closed form (flows/radial.ts). */
+  radialInverse?(y: KernelInput, z0: KernelInput, alpha: KernelInput, alphaPlusBeta: KernelInput, n: number, d: number, perSample: boolean): DeviceArray | null;
   /** The fused radial layer (Backend.radialForward): [z', log|det|]. */
   radialForward?(z: KernelInput, z0: KernelInput, alpha: KernelInput, alphaPlusBeta: KernelInput, n: number, d: number, perSample: boolean): [DeviceArray, DeviceArray] | null;
   /** Its backward: the gradients of z, z0, α, α + β, shaped like them. */

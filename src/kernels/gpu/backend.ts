@@ -11,7 +11,7 @@ import { sizeOf } from "../strides.js";
 import { isDeviceArray, type Backend, type BinaryOp, type DeviceArray, type KernelInput, type ReduceOp, type ResidentKernels, type Shape, type TypedArray, type UnaryOp } from "../types.js";
 import { BufferArray, copyResult, TextureArray, type GpuBufferHandle } from "./device-arrays.js";
 import { chooseMode, importGpuJs, webgpuNotChosen, type GpuInfo, type GpuInstance, type GpuKernel, type GpuMode, type GpuTexture } from "./load.js";
-import { MAX_WIDTH, planarBackwardSource, planarConstraintBackwardSource, planarConstraintSource, planarSource, radialBackwardSource, radialSource, updateOutputs } from "./sources.js";
+import { MAX_WIDTH, planarBackwardSource, planarConstraintBackwardSource, planarConstraintSource, planarInverseSource, planarSource, radialBackwardSource, radialInverseSource, radialSource, updateOutputs } from "./sources.js";
 import { binarySpec, constraintSpec, flowSpec, gatherSpec, matmulSpec, padSpec, scatterAddSpec, reduceSpec, stridedCopySpec, unarySpec, updateScalars, updateSpec, whereSpec, type KernelSpec } from "./specs.js";
 import { installWebGpu } from "./webgpu.js";
 
@@ -245,6 +245,10 @@ export class GpuBackend implements Backend {
         const shares = (x: DeviceArray, width: number) => (perSample ? x : this.sumOverPoints(x, n, width));
         return [part("gz", n * d), shares(part("gu", n * d), d), shares(part("gw", n * d), d), shares(part("gb", n), 1), shares(part("gsp", n), 1)];
       },
+      planarInverse: (y, uHat, w, b, slack, n, d, perSample) =>
+        (n * d === 0 || tooLarge(n * d) ? null : this.runResident(flowSpec("pi", planarInverseSource(), n, d, perSample), n * d, [y, uHat, w, b, slack])),
+      radialInverse: (y, z0, alpha, alphaPlusBeta, n, d, perSample) =>
+        (n * d === 0 || tooLarge(n * d) ? null : this.runResident(flowSpec("ri", radialInverseSource(), n, d, perSample), n * d, [y, z0, alpha, alphaPlusBeta])),
       radialForward: (z, z0, alpha, alphaPlusBeta, n, d, perSample) => {
         if (n * d === 0 || tooLarge(n * d)) return null;
         const inputs = [z, z0, alpha, alphaPlusBeta];

@@ -50,7 +50,7 @@ export interface GpuBufferHandle {
 
 export const SYNC_READ_ERROR =
   "Tensor: its values are in a WebGPU buffer, and WebGPU reads only asynchronously: use `await tensor.read()` " +
-  "(and `await optimizer.stepAsync()` for updates). Ops without a device kernel (flow inverses, …) " +
+  "(and `await optimizer.stepAsync()` for updates). Ops without a device kernel (the LU log-det, …) " +
   "need their inputs read first";
 
 /**

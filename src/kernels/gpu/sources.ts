@@ -8,8 +8,15 @@ export const MAX_WIDTH = 4096;
 
 const flatIndex = "const i = this.thread.y * this.constants.W + this.thread.x;";
 
+/**
+ * tanh in a kernel. gpu.js's GL tanh returns NaN once e^{2x} overflows float32 (x above ~44); in
+ * float32 tanh is ±1 beyond |x| ≈ 9.1 anyway, so clamping the argument to ±15 changes no value.
+ */
+const tanh = (x: string): string => `Math.tanh(Math.min(Math.max(${x}, -15), 15))`;
+
 export function unarySource(op: UnaryOp): string {
-  return `function (X) { ${flatIndex} if (i >= this.constants.n) { return 0; } const x = X[i]; return ${UNARY_EXPRESSIONS[op]}; }`;
+  const expression = op === "tanh" ? tanh("x") : UNARY_EXPRESSIONS[op];
+  return `function (X) { ${flatIndex} if (i >= this.constants.n) { return 0; } const x = X[i]; return ${expression}; }`;
 }
 
 /**
@@ -130,7 +137,7 @@ export function planarSource(logDet: boolean): string {
   return `function (Z, U, Wt, Bt, SP) { ${flatIndex} if (i >= this.constants.n) { return 0; } ${point}
     let a = Bt[s];
     for (let q = 0; q < this.constants.d; q++) { a += Wt[po + q] * Z[p * this.constants.d + q]; }
-    const h = Math.tanh(a); ${result} }`;
+    const h = ${tanh("a")}; ${result} }`;
 }
 
 /** Radial: element i of z' or, with logDet, log|det| of point i (see kernels/cpu/flows.ts). */
@@ -144,6 +151,47 @@ export function radialSource(logDet: boolean): string {
     let r2 = 0;
     for (let q = 0; q < this.constants.d; q++) { const dq = Z[p * this.constants.d + q] - Z0[po + q]; r2 += dq * dq; }
     const r = Math.sqrt(r2); ${result} }`;
+}
+
+/**
+ * Planar inverse, element i = p·D + j of z: the root s of s + κ tanh(s + b) = wᵀy (κ = slack − 1)
+ * by Newton kept inside a shrinking bracket, bisecting when a step leaves it or would not halve the
+ * error (solveMonotone in flows/planar.ts, at float32's resolution), then y − û tanh(s + b).
+ */
+export function planarInverseSource(): string {
+  return `function (Y, U, Wt, Bt, SP) { ${flatIndex} if (i >= this.constants.n) { return 0; } ${pointPrelude}
+    const bb = Bt[s]; const slack = SP[s]; const kappa = slack - 1;
+    let c = 0;
+    for (let q = 0; q < this.constants.d; q++) { c += Wt[po + q] * Y[p * this.constants.d + q]; }
+    let lo = c - Math.abs(kappa); let hi = c + Math.abs(kappa);
+    let x = c - kappa * ${tanh("c + bb")};
+    if (x < lo || x > hi) { x = 0.5 * (lo + hi); }
+    let step = hi - lo; let previous = step; let done = 0;
+    for (let it = 0; it < 100; it++) {
+      if (done === 0) {
+        const t = ${tanh("x + bb")}; const g = x + kappa * t - c;
+        if (g === 0) { done = 1; } else {
+          if (g > 0) { hi = x; } else { lo = x; }
+          const slope = t * t + slack * (1 - t * t); const newton = x - g / slope;
+          if (newton <= lo || newton >= hi || Math.abs(2 * g) > Math.abs(previous * slope)) { previous = step; step = 0.5 * (hi - lo); x = lo + step; }
+          else { previous = step; step = g / slope; x = newton; }
+          if (Math.abs(step) <= 2.4e-7 * Math.max(1, Math.abs(x))) { done = 1; }
+        }
+      }
+    }
+    const j = i - p * this.constants.d; return Y[i] - U[po + j] * ${tanh("x + bb")}; }`;
+}
+
+/** Radial inverse, element i = p·D + j of z, in closed form (radialInverse in flows/radial.ts). */
+export function radialInverseSource(): string {
+  return `function (Y, Z0, AL, AB) { ${flatIndex} if (i >= this.constants.n) { return 0; } ${pointPrelude}
+    const al = AL[s]; const ab = AB[s];
+    let rho2 = 0;
+    for (let q = 0; q < this.constants.d; q++) { const dq = Y[p * this.constants.d + q] - Z0[po + q]; rho2 += dq * dq; }
+    const rho = Math.sqrt(rho2); const pp = ab - rho; const disc = Math.sqrt(pp * pp + 4 * al * rho);
+    let r = (2 * al * rho) / (disc + pp);
+    if (pp <= 0) { r = (disc - pp) / 2; }
+    const j = i - p * this.constants.d; return Z0[po + j] + (Y[i] - Z0[po + j]) * ((al + r) / (r + ab)); }`;
 }
 
 /**
@@ -165,7 +213,7 @@ export function planarBackwardSource(which: "gz" | "gu" | "gw" | "gb" | "gsp"): 
   return `function (Z, U, Wt, Bt, SP, G, GL) { ${flatIndex} if (i >= this.constants.n) { return 0; } ${point}
     let a = Bt[s]; let ug = 0;
     for (let q = 0; q < this.constants.d; q++) { a += Wt[po + q] * Z[p * this.constants.d + q]; ug += U[po + q] * G[p * this.constants.d + q]; }
-    const h = Math.tanh(a); const hp = 1 - h * h; const sp = SP[s];
+    const h = ${tanh("a")}; const hp = 1 - h * h; const sp = SP[s];
     const gq = GL[p] / (h * h + hp * sp);
     const ga = hp * ug + 2 * h * hp * (1 - sp) * gq;
     ${tail} }`;
