@@ -1,4 +1,4 @@
-import { allocate, Module, noGrad, randn, Storage, sum, Tensor, tensor, where, type Random } from "../autograd/index.js";
+import { Module, noGrad, opOutput, randn, sum, Tensor, tensor, where, type Random } from "../autograd/index.js";
 import { getBackend, SLACK_FLOOR } from "../kernels/index.js";
 import { checkLayerParams, checkPointShape, fusedOp, type Flow, type FlowOutput } from "./flow.js";
 
@@ -93,17 +93,17 @@ export function planarInverse(y: Tensor, params: PlanarParams, layer = "planar.i
   const constrained = noGrad(() => constrainPlanar(params.u, params.w));
   const on = [y, constrained.uHat, params.w, params.b, constrained.slack].map((t) => t.storage.kernelInput);
   const device = getBackend().resident?.planarInverse?.(on[0]!, on[1]!, on[2]!, on[3]!, on[4]!, n, d, perSample) ?? null;
-  if (device) return new Tensor(new Storage(device, y.dtype), y.shape);
-  const uHat = constrained.uHat.data, slack = constrained.slack.data, w = params.w.data, b = params.b.data;
-  const out = allocate(y.dtype, n * d);
-  for (let i = 0; i < n; i++) {
-    const yo = i * d, po = perSample ? yo : 0, bi = b[perSample ? i : 0]!;
-    let c = 0;
-    for (let j = 0; j < d; j++) c += w[po + j]! * y.data[yo + j]!;
-    const s = solveMonotone(c, slack[perSample ? i : 0]!, bi);
-    const h = Math.tanh(s + bi);
-    for (let j = 0; j < d; j++) out[yo + j] = y.data[yo + j]! - uHat[po + j]! * h;
-  }
+  const out = opOutput(device, y.dtype, n * d, (out) => {
+    const uHat = constrained.uHat.data, slack = constrained.slack.data, w = params.w.data, b = params.b.data;
+    for (let i = 0; i < n; i++) {
+      const yo = i * d, po = perSample ? yo : 0, bi = b[perSample ? i : 0]!;
+      let c = 0;
+      for (let j = 0; j < d; j++) c += w[po + j]! * y.data[yo + j]!;
+      const s = solveMonotone(c, slack[perSample ? i : 0]!, bi);
+      const h = Math.tanh(s + bi);
+      for (let j = 0; j < d; j++) out[yo + j] = y.data[yo + j]! - uHat[po + j]! * h;
+    }
+  });
   return new Tensor(out, y.shape);
 }
 

@@ -1,4 +1,4 @@
-import { allocate, Module, noGrad, randn, Storage, sum, Tensor, tensor, type Random } from "../autograd/index.js";
+import { Module, noGrad, opOutput, randn, sum, Tensor, tensor, type Random } from "../autograd/index.js";
 import { getBackend } from "../kernels/index.js";
 import { checkLayerParams, checkPointShape, fusedOp, type Flow, type FlowOutput } from "./flow.js";
 import type { Implementation } from "./planar.js";
@@ -61,20 +61,21 @@ export function radialInverse(y: Tensor, params: RadialParams, layer = "radial.i
   const { alpha, alphaPlusBeta } = noGrad(() => constrainRadial(params.alpha, params.beta));
   const on = [y, params.z0, alpha, alphaPlusBeta].map((t) => t.storage.kernelInput);
   const device = getBackend().resident?.radialInverse?.(on[0]!, on[1]!, on[2]!, on[3]!, n, d, perSample) ?? null;
-  if (device) return new Tensor(new Storage(device, y.dtype), y.shape);
-  const z0 = params.z0.data, out = allocate(y.dtype, n * d);
-  for (let i = 0; i < n; i++) {
-    const yo = i * d, po = perSample ? yo : 0, s = perSample ? i : 0;
-    const al = alpha.data[s]!, ab = alphaPlusBeta.data[s]!;
-    let rho2 = 0;
-    for (let j = 0; j < d; j++) rho2 += (y.data[yo + j]! - z0[po + j]!) ** 2;
-    const rho = Math.sqrt(rho2);
-    const p = ab - rho, disc = Math.sqrt(p * p + 4 * al * rho);
-    // The two algebraically equal forms of the root; each avoids cancellation on its side of p = 0.
-    const r = p <= 0 ? (disc - p) / 2 : (2 * al * rho) / (disc + p);
-    const scale = (al + r) / (r + ab); // 1 / (1 + βh)
-    for (let j = 0; j < d; j++) out[yo + j] = z0[po + j]! + (y.data[yo + j]! - z0[po + j]!) * scale;
-  }
+  const out = opOutput(device, y.dtype, n * d, (out) => {
+    const z0 = params.z0.data;
+    for (let i = 0; i < n; i++) {
+      const yo = i * d, po = perSample ? yo : 0, s = perSample ? i : 0;
+      const al = alpha.data[s]!, ab = alphaPlusBeta.data[s]!;
+      let rho2 = 0;
+      for (let j = 0; j < d; j++) rho2 += (y.data[yo + j]! - z0[po + j]!) ** 2;
+      const rho = Math.sqrt(rho2);
+      const p = ab - rho, disc = Math.sqrt(p * p + 4 * al * rho);
+      // The two algebraically equal forms of the root; each avoids cancellation on its side of p = 0.
+      const r = p <= 0 ? (disc - p) / 2 : (2 * al * rho) / (disc + p);
+      const scale = (al + r) / (r + ab); // 1 / (1 + βh)
+      for (let j = 0; j < d; j++) out[yo + j] = z0[po + j]! + (y.data[yo + j]! - z0[po + j]!) * scale;
+    }
+  });
   return new Tensor(out, y.shape);
 }
 
