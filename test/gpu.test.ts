@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it, vi } from "vitest";
 import * as ag from "../src/autograd/index.js";
-import { BINARY_EXPRESSIONS, cpuBackend, setBackend, UNARY_EXPRESSIONS, type BinaryOp, type UnaryOp } from "../src/kernels/index.js";
+import { backendInfo, BINARY_EXPRESSIONS, cpuBackend, DEFAULT_GPU_THRESHOLDS, initBackend, loadedGpuBackend, setBackend, UNARY_EXPRESSIONS, type BinaryOp, type UnaryOp } from "../src/kernels/index.js";
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
 import type { GpuMode } from "../src/kernels/gpu/load.js";
 import { planar } from "../src/flows/index.js";
@@ -327,6 +327,28 @@ describe("choosing a mode", () => {
     const webgpu = await createGpuBackend("webgpu").then((b) => { b.dispose(); return b.info.gpuMode; }, (e: Error) => e.message);
     expect(webgpu).toMatch(/^webgpu$|gpu.js mode "webgpu" was requested but is not available: (Dawn \(the webgpu package gpu.js uses in Node\) does not load here: \S.*|Dawn loads here but finds no adapter)/);
     await expect(createGpuBackend("nonsense" as GpuMode)).rejects.toThrow(/unknown gpu.js mode "nonsense"/);
+  });
+  it('initBackend("auto") takes its thresholds from the option, else FLOWGRAD_AUTO_THRESHOLD, else the mode\'s default, and says which', async () => {
+    try {
+      await initBackend("auto", { gpuMode: "webasm", quiet: true, threshold: { elements: 4096, multiplyAdds: Infinity } });
+      expect(backendInfo()).toMatchObject({ backend: "auto", gpuMode: "webasm", autoThresholds: { elements: 4096, multiplyAdds: Infinity } });
+      vi.stubEnv("FLOWGRAD_AUTO_THRESHOLD", "1000,5e5");
+      await initBackend("auto", { gpuMode: "webasm", quiet: true });
+      expect(backendInfo().autoThresholds).toEqual({ elements: 1000, multiplyAdds: 5e5 });
+      const x = ag.randn([1000], { random: 1, dtype: "float32" }); // at the threshold: gpu.js (webasm has no device arrays, so the values come back)
+      expect(x.exp().data[0]).toBeCloseTo(Math.exp(x.data[0]!), 5);
+      vi.stubEnv("FLOWGRAD_AUTO_THRESHOLD", "lots");
+      await expect(initBackend("auto", { gpuMode: "webasm", quiet: true })).rejects.toThrow(/FLOWGRAD_AUTO_THRESHOLD="lots": expected ELEMENTS or ELEMENTS,MULTIPLY_ADDS/);
+      vi.unstubAllEnvs();
+      await initBackend("auto", { gpuMode: "webasm", quiet: true });
+      expect(backendInfo().autoThresholds).toEqual({ elements: DEFAULT_GPU_THRESHOLDS.webasm, multiplyAdds: DEFAULT_GPU_THRESHOLDS.webasm * 64 });
+      await initBackend("gpu", { gpuMode: "webasm", quiet: true });
+      expect(backendInfo().autoThresholds).toBeNull(); // not "auto"
+    } finally {
+      vi.unstubAllEnvs();
+      await initBackend("cpu");
+      loadedGpuBackend()?.dispose();
+    }
   });
   it("auto prefers a real GPU and says which modes it passed over", async () => {
     const b = await createGpuBackend("auto");

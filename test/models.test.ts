@@ -119,6 +119,26 @@ describe("the flowgrad command", () => {
     expect(r.stderr).toMatch(/figures and ln Z \(a float64 reference integral\) run on the CPU backend/);
     expect(JSON.parse(readFileSync(path.join(tmp, "webgpu-fit", "U1-planar-K2.json"), "utf8")).steps).toBe(20);
   }, 60_000);
+  it("calibrate times gpu.js against the CPU backend, prints the thresholds for auto, and writes them as JSON", () => {
+    const r = run("--gpu-mode", "webasm", "calibrate", "--ms", "5", "--element-sizes", "1024,4096", "--matmul-sizes", "8,16", "--out", "cal/webasm.json");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/gpu.js webasm mode \(WebAssemblyKernel\) against the CPU backend/);
+    expect(r.stdout).toMatch(/\| 8 elementwise ops, n = 1024 \| 1024 \| \d+\.\d{3} ms \| \d+\.\d{3} ms \| \d+\.\d\d \|/);
+    expect(r.stdout).toMatch(/\| 2 × matmul, n = 8 \| 512 \|/);
+    const saved = JSON.parse(readFileSync(path.join(tmp, "cal/webasm.json"), "utf8"));
+    expect(saved.gpu.gpuMode).toBe("webasm");
+    expect(r.stdout).toContain(saved.setting); // FLOWGRAD_AUTO_THRESHOLD=…, as printed
+    expect(saved.setting).toMatch(/^FLOWGRAD_AUTO_THRESHOLD=(\d+|inf),(\d+|inf)$/);
+    expect(readdirSync(path.join(tmp, "cal"))).toEqual(["webasm.json"]);
+  }, 60_000);
+  it("calibrate --gpu-mode webgpu measures there and exits (Dawn would keep the process alive)", (context) => {
+    const r = spawnSync(process.execPath, [cli, "--gpu-mode", "webgpu", "calibrate", "--ms", "5", "--element-sizes", "1024", "--matmul-sizes", "8"], { encoding: "utf8", cwd: tmp, timeout: 50_000 });
+    const refused = /gpu.js mode "webgpu" was requested but is not available: (.*)/.exec(r.stderr);
+    if (r.status === 1 && refused && process.env.FLOWGRAD_EXPECT_WEBGPU !== "1") context.skip(`gpu.js webgpu is not available here: ${refused[1]}`);
+    expect(r.status, r.stderr).toBe(0); // null: it hung until the timeout
+    expect(r.stderr).toMatch(/gpu.js webgpu mode \(WebGPUKernel on .+\) against the CPU backend/);
+    expect(r.stdout).toMatch(/FLOWGRAD_AUTO_THRESHOLD=(\d+|inf),(\d+|inf)/);
+  }, 60_000);
   it("bad input: a clear one-line message, exit code 1, no stack trace", () => {
     for (const [args, message] of [
       [["fit", "--target", "U7"], /argument 'U7' is invalid. Allowed choices are U1, U2, U3, U4/],
@@ -133,6 +153,7 @@ describe("the flowgrad command", () => {
       [["--backend", "tpu", "fit"], /argument 'tpu' is invalid. Allowed choices are cpu, gpu, auto/],
       [["compare", "--models", "missing.model.json"], /cannot read model file missing.model.json: ENOENT/],
       [["frobnicate"], /unknown command 'frobnicate'/],
+      [["calibrate", "--element-sizes", "1024,x"], /element-sizes must be a positive integer/],
     ] as const) {
       const r = run(...args);
       expect(r.status, args.join(" ")).toBe(1);
@@ -158,6 +179,6 @@ describe("the flowgrad command", () => {
   it("--help lists the subcommands", () => {
     const r = run("--help");
     expect(r.status).toBe(0);
-    for (const cmd of ["fit", "demo", "bench"]) expect(r.stdout).toContain(cmd);
+    for (const cmd of ["fit", "demo", "vae", "sample", "compare", "calibrate", "bench"]) expect(r.stdout).toContain(cmd);
   });
 });

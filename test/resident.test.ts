@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import * as ag from "../src/autograd/index.js";
-import { autoBackend, cpuBackend, isDeviceArray, setBackend, type Backend, type DeviceArray, type KernelInput, type ResidentKernels } from "../src/kernels/index.js";
+import { autoBackend, calibrateAuto, cpuBackend, crossover, isDeviceArray, parseAutoThreshold, setBackend, type Backend, type CalibrationRow, type DeviceArray, type KernelInput, type ResidentKernels } from "../src/kernels/index.js";
 import { expectClose, flowDensityStep, tinyRegression } from "./helpers.js";
 
 // Device-resident tensors and tidy(), checked on every machine with a stand-in device: a backend
@@ -287,6 +287,60 @@ describe("device-resident tensors (stand-in device)", () => {
     expect(device.reads).toBe(0);
     setBackend("cpu");
     expectClose(t.data, [(big.matmul(big).sum().item() + 1) * 6], 1e-5);
+  });
+
+  it("auto: products go by multiply-adds and everything else by elements, each with its own threshold", () => {
+    const device = new FakeDevice();
+    setBackend(autoBackend(cpuBackend, device.backend(), { elements: Infinity, multiplyAdds: 8 ** 3 }));
+    const a = ag.randn([8, 8], { random: 2, dtype: "float32" }), b = ag.randn([7, 7], { random: 3, dtype: "float32" });
+    expect(a.matmul(a).storage.onDevice).toBe(true); // 512 multiply-adds: at the threshold
+    expect(b.matmul(b).storage.onDevice).toBe(false); // 343: below it
+    expect(ag.randn([1 << 20], { random: 4, dtype: "float32" }).exp().storage.onDevice).toBe(false); // elements: never
+    setBackend(autoBackend(cpuBackend, device.backend(), 64)); // one number: elements, and 64× that in multiply-adds
+    expect(ag.randn([64], { random: 5, dtype: "float32" }).exp().storage.onDevice).toBe(true);
+    expect(ag.randn([63], { random: 5, dtype: "float32" }).exp().storage.onDevice).toBe(false);
+    expect(b.matmul(b).storage.onDevice).toBe(false); // 343 < 4096
+    expect(ag.randn([16, 16], { random: 6, dtype: "float32" }).matmul(ag.randn([16, 16], { random: 7, dtype: "float32" })).storage.onDevice).toBe(true); // 4096
+    expect(() => autoBackend(cpuBackend, device.backend(), { elements: -1, multiplyAdds: 1 })).toThrow(/threshold elements must be a number ≥ 0/);
+    expect(() => autoBackend(cpuBackend, device.backend(), Number.NaN)).toThrow(/threshold elements/);
+  });
+
+  it("FLOWGRAD_AUTO_THRESHOLD reads one or two counts (or inf) and names what it expected otherwise", () => {
+    expect(parseAutoThreshold("65536")).toEqual({ elements: 65536, multiplyAdds: 65536 * 64 });
+    expect(parseAutoThreshold("262144, 1e6")).toEqual({ elements: 262144, multiplyAdds: 1e6 });
+    expect(parseAutoThreshold("inf,4096")).toEqual({ elements: Infinity, multiplyAdds: 4096 });
+    for (const bad of ["", "fast", "-5", "1,2,3", "64k"]) expect(() => parseAutoThreshold(bad)).toThrow(/FLOWGRAD_AUTO_THRESHOLD=.*expected ELEMENTS or ELEMENTS,MULTIPLY_ADDS/);
+  });
+
+  it("crossover: the least work from which gpu.js won at every larger size; a lone early win is noise", () => {
+    const row = (work: number, cpuMs: number, gpuMs: number): CalibrationRow => ({ kind: "elementwise", size: work, work, cpuMs, gpuMs });
+    expect(crossover([row(1, 1, 5), row(4, 2, 6), row(16, 8, 7), row(64, 30, 9)], "elementwise")).toBe(16);
+    expect(crossover([row(64, 30, 9), row(1, 1, 0.5), row(4, 2, 6), row(16, 8, 7)], "elementwise")).toBe(16); // unsorted input, early win ignored
+    expect(crossover([row(1, 1, 5), row(4, 2, 1), row(16, 8, 9)], "elementwise")).toBe(Infinity); // lost at the largest
+    expect(crossover([row(1, 2, 1), row(4, 3, 1)], "elementwise")).toBe(1);
+    expect(crossover([row(1, 2, 1)], "matmul")).toBe(Infinity); // no rows of that kind
+  });
+
+  it("calibrateAuto times both backends at every size, frees what it put on the device, and reads its thresholds off the rows", async () => {
+    const device = new FakeDevice();
+    const gpu = { ...device.backend(), info: { gpuMode: "webgpu" as const, kernelClass: "FakeKernel", adapter: "stand-in" } };
+    const progress: number[] = [];
+    const c = await calibrateAuto(gpu, { elementSizes: [256, 16], matmulSizes: [4, 8], msPerCase: 0, onProgress: (done, total) => progress.push(done / total) });
+    expect(device.live.size).toBe(0);
+    expect(device.reads).toBeGreaterThan(0); // each chain ends with one read, as "auto" would
+    expect(progress.at(-1)).toBe(1);
+    const measured = c.rows.map((r) => `${r.kind} ${r.size}`);
+    // Sizes run ascending; once gpu.js has won twice in a row the larger ones are skipped.
+    expect(measured.slice(0, 1)).toEqual(["elementwise 16"]);
+    expect(measured.filter((m) => m.startsWith("matmul"))[0]).toBe("matmul 4");
+    for (const r of c.rows) {
+      expect(r.cpuMs).toBeGreaterThanOrEqual(0);
+      expect(r.gpuMs).toBeGreaterThanOrEqual(0);
+      expect(r.work).toBe(r.kind === "matmul" ? r.size ** 3 : r.size);
+    }
+    expect(c.thresholds).toEqual({ elements: crossover(c.rows, "elementwise"), multiplyAdds: crossover(c.rows, "matmul") });
+    expect(c.gpu).toEqual({ gpuMode: "webgpu", kernelClass: "FakeKernel", adapter: "stand-in" });
+    await expect(calibrateAuto(gpu, { elementSizes: [0] })).rejects.toThrow(/elementSizes must be positive integers/);
   });
 
   it("astype on the device is a relabelled copy there, and its gradient comes back converted", () => {

@@ -9,6 +9,7 @@ import { backendInfo, initBackend, loadedGpuBackend } from "../kernels/index.js"
 import { GPU_MODES, type GpuMode } from "../kernels/gpu/load.js";
 import { TARGETS, type TargetName } from "../models/index.js";
 import { UserError } from "../node/io.js";
+import { calibrateCommand } from "./calibrate.js";
 import { demoCommand, fitCommand } from "./fit.js";
 import { compareCommand, sampleCommand, vaeCommand } from "./vae.js";
 
@@ -134,6 +135,16 @@ program
   .action((o: { models: string[]; binarize?: "threshold" | "dynamic"; samples: number; out?: string }) => compareCommand(o.models, o.binarize, o.samples, o.out));
 
 program
+  .command("calibrate")
+  .description('time gpu.js (--gpu-mode) against the CPU backend across sizes and print the thresholds for "--backend auto" on this machine (FLOWGRAD_AUTO_THRESHOLD)')
+  .option("--ms <n>", "time per backend and size, after a warm-up run", positiveNumber("ms"), 300)
+  .option("--element-sizes <list>", "elementwise sizes, comma-separated (default 1024 … 4194304, by 4×)", intList("element-sizes"))
+  .option("--matmul-sizes <list>", "matrix sides, comma-separated (default 16 … 512, by 2×)", intList("matmul-sizes"))
+  .option("--out <file>", "also write the measurements as JSON")
+  .action((o: { ms: number; elementSizes?: number[]; matmulSizes?: number[]; out?: string }) =>
+    calibrateCommand(program.opts<{ gpuMode?: GpuMode | "auto" }>().gpuMode, { msPerCase: o.ms, elementSizes: o.elementSizes, matmulSizes: o.matmulSizes }, o.out));
+
+program
   .command("bench")
   .description("run the benchmark suites (from a clone of the repository: they live in bench/)")
   .option("--quick", "the short run (under 2 minutes on 2 cores)")
@@ -146,7 +157,7 @@ program
 
 try {
   await program.parseAsync();
-  const webgpu = backendInfo().gpuMode === "webgpu";
+  const webgpu = loadedGpuBackend()?.info.gpuMode === "webgpu"; // loaded, even if no longer selected (calibrate)
   loadedGpuBackend()?.dispose(); // textures, kernels, and webgpu's device
   // Once loaded, Dawn (webgpu) polls for events and would keep the process alive.
   if (webgpu) process.exit(process.exitCode ?? 0);

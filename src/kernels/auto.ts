@@ -10,7 +10,8 @@ import { isDeviceArray, type Backend, type KernelInput, type ResidentKernels } f
  * were slower than the CPU backend at every size up to 10⁷ elements and n = 1,024 matmuls, so
  * "auto" keeps everything on the CPU there. The real-GPU modes have not been measured yet (no GPU
  * machine was available; webgpu ran only on software Vulkan, `npm run bench:webgpu`); 65,536
- * elements is their provisional threshold until they are.
+ * elements is their provisional default until they are. On any machine, `flowgrad calibrate`
+ * measures the thresholds there, and FLOWGRAD_AUTO_THRESHOLD or initBackend's `threshold` use them.
  */
 export const DEFAULT_GPU_THRESHOLDS: Record<GpuMode, number> = {
   webgpu: 1 << 16,
@@ -22,21 +23,56 @@ export const DEFAULT_GPU_THRESHOLDS: Record<GpuMode, number> = {
 };
 export const DEFAULT_GPU_THRESHOLD = 1 << 16;
 
-/** A batched product's cost in elementwise-equivalent elements: m·k·n per matrix, over 64. */
-const matmulCost = (batch: number, m: number, k: number, n: number): number => (batch * m * k * n) / 64;
+/**
+ * Where "auto" hands work to gpu.js: elementwise ops, reductions, copies and fused layers from
+ * `elements` (output or input size), products from `multiplyAdds` (batch·m·k·n). Infinity: never.
+ * `flowgrad calibrate` (calibrateAuto in calibrate.ts) measures both on the machine at hand.
+ */
+export interface AutoThresholds {
+  elements: number;
+  multiplyAdds: number;
+}
 
-export function autoBackend(cpu: Backend, gpu: Backend, threshold = DEFAULT_GPU_THRESHOLD): Backend {
-  const pick = (elements: number): Backend => (elements >= threshold ? gpu : cpu);
+/** One number is an element count; products then go by m·k·n/64, a guess that calibration replaces. */
+export function autoThresholds(threshold: number | AutoThresholds): AutoThresholds {
+  const t = typeof threshold === "number" ? { elements: threshold, multiplyAdds: threshold * 64 } : threshold;
+  for (const [key, value] of Object.entries(t)) {
+    if (typeof value !== "number" || Number.isNaN(value) || value < 0) throw new Error(`auto backend: threshold ${key} must be a number ≥ 0 (Infinity: never use gpu.js), got ${String(value)}`);
+  }
+  return { elements: t.elements, multiplyAdds: t.multiplyAdds };
+}
+
+/**
+ * FLOWGRAD_AUTO_THRESHOLD: "ELEMENTS" or "ELEMENTS,MULTIPLY_ADDS", each a count or "inf" (what
+ * `flowgrad calibrate` prints).
+ */
+export function parseAutoThreshold(text: string): AutoThresholds {
+  const parts = text.split(",").map((p) => p.trim());
+  const value = (p: string): number => {
+    if (/^(inf|infinity|never)$/i.test(p)) return Infinity;
+    if (!/^\d+(\.\d+)?(e\d+)?$/i.test(p)) throw new Error(`FLOWGRAD_AUTO_THRESHOLD="${text}": expected ELEMENTS or ELEMENTS,MULTIPLY_ADDS (counts, or "inf"), e.g. 65536,4194304`);
+    return Number(p);
+  };
+  if (parts.length < 1 || parts.length > 2) throw new Error(`FLOWGRAD_AUTO_THRESHOLD="${text}": expected ELEMENTS or ELEMENTS,MULTIPLY_ADDS, e.g. 65536,4194304`);
+  return parts.length === 1 ? autoThresholds(value(parts[0]!)) : autoThresholds({ elements: value(parts[0]!), multiplyAdds: value(parts[1]!) });
+}
+
+export function autoBackend(cpu: Backend, gpu: Backend, threshold: number | AutoThresholds = DEFAULT_GPU_THRESHOLD): Backend {
+  const { elements: elementThreshold, multiplyAdds } = autoThresholds(threshold);
+  const pick = (elements: number): Backend => (elements >= elementThreshold ? gpu : cpu);
+  const pickProduct = (work: number): Backend => (work >= multiplyAdds ? gpu : cpu);
+  const matmulCost = (batch: number, m: number, k: number, n: number): number => batch * m * k * n;
   const r = gpu.resident;
   // Outputs that stay on the device: large work goes there, and so does any op with an input already
   // there (reading it back would cost more than the op, and webgpu cannot read back synchronously).
   // Small work on host inputs runs on the host kernels.
-  const go = (work: number, ...inputs: Array<KernelInput | null>): boolean => work >= threshold || inputs.some((x) => x !== null && isDeviceArray(x));
+  const onDevice = (...inputs: Array<KernelInput | null>): boolean => inputs.some((x) => x !== null && isDeviceArray(x));
+  const go = (work: number, ...inputs: Array<KernelInput | null>): boolean => work >= elementThreshold || onDevice(...inputs);
   const resident: ResidentKernels | undefined = r && {
     unary: (op, x, n) => (go(n, x) ? r.unary(op, x, n) : null),
     binary: (op, a, as, b, bs, os) => (go(sizeOf(os), a, b) ? r.binary(op, a, as, b, bs, os) : null),
     reduce: (op, x, outer, size, inner) => (go(x.length, x) ? r.reduce(op, x, outer, size, inner) : null),
-    matmul: (a, ao, b, bo, m, k, n, ta, tb) => (go(matmulCost(ao.length, m, k, n), a, b) ? r.matmul(a, ao, b, bo, m, k, n, ta, tb) : null),
+    matmul: (a, ao, b, bo, m, k, n, ta, tb) => (matmulCost(ao.length, m, k, n) >= multiplyAdds || onDevice(a, b) ? r.matmul(a, ao, b, bo, m, k, n, ta, tb) : null),
     liveArrays: () => r.liveArrays(),
     ...(r.update && { update: (rule, x, g, state) => (go(x.length, x, g, ...state) ? r.update!(rule, x, g, state) : null) }),
     ...(r.where && { where: (c, a, b, n) => (go(n, c, a, b) ? r.where!(c, a, b, n) : null) }),
@@ -60,7 +96,7 @@ export function autoBackend(cpu: Backend, gpu: Backend, threshold = DEFAULT_GPU_
     unary: (op, x, out) => pick(out.length).unary(op, x, out),
     binary: (op, a, as, b, bs, out, os) => pick(out.length).binary(op, a, as, b, bs, out, os),
     reduce: (op, x, outer, size, inner, out) => pick(x.length).reduce(op, x, outer, size, inner, out),
-    // A product costs m·k·n per matrix: that, not the output size, decides.
-    matmul: (a, ao, b, bo, out, m, k, n, ta, tb) => pick(matmulCost(ao.length, m, k, n)).matmul(a, ao, b, bo, out, m, k, n, ta, tb),
+    // A product costs m·k·n multiply-adds per matrix: that, not the output size, decides.
+    matmul: (a, ao, b, bo, out, m, k, n, ta, tb) => pickProduct(matmulCost(ao.length, m, k, n)).matmul(a, ao, b, bo, out, m, k, n, ta, tb),
   };
 }

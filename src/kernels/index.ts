@@ -6,6 +6,7 @@ export { broadcastStrides, contiguousStrides, sizeOf } from "./strides.js";
 export { cpuBackend } from "./cpu/index.js";
 export { SLACK_FLOOR } from "./cpu/flows.js";
 export { availableBackends, backendInfo, getBackend, initBackend, loadedGpuBackend, registerBackend, setBackend } from "./registry.js";
-export { autoBackend, DEFAULT_GPU_THRESHOLD, DEFAULT_GPU_THRESHOLDS } from "./auto.js";
+export { autoBackend, autoThresholds, DEFAULT_GPU_THRESHOLD, DEFAULT_GPU_THRESHOLDS, parseAutoThreshold, type AutoThresholds } from "./auto.js";
+export { calibrateAuto, crossover, type CalibrateOptions, type Calibration, type CalibrationRow } from "./calibrate.js";
 export type { GpuMode, GpuInfo } from "./gpu/load.js";
 export type { GpuBackend } from "./gpu/backend.js";

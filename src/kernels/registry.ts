@@ -1,4 +1,4 @@
-import { autoBackend, DEFAULT_GPU_THRESHOLDS } from "./auto.js";
+import { autoBackend, autoThresholds, DEFAULT_GPU_THRESHOLDS, parseAutoThreshold, type AutoThresholds } from "./auto.js";
 import { cpuBackend } from "./cpu/index.js";
 import type { GpuBackend } from "./gpu/backend.js";
 import type { GpuMode } from "./gpu/load.js";
@@ -8,11 +8,13 @@ import type { Backend } from "./types.js";
  * Which backend runs the kernels. The CPU backend is always registered; the gpu.js backend is
  * loaded on request by initBackend() (a dynamic import, so gpu.js is never loaded otherwise).
  * FLOWGRAD_BACKEND (cpu | gpu | auto) and FLOWGRAD_GPU_MODE (webgpu | headlessgl | webasm | cpu |
- * auto) are the defaults initBackend() reads.
+ * auto) are the defaults initBackend() reads; FLOWGRAD_AUTO_THRESHOLD sets "auto"'s thresholds
+ * (what `flowgrad calibrate` prints).
  */
 const backends = new Map<string, Backend>([["cpu", cpuBackend]]);
 let active: Backend | null = null;
 let gpuBackend: GpuBackend | null = null;
+let thresholds: AutoThresholds | null = null;
 
 function env(name: string): string | undefined {
   return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
@@ -44,12 +46,20 @@ export function setBackend(backend: string | Backend): Backend {
 
 /**
  * Load and select a backend: "cpu", "gpu" (gpu.js, in `gpuMode`), or "auto" (gpu.js for large
- * arrays, the CPU for small ones). Defaults come from FLOWGRAD_BACKEND and FLOWGRAD_GPU_MODE.
+ * arrays, the CPU for small ones, from `threshold`: elements, or { elements, multiplyAdds } as
+ * `flowgrad calibrate` measures them). Defaults come from FLOWGRAD_BACKEND, FLOWGRAD_GPU_MODE and
+ * FLOWGRAD_AUTO_THRESHOLD, else the mode's default threshold (DEFAULT_GPU_THRESHOLDS).
  * A forced gpu.js mode that cannot run is an error; modes passed over in "auto" print one notice.
  */
-export async function initBackend(name = env("FLOWGRAD_BACKEND") ?? "cpu", options: { gpuMode?: GpuMode | "auto"; quiet?: boolean } = {}): Promise<Backend> {
+export async function initBackend(
+  name = env("FLOWGRAD_BACKEND") ?? "cpu",
+  options: { gpuMode?: GpuMode | "auto"; quiet?: boolean; threshold?: number | AutoThresholds } = {},
+): Promise<Backend> {
   if (name === "cpu") return setBackend("cpu");
   if (name !== "gpu" && name !== "auto") throw new Error(`initBackend: unknown backend "${name}"; choose cpu, gpu or auto`);
+  const fromEnv = env("FLOWGRAD_AUTO_THRESHOLD");
+  // Checked before loading gpu.js, so a typo is the first thing said.
+  const requested = options.threshold !== undefined ? autoThresholds(options.threshold) : fromEnv ? parseAutoThreshold(fromEnv) : null;
   const gpuMode = options.gpuMode ?? (env("FLOWGRAD_GPU_MODE") as GpuMode | "auto" | undefined) ?? "auto";
   if (!gpuBackend || (gpuMode !== "auto" && gpuBackend.info.gpuMode !== gpuMode)) {
     gpuBackend?.dispose();
@@ -60,16 +70,24 @@ export async function initBackend(name = env("FLOWGRAD_BACKEND") ?? "cpu", optio
       if (gpuBackend.info.notices.length) console.warn(`flowgrad: GPU backend runs gpu.js in ${gpuBackend.info.gpuMode} mode (${gpuBackend.info.kernelClass})`);
     }
     registerBackend(gpuBackend);
-    registerBackend(autoBackend(cpuBackend, gpuBackend, DEFAULT_GPU_THRESHOLDS[gpuBackend.info.gpuMode]));
   }
+  thresholds = requested ?? autoThresholds(DEFAULT_GPU_THRESHOLDS[gpuBackend.info.gpuMode]);
+  registerBackend(autoBackend(cpuBackend, gpuBackend, thresholds));
   return setBackend(name);
 }
 
-/** What runs the ops now: the backend's name and, for gpu.js, the mode and kernel class that ran (and the WebGPU adapter). */
-export function backendInfo(): { backend: string; gpuMode: GpuMode | null; kernelClass: string | null; adapter: string | null; notices: string[] } {
+/** What runs the ops now: the backend's name and, for gpu.js, the mode and kernel class that ran (and the WebGPU adapter); for "auto", its thresholds. */
+export function backendInfo(): { backend: string; gpuMode: GpuMode | null; kernelClass: string | null; adapter: string | null; notices: string[]; autoThresholds: AutoThresholds | null } {
   const b = getBackend();
   const gpu = b.name === "gpu" || b.name === "auto" ? gpuBackend : null;
-  return { backend: b.name, gpuMode: gpu?.info.gpuMode ?? null, kernelClass: gpu?.info.kernelClass ?? null, adapter: gpu?.info.adapter ?? null, notices: gpu?.info.notices ?? [] };
+  return {
+    backend: b.name,
+    gpuMode: gpu?.info.gpuMode ?? null,
+    kernelClass: gpu?.info.kernelClass ?? null,
+    adapter: gpu?.info.adapter ?? null,
+    notices: gpu?.info.notices ?? [],
+    autoThresholds: b.name === "auto" ? thresholds : null,
+  };
 }
 
 /** The loaded gpu.js backend, if any (for its kernel count and dispose()). */
