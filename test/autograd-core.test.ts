@@ -217,6 +217,32 @@ describe("backward semantics", () => {
     y.sum().backward();
     expect(x.grad!.item()).toBe(1);
   });
+  it("a leaf's gradient is a buffer of its own: never the seed's, a caller's tensor's or another leaf's", () => {
+    // add hands both inputs the same gradient tensor; the leaves must not share it.
+    const a = tensor([1, 2], { requiresGrad: true }), b = tensor([3, 4], { requiresGrad: true });
+    const seed = tensor([5, 6]);
+    a.add(b).backward(seed);
+    expect(a.grad!.storage).not.toBe(b.grad!.storage);
+    expect(a.grad!.storage).not.toBe(seed.storage);
+    a.grad!.data[0] = 100;
+    seed.data[1] = 100;
+    expect(b.grad!.toArray()).toEqual([5, 6]);
+    expect(a.grad!.toArray()).toEqual([100, 6]);
+    // A gradient that is the seed reshaped shares the seed's storage: copied too.
+    const c = tensor([1, 2, 3, 4], { requiresGrad: true });
+    const g = tensor([[1, 2], [3, 4]]);
+    c.reshape([2, 2]).backward(g);
+    expect(c.grad!.storage).not.toBe(g.storage);
+    g.data[0] = -1;
+    expect(c.grad!.toArray()).toEqual([1, 2, 3, 4]);
+    // A fresh gradient made for one leaf alone is taken as it is, and accumulating makes a new one.
+    const x = tensor([1, 2], { requiresGrad: true });
+    x.square().sum().backward();
+    const first = x.grad!;
+    x.square().sum().backward();
+    expect(first.toArray()).toEqual([2, 4]);
+    expect(x.grad!.toArray()).toEqual([4, 8]);
+  });
   it("gradients of non-leaves are not kept", () => {
     const x = tensor([1], { requiresGrad: true });
     const h = x.mul(2);

@@ -236,6 +236,23 @@ for (const mode of modes) {
           for (const x of [du, ds, dgu, dgw]) x.release();
         }
       });
+      it("the fused layers' backward on textures: a shared parameter's gradient summed over n points in its kernel (n above gpu.js's 1000-iteration cap on argument-bound loops)", () => {
+        const r = backend.resident!;
+        for (const [n, d] of [[7000, 1], [300, 3]] as const) {
+          const f = (m: number, lo = -1.5, hi = 1.5) => Float32Array.from(rand(m, lo, hi));
+          const z = f(n * d), u = f(d), w = f(d), bb = f(1), sp = f(1, 0.1, 3), z0 = f(d), al = f(1, 0.1, 2), ab = f(1, 0.1, 2), gOut = f(n * d), gLd = f(n);
+          for (const layer of ["planar", "radial"] as const) {
+            const sizes = layer === "planar" ? [n * d, d, d, 1, 1] : [n * d, d, 1, 1];
+            const cg = sizes.map((m) => new Float64Array(m));
+            const grads = layer === "planar"
+              ? (cpuBackend.planarBackward(z, u, w, bb, sp, n, d, false, gOut, gLd, cg[0]!, cg[1]!, cg[2]!, cg[3]!, cg[4]!), r.planarBackward!(z, u, w, bb, sp, n, d, false, gOut, gLd)!)
+              : (cpuBackend.radialBackward(z, z0, al, ab, n, d, false, gOut, gLd, cg[0]!, cg[1]!, cg[2]!, cg[3]!), r.radialBackward!(z, z0, al, ab, n, d, false, gOut, gLd)!);
+            // A sum of n float32 shares: error up to n·2⁻²⁴ of their sizes.
+            grads.forEach((t, k) => expectFloat32Close(t.read(), cg[k]!, k === 0 ? 20 : 20 * n));
+            for (const t of grads) t.release();
+          }
+        }
+      });
       it("planar and radial inverses on textures solve f(z) = y as the CPU's do", () => {
         for (const c of inverseCases()) {
           const back = inverseOnDevice(c, backend);

@@ -343,6 +343,22 @@ describe("device-resident tensors (stand-in device)", () => {
     await expect(calibrateAuto(gpu, { elementSizes: [0] })).rejects.toThrow(/elementSizes must be positive integers/);
   });
 
+  it("backward takes a parameter's gradient from the kernel that made it: no copy per parameter", () => {
+    const device = new FakeDevice();
+    const binary = device.resident.binary;
+    let binaries = 0;
+    device.resident.binary = (...args) => (binaries++, binary(...args));
+    setBackend(device.backend());
+    const x = f32([1, 2, 3], [3]).exp(), w = f32([4, 5, 6], [3]).exp().detach().requireGrad();
+    const y = w.mul(x).sum();
+    binaries = 0;
+    y.backward();
+    expect(binaries).toBe(1); // dy/dw = g·x, taken as w.grad (a copy would be a second launch)
+    expect(w.grad!.storage.onDevice).toBe(true);
+    setBackend("cpu");
+    expectClose(w.grad!.data, [1, 2, 3].map(Math.exp), 1e-6);
+  });
+
   it("astype on the device is a relabelled copy there, and its gradient comes back converted", () => {
     const device = new FakeDevice();
     setBackend(device.backend());

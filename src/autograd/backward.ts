@@ -3,7 +3,7 @@ import { add, mul } from "./ops/elementwise.js";
 import { sum } from "./ops/reduce.js";
 import { reshape } from "./ops/movement.js";
 import { sameShape, shapeString } from "./shape.js";
-import { keepStorage } from "./storage.js";
+import { keepStorage, storageCount, type Storage } from "./storage.js";
 import { allocate, Tensor } from "./tensor.js";
 
 export interface BackwardOptions {
@@ -103,13 +103,18 @@ export function backward(root: Tensor, grad?: Tensor, options: BackwardOptions =
     throw new Error(`backward: tensor of shape ${shapeString(root.shape)} is not a scalar; pass the gradient of the same shape explicitly`);
   }
   const seed = grad ?? new Tensor(allocate(root.dtype, root.size).fill(1), root.shape);
+  const firstMadeHere = storageCount();
   const grads = gradients(root, seed, options.retainGraph ?? false);
+  const taken = new Set<Storage>();
   noGrad(() => {
     for (const [t, g] of grads) {
       if (!t.isLeaf || !t.requiresGrad) continue;
-      // A gradient may share its buffer with the seed or another tensor: keep an own copy. It
-      // outlives any tidy() scope the backward pass runs in.
-      t.grad = t.grad ? add(t.grad, g) : g.storage.onDevice ? mul(g, 1) : new Tensor(g.data.slice(), g.shape);
+      // A gradient may share its buffer with the seed, a tensor of the caller's, or another leaf's
+      // gradient (add gives both inputs the same one): those get a copy of their own. A buffer this
+      // pass made for one leaf alone is taken as it is (on a GPU, a kernel launch saved per parameter).
+      const own = g.storage.serial >= firstMadeHere && !taken.has(g.storage);
+      t.grad = t.grad ? add(t.grad, g) : own ? g : g.storage.onDevice ? mul(g, 1) : new Tensor(g.data.slice(), g.shape);
+      taken.add(t.grad.storage);
       keepStorage(t.grad.storage);
     }
   });

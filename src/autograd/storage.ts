@@ -4,6 +4,13 @@ import { isDeviceArray, type DeviceArray, type DType, type TypedArray } from "..
 // Storage, its texture is released. It runs late and at no set time, so tidy() is the real tool.
 const collected = new FinalizationRegistry<DeviceArray>((device) => device.release());
 
+let storagesMade = 0;
+
+/** How many storages have been made: a storage whose `serial` is at least this was made later. */
+export function storageCount(): number {
+  return storagesMade;
+}
+
 /**
  * Where a tensor's values live: a typed array on the host, or a device array (a gpu.js texture)
  * that stays on the device until a value is asked for. A reshape shares its input's Storage.
@@ -11,6 +18,8 @@ const collected = new FinalizationRegistry<DeviceArray>((device) => device.relea
 export class Storage {
   readonly dtype: DType;
   readonly length: number;
+  /** Order of making (see storageCount): backward() tells buffers it made from the caller's. */
+  readonly serial = storagesMade++;
   private hostData: TypedArray | null;
   private deviceData: DeviceArray | null;
   /** Why the device memory was freed without a read, for the error a later use gets. */

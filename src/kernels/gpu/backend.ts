@@ -11,7 +11,7 @@ import { sizeOf } from "../strides.js";
 import { isDeviceArray, type Backend, type BinaryOp, type DeviceArray, type KernelInput, type ReduceOp, type ResidentKernels, type Shape, type TypedArray, type UnaryOp } from "../types.js";
 import { BufferArray, copyResult, TextureArray, type GpuBufferHandle } from "./device-arrays.js";
 import { chooseMode, importGpuJs, webgpuNotChosen, type GpuInfo, type GpuInstance, type GpuKernel, type GpuMode, type GpuTexture } from "./load.js";
-import { MAX_WIDTH, planarBackwardSource, planarConstraintBackwardSource, planarConstraintSource, planarInverseSource, planarSource, radialBackwardSource, radialInverseSource, radialSource, updateOutputs } from "./sources.js";
+import { MAX_WIDTH, planarBackwardSharedSource, planarBackwardSource, radialBackwardSharedSource, planarConstraintBackwardSource, planarConstraintSource, planarInverseSource, planarSource, radialBackwardSource, radialInverseSource, radialSource, updateOutputs } from "./sources.js";
 import { binarySpec, constraintSpec, flowSpec, gatherSpec, matmulSpec, padSpec, scatterAddSpec, reduceSpec, stridedCopySpec, unarySpec, updateScalars, updateSpec, whereSpec, type KernelSpec } from "./specs.js";
 import { installWebGpu } from "./webgpu.js";
 
@@ -50,6 +50,7 @@ export class GpuBackend implements Backend {
   private disposed = false;
   private warnedTooLarge = false;
   private launches = 0;
+  private readonly launchesByKind = new Map<string, number>();
 
   constructor(private readonly gpu: GpuInstance, readonly info: GpuInfo, private readonly fallback: Backend = cpuBackend, private readonly onDispose?: () => void) {
     this.asyncReads = info.gpuMode === "webgpu";
@@ -59,6 +60,11 @@ export class GpuBackend implements Backend {
   /** Kernels run so far (launches: what a step costs on a device where each has a fixed overhead). */
   kernelLaunches(): number {
     return this.launches;
+  }
+
+  /** Launches so far by kind of kernel (the cache key's first field: "u" unary, "b" binary, "m" matmul, "opt" updates, "pb-…" planar backward…). */
+  kernelLaunchesByKind(): Record<string, number> {
+    return Object.fromEntries([...this.launchesByKind].sort((a, b) => b[1] - a[1]));
   }
 
   /** Compiled kernels alive now (a test checks this stays bounded over long runs). */
@@ -86,6 +92,8 @@ export class GpuBackend implements Backend {
   private kernel(key: string, source: string, n: number, constants: Record<string, number>, pipeline = false): GpuKernel {
     if (this.disposed) throw new Error("GPU backend: used after dispose()");
     this.launches++;
+    const kind = key.slice(0, key.indexOf(":"));
+    this.launchesByKind.set(kind, (this.launchesByKind.get(kind) ?? 0) + 1);
     const cached = this.kernels.get(key);
     if (cached) {
       this.kernels.delete(key); // re-insert: the Map's order is the LRU order
@@ -242,8 +250,11 @@ export class GpuBackend implements Backend {
         const inputs = [z, uHat, w, b, sp, gOut ?? new Float32Array(n * d), gLogAbsDet ?? new Float32Array(n)];
         const part = (which: "gz" | "gu" | "gw" | "gb" | "gsp", size: number) =>
           this.runResident(flowSpec(`pb-${which}`, planarBackwardSource(which), n, d, perSample), size, inputs);
-        const shares = (x: DeviceArray, width: number) => (perSample ? x : this.sumOverPoints(x, n, width));
-        return [part("gz", n * d), shares(part("gu", n * d), d), shares(part("gw", n * d), d), shares(part("gb", n), 1), shares(part("gsp", n), 1)];
+        // A shared parameter's gradient, summed over the points in the kernel that computes the shares.
+        const shared = (which: "gu" | "gw" | "gb" | "gsp", size: number) =>
+          this.runResident(flowSpec(`pbs-${which}`, planarBackwardSharedSource(which), n, d, false), size, inputs);
+        if (perSample) return [part("gz", n * d), part("gu", n * d), part("gw", n * d), part("gb", n), part("gsp", n)];
+        return [part("gz", n * d), shared("gu", d), shared("gw", d), shared("gb", 1), shared("gsp", 1)];
       },
       planarInverse: (y, uHat, w, b, slack, n, d, perSample) =>
         (n * d === 0 || tooLarge(n * d) ? null : this.runResident(flowSpec("pi", planarInverseSource(), n, d, perSample), n * d, [y, uHat, w, b, slack])),
@@ -263,20 +274,17 @@ export class GpuBackend implements Backend {
         const inputs = [z, z0, alpha, alphaPlusBeta, g, gLogAbsDet ?? new Float32Array(n)];
         const part = (which: "gz" | "ga" | "gs", size: number) =>
           this.runResident(flowSpec(`rb-${which}`, radialBackwardSource(which), n, d, perSample), size, inputs);
-        const shares = (x: DeviceArray, width: number) => (perSample ? x : this.sumOverPoints(x, n, width));
         const dz = part("gz", n * d);
-        // dL/dz0 = g − dL/dz, point by point.
-        const dz0 = this.runResident(binarySpec("sub", [n * d], [n * d], [n * d]), n * d, [g, dz]);
-        return [dz, shares(dz0, d), shares(part("ga", n), 1), shares(part("gs", n), 1)];
+        if (perSample) {
+          // dL/dz0 = g − dL/dz, point by point.
+          return [dz, this.runResident(binarySpec("sub", [n * d], [n * d], [n * d]), n * d, [g, dz]), part("ga", n), part("gs", n)];
+        }
+        // A shared parameter's gradient, summed over the points in the kernel that computes the shares.
+        const shared = (which: "gz0" | "ga" | "gs", size: number) =>
+          this.runResident(flowSpec(`rbs-${which}`, radialBackwardSharedSource(which), n, d, false), size, inputs);
+        return [dz, shared("gz0", d), shared("ga", 1), shared("gs", 1)];
       },
     };
-  }
-
-  /** A shared parameter's gradient: the sum of the per-point shares [n, width]; the shares are used up. */
-  private sumOverPoints(shares: DeviceArray, n: number, width: number): DeviceArray {
-    const sum = this.runResident(reduceSpec("sum", 1, n, width), width, [shares]);
-    shares.release();
-    return sum;
   }
 
   unary(op: UnaryOp, x: TypedArray, out: TypedArray): void {

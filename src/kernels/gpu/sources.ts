@@ -205,36 +205,70 @@ export function planarBackwardSource(which: "gz" | "gu" | "gw" | "gb" | "gsp"): 
   const point = perPoint ? "const p = i; const po = this.constants.perSample * p * this.constants.d; const s = this.constants.perSample * p;" : pointPrelude;
   const tail = {
     gz: "const j = i - p * this.constants.d; return G[i] + ga * Wt[po + j];",
-    gu: "const j = i - p * this.constants.d; return h * G[i];",
-    gw: "const j = i - p * this.constants.d; return ga * Z[i];",
+    gu: "return h * G[i];",
+    gw: "return ga * Z[i];",
     gb: "return ga;",
     gsp: "return hp * gq;",
   }[which];
-  return `function (Z, U, Wt, Bt, SP, G, GL) { ${flatIndex} if (i >= this.constants.n) { return 0; } ${point}
-    let a = Bt[s]; let ug = 0;
+  return `function (Z, U, Wt, Bt, SP, G, GL) { ${flatIndex} if (i >= this.constants.n) { return 0; } ${point} ${planarBackwardPoint} ${tail} }`;
+}
+
+/** The planar backward's per-point quantities at point p (offsets po, s): h = tanh(a), h′, gq, ga = dL/da. */
+const planarBackwardPoint = `let a = Bt[s]; let ug = 0;
     for (let q = 0; q < this.constants.d; q++) { a += Wt[po + q] * Z[p * this.constants.d + q]; ug += U[po + q] * G[p * this.constants.d + q]; }
     const h = ${tanh("a")}; const hp = 1 - h * h; const sp = SP[s];
     const gq = GL[p] / (h * h + hp * sp);
-    const ga = hp * ug + 2 * h * hp * (1 - sp) * gq;
-    ${tail} }`;
+    const ga = hp * ug + 2 * h * hp * (1 - sp) * gq;`;
+
+/**
+ * A shared planar parameter's gradient in one kernel: thread j sums point p's share over the
+ * `points` points as it computes it (what a per-point kernel and a row-sum kernel did in two
+ * launches, in the same order): "gu" and "gw" (D outputs), "gb" and "gsp" (one).
+ */
+export function planarBackwardSharedSource(which: "gu" | "gw" | "gb" | "gsp"): string {
+  const share = { gu: "h * G[p * this.constants.d + i]", gw: "ga * Z[p * this.constants.d + i]", gb: "ga", gsp: "hp * gq" }[which];
+  return `function (Z, U, Wt, Bt, SP, G, GL) { ${flatIndex} if (i >= this.constants.n) { return 0; }
+    let total = 0;
+    for (let p = 0; p < this.constants.points; p++) { const po = 0; const s = 0; ${planarBackwardPoint} total += ${share}; }
+    return total; }`;
 }
 
 /** Radial backward, per point: "gz" (element i of dL/dz; dL/dz0 = g − dL/dz), "ga" (dL/dα share), "gs" (dL/d(α+β) share). */
 export function radialBackwardSource(which: "gz" | "ga" | "gs"): string {
   const point = which === "gz" ? pointPrelude : "const p = i; const po = this.constants.perSample * p * this.constants.d; const s = this.constants.perSample * p;";
   const tail = {
-    gz: "const j = i - p * this.constants.d; let radial = 0; if (r > 0) { radial = (-(ab - al) * h2 * t + gl * lr) / r; } return (1 + c) * G[i] + radial * (Z[i] - Z0[po + j]);",
-    ga: "return -(r + ab) * h2 * t + gl * ((2 * r + ab) / P - (this.constants.d + 1) * h);",
-    gs: "return h * t + gl * ((this.constants.d - 1) / (r + ab) + al / P);",
+    gz: `const j = i - p * this.constants.d; ${radialRadialTerm} return (1 + c) * G[i] + radial * (Z[i] - Z0[po + j]);`,
+    ga: `return ${radialShares.ga};`,
+    gs: `return ${radialShares.gs};`,
   }[which];
-  return `function (Z, Z0, AL, AB, G, GL) { ${flatIndex} if (i >= this.constants.n) { return 0; } ${point}
-    const al = AL[s]; const ab = AB[s];
+  return `function (Z, Z0, AL, AB, G, GL) { ${flatIndex} if (i >= this.constants.n) { return 0; } ${point} ${radialBackwardPoint} ${tail} }`;
+}
+
+/** The radial backward's per-point quantities at point p (offsets po, s). */
+const radialBackwardPoint = `const al = AL[s]; const ab = AB[s];
     let r2 = 0; let t = 0;
     for (let q = 0; q < this.constants.d; q++) { const dq = Z[p * this.constants.d + q] - Z0[po + q]; r2 += dq * dq; t += dq * G[p * this.constants.d + q]; }
     const r = Math.sqrt(r2); const h = 1 / (al + r); const h2 = h * h; const c = (ab - al) * h; const P = r2 + 2 * al * r + al * ab;
     const gl = GL[p];
-    const lr = (this.constants.d - 1) / (r + ab) + (2 * (r + al)) / P - (this.constants.d + 1) * h;
-    ${tail} }`;
+    const lr = (this.constants.d - 1) / (r + ab) + (2 * (r + al)) / P - (this.constants.d + 1) * h;`;
+const radialRadialTerm = "let radial = 0; if (r > 0) { radial = (-(ab - al) * h2 * t + gl * lr) / r; }";
+const radialShares = {
+  ga: "-(r + ab) * h2 * t + gl * ((2 * r + ab) / P - (this.constants.d + 1) * h)",
+  gs: "h * t + gl * ((this.constants.d - 1) / (r + ab) + al / P)",
+};
+
+/**
+ * A shared radial parameter's gradient in one kernel (as planarBackwardSharedSource): "gz0"
+ * (dL/dz0 = Σ_p g − dL/dz, D outputs), "ga" and "gs" (one each).
+ */
+export function radialBackwardSharedSource(which: "gz0" | "ga" | "gs"): string {
+  const share = which === "gz0"
+    ? `G[p * this.constants.d + i] - ((1 + c) * G[p * this.constants.d + i] + radial * (Z[p * this.constants.d + i] - Z0[i]))`
+    : radialShares[which];
+  return `function (Z, Z0, AL, AB, G, GL) { ${flatIndex} if (i >= this.constants.n) { return 0; }
+    let total = 0;
+    for (let p = 0; p < this.constants.points; p++) { const po = 0; const s = 0; ${radialBackwardPoint} ${which === "gz0" ? radialRadialTerm : ""} total += ${share}; }
+    return total; }`;
 }
 
 /**

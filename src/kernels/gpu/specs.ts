@@ -44,7 +44,7 @@ export const scatterAddSpec = (outer: number, size: number, inner: number, m: nu
 
 /** A fused flow kernel: its tag (pf, pl, pb-gz, rf, …) and source, for n points of dimension d. */
 export const flowSpec = (tag: string, source: string, n: number, d: number, perSample: boolean): KernelSpec =>
-  ({ key: `${tag}:${n}:${d}:${perSample}`, source, constants: { d, perSample: perSample ? 1 : 0 } });
+  ({ key: `${tag}:${n}:${d}:${perSample}`, source, constants: { d, perSample: perSample ? 1 : 0, points: n } });
 
 
 /** Output `which` of an update rule's step on n elements (updateSource). */
