@@ -2,7 +2,7 @@ import { expect } from "vitest";
 import * as ag from "../src/autograd/index.js";
 import { gradcheck, Random, Tensor, type GradcheckOptions } from "../src/autograd/index.js";
 import { planar, planarInverse, radial, radialInverse, type PlanarParams, type RadialParams } from "../src/flows/index.js";
-import { setBackend, type Backend, type UpdateRule } from "../src/kernels/index.js";
+import { cpuBackend, setBackend, type Backend, type DeviceArray, type ResidentKernels, type UpdateRule } from "../src/kernels/index.js";
 
 /** Random float64 tensor from a fixed-seed stream; `lo`/`hi` bound the values (uniform), else normal. */
 export function randomTensor(rng: Random, shape: number[], range?: [number, number]): Tensor {
@@ -88,6 +88,39 @@ export const UPDATE_RULES: UpdateRule[] = [
   { kind: "rmsprop", lr: 0.01, alpha: 0.99, eps: 1e-8, momentum: 0.5 },
 ];
 export const stateBuffers = (rule: UpdateRule): number => (rule.kind === "sgd" ? 1 : 2);
+
+/**
+ * Two optimizer steps on the device against the CPU backend's, for every rule: the first from host
+ * state, the second from the state the first left (packed after the parameter, or one array per
+ * buffer); the inputs stay as they were and, once every output is released, so does the device's count.
+ */
+export async function expectDeviceUpdatesMatch(r: ResidentKernels, read: (x: DeviceArray) => Promise<Float32Array>, close: (actual: ArrayLike<number>, expected: ArrayLike<number>) => void): Promise<void> {
+  const rng = new Random(12);
+  const rand = (n: number, lo = -2, hi = 2) => Float32Array.from({ length: n }, () => lo + (hi - lo) * rng.uniform());
+  const liveBefore = r.liveArrays();
+  for (const first of UPDATE_RULES) {
+    const second: UpdateRule = first.kind === "adam" ? { ...first, t: first.t + 1, lr: 0.02 } : { ...first, lr: first.lr * 2 };
+    const n = 5000, k = stateBuffers(first), x = rand(n), g1 = rand(n), g2 = rand(n);
+    const state = Array.from({ length: k }, () => rand(n, 0, 2)); // second moments are ≥ 0
+    const x0 = x.slice(), cx = Float64Array.from(x), cs = state.map((b) => Float64Array.from(b));
+    const one = r.update!(first, x, g1, state)!;
+    cpuBackend.update(first, cx, g1, cs);
+    const unpack = async (outs: DeviceArray[]): Promise<Float32Array[]> => {
+      const values = await Promise.all(outs.map(read));
+      expect(values[0]!.length).toBe(n);
+      const packed = values.length === 2 && values[1]!.length === (1 + k) * n;
+      if (packed) expect(Array.from(values[1]!.subarray(0, n))).toEqual(Array.from(values[0]!)); // block 0 is the parameter
+      return packed ? [values[0]!, ...Array.from({ length: k }, (_, j) => values[1]!.subarray((j + 1) * n, (j + 2) * n))] : values;
+    };
+    (await unpack(one)).forEach((v, j) => close(v, [cx, ...cs][j]!));
+    const two = r.update!(second, one[0]!, g2, one.slice(1))!;
+    cpuBackend.update(second, cx, g2, cs);
+    (await unpack(two)).forEach((v, j) => close(v, [cx, ...cs][j]!));
+    expect(Array.from(x)).toEqual(Array.from(x0));
+    for (const o of [...one, ...two]) o.release(); // every kernel that read them has run: their outputs were read
+  }
+  expect(r.liveArrays()).toBe(liveBefore);
+}
 
 /**
  * Planar parameters [rows, D] for the constraint kernels' tests: random rows, plus the edges — a row

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import * as ag from "../src/autograd/index.js";
 import { autoBackend, calibrateAuto, cpuBackend, crossover, isDeviceArray, parseAutoThreshold, setBackend, type Backend, type CalibrationRow, type DeviceArray, type KernelInput, type ResidentKernels } from "../src/kernels/index.js";
-import { expectClose, flowDensityStep, tinyRegression } from "./helpers.js";
+import { expectClose, expectDeviceUpdatesMatch, flowDensityStep, tinyRegression } from "./helpers.js";
 
 // Device-resident tensors and tidy(), checked on every machine with a stand-in device: a backend
 // whose "device arrays" are float32 arrays it counts, computed by the CPU kernels. The gpu.js
@@ -341,6 +341,10 @@ describe("device-resident tensors (stand-in device)", () => {
     expect(c.thresholds).toEqual({ elements: crossover(c.rows, "elementwise"), multiplyAdds: crossover(c.rows, "matmul") });
     expect(c.gpu).toEqual({ gpuMode: "webgpu", kernelClass: "FakeKernel", adapter: "stand-in" });
     await expect(calibrateAuto(gpu, { elementSizes: [0] })).rejects.toThrow(/elementSizes must be positive integers/);
+  });
+
+  it("a device whose optimizer state comes back one array per buffer (not packed) steps as the CPU does", async () => {
+    await expectDeviceUpdatesMatch(new FakeDevice().resident, (x) => x.readAsync(), (a, e) => expectClose(a, e, 1e-5, 1e-6)); // float32 arrays against float64
   });
 
   it("backward takes a parameter's gradient from the kernel that made it: no copy per parameter", () => {

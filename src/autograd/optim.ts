@@ -96,23 +96,28 @@ export abstract class Optimizer {
   /** The state on the host (read back once, if a step ran on the device). */
   private hostBuffers(p: Tensor): TypedArray[] {
     const b = this.buffers(p);
-    b.forEach((x, i) => {
-      if (isDeviceArray(x)) {
-        b[i] = Float64Array.from(x.read());
-        x.release();
-      }
-    });
-    return b as TypedArray[];
+    if (!b.some(isDeviceArray)) return b as TypedArray[];
+    const host = this.toHost(p, b, b.map((x) => (isDeviceArray(x) ? x.read() : x)));
+    this.state.set(p, host);
+    return host;
   }
 
   private async readState(p: Tensor): Promise<void> {
     const b = this.buffers(p);
-    await Promise.all(b.map(async (x, i) => {
-      if (!isDeviceArray(x)) return;
-      const values = await x.readAsync();
-      b[i] = Float64Array.from(values);
-      x.release();
-    }));
+    if (!b.some(isDeviceArray)) return;
+    const values = await Promise.all(b.map((x) => (isDeviceArray(x) ? x.readAsync() : x)));
+    this.state.set(p, this.toHost(p, b, values));
+  }
+
+  /**
+   * State read back from a device, which keeps it one array per buffer or packed in one array:
+   * the parameter, then each buffer (ResidentKernels.update). The device arrays are released.
+   */
+  private toHost(p: Tensor, device: KernelInput[], values: TypedArray[]): Float64Array[] {
+    for (const x of device) if (isDeviceArray(x)) x.release();
+    const n = p.size, k = this.bufferCount, packed = values.length === 1 && values[0]!.length === (1 + k) * n;
+    if (packed) return Array.from({ length: k }, (_, j) => Float64Array.from(values[0]!.subarray((j + 1) * n, (j + 2) * n)));
+    return values.map((v) => (v instanceof Float64Array ? v : Float64Array.from(v)));
   }
 }
 

@@ -59,7 +59,12 @@ export interface ResidentKernels {
   matmul(a: KernelInput, aOffsets: Int32Array, b: KernelInput, bOffsets: Int32Array, m: number, k: number, n: number, transA: boolean, transB: boolean): DeviceArray | null;
   /** Device arrays made and not yet released (a test checks this stays flat over training). */
   liveArrays(): number;
-  /** An optimizer step (Backend.update) on the device: new [x, ...state], the inputs left as they were. */
+  /**
+   * An optimizer step (Backend.update) on the device: [x′, ...state′], the inputs left as they were.
+   * The state comes back one array per buffer, or packed as one array — the parameter's n values,
+   * then each buffer's — which the caller passes back as it came (the gpu.js backend packs, so a
+   * step is one kernel; x′ is then a handle on its first n values).
+   */
   update?(rule: UpdateRule, x: KernelInput, g: KernelInput, state: KernelInput[]): DeviceArray[] | null;
 
   // Optional: a backend may keep these on the device too (the gpu.js backend does). Without them the

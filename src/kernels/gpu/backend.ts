@@ -9,7 +9,7 @@
 import { cpuBackend } from "../cpu/index.js";
 import { sizeOf } from "../strides.js";
 import { isDeviceArray, type Backend, type BinaryOp, type DeviceArray, type KernelInput, type ReduceOp, type ResidentKernels, type Shape, type TypedArray, type UnaryOp } from "../types.js";
-import { BufferArray, copyResult, TextureArray, type GpuBufferHandle } from "./device-arrays.js";
+import { BufferArray, copyResult, PrefixArray, TextureArray, type GpuBufferHandle } from "./device-arrays.js";
 import { chooseMode, importGpuJs, webgpuNotChosen, type GpuInfo, type GpuInstance, type GpuKernel, type GpuMode, type GpuTexture } from "./load.js";
 import { MAX_WIDTH, planarBackwardSharedSource, planarBackwardSource, radialBackwardSharedSource, planarConstraintBackwardSource, planarConstraintSource, planarInverseSource, planarSource, radialBackwardSource, radialInverseSource, radialSource, updateOutputs } from "./sources.js";
 import { binarySpec, constraintSpec, flowSpec, gatherSpec, matmulSpec, padSpec, scatterAddSpec, reduceSpec, stridedCopySpec, unarySpec, updateScalars, updateSpec, whereSpec, type KernelSpec } from "./specs.js";
@@ -133,9 +133,9 @@ export class GpuBackend implements Backend {
   /** A kernel argument: this backend's texture as it is, anything else as float32 host memory. */
   private argument(x: KernelInput): Float32Array | GpuTexture {
     if (!isDeviceArray(x)) return toFloat32(x);
-    if (x instanceof TextureArray && x.owner === this) {
+    if ((x instanceof TextureArray || (x instanceof PrefixArray && x.base instanceof TextureArray)) && x.owner === this) {
       if (x.released) throw new Error("GPU backend: a kernel was given a device array that was already released");
-      return x.texture;
+      return x instanceof PrefixArray ? (x.base as TextureArray).texture : x.texture;
     }
     return x.read(); // another backend's device array comes through the host
   }
@@ -158,7 +158,7 @@ export class GpuBackend implements Backend {
    * Host inputs are copied now: the caller may change its arrays before the kernel runs.
    */
   private runQueued(spec: KernelSpec, n: number, inputs: KernelInput[], extra: Float32Array[]): DeviceArray {
-    const mine = (x: KernelInput): x is BufferArray => x instanceof BufferArray && x.owner === this;
+    const mine = (x: KernelInput): x is BufferArray | PrefixArray => (x instanceof BufferArray || (x instanceof PrefixArray && x.base instanceof BufferArray)) && x.owner === this;
     const k = this.kernel(`${spec.key}:q${inputs.map((x) => (mine(x) ? "t" : "a")).join("")}`, spec.source, n, spec.constants, true);
     // Check every input before any is retained: a released one is an error that leaves no use behind.
     if (inputs.some((x) => mine(x) && x.released)) throw new Error("GPU backend: a device array was used after it was released");
@@ -194,10 +194,14 @@ export class GpuBackend implements Backend {
       },
       liveArrays: () => this.live.size,
       update: (rule, x, g, state) => {
-        const n = x.length;
-        if (n === 0 || tooLarge(n)) return null;
-        const inputs = [x, g, ...state], h = updateScalars(rule);
-        return Array.from({ length: updateOutputs(rule.kind) }, (_, which) => this.runResident(updateSpec(rule.kind, which, n), n, inputs, [h]));
+        // One kernel writes the new parameter and state into one array, [x′, s₀′, s₁′…]; the
+        // parameter's tensor gets a handle on its first n values, the optimizer the whole array,
+        // which the next step reads its state from.
+        const n = x.length, size = updateOutputs(rule.kind) * n;
+        if (n === 0 || tooLarge(size)) return null;
+        const packed = state.length === 1 && state[0]!.length === size;
+        const all = this.runResident(updateSpec(rule.kind, packed, n), size, [x, g, ...state], [updateScalars(rule)]);
+        return [new PrefixArray(all as TextureArray | BufferArray, n), all];
       },
       where: (cond, a, b, n) => (n === 0 || tooLarge(n) ? null : this.runResident(whereSpec(n), n, [cond, a, b])),
       stridedCopy: (src, offset, shape, strides) => {

@@ -22,14 +22,14 @@ export function copyResult(result: Float32Array | Float32Array[], out: TypedArra
 /** A kernel output left on the GPU: a gpu.js texture, counted by its backend until released. */
 export class TextureArray implements DeviceArray {
   released = false;
+  /** handles on the texture: this one, and each PrefixArray on it */
+  private holders = 1;
   constructor(readonly texture: GpuTexture, readonly length: number, readonly owner: object, private readonly live: Set<DeviceArray>) {
     live.add(this);
   }
   read(): Float32Array {
     if (this.released) throw new Error("GPU backend: a device array was read after it was released");
-    const out = new Float32Array(this.length);
-    copyResult(this.texture.toArray(), out);
-    return out;
+    return this.values(this.length);
   }
   readAsync(): Promise<Float32Array> {
     return Promise.resolve().then(() => this.read());
@@ -37,6 +37,19 @@ export class TextureArray implements DeviceArray {
   release(): void {
     if (this.released) return;
     this.released = true;
+    this.unhold();
+  }
+  /** The first `length` values (for a PrefixArray, which checks its own release). */
+  values(length: number): Float32Array {
+    const out = new Float32Array(length);
+    copyResult(this.texture.toArray(), out);
+    return out;
+  }
+  hold(): void {
+    this.holders++;
+  }
+  unhold(): void {
+    if (--this.holders > 0) return;
     this.texture.delete();
     this.live.delete(this);
   }
@@ -87,9 +100,15 @@ export class BufferArray implements DeviceArray {
   }
 
   async readAsync(): Promise<Float32Array> {
-    const handle = await this.retain();
+    if (this.released) throw new Error("GPU backend: a device array was used after it was released");
+    return this.values(this.length);
+  }
+
+  /** The first `length` values. */
+  async values(length: number): Promise<Float32Array> {
+    const handle = await this.hold();
     try {
-      const out = new Float32Array(this.length);
+      const out = new Float32Array(length);
       copyResult(await handle.toArray(), out);
       return out;
     } finally {
@@ -100,6 +119,11 @@ export class BufferArray implements DeviceArray {
   /** A kernel (or a read) will use the buffer: keep it until drop(). */
   retain(): Promise<GpuBufferHandle> {
     if (this.released) throw new Error("GPU backend: a device array was used after it was released");
+    return this.hold();
+  }
+
+  /** One more use of the buffer, whoever holds it (a PrefixArray checks its own release). */
+  hold(): Promise<GpuBufferHandle> {
     this.uses++;
     return this.ready;
   }
@@ -118,5 +142,48 @@ export class BufferArray implements DeviceArray {
     this.handle!.delete();
     this.handle = null;
     this.live.delete(this);
+  }
+}
+
+/**
+ * A second handle on the first `length` values of a device array of the same backend: an optimizer
+ * step writes the parameter and its state into one array, the parameter's tensor holds this handle
+ * and the optimizer the whole array. Kernels read it as the base array (indices below `length`);
+ * the memory goes when every handle is released.
+ */
+export class PrefixArray implements DeviceArray {
+  released = false;
+  constructor(readonly base: TextureArray | BufferArray, readonly length: number) {
+    if (length > base.length) throw new Error(`GPU backend: a prefix of ${length} values of an array of ${base.length}`);
+    void base.hold();
+  }
+  get owner(): object {
+    return this.base.owner;
+  }
+  read(): Float32Array {
+    this.check();
+    if (this.base instanceof BufferArray) throw new Error(SYNC_READ_ERROR);
+    return this.base.values(this.length);
+  }
+  async readAsync(): Promise<Float32Array> {
+    this.check();
+    return this.base.values(this.length);
+  }
+  /** A queued kernel will read it (webgpu): as BufferArray.retain. */
+  retain(): Promise<GpuBufferHandle> {
+    this.check();
+    return (this.base as BufferArray).hold();
+  }
+  drop(): void {
+    (this.base as BufferArray).drop();
+  }
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    if (this.base instanceof TextureArray) this.base.unhold();
+    else this.base.drop();
+  }
+  private check(): void {
+    if (this.released) throw new Error("GPU backend: a device array was used after it was released");
   }
 }

@@ -272,30 +272,37 @@ export function radialBackwardSharedSource(which: "gz0" | "ga" | "gs"): string {
 }
 
 /**
- * An optimizer step (kernels/cpu/optim.ts), one kernel per output: `which` 0 is the new parameter,
- * k ≥ 1 the new state buffer k − 1. Each recomputes the new state from the old inputs, so the
- * kernels of one step are independent. Hyperparameters come in H (updateScalars in specs.ts), so a
- * new learning rate or step count needs no new kernel; 1 − β is passed, not formed in float32.
+ * An optimizer step (kernels/cpu/optim.ts) in one kernel: output i of (1 + k)·len is value e of
+ * block `which` — 0 the new parameter, b ≥ 1 the new state buffer b − 1 — each thread recomputing
+ * its element's new state from the old inputs. The old state comes as the previous step's output
+ * (packed: P = [x, s₀, s₁…], the parameter block unread) or as k arrays S0, S1… of len values.
+ * Hyperparameters come in H (updateScalars in specs.ts), so a new learning rate or step count needs
+ * no new kernel; 1 − β is passed, not formed in float32.
  */
 const UPDATES: Record<UpdateRule["kind"], { state: string; outputs: string[] }> = {
   // H = [lr, μ]
-  sgd: { state: "const b = H[1] * S0[i] + g;", outputs: ["X[i] - H[0] * b", "b"] },
+  sgd: { state: "const b = H[1] * S0[e] + g;", outputs: ["X[e] - H[0] * b", "b"] },
   // H = [lr / (1 − β1ᵗ), β1, 1 − β1, β2, 1 − β2, ε, 1 − β2ᵗ]
   adam: {
-    state: "const m = H[1] * S0[i] + H[2] * g; const v = H[3] * S1[i] + H[4] * g * g;",
-    outputs: ["X[i] - (H[0] * m) / (Math.sqrt(v / H[6]) + H[5])", "m", "v"],
+    state: "const m = H[1] * S0[e] + H[2] * g; const v = H[3] * S1[e] + H[4] * g * g;",
+    outputs: ["X[e] - (H[0] * m) / (Math.sqrt(v / H[6]) + H[5])", "m", "v"],
   },
   // H = [lr, α, 1 − α, ε, μ]
   rmsprop: {
-    state: "const s = H[1] * S0[i] + H[2] * g * g; const b = H[4] * S1[i] + g / (Math.sqrt(s) + H[3]);",
-    outputs: ["X[i] - H[0] * b", "s", "b"],
+    state: "const s = H[1] * S0[e] + H[2] * g * g; const b = H[4] * S1[e] + g / (Math.sqrt(s) + H[3]);",
+    outputs: ["X[e] - H[0] * b", "s", "b"],
   },
 };
 
-export function updateSource(kind: UpdateRule["kind"], which: number): string {
+export function updateSource(kind: UpdateRule["kind"], packed: boolean): string {
   const { state, outputs } = UPDATES[kind];
   const buffers = outputs.slice(1).map((_, k) => `S${k}`);
-  return `function (X, G, ${buffers.join(", ")}, H) { ${flatIndex} if (i >= this.constants.n) { return 0; } const g = G[i]; ${state} return ${outputs[which]}; }`;
+  // Packed, state buffer k is block k + 1 of P.
+  const read = packed ? state.replace(/S(\d)\[e\]/g, (_, k: string) => `P[${Number(k) + 1} * this.constants.len + e]`) : state;
+  const pick = outputs.map((o, w) => (w < outputs.length - 1 ? `if (which === ${w}) { return ${o}; }` : `return ${o};`)).join(" ");
+  return `function (X, G, ${packed ? "P" : buffers.join(", ")}, H) { ${flatIndex} if (i >= this.constants.n) { return 0; }
+    const which = Math.floor(i / this.constants.len); const e = i - which * this.constants.len;
+    const g = G[e]; ${read} ${pick} }`;
 }
 
 /** How many outputs an update rule has: the parameter and its state buffers. */

@@ -47,9 +47,9 @@ export const flowSpec = (tag: string, source: string, n: number, d: number, perS
   ({ key: `${tag}:${n}:${d}:${perSample}`, source, constants: { d, perSample: perSample ? 1 : 0, points: n } });
 
 
-/** Output `which` of an update rule's step on n elements (updateSource). */
-export const updateSpec = (kind: UpdateRule["kind"], which: number, n: number): KernelSpec =>
-  ({ key: `opt:${kind}:${which}:${n}`, source: updateSource(kind, which), constants: {} });
+/** An update rule's step on n elements, its state packed after the parameter or in separate arrays (updateSource). */
+export const updateSpec = (kind: UpdateRule["kind"], packed: boolean, n: number): KernelSpec =>
+  ({ key: `opt:${kind}:${packed ? "p" : "s"}:${n}`, source: updateSource(kind, packed), constants: { len: n } });
 
 /** An update rule's hyperparameters for this step, in the order its kernel reads them (H). */
 export function updateScalars(rule: UpdateRule): Float32Array {
