@@ -4,7 +4,7 @@ import { backendInfo, BINARY_EXPRESSIONS, cpuBackend, DEFAULT_GPU_THRESHOLDS, in
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
 import type { GpuMode } from "../src/kernels/gpu/load.js";
 import { planar } from "../src/flows/index.js";
-import { constraintCases, expectDeviceUpdatesMatch, expectGradcheck, expectInverseSolves, flowDensityStep, inverseCases, inverseOnDevice, tinyRegression, UPDATE_RULES } from "./helpers.js";
+import { constraintCases, expectDeviceUpdatesMatch, expectGradcheck, expectViewsAsInputs, expectInverseSolves, flowDensityStep, inverseCases, inverseOnDevice, tinyRegression, UPDATE_RULES } from "./helpers.js";
 
 // Every GPU kernel against the CPU fallback, in every gpu.js mode this machine can run. A mode that
 // cannot run here is listed as skipped with its reason (never silently passed).
@@ -258,6 +258,9 @@ for (const mode of modes) {
           const back = inverseOnDevice(c, backend);
           expectInverseSolves(c, back, back.data);
         }
+      });
+      it("a kernel's several outputs are views of one texture, read right alone and as inputs to other kernels", async () => {
+        await expectViewsAsInputs(backend.resident!, (x) => x.readAsync(), (a, e) => expectFloat32Close(a, e, 10));
       });
       it("optimizer updates (SGD with momentum, Adam, RMSprop) on textures: two steps match the CPU backend's, one kernel each, nothing left behind", async () => {
         const launches = backend.kernelLaunches();

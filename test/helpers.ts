@@ -191,3 +191,41 @@ export function inverseOnDevice(c: InverseCase, backend: Backend): Tensor {
     setBackend("cpu");
   }
 }
+
+/**
+ * A kernel with several outputs hands them out as views of one array (the planar constraint: û,
+ * then the slack). Each view, read or fed to another kernel — one compiled before for a plain array
+ * of that length, too — gives its own values.
+ */
+export async function expectViewsAsInputs(r: ResidentKernels, read: (x: DeviceArray) => Promise<Float32Array>, close: (actual: ArrayLike<number>, expected: ArrayLike<number>) => void): Promise<void> {
+  const rows = 3, d = 4, rng = new Random(13);
+  const u = Float32Array.from({ length: rows * d }, () => rng.normal()), w = Float32Array.from({ length: rows * d }, () => rng.normal());
+  const uHat = new Float64Array(rows * d), slack = new Float64Array(rows);
+  cpuBackend.planarConstraint(u, w, rows, d, uHat, slack);
+  const plain = r.unary("neg", Float32Array.of(1, 2, 3), 3)!; // compiles neg for a plain array of 3
+  const [hu, hs] = r.planarConstraint!(u, w, rows, d)!;
+  close(await read(hu!), uHat);
+  close(await read(hs!), slack);
+  const negSlack = r.unary("neg", hs!, rows)!, negPlain = r.unary("neg", plain, 3)!;
+  close(await read(negSlack), Array.from(slack, (v) => -v));
+  close(await read(negPlain), [1, 2, 3]);
+  const sum = r.binary("add", hs!, [rows, 1], hu!, [rows, d], [rows, d])!; // both views, the slack broadcast along rows
+  close(await read(sum), Array.from(uHat, (v, i) => v + slack[Math.floor(i / d)]!));
+  for (const t of [plain, hu!, hs!, negSlack, negPlain, sum]) t.release();
+  // Views at one offset in arrays of different sizes: a planar layer's log|det| for n points of 3·D,
+  // and per-sample dL/db of a layer of dimension D (after dL/dz, dL/du, dL/dw): both from 3·n·D.
+  const n = 5, D = 2, f = (m: number) => Float32Array.from({ length: m }, () => 0.5 * rng.normal());
+  const sp = Float32Array.from({ length: n }, () => 0.5 + rng.uniform());
+  const wide = [f(n * 3 * D), f(3 * D), f(3 * D), f(1), sp.subarray(0, 1)] as const;
+  const [fz, fld] = r.planarForward!(...wide, n, 3 * D, false)!;
+  const narrow = [f(n * D), f(n * D), f(n * D), f(n), sp, f(n * D), f(n)] as const;
+  const back = r.planarBackward!(...narrow.slice(0, 5) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array], n, D, true, narrow[5], narrow[6])!;
+  const ld = new Float64Array(n), gb = new Float64Array(n);
+  cpuBackend.planarForward(...wide, n, 3 * D, false, new Float64Array(n * 3 * D), ld);
+  const sink = (m: number) => new Float64Array(m);
+  cpuBackend.planarBackward(...narrow.slice(0, 5) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array], n, D, true, narrow[5], narrow[6], sink(n * D), sink(n * D), sink(n * D), gb, sink(n));
+  const negLd = r.unary("neg", fld!, n)!, negGb = r.unary("neg", back[3]!, n)!;
+  close(await read(negLd), Array.from(ld, (v) => -v));
+  close(await read(negGb), Array.from(gb, (v) => -v));
+  for (const t of [fz!, fld!, ...back, negLd, negGb]) t.release();
+}

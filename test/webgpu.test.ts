@@ -5,7 +5,7 @@ import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js
 import type { BufferArray } from "../src/kernels/gpu/device-arrays.js";
 import { estimateKL, estimateKLAsync, evaluateVAE, evaluateVAEAsync, fit2D, fit2DAsync, FlowVAE, trainVAE, trainVAEAsync } from "../src/models/index.js";
 import { logAbsDet } from "../src/flows/index.js";
-import { constraintCases, expectDeviceUpdatesMatch, expectInverseSolves, flowDensityStep, inverseCases, inverseOnDevice, tinyRegression } from "./helpers.js";
+import { constraintCases, expectDeviceUpdatesMatch, expectInverseSolves, expectViewsAsInputs, flowDensityStep, inverseCases, inverseOnDevice, tinyRegression } from "./helpers.js";
 
 // gpu.js's webgpu mode, where Dawn loads and a Vulkan driver answers: on a GPU machine, or here on
 // Mesa's software Vulkan (lavapipe) with Node run by newer C runtimes (scripts/webgpu-node.sh).
@@ -173,6 +173,10 @@ if (typeof backend === "string") {
         expectFloat32Close(dgw!, gw, 40);
         outs.forEach((o) => o.release());
       }
+    });
+
+    it("a kernel's several outputs are views of one buffer, read right alone and as inputs to other kernels", async () => {
+      await expectViewsAsInputs(r, (x) => x.readAsync(), (a, e) => expectFloat32Close(a, e, 10));
     });
 
     it("optimizer updates (SGD with momentum, Adam, RMSprop): two steps match the CPU backend's, and their buffers go", async () => {

@@ -9,9 +9,9 @@
 import { cpuBackend } from "../cpu/index.js";
 import { sizeOf } from "../strides.js";
 import { isDeviceArray, type Backend, type BinaryOp, type DeviceArray, type KernelInput, type ReduceOp, type ResidentKernels, type Shape, type TypedArray, type UnaryOp } from "../types.js";
-import { BufferArray, copyResult, PrefixArray, TextureArray, type GpuBufferHandle } from "./device-arrays.js";
+import { BufferArray, copyResult, TextureArray, ViewArray, type GpuBufferHandle } from "./device-arrays.js";
 import { chooseMode, importGpuJs, webgpuNotChosen, type GpuInfo, type GpuInstance, type GpuKernel, type GpuMode, type GpuTexture } from "./load.js";
-import { MAX_WIDTH, planarBackwardSharedSource, planarBackwardSource, radialBackwardSharedSource, planarConstraintBackwardSource, planarConstraintSource, planarInverseSource, planarSource, radialBackwardSource, radialInverseSource, radialSource, updateOutputs } from "./sources.js";
+import { MAX_WIDTH, shiftInputs, planarBackwardSharedSource, planarBackwardSource, radialBackwardSharedSource, planarConstraintBackwardSource, planarConstraintSource, planarInverseSource, planarSource, radialBackwardSource, radialInverseSource, radialSource, updateOutputs } from "./sources.js";
 import { binarySpec, constraintSpec, flowSpec, gatherSpec, matmulSpec, padSpec, scatterAddSpec, reduceSpec, stridedCopySpec, unarySpec, updateScalars, updateSpec, whereSpec, type KernelSpec } from "./specs.js";
 import { installWebGpu } from "./webgpu.js";
 
@@ -130,12 +130,20 @@ export class GpuBackend implements Backend {
     this.run(this.kernel(spec.key, spec.source, n, spec.constants), args, out);
   }
 
-  /** A kernel argument: this backend's texture as it is, anything else as float32 host memory. */
+  /** Run a kernel with several outputs one after another (sizes) on host arrays; each output's values. */
+  private runSpecParts(spec: KernelSpec, sizes: number[], args: unknown[]): Float32Array[] {
+    const all = new Float32Array(sizes.reduce((a, b) => a + b, 0));
+    this.runSpec(spec, all.length, args, all);
+    let at = 0;
+    return sizes.map((size) => all.subarray((at += size) - size, at));
+  }
+
+  /** A kernel argument: this backend's texture as it is (a view's base), anything else as float32 host memory. */
   private argument(x: KernelInput): Float32Array | GpuTexture {
     if (!isDeviceArray(x)) return toFloat32(x);
-    if ((x instanceof TextureArray || (x instanceof PrefixArray && x.base instanceof TextureArray)) && x.owner === this) {
+    if ((x instanceof TextureArray || (x instanceof ViewArray && x.base instanceof TextureArray)) && x.owner === this) {
       if (x.released) throw new Error("GPU backend: a kernel was given a device array that was already released");
-      return x instanceof PrefixArray ? (x.base as TextureArray).texture : x.texture;
+      return x instanceof ViewArray ? (x.base as TextureArray).texture : x.texture;
     }
     return x.read(); // another backend's device array comes through the host
   }
@@ -145,21 +153,47 @@ export class GpuBackend implements Backend {
     return args.map((a) => (a instanceof Float32Array ? "a" : "t")).join("");
   }
 
+  /**
+   * The spec with each input that is a view of this backend's arrays read from its base at the
+   * view's offset. A kernel is compiled per base size too: gpu.js fixes an argument's size when it
+   * compiles (unless dynamicArguments), and a view's base is larger than the view.
+   */
+  private shifted(spec: KernelSpec, inputs: KernelInput[]): KernelSpec {
+    const views = inputs.map((x) => (x instanceof ViewArray && x.owner === this ? x : null));
+    if (views.every((v) => v === null)) return spec;
+    const key = `${spec.key}:v${views.map((v) => (v ? `${v.offset}+${v.base.length}` : "-")).join(",")}`;
+    return { key, source: shiftInputs(spec.source, views.map((v) => v?.offset ?? 0)), constants: spec.constants };
+  }
+
   /** Run a pipeline kernel: its output stays on the GPU. `extra` are small host arguments (offsets). */
-  private runResident(spec: KernelSpec, n: number, inputs: KernelInput[], extra: Float32Array[] = []): DeviceArray {
+  private runResident(spec: KernelSpec, n: number, inputs: KernelInput[], extra: Float32Array[] = []): TextureArray | BufferArray {
     if (this.asyncReads) return this.runQueued(spec, n, inputs, extra);
     const args = [...inputs.map((x) => this.argument(x)), ...extra];
-    const k = this.kernel(`${spec.key}:p${GpuBackend.kinds(args)}`, spec.source, n, spec.constants, true);
+    const at = this.shifted(spec, inputs);
+    const k = this.kernel(`${at.key}:p${GpuBackend.kinds(args)}`, at.source, n, at.constants, true);
     return new TextureArray(k(...args) as GpuTexture, n, this, this.live);
+  }
+
+  /**
+   * A kernel with several outputs, written one after another into one array of Σ sizes: each output
+   * is a view of it (one launch where there would be one per output).
+   */
+  private runPacked(spec: KernelSpec, sizes: number[], inputs: KernelInput[], extra: Float32Array[] = []): DeviceArray[] {
+    const all = this.runResident(spec, sizes.reduce((a, b) => a + b, 0), inputs, extra);
+    let at = 0;
+    const views = sizes.map((size) => new ViewArray(all, (at += size) - size, size));
+    all.release(); // the views hold it
+    return views;
   }
 
   /**
    * webgpu: queue the kernel behind its inputs (see BufferArray) and return its output at once.
    * Host inputs are copied now: the caller may change its arrays before the kernel runs.
    */
-  private runQueued(spec: KernelSpec, n: number, inputs: KernelInput[], extra: Float32Array[]): DeviceArray {
-    const mine = (x: KernelInput): x is BufferArray | PrefixArray => (x instanceof BufferArray || (x instanceof PrefixArray && x.base instanceof BufferArray)) && x.owner === this;
-    const k = this.kernel(`${spec.key}:q${inputs.map((x) => (mine(x) ? "t" : "a")).join("")}`, spec.source, n, spec.constants, true);
+  private runQueued(spec: KernelSpec, n: number, inputs: KernelInput[], extra: Float32Array[]): BufferArray {
+    const mine = (x: KernelInput): x is BufferArray | ViewArray => (x instanceof BufferArray || (x instanceof ViewArray && x.base instanceof BufferArray)) && x.owner === this;
+    const at = this.shifted(spec, inputs);
+    const k = this.kernel(`${at.key}:q${inputs.map((x) => (mine(x) ? "t" : "a")).join("")}`, at.source, n, at.constants, true);
     // Check every input before any is retained: a released one is an error that leaves no use behind.
     if (inputs.some((x) => mine(x) && x.released)) throw new Error("GPU backend: a device array was used after it was released");
     const used = inputs.filter(mine);
@@ -201,7 +235,7 @@ export class GpuBackend implements Backend {
         if (n === 0 || tooLarge(size)) return null;
         const packed = state.length === 1 && state[0]!.length === size;
         const all = this.runResident(updateSpec(rule.kind, packed, n), size, [x, g, ...state], [updateScalars(rule)]);
-        return [new PrefixArray(all as TextureArray | BufferArray, n), all];
+        return [new ViewArray(all, 0, n), all];
       },
       where: (cond, a, b, n) => (n === 0 || tooLarge(n) ? null : this.runResident(whereSpec(n), n, [cond, a, b])),
       stridedCopy: (src, offset, shape, strides) => {
@@ -226,67 +260,46 @@ export class GpuBackend implements Backend {
       },
       planarConstraint: (u, w, rows, d) => {
         if (rows * d === 0 || tooLarge(rows * d)) return null;
-        return [
-          this.runResident(constraintSpec("pc-uhat", planarConstraintSource("uhat"), rows, d), rows * d, [u, w]),
-          this.runResident(constraintSpec("pc-slack", planarConstraintSource("slack"), rows, d), rows, [u, w]),
-        ];
+        const [uHat, slack] = this.runPacked(constraintSpec("pc", planarConstraintSource(rows, d), rows, d), [rows * d, rows], [u, w]);
+        return [uHat!, slack!];
       },
       planarConstraintBackward: (u, w, rows, d, gUHat, gSlack) => {
         if (rows * d === 0 || tooLarge(rows * d)) return null;
         // A missing output gradient is zero.
         const inputs = [u, w, gUHat ?? new Float32Array(rows * d), gSlack ?? new Float32Array(rows)];
-        return [
-          this.runResident(constraintSpec("pcb-gu", planarConstraintBackwardSource("gu"), rows, d), rows * d, inputs),
-          this.runResident(constraintSpec("pcb-gw", planarConstraintBackwardSource("gw"), rows, d), rows * d, inputs),
-        ];
+        const [gu, gw] = this.runPacked(constraintSpec("pcb", planarConstraintBackwardSource(rows, d), rows, d), [rows * d, rows * d], inputs);
+        return [gu!, gw!];
       },
       planarForward: (z, uHat, w, b, sp, n, d, perSample) => {
-        if (n * d === 0 || tooLarge(n * d)) return null;
-        const inputs = [z, uHat, w, b, sp];
-        return [
-          this.runResident(flowSpec("pf", planarSource(false), n, d, perSample), n * d, inputs),
-          this.runResident(flowSpec("pl", planarSource(true), n, d, perSample), n, inputs),
-        ];
+        if (n * d === 0 || tooLarge(n * d + n)) return null;
+        const [out, logAbsDet] = this.runPacked(flowSpec("pf", planarSource(n, d), n, d, perSample), [n * d, n], [z, uHat, w, b, sp]);
+        return [out!, logAbsDet!];
       },
       planarBackward: (z, uHat, w, b, sp, n, d, perSample, gOut, gLogAbsDet) => {
-        if (n * d === 0 || tooLarge(n * d)) return null;
+        if (n * d === 0 || tooLarge(3 * n * d + 2 * n)) return null;
         // A missing output gradient is zero.
         const inputs = [z, uHat, w, b, sp, gOut ?? new Float32Array(n * d), gLogAbsDet ?? new Float32Array(n)];
-        const part = (which: "gz" | "gu" | "gw" | "gb" | "gsp", size: number) =>
-          this.runResident(flowSpec(`pb-${which}`, planarBackwardSource(which), n, d, perSample), size, inputs);
-        // A shared parameter's gradient, summed over the points in the kernel that computes the shares.
-        const shared = (which: "gu" | "gw" | "gb" | "gsp", size: number) =>
-          this.runResident(flowSpec(`pbs-${which}`, planarBackwardSharedSource(which), n, d, false), size, inputs);
-        if (perSample) return [part("gz", n * d), part("gu", n * d), part("gw", n * d), part("gb", n), part("gsp", n)];
-        return [part("gz", n * d), shared("gu", d), shared("gw", d), shared("gb", 1), shared("gsp", 1)];
+        if (perSample) return this.runPacked(flowSpec("pb", planarBackwardSource(n, d), n, d, true), [n * d, n * d, n * d, n, n], inputs);
+        // Shared parameters: their gradients summed over the points in one kernel, dL/dz in another.
+        const dz = this.runResident(flowSpec("pbz", planarBackwardSource(n, d, true), n, d, false), n * d, inputs);
+        return [dz, ...this.runPacked(flowSpec("pbs", planarBackwardSharedSource(d), n, d, false), [d, d, 1, 1], inputs)];
       },
       planarInverse: (y, uHat, w, b, slack, n, d, perSample) =>
         (n * d === 0 || tooLarge(n * d) ? null : this.runResident(flowSpec("pi", planarInverseSource(), n, d, perSample), n * d, [y, uHat, w, b, slack])),
       radialInverse: (y, z0, alpha, alphaPlusBeta, n, d, perSample) =>
         (n * d === 0 || tooLarge(n * d) ? null : this.runResident(flowSpec("ri", radialInverseSource(), n, d, perSample), n * d, [y, z0, alpha, alphaPlusBeta])),
       radialForward: (z, z0, alpha, alphaPlusBeta, n, d, perSample) => {
-        if (n * d === 0 || tooLarge(n * d)) return null;
-        const inputs = [z, z0, alpha, alphaPlusBeta];
-        return [
-          this.runResident(flowSpec("rf", radialSource(false), n, d, perSample), n * d, inputs),
-          this.runResident(flowSpec("rl", radialSource(true), n, d, perSample), n, inputs),
-        ];
+        if (n * d === 0 || tooLarge(n * d + n)) return null;
+        const [out, logAbsDet] = this.runPacked(flowSpec("rf", radialSource(n, d), n, d, perSample), [n * d, n], [z, z0, alpha, alphaPlusBeta]);
+        return [out!, logAbsDet!];
       },
       radialBackward: (z, z0, alpha, alphaPlusBeta, n, d, perSample, gOut, gLogAbsDet) => {
-        if (n * d === 0 || tooLarge(n * d)) return null;
-        const g = gOut ?? new Float32Array(n * d);
-        const inputs = [z, z0, alpha, alphaPlusBeta, g, gLogAbsDet ?? new Float32Array(n)];
-        const part = (which: "gz" | "ga" | "gs", size: number) =>
-          this.runResident(flowSpec(`rb-${which}`, radialBackwardSource(which), n, d, perSample), size, inputs);
-        const dz = part("gz", n * d);
-        if (perSample) {
-          // dL/dz0 = g − dL/dz, point by point.
-          return [dz, this.runResident(binarySpec("sub", [n * d], [n * d], [n * d]), n * d, [g, dz]), part("ga", n), part("gs", n)];
-        }
-        // A shared parameter's gradient, summed over the points in the kernel that computes the shares.
-        const shared = (which: "gz0" | "ga" | "gs", size: number) =>
-          this.runResident(flowSpec(`rbs-${which}`, radialBackwardSharedSource(which), n, d, false), size, inputs);
-        return [dz, shared("gz0", d), shared("ga", 1), shared("gs", 1)];
+        if (n * d === 0 || tooLarge(2 * n * d + 2 * n)) return null;
+        const inputs = [z, z0, alpha, alphaPlusBeta, gOut ?? new Float32Array(n * d), gLogAbsDet ?? new Float32Array(n)];
+        if (perSample) return this.runPacked(flowSpec("rb", radialBackwardSource(n, d), n, d, true), [n * d, n * d, n, n], inputs);
+        // Shared parameters: their gradients summed over the points in one kernel, dL/dz in another.
+        const dz = this.runResident(flowSpec("rbz", radialBackwardSource(n, d, true), n, d, false), n * d, inputs);
+        return [dz, ...this.runPacked(flowSpec("rbs", radialBackwardSharedSource(d), n, d, false), [d, 1, 1], inputs)];
       },
     };
   }
@@ -328,19 +341,19 @@ export class GpuBackend implements Backend {
   planarForward(z: TypedArray, uHat: TypedArray, w: TypedArray, b: TypedArray, sp: TypedArray, n: number, d: number, perSample: boolean, out: TypedArray, logAbsDet: TypedArray): void {
     if (this.asyncReads) return this.fallback.planarForward(z, uHat, w, b, sp, n, d, perSample, out, logAbsDet);
     if (n * d === 0) return;
-    if (n * d > MAX_ELEMENTS) return this.tooLarge().planarForward(z, uHat, w, b, sp, n, d, perSample, out, logAbsDet);
-    const args = [toFloat32(z), toFloat32(uHat), toFloat32(w), toFloat32(b), toFloat32(sp)];
-    this.runSpec(flowSpec("pf", planarSource(false), n, d, perSample), n * d, args, out);
-    this.runSpec(flowSpec("pl", planarSource(true), n, d, perSample), n, args, logAbsDet);
+    if (n * d + n > MAX_ELEMENTS) return this.tooLarge().planarForward(z, uHat, w, b, sp, n, d, perSample, out, logAbsDet);
+    const [zOut, ld] = this.runSpecParts(flowSpec("pf", planarSource(n, d), n, d, perSample), [n * d, n], [toFloat32(z), toFloat32(uHat), toFloat32(w), toFloat32(b), toFloat32(sp)]);
+    out.set(zOut!);
+    logAbsDet.set(ld!);
   }
 
   radialForward(z: TypedArray, z0: TypedArray, alpha: TypedArray, alphaPlusBeta: TypedArray, n: number, d: number, perSample: boolean, out: TypedArray, logAbsDet: TypedArray): void {
     if (this.asyncReads) return this.fallback.radialForward(z, z0, alpha, alphaPlusBeta, n, d, perSample, out, logAbsDet);
     if (n * d === 0) return;
-    if (n * d > MAX_ELEMENTS) return this.tooLarge().radialForward(z, z0, alpha, alphaPlusBeta, n, d, perSample, out, logAbsDet);
-    const args = [toFloat32(z), toFloat32(z0), toFloat32(alpha), toFloat32(alphaPlusBeta)];
-    this.runSpec(flowSpec("rf", radialSource(false), n, d, perSample), n * d, args, out);
-    this.runSpec(flowSpec("rl", radialSource(true), n, d, perSample), n, args, logAbsDet);
+    if (n * d + n > MAX_ELEMENTS) return this.tooLarge().radialForward(z, z0, alpha, alphaPlusBeta, n, d, perSample, out, logAbsDet);
+    const [zOut, ld] = this.runSpecParts(flowSpec("rf", radialSource(n, d), n, d, perSample), [n * d, n], [toFloat32(z), toFloat32(z0), toFloat32(alpha), toFloat32(alphaPlusBeta)]);
+    out.set(zOut!);
+    logAbsDet.set(ld!);
   }
 
   planarBackward(
@@ -349,19 +362,15 @@ export class GpuBackend implements Backend {
   ): void {
     if (this.asyncReads) return this.fallback.planarBackward(z, uHat, w, b, sp, n, d, perSample, gOut, gLogAbsDet, gz, gu, gw, gb, gsp);
     if (n * d === 0) return;
-    if (n * d > MAX_ELEMENTS) return this.tooLarge().planarBackward(z, uHat, w, b, sp, n, d, perSample, gOut, gLogAbsDet, gz, gu, gw, gb, gsp);
-    // A missing output gradient is zero.
+    if (3 * n * d + 2 * n > MAX_ELEMENTS) return this.tooLarge().planarBackward(z, uHat, w, b, sp, n, d, perSample, gOut, gLogAbsDet, gz, gu, gw, gb, gsp);
+    // A missing output gradient is zero. Shared parameters' per-point shares are summed here, in float64.
     const args = [toFloat32(z), toFloat32(uHat), toFloat32(w), toFloat32(b), toFloat32(sp), gOut ? toFloat32(gOut) : new Float32Array(n * d), gLogAbsDet ? toFloat32(gLogAbsDet) : new Float32Array(n)];
-    const part = (which: "gz" | "gu" | "gw" | "gb" | "gsp", size: number) => {
-      const out = new Float32Array(size);
-      this.runSpec(flowSpec(`pb-${which}`, planarBackwardSource(which), n, d, perSample), size, args, out);
-      return out;
-    };
-    addInto(gz, part("gz", n * d));
-    addShares(gu, part("gu", n * d), n, d, perSample);
-    addShares(gw, part("gw", n * d), n, d, perSample);
-    addShares(gb, part("gb", n), n, 1, perSample);
-    addShares(gsp, part("gsp", n), n, 1, perSample);
+    const [dz, du, dw, db, dsp] = this.runSpecParts(flowSpec("pb", planarBackwardSource(n, d), n, d, perSample), [n * d, n * d, n * d, n, n], args);
+    addInto(gz, dz!);
+    addShares(gu, du!, n, d, perSample);
+    addShares(gw, dw!, n, d, perSample);
+    addShares(gb, db!, n, 1, perSample);
+    addShares(gsp, dsp!, n, 1, perSample);
   }
 
   radialBackward(
@@ -370,21 +379,13 @@ export class GpuBackend implements Backend {
   ): void {
     if (this.asyncReads) return this.fallback.radialBackward(z, z0, alpha, alphaPlusBeta, n, d, perSample, gOut, gLogAbsDet, gz, gz0, galpha, gAlphaPlusBeta);
     if (n * d === 0) return;
-    if (n * d > MAX_ELEMENTS) return this.tooLarge().radialBackward(z, z0, alpha, alphaPlusBeta, n, d, perSample, gOut, gLogAbsDet, gz, gz0, galpha, gAlphaPlusBeta);
-    const g = gOut ? toFloat32(gOut) : new Float32Array(n * d);
-    const args = [toFloat32(z), toFloat32(z0), toFloat32(alpha), toFloat32(alphaPlusBeta), g, gLogAbsDet ? toFloat32(gLogAbsDet) : new Float32Array(n)];
-    const part = (which: "gz" | "ga" | "gs", size: number) => {
-      const out = new Float32Array(size);
-      this.runSpec(flowSpec(`rb-${which}`, radialBackwardSource(which), n, d, perSample), size, args, out);
-      return out;
-    };
-    const dz = part("gz", n * d);
-    addInto(gz, dz);
-    // dL/dz0 = g − dL/dz, point by point, then summed if z0 is shared.
-    for (let i = 0; i < dz.length; i++) dz[i] = g[i]! - dz[i]!;
-    addShares(gz0, dz, n, d, perSample);
-    addShares(galpha, part("ga", n), n, 1, perSample);
-    addShares(gAlphaPlusBeta, part("gs", n), n, 1, perSample);
+    if (2 * n * d + 2 * n > MAX_ELEMENTS) return this.tooLarge().radialBackward(z, z0, alpha, alphaPlusBeta, n, d, perSample, gOut, gLogAbsDet, gz, gz0, galpha, gAlphaPlusBeta);
+    const args = [toFloat32(z), toFloat32(z0), toFloat32(alpha), toFloat32(alphaPlusBeta), gOut ? toFloat32(gOut) : new Float32Array(n * d), gLogAbsDet ? toFloat32(gLogAbsDet) : new Float32Array(n)];
+    const [dz, dz0, da, ds] = this.runSpecParts(flowSpec("rb", radialBackwardSource(n, d), n, d, perSample), [n * d, n * d, n, n], args);
+    addInto(gz, dz!);
+    addShares(gz0, dz0!, n, d, perSample);
+    addShares(galpha, da!, n, 1, perSample);
+    addShares(gAlphaPlusBeta, ds!, n, 1, perSample);
   }
 
   // On host arrays, data movement, optimizer updates and the planar constraint (O(D) work) stay on the CPU backend.

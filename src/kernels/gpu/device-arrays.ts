@@ -22,7 +22,7 @@ export function copyResult(result: Float32Array | Float32Array[], out: TypedArra
 /** A kernel output left on the GPU: a gpu.js texture, counted by its backend until released. */
 export class TextureArray implements DeviceArray {
   released = false;
-  /** handles on the texture: this one, and each PrefixArray on it */
+  /** handles on the texture: this one, and each ViewArray of it */
   private holders = 1;
   constructor(readonly texture: GpuTexture, readonly length: number, readonly owner: object, private readonly live: Set<DeviceArray>) {
     live.add(this);
@@ -39,7 +39,7 @@ export class TextureArray implements DeviceArray {
     this.released = true;
     this.unhold();
   }
-  /** The first `length` values (for a PrefixArray, which checks its own release). */
+  /** The first `length` values (for a ViewArray, which checks its own release). */
   values(length: number): Float32Array {
     const out = new Float32Array(length);
     copyResult(this.texture.toArray(), out);
@@ -122,7 +122,7 @@ export class BufferArray implements DeviceArray {
     return this.hold();
   }
 
-  /** One more use of the buffer, whoever holds it (a PrefixArray checks its own release). */
+  /** One more use of the buffer, whoever holds it (a ViewArray checks its own release). */
   hold(): Promise<GpuBufferHandle> {
     this.uses++;
     return this.ready;
@@ -146,15 +146,16 @@ export class BufferArray implements DeviceArray {
 }
 
 /**
- * A second handle on the first `length` values of a device array of the same backend: an optimizer
- * step writes the parameter and its state into one array, the parameter's tensor holds this handle
- * and the optimizer the whole array. Kernels read it as the base array (indices below `length`);
- * the memory goes when every handle is released.
+ * A handle on `length` values of a device array of the same backend, from `offset`: a kernel with
+ * several outputs (a flow layer's points and log-determinants, an optimizer's parameter and state)
+ * writes them into one array, and each output is a view of it. Kernels read a view as its base
+ * array, their indices shifted by the offset (a compile-time constant). The memory goes when every
+ * handle on it is released.
  */
-export class PrefixArray implements DeviceArray {
+export class ViewArray implements DeviceArray {
   released = false;
-  constructor(readonly base: TextureArray | BufferArray, readonly length: number) {
-    if (length > base.length) throw new Error(`GPU backend: a prefix of ${length} values of an array of ${base.length}`);
+  constructor(readonly base: TextureArray | BufferArray, readonly offset: number, readonly length: number) {
+    if (!(offset >= 0 && offset + length <= base.length)) throw new Error(`GPU backend: a view of ${length} values from ${offset} in an array of ${base.length}`);
     void base.hold();
   }
   get owner(): object {
@@ -163,11 +164,11 @@ export class PrefixArray implements DeviceArray {
   read(): Float32Array {
     this.check();
     if (this.base instanceof BufferArray) throw new Error(SYNC_READ_ERROR);
-    return this.base.values(this.length);
+    return this.base.values(this.offset + this.length).subarray(this.offset);
   }
   async readAsync(): Promise<Float32Array> {
     this.check();
-    return this.base.values(this.length);
+    return (await this.base.values(this.offset + this.length)).subarray(this.offset);
   }
   /** A queued kernel will read it (webgpu): as BufferArray.retain. */
   retain(): Promise<GpuBufferHandle> {

@@ -9,6 +9,19 @@ export const MAX_WIDTH = 4096;
 const flatIndex = "const i = this.thread.y * this.constants.W + this.thread.x;";
 
 /**
+ * The source with input k read from offsets[k] on (X[e] becomes X[offset + e]): how a kernel reads
+ * a view of a larger device array (ViewArray). Inputs are the function's leading parameters.
+ */
+export function shiftInputs(source: string, offsets: number[]): string {
+  const names = /^function\s*\(([^)]*)\)/.exec(source)![1]!.split(",").map((name) => name.trim());
+  let out = source;
+  offsets.forEach((offset, k) => {
+    if (offset !== 0) out = out.replace(new RegExp(`\\b${names[k]}\\[`, "g"), `${names[k]}[${offset} + `);
+  });
+  return out;
+}
+
+/**
  * tanh in a kernel. gpu.js's GL tanh returns NaN once e^{2x} overflows float32 (x above ~44); in
  * float32 tanh is ±1 beyond |x| ≈ 9.1 anyway, so clamping the argument to ±15 changes no value.
  */
@@ -100,57 +113,104 @@ export function matmulSource(transA: boolean, transB: boolean): string {
 // (offset p·D), chosen by the constant perSample (0 or 1).
 const pointPrelude = `const p = Math.floor(i / this.constants.d); const po = this.constants.perSample * p * this.constants.d; const s = this.constants.perSample * p;`;
 
+/** One output of a packed kernel: its size, whether it is [n, D] (else one value per point or row), and its value. */
+interface Part {
+  size: number;
+  perElement: boolean;
+  value: string;
+}
+
 /**
- * The planar constraint per row r of [rows, D] (kernels/cpu/flows.ts): "uhat" (element i = r·D + j
- * of û) or "slack" (softplus(wᵀu) + floor, per row); softplus and sigmoid as in elementwise.ts.
+ * A kernel with several outputs written one after another into one array (the backend hands out
+ * each as a view of it): thread tid computes element i of output `part`, at point (or row) p — the
+ * element's point for an [n, D] output, else i itself — with j = i − p·D its coordinate. `body`
+ * holds what the outputs share (a flow layer's wᵀz + b, tanh, …), computed once per thread.
  */
-export function planarConstraintSource(which: "uhat" | "slack"): string {
-  const row = which === "uhat" ? "const r = Math.floor(i / this.constants.d);" : "const r = i;";
-  const tail = which === "uhat"
-    ? "let safe = 1; if (ww > 0) { safe = ww; } const c = (sp - 1 - wu) / safe; return U[i] + c * Wt[i];"
-    : "return sp;";
-  return `function (U, Wt) { ${flatIndex} if (i >= this.constants.n) { return 0; } ${row} const o = r * this.constants.d;
-    let wu = 0; let ww = 0;
-    for (let q = 0; q < this.constants.d; q++) { wu += Wt[o + q] * U[o + q]; ww += Wt[o + q] * Wt[o + q]; }
-    const x = wu; const sp = ${UNARY_EXPRESSIONS.softplus} + this.constants.floor; ${tail} }`;
+function packedSource(params: string, parts: Part[], body: string, perSample = true): string {
+  const select: string[] = [];
+  let start = 0;
+  parts.forEach((part, k) => {
+    if (k > 0) select.push(`if (tid >= ${start}) { part = ${k}; i = tid - ${start}; }`);
+    start += part.size;
+  });
+  const divisor = parts.map((part, k) => (part.perElement ? `if (part === ${k}) { div = this.constants.d; }` : "")).join(" ");
+  const values = parts.map((part, k) => (k < parts.length - 1 ? `if (part === ${k}) { return ${part.value}; }` : `return ${part.value};`)).join(" ");
+  const offsets = perSample ? "const po = this.constants.perSample * p * this.constants.d; const s = this.constants.perSample * p;" : "";
+  return `function (${params}) { const tid = this.thread.y * this.constants.W + this.thread.x; if (tid >= this.constants.n) { return 0; }
+    let part = 0; let i = tid; ${select.join(" ")}
+    let div = 1; ${divisor} const p = Math.floor(i / div); const j = i - p * div; ${offsets}
+    ${body} ${values} }`;
 }
 
-/** Its backward, element i = r·D + j of "gu" or "gw" (the formulas of planarConstraintBackward). */
-export function planarConstraintBackwardSource(which: "gu" | "gw"): string {
-  const tail = which === "gu" ? "return GU[i] + gwu * Wt[i];" : "return c * GU[i] + gwu * U[i] + 2 * gc * dcdww * Wt[i];";
-  return `function (U, Wt, GU, GS) { ${flatIndex} if (i >= this.constants.n) { return 0; }
-    const r = Math.floor(i / this.constants.d); const o = r * this.constants.d;
+/**
+ * A kernel whose outputs are sums over all `points` points (a shared parameter's gradient): thread
+ * tid sums its output's share as it computes each point's `body` (in the order a row sum would), so
+ * one launch replaces a per-point kernel and a reduction per output.
+ */
+function pointSumSource(params: string, parts: Array<{ size: number; share: string }>, body: string): string {
+  const select: string[] = [];
+  let start = 0;
+  parts.forEach((part, k) => {
+    if (k > 0) select.push(`if (tid >= ${start}) { part = ${k}; i = tid - ${start}; }`);
+    start += part.size;
+  });
+  const add = parts.map((part, k) => `if (part === ${k}) { total += ${part.share}; }`).join(" ");
+  return `function (${params}) { const tid = this.thread.y * this.constants.W + this.thread.x; if (tid >= this.constants.n) { return 0; }
+    let part = 0; let i = tid; ${select.join(" ")}
+    let total = 0;
+    for (let p = 0; p < this.constants.points; p++) { const po = 0; const s = 0; ${body} ${add} }
+    return total; }`;
+}
+
+/** The planar constraint's row quantities at row p of [rows, D]: wᵀu, ‖w‖², slack = softplus(wᵀu) + floor. */
+const constraintRow = `const o = p * this.constants.d;
     let wu = 0; let ww = 0; let gc = 0;
-    for (let q = 0; q < this.constants.d; q++) { wu += Wt[o + q] * U[o + q]; ww += Wt[o + q] * Wt[o + q]; gc += GU[o + q] * Wt[o + q]; }
-    const x = wu; const sp = ${UNARY_EXPRESSIONS.softplus} + this.constants.floor; const sigma = ${UNARY_EXPRESSIONS.sigmoid};
-    let safe = 1; let dcdww = 0; const c0 = sp - 1 - wu;
-    if (ww > 0) { safe = ww; dcdww = -(c0 / ww) / ww; }
-    const c = c0 / safe;
-    const gwu = (gc * (sigma - 1)) / safe + GS[r] * sigma;
-    ${tail} }`;
+    for (let q = 0; q < this.constants.d; q++) { wu += Wt[o + q] * U[o + q]; ww += Wt[o + q] * Wt[o + q]; }
+    const x = wu; const sp = ${UNARY_EXPRESSIONS.softplus} + this.constants.floor;
+    let safe = 1; if (ww > 0) { safe = ww; } const c = (sp - 1 - wu) / safe;`;
+
+/**
+ * The planar constraint for [rows, D] parameters (kernels/cpu/flows.ts), one kernel: û ([rows, D])
+ * then the slack (one per row); softplus and sigmoid as in elementwise.ts.
+ */
+export function planarConstraintSource(rows: number, d: number): string {
+  return packedSource("U, Wt", [
+    { size: rows * d, perElement: true, value: "U[i] + c * Wt[i]" },
+    { size: rows, perElement: false, value: "sp" },
+  ], constraintRow, false);
 }
 
-/** Planar: element i of z' (= p·D + j) or, with logDet, log|det| of point i. */
-export function planarSource(logDet: boolean): string {
-  const point = logDet ? "const p = i; const po = this.constants.perSample * p * this.constants.d; const s = this.constants.perSample * p;" : pointPrelude;
-  const result = logDet ? "const h2 = h * h; return Math.log(h2 + (1 - h2) * SP[s]);" : "const j = i - p * this.constants.d; return Z[i] + U[po + j] * h;";
-  return `function (Z, U, Wt, Bt, SP) { ${flatIndex} if (i >= this.constants.n) { return 0; } ${point}
-    let a = Bt[s];
+/** Its backward, one kernel: dL/du then dL/dw, both [rows, D] (the formulas of planarConstraintBackward). */
+export function planarConstraintBackwardSource(rows: number, d: number): string {
+  const body = `${constraintRow.replace("ww += Wt[o + q] * Wt[o + q]; }", "ww += Wt[o + q] * Wt[o + q]; gc += GU[o + q] * Wt[o + q]; }")}
+    const sigma = ${UNARY_EXPRESSIONS.sigmoid};
+    let dcdww = 0; if (ww > 0) { dcdww = -(c / ww); }
+    const gwu = (gc * (sigma - 1)) / safe + GS[p] * sigma;`;
+  return packedSource("U, Wt, GU, GS", [
+    { size: rows * d, perElement: true, value: "GU[i] + gwu * Wt[i]" },
+    { size: rows * d, perElement: true, value: "c * GU[i] + gwu * U[i] + 2 * gc * dcdww * Wt[i]" },
+  ], body, false);
+}
+
+/** Planar forward, one kernel: z' ([n, D]) then log|det| (one per point). */
+export function planarSource(n: number, d: number): string {
+  return packedSource("Z, U, Wt, Bt, SP", [
+    { size: n * d, perElement: true, value: "Z[i] + U[po + j] * h" },
+    { size: n, perElement: false, value: "Math.log(h * h + (1 - h * h) * SP[s])" },
+  ], `let a = Bt[s];
     for (let q = 0; q < this.constants.d; q++) { a += Wt[po + q] * Z[p * this.constants.d + q]; }
-    const h = ${tanh("a")}; ${result} }`;
+    const h = ${tanh("a")};`);
 }
 
-/** Radial: element i of z' or, with logDet, log|det| of point i (see kernels/cpu/flows.ts). */
-export function radialSource(logDet: boolean): string {
-  const point = logDet ? "const p = i; const po = this.constants.perSample * p * this.constants.d; const s = this.constants.perSample * p;" : pointPrelude;
-  const result = logDet
-    ? "return (this.constants.d - 1) * Math.log(r + ab) + Math.log(r * r + 2 * al * r + al * ab) - (this.constants.d + 1) * Math.log(al + r);"
-    : "const j = i - p * this.constants.d; return Z[i] + ((ab - al) / (al + r)) * (Z[i] - Z0[po + j]);";
-  return `function (Z, Z0, AL, AB) { ${flatIndex} if (i >= this.constants.n) { return 0; } ${point}
-    const al = AL[s]; const ab = AB[s];
+/** Radial forward, one kernel: z' then log|det| (see kernels/cpu/flows.ts). */
+export function radialSource(n: number, d: number): string {
+  return packedSource("Z, Z0, AL, AB", [
+    { size: n * d, perElement: true, value: "Z[i] + ((ab - al) / (al + r)) * (Z[i] - Z0[po + j])" },
+    { size: n, perElement: false, value: "(this.constants.d - 1) * Math.log(r + ab) + Math.log(r * r + 2 * al * r + al * ab) - (this.constants.d + 1) * Math.log(al + r)" },
+  ], `const al = AL[s]; const ab = AB[s];
     let r2 = 0;
     for (let q = 0; q < this.constants.d; q++) { const dq = Z[p * this.constants.d + q] - Z0[po + q]; r2 += dq * dq; }
-    const r = Math.sqrt(r2); ${result} }`;
+    const r = Math.sqrt(r2);`);
 }
 
 /**
@@ -194,25 +254,6 @@ export function radialInverseSource(): string {
     const j = i - p * this.constants.d; return Z0[po + j] + (Y[i] - Z0[po + j]) * ((al + r) / (r + ab)); }`;
 }
 
-/**
- * Planar backward, per point: which = "gz" (element i = p·D + j of dL/dz), "gu" (h·g, the point's
- * share of dL/dû), "gw" (ga·z), "gb" (ga, per point) or "gsp" (γ h'/Q, per point). Shared
- * parameters' gradients are the sums of the per-point shares (on the CPU, or a reduce kernel when
- * they stay on the device).
- */
-export function planarBackwardSource(which: "gz" | "gu" | "gw" | "gb" | "gsp"): string {
-  const perPoint = which === "gb" || which === "gsp";
-  const point = perPoint ? "const p = i; const po = this.constants.perSample * p * this.constants.d; const s = this.constants.perSample * p;" : pointPrelude;
-  const tail = {
-    gz: "const j = i - p * this.constants.d; return G[i] + ga * Wt[po + j];",
-    gu: "return h * G[i];",
-    gw: "return ga * Z[i];",
-    gb: "return ga;",
-    gsp: "return hp * gq;",
-  }[which];
-  return `function (Z, U, Wt, Bt, SP, G, GL) { ${flatIndex} if (i >= this.constants.n) { return 0; } ${point} ${planarBackwardPoint} ${tail} }`;
-}
-
 /** The planar backward's per-point quantities at point p (offsets po, s): h = tanh(a), h′, gq, ga = dL/da. */
 const planarBackwardPoint = `let a = Bt[s]; let ug = 0;
     for (let q = 0; q < this.constants.d; q++) { a += Wt[po + q] * Z[p * this.constants.d + q]; ug += U[po + q] * G[p * this.constants.d + q]; }
@@ -221,54 +262,67 @@ const planarBackwardPoint = `let a = Bt[s]; let ug = 0;
     const ga = hp * ug + 2 * h * hp * (1 - sp) * gq;`;
 
 /**
- * A shared planar parameter's gradient in one kernel: thread j sums point p's share over the
- * `points` points as it computes it (what a per-point kernel and a row-sum kernel did in two
- * launches, in the same order): "gu" and "gw" (D outputs), "gb" and "gsp" (one).
+ * Planar backward per point, one kernel: dL/dz, then each parameter's gradient per point — the
+ * gradient itself for per-sample parameters, a point's share of it for shared ones — dL/du, dL/dw
+ * ([n, D]), dL/db and dL/d(slack) (one per point). `onlyDz`: dL/dz alone.
  */
-export function planarBackwardSharedSource(which: "gu" | "gw" | "gb" | "gsp"): string {
-  const share = { gu: "h * G[p * this.constants.d + i]", gw: "ga * Z[p * this.constants.d + i]", gb: "ga", gsp: "hp * gq" }[which];
-  return `function (Z, U, Wt, Bt, SP, G, GL) { ${flatIndex} if (i >= this.constants.n) { return 0; }
-    let total = 0;
-    for (let p = 0; p < this.constants.points; p++) { const po = 0; const s = 0; ${planarBackwardPoint} total += ${share}; }
-    return total; }`;
+export function planarBackwardSource(n: number, d: number, onlyDz = false): string {
+  const parts: Part[] = [
+    { size: n * d, perElement: true, value: "G[i] + ga * Wt[po + j]" },
+    { size: n * d, perElement: true, value: "h * G[i]" },
+    { size: n * d, perElement: true, value: "ga * Z[i]" },
+    { size: n, perElement: false, value: "ga" },
+    { size: n, perElement: false, value: "hp * gq" },
+  ];
+  return packedSource("Z, U, Wt, Bt, SP, G, GL", onlyDz ? parts.slice(0, 1) : parts, planarBackwardPoint);
 }
 
-/** Radial backward, per point: "gz" (element i of dL/dz; dL/dz0 = g − dL/dz), "ga" (dL/dα share), "gs" (dL/d(α+β) share). */
-export function radialBackwardSource(which: "gz" | "ga" | "gs"): string {
-  const point = which === "gz" ? pointPrelude : "const p = i; const po = this.constants.perSample * p * this.constants.d; const s = this.constants.perSample * p;";
-  const tail = {
-    gz: `const j = i - p * this.constants.d; ${radialRadialTerm} return (1 + c) * G[i] + radial * (Z[i] - Z0[po + j]);`,
-    ga: `return ${radialShares.ga};`,
-    gs: `return ${radialShares.gs};`,
-  }[which];
-  return `function (Z, Z0, AL, AB, G, GL) { ${flatIndex} if (i >= this.constants.n) { return 0; } ${point} ${radialBackwardPoint} ${tail} }`;
+/** A shared planar layer's parameter gradients, summed over the points in one kernel: dL/du, dL/dw (D each), dL/db, dL/d(slack). */
+export function planarBackwardSharedSource(d: number): string {
+  return pointSumSource("Z, U, Wt, Bt, SP, G, GL", [
+    { size: d, share: "h * G[p * this.constants.d + i]" },
+    { size: d, share: "ga * Z[p * this.constants.d + i]" },
+    { size: 1, share: "ga" },
+    { size: 1, share: "hp * gq" },
+  ], planarBackwardPoint);
 }
 
-/** The radial backward's per-point quantities at point p (offsets po, s). */
+/** The radial backward's per-point quantities at point p (offsets po, s), with the radial term of dL/dz. */
 const radialBackwardPoint = `const al = AL[s]; const ab = AB[s];
     let r2 = 0; let t = 0;
     for (let q = 0; q < this.constants.d; q++) { const dq = Z[p * this.constants.d + q] - Z0[po + q]; r2 += dq * dq; t += dq * G[p * this.constants.d + q]; }
     const r = Math.sqrt(r2); const h = 1 / (al + r); const h2 = h * h; const c = (ab - al) * h; const P = r2 + 2 * al * r + al * ab;
     const gl = GL[p];
-    const lr = (this.constants.d - 1) / (r + ab) + (2 * (r + al)) / P - (this.constants.d + 1) * h;`;
-const radialRadialTerm = "let radial = 0; if (r > 0) { radial = (-(ab - al) * h2 * t + gl * lr) / r; }";
+    const lr = (this.constants.d - 1) / (r + ab) + (2 * (r + al)) / P - (this.constants.d + 1) * h;
+    let radial = 0; if (r > 0) { radial = (-(ab - al) * h2 * t + gl * lr) / r; }`;
 const radialShares = {
   ga: "-(r + ab) * h2 * t + gl * ((2 * r + ab) / P - (this.constants.d + 1) * h)",
   gs: "h * t + gl * ((this.constants.d - 1) / (r + ab) + al / P)",
 };
 
 /**
- * A shared radial parameter's gradient in one kernel (as planarBackwardSharedSource): "gz0"
- * (dL/dz0 = Σ_p g − dL/dz, D outputs), "ga" and "gs" (one each).
+ * Radial backward per point, one kernel (as planarBackwardSource): dL/dz, dL/dz0 = g − dL/dz
+ * ([n, D]), dL/dα and dL/d(α+β) (one per point). `onlyDz`: dL/dz alone.
  */
-export function radialBackwardSharedSource(which: "gz0" | "ga" | "gs"): string {
-  const share = which === "gz0"
-    ? `G[p * this.constants.d + i] - ((1 + c) * G[p * this.constants.d + i] + radial * (Z[p * this.constants.d + i] - Z0[i]))`
-    : radialShares[which];
-  return `function (Z, Z0, AL, AB, G, GL) { ${flatIndex} if (i >= this.constants.n) { return 0; }
-    let total = 0;
-    for (let p = 0; p < this.constants.points; p++) { const po = 0; const s = 0; ${radialBackwardPoint} ${which === "gz0" ? radialRadialTerm : ""} total += ${share}; }
-    return total; }`;
+export function radialBackwardSource(n: number, d: number, onlyDz = false): string {
+  const dz = "(1 + c) * G[i] + radial * (Z[i] - Z0[po + j])";
+  const parts: Part[] = [
+    { size: n * d, perElement: true, value: dz },
+    { size: n * d, perElement: true, value: `G[i] - (${dz})` },
+    { size: n, perElement: false, value: radialShares.ga },
+    { size: n, perElement: false, value: radialShares.gs },
+  ];
+  return packedSource("Z, Z0, AL, AB, G, GL", onlyDz ? parts.slice(0, 1) : parts, radialBackwardPoint);
+}
+
+/** A shared radial layer's parameter gradients, summed over the points in one kernel: dL/dz0 (D), dL/dα, dL/d(α+β). */
+export function radialBackwardSharedSource(d: number): string {
+  const i = "p * this.constants.d + i";
+  return pointSumSource("Z, Z0, AL, AB, G, GL", [
+    { size: d, share: `G[${i}] - ((1 + c) * G[${i}] + radial * (Z[${i}] - Z0[i]))` },
+    { size: 1, share: radialShares.ga },
+    { size: 1, share: radialShares.gs },
+  ], radialBackwardPoint);
 }
 
 /**
