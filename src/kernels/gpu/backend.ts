@@ -5,7 +5,8 @@
 // CPU backend. gpu.js computes in float32: float64 inputs are converted on the way in and results
 // written back into the caller's array (a documented conversion). In webgpu mode results cannot
 // come back synchronously: there only the resident kernels run on the GPU, and the host-array
-// kernels run on the CPU.
+// kernels run on the CPU. A kernel with several outputs writes them into one array, handed out as
+// views of it (ViewArray): launches, not arithmetic, decide a small step's time.
 import { cpuBackend } from "../cpu/index.js";
 import { sizeOf } from "../strides.js";
 import { isDeviceArray, type Backend, type BinaryOp, type DeviceArray, type KernelInput, type ReduceOp, type ResidentKernels, type Shape, type TypedArray, type UnaryOp } from "../types.js";
@@ -62,7 +63,7 @@ export class GpuBackend implements Backend {
     return this.launches;
   }
 
-  /** Launches so far by kind of kernel (the cache key's first field: "u" unary, "b" binary, "m" matmul, "opt" updates, "pb-…" planar backward…). */
+  /** Launches so far by kind of kernel (the cache key's first field: "u" unary, "b" binary, "m" matmul, "opt" updates, "pf" planar forward, "pbs" its shared gradients…). */
   kernelLaunchesByKind(): Record<string, number> {
     return Object.fromEntries([...this.launchesByKind].sort((a, b) => b[1] - a[1]));
   }
