@@ -267,6 +267,41 @@ for (const mode of modes) {
         await expectDeviceUpdatesMatch(backend.resident!, (x) => x.readAsync(), (a, e) => expectFloat32Close(a, e, 10));
         expect(backend.kernelLaunches() - launches).toBe(2 * UPDATE_RULES.length);
       });
+      it("a planar layer costs 10 launches per training step on textures (a regression guard for the step's launch count)", () => {
+        // Per layer: the constraint, the layer, adding its log|det|; backward: dL/dz, the shared
+        // gradients, the constraint's, w's two terms added; Adam: one per parameter (u, w, b).
+        const launchesPerStep = (K: number): number => {
+          setBackend(backend);
+          try {
+            const random = new ag.Random(4);
+            const f32 = (n: number) => ag.randn([n], { random, dtype: "float32" }).requireGrad();
+            const layers = Array.from({ length: K }, () => ({ u: f32(2), w: f32(2), b: f32(1) }));
+            const opt = new ag.Adam(layers.flatMap((p) => [p.u, p.w, p.b]), { lr: 1e-3 });
+            const z0 = ag.randn([200, 2], { random, dtype: "float32" }).mul(1); // on the device
+            const step = () => ag.tidy(() => {
+              opt.zeroGrad();
+              let z = z0, sumLogDet: ag.Tensor | null = null;
+              for (const p of layers) {
+                const o = planar(z, p);
+                z = o.z;
+                sumLogDet = sumLogDet ? sumLogDet.add(o.logAbsDet) : o.logAbsDet;
+              }
+              const loss = sumLogDet!.sub(ag.sum(z.square(), 1).mul(0.5)).neg().mean();
+              loss.backward();
+              return loss;
+            });
+            step().item();
+            opt.step(); // parameters and state on the device from here
+            const before = backend.kernelLaunches();
+            step().item();
+            opt.step();
+            return backend.kernelLaunches() - before;
+          } finally {
+            setBackend("cpu");
+          }
+        };
+        expect(launchesPerStep(8) - launchesPerStep(4)).toBe(4 * 10);
+      });
       it("a planar/radial flow density step (flow kernels, copies, where, logsumexp) keeps outputs and gradients in textures and matches the CPU", () => {
         const cpu = flowDensityStep();
         setBackend(backend);
