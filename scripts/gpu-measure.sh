@@ -11,6 +11,10 @@ mkdir -p "$out"
 [ -d .carry/bench-modules ] && cp -r .carry/bench-modules/. node_modules/
 case "$what" in
   calibrate) node dist/src/cli/main.js --gpu-mode webgpu calibrate --out "$out/calibrate-webgpu.json" "$@" | tee "$out/calibrate-webgpu.md" ;;
-  bench) node dist/bench/webgpu.bench.js "$@" | tee "$out/webgpu-bench.md" && cp results/webgpu-bench*.json "$out/" ;;
+  bench)
+    file=results/webgpu-bench.json
+    case " $* " in *" --quick "*) file=results/webgpu-bench-quick.json ;; esac
+    node dist/bench/webgpu.bench.js "$@" | tee "$out/webgpu-bench.md"
+    cp "$file" "$out/" ;; # only what this run wrote (the tree holds lavapipe's figures)
   *) echo "gpu-measure.sh: unknown measurement \"$what\" (calibrate or bench)" >&2; exit 1 ;;
 esac
