@@ -281,9 +281,8 @@ export class GpuBackend implements Backend {
         // A missing output gradient is zero.
         const inputs = [z, uHat, w, b, sp, gOut ?? new Float32Array(n * d), gLogAbsDet ?? new Float32Array(n)];
         if (perSample) return this.runPacked(flowSpec("pb", planarBackwardSource(n, d), n, d, true), [n * d, n * d, n * d, n, n], inputs);
-        // Shared parameters: their gradients summed over the points in one kernel, dL/dz in another.
-        const dz = this.runResident(flowSpec("pbz", planarBackwardSource(n, d, true), n, d, false), n * d, inputs);
-        return [dz, ...this.runPacked(flowSpec("pbs", planarBackwardSharedSource(d), n, d, false), [d, d, 1, 1], inputs)];
+        // Shared parameters: dL/dz and their gradients, summed over the points, in one kernel.
+        return this.runPacked(flowSpec("pbs", planarBackwardSharedSource(n, d), n, d, false), [n * d, d, d, 1, 1], inputs);
       },
       planarInverse: (y, uHat, w, b, slack, n, d, perSample) =>
         (n * d === 0 || tooLarge(n * d) ? null : this.runResident(flowSpec("pi", planarInverseSource(), n, d, perSample), n * d, [y, uHat, w, b, slack])),
@@ -298,9 +297,8 @@ export class GpuBackend implements Backend {
         if (n * d === 0 || tooLarge(2 * n * d + 2 * n)) return null;
         const inputs = [z, z0, alpha, alphaPlusBeta, gOut ?? new Float32Array(n * d), gLogAbsDet ?? new Float32Array(n)];
         if (perSample) return this.runPacked(flowSpec("rb", radialBackwardSource(n, d), n, d, true), [n * d, n * d, n, n], inputs);
-        // Shared parameters: their gradients summed over the points in one kernel, dL/dz in another.
-        const dz = this.runResident(flowSpec("rbz", radialBackwardSource(n, d, true), n, d, false), n * d, inputs);
-        return [dz, ...this.runPacked(flowSpec("rbs", radialBackwardSharedSource(d), n, d, false), [d, 1, 1], inputs)];
+        // Shared parameters: dL/dz and their gradients, summed over the points, in one kernel.
+        return this.runPacked(flowSpec("rbs", radialBackwardSharedSource(n, d), n, d, false), [n * d, d, 1, 1], inputs);
       },
     };
   }

@@ -145,18 +145,25 @@ function packedSource(params: string, parts: Part[], body: string, perSample = t
 /**
  * A kernel whose outputs are sums over all `points` points (a shared parameter's gradient): thread
  * tid sums its output's share as it computes each point's `body` (in the order a row sum would), so
- * one launch replaces a per-point kernel and a reduction per output.
+ * one launch replaces a per-point kernel and a reduction per output. With `perPoint`, an [n, D]
+ * output computed point by point comes first (dL/dz): the layer's whole backward in one launch.
  */
-function pointSumSource(params: string, parts: Array<{ size: number; share: string }>, body: string): string {
+function pointSumSource(params: string, parts: Array<{ size: number; share: string }>, body: string, perPoint?: { size: number; value: string }): string {
+  const sizes = [...(perPoint ? [perPoint.size] : []), ...parts.map((part) => part.size)];
+  const first = perPoint ? 1 : 0;
   const select: string[] = [];
   let start = 0;
-  parts.forEach((part, k) => {
+  sizes.forEach((size, k) => {
     if (k > 0) select.push(`if (tid >= ${start}) { part = ${k}; i = tid - ${start}; }`);
-    start += part.size;
+    start += size;
   });
-  const add = parts.map((part, k) => `if (part === ${k}) { total += ${part.share}; }`).join(" ");
+  const head = perPoint
+    ? `if (part === 0) { const p = Math.floor(i / this.constants.d); const j = i - p * this.constants.d; const po = 0; const s = 0; ${body} return ${perPoint.value}; }`
+    : "";
+  const add = parts.map((part, k) => `if (part === ${k + first}) { total += ${part.share}; }`).join(" ");
   return `function (${params}) { const tid = this.thread.y * this.constants.W + this.thread.x; if (tid >= this.constants.n) { return 0; }
     let part = 0; let i = tid; ${select.join(" ")}
+    ${head}
     let total = 0;
     for (let p = 0; p < this.constants.points; p++) { const po = 0; const s = 0; ${body} ${add} }
     return total; }`;
@@ -264,9 +271,9 @@ const planarBackwardPoint = `let a = Bt[s]; let ug = 0;
 /**
  * Planar backward per point, one kernel: dL/dz, then each parameter's gradient per point — the
  * gradient itself for per-sample parameters, a point's share of it for shared ones — dL/du, dL/dw
- * ([n, D]), dL/db and dL/d(slack) (one per point). `onlyDz`: dL/dz alone.
+ * ([n, D]), dL/db and dL/d(slack) (one per point).
  */
-export function planarBackwardSource(n: number, d: number, onlyDz = false): string {
+export function planarBackwardSource(n: number, d: number): string {
   const parts: Part[] = [
     { size: n * d, perElement: true, value: "G[i] + ga * Wt[po + j]" },
     { size: n * d, perElement: true, value: "h * G[i]" },
@@ -274,17 +281,20 @@ export function planarBackwardSource(n: number, d: number, onlyDz = false): stri
     { size: n, perElement: false, value: "ga" },
     { size: n, perElement: false, value: "hp * gq" },
   ];
-  return packedSource("Z, U, Wt, Bt, SP, G, GL", onlyDz ? parts.slice(0, 1) : parts, planarBackwardPoint);
+  return packedSource("Z, U, Wt, Bt, SP, G, GL", parts, planarBackwardPoint);
 }
 
-/** A shared planar layer's parameter gradients, summed over the points in one kernel: dL/du, dL/dw (D each), dL/db, dL/d(slack). */
-export function planarBackwardSharedSource(d: number): string {
+/**
+ * A shared planar layer's backward in one kernel: dL/dz ([n, D], point by point), then the
+ * parameter gradients summed over the points: dL/du, dL/dw (D each), dL/db, dL/d(slack).
+ */
+export function planarBackwardSharedSource(n: number, d: number): string {
   return pointSumSource("Z, U, Wt, Bt, SP, G, GL", [
     { size: d, share: "h * G[p * this.constants.d + i]" },
     { size: d, share: "ga * Z[p * this.constants.d + i]" },
     { size: 1, share: "ga" },
     { size: 1, share: "hp * gq" },
-  ], planarBackwardPoint);
+  ], planarBackwardPoint, { size: n * d, value: "G[i] + ga * Wt[po + j]" });
 }
 
 /** The radial backward's per-point quantities at point p (offsets po, s), with the radial term of dL/dz. */
@@ -302,9 +312,9 @@ const radialShares = {
 
 /**
  * Radial backward per point, one kernel (as planarBackwardSource): dL/dz, dL/dz0 = g − dL/dz
- * ([n, D]), dL/dα and dL/d(α+β) (one per point). `onlyDz`: dL/dz alone.
+ * ([n, D]), dL/dα and dL/d(α+β) (one per point).
  */
-export function radialBackwardSource(n: number, d: number, onlyDz = false): string {
+export function radialBackwardSource(n: number, d: number): string {
   const dz = "(1 + c) * G[i] + radial * (Z[i] - Z0[po + j])";
   const parts: Part[] = [
     { size: n * d, perElement: true, value: dz },
@@ -312,17 +322,20 @@ export function radialBackwardSource(n: number, d: number, onlyDz = false): stri
     { size: n, perElement: false, value: radialShares.ga },
     { size: n, perElement: false, value: radialShares.gs },
   ];
-  return packedSource("Z, Z0, AL, AB, G, GL", onlyDz ? parts.slice(0, 1) : parts, radialBackwardPoint);
+  return packedSource("Z, Z0, AL, AB, G, GL", parts, radialBackwardPoint);
 }
 
-/** A shared radial layer's parameter gradients, summed over the points in one kernel: dL/dz0 (D), dL/dα, dL/d(α+β). */
-export function radialBackwardSharedSource(d: number): string {
+/**
+ * A shared radial layer's backward in one kernel: dL/dz ([n, D]), then the parameter gradients
+ * summed over the points: dL/dz0 (D), dL/dα, dL/d(α+β).
+ */
+export function radialBackwardSharedSource(n: number, d: number): string {
   const i = "p * this.constants.d + i";
   return pointSumSource("Z, Z0, AL, AB, G, GL", [
     { size: d, share: `G[${i}] - ((1 + c) * G[${i}] + radial * (Z[${i}] - Z0[i]))` },
     { size: 1, share: radialShares.ga },
     { size: 1, share: radialShares.gs },
-  ], radialBackwardPoint);
+  ], radialBackwardPoint, { size: n * d, value: "(1 + c) * G[i] + radial * (Z[i] - Z0[po + j])" });
 }
 
 /**
