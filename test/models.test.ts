@@ -127,6 +127,7 @@ describe("the flowgrad command", () => {
     expect(r.stdout).toMatch(/\| 2 × matmul, n = 8 \| 512 \|/);
     const saved = JSON.parse(readFileSync(path.join(tmp, "cal/webasm.json"), "utf8"));
     expect(saved.gpu.gpuMode).toBe("webasm");
+    expect(saved.environment).toMatchObject({ node: process.version, cores: expect.any(Number) });
     expect(r.stdout).toContain(saved.setting); // FLOWGRAD_AUTO_THRESHOLD=…, as printed
     expect(saved.setting).toMatch(/^FLOWGRAD_AUTO_THRESHOLD=(\d+|inf),(\d+|inf)$/);
     expect(readdirSync(path.join(tmp, "cal"))).toEqual(["webasm.json"]);

@@ -1,4 +1,5 @@
 import { mkdirSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { calibrateAuto, initBackend, loadedGpuBackend, type AutoThresholds, type CalibrateOptions, type Calibration } from "../kernels/index.js";
 import type { GpuMode } from "../kernels/gpu/load.js";
@@ -41,7 +42,7 @@ export async function calibrateCommand(gpuMode: GpuMode | "auto" | undefined, op
   if (out) {
     // JSON has no Infinity: thresholds are written as FLOWGRAD_AUTO_THRESHOLD spells them.
     mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
-    writeJsonAtomic(out, { ...c, thresholds: { elements: spell(c.thresholds.elements), multiplyAdds: spell(c.thresholds.multiplyAdds) }, setting: `FLOWGRAD_AUTO_THRESHOLD=${setting}`, measured: new Date().toISOString(), node: process.version });
+    writeJsonAtomic(out, { ...c, thresholds: { elements: spell(c.thresholds.elements), multiplyAdds: spell(c.thresholds.multiplyAdds) }, setting: `FLOWGRAD_AUTO_THRESHOLD=${setting}`, environment: { measured: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model ?? "unknown", cores: os.cpus().length, platform: `${os.platform()} ${os.arch()}` } });
     console.error(`flowgrad calibrate: wrote ${out}`);
   }
 }
