@@ -74,7 +74,7 @@ export const SYNC_READ_ERROR =
  */
 export class BufferArray implements DeviceArray {
   released = false;
-  /** the owner's use, plus one per queued kernel or read that still needs the buffer */
+  /** the owner's use, plus one per view of it and per queued kernel or read that still needs the buffer */
   private uses = 1;
   private handle: GpuBufferHandle | null = null;
   readonly ready: Promise<GpuBufferHandle>;
