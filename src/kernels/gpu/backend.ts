@@ -12,7 +12,7 @@ import { sizeOf } from "../strides.js";
 import { isDeviceArray, type Backend, type BinaryOp, type DeviceArray, type KernelInput, type ReduceOp, type ResidentKernels, type Shape, type TypedArray, type UnaryOp } from "../types.js";
 import { BufferArray, copyResult, TextureArray, ViewArray, type GpuBufferHandle } from "./device-arrays.js";
 import { chooseMode, importGpuJs, webgpuNotChosen, type GpuInfo, type GpuInstance, type GpuKernel, type GpuMode, type GpuTexture } from "./load.js";
-import { MAX_WIDTH, shiftInputs, planarBackwardSharedSource, planarBackwardSource, radialBackwardSharedSource, planarConstraintBackwardSource, planarConstraintSource, planarInverseSource, planarSource, radialBackwardSource, radialInverseSource, radialSource, updateOutputs } from "./sources.js";
+import { MAX_WIDTH, outputStarts, shiftInputs, planarBackwardSharedSource, planarBackwardSource, radialBackwardSharedSource, planarConstraintBackwardSource, planarConstraintSource, planarInverseSource, planarSource, radialBackwardSource, radialInverseSource, radialSource, updateOutputs } from "./sources.js";
 import { binarySpec, constraintSpec, flowSpec, gatherSpec, matmulSpec, padSpec, scatterAddSpec, reduceSpec, stridedCopySpec, unarySpec, updateScalars, updateSpec, whereSpec, type KernelSpec } from "./specs.js";
 import { installWebGpu } from "./webgpu.js";
 
@@ -135,8 +135,7 @@ export class GpuBackend implements Backend {
   private runSpecParts(spec: KernelSpec, sizes: number[], args: unknown[]): Float32Array[] {
     const all = new Float32Array(sizes.reduce((a, b) => a + b, 0));
     this.runSpec(spec, all.length, args, all);
-    let at = 0;
-    return sizes.map((size) => all.subarray((at += size) - size, at));
+    return outputStarts(sizes).map((start, k) => all.subarray(start, start + sizes[k]!));
   }
 
   /** A kernel argument: this backend's texture as it is (a view's base), anything else as float32 host memory. */
@@ -181,8 +180,7 @@ export class GpuBackend implements Backend {
    */
   private runPacked(spec: KernelSpec, sizes: number[], inputs: KernelInput[], extra: Float32Array[] = []): DeviceArray[] {
     const all = this.runResident(spec, sizes.reduce((a, b) => a + b, 0), inputs, extra);
-    let at = 0;
-    const views = sizes.map((size) => new ViewArray(all, (at += size) - size, size));
+    const views = outputStarts(sizes).map((start, k) => new ViewArray(all, start, sizes[k]!));
     all.release(); // the views hold it
     return views;
   }

@@ -113,6 +113,18 @@ export function matmulSource(transA: boolean, transB: boolean): string {
 // (offset p·D), chosen by the constant perSample (0 or 1).
 const pointPrelude = `const p = Math.floor(i / this.constants.d); const po = this.constants.perSample * p * this.constants.d; const s = this.constants.perSample * p;`;
 
+/** Which output thread tid writes (`part`) and its index there (`i`), outputs of `sizes` one after another. */
+function selectPart(sizes: number[]): string {
+  return outputStarts(sizes).slice(1).map((start, k) => `if (tid >= ${start}) { part = ${k + 1}; i = tid - ${start}; }`).join(" ");
+}
+
+/** Where each of several outputs written one after another starts. */
+export function outputStarts(sizes: number[]): number[] {
+  const starts: number[] = [];
+  sizes.reduce((start, size) => (starts.push(start), start + size), 0);
+  return starts;
+}
+
 /** One output of a packed kernel: its size, whether it is [n, D] (else one value per point or row), and its value. */
 interface Part {
   size: number;
@@ -127,17 +139,12 @@ interface Part {
  * holds what the outputs share (a flow layer's wᵀz + b, tanh, …), computed once per thread.
  */
 function packedSource(params: string, parts: Part[], body: string, perSample = true): string {
-  const select: string[] = [];
-  let start = 0;
-  parts.forEach((part, k) => {
-    if (k > 0) select.push(`if (tid >= ${start}) { part = ${k}; i = tid - ${start}; }`);
-    start += part.size;
-  });
+  const select = selectPart(parts.map((part) => part.size));
   const divisor = parts.map((part, k) => (part.perElement ? `if (part === ${k}) { div = this.constants.d; }` : "")).join(" ");
   const values = parts.map((part, k) => (k < parts.length - 1 ? `if (part === ${k}) { return ${part.value}; }` : `return ${part.value};`)).join(" ");
   const offsets = perSample ? "const po = this.constants.perSample * p * this.constants.d; const s = this.constants.perSample * p;" : "";
   return `function (${params}) { const tid = this.thread.y * this.constants.W + this.thread.x; if (tid >= this.constants.n) { return 0; }
-    let part = 0; let i = tid; ${select.join(" ")}
+    let part = 0; let i = tid; ${select}
     let div = 1; ${divisor} const p = Math.floor(i / div); const j = i - p * div; ${offsets}
     ${body} ${values} }`;
 }
@@ -151,18 +158,13 @@ function packedSource(params: string, parts: Part[], body: string, perSample = t
 function pointSumSource(params: string, parts: Array<{ size: number; share: string }>, body: string, perPoint?: { size: number; value: string }): string {
   const sizes = [...(perPoint ? [perPoint.size] : []), ...parts.map((part) => part.size)];
   const first = perPoint ? 1 : 0;
-  const select: string[] = [];
-  let start = 0;
-  sizes.forEach((size, k) => {
-    if (k > 0) select.push(`if (tid >= ${start}) { part = ${k}; i = tid - ${start}; }`);
-    start += size;
-  });
+  const select = selectPart(sizes);
   const head = perPoint
     ? `if (part === 0) { const p = Math.floor(i / this.constants.d); const j = i - p * this.constants.d; const po = 0; const s = 0; ${body} return ${perPoint.value}; }`
     : "";
   const add = parts.map((part, k) => `if (part === ${k + first}) { total += ${part.share}; }`).join(" ");
   return `function (${params}) { const tid = this.thread.y * this.constants.W + this.thread.x; if (tid >= this.constants.n) { return 0; }
-    let part = 0; let i = tid; ${select.join(" ")}
+    let part = 0; let i = tid; ${select}
     ${head}
     let total = 0;
     for (let p = 0; p < this.constants.points; p++) { const po = 0; const s = 0; ${body} ${add} }
