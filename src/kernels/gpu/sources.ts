@@ -171,10 +171,10 @@ function pointSumSource(params: string, parts: Array<{ size: number; share: stri
     return total; }`;
 }
 
-/** The planar constraint's row quantities at row p of [rows, D]: wᵀu, ‖w‖², slack = softplus(wᵀu) + floor. */
-const constraintRow = `const o = p * this.constants.d;
+/** The planar constraint's row quantities at row p of [rows, D]: wᵀu, ‖w‖², slack = softplus(wᵀu) + floor; `alsoInLoop` accumulates more in the same loop over the row (gc, backward). */
+const constraintRow = (alsoInLoop = ""): string => `const o = p * this.constants.d;
     let wu = 0; let ww = 0; let gc = 0;
-    for (let q = 0; q < this.constants.d; q++) { wu += Wt[o + q] * U[o + q]; ww += Wt[o + q] * Wt[o + q]; }
+    for (let q = 0; q < this.constants.d; q++) { wu += Wt[o + q] * U[o + q]; ww += Wt[o + q] * Wt[o + q]; ${alsoInLoop} }
     const x = wu; const sp = ${UNARY_EXPRESSIONS.softplus} + this.constants.floor;
     let safe = 1; if (ww > 0) { safe = ww; } const c = (sp - 1 - wu) / safe;`;
 
@@ -186,12 +186,12 @@ export function planarConstraintSource(rows: number, d: number): string {
   return packedSource("U, Wt", [
     { size: rows * d, perElement: true, value: "U[i] + c * Wt[i]" },
     { size: rows, perElement: false, value: "sp" },
-  ], constraintRow, false);
+  ], constraintRow(), false);
 }
 
 /** Its backward, one kernel: dL/du then dL/dw, both [rows, D] (the formulas of planarConstraintBackward). */
 export function planarConstraintBackwardSource(rows: number, d: number): string {
-  const body = `${constraintRow.replace("ww += Wt[o + q] * Wt[o + q]; }", "ww += Wt[o + q] * Wt[o + q]; gc += GU[o + q] * Wt[o + q]; }")}
+  const body = `${constraintRow("gc += GU[o + q] * Wt[o + q];")}
     const sigma = ${UNARY_EXPRESSIONS.sigmoid};
     let dcdww = 0; if (ww > 0) { dcdww = -(c / ww); }
     const gwu = (gc * (sigma - 1)) / safe + GS[p] * sigma;`;
