@@ -59,20 +59,21 @@ export function parseAutoThreshold(text: string): AutoThresholds {
 
 export function autoBackend(cpu: Backend, gpu: Backend, threshold: number | AutoThresholds = DEFAULT_GPU_THRESHOLD): Backend {
   const { elements: elementThreshold, multiplyAdds } = autoThresholds(threshold);
-  const pick = (elements: number): Backend => (elements >= elementThreshold ? gpu : cpu);
-  const pickProduct = (work: number): Backend => (work >= multiplyAdds ? gpu : cpu);
+  const pickAt = (threshold: number) => (work: number): Backend => (work >= threshold ? gpu : cpu);
+  const pick = pickAt(elementThreshold), pickProduct = pickAt(multiplyAdds);
   const matmulCost = (batch: number, m: number, k: number, n: number): number => batch * m * k * n;
   const r = gpu.resident;
   // Outputs that stay on the device: large work goes there, and so does any op with an input already
   // there (reading it back would cost more than the op, and webgpu cannot read back synchronously).
   // Small work on host inputs runs on the host kernels.
-  const onDevice = (...inputs: Array<KernelInput | null>): boolean => inputs.some((x) => x !== null && isDeviceArray(x));
-  const go = (work: number, ...inputs: Array<KernelInput | null>): boolean => work >= elementThreshold || onDevice(...inputs);
+  const goAt = (threshold: number) => (work: number, ...inputs: Array<KernelInput | null>): boolean =>
+    work >= threshold || inputs.some((x) => x !== null && isDeviceArray(x));
+  const go = goAt(elementThreshold), goProduct = goAt(multiplyAdds);
   const resident: ResidentKernels | undefined = r && {
     unary: (op, x, n) => (go(n, x) ? r.unary(op, x, n) : null),
     binary: (op, a, as, b, bs, os) => (go(sizeOf(os), a, b) ? r.binary(op, a, as, b, bs, os) : null),
     reduce: (op, x, outer, size, inner) => (go(x.length, x) ? r.reduce(op, x, outer, size, inner) : null),
-    matmul: (a, ao, b, bo, m, k, n, ta, tb) => (matmulCost(ao.length, m, k, n) >= multiplyAdds || onDevice(a, b) ? r.matmul(a, ao, b, bo, m, k, n, ta, tb) : null),
+    matmul: (a, ao, b, bo, m, k, n, ta, tb) => (goProduct(matmulCost(ao.length, m, k, n), a, b) ? r.matmul(a, ao, b, bo, m, k, n, ta, tb) : null),
     liveArrays: () => r.liveArrays(),
     ...(r.update && { update: (rule, x, g, state) => (go(x.length, x, g, ...state) ? r.update!(rule, x, g, state) : null) }),
     ...(r.where && { where: (c, a, b, n) => (go(n, c, a, b) ? r.where!(c, a, b, n) : null) }),
