@@ -8,6 +8,8 @@ import { progress } from "./progress.js";
 
 /** A threshold as FLOWGRAD_AUTO_THRESHOLD spells it. */
 const spell = (t: number): string => (Number.isFinite(t) ? String(t) : "inf");
+/** A threshold as JavaScript spells it. */
+const literal = (t: number): string => (Number.isFinite(t) ? String(t) : "Infinity");
 export const thresholdSetting = (t: AutoThresholds): string => `${spell(t.elements)},${spell(t.multiplyAdds)}`;
 
 function table(c: Calibration): string {
@@ -38,7 +40,7 @@ export async function calibrateCommand(gpuMode: GpuMode | "auto" | undefined, op
   const setting = thresholdSetting(c.thresholds);
   const say = (t: number, unit: string) => (Number.isFinite(t) ? `from ${t} ${unit}` : "never (gpu.js did not win at the largest size measured)");
   console.log(`\n"auto" should send elementwise work to gpu.js ${say(c.thresholds.elements, "elements")}, and products ${say(c.thresholds.multiplyAdds, "multiply-adds")}.`);
-  console.log(`Use it with: FLOWGRAD_AUTO_THRESHOLD=${setting}  (or initBackend("auto", { gpuMode: "${c.gpu.gpuMode}", threshold: { elements: ${spell(c.thresholds.elements).replace("inf", "Infinity")}, multiplyAdds: ${spell(c.thresholds.multiplyAdds).replace("inf", "Infinity")} } }))`);
+  console.log(`Use it with: FLOWGRAD_AUTO_THRESHOLD=${setting}  (or initBackend("auto", { gpuMode: "${c.gpu.gpuMode}", threshold: { elements: ${literal(c.thresholds.elements)}, multiplyAdds: ${literal(c.thresholds.multiplyAdds)} } }))`);
   if (out) {
     // JSON has no Infinity: thresholds are written as FLOWGRAD_AUTO_THRESHOLD spells them.
     mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
