@@ -1,6 +1,9 @@
 import { afterAll, describe, expect, it, vi } from "vitest";
 import * as ag from "../src/autograd/index.js";
-import { backendInfo, BINARY_EXPRESSIONS, cpuBackend, DEFAULT_GPU_THRESHOLDS, initBackend, loadedGpuBackend, setBackend, UNARY_EXPRESSIONS, type BinaryOp, type UnaryOp } from "../src/kernels/index.js";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { backendInfo, BINARY_EXPRESSIONS, cpuBackend, DEFAULT_GPU_THRESHOLDS, initBackend, loadedGpuBackend, machineKey, setBackend, UNARY_EXPRESSIONS, withCalibration, type BinaryOp, type UnaryOp } from "../src/kernels/index.js";
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
 import type { GpuMode } from "../src/kernels/gpu/load.js";
 import { planar } from "../src/flows/index.js";
@@ -392,6 +395,43 @@ describe("choosing a mode", () => {
       expect(backendInfo().autoThresholds).toBeNull(); // not "auto"
     } finally {
       vi.unstubAllEnvs();
+      await initBackend("cpu");
+      loadedGpuBackend()?.dispose();
+    }
+  });
+  it('initBackend("auto") uses the thresholds "flowgrad calibrate --save" saved for this machine and mode, under the option and FLOWGRAD_AUTO_THRESHOLD', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "flowgrad-calibration-"));
+    const file = path.join(dir, "calibration.json");
+    try {
+      const here = await machineKey({ gpuMode: "webasm" });
+      const elsewhere = { ...here, cpu: "another CPU", elements: "64", multiplyAdds: "64", measured: "2026-01-02T00:00:00.000Z" };
+      const store = withCalibration(withCalibration(null, elsewhere), { ...here, elements: "2048", multiplyAdds: "inf", measured: "2026-11-03T10:00:00.000Z" });
+      writeFileSync(file, JSON.stringify(store));
+      vi.stubEnv("FLOWGRAD_CALIBRATION", file);
+      await initBackend("auto", { gpuMode: "webasm", quiet: true });
+      expect(backendInfo().autoThresholds).toEqual({ elements: 2048, multiplyAdds: Infinity });
+      expect(backendInfo().autoThresholdSource).toBe(`measured by flowgrad calibrate on 2026-11-03 (${file})`);
+      await initBackend("auto", { gpuMode: "webasm", quiet: true, threshold: 100 });
+      expect(backendInfo()).toMatchObject({ autoThresholds: { elements: 100 }, autoThresholdSource: "initBackend's threshold option" });
+      vi.stubEnv("FLOWGRAD_AUTO_THRESHOLD", "300");
+      await initBackend("auto", { gpuMode: "webasm", quiet: true });
+      expect(backendInfo()).toMatchObject({ autoThresholds: { elements: 300 }, autoThresholdSource: "FLOWGRAD_AUTO_THRESHOLD" });
+      vi.stubEnv("FLOWGRAD_AUTO_THRESHOLD", "");
+      // Another machine's entry only: the mode's default, which says why it is what it is.
+      writeFileSync(file, JSON.stringify(withCalibration(null, elsewhere)));
+      await initBackend("auto", { gpuMode: "webasm", quiet: true });
+      expect(backendInfo().autoThresholds).toEqual({ elements: Infinity, multiplyAdds: Infinity });
+      expect(backendInfo().autoThresholdSource).toMatch(/^default for webasm \(gpu.js never beat the CPU backend in npm run bench:gpu/);
+      writeFileSync(file, '{"format": "flowgrad-auto-thresholds", "version": 1, "machines": [{"gpuMode": "webasm"}]}');
+      await expect(initBackend("auto", { gpuMode: "webasm", quiet: true })).rejects.toThrow(`calibration file ${file}: machines[0] needs gpuMode, adapter, cpu, cores and measured; run "flowgrad calibrate --save" again, or delete the file`);
+      writeFileSync(file, "{ half-written");
+      await expect(initBackend("auto", { gpuMode: "webasm", quiet: true })).rejects.toThrow(`calibration file ${file}: not JSON`);
+      vi.stubEnv("FLOWGRAD_CALIBRATION", "off"); // no file at all
+      await initBackend("auto", { gpuMode: "webasm", quiet: true });
+      expect(backendInfo().autoThresholdSource).toMatch(/^default for webasm/);
+    } finally {
+      vi.unstubAllEnvs();
+      rmSync(dir, { recursive: true, force: true });
       await initBackend("cpu");
       loadedGpuBackend()?.dispose();
     }

@@ -132,6 +132,25 @@ describe("the flowgrad command", () => {
     expect(saved.setting).toMatch(/^FLOWGRAD_AUTO_THRESHOLD=(\d+|inf),(\d+|inf)$/);
     expect(readdirSync(path.join(tmp, "cal"))).toEqual(["webasm.json"]);
   }, 60_000);
+  it('calibrate --save keeps one entry per machine and mode, and "--backend auto" then says it uses it', () => {
+    const env = { ...process.env, FLOWGRAD_CALIBRATION: path.join(tmp, "saved", "calibration.json") };
+    const calibrate = () => spawnSync(process.execPath, [cli, "--gpu-mode", "webasm", "calibrate", "--ms", "1", "--element-sizes", "1024", "--matmul-sizes", "8", "--save"], { encoding: "utf8", cwd: tmp, env });
+    for (let i = 0; i < 2; i++) {
+      const r = calibrate();
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`in ${env.FLOWGRAD_CALIBRATION}: "--backend auto" uses it from now on`);
+    }
+    const store = JSON.parse(readFileSync(env.FLOWGRAD_CALIBRATION, "utf8"));
+    expect(store).toMatchObject({ format: "flowgrad-auto-thresholds", version: 1 });
+    expect(store.machines).toHaveLength(1); // the second run replaced the first
+    expect(store.machines[0]).toMatchObject({ gpuMode: "webasm", adapter: null, cores: os.cpus().length });
+    const fit = spawnSync(process.execPath, [cli, "--backend", "auto", "--gpu-mode", "webasm", "fit", "--K", "1", "--steps", "5", "--kl-samples", "100", "--out", "auto-fit"], { encoding: "utf8", cwd: tmp, env });
+    expect(fit.status, fit.stderr).toBe(0);
+    expect(fit.stderr).toMatch(new RegExp(`flowgrad: auto sends (no elementwise work|elementwise work from \\d+ elements) and (no products|products from \\d+ multiply-adds) to gpu.js: measured by flowgrad calibrate on ${store.machines[0].measured.slice(0, 10)} \\(${env.FLOWGRAD_CALIBRATION.replace(/[.\\/]/g, "\\$&")}\\)`));
+    const off = spawnSync(process.execPath, [cli, "--gpu-mode", "webasm", "calibrate", "--save"], { encoding: "utf8", cwd: tmp, env: { ...env, FLOWGRAD_CALIBRATION: "off" } });
+    expect(off.status).toBe(1);
+    expect(off.stderr).toMatch(/calibrate --save: FLOWGRAD_CALIBRATION is "off"/);
+  }, 60_000);
   it("calibrate --gpu-mode webgpu measures there and exits (Dawn would keep the process alive)", (context) => {
     const r = spawnSync(process.execPath, [cli, "--gpu-mode", "webgpu", "calibrate", "--ms", "5", "--element-sizes", "1024", "--matmul-sizes", "8"], { encoding: "utf8", cwd: tmp, timeout: 50_000 });
     const refused = /gpu.js mode "webgpu" was requested but is not available: (.*)/.exec(r.stderr);

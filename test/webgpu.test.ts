@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import * as ag from "../src/autograd/index.js";
 import { autoBackend, backendInfo, BINARY_EXPRESSIONS, cpuBackend, initBackend, setBackend, UNARY_EXPRESSIONS, type BinaryOp, type DeviceArray, type UnaryOp } from "../src/kernels/index.js";
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
@@ -390,6 +390,19 @@ if (typeof backend === "string") {
         expect(info).toMatchObject({ backend: "gpu", gpuMode: "webgpu", kernelClass: "WebGPUKernel" });
         expect(info.adapter).toBe(b.info.adapter);
       } finally {
+        setBackend("cpu");
+      }
+    });
+
+    it('initBackend("auto") on webgpu with nothing measured says its threshold is a provisional default, once per call', async () => {
+      const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+      try {
+        await initBackend("auto", { gpuMode: "webgpu" }); // FLOWGRAD_CALIBRATION is "off" in tests
+        const provisional = warn.mock.calls.map((c) => String(c[0])).filter((m) => m.includes("provisional default"));
+        expect(provisional).toEqual([`flowgrad: "auto" sends work to gpu.js webgpu from 65536 elements, a provisional default; "flowgrad --gpu-mode webgpu calibrate --save" measures this machine's thresholds`]);
+        expect(backendInfo().autoThresholdSource).toMatch(/^provisional default for webgpu \(not measured on a GPU yet/);
+      } finally {
+        warn.mockRestore();
         setBackend("cpu");
       }
     });

@@ -9,7 +9,7 @@ import { backendInfo, initBackend, loadedGpuBackend } from "../kernels/index.js"
 import { GPU_MODES, type GpuMode } from "../kernels/gpu/load.js";
 import { TARGETS, type TargetName } from "../models/index.js";
 import { UserError } from "../node/io.js";
-import { calibrateCommand } from "./calibrate.js";
+import { calibrateCommand, describeThresholds } from "./calibrate.js";
 import { demoCommand, fitCommand } from "./fit.js";
 import { compareCommand, sampleCommand, vaeCommand } from "./vae.js";
 
@@ -58,6 +58,7 @@ const program = new Command()
     await initBackend(o.backend, { gpuMode: o.gpuMode });
     const info = backendInfo();
     if (info.backend !== "cpu") console.error(`flowgrad: backend ${info.backend}, gpu.js ${info.gpuMode} mode (${info.kernelClass}${info.adapter ? ` on ${info.adapter}` : ""})`);
+    if (info.autoThresholds) console.error(`flowgrad: auto sends ${describeThresholds(info.autoThresholds)} to gpu.js: ${info.autoThresholdSource}`);
   });
 
 program
@@ -141,8 +142,9 @@ program
   .option("--element-sizes <list>", "elementwise sizes, comma-separated (default 1024 … 4194304, by 4×)", intList("element-sizes"))
   .option("--matmul-sizes <list>", "matrix sides, comma-separated (default 16 … 512, by 2×)", intList("matmul-sizes"))
   .option("--out <file>", "also write the measurements as JSON")
-  .action((o: { ms: number; elementSizes?: number[]; matmulSizes?: number[]; out?: string }) =>
-    calibrateCommand(program.opts<{ gpuMode?: GpuMode | "auto" }>().gpuMode, { msPerCase: o.ms, elementSizes: o.elementSizes, matmulSizes: o.matmulSizes }, o.out));
+  .option("--save", 'save the thresholds for this machine and mode, where "auto" finds them ($FLOWGRAD_CALIBRATION, else ~/.cache/flowgrad/calibration.json)')
+  .action((o: { ms: number; elementSizes?: number[]; matmulSizes?: number[]; out?: string; save?: boolean }) =>
+    calibrateCommand(program.opts<{ gpuMode?: GpuMode | "auto" }>().gpuMode, { msPerCase: o.ms, elementSizes: o.elementSizes, matmulSizes: o.matmulSizes }, o.out, o.save ?? false));
 
 program
   .command("bench")

@@ -10,8 +10,10 @@ import { isDeviceArray, type Backend, type KernelInput, type ResidentKernels } f
  * were slower than the CPU backend at every size up to 10⁷ elements and n = 1,024 matmuls, so
  * "auto" keeps everything on the CPU there. The real-GPU modes have not been measured yet (no GPU
  * machine was available; webgpu ran only on software Vulkan, `npm run bench:webgpu`); 65,536
- * elements is their provisional default until they are. On any machine, `flowgrad calibrate`
- * measures the thresholds there, and FLOWGRAD_AUTO_THRESHOLD or initBackend's `threshold` use them.
+ * elements is their provisional default until they are, and "auto" says so when it uses it. On any
+ * machine, `flowgrad calibrate --save` measures the thresholds there and saves them where
+ * initBackend("auto") finds them (calibration-store.ts); FLOWGRAD_AUTO_THRESHOLD or initBackend's
+ * `threshold` override them.
  */
 export const DEFAULT_GPU_THRESHOLDS: Record<GpuMode, number> = {
   webgpu: 1 << 16,
@@ -22,6 +24,16 @@ export const DEFAULT_GPU_THRESHOLDS: Record<GpuMode, number> = {
   cpu: Infinity,
 };
 export const DEFAULT_GPU_THRESHOLD = 1 << 16;
+
+/** Modes whose default threshold nobody has measured: "auto" says so when it falls back on one. */
+export const PROVISIONAL_THRESHOLD_MODES: ReadonlySet<GpuMode> = new Set(["webgpu", "webgl2", "webgl"]);
+
+/** Why a mode's default threshold is what it is, as backendInfo() reports it. */
+export function defaultThresholdSource(mode: GpuMode): string {
+  return PROVISIONAL_THRESHOLD_MODES.has(mode)
+    ? `provisional default for ${mode} (not measured on a GPU yet; "flowgrad calibrate --save" measures this machine)`
+    : `default for ${mode} (gpu.js never beat the CPU backend in npm run bench:gpu on the 2-core development machine)`;
+}
 
 /**
  * Where "auto" hands work to gpu.js: elementwise ops, reductions, copies and fused layers from

@@ -1,4 +1,5 @@
-import { autoBackend, autoThresholds, DEFAULT_GPU_THRESHOLDS, parseAutoThreshold, type AutoThresholds } from "./auto.js";
+import { autoBackend, autoThresholds, DEFAULT_GPU_THRESHOLDS, defaultThresholdSource, parseAutoThreshold, PROVISIONAL_THRESHOLD_MODES, type AutoThresholds } from "./auto.js";
+import { savedThresholds } from "./calibration-store.js";
 import { cpuBackend } from "./cpu/index.js";
 import type { GpuBackend } from "./gpu/backend.js";
 import type { GpuMode } from "./gpu/load.js";
@@ -9,12 +10,13 @@ import type { Backend } from "./types.js";
  * loaded on request by initBackend() (a dynamic import, so gpu.js is never loaded otherwise).
  * FLOWGRAD_BACKEND (cpu | gpu | auto) and FLOWGRAD_GPU_MODE (webgpu | headlessgl | webasm | cpu |
  * auto) are the defaults initBackend() reads; FLOWGRAD_AUTO_THRESHOLD sets "auto"'s thresholds
- * (what `flowgrad calibrate` prints).
+ * (what `flowgrad calibrate` prints), over what `flowgrad calibrate --save` saved for this machine.
  */
 const backends = new Map<string, Backend>([["cpu", cpuBackend]]);
 let active: Backend | null = null;
 let gpuBackend: GpuBackend | null = null;
 let thresholds: AutoThresholds | null = null;
+let thresholdSource: string | null = null;
 
 function env(name: string): string | undefined {
   return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
@@ -48,7 +50,9 @@ export function setBackend(backend: string | Backend): Backend {
  * Load and select a backend: "cpu", "gpu" (gpu.js, in `gpuMode`), or "auto" (gpu.js for large
  * arrays, the CPU for small ones, from `threshold`: elements, or { elements, multiplyAdds } as
  * `flowgrad calibrate` measures them). Defaults come from FLOWGRAD_BACKEND, FLOWGRAD_GPU_MODE and
- * FLOWGRAD_AUTO_THRESHOLD, else the mode's default threshold (DEFAULT_GPU_THRESHOLDS).
+ * FLOWGRAD_AUTO_THRESHOLD, else what `flowgrad calibrate --save` saved for this machine and mode
+ * (calibration-store.ts), else the mode's default threshold (DEFAULT_GPU_THRESHOLDS; a provisional
+ * one is announced).
  * A forced gpu.js mode that cannot run is an error; modes passed over in "auto" print one notice.
  */
 export async function initBackend(
@@ -71,13 +75,19 @@ export async function initBackend(
     }
     registerBackend(gpuBackend);
   }
-  thresholds = requested ?? autoThresholds(DEFAULT_GPU_THRESHOLDS[gpuBackend.info.gpuMode]);
+  const mode = gpuBackend.info.gpuMode;
+  const saved = requested ? null : await savedThresholds(gpuBackend.info);
+  thresholds = requested ?? saved?.thresholds ?? autoThresholds(DEFAULT_GPU_THRESHOLDS[mode]);
+  thresholdSource = options.threshold !== undefined ? "initBackend's threshold option" : requested ? "FLOWGRAD_AUTO_THRESHOLD" : saved?.source ?? defaultThresholdSource(mode);
+  if (name === "auto" && !requested && !saved && PROVISIONAL_THRESHOLD_MODES.has(mode) && !options.quiet) {
+    console.warn(`flowgrad: "auto" sends work to gpu.js ${mode} from ${thresholds.elements} elements, a provisional default; "flowgrad --gpu-mode ${mode} calibrate --save" measures this machine's thresholds`);
+  }
   registerBackend(autoBackend(cpuBackend, gpuBackend, thresholds));
   return setBackend(name);
 }
 
-/** What runs the ops now: the backend's name and, for gpu.js, the mode and kernel class that ran (and the WebGPU adapter); for "auto", its thresholds. */
-export function backendInfo(): { backend: string; gpuMode: GpuMode | null; kernelClass: string | null; adapter: string | null; notices: string[]; autoThresholds: AutoThresholds | null } {
+/** What runs the ops now: the backend's name and, for gpu.js, the mode and kernel class that ran (and the WebGPU adapter); for "auto", its thresholds and where they came from. */
+export function backendInfo(): { backend: string; gpuMode: GpuMode | null; kernelClass: string | null; adapter: string | null; notices: string[]; autoThresholds: AutoThresholds | null; autoThresholdSource: string | null } {
   const b = getBackend();
   const gpu = b.name === "gpu" || b.name === "auto" ? gpuBackend : null;
   return {
@@ -87,6 +97,7 @@ export function backendInfo(): { backend: string; gpuMode: GpuMode | null; kerne
     adapter: gpu?.info.adapter ?? null,
     notices: gpu?.info.notices ?? [],
     autoThresholds: b.name === "auto" ? thresholds : null,
+    autoThresholdSource: b.name === "auto" ? thresholdSource : null,
   };
 }
 
