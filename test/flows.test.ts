@@ -4,7 +4,7 @@ import {
   FlowDistribution, jacobian, logAbsDet, logAbsDetJacobian, planar, PlanarFlow, planarInverse, radial, RadialFlow,
   radialInverse, Sequential, solveMonotone, constrainPlanar, constrainPlanarU, type Implementation,
 } from "../src/flows/index.js";
-import { expectClose, expectGradcheck, randomTensor } from "./helpers.js";
+import { expectClose, expectGradcheck, knownDeterminants, randomTensor } from "./helpers.js";
 
 const rng = new Random(2024);
 const T = (shape: number[], scale = 1) => randomTensor(rng, shape).mul(scale).detach();
@@ -138,6 +138,17 @@ describe("the general-Jacobian baseline on known matrices", () => {
     expectClose(logAbsDet(tensor([[[0, 2, 1], [1, 0, 0], [3, 1, 4]]])).data, [Math.log(7)], 1e-14);
     expect(logAbsDet(tensor([[[1, 2], [2, 4]]])).item()).toBe(-Infinity);
     expect(() => logAbsDet(tensor([[1, 2]]))).toThrow(/square matrices \[N, D, D\]/);
+  });
+  it("logAbsDet of matrices P·L·U of known determinant, and a clear error where a gradient was expected", () => {
+    const random = new Random(4);
+    for (const d of [1, 2, 3, 10, 40]) {
+      const { a, logAbsDet: exact } = knownDeterminants(random, 5, d);
+      const got = logAbsDet(new Tensor(Float64Array.from(a), [exact.length, d, d])).data;
+      exact.forEach((e, i) => (e === -Infinity ? expect(got[i]).toBe(-Infinity) : expect(Math.abs(got[i]! - e)).toBeLessThan(d * 1e-14)));
+    }
+    const m = new Tensor(Float64Array.of(2, 1, 1, 3), [1, 2, 2], true);
+    expect(() => logAbsDet(m)).toThrow("logAbsDet: has no backward (it is the O(D³) baseline, for measuring); call it on matrices.detach() or inside noGrad()");
+    expectClose(noGrad(() => logAbsDet(m)).data, [Math.log(5)], 1e-15);
   });
 });
 

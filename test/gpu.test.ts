@@ -6,8 +6,8 @@ import path from "node:path";
 import { backendInfo, BINARY_EXPRESSIONS, cpuBackend, DEFAULT_GPU_THRESHOLDS, initBackend, loadedGpuBackend, machineKey, setBackend, UNARY_EXPRESSIONS, withCalibration, type BinaryOp, type UnaryOp } from "../src/kernels/index.js";
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
 import type { GpuMode } from "../src/kernels/gpu/load.js";
-import { planar } from "../src/flows/index.js";
-import { constraintCases, expectDeviceUpdatesMatch, expectGradcheck, expectViewsAsInputs, expectInverseSolves, flowDensityStep, inverseCases, inverseOnDevice, tinyRegression, UPDATE_RULES } from "./helpers.js";
+import { jacobian, logAbsDet, planar, PlanarFlow, Sequential } from "../src/flows/index.js";
+import { constraintCases, expectDeviceUpdatesMatch, expectLogAbsDets, knownDeterminants, expectGradcheck, expectViewsAsInputs, expectInverseSolves, flowDensityStep, inverseCases, inverseOnDevice, tinyRegression, UPDATE_RULES } from "./helpers.js";
 
 // Every GPU kernel against the CPU fallback, in every gpu.js mode this machine can run. A mode that
 // cannot run here is listed as skipped with its reason (never silently passed).
@@ -162,6 +162,52 @@ for (const mode of modes) {
       backend.planarBackward(z, u, w, b, sp, n, d, false, gOut, gLd, gg[0]!, gg[1]!, gg[2]!, gg[3]!, gg[4]!);
       cpuBackend.planarBackward(z, u, w, b, sp, n, d, false, gOut, gLd, cg[0]!, cg[1]!, cg[2]!, cg[3]!, cg[4]!);
       gg.forEach((x, k) => expectFloat32Close(x, cg[k]!, 1000));
+    });
+    it("the baseline's LU log-det: matrices of known determinant (pivoting, a zero first pivot, a singular one), on host arrays and on the device", () => {
+      const local = new ag.Random(21);
+      for (const d of [1, 2, 3, 8, 33]) {
+        const { a, logAbsDet } = knownDeterminants(local, 4, d);
+        const out = new Float64Array(logAbsDet.length);
+        backend.logAbsDet(a, logAbsDet.length, d, out);
+        expectLogAbsDets(out, logAbsDet, d);
+        const device = backend.resident?.logAbsDet?.(a, logAbsDet.length, d);
+        if (backend.resident) expect(device).toBeTruthy();
+        if (device) {
+          expectLogAbsDets(device.read(), logAbsDet, d);
+          device.release();
+        }
+      }
+      expect(backend.kernelLaunchesByKind()).toMatchObject({ "lu-start": expect.any(Number), "lu-step": expect.any(Number), "lu-last": expect.any(Number) });
+    });
+    it("the general-Jacobian baseline with this backend selected: log|det J| of planar layers is their analytic log-det", () => {
+      const local = new ag.Random(9);
+      const flow = new Sequential([0, 1, 2].map(() => new PlanarFlow(6, { random: local })));
+      const z = ag.randn([5, 6], { random: local });
+      const analytic = ag.noGrad(() => flow.forward(z).logAbsDet).data;
+      setBackend(backend);
+      try {
+        const before = backend.liveTextures();
+        const ld = ag.tidy(() => {
+          const J = jacobian((x) => flow.forward(x).z, z);
+          expect(J.shape).toEqual([5, 6, 6]);
+          expect(J.storage.onDevice).toBe(!!backend.resident); // the rows stacked where they were computed
+          return logAbsDet(J);
+        });
+        expect(ld.storage.onDevice).toBe(!!backend.resident);
+        expectFloat32Close(ld.data, analytic, 10);
+        expect(backend.liveTextures()).toBe(before); // read, and nothing else left
+        if (backend.resident) {
+          // concat of m pieces joins halves: each intermediate freed, one array left for the result.
+          const pieces = [1, 2, 3, 4, 5].map((k) => ag.full([2, 3], k).exp());
+          const live = backend.liveTextures();
+          const joined = ag.concat(pieces, 1);
+          expect(backend.liveTextures() - live).toBe(1);
+          expectFloat32Close(joined.data, Array.from({ length: 2 }, () => [1, 2, 3, 4, 5].flatMap((k) => [k, k, k].map(Math.exp))).flat(), 200);
+          pieces.forEach((p) => p.storage.free());
+        }
+      } finally {
+        setBackend("cpu");
+      }
     });
     it("gradient checks of the autograd pass with this backend selected (float32 tolerance)", () => {
       setBackend(backend);

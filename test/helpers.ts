@@ -229,3 +229,47 @@ export async function expectViewsAsInputs(r: ResidentKernels, read: (x: DeviceAr
   close(await read(negGb), Array.from(gb, (v) => -v));
   for (const t of [fz!, fld!, ...back, negLd, negGb]) t.release();
 }
+
+/**
+ * Matrices whose log|det| is known exactly: A = P·L·U with L unit lower triangular, U upper
+ * triangular with |U_kk| in [0.5, 2] and P a random row order (so partial pivoting has to swap),
+ * log|det A| = Σ log|U_kk|. Entries are multiples of 1/8, so A's (multiples of 1/64) are exact in
+ * float32 too: a float32 LU is checked against the true value, not against another rounding. Then
+ * one that needs a swap at once (A₀₀ = 0, det 7) and a singular one.
+ */
+export function knownDeterminants(random: Random, n: number, d: number): { a: Float32Array; logAbsDet: number[] } {
+  const a = new Float32Array((n + 2) * d * d), logAbsDet: number[] = [];
+  const eighths = (lo: number, hi: number) => Math.round((lo + (hi - lo) * random.uniform()) * 8) / 8;
+  for (let p = 0; p < n; p++) {
+    const L = Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => (j < i ? eighths(-0.5, 0.5) : j === i ? 1 : 0)));
+    const U = Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => (j > i ? eighths(-1, 1) : j === i ? (random.uniform() < 0.5 ? -1 : 1) * eighths(0.5, 2) : 0)));
+    const order = Array.from({ length: d }, (_, i) => i).sort(() => random.uniform() - 0.5);
+    order.forEach((from, i) => {
+      for (let j = 0; j < d; j++) a[(p * d + i) * d + j] = L[from]!.reduce((s, l, k) => s + l * U[k]![j]!, 0);
+    });
+    logAbsDet.push(U.reduce((s, row, k) => s + Math.log(Math.abs(row[k]!)), 0));
+  }
+  // [[0, 2, 1], [1, 0, 0], [3, 1, 4]] (det 7) and a rank-1 matrix, in the top-left 3×3 of identities.
+  const special = (p: number, m: number[][], value: number) => {
+    for (let i = 0; i < d; i++) a[(p * d + i) * d + i] = 1;
+    m.forEach((row, i) => row.forEach((v, j) => (a[(p * d + i) * d + j] = v)));
+    logAbsDet.push(value);
+  };
+  if (d >= 3) {
+    special(n, [[0, 2, 1], [1, 0, 0], [3, 1, 4]], Math.log(7));
+    special(n + 1, [[1, 2, 3], [2, 4, 6], [1, 2, 3]], -Infinity);
+  } else {
+    special(n, [[0, 2], [3, 1]].slice(0, d).map((r) => r.slice(0, d)), d === 2 ? Math.log(6) : -Infinity);
+    special(n + 1, [[1, 2], [2, 4]].slice(0, d).map((r) => r.slice(0, d)), d === 2 ? -Infinity : 0);
+  }
+  return { a, logAbsDet };
+}
+
+/** log|det| from a float32 LU within d²·2⁻²⁰ of the exact value (−Infinity exactly): rounding grows with the d steps and d terms. */
+export function expectLogAbsDets(actual: ArrayLike<number>, expected: number[], d: number): void {
+  expected.forEach((e, i) => {
+    const a = actual[i]!;
+    if (e === -Infinity) expect(a, `matrix ${i} is singular`).toBe(-Infinity);
+    else if (!(Math.abs(a - e) <= d * d * 2 ** -20)) throw new Error(`matrix ${i} (d = ${d}): log|det| ${a}, exactly ${e}`);
+  });
+}

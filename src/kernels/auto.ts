@@ -100,6 +100,7 @@ export function autoBackend(cpu: Backend, gpu: Backend, threshold: number | Auto
     ...(r.planarInverse && { planarInverse: (y, u, w, b, sp, n, d, ps) => (go(n * d, y, u, w, b, sp) ? r.planarInverse!(y, u, w, b, sp, n, d, ps) : null) }),
     ...(r.radialInverse && { radialInverse: (y, z0, al, ab, n, d, ps) => (go(n * d, y, z0, al, ab) ? r.radialInverse!(y, z0, al, ab, n, d, ps) : null) }),
     ...(r.radialForward && { radialForward: (z, z0, al, ab, n, d, ps) => (go(n * d, z, z0, al, ab) ? r.radialForward!(z, z0, al, ab, n, d, ps) : null) }),
+    ...(r.logAbsDet && { logAbsDet: (a, n, d) => (go(n * d * d, a) ? r.logAbsDet!(a, n, d) : null) }),
     ...(r.radialBackward && { radialBackward: (z, z0, al, ab, n, d, ps, g, gl) => (go(n * d, z, z0, al, ab, g, gl) ? r.radialBackward!(z, z0, al, ab, n, d, ps, g, gl) : null) }),
   };
   return {

@@ -104,6 +104,8 @@ export interface ResidentKernels {
     z: KernelInput, z0: KernelInput, alpha: KernelInput, alphaPlusBeta: KernelInput, n: number, d: number, perSample: boolean,
     gOut: KernelInput | null, gLogAbsDet: KernelInput | null,
   ): DeviceArray[] | null;
+  /** log|det| of n square d×d matrices (Backend.logAbsDet), LU with partial pivoting on the device. */
+  logAbsDet?(a: KernelInput, n: number, d: number): DeviceArray | null;
 }
 
 export function isDeviceArray(x: KernelInput): x is DeviceArray {
@@ -158,4 +160,7 @@ export interface Backend {
     z: TypedArray, z0: TypedArray, alpha: TypedArray, alphaPlusBeta: TypedArray, n: number, d: number, perSample: boolean,
     gOut: TypedArray | null, gLogAbsDet: TypedArray | null, gz: TypedArray, gz0: TypedArray, galpha: TypedArray, gAlphaPlusBeta: TypedArray,
   ): void;
+
+  /** log|det| of n square d×d matrices, one after another in `a` (LU with partial pivoting, kernels/cpu/linalg.ts); −Infinity where singular. */
+  logAbsDet(a: TypedArray, n: number, d: number, out: TypedArray): void;
 }

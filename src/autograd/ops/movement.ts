@@ -110,6 +110,34 @@ export function slice(x: Tensor, starts: readonly number[], ends?: readonly numb
   return fromOp("slice", out, shape, [x], (g) => [place(g, begin, x.shape, offset, strides)]);
 }
 
+/**
+ * concat's values on a device, for two or more tensors: the two halves (each joined the same way)
+ * placed in zeros of the output's shape and summed, their places not overlapping. Halving makes m
+ * pieces cost O(size · log m), where placing every piece in the whole output costs O(size · m).
+ */
+function concatOnDevice(tensors: readonly Tensor[], axis: number): DeviceArray | null {
+  const half = tensors.length >> 1;
+  const [left, right] = [tensors.slice(0, half), tensors.slice(half)].map((part) => {
+    if (part.length === 1) return part[0]!;
+    const joined = concatOnDevice(part, axis);
+    const shape = [...part[0]!.shape];
+    shape[axis] = part.reduce((n, t) => n + t.shape[axis]!, 0);
+    return joined && new Tensor(new Storage(joined, part[0]!.dtype), shape);
+  }) as [Tensor | null, Tensor | null];
+  let sum: DeviceArray | null = null;
+  if (left && right) {
+    const shape = [...left.shape];
+    shape[axis] = left.shape[axis]! + right.shape[axis]!;
+    const strides = contiguousStrides(shape);
+    const at = shape.map((_, k) => (k === axis ? left.shape[axis]! : 0));
+    const placed = [place(left, shape.map(() => 0), shape, 0, strides), place(right, at, shape, at[axis]! * strides[axis]!, strides)];
+    sum = deviceSum(placed);
+    for (const p of placed) p.storage.free();
+  }
+  for (const joined of [left, right]) if (joined && !tensors.includes(joined)) joined.storage.free();
+  return sum;
+}
+
 /** Join tensors of equal shape except along `axis`. */
 export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   if (tensors.length === 0) throw new Error("concat: needs at least one tensor");
@@ -130,14 +158,8 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
     starts.push(at);
     at += t.shape[a]!;
   }
-  let device: DeviceArray | null = null;
-  if (tensors.length > 1 && tensors.some((t) => t.storage.onDevice) && getBackend().resident?.pad) {
-    // On a device: each input placed in zeros of the output's shape, then summed (the places do not
-    // overlap); the placed copies are freed at once.
-    const placed = tensors.map((t, i) => place(t, shape.map((_, k) => (k === a ? starts[i]! : 0)), shape, starts[i]! * strides[a]!, strides));
-    device = deviceSum(placed);
-    for (const p of placed) p.storage.free();
-  }
+  if (tensors.length === 1) return first;
+  const device = tensors.some((t) => t.storage.onDevice) && getBackend().resident?.pad ? concatOnDevice(tensors, a) : null;
   const out = opOutput(device, first.dtype, sizeOf(shape), (o) => tensors.forEach((t, i) => getBackend().stridedScatter(t.data, o, starts[i]! * strides[a]!, t.shape, strides, false)));
   // d concat(xs) = the slices of the gradient, one per input
   return fromOp("concat", out, shape, [...tensors], (g) =>

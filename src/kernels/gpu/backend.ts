@@ -13,7 +13,7 @@ import { isDeviceArray, type Backend, type BinaryOp, type DeviceArray, type Kern
 import { BufferArray, copyResult, TextureArray, ViewArray, type GpuBufferHandle } from "./device-arrays.js";
 import { chooseMode, importGpuJs, webgpuNotChosen, type GpuInfo, type GpuInstance, type GpuKernel, type GpuMode, type GpuTexture } from "./load.js";
 import { MAX_WIDTH, outputStarts, shiftInputs, planarBackwardSharedSource, planarBackwardSource, radialBackwardSharedSource, planarConstraintBackwardSource, planarConstraintSource, planarInverseSource, planarSource, radialBackwardSource, radialInverseSource, radialSource, updateOutputs } from "./sources.js";
-import { binarySpec, constraintSpec, flowSpec, gatherSpec, matmulSpec, padSpec, scatterAddSpec, reduceSpec, stridedCopySpec, unarySpec, updateScalars, updateSpec, whereSpec, type KernelSpec } from "./specs.js";
+import { binarySpec, constraintSpec, flowSpec, gatherSpec, luSpec, matmulSpec, padSpec, scatterAddSpec, reduceSpec, stridedCopySpec, unarySpec, updateScalars, updateSpec, whereSpec, type KernelSpec } from "./specs.js";
 import { installWebGpu } from "./webgpu.js";
 
 /** Larger arrays go to the CPU backend: gpu.js indexes in float32, exact only below 2²⁴. */
@@ -298,6 +298,19 @@ export class GpuBackend implements Backend {
         // Shared parameters: dL/dz and their gradients, summed over the points, in one kernel.
         return this.runPacked(flowSpec("rbs", radialBackwardSharedSource(n, d), n, d, false), [n * d, d, 1, 1], inputs);
       },
+      logAbsDet: (a, mats, d) => {
+        const size = mats * d * d + 2 * mats;
+        if (mats * d === 0 || tooLarge(size)) return null;
+        // One launch per column (luStepSource); each step's array is freed once the next is queued.
+        let state = this.runResident(luSpec("start", mats, d), size, [a]);
+        for (let k = 0; k < d; k++) {
+          const last = k === d - 1;
+          const next = this.runResident(luSpec(last ? "last" : "step", mats, d), last ? mats : size, [state], [Float32Array.of(k)]);
+          state.release();
+          state = next;
+        }
+        return state;
+      },
     };
   }
 
@@ -394,6 +407,31 @@ export class GpuBackend implements Backend {
   update: Backend["update"] = (...args) => this.fallback.update(...args);
   planarConstraint: Backend["planarConstraint"] = (...args) => this.fallback.planarConstraint(...args);
   planarConstraintBackward: Backend["planarConstraintBackward"] = (...args) => this.fallback.planarConstraintBackward(...args);
+
+  logAbsDet(a: TypedArray, n: number, d: number, out: TypedArray): void {
+    if (this.asyncReads) return this.fallback.logAbsDet(a, n, d, out);
+    if (n * d === 0) return;
+    const size = n * d * d + 2 * n;
+    if (size > MAX_ELEMENTS) return this.tooLarge().logAbsDet(a, n, d, out);
+    const onDevice = this.resident?.logAbsDet?.(a, n, d);
+    if (onDevice) {
+      try {
+        out.set(onDevice.read());
+      } finally {
+        onDevice.release();
+      }
+      return;
+    }
+    // Modes without device arrays (webasm, cpu): the same launches, each step's array passed to the next.
+    let state = new Float32Array(size);
+    this.runSpec(luSpec("start", n, d), size, [toFloat32(a)], state);
+    for (let k = 0; k < d - 1; k++) {
+      const next = new Float32Array(size);
+      this.runSpec(luSpec("step", n, d), size, [state, Float32Array.of(k)], next);
+      state = next;
+    }
+    this.runSpec(luSpec("last", n, d), n, [state, Float32Array.of(d - 1)], out);
+  }
 }
 
 /**

@@ -376,3 +376,57 @@ export function updateSource(kind: UpdateRule["kind"], packed: boolean): string 
 
 /** How many outputs an update rule has: the parameter and its state buffers. */
 export const updateOutputs = (kind: UpdateRule["kind"]): number => UPDATES[kind].outputs.length;
+
+// LU with partial pivoting for `mats` matrices d×d, one launch per column k. A launch reads the array
+// [A (mats·d·d), r (mats), s (mats)] and writes the next: the matrices after eliminating column k
+// (rows k and r swapped, r the pivot row the input holds for column k), the pivot rows of column
+// k + 1 (each such thread scans that column of the new matrix, computing its entries as it goes, so
+// no launch is spent on the search), and s + log|pivot|. A first launch copies the matrices and
+// finds column 0's pivots; the last writes s alone. A zero pivot (a singular matrix) adds
+// log 0 = −∞ and skips its elimination, as the CPU's LU returns −∞.
+const luPrelude = `const tid = this.thread.y * this.constants.W + this.thread.x; if (tid >= this.constants.n) { return 0; }
+    const D = this.constants.d; const DD = D * D; const M = this.constants.mats * DD;`;
+
+/** The first launch: [A, pivot rows of column 0, zeros]. */
+export function luStartSource(): string {
+  return `function (A) { ${luPrelude}
+    if (tid < M) { return A[tid]; }
+    if (tid >= M + this.constants.mats) { return 0; }
+    const o = (tid - M) * DD;
+    let best = -1; let bestRow = 0;
+    for (let q = 0; q < D; q++) { const v = Math.abs(A[o + q * D]); if (v > best) { best = v; bestRow = q; } }
+    return bestRow; }`;
+}
+
+/**
+ * Column k (K[0]) eliminated. Entry (row, col) of matrix p after the swap of rows k and r and the
+ * elimination: rows above k unchanged; row k is row r; below, the (swapped) row minus its multiple
+ * f = src[k]/pivot of the pivot row, with column k set to 0. `last`: only s, the sum of log|pivot|.
+ */
+export function luStepSource(last: boolean): string {
+  // Entry (q, c) of the matrix after this step, for q > k and c > k: what part 0 writes there.
+  const below = (q: string, c: string) => `{ let src = P[o + ${q} * D + ${c}]; let srck = P[o + ${q} * D + k];
+      if (${q} === r) { src = P[o + k * D + ${c}]; srck = P[o + k * D + k]; }
+      v = src; if (pv !== 0) { v = src - (srck / pv) * P[o + r * D + ${c}]; } }`;
+  const sum = "return P[M + this.constants.mats + p] + Math.log(Math.abs(pv));";
+  const pivotSetup = "const o = p * DD; const r = P[M + p]; const pv = P[o + r * D + k]; let v = 0;";
+  if (last) return `function (P, K) { ${luPrelude} const k = K[0]; const p = tid; ${pivotSetup} ${sum} }`;
+  return `function (P, K) { ${luPrelude} const k = K[0];
+    if (tid < M) {
+      const p = Math.floor(tid / DD); const rest = tid - p * DD; const row = Math.floor(rest / D); const col = rest - row * D;
+      ${pivotSetup}
+      if (row < k) { return P[tid]; }
+      if (row === k) { return P[o + r * D + col]; }
+      if (col < k) { return P[tid]; }
+      if (col === k) { if (pv !== 0) { return 0; } if (row === r) { return P[o + k * D + col]; } return P[tid]; }
+      ${below("row", "col")}
+      return v; }
+    const p = (tid - M) - Math.floor((tid - M) / this.constants.mats) * this.constants.mats;
+    ${pivotSetup}
+    if (tid >= M + this.constants.mats) { ${sum} }
+    let best = -1; let bestRow = k + 1;
+    for (let q = 0; q < D; q++) {
+      if (q > k) { ${below("q", "(k + 1)")} if (Math.abs(v) > best) { best = Math.abs(v); bestRow = q; } }
+    }
+    return bestRow; }`;
+}

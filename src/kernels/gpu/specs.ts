@@ -3,7 +3,7 @@
 import { SLACK_FLOOR } from "../cpu/flows.js";
 import { broadcastStrides, collapseAxes } from "../strides.js";
 import type { BinaryOp, ReduceOp, Shape, UnaryOp, UpdateRule } from "../types.js";
-import { binarySource, gatherSource, matmulSource, padSource, scatterAddSource, reduceSource, stridedCopySource, unarySource, updateSource, whereSource } from "./sources.js";
+import { binarySource, gatherSource, luStartSource, luStepSource, matmulSource, padSource, scatterAddSource, reduceSource, stridedCopySource, unarySource, updateSource, whereSource } from "./sources.js";
 
 /** What compiles a kernel: its cache key (the shape signature), its source and its constants. */
 export interface KernelSpec {
@@ -66,3 +66,7 @@ export function updateScalars(rule: UpdateRule): Float32Array {
 /** A planar-constraint kernel (tag pc-uhat, pc-slack, pcb-gu, pcb-gw) for [rows, d] parameters. */
 export const constraintSpec = (tag: string, source: string, rows: number, d: number): KernelSpec =>
   ({ key: `${tag}:${rows}:${d}`, source, constants: { d, floor: SLACK_FLOOR } });
+
+/** LU log-det of `mats` d×d matrices: the first launch (copy, column 0's pivots), a column's step, or the last (log-dets alone). */
+export const luSpec = (stage: "start" | "step" | "last", mats: number, d: number): KernelSpec =>
+  ({ key: `lu-${stage}:${mats}:${d}`, source: stage === "start" ? luStartSource() : luStepSource(stage === "last"), constants: { d, mats } });
