@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, through .carry/gpu-run.sh (see scripts/gpu-carry.sh), from the project
 # root: "calibrate" measures where gpu.js webgpu beats the CPU backend there ("auto"'s thresholds),
-# "bench" runs bench/webgpu.bench.ts (pass --quick for the short run). Results go to $OUT.
+# "bench" runs bench/webgpu.bench.ts (pass --quick for the short run), "logdet" the O(D) vs O(D³)
+# log-det benchmark with every path on the device. Results go to $OUT.
 set -euo pipefail
-what=${1:?usage: gpu-measure.sh calibrate|bench [--quick]}
+what=${1:?usage: gpu-measure.sh calibrate|bench|logdet [--quick]}
 shift
 out=${OUT:?set OUT to the folder for results}
 mkdir -p "$out"
@@ -16,5 +17,10 @@ case "$what" in
     case " $* " in *" --quick "*) file=results/webgpu-bench-quick.json ;; esac
     node dist/bench/webgpu.bench.js "$@" | tee "$out/webgpu-bench.md"
     cp "$file" "$out/" ;; # only what this run wrote (the tree holds lavapipe's figures)
-  *) echo "gpu-measure.sh: unknown measurement \"$what\" (calibrate or bench)" >&2; exit 1 ;;
+  logdet)
+    suffix=-gpu-webgpu
+    case " $* " in *" --quick "*) suffix=-gpu-webgpu-quick ;; esac
+    node dist/bench/logdet.bench.js --backend gpu --gpu-mode webgpu "$@" | tee "$out/logdet-webgpu.md"
+    cp "results/logdet-bench$suffix.json" "results/logdet$suffix.svg" "$out/" ;;
+  *) echo "gpu-measure.sh: unknown measurement \"$what\" (calibrate, bench or logdet)" >&2; exit 1 ;;
 esac

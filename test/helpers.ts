@@ -1,7 +1,7 @@
 import { expect } from "vitest";
 import * as ag from "../src/autograd/index.js";
 import { gradcheck, Random, Tensor, type GradcheckOptions } from "../src/autograd/index.js";
-import { planar, planarInverse, radial, radialInverse, type PlanarParams, type RadialParams } from "../src/flows/index.js";
+import { planar, PlanarFlow, planarInverse, radial, radialInverse, Sequential, type PlanarParams, type RadialParams } from "../src/flows/index.js";
 import { cpuBackend, setBackend, type Backend, type DeviceArray, type ResidentKernels, type UpdateRule } from "../src/kernels/index.js";
 
 /** Random float64 tensor from a fixed-seed stream; `lo`/`hi` bound the values (uniform), else normal. */
@@ -272,4 +272,12 @@ export function expectLogAbsDets(actual: ArrayLike<number>, expected: number[], 
     if (e === -Infinity) expect(a, `matrix ${i} is singular`).toBe(-Infinity);
     else if (!(Math.abs(a - e) <= d * d * 2 ** -20)) throw new Error(`matrix ${i} (d = ${d}): log|det| ${a}, exactly ${e}`);
   });
+}
+
+/** Three planar layers in D = 6 and five points, with their analytic log-det (CPU, float64): what the general-Jacobian baseline must reproduce. */
+export function jacobianCase(): { f: (x: Tensor) => Tensor; z: Tensor; analytic: ArrayLike<number> } {
+  const random = new Random(9);
+  const flow = new Sequential([0, 1, 2].map(() => new PlanarFlow(6, { random })));
+  const z = ag.randn([5, 6], { random });
+  return { f: (x) => flow.forward(x).z, z, analytic: ag.noGrad(() => flow.forward(z).logAbsDet).data };
 }

@@ -383,7 +383,8 @@ export const updateOutputs = (kind: UpdateRule["kind"]): number => UPDATES[kind]
 // k + 1 (each such thread scans that column of the new matrix, computing its entries as it goes, so
 // no launch is spent on the search), and s + log|pivot|. A first launch copies the matrices and
 // finds column 0's pivots; the last writes s alone. A zero pivot (a singular matrix) adds
-// log 0 = −∞ and skips its elimination, as the CPU's LU returns −∞.
+// log 0 = −∞ and skips its elimination, as the CPU's LU returns −∞. Loops are bounded by
+// this.constants.d itself, which gpu.js sees as a constant (it caps other bounds at 1000).
 const luPrelude = `const tid = this.thread.y * this.constants.W + this.thread.x; if (tid >= this.constants.n) { return 0; }
     const D = this.constants.d; const DD = D * D; const M = this.constants.mats * DD;`;
 
@@ -394,7 +395,7 @@ export function luStartSource(): string {
     if (tid >= M + this.constants.mats) { return 0; }
     const o = (tid - M) * DD;
     let best = -1; let bestRow = 0;
-    for (let q = 0; q < D; q++) { const v = Math.abs(A[o + q * D]); if (v > best) { best = v; bestRow = q; } }
+    for (let q = 0; q < this.constants.d; q++) { const v = Math.abs(A[o + q * D]); if (v > best) { best = v; bestRow = q; } }
     return bestRow; }`;
 }
 
@@ -425,7 +426,7 @@ export function luStepSource(last: boolean): string {
     ${pivotSetup}
     if (tid >= M + this.constants.mats) { ${sum} }
     let best = -1; let bestRow = k + 1;
-    for (let q = 0; q < D; q++) {
+    for (let q = 0; q < this.constants.d; q++) {
       if (q > k) { ${below("q", "(k + 1)")} if (Math.abs(v) > best) { best = Math.abs(v); bestRow = q; } }
     }
     return bestRow; }`;
