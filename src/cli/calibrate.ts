@@ -48,18 +48,19 @@ export async function calibrateCommand(gpuMode: GpuMode | "auto" | undefined, op
   await initBackend("cpu");
   console.log(table(c));
   const setting = thresholdSetting(c.thresholds);
+  // JSON has no Infinity: files hold thresholds as FLOWGRAD_AUTO_THRESHOLD spells them.
+  const spelled = { elements: spell(c.thresholds.elements), multiplyAdds: spell(c.thresholds.multiplyAdds) };
   console.log(`\n"auto" should send ${describeThresholds(c.thresholds)} to gpu.js (none: gpu.js did not win at the largest size measured).`);
   console.log(`Use it with: FLOWGRAD_AUTO_THRESHOLD=${setting}  (or initBackend("auto", { gpuMode: "${c.gpu.gpuMode}", threshold: { elements: ${literal(c.thresholds.elements)}, multiplyAdds: ${literal(c.thresholds.multiplyAdds)} } }))`);
   if (out) {
-    // JSON has no Infinity: thresholds are written as FLOWGRAD_AUTO_THRESHOLD spells them.
     mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
-    writeJsonAtomic(out, { ...c, thresholds: { elements: spell(c.thresholds.elements), multiplyAdds: spell(c.thresholds.multiplyAdds) }, setting: `FLOWGRAD_AUTO_THRESHOLD=${setting}`, environment: { measured: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model ?? "unknown", cores: os.cpus().length, platform: `${os.platform()} ${os.arch()}` } });
+    writeJsonAtomic(out, { ...c, thresholds: spelled, setting: `FLOWGRAD_AUTO_THRESHOLD=${setting}`, environment: { measured: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model ?? "unknown", cores: os.cpus().length, platform: `${os.platform()} ${os.arch()}` } });
     console.error(`flowgrad calibrate: wrote ${out}`);
   }
   if (store) {
     const machine = await machineKey(c.gpu);
     mkdirSync(path.dirname(path.resolve(store)), { recursive: true });
-    writeJsonAtomic(store, withCalibration(previous, { ...machine, elements: spell(c.thresholds.elements), multiplyAdds: spell(c.thresholds.multiplyAdds), measured: new Date().toISOString() }));
+    writeJsonAtomic(store, withCalibration(previous, { ...machine, ...spelled, measured: new Date().toISOString() }));
     console.log(`Saved for ${machine.gpuMode}${machine.adapter ? ` on ${machine.adapter}` : ""} with ${machine.cores} × ${machine.cpu} in ${store}: "--backend auto" uses it from now on.`);
   }
 }
