@@ -299,17 +299,9 @@ export class GpuBackend implements Backend {
         return this.runPacked(flowSpec("rbs", radialBackwardSharedSource(n, d), n, d, false), [n * d, d, 1, 1], inputs);
       },
       logAbsDet: (a, mats, d) => {
-        const size = mats * d * d + 2 * mats;
-        if (mats * d === 0 || tooLarge(size)) return null;
-        // One launch per column (luStepSource); each step's array is freed once the next is queued.
-        let state = this.runResident(luSpec("start", mats, d), size, [a]);
-        for (let k = 0; k < d; k++) {
-          const last = k === d - 1;
-          const next = this.runResident(luSpec(last ? "last" : "step", mats, d), last ? mats : size, [state], [Float32Array.of(k)]);
-          state.release();
-          state = next;
-        }
-        return state;
+        if (mats * d === 0 || tooLarge(mats * d * d + 2 * mats)) return null;
+        // Each step's array is freed once the next is queued.
+        return this.luLaunches<DeviceArray>(a, mats, d, (spec, size, input, extra) => this.runResident(spec, size, [input], extra), (x) => x.release());
       },
     };
   }
@@ -411,8 +403,7 @@ export class GpuBackend implements Backend {
   logAbsDet(a: TypedArray, n: number, d: number, out: TypedArray): void {
     if (this.asyncReads) return this.fallback.logAbsDet(a, n, d, out);
     if (n * d === 0) return;
-    const size = n * d * d + 2 * n;
-    if (size > MAX_ELEMENTS) return this.tooLarge().logAbsDet(a, n, d, out);
+    if (n * d * d + 2 * n > MAX_ELEMENTS) return this.tooLarge().logAbsDet(a, n, d, out);
     const onDevice = this.resident?.logAbsDet?.(a, n, d);
     if (onDevice) {
       try {
@@ -423,14 +414,28 @@ export class GpuBackend implements Backend {
       return;
     }
     // Modes without device arrays (webasm, cpu): the same launches, each step's array passed to the next.
-    let state = new Float32Array(size);
-    this.runSpec(luSpec("start", n, d), size, [toFloat32(a)], state);
-    for (let k = 0; k < d - 1; k++) {
-      const next = new Float32Array(size);
-      this.runSpec(luSpec("step", n, d), size, [state, Float32Array.of(k)], next);
+    const run = (spec: KernelSpec, size: number, input: KernelInput, extra: Float32Array[]): Float32Array => {
+      const result = new Float32Array(size);
+      this.runSpec(spec, size, [this.argument(input), ...extra], result);
+      return result;
+    };
+    out.set(this.luLaunches<Float32Array>(a, n, d, run, () => {}));
+  }
+
+  /**
+   * LU log-dets of n d×d matrices (luStepSource): a first launch on the matrices, then one per
+   * column on the previous launch's array; `done` is given each array once the next launch has it.
+   */
+  private luLaunches<S extends KernelInput>(a: KernelInput, n: number, d: number, run: (spec: KernelSpec, size: number, input: KernelInput, extra: Float32Array[]) => S, done: (state: S) => void): S {
+    const size = n * d * d + 2 * n;
+    let state = run(luSpec("start", n, d), size, a, []);
+    for (let k = 0; k < d; k++) {
+      const last = k === d - 1;
+      const next = run(luSpec(last ? "last" : "step", n, d), last ? n : size, state, [Float32Array.of(k)]);
+      done(state);
       state = next;
     }
-    this.runSpec(luSpec("last", n, d), n, [state, Float32Array.of(d - 1)], out);
+    return state;
   }
 }
 
