@@ -7,7 +7,7 @@ import { backendInfo, BINARY_EXPRESSIONS, cpuBackend, DEFAULT_GPU_THRESHOLDS, in
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
 import type { GpuMode } from "../src/kernels/gpu/load.js";
 import { jacobian, logAbsDet, planar } from "../src/flows/index.js";
-import { constraintCases, expectDeviceUpdatesMatch, expectLogAbsDets, jacobianCase, knownDeterminants, expectGradcheck, expectViewsAsInputs, expectInverseSolves, flowDensityStep, inverseCases, inverseOnDevice, tinyRegression, UPDATE_RULES } from "./helpers.js";
+import { constraintCases, expectDeviceUpdatesMatch, expectLogAbsDets, jacobianCase, knownDeterminants, expectGradcheck, expectViewsAsInputs, expectInverseSolves, flowDensityStep, inverseCases, inverseOnDevice, secondOrderCase, secondOrderReference, tinyRegression, UPDATE_RULES } from "./helpers.js";
 
 // Every GPU kernel against the CPU fallback, in every gpu.js mode this machine can run. A mode that
 // cannot run here is listed as skipped with its reason (never silently passed).
@@ -219,6 +219,21 @@ for (const mode of modes) {
         // A flow layer whose forward runs on this backend and whose backward runs on the CPU.
         const layer = (z: ag.Tensor, u: ag.Tensor, w: ag.Tensor) => { const o = planar(z, { u, w, b: ag.tensor([0.2]) }); return o.z.sum(1).add(o.logAbsDet); };
         expectGradcheck(layer, [T([6, 3]), T([3]), T([3])], opts);
+      } finally {
+        setBackend("cpu");
+      }
+    });
+    it("second derivatives with this backend selected (hvp and jvp through fused flow layers, matmul, logsumexp, slice, indexSelect, split) match the CPU's float64", () => {
+      const reference = secondOrderReference();
+      setBackend(backend);
+      try {
+        const { f, x, v } = secondOrderCase("float32");
+        const hv = ag.hvp(f, x, v), jv = ag.jvp(f, x, v);
+        if (backend.resident) expect(hv.storage.onDevice).toBe(true);
+        const scale = Math.max(...Array.from(reference.hvp, Math.abs));
+        const values = hv.data;
+        reference.hvp.forEach((e, i) => expect(Math.abs(values[i]! - e), `hvp element ${i}: ${values[i]} vs ${e}`).toBeLessThanOrEqual(2e-4 * Math.abs(e) + 2e-4 * scale));
+        expect(Math.abs(jv.item() - reference.jvp)).toBeLessThanOrEqual(2e-4 * (1 + Math.abs(reference.jvp)));
       } finally {
         setBackend("cpu");
       }

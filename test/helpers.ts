@@ -281,3 +281,34 @@ export function jacobianCase(): { f: (x: Tensor) => Tensor; z: Tensor; analytic:
   const z = ag.randn([5, 6], { random });
   return { f: (x) => flow.forward(x).z, z, analytic: ag.noGrad(() => flow.forward(z).logAbsDet).data };
 }
+
+/**
+ * A scalar function of points x [8, 2] for second-derivative tests on every backend: fused planar
+ * and radial layers, a matmul with tanh, logsumexp over two modes, and a slice, an indexSelect and
+ * a split (whose adjoints are ops of their own in a createGraph pass). Its hvp and jvp, computed with
+ * the backend selected, are compared with the CPU's in float64.
+ */
+export function secondOrderCase(dtype: ag.DType): { f: (x: Tensor) => Tensor; x: Tensor; v: Tensor } {
+  const random = new Random(21);
+  const t = (shape: number[], scale = 1) => ag.tensor(Array.from(ag.randn(shape, { random }).data, (a) => scale * a), { dtype }).reshape(shape);
+  const planarP = { u: t([2], 0.5), w: t([2]), b: t([1], 0.3) };
+  const radialP = { z0: t([2], 0.5), alpha: t([1]), beta: t([1]) };
+  const W = t([2, 3], 0.7), centers = ag.tensor([[[1.5, 0]], [[-1.5, 0]]], { dtype });
+  const x = t([8, 2]), v = t([8, 2]);
+  const f = (z: Tensor): Tensor => {
+    const p = planar(z, planarP), r = radial(p.z, radialP);
+    const logp = ag.logsumexp(r.z.unsqueeze(0).sub(centers).square().sum(2).mul(-0.5), 0);
+    const hidden = r.z.matmul(W).tanh().square().sum(1);
+    const [head] = ag.split(r.z.slice([0, 0], [8, 1]).reshape([8]).indexSelect(0, [0, 3, 3, 7, 5, 1]), [4, 2]);
+    return p.logAbsDet.add(r.logAbsDet).sub(logp).add(hidden.mul(0.1)).sum().add(head!.square().sum().mul(0.05));
+  };
+  return { f, x, v };
+}
+
+/** hvp and jvp of secondOrderCase on the CPU backend, in float64: what every backend must reproduce. */
+export function secondOrderReference(): { hvp: Float64Array; jvp: number } {
+  const { f, x, v } = secondOrderCase("float64");
+  const hv = ag.hvp(f, x, v).data as Float64Array;
+  const jv = ag.jvp(f, x, v).item();
+  return { hvp: hv, jvp: jv };
+}

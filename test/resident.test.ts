@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import * as ag from "../src/autograd/index.js";
 import { autoBackend, calibrateAuto, cpuBackend, crossover, isDeviceArray, parseAutoThreshold, setBackend, type Backend, type CalibrationRow, type DeviceArray, type KernelInput, type ResidentKernels } from "../src/kernels/index.js";
-import { expectClose, expectDeviceUpdatesMatch, flowDensityStep, tinyRegression } from "./helpers.js";
+import { expectClose, expectDeviceUpdatesMatch, flowDensityStep, secondOrderCase, secondOrderReference, tinyRegression } from "./helpers.js";
 
 // Device-resident tensors and tidy(), checked on every machine with a stand-in device: a backend
 // whose "device arrays" are float32 arrays it counts, computed by the CPU kernels. The gpu.js
@@ -386,5 +386,40 @@ describe("device-resident tensors (stand-in device)", () => {
     expect(t.item === undefined).toBe(false);
     t.data; // eslint-disable-line @typescript-eslint/no-unused-expressions
     expect(device.live.size).toBe(0);
+  });
+
+  it("second derivatives on the device (hvp, jvp through fused flow layers, matmul, logsumexp, slice, indexSelect, split) match the CPU's float64", () => {
+    const reference = secondOrderReference();
+    const device = new FakeDevice();
+    setBackend(device.backend());
+    const { f, x, v } = secondOrderCase("float32");
+    const hv = ag.hvp(f, x, v), jv = ag.jvp(f, x, v);
+    expect(hv.storage.onDevice && jv.storage.onDevice).toBe(true); // computed there, not read back
+    const scale = Math.max(...Array.from(reference.hvp, Math.abs));
+    expectClose(hv.data, reference.hvp, 1e-4, 1e-4 * scale);
+    expectClose(jv.data, [reference.jvp], 1e-4, 1e-4);
+  });
+
+  it("a training loop that uses hvp every step keeps device memory flat over 10,000 steps (the second-order graph is released)", () => {
+    const device = new FakeDevice();
+    setBackend(device.backend());
+    // Gradient descent on a curvature-damped step: p ← p − lr (g − ½ H g) for f(p) = Σ softplus(A p)² / n.
+    const A = f32([1, -0.5, 0.3, 2, -1, 0.7], [3, 2]);
+    const f = (p: ag.Tensor) => A.matmul(p).softplus().square().mean();
+    let p = f32([0.5, -0.3], [2]);
+    const live: number[] = [];
+    for (let t = 0; t < 10_000; t++) {
+      const previous = p;
+      p = ag.tidy(() => {
+        const [g] = ag.grad(f)(p);
+        const hg = ag.hvp(f, p, g!);
+        return p.sub(g!.sub(hg.mul(0.5)).mul(0.05));
+      });
+      previous.storage.free("the loop replaced it"); // the step's result is the new parameter
+      live.push(device.live.size);
+    }
+    expect(p.storage.onDevice).toBe(true);
+    expect(new Set(live.slice(10)).size, `live device arrays: ${live.slice(0, 12).join(", ")} … ${live.at(-1)}`).toBe(1);
+    expect(live.at(-1)!).toBe(1); // the parameter alone
   });
 });

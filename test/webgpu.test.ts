@@ -5,7 +5,7 @@ import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js
 import type { BufferArray } from "../src/kernels/gpu/device-arrays.js";
 import { estimateKL, estimateKLAsync, evaluateVAE, evaluateVAEAsync, fit2D, fit2DAsync, FlowVAE, trainVAE, trainVAEAsync } from "../src/models/index.js";
 import { logAbsDetJacobian } from "../src/flows/index.js";
-import { constraintCases, expectDeviceUpdatesMatch, expectInverseSolves, expectLogAbsDets, jacobianCase, knownDeterminants, expectViewsAsInputs, flowDensityStep, inverseCases, inverseOnDevice, tinyRegression } from "./helpers.js";
+import { constraintCases, expectDeviceUpdatesMatch, expectInverseSolves, expectLogAbsDets, jacobianCase, knownDeterminants, expectViewsAsInputs, flowDensityStep, inverseCases, inverseOnDevice, secondOrderCase, secondOrderReference, tinyRegression } from "./helpers.js";
 
 // gpu.js's webgpu mode, where Dawn loads and a Vulkan driver answers: on a GPU machine, or here on
 // Mesa's software Vulkan (lavapipe) with Node run by newer C runtimes (scripts/webgpu-node.sh).
@@ -252,6 +252,23 @@ if (typeof backend === "string") {
         expectFloat32Close(await loss.read(), cpuLoss.data, 10);
         expectFloat32Close(await gpu.w.grad!.read(), cpu.w.grad!.data, 10);
         expectFloat32Close(await gpu.c.grad!.read(), cpu.c.grad!.data, 10);
+      } finally {
+        setBackend("cpu");
+      }
+    });
+
+    it("second derivatives on the device (hvp and jvp through fused flow layers, matmul, logsumexp, slice, indexSelect, split) match the CPU's float64", async () => {
+      const reference = secondOrderReference();
+      setBackend(b);
+      try {
+        const { f, x, v } = secondOrderCase("float32");
+        const hv = ag.hvp(f, x, v), jv = ag.jvp(f, x, v);
+        expect(hv.storage.onDevice && jv.storage.onDevice).toBe(true);
+        const scale = Math.max(...Array.from(reference.hvp, Math.abs));
+        const values = await hv.read();
+        reference.hvp.forEach((e, i) => expect(Math.abs(values[i]! - e), `hvp element ${i}: ${values[i]} vs ${e}`).toBeLessThanOrEqual(2e-4 * Math.abs(e) + 2e-4 * scale));
+        const [j] = await jv.read();
+        expect(Math.abs(j! - reference.jvp)).toBeLessThanOrEqual(2e-4 * (1 + Math.abs(reference.jvp)));
       } finally {
         setBackend("cpu");
       }

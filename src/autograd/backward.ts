@@ -1,4 +1,4 @@
-import { checkFinite, isAnomalyDetectionEnabled, noGrad, runningRuleOf, type Node } from "./graph.js";
+import { checkFinite, firstOrderOnly, isAnomalyDetectionEnabled, runningRuleOf, withCreateGraph, withGradMode, type Node } from "./graph.js";
 import { add, mul } from "./ops/elementwise.js";
 import { sum } from "./ops/reduce.js";
 import { reshape } from "./ops/movement.js";
@@ -7,8 +7,24 @@ import { keepStorage, storageCount, type Storage } from "./storage.js";
 import { allocate, Tensor } from "./tensor.js";
 
 export interface BackwardOptions {
-  /** Keep the graph so backward can run through it again (default false: it is released). */
+  /** Keep the graph so backward can run through it again (default: false, or true with createGraph). */
   retainGraph?: boolean;
+  /**
+   * Record the backward pass itself (default false): every rule runs as ordinary tensor ops, so the
+   * gradients it returns carry a graph and can be differentiated again, to any order. Costs a graph
+   * as large as the forward's; without it the rules run under noGrad and give constants.
+   */
+  createGraph?: boolean;
+}
+
+export interface GradientsOptions extends BackwardOptions {
+  /** Only these tensors' gradients are wanted: the part of the graph that does not lead to them is skipped. */
+  wrt?: readonly Tensor[];
+  /**
+   * Treat the `wrt` tensors as leaves: the graph above them is not walked, and each gets its own
+   * partial derivative even where one depends on another (a fused op's rule uses this for its inputs).
+   */
+  wrtAsLeaves?: boolean;
 }
 
 /**
@@ -24,9 +40,9 @@ export function sumToShape(grad: Tensor, shape: readonly number[]): Tensor {
 }
 
 /** Every recorded op the root depends on, each after the ops that made its inputs. */
-function topologicalOrder(root: Tensor): Node[] {
+function topologicalOrder(root: Tensor, leaves?: ReadonlySet<Tensor>): Node[] {
   const order: Node[] = [];
-  if (!root.node) return order;
+  if (!root.node || leaves?.has(root)) return order;
   const visited = new Set<Node>();
   // An explicit stack, not recursion: a long chain of flow layers must not overflow the call stack.
   const stack: Array<[Node, boolean]> = [[root.node, false]];
@@ -39,7 +55,7 @@ function topologicalOrder(root: Tensor): Node[] {
     if (visited.has(node)) continue;
     visited.add(node);
     stack.push([node, true]);
-    for (const p of node.parents) if (p.requiresGrad && p.node && !visited.has(p.node)) stack.push([p.node, false]);
+    for (const p of node.parents) if (p.requiresGrad && p.node && !visited.has(p.node) && !leaves?.has(p)) stack.push([p.node, false]);
   }
   return order;
 }
@@ -50,23 +66,28 @@ function topologicalOrder(root: Tensor): Node[] {
  * leaf x reached (intermediate gradients are dropped as soon as they are used). Given `wrt`, only
  * the part of the graph that leads to those tensors is run.
  */
-export function gradients(root: Tensor, seed: Tensor, retainGraph = false, wrt?: readonly Tensor[]): Map<Tensor, Tensor> {
+export function gradients(root: Tensor, seed: Tensor, options: GradientsOptions | boolean = {}, wrtArgument?: readonly Tensor[]): Map<Tensor, Tensor> {
+  // (root, seed, retainGraph, wrt) is the older spelling, kept working.
+  const { createGraph = false, retainGraph = createGraph, wrt = wrtArgument, wrtAsLeaves = false } = typeof options === "boolean" ? { retainGraph: options } : options;
   if (!root.requiresGrad) throw new Error("backward: this tensor does not require grad; no input of the ops that made it has requiresGrad set");
   if (!sameShape(seed.shape, root.shape)) throw new Error(`backward: gradient of shape ${shapeString(seed.shape)} does not match tensor of shape ${shapeString(root.shape)}`);
   if (seed.dtype !== root.dtype) throw new Error(`backward: gradient dtype ${seed.dtype} does not match tensor dtype ${root.dtype}`);
-  const order = topologicalOrder(root);
+  const order = topologicalOrder(root, wrt && wrtAsLeaves ? new Set(wrt) : undefined);
   // With `wrt`, a tensor matters if it is one of them or an op output that depends on one of them.
   let matters: ((t: Tensor) => boolean) | null = null;
   if (wrt) {
     const targets = new Set(wrt), neededNodes = new Set<Node>();
     matters = (t) => targets.has(t) || (t.node !== null && neededNodes.has(t.node));
     for (const node of order) if (node.parents.some(matters)) neededNodes.add(node);
+    if (!matters(root)) return new Map();
   }
+  const targets = new Set(wrt ?? []);
   const grads = new Map<Tensor, Tensor>([[root, seed]]);
-  noGrad(() => {
+  // First order: rules run under noGrad and give constants. createGraph: rules are recorded like any op.
+  withCreateGraph(createGraph, () => {
     for (let i = order.length - 1; i >= 0; i--) {
       const node = order[i]!;
-      if (matters && !node.outputs.some(matters)) continue;
+      if (matters && !node.parents.some(matters)) continue; // leads to no tensor asked for
       const outputGrads = node.outputs.map((o) => grads.get(o) ?? null);
       if (outputGrads.every((g) => g === null)) continue;
       if (!node.backward) {
@@ -74,7 +95,8 @@ export function gradients(root: Tensor, seed: Tensor, retainGraph = false, wrt?:
       }
       const rule = node.backward;
       const inputGrads = isAnomalyDetectionEnabled() ? runningRuleOf(node.op, () => rule(outputGrads)) : rule(outputGrads);
-      for (const o of node.outputs) grads.delete(o);
+      if (createGraph) checkRecorded(node.op, outputGrads, inputGrads);
+      for (const o of node.outputs) if (!targets.has(o)) grads.delete(o); // an asked-for op output keeps its gradient
       node.parents.forEach((p, j) => {
         const gj = inputGrads[j];
         if (!p.requiresGrad || !gj || (matters && !matters(p))) return;
@@ -89,6 +111,8 @@ export function gradients(root: Tensor, seed: Tensor, retainGraph = false, wrt?:
     }
   });
   if (!retainGraph) {
+    // (createGraph keeps it by default: a gradient's own graph runs back through these nodes, e.g.
+    // d exp(x) = exp(x) dx reuses exp's output, so differentiating it again needs exp's rule.)
     for (const node of order) {
       // Dropping the rule and the inputs frees everything upstream; outputs point back at this node anyway.
       node.backward = null;
@@ -97,6 +121,19 @@ export function gradients(root: Tensor, seed: Tensor, retainGraph = false, wrt?:
   }
   return grads;
 }
+
+/**
+ * A rule's result is linear in the gradients it was given, so when one of those is part of the
+ * graph, every non-zero result must be too. A result outside it was computed off the graph (a
+ * raw kernel): its derivative would silently be zero, so name the op instead.
+ */
+function checkRecorded(op: string, outputGrads: Array<Tensor | null>, inputGrads: Array<Tensor | null>): void {
+  if (!outputGrads.some((g) => g?.requiresGrad)) return;
+  for (const g of inputGrads) {
+    if (g && !g.requiresGrad) firstOrderOnly(op);
+  }
+}
+
 /** Tensor.backward: accumulate gradients into the `grad` of every leaf that requires grad. */
 export function backward(root: Tensor, grad?: Tensor, options: BackwardOptions = {}): void {
   if (!grad && root.size !== 1) {
@@ -104,16 +141,18 @@ export function backward(root: Tensor, grad?: Tensor, options: BackwardOptions =
   }
   const seed = grad ?? new Tensor(allocate(root.dtype, root.size).fill(1), root.shape);
   const firstMadeHere = storageCount();
-  const grads = gradients(root, seed, options.retainGraph ?? false);
+  const createGraph = options.createGraph ?? false;
+  const grads = gradients(root, seed, { retainGraph: options.retainGraph ?? createGraph, createGraph });
   const taken = new Set<Storage>();
-  noGrad(() => {
+  // With createGraph the accumulation is recorded too, so x.grad carries the graph of its own derivative.
+  withGradMode(createGraph, () => {
     for (const [t, g] of grads) {
       if (!t.isLeaf || !t.requiresGrad) continue;
       // A gradient may share its buffer with the seed, a tensor of the caller's, or another leaf's
       // gradient (add gives both inputs the same one): those get a copy of their own. A buffer this
       // pass made for one leaf alone is taken as it is (on a GPU, a kernel launch saved per parameter).
       const own = g.storage.serial >= firstMadeHere && !taken.has(g.storage);
-      t.grad = t.grad ? add(t.grad, g) : own ? g : g.storage.onDevice ? mul(g, 1) : new Tensor(g.data.slice(), g.shape);
+      t.grad = t.grad ? add(t.grad, g) : own ? g : g.storage.onDevice || createGraph ? mul(g, 1) : new Tensor(g.data.slice(), g.shape);
       taken.add(t.grad.storage);
       keepStorage(t.grad.storage);
     }

@@ -1,5 +1,7 @@
 import { gradients } from "./backward.js";
-import { noGrad } from "./graph.js";
+import { leavesOf } from "./functional.js";
+import { enableGrad, noGrad } from "./graph.js";
+import { concat, reshape } from "./ops/movement.js";
 import { Random } from "./random.js";
 import { Tensor } from "./tensor.js";
 
@@ -91,4 +93,29 @@ export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opti
     message = `direction check: ⟨Jᵀv, u⟩ = ${dirAnalytic} but ⟨v, J·u⟩ by central difference = ${dirNumeric}`;
   }
   return { ok: message === "ok", worst, directional: { analytic: dirAnalytic, numeric: dirNumeric, error: dirError }, message };
+}
+
+/**
+ * Check second derivatives, like PyTorch's gradgradcheck: the gradient map
+ * G(x, v) = ∂⟨v, f(x)⟩/∂x, computed by a backward pass that creates a graph, is itself checked with
+ * gradcheck — its backward (a second-order pass) against central differences of first-order
+ * gradients, in float64. The cotangent v (random, fixed by the seed) is an input too, so the
+ * derivative with respect to the seed of a backward pass, which jvp relies on, is checked as well.
+ */
+export function gradgradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], options: GradcheckOptions = {}): GradcheckResult {
+  for (const [i, x] of inputs.entries()) {
+    if (x.dtype !== "float64") throw new Error(`gradgradcheck: input ${i} is ${x.dtype}; finite differences need float64`);
+  }
+  const y = noGrad(() => f(...inputs.map((x) => new Tensor(x.data.slice(), x.shape))));
+  const rng = new Random((options.seed ?? 0) + 7919);
+  const v = new Tensor(Float64Array.from({ length: y.size }, () => rng.normal()), y.shape);
+  const gradientMap = (...args: Tensor[]): Tensor => enableGrad(() => {
+    const cotangent = args[args.length - 1]!;
+    const leaves = leavesOf(args.slice(0, -1), true, "gradgradcheck");
+    const out = f(...leaves);
+    const grads = out.requiresGrad ? gradients(out, cotangent, { createGraph: true, wrt: leaves }) : new Map<Tensor, Tensor>();
+    const flat = leaves.map((l) => reshape(grads.get(l) ?? new Tensor(new Float64Array(l.size), l.shape), [l.size]));
+    return flat.length === 1 ? flat[0]! : concat(flat);
+  });
+  return gradcheck(gradientMap, [...inputs, v], options);
 }

@@ -27,12 +27,52 @@ export function isGradEnabled(): boolean {
 
 /** Run fn without recording a graph: its results do not require grad. */
 export function noGrad<T>(fn: () => T): T {
+  return withGradMode(false, fn);
+}
+
+/** Run fn with recording on, even inside noGrad (PyTorch's enable_grad). */
+export function enableGrad<T>(fn: () => T): T {
+  return withGradMode(true, fn);
+}
+
+/** Run fn with recording on (or off): a backward pass that creates a graph records its rules even inside noGrad. */
+export function withGradMode<T>(on: boolean, fn: () => T): T {
   const before = gradEnabled;
-  gradEnabled = false;
+  gradEnabled = on;
   try {
     return fn();
   } finally {
     gradEnabled = before;
+  }
+}
+
+// True while a backward pass runs its rules with createGraph: a rule that cannot record itself
+// (a raw kernel call, no tensor ops) checks this and refuses by name instead of returning a constant.
+let creatingGraph = false;
+
+export function isCreatingGraph(): boolean {
+  return creatingGraph;
+}
+
+/** Run a backward pass's rules in createGraph mode (or not): recorded, and with isCreatingGraph() set. */
+export function withCreateGraph<T>(on: boolean, fn: () => T): T {
+  const before = creatingGraph;
+  creatingGraph = on;
+  try {
+    return withGradMode(on, fn);
+  } finally {
+    creatingGraph = before;
+  }
+}
+
+/**
+ * Call at the top of a backward rule that computes its result outside the graph (a kernel on raw
+ * arrays): in a createGraph pass it throws, naming the op, rather than hand back a gradient whose
+ * own derivative would silently be zero.
+ */
+export function firstOrderOnly(op: string): void {
+  if (creatingGraph) {
+    throw new Error(`backward: op "${op}" has a first-order backward rule only; its gradient cannot be differentiated again (createGraph). Write it with tensor ops, or give it a rule for the second pass`);
   }
 }
 

@@ -14,10 +14,11 @@ export {
 export { sum, mean, max, min, logsumexp } from "./ops/reduce.js";
 export { matmul } from "./ops/linalg.js";
 export { reshape, permute, transpose, broadcastTo, unsqueeze, squeeze, slice, split, concat, stack, indexSelect } from "./ops/movement.js";
-export { noGrad, isGradEnabled, detectAnomaly, type BackwardRule } from "./graph.js";
-export { gradients, sumToShape, type BackwardOptions } from "./backward.js";
-export { grad, valueAndGrad, vjp, vjpFunction } from "./functional.js";
-export { gradcheck, type GradcheckOptions, type GradcheckResult } from "./gradcheck.js";
+export { noGrad, enableGrad, isGradEnabled, isCreatingGraph, firstOrderOnly, detectAnomaly, type BackwardRule } from "./graph.js";
+export { gradients, sumToShape, type BackwardOptions, type GradientsOptions } from "./backward.js";
+export { recomputedVjp } from "./recompute.js";
+export { grad, valueAndGrad, vjp, vjpFunction, jvp, hvp, hessian, jacrev, jacfwd, type GradOptions } from "./functional.js";
+export { gradcheck, gradgradcheck, type GradcheckOptions, type GradcheckResult } from "./gradcheck.js";
 export { Optimizer, SGD, Adam, RMSprop } from "./optim.js";
 export { Module, type StateDict } from "./module.js";
 export { Linear, MLP, type Activation } from "./layers.js";

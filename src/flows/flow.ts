@@ -1,4 +1,4 @@
-import { addN, allocate, fromOpMulti, Module, Storage, Tensor, type DType, type TypedArray } from "../autograd/index.js";
+import { addN, allocate, fromOpMulti, isCreatingGraph, Module, recomputedVjp, Storage, Tensor, type DType, type TypedArray } from "../autograd/index.js";
 import { sizeOf, type DeviceArray } from "../kernels/index.js";
 
 /** A flow layer's result: the transformed points and log|det ∂f/∂z| per point. */
@@ -13,7 +13,9 @@ export interface FlowOutput {
  * An op with two outputs from one fused kernel (a flow layer's [z', log|det|], the planar
  * constraint's [û, slack]) whose backward gives the gradients of all its inputs from one kernel.
  * Each runs on the device when the backend keeps it there (outputs and gradients then stay on the
- * device), else on fresh host arrays.
+ * device), else on fresh host arrays. `composed` is the same map written with tensor ops (the
+ * readable reference): a backward pass that creates a graph differentiates it instead of running
+ * the fused backward kernel, so the fused layer has derivatives of every order.
  */
 export function fusedOp(
   op: string, shapes: [readonly number[], readonly number[]], dtype: DType, inputs: Tensor[],
@@ -22,6 +24,7 @@ export function fusedOp(
     device: (gFirst: Tensor | null, gSecond: Tensor | null) => DeviceArray[] | null;
     host: (gFirst: Tensor | null, gSecond: Tensor | null, grads: TypedArray[]) => void;
   },
+  composed: (...xs: Tensor[]) => [Tensor, Tensor],
 ): [Tensor, Tensor] {
   const device = forward.device();
   let results: [TypedArray | Storage, TypedArray | Storage];
@@ -33,6 +36,7 @@ export function fusedOp(
     results = host;
   }
   const [first, second] = fromOpMulti(op, [[results[0], shapes[0]], [results[1], shapes[1]]], inputs, ([g0, g1]) => {
+    if (isCreatingGraph()) return recomputedVjp(inputs, composed, [g0 ?? null, g1 ?? null]);
     const onDevice = backward.device(g0 ?? null, g1 ?? null);
     if (onDevice) return onDevice.map((g, i) => new Tensor(new Storage(g, inputs[i]!.dtype), inputs[i]!.shape));
     const grads = inputs.map((t) => allocate(t.dtype, t.size));

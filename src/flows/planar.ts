@@ -42,6 +42,9 @@ export function constrainPlanar(u: Tensor, w: Tensor, implementation: Implementa
   }, {
     device: (gUHat, gSlack) => getBackend().resident?.planarConstraintBackward?.(on[0], on[1], rows, d, gUHat?.storage.kernelInput ?? null, gSlack?.storage.kernelInput ?? null) ?? null,
     host: (gUHat, gSlack, [gu, gw]) => getBackend().planarConstraintBackward(u.data, w.data, rows, d, gUHat?.data ?? null, gSlack?.data ?? null, gu!, gw!),
+  }, (u, w) => {
+    const c = constrainPlanarComposed(u, w);
+    return [c.uHat, c.slack];
   });
   return { uHat, slack };
 }
@@ -65,12 +68,7 @@ export function planar(z: Tensor, params: PlanarParams, implementation: Implemen
   const { n, d, perSample } = checkPlanarParams(z, params, layer);
   const { uHat, slack } = constrainPlanar(params.u, params.w, implementation);
   const { w, b } = params;
-  if (implementation === "composed") {
-    const a = sum(z.mul(w), -1).add(b); // [N]
-    const h = a.tanh(), h2 = h.square();
-    const out = z.add(h.unsqueeze(1).mul(uHat));
-    return { z: out, logAbsDet: h2.add(h2.neg().add(1).mul(slack)).log() };
-  }
+  if (implementation === "composed") return planarComposed(z, uHat, w, b, slack);
   const inputs = [z, uHat, w, b, slack];
   const on = inputs.map((t) => t.storage.kernelInput);
   const [out, logAbsDet] = fusedOp("planar", [z.shape, [n]], z.dtype, inputs, {
@@ -79,8 +77,19 @@ export function planar(z: Tensor, params: PlanarParams, implementation: Implemen
   }, {
     device: (gOut, gLd) => getBackend().resident?.planarBackward?.(on[0]!, on[1]!, on[2]!, on[3]!, on[4]!, n, d, perSample, gOut?.storage.kernelInput ?? null, gLd?.storage.kernelInput ?? null) ?? null,
     host: (gOut, gLd, g) => getBackend().planarBackward(z.data, uHat.data, w.data, b.data, slack.data, n, d, perSample, gOut?.data ?? null, gLd?.data ?? null, g[0]!, g[1]!, g[2]!, g[3]!, g[4]!),
+  }, (...xs) => {
+    const o = planarComposed(...(xs as [Tensor, Tensor, Tensor, Tensor, Tensor]));
+    return [o.z, o.logAbsDet];
   });
   return { z: out, logAbsDet };
+}
+
+/** The planar layer written with autograd ops, from the constrained parameters: the fused kernel's reference. */
+function planarComposed(z: Tensor, uHat: Tensor, w: Tensor, b: Tensor, slack: Tensor): FlowOutput {
+  const a = sum(z.mul(w), -1).add(b); // [N]
+  const h = a.tanh(), h2 = h.square();
+  const out = z.add(h.unsqueeze(1).mul(uHat));
+  return { z: out, logAbsDet: h2.add(h2.neg().add(1).mul(slack)).log() };
 }
 
 /**

@@ -33,13 +33,7 @@ export function radial(z: Tensor, params: RadialParams, implementation: Implemen
   const { n, d, perSample } = checkRadialParams(z, params, layer);
   const { alpha, beta, alphaPlusBeta } = constrainRadial(params.alpha, params.beta);
   const z0 = params.z0;
-  if (implementation === "composed") {
-    const diff = z.sub(z0);
-    const r = sum(diff.square(), -1).sqrt(); // [N]
-    const out = z.add(beta.div(r.add(alpha)).unsqueeze(1).mul(diff));
-    const p = r.square().add(alpha.mul(r).mul(2)).add(alpha.mul(alphaPlusBeta));
-    return { z: out, logAbsDet: r.add(alphaPlusBeta).log().mul(d - 1).add(p.log()).sub(r.add(alpha).log().mul(d + 1)) };
-  }
+  if (implementation === "composed") return radialComposed(z, z0, alpha, alphaPlusBeta, beta);
   const inputs = [z, z0, alpha, alphaPlusBeta];
   const on = inputs.map((t) => t.storage.kernelInput);
   const [out, logAbsDet] = fusedOp("radial", [z.shape, [n]], z.dtype, inputs, {
@@ -48,8 +42,22 @@ export function radial(z: Tensor, params: RadialParams, implementation: Implemen
   }, {
     device: (gOut, gLd) => getBackend().resident?.radialBackward?.(on[0]!, on[1]!, on[2]!, on[3]!, n, d, perSample, gOut?.storage.kernelInput ?? null, gLd?.storage.kernelInput ?? null) ?? null,
     host: (gOut, gLd, g) => getBackend().radialBackward(z.data, z0.data, alpha.data, alphaPlusBeta.data, n, d, perSample, gOut?.data ?? null, gLd?.data ?? null, g[0]!, g[1]!, g[2]!, g[3]!),
+  }, (...xs) => {
+    const [zs, z0s, al, ab] = xs as [Tensor, Tensor, Tensor, Tensor];
+    const o = radialComposed(zs, z0s, al, ab, ab.sub(al));
+    return [o.z, o.logAbsDet];
   });
   return { z: out, logAbsDet };
+}
+
+/** The radial layer written with autograd ops, from α, s = α + β and β: the fused kernel's reference. */
+function radialComposed(z: Tensor, z0: Tensor, alpha: Tensor, alphaPlusBeta: Tensor, beta: Tensor): FlowOutput {
+  const d = z.shape[1]!;
+  const diff = z.sub(z0);
+  const r = sum(diff.square(), -1).sqrt(); // [N]
+  const out = z.add(beta.div(r.add(alpha)).unsqueeze(1).mul(diff));
+  const p = r.square().add(alpha.mul(r).mul(2)).add(alpha.mul(alphaPlusBeta));
+  return { z: out, logAbsDet: r.add(alphaPlusBeta).log().mul(d - 1).add(p.log()).sub(r.add(alpha).log().mul(d + 1)) };
 }
 
 /**

@@ -22,10 +22,21 @@ export function matmul(aIn: Tensor, bIn: Tensor): Tensor {
   if (b.shape[b.rank - 2] !== k) {
     throw new Error(`matmul: inner dimensions differ, ${shapeString(a.shape)} · ${shapeString(b.shape)} (${k} vs ${b.shape[b.rank - 2]})`);
   }
-  // d(AB) = dA B + A dB, so dA = G Bᵀ and dB = Aᵀ G (batch axes summed back by the backward pass).
-  return fromOp("matmul", matmulData(a, b, false, false), productShape(a, b, false, false), [a, b], (g) => [
-    a.requiresGrad ? product(g, b, false, true) : null,
-    b.requiresGrad ? product(a, g, true, false) : null,
+  return product(a, b, false, false);
+}
+
+/**
+ * op(A)·op(B), op = transpose where asked, as one recorded op: the backward products are this op
+ * again with other flags (no transpose is ever copied), so gradients of gradients come for free.
+ * With C = op(A) op(B): d op(A) = G op(B)ᵀ and d op(B) = op(A)ᵀ G, then undo each op; batch axes
+ * are summed back by the backward pass.
+ */
+function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+  return fromOp("matmul", matmulData(a, b, transA, transB), productShape(a, b, transA, transB), [a, b], (g) => [
+    // dA = G op(B)ᵀ, or (G op(B)ᵀ)ᵀ = op(B) Gᵀ when A was transposed
+    a.requiresGrad ? (transA ? product(b, g, transB, true) : product(g, b, false, !transB)) : null,
+    // dB = op(A)ᵀ G, or (op(A)ᵀ G)ᵀ = Gᵀ op(A) when B was transposed
+    b.requiresGrad ? (transB ? product(g, a, true, transA) : product(a, g, !transA, false)) : null,
   ]);
 }
 
@@ -33,11 +44,6 @@ function productShape(a: Tensor, b: Tensor, transA: boolean, transB: boolean): n
   const batch = broadcastShapes("matmul", a.shape.slice(0, -2), b.shape.slice(0, -2));
   const m = a.shape[a.rank - (transA ? 1 : 2)]!, n = b.shape[b.rank - (transB ? 2 : 1)]!;
   return [...batch, m, n];
-}
-
-/** The raw product op(A)·op(B) as a tensor outside the graph (used by backward rules). */
-function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
-  return new Tensor(matmulData(a, b, transA, transB), productShape(a, b, transA, transB));
 }
 
 function matmulData(a: Tensor, b: Tensor, transA: boolean, transB: boolean) {

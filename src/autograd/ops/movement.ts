@@ -3,6 +3,7 @@ import { broadcastStrides, contiguousStrides, normalizeAxis, sameShape, shapeStr
 import { Storage } from "../storage.js";
 import { add, deviceSum } from "./elementwise.js";
 import { allocate, fromOp, fromOpMulti, opOutput, Tensor, type TypedArray } from "../tensor.js";
+import { isCreatingGraph, noGrad } from "../graph.js";
 
 // Ops that move values without arithmetic. Their backward rules move the gradient back.
 
@@ -13,7 +14,9 @@ import { allocate, fromOp, fromOpMulti, opOutput, Tensor, type TypedArray } from
 function place(g: Tensor, starts: readonly number[], outShape: readonly number[], offset: number, strides: readonly number[]): Tensor {
   const backend = getBackend();
   const device = g.storage.onDevice ? (backend.resident?.pad?.(g.storage.kernelInput, g.shape, starts, outShape) ?? null) : null;
-  return new Tensor(opOutput(device, g.dtype, sizeOf(outShape), (dx) => backend.stridedScatter(g.data, dx, offset, g.shape, strides, false)), outShape);
+  const out = opOutput(device, g.dtype, sizeOf(outShape), (dx) => backend.stridedScatter(g.data, dx, offset, g.shape, strides, false));
+  // d pad(g) = the slice of dg that g was placed at (recorded only when a backward pass creates a graph)
+  return fromOp("pad", out, outShape, [g], (gg) => [slice(gg, starts, starts.map((s, i) => s + g.shape[i]!))]);
 }
 
 /**
@@ -130,7 +133,8 @@ function concatOnDevice(tensors: readonly Tensor[], axis: number): DeviceArray |
     shape[axis] = left.shape[axis]! + right.shape[axis]!;
     const strides = contiguousStrides(shape);
     const at = shape.map((_, k) => (k === axis ? left.shape[axis]! : 0));
-    const placed = [place(left, shape.map(() => 0), shape, 0, strides), place(right, at, shape, at[axis]! * strides[axis]!, strides)];
+    // Values only (concat records its own node): the placed halves are freed just below.
+    const placed = noGrad(() => [place(left, shape.map(() => 0), shape, 0, strides), place(right, at, shape, at[axis]! * strides[axis]!, strides)]);
     sum = deviceSum(placed);
     for (const p of placed) p.storage.free();
   }
@@ -195,6 +199,10 @@ export function split(x: Tensor, sizes: readonly number[], axis = 0): Tensor[] {
   const results = pieces.map(({ offset, shape }) => [copyView(x, offset, shape, strides), shape] as [TypedArray | Storage, number[]]);
   // d split(x) = concat of the pieces' gradients (zero where a piece got none)
   return fromOpMulti("split", results, [x], (grads) => {
+    if (isCreatingGraph()) {
+      // Recorded: the pieces' gradients joined by concat (whose own rule slices them apart again).
+      return [concat(grads.map((g, i) => g ?? zerosOf(x.dtype, pieces[i]!.shape)), a)];
+    }
     if (grads.some((g) => g?.storage.onDevice)) {
       // On the device: each gradient placed in zeros of x's shape, then summed (the places do not overlap).
       const placed = grads.flatMap((g, i) => (g ? [place(g, x.shape.map((_, k) => (k === a ? pieces[i]!.offset / strides[a]! : 0)), x.shape, pieces[i]!.offset, strides)] : []));
@@ -235,8 +243,20 @@ export function indexSelect(x: Tensor, axis: number, indices: ArrayLike<number>)
   const device = x.storage.onDevice ? (backend.resident?.gather?.(x.storage.kernelInput, outer, n, inner, idx) ?? null) : null;
   const out = opOutput(device, x.dtype, sizeOf(shape), (o) => backend.gather(x.data, outer, n, inner, idx, o));
   // d x[idx] adds each picked gradient back at its index (repeats add up)
-  return fromOp("indexSelect", out, shape, [x], (g) => {
-    const onDevice = g.storage.onDevice ? (getBackend().resident?.scatterAdd?.(g.storage.kernelInput, outer, n, inner, idx) ?? null) : null;
-    return [new Tensor(opOutput(onDevice, x.dtype, x.size, (dx) => getBackend().scatterAdd(g.data, outer, n, inner, idx, dx)), x.shape)];
-  });
+  return fromOp("indexSelect", out, shape, [x], (g) => [indexAdd(g, a, n, idx)]);
+}
+
+/** The adjoint of indexSelect: zeros of size n along `axis`, g's entries added at their indices. */
+function indexAdd(g: Tensor, axis: number, n: number, idx: Int32Array): Tensor {
+  const outer = sizeOf(g.shape.slice(0, axis)), inner = sizeOf(g.shape.slice(axis + 1));
+  const shape = [...g.shape];
+  shape[axis] = n;
+  const onDevice = g.storage.onDevice ? (getBackend().resident?.scatterAdd?.(g.storage.kernelInput, outer, n, inner, idx) ?? null) : null;
+  const out = opOutput(onDevice, g.dtype, sizeOf(shape), (dx) => getBackend().scatterAdd(g.data, outer, n, inner, idx, dx));
+  // d indexAdd(g) = dg picked at the same indices
+  return fromOp("indexAdd", out, shape, [g], (gg) => [indexSelect(gg, axis, idx)]);
+}
+
+function zerosOf(dtype: Tensor["dtype"], shape: readonly number[]): Tensor {
+  return new Tensor(allocate(dtype, sizeOf(shape)), shape);
 }
