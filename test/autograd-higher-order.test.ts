@@ -330,10 +330,24 @@ describe("gradgradcheck: flow layers, fused and composed", () => {
     const U = energy("U2");
     expectGradgradcheck((z) => { const o = flow.forward(z); return U(o.z).sub(o.logAbsDet); }, [T([3, 2])]);
   });
-  it("fused and composed layers give the same Hessian-vector products", () => {
+  it("the fused kernel's forward, then a createGraph backward (its composed reference recomputed), gives the composed layer's Hessian-vector product", () => {
     const z = T([5, 3]), p = { u: T([3]), w: T([3]), b: T([1]) }, v = T([5, 3]);
-    const hv = (implementation: "fused" | "composed") => ag.hvp((x) => { const o = planar(x, p, implementation); return o.z.square().sum().add(o.logAbsDet.sum()); }, z, v).data;
-    expectClose(hv("fused"), hv("composed"), 1e-12, 1e-12);
+    const ops: string[] = [];
+    const loss = (x: Tensor, implementation: "fused" | "composed") => { const o = planar(x, p, implementation); ops.push(o.z.node!.op); return o.z.square().sum().add(o.logAbsDet.sum()); };
+    const x = new Tensor(z.data, z.shape, true);
+    loss(x, "fused").backward(undefined, { createGraph: true });
+    expect(ops).toEqual(["planar"]); // the fused kernel ran
+    const g = x.grad!;
+    x.zeroGrad();
+    g.mul(v).sum().backward();
+    expectClose(x.grad!.data, ag.hvp((y) => loss(y, "composed"), z, v).data, 1e-12, 1e-12);
+  });
+  it("hvp, hessian and nested grad record a fused layer's composed reference in the forward (no kernel, then no recompute)", () => {
+    const p = { u: T([2]), w: T([2]), b: T([1]) };
+    const ops: string[] = [];
+    ag.hvp((x) => { const o = planar(x, p); ops.push(o.z.node!.op); return o.z.sum().add(o.logAbsDet.sum()); }, T([3, 2]), T([3, 2]));
+    ag.grad((x) => { const o = planar(x, p); ops.push(o.z.node!.op); return o.z.sum(); })(T([3, 2]));
+    expect(ops).toEqual(["add", "planar"]); // first order keeps the fused kernel
   });
 });
 

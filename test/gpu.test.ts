@@ -7,7 +7,7 @@ import { backendInfo, BINARY_EXPRESSIONS, cpuBackend, DEFAULT_GPU_THRESHOLDS, in
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
 import type { GpuMode } from "../src/kernels/gpu/load.js";
 import { jacobian, logAbsDet, planar } from "../src/flows/index.js";
-import { constraintCases, expectDeviceUpdatesMatch, expectLogAbsDets, jacobianCase, knownDeterminants, expectGradcheck, expectViewsAsInputs, expectInverseSolves, flowDensityStep, inverseCases, inverseOnDevice, secondOrderCase, secondOrderReference, tinyRegression, UPDATE_RULES } from "./helpers.js";
+import { constraintCases, expectDeviceUpdatesMatch, expectLogAbsDets, jacobianCase, knownDeterminants, expectGradcheck, expectViewsAsInputs, expectInverseSolves, flowDensityStep, inverseCases, inverseOnDevice, hvpByBackward, secondOrderCase, secondOrderReference, tinyRegression, UPDATE_RULES } from "./helpers.js";
 
 // Every GPU kernel against the CPU fallback, in every gpu.js mode this machine can run. A mode that
 // cannot run here is listed as skipped with its reason (never silently passed).
@@ -234,6 +234,8 @@ for (const mode of modes) {
         const values = hv.data;
         reference.hvp.forEach((e, i) => expect(Math.abs(values[i]! - e), `hvp element ${i}: ${values[i]} vs ${e}`).toBeLessThanOrEqual(2e-4 * Math.abs(e) + 2e-4 * scale));
         expect(Math.abs(jv.item() - reference.jvp)).toBeLessThanOrEqual(2e-4 * (1 + Math.abs(reference.jvp)));
+        const byBackward = hvpByBackward(f, x, v).data; // the fused kernels' forward, their createGraph rules
+        reference.hvp.forEach((e, i) => expect(Math.abs(byBackward[i]! - e), `hvp by backward, element ${i}`).toBeLessThanOrEqual(2e-4 * Math.abs(e) + 2e-4 * scale));
       } finally {
         setBackend("cpu");
       }

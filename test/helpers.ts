@@ -305,10 +305,25 @@ export function secondOrderCase(dtype: ag.DType): { f: (x: Tensor) => Tensor; x:
   return { f, x, v };
 }
 
-/** hvp and jvp of secondOrderCase on the CPU backend, in float64: what every backend must reproduce. */
+/**
+ * ∇²f(x) v the PyTorch way: an ordinary forward (the fused flow kernels run), backward with
+ * createGraph (their composed references recomputed in the rules), then backward through x.grad.
+ * hvp() records the composed references in the forward instead; both must agree.
+ */
+export function hvpByBackward(f: (x: Tensor) => Tensor, x: Tensor, v: Tensor): Tensor {
+  const leaf = new Tensor(x.storage, x.shape, true);
+  f(leaf).backward(undefined, { createGraph: true });
+  const g = leaf.grad!;
+  leaf.grad = null;
+  g.mul(v).sum().backward();
+  return leaf.grad!;
+}
+
+/** hvp (both ways) and jvp of secondOrderCase on the CPU backend, in float64: what every backend must reproduce. */
 export function secondOrderReference(): { hvp: Float64Array; jvp: number } {
   const { f, x, v } = secondOrderCase("float64");
   const hv = ag.hvp(f, x, v).data as Float64Array;
+  expectClose(hvpByBackward(f, x, v).data, hv, 1e-10, 1e-10);
   const jv = ag.jvp(f, x, v).item();
   return { hvp: hv, jvp: jv };
 }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import * as ag from "../src/autograd/index.js";
 import { autoBackend, calibrateAuto, cpuBackend, crossover, isDeviceArray, parseAutoThreshold, setBackend, type Backend, type CalibrationRow, type DeviceArray, type KernelInput, type ResidentKernels } from "../src/kernels/index.js";
-import { expectClose, expectDeviceUpdatesMatch, flowDensityStep, secondOrderCase, secondOrderReference, tinyRegression } from "./helpers.js";
+import { expectClose, expectDeviceUpdatesMatch, flowDensityStep, hvpByBackward, secondOrderCase, secondOrderReference, tinyRegression } from "./helpers.js";
 
 // Device-resident tensors and tidy(), checked on every machine with a stand-in device: a backend
 // whose "device arrays" are float32 arrays it counts, computed by the CPU kernels. The gpu.js
@@ -398,6 +398,9 @@ describe("device-resident tensors (stand-in device)", () => {
     const scale = Math.max(...Array.from(reference.hvp, Math.abs));
     expectClose(hv.data, reference.hvp, 1e-4, 1e-4 * scale);
     expectClose(jv.data, [reference.jvp], 1e-4, 1e-4);
+    const byBackward = hvpByBackward(f, x, v); // the fused kernels' forward, their createGraph rules
+    expect(byBackward.storage.onDevice).toBe(true);
+    expectClose(byBackward.data, reference.hvp, 1e-4, 1e-4 * scale);
   });
 
   it("a training loop that uses hvp every step keeps device memory flat over 10,000 steps (the second-order graph is released)", () => {

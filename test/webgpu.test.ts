@@ -5,7 +5,7 @@ import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js
 import type { BufferArray } from "../src/kernels/gpu/device-arrays.js";
 import { estimateKL, estimateKLAsync, evaluateVAE, evaluateVAEAsync, fit2D, fit2DAsync, FlowVAE, trainVAE, trainVAEAsync } from "../src/models/index.js";
 import { logAbsDetJacobian } from "../src/flows/index.js";
-import { constraintCases, expectDeviceUpdatesMatch, expectInverseSolves, expectLogAbsDets, jacobianCase, knownDeterminants, expectViewsAsInputs, flowDensityStep, inverseCases, inverseOnDevice, secondOrderCase, secondOrderReference, tinyRegression } from "./helpers.js";
+import { constraintCases, expectDeviceUpdatesMatch, expectInverseSolves, expectLogAbsDets, jacobianCase, knownDeterminants, expectViewsAsInputs, flowDensityStep, inverseCases, inverseOnDevice, hvpByBackward, secondOrderCase, secondOrderReference, tinyRegression } from "./helpers.js";
 
 // gpu.js's webgpu mode, where Dawn loads and a Vulkan driver answers: on a GPU machine, or here on
 // Mesa's software Vulkan (lavapipe) with Node run by newer C runtimes (scripts/webgpu-node.sh).
@@ -269,6 +269,8 @@ if (typeof backend === "string") {
         reference.hvp.forEach((e, i) => expect(Math.abs(values[i]! - e), `hvp element ${i}: ${values[i]} vs ${e}`).toBeLessThanOrEqual(2e-4 * Math.abs(e) + 2e-4 * scale));
         const [j] = await jv.read();
         expect(Math.abs(j! - reference.jvp)).toBeLessThanOrEqual(2e-4 * (1 + Math.abs(reference.jvp)));
+        const byBackward = await hvpByBackward(f, x, v).read(); // the fused kernels' forward, their createGraph rules
+        reference.hvp.forEach((e, i) => expect(Math.abs(byBackward[i]! - e), `hvp by backward, element ${i}`).toBeLessThanOrEqual(2e-4 * Math.abs(e) + 2e-4 * scale));
       } finally {
         setBackend("cpu");
       }

@@ -1,5 +1,5 @@
 import { gradients } from "./backward.js";
-import { enableGrad, isGradEnabled } from "./graph.js";
+import { enableGrad, isGradEnabled, preferComposed } from "./graph.js";
 import { reshape, stack } from "./ops/movement.js";
 import { shapeString } from "./shape.js";
 import { allocate, fromOp, Tensor } from "./tensor.js";
@@ -33,6 +33,11 @@ export function leavesOf(xs: Tensor[], createGraph: boolean, name = "grad"): Ten
   });
 }
 
+/** Evaluate a forward whose gradient will be differentiated again: recorded, fused ops as their composed references. */
+function recordForSecondOrder<T>(fn: () => T): T {
+  return enableGrad(() => preferComposed(true, fn));
+}
+
 function zerosLikeOf(x: Tensor): Tensor {
   return new Tensor(allocate(x.dtype, x.size), x.shape);
 }
@@ -51,7 +56,7 @@ export function valueAndGrad(f: Fn, options: GradOptions = {}): (...xs: Tensor[]
     const createGraph = wantsGraph(xs, options);
     const leaves = leavesOf(xs, createGraph);
     // With a graph, f is recorded even when called inside noGrad (its gradient needs the graph).
-    const value = createGraph ? enableGrad(() => f(...leaves)) : f(...leaves);
+    const value = createGraph ? recordForSecondOrder(() => f(...leaves)) : preferComposed(false, () => f(...leaves));
     if (!(value instanceof Tensor)) throw new Error(`grad: the function must return a Tensor, got ${typeof value}`);
     if (value.size !== 1) throw new Error(`grad: the function must return a scalar, got shape ${shapeString(value.shape)}; use vjp for other outputs`);
     if (!value.requiresGrad) return { value, grads: gradientsOf(leaves, new Map()) };
@@ -74,7 +79,7 @@ export function grad(f: Fn, options: GradOptions = {}): (...xs: Tensor[]) => Ten
 export function vjpFunction(f: (x: Tensor) => Tensor, x: Tensor, options: GradOptions = {}): { value: Tensor; pullback: (v: Tensor) => Tensor } {
   const createGraph = wantsGraph([x], options);
   const [leaf] = leavesOf([x], createGraph, "vjp") as [Tensor];
-  const value = createGraph ? enableGrad(() => f(leaf)) : f(leaf);
+  const value = createGraph ? recordForSecondOrder(() => f(leaf)) : preferComposed(false, () => f(leaf));
   if (!(value instanceof Tensor)) throw new Error(`vjp: the function must return a Tensor, got ${typeof value}`);
   return {
     value: createGraph ? value : value.detach(),

@@ -65,6 +65,26 @@ export function withCreateGraph<T>(on: boolean, fn: () => T): T {
   }
 }
 
+// True while a function runs whose gradient will be taken with createGraph (grad, hvp, hessian,
+// jvp do that): a fused op then records its composed reference directly, which the second pass needs
+// anyway, instead of running its fused kernel now and recomputing the composed ops in the backward.
+let composedPreferred = false;
+
+export function isComposedPreferred(): boolean {
+  return composedPreferred && gradEnabled;
+}
+
+/** Run fn (a forward that a createGraph pass will differentiate) with fused ops recording their composed references. */
+export function preferComposed<T>(on: boolean, fn: () => T): T {
+  const before = composedPreferred;
+  composedPreferred = on;
+  try {
+    return fn();
+  } finally {
+    composedPreferred = before;
+  }
+}
+
 /**
  * Call at the top of a backward rule that computes its result outside the graph (a kernel on raw
  * arrays): in a createGraph pass it throws, naming the op, rather than hand back a gradient whose

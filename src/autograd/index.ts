@@ -14,7 +14,7 @@ export {
 export { sum, mean, max, min, logsumexp } from "./ops/reduce.js";
 export { matmul } from "./ops/linalg.js";
 export { reshape, permute, transpose, broadcastTo, unsqueeze, squeeze, slice, split, concat, stack, indexSelect } from "./ops/movement.js";
-export { noGrad, enableGrad, isGradEnabled, isCreatingGraph, firstOrderOnly, detectAnomaly, type BackwardRule } from "./graph.js";
+export { noGrad, enableGrad, isGradEnabled, isCreatingGraph, isComposedPreferred, preferComposed, firstOrderOnly, detectAnomaly, type BackwardRule } from "./graph.js";
 export { gradients, sumToShape, type BackwardOptions, type GradientsOptions } from "./backward.js";
 export { recomputedVjp } from "./recompute.js";
 export { grad, valueAndGrad, vjp, vjpFunction, jvp, hvp, hessian, jacrev, jacfwd, type GradOptions } from "./functional.js";

@@ -1,4 +1,4 @@
-import { addN, allocate, fromOpMulti, isCreatingGraph, Module, recomputedVjp, Storage, Tensor, type DType, type TypedArray } from "../autograd/index.js";
+import { addN, allocate, fromOpMulti, isComposedPreferred, isCreatingGraph, Module, recomputedVjp, Storage, Tensor, type DType, type TypedArray } from "../autograd/index.js";
 import { sizeOf, type DeviceArray } from "../kernels/index.js";
 
 /** A flow layer's result: the transformed points and log|det ∂f/∂z| per point. */
@@ -26,6 +26,9 @@ export function fusedOp(
   },
   composed: (...xs: Tensor[]) => [Tensor, Tensor],
 ): [Tensor, Tensor] {
+  // Inside a forward that a createGraph pass will differentiate (hvp, hessian, nested grad), the
+  // second pass needs the composed ops anyway: record them now rather than recompute them then.
+  if (isComposedPreferred() && inputs.some((t) => t.requiresGrad)) return composed(...inputs);
   const device = forward.device();
   let results: [TypedArray | Storage, TypedArray | Storage];
   if (device) {
