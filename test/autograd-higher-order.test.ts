@@ -260,8 +260,9 @@ describe("gradgradcheck: binary ops with broadcasting", () => {
     expectGradgradcheck((a, b) => ag.where(cond, a.square(), b.exp()), [T([3, 4]), T([3, 1])]);
   });
   it("addN", () => expectGradgradcheck((a, b) => ag.addN([a.square(), b, a.mul(b)]), [T([2, 3]), T([2, 3])]));
-  it("comparisons feed a mask: their (zero) derivative leaves the rest intact", () => {
+  it("comparisons, sign and step feed a mask: their (zero) derivative leaves the rest intact", () => {
     expectGradgradcheck((a, b) => ag.gt(a, b).mul(a.square()).add(ag.le(a, b).mul(b.exp())), [T([3, 4]), T([3, 4])]);
+    expectGradgradcheck((a) => ag.sign(a).mul(a.square()).add(ag.step(a).mul(a.exp())), [T([3, 4])]);
   });
 });
 

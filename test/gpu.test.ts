@@ -228,13 +228,15 @@ for (const mode of modes) {
       setBackend(backend);
       try {
         const { f, x, v } = secondOrderCase("float32");
-        const hv = ag.hvp(f, x, v), jv = ag.jvp(f, x, v);
+        const before = backend.liveTextures();
+        const [hv, jv, byBackwardTensor] = ag.tidy(() => [ag.hvp(f, x, v), ag.jvp(f, x, v), hvpByBackward(f, x, v)]);
         if (backend.resident) expect(hv.storage.onDevice).toBe(true);
+        expect(backend.liveTextures() - before).toBe(backend.resident ? 3 : 0); // the graphs' textures went with the scope
         const scale = Math.max(...Array.from(reference.hvp, Math.abs));
         const values = hv.data;
         reference.hvp.forEach((e, i) => expect(Math.abs(values[i]! - e), `hvp element ${i}: ${values[i]} vs ${e}`).toBeLessThanOrEqual(2e-4 * Math.abs(e) + 2e-4 * scale));
         expect(Math.abs(jv.item() - reference.jvp)).toBeLessThanOrEqual(2e-4 * (1 + Math.abs(reference.jvp)));
-        const byBackward = hvpByBackward(f, x, v).data; // the fused kernels' forward, their createGraph rules
+        const byBackward = byBackwardTensor.data; // the fused kernels' forward, their createGraph rules
         reference.hvp.forEach((e, i) => expect(Math.abs(byBackward[i]! - e), `hvp by backward, element ${i}`).toBeLessThanOrEqual(2e-4 * Math.abs(e) + 2e-4 * scale));
       } finally {
         setBackend("cpu");

@@ -316,6 +316,7 @@ export function hvpByBackward(f: (x: Tensor) => Tensor, x: Tensor, v: Tensor): T
   const g = leaf.grad!;
   leaf.grad = null;
   g.mul(v).sum().backward();
+  g.storage.free("hvpByBackward used it up"); // backward() kept it past any tidy(), as it keeps every x.grad
   return leaf.grad!;
 }
 

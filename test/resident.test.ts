@@ -393,13 +393,13 @@ describe("device-resident tensors (stand-in device)", () => {
     const device = new FakeDevice();
     setBackend(device.backend());
     const { f, x, v } = secondOrderCase("float32");
-    const hv = ag.hvp(f, x, v), jv = ag.jvp(f, x, v);
+    const [hv, jv, byBackward] = ag.tidy(() => [ag.hvp(f, x, v), ag.jvp(f, x, v), hvpByBackward(f, x, v)]);
+    expect(device.live.size).toBe(3); // the results alone: the graphs' arrays went with the scope
     expect(hv.storage.onDevice && jv.storage.onDevice).toBe(true); // computed there, not read back
     const scale = Math.max(...Array.from(reference.hvp, Math.abs));
     expectClose(hv.data, reference.hvp, 1e-4, 1e-4 * scale);
     expectClose(jv.data, [reference.jvp], 1e-4, 1e-4);
-    const byBackward = hvpByBackward(f, x, v); // the fused kernels' forward, their createGraph rules
-    expect(byBackward.storage.onDevice).toBe(true);
+    expect(byBackward.storage.onDevice).toBe(true); // the fused kernels' forward, their createGraph rules
     expectClose(byBackward.data, reference.hvp, 1e-4, 1e-4 * scale);
   });
 

@@ -262,15 +262,18 @@ if (typeof backend === "string") {
       setBackend(b);
       try {
         const { f, x, v } = secondOrderCase("float32");
-        const hv = ag.hvp(f, x, v), jv = ag.jvp(f, x, v);
+        const before = b.liveTextures();
+        // In tidy(): the graphs' buffers go when it ends (once the queue is done with them); the results go when read.
+        const [hv, jv, byBackwardTensor] = ag.tidy(() => [ag.hvp(f, x, v), ag.jvp(f, x, v), hvpByBackward(f, x, v)]);
         expect(hv.storage.onDevice && jv.storage.onDevice).toBe(true);
         const scale = Math.max(...Array.from(reference.hvp, Math.abs));
         const values = await hv.read();
         reference.hvp.forEach((e, i) => expect(Math.abs(values[i]! - e), `hvp element ${i}: ${values[i]} vs ${e}`).toBeLessThanOrEqual(2e-4 * Math.abs(e) + 2e-4 * scale));
         const [j] = await jv.read();
         expect(Math.abs(j! - reference.jvp)).toBeLessThanOrEqual(2e-4 * (1 + Math.abs(reference.jvp)));
-        const byBackward = await hvpByBackward(f, x, v).read(); // the fused kernels' forward, their createGraph rules
+        const byBackward = await byBackwardTensor.read(); // the fused kernels' forward, their createGraph rules
         reference.hvp.forEach((e, i) => expect(Math.abs(byBackward[i]! - e), `hvp by backward, element ${i}`).toBeLessThanOrEqual(2e-4 * Math.abs(e) + 2e-4 * scale));
+        expect(b.liveTextures()).toBeLessThanOrEqual(before); // nothing of the second-order graphs left behind (earlier tests' releases may finish meanwhile)
       } finally {
         setBackend("cpu");
       }

@@ -28,7 +28,10 @@ export function constrainPlanarComposed(u: Tensor, w: Tensor): { uHat: Tensor; s
   return { uHat, slack: slack.rank === 0 ? slack.reshape([1]) : slack };
 }
 
-/** The same constraint as one fused op (kernels/cpu/flows.ts), with its hand-written backward. */
+/**
+ * The same constraint as one fused op (kernels/cpu/flows.ts), with its hand-written backward. Second
+ * derivatives: a createGraph pass differentiates constrainPlanarComposed instead (fusedOp).
+ */
 export function constrainPlanar(u: Tensor, w: Tensor, implementation: Implementation = "fused"): { uHat: Tensor; slack: Tensor } {
   if (u.rank !== w.rank || u.shape.some((s, i) => s !== w.shape[i]) || u.rank < 1 || u.rank > 2) {
     throw new Error(`planar: parameters u [${u.shape.join(", ")}] and w [${w.shape.join(", ")}] must have one shape, [D] or [N, D]`);
@@ -62,7 +65,9 @@ function checkPlanarParams(z: Tensor, p: PlanarParams, layer: string): { n: numb
  * One planar layer f(z) = z + û tanh(wᵀz + b) with log|det ∂f/∂z| = log|1 + ûᵀψ(z)|, ψ = tanh'(wᵀz + b) w,
  * evaluated as log(h² + (1 − h²)(1 + wᵀû)), h = tanh(wᵀz + b), which is the same number without cancellation.
  * "composed" builds it from autograd ops (the readable reference); "fused" (the default) runs one
- * kernel forward and the hand-written backward of kernels/cpu/flows.ts.
+ * kernel forward and the hand-written backward of kernels/cpu/flows.ts. Second derivatives of the
+ * fused layer come from planarComposed: differentiated in a createGraph pass, or recorded in the
+ * forward by hvp, hessian, jvp and nested grad (fusedOp).
  */
 export function planar(z: Tensor, params: PlanarParams, implementation: Implementation = "fused", layer = "planar"): FlowOutput {
   const { n, d, perSample } = checkPlanarParams(z, params, layer);

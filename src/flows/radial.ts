@@ -28,6 +28,7 @@ function checkRadialParams(z: Tensor, p: RadialParams, layer: string): { n: numb
  * log|det| = (D − 1) log(1 + βh) + log(1 + βh + βh'r). With s = α + β these factors are
  * 1 + βh = h(r + s) and 1 + αβh² = h²(r² + 2αr + αs), so it is evaluated as
  * (D − 1) log(r + s) + log(r² + 2αr + αs) − (D + 1) log(α + r): every term positive, no cancellation.
+ * Second derivatives of the fused layer come from radialComposed, as for planar (fusedOp).
  */
 export function radial(z: Tensor, params: RadialParams, implementation: Implementation = "fused", layer = "radial"): FlowOutput {
   const { n, d, perSample } = checkRadialParams(z, params, layer);
