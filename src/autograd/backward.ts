@@ -4,7 +4,8 @@ import { sum } from "./ops/reduce.js";
 import { reshape } from "./ops/movement.js";
 import { sameShape, shapeString } from "./shape.js";
 import { keepStorage, storageCount, type Storage } from "./storage.js";
-import { allocate, Tensor } from "./tensor.js";
+import { allocate, expectTensor, Tensor } from "./tensor.js";
+import { describe } from "./validate.js";
 
 export interface BackwardOptions {
   /** Keep the graph so backward can run through it again (default: false, or true with createGraph). */
@@ -69,6 +70,9 @@ function topologicalOrder(root: Tensor, leaves?: ReadonlySet<Tensor>): Node[] {
 export function gradients(root: Tensor, seed: Tensor, options: GradientsOptions | boolean = {}, wrtArgument?: readonly Tensor[]): Map<Tensor, Tensor> {
   // (root, seed, retainGraph, wrt) is the older spelling, kept working.
   const { createGraph = false, retainGraph = createGraph, wrt = wrtArgument, wrtAsLeaves = false } = typeof options === "boolean" ? { retainGraph: options } : options;
+  expectTensor("backward", root, "the root");
+  expectTensor("backward", seed, "the gradient");
+  if (wrt !== undefined && !Array.isArray(wrt)) throw new Error(`gradients: wrt must be a list of tensors, got ${describe(wrt)}`);
   if (!root.requiresGrad) throw new Error("backward: this tensor does not require grad; no input of the ops that made it has requiresGrad set");
   if (!sameShape(seed.shape, root.shape)) throw new Error(`backward: gradient of shape ${shapeString(seed.shape)} does not match tensor of shape ${shapeString(root.shape)}`);
   if (seed.dtype !== root.dtype) throw new Error(`backward: gradient dtype ${seed.dtype} does not match tensor dtype ${root.dtype}`);
@@ -136,6 +140,8 @@ function checkRecorded(op: string, outputGrads: Array<Tensor | null>, inputGrads
 
 /** Tensor.backward: accumulate gradients into the `grad` of every leaf that requires grad. */
 export function backward(root: Tensor, grad?: Tensor, options: BackwardOptions = {}): void {
+  if (grad !== undefined && grad !== null) expectTensor("backward", grad, "the gradient");
+  if (typeof options !== "object" || options === null) throw new Error(`backward: options must be an object such as { retainGraph: true }, got ${describe(options)}`);
   if (!grad && root.size !== 1) {
     throw new Error(`backward: tensor of shape ${shapeString(root.shape)} is not a scalar; pass the gradient of the same shape explicitly`);
   }

@@ -2,6 +2,7 @@ import type { DType } from "../kernels/index.js";
 import { Random, defaultRandom } from "./random.js";
 import { shapeString, sizeOf } from "./shape.js";
 import { allocate, Tensor, type NestedArray, type TypedArray } from "./tensor.js";
+import { checkDType, checkFiniteNumber, checkInteger, checkNumber, checkShape as checkShapeArgument, describe } from "./validate.js";
 
 export interface TensorOptions {
   dtype?: DType;
@@ -13,9 +14,21 @@ export interface RandomOptions extends TensorOptions {
 }
 
 function checkShape(op: string, shape: readonly number[]): void {
-  if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) {
-    throw new Error(`${op}: shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
-  }
+  checkShapeArgument(op, shape);
+}
+
+/** The options every creation function takes, checked: an unknown dtype is an error, not float32. */
+function checkOptions(op: string, options: TensorOptions): TensorOptions {
+  if (typeof options !== "object" || options === null) throw new Error(`${op}: options must be an object, got ${describe(options)}`);
+  checkDType(op, options.dtype);
+  if (options.requiresGrad !== undefined && typeof options.requiresGrad !== "boolean") throw new Error(`${op}: requiresGrad must be true or false, got ${describe(options.requiresGrad)}`);
+  return options;
+}
+
+/** A typed array of n elements, or an error that says n is too many (instead of a RangeError). */
+function allocateChecked(op: string, dtype: TensorOptions["dtype"], n: number): TypedArray {
+  if (n > 2 ** 31 - 1) throw new Error(`${op}: ${n} elements are more than a typed array can hold (2³¹ − 1)`);
+  return allocate(dtype ?? "float64", n);
 }
 
 function make(data: TypedArray, shape: readonly number[], options: TensorOptions): Tensor {
@@ -27,6 +40,8 @@ function make(data: TypedArray, shape: readonly number[], options: TensorOptions
  * optional shape. The dtype defaults to float64, or to the typed array's own type.
  */
 export function tensor(data: NestedArray | TypedArray | ArrayLike<number>, options: TensorOptions & { shape?: readonly number[] } = {}): Tensor {
+  checkOptions("tensor", options);
+  if (options.shape !== undefined) checkShape("tensor", options.shape);
   if (data instanceof Float64Array || data instanceof Float32Array) {
     const dtype = options.dtype ?? (data instanceof Float32Array ? "float32" : "float64");
     const shape = options.shape ?? [data.length];
@@ -60,6 +75,8 @@ export function tensor(data: NestedArray | TypedArray | ArrayLike<number>, optio
 
 export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
   checkShape("full", shape);
+  checkNumber("full", value, "value");
+  checkOptions("full", options);
   return make(allocate(options.dtype ?? "float64", sizeOf(shape)).fill(value), shape, options);
 }
 
@@ -71,16 +88,22 @@ export const onesLike = (t: Tensor): Tensor => ones(t.shape, { dtype: t.dtype })
 /** start, start + step, … up to but not including stop. */
 export function arange(start: number, stop?: number, step = 1, options: TensorOptions = {}): Tensor {
   if (stop === undefined) [start, stop] = [0, start];
-  if (step === 0 || !Number.isFinite(step)) throw new Error(`arange: step must be a nonzero finite number, got ${step}`);
+  checkFiniteNumber("arange", start, "start");
+  checkFiniteNumber("arange", stop, "stop");
+  if (typeof step !== "number" || step === 0 || !Number.isFinite(step)) throw new Error(`arange: step must be a nonzero finite number, got ${describe(step)}`);
+  checkOptions("arange", options);
   const n = Math.max(0, Math.ceil((stop - start) / step));
-  const data = allocate(options.dtype ?? "float64", n);
+  const data = allocateChecked("arange", options.dtype, n);
   for (let i = 0; i < n; i++) data[i] = start + i * step;
   return make(data, [n], options);
 }
 
 /** n evenly spaced values from start to stop, both included. */
 export function linspace(start: number, stop: number, n: number, options: TensorOptions = {}): Tensor {
-  if (!Number.isInteger(n) || n < 1) throw new Error(`linspace: n must be a positive integer, got ${n}`);
+  checkFiniteNumber("linspace", start, "start");
+  checkFiniteNumber("linspace", stop, "stop");
+  checkInteger("linspace", n, "n", 1);
+  checkOptions("linspace", options);
   const data = allocate(options.dtype ?? "float64", n);
   for (let i = 0; i < n; i++) data[i] = n === 1 ? start : start + ((stop - start) * i) / (n - 1);
   return make(data, [n], options);
@@ -88,6 +111,7 @@ export function linspace(start: number, stop: number, n: number, options: Tensor
 
 /** The n×n identity. */
 export function eye(n: number, options: TensorOptions = {}): Tensor {
+  checkInteger("eye", n, "n", 0);
   const t = zeros([n, n], options);
   for (let i = 0; i < n; i++) t.data[i * n + i] = 1;
   return t;
@@ -100,6 +124,7 @@ function generator(random: Random | number | undefined): Random {
 /** Standard normal samples. */
 export function randn(shape: readonly number[], options: RandomOptions = {}): Tensor {
   checkShape("randn", shape);
+  checkOptions("randn", options);
   const rng = generator(options.random);
   const data = allocate(options.dtype ?? "float64", sizeOf(shape));
   for (let i = 0; i < data.length; i++) data[i] = rng.normal();
@@ -109,6 +134,7 @@ export function randn(shape: readonly number[], options: RandomOptions = {}): Te
 /** Uniform samples in [0, 1). */
 export function rand(shape: readonly number[], options: RandomOptions = {}): Tensor {
   checkShape("rand", shape);
+  checkOptions("rand", options);
   const rng = generator(options.random);
   const data = allocate(options.dtype ?? "float64", sizeOf(shape));
   for (let i = 0; i < data.length; i++) data[i] = rng.uniform();

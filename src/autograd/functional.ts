@@ -2,7 +2,8 @@ import { gradients } from "./backward.js";
 import { enableGrad, isGradEnabled, preferComposed } from "./graph.js";
 import { reshape, stack } from "./ops/movement.js";
 import { shapeString } from "./shape.js";
-import { allocate, fromOp, Tensor } from "./tensor.js";
+import { allocate, expectTensor, fromOp, Tensor } from "./tensor.js";
+import { checkFunction } from "./validate.js";
 
 type Fn = (...xs: Tensor[]) => Tensor;
 
@@ -52,6 +53,7 @@ function ones(like: Tensor): Tensor {
 
 /** f's value and its gradient with respect to every argument; f must return a scalar. */
 export function valueAndGrad(f: Fn, options: GradOptions = {}): (...xs: Tensor[]) => { value: Tensor; grads: Tensor[] } {
+  checkFunction("grad", f);
   return (...xs) => {
     const createGraph = wantsGraph(xs, options);
     const leaves = leavesOf(xs, createGraph);
@@ -77,6 +79,7 @@ export function grad(f: Fn, options: GradOptions = {}): (...xs: Tensor[]) => Ten
  * per call. With a graph (see GradOptions), Jᵀv is differentiable in x and in v.
  */
 export function vjpFunction(f: (x: Tensor) => Tensor, x: Tensor, options: GradOptions = {}): { value: Tensor; pullback: (v: Tensor) => Tensor } {
+  checkFunction("vjp", f);
   const createGraph = wantsGraph([x], options);
   const [leaf] = leavesOf([x], createGraph, "vjp") as [Tensor];
   const value = createGraph ? recordForSecondOrder(() => f(leaf)) : preferComposed(false, () => f(leaf));
@@ -103,6 +106,8 @@ export function vjp(f: (x: Tensor) => Tensor, x: Tensor, v: Tensor, options: Gra
  * J v, whatever u is (zeros here). Two backward passes, the second through the first's graph.
  */
 export function jvp(f: (x: Tensor) => Tensor, x: Tensor, v: Tensor, options: GradOptions = {}): Tensor {
+  checkFunction("jvp", f);
+  expectTensor("jvp", x, "x");
   if (!(v instanceof Tensor) || v.dtype !== x.dtype || v.size !== x.size || v.shape.some((d, i) => d !== x.shape[i])) {
     throw new Error(`jvp: the tangent v must be a ${x.dtype} tensor of x's shape ${shapeString(x.shape)}, got ${v instanceof Tensor ? `${v.dtype} ${shapeString(v.shape)}` : typeof v}`);
   }
@@ -122,6 +127,8 @@ export function jvp(f: (x: Tensor) => Tensor, x: Tensor, v: Tensor, options: Gra
  * two gradients, whatever the size of x; the Hessian itself is never formed.
  */
 export function hvp(f: (x: Tensor) => Tensor, x: Tensor, v: Tensor, options: GradOptions = {}): Tensor {
+  checkFunction("hvp", f);
+  expectTensor("hvp", x, "x");
   if (!(v instanceof Tensor) || v.dtype !== x.dtype || v.shape.length !== x.shape.length || v.shape.some((d, i) => d !== x.shape[i])) {
     throw new Error(`hvp: the vector v must be a ${x.dtype} tensor of x's shape ${shapeString(x.shape)}, got ${v instanceof Tensor ? `${v.dtype} ${shapeString(v.shape)}` : typeof v}`);
   }
@@ -137,6 +144,7 @@ export function hvp(f: (x: Tensor) => Tensor, x: Tensor, v: Tensor, options: Gra
  * (JAX's jacrev): the cheaper way when f has fewer outputs than inputs.
  */
 export function jacrev(f: (x: Tensor) => Tensor, options: GradOptions = {}): (x: Tensor) => Tensor {
+  checkFunction("jacrev", f);
   return (x) => {
     const { value, pullback } = vjpFunction(f, x, options);
     const rows: Tensor[] = [];
@@ -155,6 +163,7 @@ export function jacrev(f: (x: Tensor) => Tensor, options: GradOptions = {}): (x:
  * element (JAX's jacfwd): the cheaper way when f has fewer inputs than outputs.
  */
 export function jacfwd(f: (x: Tensor) => Tensor, options: GradOptions = {}): (x: Tensor) => Tensor {
+  checkFunction("jacfwd", f);
   return (x) => {
     const columns: Tensor[] = [];
     let outShape: readonly number[] | null = null;
@@ -177,6 +186,7 @@ export function jacfwd(f: (x: Tensor) => Tensor, options: GradOptions = {}): (x:
  * for small inputs; hvp gives a product with it at the cost of one).
  */
 export function hessian(f: (x: Tensor) => Tensor, options: GradOptions = {}): (x: Tensor) => Tensor {
+  checkFunction("hessian", f);
   return (x) => {
     const createGraph = wantsGraph([x], options);
     if (x.size === 0) return new Tensor(allocate(x.dtype, 0), [...x.shape, ...x.shape]);

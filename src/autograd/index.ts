@@ -2,7 +2,7 @@
  * flowgrad/autograd: tensors, primitive ops with backward rules, reverse mode, gradient checks,
  * optimizers. Loads no flow, no model and no gpu.js.
  */
-export { Tensor, fromOp, fromOpMulti, allocate, opOutput, type DType, type NestedArray, type TensorLike, type TypedArray } from "./tensor.js";
+export { Tensor, fromOp, fromOpMulti, allocate, opOutput, expectTensor, type DType, type NestedArray, type TensorLike, type TypedArray } from "./tensor.js";
 export { tensor, zeros, ones, full, zerosLike, onesLike, arange, linspace, eye, randn, rand, type TensorOptions, type RandomOptions } from "./creation.js";
 export { Storage } from "./storage.js";
 export { tidy, keep } from "./tidy.js";

@@ -1,6 +1,7 @@
 import type { Shape } from "../kernels/index.js";
 
 export { sizeOf, contiguousStrides, broadcastStrides } from "../kernels/index.js";
+import { describe } from "./validate.js";
 
 /** How shapes print in every error message: [2, 3]. */
 export function shapeString(shape: Shape): string {
@@ -32,7 +33,8 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
 
 /** An axis in [-rank, rank) as a non-negative index, or an error naming the op. */
 export function normalizeAxis(op: string, axis: number, rank: number): number {
-  if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
+  if (typeof axis !== "number" || !Number.isInteger(axis)) throw new Error(`${op}: an axis must be an integer, got ${describe(axis)}`);
+  if (axis < -rank || axis >= rank) {
     throw new Error(`${op}: axis ${axis} is out of range for a tensor of rank ${rank}`);
   }
   return axis < 0 ? axis + rank : axis;
@@ -41,6 +43,7 @@ export function normalizeAxis(op: string, axis: number, rank: number): number {
 /** Axes to reduce: undefined means all; result is sorted and free of duplicates. */
 export function normalizeAxes(op: string, axis: number | readonly number[] | undefined, rank: number): number[] {
   if (axis === undefined) return Array.from({ length: rank }, (_, i) => i);
+  if (typeof axis !== "number" && !Array.isArray(axis)) throw new Error(`${op}: axis must be an integer or a list of integers, got ${describe(axis)}`);
   const list = typeof axis === "number" ? [axis] : axis;
   const axes = list.map((a) => normalizeAxis(op, a, rank));
   if (new Set(axes).size !== axes.length) throw new Error(`${op}: repeated axis in [${list.join(", ")}]`);

@@ -7,6 +7,7 @@ import * as mv from "./ops/movement.js";
 import * as rd from "./ops/reduce.js";
 import { shapeString, sizeOf } from "./shape.js";
 import { Storage } from "./storage.js";
+import { checkShape, describe } from "./validate.js";
 
 export type { DType, TypedArray };
 export type NestedArray = number | NestedArray[];
@@ -47,6 +48,10 @@ export class Tensor {
   node: Node | null = null;
 
   constructor(data: TypedArray | Storage, shape: readonly number[], requiresGrad = false) {
+    if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) checkShape("Tensor", shape);
+    if (!(data instanceof Storage || data instanceof Float64Array || data instanceof Float32Array)) {
+      throw new Error(`Tensor: data must be a Float64Array, a Float32Array or a Storage, got ${describe(data)}; tensor() takes nested arrays`);
+    }
     if (data.length !== sizeOf(shape)) {
       throw new Error(`Tensor: ${data.length} values do not fill shape ${shapeString(shape)} (${sizeOf(shape)} elements)`);
     }
@@ -164,6 +169,12 @@ export class Tensor {
   squeeze(axis?: number): Tensor { return mv.squeeze(this, axis); }
   slice(starts: readonly number[], ends?: readonly number[]): Tensor { return mv.slice(this, starts, ends); }
   indexSelect(axis: number, indices: ArrayLike<number>): Tensor { return mv.indexSelect(this, axis, indices); }
+}
+
+/** value as a Tensor, or an error naming the op and the argument. */
+export function expectTensor(op: string, value: unknown, name = "the input"): Tensor {
+  if (!(value instanceof Tensor)) throw new Error(`${op}: ${name} must be a Tensor, got ${describe(value)}`);
+  return value;
 }
 
 /**

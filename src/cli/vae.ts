@@ -2,9 +2,9 @@
 import path from "node:path";
 import { blankImage, drawGrey, evaluateVAE, evaluateVAEAsync, FlowVAE, pairedDifference, sampleBinary, sampleDigits, trainVAE, trainVAEAsync, type FlowKind, type VAEEvaluation } from "../models/index.js";
 import { Random } from "../autograd/index.js";
-import { prepareOutputDir, UserError, writeJsonAtomic, writePng } from "../node/io.js";
+import { prepareOutputDir, prepareOutputFile, UserError, writeJsonAtomic, writePng } from "../node/io.js";
 import { loadMnist, PIXELS, type MnistSplit } from "../node/mnist.js";
-import { loadVAE, loadVAEFile, saveVAE } from "../node/model-files.js";
+import { checkModelInputs, loadVAE, loadVAEFile, saveVAE } from "../node/model-files.js";
 import { asyncReads, onHost } from "./host.js";
 import { progress } from "./progress.js";
 
@@ -137,7 +137,10 @@ function testDigits(test: MnistSplit, binarize: "threshold" | "dynamic"): Float6
 
 /** Score saved models on the same test digits: −ln p(x) of each and paired differences between consecutive ones. */
 export async function compareCommand(models: string[], binarize: "threshold" | "dynamic" | undefined, samples: number, out: string | undefined): Promise<void> {
+  // Checked first: finding out after minutes of evaluation that the result cannot be written loses them.
+  const outFile = out === undefined ? undefined : prepareOutputFile(out);
   const loaded = models.map((file) => ({ file, ...loadVAEFile(file) }));
+  for (const { file, model } of loaded) checkModelInputs(file, model, PIXELS, "an MNIST digit");
   const modes = new Set(loaded.map((m) => binarize ?? (m.manifest.binarize === "dynamic" ? "dynamic" : "threshold")));
   if (modes.size > 1) throw new UserError("the models were trained with different binarisations; pass --binarize to score them on one test set");
   const mode = [...modes][0]!;
@@ -155,18 +158,17 @@ export async function compareCommand(models: string[], binarize: "threshold" | "
   }
   const paired = pairedLines(loaded.map((m) => path.basename(m.file)), perExample);
   console.log(paired.text);
-  if (out) {
-    const file = path.resolve(out);
-    prepareOutputDir(path.dirname(file));
+  if (outFile) {
+    const file = outFile;
     writeJsonAtomic(file, { command: `flowgrad ${process.argv.slice(2).join(" ")}`, binarize: mode, samples, models: rows, paired: paired.records });
     console.log(`written: ${file}`);
   }
 }
 
 export function sampleCommand(modelFile: string, out: string, seed: number): void {
+  const file = prepareOutputFile(out);
   const model = loadVAE(modelFile);
-  const file = path.resolve(out);
-  prepareOutputDir(path.dirname(file));
+  checkModelInputs(modelFile, model, PIXELS, "a 28 × 28 digit image");
   onHost(() => digitGrid(model, file, seed));
   console.log(`written: ${file}`);
 }

@@ -80,6 +80,16 @@ export function checkPoints(layer: string, z: Tensor, dim: number): void {
   }
 }
 
+/** Throw if a parameter on the host holds NaN or ±Infinity (a training step that overflowed), naming it. */
+function checkFiniteParameter(layer: string, key: string, t: Tensor): void {
+  if (t.storage.onDevice) return; // as for points: not read back just to be checked
+  const data = t.data;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (v - v !== 0) throw new Error(`${layer}: parameter ${key} holds ${v} at index ${i}; parameters must be finite`);
+  }
+}
+
 /**
  * Check a layer's parameters against points z [N, D]. `vectors` have shape [D] when shared or
  * [N, D] per sample; `scalars` have one element ([] or [1]) when shared or shape [N] per sample.
@@ -105,6 +115,7 @@ export function checkLayerParams(
   for (const [key, t] of Object.entries(scalars)) {
     check(key, t, perSample ? [n] : [1], perSample ? hasShape(t, [n]) : t.size === 1 && t.rank <= 1);
   }
+  for (const [key, t] of [...Object.entries(vectors), ...Object.entries(scalars)]) checkFiniteParameter(layer, key, t);
   checkPoints(layer, z, d);
   return { n, d, perSample };
 }
@@ -125,8 +136,17 @@ export class Sequential extends Module implements Flow {
   }
   forward(z: Tensor): FlowOutput {
     const logAbsDets: Tensor[] = [];
-    for (const layer of this.layers) {
-      const out = layer.forward(z);
+    for (const [i, layer] of this.layers.entries()) {
+      let out: FlowOutput;
+      try {
+        out = layer.forward(z);
+      } catch (error) {
+        // A layer that finds non-finite input got it from the layer before: blame that one.
+        if (i > 0 && error instanceof Error && error.message.includes("points must be finite")) {
+          throw new Error(`Sequential: layer ${i - 1} of ${this.layers.length} turned finite points into non-finite ones (${error.message}); the flow overflowed — fewer layers, a smaller learning rate, or smaller parameters`);
+        }
+        throw error;
+      }
       z = out.z;
       logAbsDets.push(out.logAbsDet);
     }

@@ -61,23 +61,61 @@ function* fitLoop(options: Fit2DOptions): Loop<Fit2DResult> {
   const opt: Optimizer = optimizer === "adam" ? new Adam(q.parameters(), { lr }) : new RMSprop(q.parameters(), { lr, momentum: 0.9 });
   const losses: number[] = [];
   const started = performance.now();
+  // The divergence guard's yardstick: q's free energy (β = 1) before any update, on samples of a
+  // stream of its own, so the fit's own random numbers, and so its results, are as without it.
+  const startValue = (yield { read: tidy(() => noGrad(() => freeEnergy(q, U, batchSize, 1, new Random(seed + 104_729)))) })[0]!;
+  const window: number[] = [];
   for (let t = 0; t < steps; t++) {
     const beta = annealedBeta(t, annealSteps);
     if (options.schedule !== "constant") opt.lr = lr * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * t) / steps)));
     // tidy: on a GPU backend the step's tensors live on the device, freed when the step ends.
-    const loss = tidy(() => {
-      opt.zeroGrad();
-      const l = freeEnergy(q, U, batchSize, beta, random);
-      l.backward();
-      return l;
-    });
+    let loss: Tensor;
+    try {
+      loss = tidy(() => {
+        opt.zeroGrad();
+        const l = freeEnergy(q, U, batchSize, beta, random);
+        l.backward();
+        return l;
+      });
+    } catch (error) {
+      // Finite parameters (checked by the layers) that a step made non-finite: the update overflowed.
+      if (t > 0 && error instanceof Error && error.message.includes("parameters must be finite")) {
+        throw new Error(`fit ${target}: the update of step ${t - 1} made the flow's parameters non-finite (${error.message}): the gradient was not finite; lower the learning rate or use fewer layers (K = ${K})`);
+      }
+      throw error;
+    }
     const value = (yield { read: loss })[0]!;
     yield { update: opt };
     if (!Number.isFinite(value)) throw new Error(`fit ${target}: the free energy became ${value} at step ${t}; lower the learning rate`);
+    if (beta === 1) {
+      window.push(value);
+      if (window.length > DIVERGENCE_WINDOW) window.shift();
+      const mean = window.reduce((a, b) => a + b, 0) / window.length;
+      if (window.length === DIVERGENCE_WINDOW && diverged(mean, startValue)) {
+        throw new Error(`fit ${target}: diverged: the free energy rose from ${startValue.toFixed(3)} before training to ${mean.toFixed(3)} (mean of steps ${t - DIVERGENCE_WINDOW + 1}–${t}); lower the learning rate (it was ${lr})`);
+      }
+    }
     losses.push(value);
     options.onStep?.(t, value, beta);
   }
+  // A fit too short to fill the window is judged on the full-β steps it has.
+  const tail = window.length > 0 ? window.reduce((a, b) => a + b, 0) / window.length : null;
+  if (tail !== null && window.length < DIVERGENCE_WINDOW && diverged(tail, startValue)) {
+    throw new Error(`fit ${target}: diverged: the free energy rose from ${startValue.toFixed(3)} before training to ${tail.toFixed(3)} (mean of the last ${window.length} steps); lower the learning rate (it was ${lr})`);
+  }
   return { q, losses, seconds: (performance.now() - started) / 1000 };
+}
+
+/** Steps of the full (β = 1) free energy averaged by the divergence guard. */
+const DIVERGENCE_WINDOW = 100;
+
+/**
+ * A fit has diverged when, with β at 1, its free energy averaged over DIVERGENCE_WINDOW steps is
+ * above where it started by more than 10 nats plus 10 %: training lowers F = KL(q‖p) − ln Z, so a
+ * fit that ends above its start made q worse, and what it would report is no result.
+ */
+export function diverged(meanFreeEnergy: number, startFreeEnergy: number): boolean {
+  return meanFreeEnergy > startFreeEnergy + 10 + 0.1 * Math.abs(startFreeEnergy);
 }
 
 /** Fit q_K to p ∝ exp(−U) by minimising the annealed free energy. */

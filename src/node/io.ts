@@ -1,23 +1,71 @@
-// File output for Node: every file is written to a temporary name and renamed into place, so an
-// interrupted run (Ctrl-C, a crash) never leaves a half-written file under the real name. Ctrl-C
-// keeps its default action (stop at once): a handler could not run anyway while a synchronous
-// training loop or write holds the event loop. A temporary left by a kill mid-write is removed the
-// next time the folder is prepared for output.
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+// File output for Node: every file is written to a temporary name, flushed to the disk (fsync) and
+// renamed into place, so an interrupted run (Ctrl-C, a crash, a power loss) never leaves a
+// half-written or empty file under the real name. Ctrl-C keeps its default action (stop at once): a
+// handler could not run anyway while a synchronous training loop or write holds the event loop. A
+// temporary left by a process that was killed mid-write is removed the next time a folder is
+// prepared for output; one whose process still runs (another run writing into the same folder) is left alone.
+import { accessSync, closeSync, constants, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import path from "node:path";
 import { PNG } from "pngjs";
 import type { Image } from "../models/heatmap.js";
 
-const TEMPORARY = /^\..+\.\d+\.[a-z0-9]+\.tmp$/;
+/** .<name>.<pid>.<random>.tmp: the pid says whose it is. */
+const TEMPORARY = /^\..+\.(\d+)\.[a-z0-9]+\.tmp$/;
+
+/** What is at `file` when it is something a write must not replace (a link, a device, a folder), else null. */
+function notARegularFile(file: string): string | null {
+  let stats;
+  try {
+    stats = lstatSync(file);
+  } catch {
+    return null; // nothing there yet
+  }
+  if (stats.isFile()) return null;
+  return stats.isSymbolicLink() ? "a symbolic link" : stats.isDirectory() ? "a folder" : stats.isCharacterDevice() || stats.isBlockDevice() ? "a device" : stats.isFIFO() ? "a named pipe" : stats.isSocket() ? "a socket" : "not a regular file";
+}
 
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  const existing = notARegularFile(file);
+  if (existing) throw new UserError(`refusing to write ${path.resolve(file)}: it is ${existing}, and writing would replace it with a regular file; choose another output`);
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   try {
-    writeFileSync(tmp, data);
+    const fd = openSync(tmp, "wx"); // wx: never follow or reuse something already at this name
+    try {
+      const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+      fsyncSync(fd); // the bytes are on the disk before the name points at them
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, file);
   } catch (error) {
     rmSync(tmp, { force: true });
     throw error;
+  }
+  syncFolder(path.dirname(file));
+}
+
+/** fsync a folder, so that a rename in it survives a power loss (where the platform allows it). */
+function syncFolder(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, "r");
+    fsyncSync(fd);
+  } catch {
+    // Windows cannot open a folder for fsync; the rename is still atomic there.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Whether process `pid` is running (signal 0 tests for it without sending anything). */
+function isRunning(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"; // running, as another user
   }
 }
 
@@ -55,8 +103,23 @@ export function prepareOutputDir(dir: string): string {
   } catch (error) {
     fail((error as NodeJS.ErrnoException).code ?? (error as Error).message);
   }
-  // Temporaries of an earlier run that was killed while writing.
-  for (const name of readdirSync(resolved)) if (TEMPORARY.test(name)) rmSync(path.join(resolved, name), { force: true });
+  // Temporaries of an earlier run that was killed while writing; not those of a run still writing here.
+  for (const name of readdirSync(resolved)) {
+    const match = TEMPORARY.exec(name);
+    if (match && !isRunning(Number(match[1]))) rmSync(path.join(resolved, name), { force: true });
+  }
+  return resolved;
+}
+
+/**
+ * Check, before any work, that `file` can be written: its folder made and writable, and nothing at
+ * the name that a write must not replace. Returns the resolved path.
+ */
+export function prepareOutputFile(file: string): string {
+  const resolved = path.resolve(file);
+  prepareOutputDir(path.dirname(resolved));
+  const existing = notARegularFile(resolved);
+  if (existing) throw new UserError(`refusing to write ${resolved}: it is ${existing}, and writing would replace it with a regular file; choose another output`);
   return resolved;
 }
 

@@ -61,7 +61,9 @@ export function loadMnist(options: { trainCount?: number; dataDir?: string } = {
     [order[i], order[j]] = [order[j]!, order[i]!];
   }
   const trainCount = options.trainCount ?? order.length - 1000;
-  if (!(trainCount > 0 && trainCount < order.length)) throw new UserError(`trainCount must be between 1 and ${order.length - 1}, got ${trainCount}`);
+  if (typeof trainCount !== "number" || !Number.isInteger(trainCount) || !(trainCount > 0 && trainCount < order.length)) {
+    throw new UserError(`trainCount must be an integer between 1 and ${order.length - 1}, got ${typeof trainCount === "string" ? JSON.stringify(trainCount) : String(trainCount)}`);
+  }
   const split = (ids: number[]): MnistSplit => {
     const intensities = new Float64Array(ids.length * PIXELS);
     ids.forEach((id, i) => intensities.set(greys[id]!, i * PIXELS));

@@ -18,14 +18,25 @@ export function loadVAE(file: string): FlowVAE {
   return loadVAEFile(file).model;
 }
 
+/** Throw unless a loaded model takes inputs of the size of the data it is about to be used with. */
+export function checkModelInputs(file: string, model: FlowVAE, inputs: number, what: string): void {
+  if (model.config.inputs !== inputs) {
+    throw new UserError(`${file}: the model was trained on inputs of ${model.config.inputs} values, but ${what} has ${inputs}; it cannot be used here`);
+  }
+}
+
 /** The model and its manifest (configuration plus what saveVAE was given), validated. */
 export function loadVAEFile(file: string): { model: FlowVAE; manifest: VAEFile["manifest"] } {
-  let content: Partial<VAEFile>;
+  let parsed: unknown;
   try {
-    content = JSON.parse(readFileSync(file, "utf8")) as Partial<VAEFile>;
+    parsed = JSON.parse(readFileSync(file, "utf8"));
   } catch (error) {
     throw new UserError(`cannot read model file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new UserError(`${file} is not a flowgrad VAE model file: its content is ${parsed === null ? "null" : Array.isArray(parsed) ? "an array" : `a ${typeof parsed}`}, not an object with a manifest and parameters`);
+  }
+  const content = parsed as Partial<VAEFile>;
   const m = content.manifest;
   if (!m || m.kind !== "flowgrad.vae" || m.version !== 1 || typeof m.config !== "object" || m.config === null) {
     throw new UserError(`${file} is not a flowgrad VAE model file (expected manifest kind "flowgrad.vae", version 1)`);

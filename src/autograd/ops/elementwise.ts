@@ -1,13 +1,15 @@
 import { getBackend, type BinaryOp, type DeviceArray, type UnaryOp } from "../../kernels/index.js";
 import { broadcastShapes, sameShape, shapeString, sizeOf } from "../shape.js";
 import { Storage } from "../storage.js";
-import { allocate, fromOp, opOutput, Tensor, type TensorLike, type TypedArray } from "../tensor.js";
+import { allocate, expectTensor, fromOp, opOutput, Tensor, type TensorLike, type TypedArray } from "../tensor.js";
+import { checkDType, checkList } from "../validate.js";
 import { broadcastTo } from "./movement.js";
 
 // Each op: its forward is a backend kernel (math in kernels/elementwise.ts), its backward a rule
 // of one line. Broadcast inputs get gradients of the output's shape; the backward pass sums them back.
 
 function unaryOp(op: UnaryOp, x: Tensor, rule: ((g: Tensor, x: Tensor, y: Tensor) => Tensor) | null): Tensor {
+  if (!(x instanceof Tensor)) expectTensor(op, x);
   const backend = getBackend();
   const device = backend.resident?.unary(op, x.storage.kernelInput, x.size) ?? null;
   const out = opOutput(device, x.dtype, x.size, (o) => backend.unary(op, x.data, o));
@@ -56,7 +58,9 @@ export function deviceSum(terms: readonly Tensor[]): DeviceArray | null {
 
 /** Σ of tensors of one shape in one op (a chain of adds would record one node per term). */
 export function addN(terms: readonly Tensor[]): Tensor {
+  checkList("addN", terms, "tensors");
   if (terms.length === 0) throw new Error("addN: needs at least one tensor");
+  terms.forEach((t, i) => expectTensor("addN", t, `term ${i}`));
   const first = terms[0]!;
   for (const t of terms) {
     if (!sameShape(t.shape, first.shape) || t.dtype !== first.dtype) {
@@ -141,6 +145,7 @@ export const step = (x: Tensor): Tensor => unaryOp("step", x, null);
 
 /** cond ? a : b elementwise, all three broadcast together; cond is any tensor, nonzero meaning true. */
 export function where(cond: Tensor, aIn: TensorLike, bIn: TensorLike): Tensor {
+  expectTensor("where", cond, "the condition");
   const like = aIn instanceof Tensor ? aIn : bIn instanceof Tensor ? bIn : cond;
   const a = asTensor("where", aIn, like), b = asTensor("where", bIn, like);
   const shape = broadcastShapes("where", cond.shape, a.shape, b.shape);
@@ -155,6 +160,8 @@ export function where(cond: Tensor, aIn: TensorLike, bIn: TensorLike): Tensor {
 
 /** The same values in another dtype; the gradient is converted back. */
 export function astype(x: Tensor, dtype: Tensor["dtype"]): Tensor {
+  expectTensor("astype", x);
+  if (checkDType("astype", dtype) === undefined) throw new Error('astype: dtype must be "float32" or "float64", got undefined');
   if (x.dtype === dtype) return x;
   // A device holds float32 whatever the label (see kernels/gpu/backend.ts): there, a relabelled copy.
   const device = x.storage.onDevice ? getBackend().resident?.stridedCopy?.(x.storage.kernelInput, 0, [x.size], [1]) ?? null : null;

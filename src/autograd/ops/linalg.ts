@@ -1,6 +1,6 @@
 import { getBackend } from "../../kernels/index.js";
 import { broadcastShapes, broadcastStrides, shapeString, sizeOf } from "../shape.js";
-import { fromOp, opOutput, Tensor } from "../tensor.js";
+import { expectTensor, fromOp, opOutput, Tensor } from "../tensor.js";
 import { asTensor } from "./elementwise.js";
 import { reshape } from "./movement.js";
 
@@ -9,6 +9,8 @@ import { reshape } from "./movement.js";
  * broadcast; a 1-D operand is a row (left) or column (right) vector and its axis is dropped.
  */
 export function matmul(aIn: Tensor, bIn: Tensor): Tensor {
+  expectTensor("matmul", aIn, "the left operand");
+  expectTensor("matmul", bIn, "the right operand");
   const a = asTensor("matmul", aIn, aIn), b = asTensor("matmul", bIn, aIn);
   if (a.rank === 0 || b.rank === 0) throw new Error(`matmul: operands must have at least 1 dimension, got ${shapeString(a.shape)} and ${shapeString(b.shape)}; use mul for scalars`);
   if (a.rank === 1) {

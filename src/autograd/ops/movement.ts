@@ -2,8 +2,9 @@ import { getBackend, type DeviceArray } from "../../kernels/index.js";
 import { broadcastStrides, contiguousStrides, normalizeAxis, sameShape, shapeString, sizeOf } from "../shape.js";
 import { Storage } from "../storage.js";
 import { add, deviceSum } from "./elementwise.js";
-import { allocate, fromOp, fromOpMulti, opOutput, Tensor, type TypedArray } from "../tensor.js";
+import { allocate, expectTensor, fromOp, fromOpMulti, opOutput, Tensor, type TypedArray } from "../tensor.js";
 import { isCreatingGraph, noGrad } from "../graph.js";
+import { checkIntegerList, checkList, checkShape, describe } from "../validate.js";
 
 // Ops that move values without arithmetic. Their backward rules move the gradient back.
 
@@ -31,7 +32,8 @@ function copyView(x: Tensor, offset: number, shape: readonly number[], strides: 
 
 /** Same values, new shape (one axis may be −1). Shares the data buffer: no copy. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
-  const target = [...shape];
+  expectTensor("reshape", x);
+  const target = [...checkIntegerList("reshape", shape, "shape")];
   const unknown = target.indexOf(-1);
   if (unknown >= 0) {
     const known = sizeOf(target.filter((_, i) => i !== unknown));
@@ -48,6 +50,8 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 
 /** Reorder axes: out.shape[i] = x.shape[axes[i]]. */
 export function permute(x: Tensor, axes: readonly number[]): Tensor {
+  expectTensor("permute", x);
+  checkIntegerList("permute", axes, "axes");
   if (axes.length !== x.rank) throw new Error(`permute: got ${axes.length} axes for a tensor of rank ${x.rank} ${shapeString(x.shape)}`);
   const order = axes.map((a) => normalizeAxis("permute", a, x.rank));
   if (new Set(order).size !== order.length) throw new Error(`permute: [${axes.join(", ")}] repeats an axis`);
@@ -71,6 +75,8 @@ export function transpose(x: Tensor, axis0 = -2, axis1 = -1): Tensor {
 
 /** Repeat x along size-1 (or missing leading) axes to `shape`. */
 export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
+  expectTensor("broadcastTo", x);
+  checkShape("broadcastTo", shape);
   if (sameShape(x.shape, shape)) return x;
   const lead = shape.length - x.rank;
   if (lead < 0 || x.shape.some((d, i) => d !== 1 && d !== shape[lead + i])) throw new Error(`broadcastTo: cannot broadcast ${shapeString(x.shape)} to ${shapeString(shape)}`);
@@ -80,6 +86,7 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
 }
 
 export function unsqueeze(x: Tensor, axis: number): Tensor {
+  expectTensor("unsqueeze", x);
   const a = normalizeAxis("unsqueeze", axis, x.rank + 1);
   return reshape(x, [...x.shape.slice(0, a), 1, ...x.shape.slice(a)]);
 }
@@ -94,6 +101,9 @@ export function squeeze(x: Tensor, axis?: number): Tensor {
 
 /** x[starts[0]:ends[0], starts[1]:ends[1], …]; missing axes are taken whole, negative indices count from the end. */
 export function slice(x: Tensor, starts: readonly number[], ends?: readonly number[]): Tensor {
+  expectTensor("slice", x);
+  checkIntegerList("slice", starts, "starts");
+  if (ends !== undefined) checkIntegerList("slice", ends, "ends");
   if (starts.length > x.rank || (ends && ends.length > x.rank)) throw new Error(`slice: more indices than the ${x.rank} axes of ${shapeString(x.shape)}`);
   const begin: number[] = [], shape: number[] = [];
   for (let i = 0; i < x.rank; i++) {
@@ -144,7 +154,9 @@ function concatOnDevice(tensors: readonly Tensor[], axis: number): DeviceArray |
 
 /** Join tensors of equal shape except along `axis`. */
 export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
+  checkList("concat", tensors, "tensors");
   if (tensors.length === 0) throw new Error("concat: needs at least one tensor");
+  tensors.forEach((t, i) => expectTensor("concat", t, `tensor ${i}`));
   const first = tensors[0]!;
   const a = normalizeAxis("concat", axis, first.rank);
   for (const t of tensors) {
@@ -182,6 +194,8 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
  * with one output per piece, so backward writes every piece's gradient into a single buffer.
  */
 export function split(x: Tensor, sizes: readonly number[], axis = 0): Tensor[] {
+  expectTensor("split", x);
+  checkIntegerList("split", sizes, "sizes");
   const a = normalizeAxis("split", axis, x.rank);
   const total = sizes.reduce((s, n) => s + n, 0);
   if (sizes.some((n) => !Number.isInteger(n) || n < 0) || total !== x.shape[a]) {
@@ -218,7 +232,9 @@ export function split(x: Tensor, sizes: readonly number[], axis = 0): Tensor[] {
 
 /** Join tensors of one shape along a new axis. */
 export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
+  checkList("stack", tensors, "tensors");
   if (tensors.length === 0) throw new Error("stack: needs at least one tensor");
+  tensors.forEach((t, i) => expectTensor("stack", t, `tensor ${i}`));
   const shape = tensors[0]!.shape;
   for (const t of tensors) if (!sameShape(t.shape, shape)) throw new Error(`stack: shapes differ, ${tensors.map((u) => shapeString(u.shape)).join(", ")}`);
   const a = normalizeAxis("stack", axis, shape.length + 1);
@@ -227,6 +243,10 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
 
 /** Pick entries along `axis` by index (repeats allowed): out.shape[axis] = indices.length. */
 export function indexSelect(x: Tensor, axis: number, indices: ArrayLike<number>): Tensor {
+  expectTensor("indexSelect", x);
+  if (!Array.isArray(indices) && !(ArrayBuffer.isView(indices) && !(indices instanceof DataView))) {
+    throw new Error(`indexSelect: indices must be a list or a typed array of integers, got ${describe(indices)}`);
+  }
   const a = normalizeAxis("indexSelect", axis, x.rank);
   const n = x.shape[a]!;
   const idx = new Int32Array(indices.length);

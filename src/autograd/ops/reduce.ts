@@ -1,7 +1,7 @@
 import { getBackend, isDeviceArray, type KernelInput, type ReduceOp } from "../../kernels/index.js";
 import { normalizeAxes, sizeOf } from "../shape.js";
 import { Storage } from "../storage.js";
-import { allocate, fromOp, Tensor, type TypedArray } from "../tensor.js";
+import { allocate, expectTensor, fromOp, Tensor, type TypedArray } from "../tensor.js";
 import { add, div, eq, exp, log, mul, neg, sub, where } from "./elementwise.js";
 import { broadcastTo, reshape } from "./movement.js";
 
@@ -50,6 +50,7 @@ function outShape(shape: readonly number[], axes: number[], keepdims: boolean): 
 
 // d Σx = 1 · dx: the gradient is spread back over the summed axes.
 export function sum(x: Tensor, axis?: Axis, keepdims = false): Tensor {
+  expectTensor("sum", x);
   const axes = normalizeAxes("sum", axis, x.rank);
   return fromOp("sum", reduceAxes("sum", x, axes), outShape(x.shape, axes, keepdims), [x], (g) => [
     broadcastTo(reshape(g, keptShape(x.shape, axes)), x.shape),
@@ -58,6 +59,7 @@ export function sum(x: Tensor, axis?: Axis, keepdims = false): Tensor {
 
 // d max(x) = [x = max] dx, ties share the gradient evenly
 export function max(x: Tensor, axis?: Axis, keepdims = false): Tensor {
+  expectTensor("max", x);
   const axes = normalizeAxes("max", axis, x.rank);
   if (axes.some((a) => x.shape[a] === 0)) throw new Error(`max: cannot reduce an empty axis of shape [${x.shape.join(", ")}]`);
   return fromOp("max", reduceAxes("max", x, axes), outShape(x.shape, axes, keepdims), [x], (g, y) => {
