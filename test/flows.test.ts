@@ -4,7 +4,7 @@ import {
   FlowDistribution, jacobian, logAbsDet, logAbsDetJacobian, planar, PlanarFlow, planarInverse, radial, RadialFlow,
   radialInverse, Sequential, solveMonotone, constrainPlanar, constrainPlanarU, type Implementation,
 } from "../src/flows/index.js";
-import { expectClose, expectGradcheck, knownDeterminants, randomTensor } from "./helpers.js";
+import { exactOnePlusDot, expectClose, expectGradcheck, knownDeterminants, randomTensor } from "./helpers.js";
 
 const rng = new Random(2024);
 const T = (shape: number[], scale = 1) => randomTensor(rng, shape).mul(scale).detach();
@@ -19,20 +19,38 @@ describe("planar flow: the paper's formulas", () => {
       expectClose(logAbsDet.data, [-0.006813001], 0, 1e-6);
     }
   });
-  it("the constraint gives wᵀû = m(wᵀu) > −1 for any raw u, including wᵀu ≪ −1, and is finite at w = 0", () => {
+  it("the constraint gives wᵀû = m(wᵀu) > −1 for any raw u, including wᵀu ≪ −1, and is finite at w = 0; where float64 cannot hold such a û, it refuses", () => {
+    let refused = 0;
     for (let trial = 0; trial < 200; trial++) {
       const w = T([5], 3), u = T([5], trial < 100 ? 10 : 1000);
       const rawWu = sum(w.mul(u), -1).item();
-      const { uHat, slack } = constrainPlanar(u, w);
-      // slack = 1 + wᵀû = softplus(wᵀu), computed directly, is positive: the margin the log-det uses.
-      expect(slack.item()).toBeGreaterThan(0);
-      expectClose([slack.item()], [Math.max(rawWu, 0) + Math.log1p(Math.exp(-Math.abs(rawWu))) + 1e-12], 1e-14, 0);
-      // wᵀû recomputed from û agrees with m(wᵀu) up to rounding in |wᵀu|.
-      expect(Math.abs(sum(w.mul(uHat), -1).item() - (slack.item() - 1))).toBeLessThan(1e-13 * (1 + Math.abs(rawWu)));
-      // And the layer's log-det is finite even where tanh'(a) = 1 (a = 0), the worst point.
-      const layer = new PlanarFlow(5, { u: Array.from(u.data), w: Array.from(w.data), b: 0 });
-      expect(Number.isFinite(layer.forward(zeros([1, 5])).logAbsDet.item())).toBe(true);
+      const expectedSlack = Math.max(rawWu, 0) + Math.log1p(Math.exp(-Math.abs(rawWu))) + 1e-12;
+      for (const implementation of ["fused", "composed"] as const) {
+        let result: { uHat: Tensor; slack: Tensor };
+        try {
+          result = constrainPlanar(u, w, implementation);
+        } catch (error) {
+          // Refused only where û's own rounding (ε Σ|w_j u_j|) is not small next to the slack.
+          expect((error as Error).message).toMatch(/^planar: parameters too large for float64 .* the log-det would not describe the map/);
+          const scale = Array.from(w.data).reduce((s, wj, j) => s + Math.abs(wj * u.data[j]!), 0);
+          expect(2 ** -53 * scale).toBeGreaterThan(1e-4 * expectedSlack);
+          refused++;
+          continue;
+        }
+        const { uHat, slack } = result;
+        // slack = softplus(wᵀu) (+ its floor), computed directly, is positive: the margin the log-det uses.
+        expect(slack.item()).toBeGreaterThan(0);
+        expectClose([slack.item()], [expectedSlack], 1e-14, 0);
+        // And it is 1 + wᵀû of the û actually applied (exact rational arithmetic), to 1 %.
+        expect(Math.abs(exactOnePlusDot(w.data, uHat.data) - slack.item())).toBeLessThanOrEqual(1e-2 * slack.item());
+      }
+      if (trial < 100) {
+        // The layer's log-det is finite even where tanh'(a) = 1 (a = 0), the worst point.
+        const layer = new PlanarFlow(5, { u: Array.from(u.data), w: Array.from(w.data), b: 0 });
+        expect(Number.isFinite(layer.forward(zeros([1, 5])).logAbsDet.item())).toBe(true);
+      }
     }
+    expect(refused).toBeLessThan(200); // most of these raw parameters are held exactly enough
     const uHat = constrainPlanarU(tensor([1, 2]), zeros([2]));
     expect(Array.from(uHat.data)).toEqual([1, 2]);
   });

@@ -328,3 +328,32 @@ export function secondOrderReference(): { hvp: Float64Array; jvp: number } {
   const jv = ag.jvp(f, x, v).item();
   return { hvp: hv, jvp: jv };
 }
+
+/** A double as an exact m·2^e (BigInt mantissa), from its bits. */
+function exactParts(x: number): [bigint, number] {
+  if (x === 0) return [0n, 0];
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, x);
+  const bits = view.getBigUint64(0);
+  const exponent = Number((bits >> 52n) & 0x7ffn), fraction = bits & ((1n << 52n) - 1n);
+  const m = exponent === 0 ? fraction : fraction | (1n << 52n);
+  return [x < 0 ? -m : m, (exponent === 0 ? 1 : exponent) - 1075];
+}
+
+/**
+ * 1 + Σ x_j y_j of doubles in exact rational arithmetic (BigInt), rounded once at the end: an
+ * independent yardstick for what the planar map's 1 + wᵀû really is.
+ */
+export function exactOnePlusDot(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  const terms: Array<[bigint, number]> = [[1n, 0]];
+  for (let j = 0; j < x.length; j++) {
+    const [a, ea] = exactParts(x[j]!), [b, eb] = exactParts(y[j]!);
+    terms.push([a * b, ea + eb]);
+  }
+  const low = Math.min(...terms.map(([, e]) => e));
+  const total = terms.reduce((s, [m, e]) => s + (m << BigInt(e - low)), 0n);
+  // Scale into range before converting: keep the top 64 bits, then multiply by the power of 2.
+  const magnitude = total < 0n ? -total : total;
+  const shift = Math.max(0, magnitude.toString(2).length - 64);
+  return Number(total >> BigInt(shift)) * 2 ** (shift + low);
+}

@@ -1,5 +1,5 @@
 import { Module, noGrad, opOutput, randn, sum, Tensor, tensor, where, type Random } from "../autograd/index.js";
-import { getBackend, SLACK_FLOOR } from "../kernels/index.js";
+import { getBackend, planarSlackError, planarSlackResidual, SLACK_FLOOR } from "../kernels/index.js";
 import { checkLayerParams, checkPointShape, fusedOp, type Flow, type FlowOutput } from "./flow.js";
 
 /** Raw (unconstrained) planar parameters: shared u, w of [D] and b of [] or [1], or per sample [N, D], [N, D], [N]. */
@@ -22,9 +22,19 @@ export type Implementation = "fused" | "composed";
  */
 export function constrainPlanarComposed(u: Tensor, w: Tensor): { uHat: Tensor; slack: Tensor } {
   const wu = sum(w.mul(u), -1), ww = sum(w.mul(w), -1);
-  const slack = wu.softplus().add(SLACK_FLOOR);
-  const coefficient = slack.sub(1).sub(wu).div(where(ww.gt(0), ww, 1));
-  const uHat = u.add((u.rank === 2 ? coefficient.unsqueeze(1) : coefficient).mul(w));
+  // At w = 0 the layer is a translation (determinant 1): its slack is 1, not softplus(0).
+  const slack = where(ww.gt(0), wu.softplus().add(SLACK_FLOOR), 1);
+  const safe = where(ww.gt(0), ww, 1);
+  // û = (u − (wᵀu/‖w‖²) w) + ((slack − 1)/‖w‖²) w: the same û as u + c w, without its cancellation.
+  const column = (t: Tensor) => (u.rank === 2 ? t.unsqueeze(1) : t);
+  let uHat = u.sub(column(wu.div(safe)).mul(w)).add(column(slack.sub(1).div(safe)).mul(w));
+  // Refined as the fused kernel refines it (on host float64 values): a constant nudge along w.
+  if (u.dtype === "float64" && !uHat.storage.onDevice && !w.storage.onDevice) {
+    const rows = u.rank === 2 ? u.shape[0]! : 1, d = u.shape[u.rank - 1]!;
+    const residual = planarSlackResidual(uHat.data, w.data, slack.rank === 0 ? slack.reshape([1]).data : slack.data, rows, d);
+    const nudge = new Tensor(residual.map((r, i) => (ww.data[i]! > 0 ? r / ww.data[i]! : 0)), u.rank === 2 ? [rows, 1] : [1]);
+    uHat = uHat.add(nudge.mul(w.detach()));
+  }
   return { uHat, slack: slack.rank === 0 ? slack.reshape([1]) : slack };
 }
 
@@ -36,8 +46,8 @@ export function constrainPlanar(u: Tensor, w: Tensor, implementation: Implementa
   if (u.rank !== w.rank || u.shape.some((s, i) => s !== w.shape[i]) || u.rank < 1 || u.rank > 2) {
     throw new Error(`planar: parameters u [${u.shape.join(", ")}] and w [${w.shape.join(", ")}] must have one shape, [D] or [N, D]`);
   }
-  if (implementation === "composed") return constrainPlanarComposed(u, w);
   const d = u.shape[u.rank - 1]!, rows = u.rank === 2 ? u.shape[0]! : 1;
+  if (implementation === "composed") return checkSlack(constrainPlanarComposed(u, w), u, w, rows, d);
   const on = [u.storage.kernelInput, w.storage.kernelInput] as const;
   const [uHat, slack] = fusedOp("planarConstraint", [u.shape, [rows]], u.dtype, [u, w], {
     device: () => getBackend().resident?.planarConstraint?.(on[0], on[1], rows, d) ?? null,
@@ -49,7 +59,28 @@ export function constrainPlanar(u: Tensor, w: Tensor, implementation: Implementa
     const c = constrainPlanarComposed(u, w);
     return [c.uHat, c.slack];
   });
-  return { uHat, slack };
+  return checkSlack({ uHat, slack }, u, w, rows, d);
+}
+
+/** How far 1 + wᵀû of the map applied may be from the slack its log-det uses: at most 0.01 nats of log-det. */
+export const SLACK_TOLERANCE = 1e-2;
+
+/**
+ * Refuse parameters for which float64 cannot hold a û whose 1 + wᵀû is the slack the log-det is
+ * computed with (|u| and |w| so large that û's rounding alone moves wᵀû by more than the slack, e.g.
+ * ≈ 1e6 with the constraint active): the log-det would not describe the map. Checked on host float64
+ * values; float32 and device values carry their own rounding (~1e-7 relative) and are not checked.
+ */
+function checkSlack(c: { uHat: Tensor; slack: Tensor }, u: Tensor, w: Tensor, rows: number, d: number): { uHat: Tensor; slack: Tensor } {
+  if (u.dtype !== "float64" || c.uHat.storage.onDevice || c.slack.storage.onDevice || w.storage.onDevice) return c;
+  const errors = planarSlackError(c.uHat.data, w.data, c.slack.data, rows, d);
+  for (let r = 0; r < rows; r++) {
+    if (!(errors[r]! <= SLACK_TOLERANCE)) {
+      const norm = (t: Tensor) => Math.hypot(...Array.from(t.data.subarray(r * d, r * d + d)));
+      throw new Error(`planar: parameters${rows > 1 ? ` of row ${r}` : ""} too large for float64 (‖u‖ = ${norm(u).toExponential(2)}, ‖w‖ = ${norm(w).toExponential(2)}): the û that float64 can hold has 1 + wᵀû off by ${(100 * errors[r]!).toPrecision(3)} % from the ${c.slack.data[r]!.toExponential(3)} its log-det uses, so the log-det would not describe the map; rescale u and w, or lower the learning rate`);
+    }
+  }
+  return c;
 }
 
 /** û alone (see constrainPlanar). */

@@ -13,11 +13,16 @@ export interface RadialParams {
 /**
  * α = softplus(α̃) > 0 and β = −α + softplus(β̃) > −α (appendix A.2): the layer stays invertible.
  * Also returns α + β = softplus(β̃) > 0 computed directly, which the log-det uses to avoid cancellation.
+ * Both carry a floor of RADIAL_FLOOR (added, like the planar slack's): softplus underflows to 0
+ * below about −745, and α = 0 makes h = 1/(α + r) infinite at z = z0 (NaN points and log-det there).
  */
 export function constrainRadial(alphaRaw: Tensor, betaRaw: Tensor): { alpha: Tensor; beta: Tensor; alphaPlusBeta: Tensor } {
-  const alpha = alphaRaw.softplus(), alphaPlusBeta = betaRaw.softplus();
+  const alpha = alphaRaw.softplus().add(RADIAL_FLOOR), alphaPlusBeta = betaRaw.softplus().add(RADIAL_FLOOR);
   return { alpha, beta: alphaPlusBeta.sub(alpha), alphaPlusBeta };
 }
+
+/** Added to α and α + β so they stay positive where softplus underflows; moves them by 1e-12. */
+export const RADIAL_FLOOR = 1e-12;
 
 function checkRadialParams(z: Tensor, p: RadialParams, layer: string): { n: number; d: number; perSample: boolean } {
   return checkLayerParams(layer, z, { z0: p.z0 }, { alpha: p.alpha, beta: p.beta });

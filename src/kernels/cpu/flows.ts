@@ -19,7 +19,12 @@ export const SLACK_FLOOR = 1e-12;
 /**
  * The planar constraint (appendix A.1) for `rows` parameter sets (1 shared, or N per sample):
  * slack = softplus(wᵀu) + SLACK_FLOOR = 1 + wᵀû, c = (slack − 1 − wᵀu)/‖w‖², û = u + c w.
- * ‖w‖ = 0 uses 1 in place of ‖w‖² (then c·w = 0: a translation needs no correction).
+ * ‖w‖ = 0 uses 1 in place of ‖w‖² (then c·w = 0: a translation needs no correction), and its
+ * slack is 1: the map is then z + û tanh(b), of determinant 1 (softplus(0) would not describe it).
+ * Computed as û = (u − (wᵀu/‖w‖²) w) + ((slack − 1)/‖w‖²) w, which loses nothing when u is nearly
+ * parallel to w (where u + c w cancels to 0 for |u|, |w| ≈ 1e8), then refined once: the residual
+ * slack − (1 + wᵀû), computed in double-double, is put back along w, so 1 + wᵀû equals the slack
+ * the log-det uses as closely as û's float64 components allow (planarSlackError measures what is left).
  */
 export function planarConstraint(u: TypedArray, w: TypedArray, rows: number, d: number, uHat: TypedArray, slack: TypedArray): void {
   for (let r = 0; r < rows; r++) {
@@ -30,10 +35,48 @@ export function planarConstraint(u: TypedArray, w: TypedArray, rows: number, d: 
       ww += w[o + j]! * w[o + j]!;
     }
     const sp = softplus(wu) + SLACK_FLOOR;
-    const c = (sp - 1 - wu) / (ww > 0 ? ww : 1);
-    for (let j = 0; j < d; j++) uHat[o + j] = u[o + j]! + c * w[o + j]!;
-    slack[r] = sp;
+    const safe = ww > 0 ? ww : 1, along = wu / safe, target = (sp - 1) / safe;
+    for (let j = 0; j < d; j++) uHat[o + j] = ww > 0 ? u[o + j]! - along * w[o + j]! + target * w[o + j]! : u[o + j]!;
+    if (ww > 0) {
+      const residual = sp - onePlusDot(w, uHat, o, d);
+      for (let j = 0; j < d; j++) uHat[o + j] = uHat[o + j]! + (residual / ww) * w[o + j]!;
+    }
+    slack[r] = ww > 0 ? sp : 1;
   }
+}
+
+/**
+ * |1 + wᵀû − slack| / slack for each row: how far the map actually applied (its Jacobian's
+ * determinant factor 1 + (1 − h²) wᵀû) is from the slack its log-det is computed with, with 1 + wᵀû
+ * of the float64 values evaluated in double-double (no rounding of its own to speak of).
+ */
+export function planarSlackError(uHat: TypedArray, w: TypedArray, slack: TypedArray, rows: number, d: number): Float64Array {
+  return planarSlackResidual(uHat, w, slack, rows, d).map((r, i) => Math.abs(r) / slack[i]!);
+}
+
+/** slack − (1 + wᵀû) for each row, 1 + wᵀû in double-double: what a refinement puts back along w. */
+export function planarSlackResidual(uHat: TypedArray, w: TypedArray, slack: TypedArray, rows: number, d: number): Float64Array {
+  const out = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) out[r] = slack[r]! - onePlusDot(w, uHat, r * d, d);
+  return out;
+}
+
+/** 1 + Σ x_j y_j over one row, in double-double arithmetic (Ogita, Rump and Oishi's Dot2). */
+function onePlusDot(x: TypedArray, y: TypedArray, o: number, d: number): number {
+  let hi = 1, lo = 0;
+  for (let j = 0; j < d; j++) {
+    const a = x[o + j]!, b = y[o + j]!;
+    const p = a * b;
+    // The product's rounding error exactly (Dekker's split of a and b into 26-bit halves).
+    const ca = 134217729 * a, ah = ca - (ca - a), al = a - ah;
+    const cb = 134217729 * b, bh = cb - (cb - b), bl = b - bh;
+    const pErr = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+    // hi + p with its rounding error exactly (Knuth's two-sum).
+    const s = hi + p, bb = s - hi, sErr = (hi - (s - bb)) + (p - bb);
+    hi = s;
+    lo += sErr + pErr;
+  }
+  return hi + lo;
 }
 
 /**
@@ -56,7 +99,7 @@ export function planarConstraintBackward(
     const c = (sp - 1 - wu) / safe;
     const sigma = sigmoid(wu);
     const dcdww = ww > 0 ? -c / ww : 0;
-    const gwu = (gc * (sigma - 1)) / safe + (gSlack ? gSlack[r]! : 0) * sigma;
+    const gwu = (gc * (sigma - 1)) / safe + (gSlack && ww > 0 ? gSlack[r]! : 0) * sigma; // at w = 0 the slack is the constant 1
     for (let j = 0; j < d; j++) {
       const gj = gUHat ? gUHat[o + j]! : 0;
       gu[o + j] += gj + gwu * w[o + j]!;

@@ -11,7 +11,7 @@ import { cpuBackend } from "../cpu/index.js";
 import { sizeOf } from "../strides.js";
 import { isDeviceArray, type Backend, type BinaryOp, type DeviceArray, type KernelInput, type ReduceOp, type ResidentKernels, type Shape, type TypedArray, type UnaryOp } from "../types.js";
 import { BufferArray, copyResult, TextureArray, ViewArray, type GpuBufferHandle } from "./device-arrays.js";
-import { chooseMode, importGpuJs, webgpuNotChosen, type GpuInfo, type GpuInstance, type GpuKernel, type GpuMode, type GpuTexture } from "./load.js";
+import { chooseMode, glLoadError, importGpuJs, webgpuNotChosen, type GpuInfo, type GpuInstance, type GpuKernel, type GpuMode, type GpuTexture } from "./load.js";
 import { MAX_WIDTH, outputStarts, shiftInputs, planarBackwardSharedSource, planarBackwardSource, radialBackwardSharedSource, planarConstraintBackwardSource, planarConstraintSource, planarInverseSource, planarSource, radialBackwardSource, radialInverseSource, radialSource, updateOutputs } from "./sources.js";
 import { binarySpec, constraintSpec, flowSpec, gatherSpec, luSpec, matmulSpec, padSpec, scatterAddSpec, reduceSpec, stridedCopySpec, unarySpec, updateScalars, updateSpec, whereSpec, type KernelSpec } from "./specs.js";
 import { installWebGpu } from "./webgpu.js";
@@ -457,7 +457,8 @@ export async function createGpuBackend(requested: GpuMode | "auto" = "auto"): Pr
   } else if (requested === "auto") {
     webgpuReason = await webgpuNotChosen();
   }
-  const { mode, notices } = chooseMode(gpujs, requested, webgpuReason);
+  const glReason = requested === "headlessgl" || requested === "auto" ? await glLoadError() : null;
+  const { mode, notices } = chooseMode(gpujs, requested, webgpuReason, glReason);
   const gpu = new gpujs.GPU({ mode });
   const probe = gpu.createKernel("function (X) { return X[this.thread.x] * 2; }", { output: [2] });
   const result = (await probe(new Float32Array([1, 2]))) as Float32Array; // a Promise in webgpu mode

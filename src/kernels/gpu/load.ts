@@ -66,11 +66,26 @@ export async function webgpuNotChosen(): Promise<string> {
 }
 
 /**
+ * Why headless-gl (the optional `gl` package gpu.js runs headlessgl on) cannot be loaded here, or
+ * null if it loads. Asked before the display: without the package, an X display would not help.
+ */
+export async function glLoadError(): Promise<string | null> {
+  if (typeof window !== "undefined") return null; // not asked in a browser (headlessgl is for Node)
+  try {
+    await import(/* @vite-ignore */ GL_PACKAGE);
+    return null;
+  } catch (error) {
+    return `headlessgl needs the optional gl package (headless-gl), which is not installed or not built here (${(error as Error).message.split("\n")[0]}); on Debian: apt-get install libxi-dev, then npm_config_nodedir=/usr npm rebuild gl`;
+  }
+}
+const GL_PACKAGE = "gl";
+
+/**
  * Why a mode cannot run here, or null if it can. webgpu's reason is found beforehand (it needs an
  * asynchronous adapter request; null: it runs); headlessgl needs the optional `gl` package and an X display; webasm
  * needs WebAssembly.
  */
-function unavailableReason(gpujs: GpuJs, mode: GpuMode, webgpuReason: string | null): string | null {
+function unavailableReason(gpujs: GpuJs, mode: GpuMode, webgpuReason: string | null, glReason: string | null): string | null {
   switch (mode) {
     case "webgpu":
       return webgpuReason;
@@ -80,6 +95,7 @@ function unavailableReason(gpujs: GpuJs, mode: GpuMode, webgpuReason: string | n
       return gpujs.GPU.isWebGLSupported ? null : "WebGL is not available here";
     case "headlessgl": {
       if (typeof window !== "undefined") return "headlessgl is for Node.js; in a browser use webgl2 or webgl";
+      if (glReason) return glReason; // the first blocker: without the package a display would not help
       const display = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.DISPLAY;
       if (!display) return "headlessgl needs an X display (run under xvfb-run -a)";
       return gpujs.GPU.isHeadlessGLSupported ? null : "headlessgl needs the optional gl package (headless-gl), which is not built here";
@@ -96,16 +112,16 @@ function unavailableReason(gpujs: GpuJs, mode: GpuMode, webgpuReason: string | n
  * GPU with synchronous read-back (webgl2 or webgl in a browser; headlessgl in Node), then webasm,
  * and records a notice for each mode it passed over, webgpu included (see webgpuNotChosen).
  */
-export function chooseMode(gpujs: GpuJs, requested: GpuMode | "auto", webgpuReason: string | null): { mode: GpuMode; notices: string[] } {
+export function chooseMode(gpujs: GpuJs, requested: GpuMode | "auto", webgpuReason: string | null, glReason: string | null = null): { mode: GpuMode; notices: string[] } {
   if (requested !== "auto") {
     if (!GPU_MODES.includes(requested)) throw new Error(`unknown gpu.js mode "${requested}"; choose one of ${GPU_MODES.join(", ")} or auto`);
-    const reason = unavailableReason(gpujs, requested, webgpuReason);
+    const reason = unavailableReason(gpujs, requested, webgpuReason, glReason);
     if (reason) throw new Error(`gpu.js mode "${requested}" was requested but is not available: ${reason}`);
     return { mode: requested, notices: [] };
   }
   const notices: string[] = [];
   for (const mode of ["webgpu", "webgl2", "webgl", "headlessgl", "webasm"] as const) {
-    const reason = unavailableReason(gpujs, mode, webgpuReason);
+    const reason = unavailableReason(gpujs, mode, webgpuReason, glReason);
     if (!reason) return { mode, notices };
     notices.push(`gpu.js ${mode}: ${reason}`);
   }

@@ -171,12 +171,12 @@ function pointSumSource(params: string, parts: Array<{ size: number; share: stri
     return total; }`;
 }
 
-/** The planar constraint's row quantities at row p of [rows, D]: wᵀu, ‖w‖², slack = softplus(wᵀu) + floor; `alsoInLoop` accumulates more in the same loop over the row (gc, backward). */
+/** The planar constraint's row quantities at row p of [rows, D]: wᵀu, ‖w‖², slack = softplus(wᵀu) + floor (1 at w = 0, where the layer is a translation; `live` is 0 there); `alsoInLoop` accumulates more in the same loop over the row (gc, backward). */
 const constraintRow = (alsoInLoop = ""): string => `const o = p * this.constants.d;
     let wu = 0; let ww = 0; let gc = 0;
     for (let q = 0; q < this.constants.d; q++) { wu += Wt[o + q] * U[o + q]; ww += Wt[o + q] * Wt[o + q]; ${alsoInLoop} }
     const x = wu; const sp = ${UNARY_EXPRESSIONS.softplus} + this.constants.floor;
-    let safe = 1; if (ww > 0) { safe = ww; } const c = (sp - 1 - wu) / safe;`;
+    let safe = 1; let slack = 1; let live = 0; if (ww > 0) { safe = ww; slack = sp; live = 1; } const c = (sp - 1 - wu) / safe;`;
 
 /**
  * The planar constraint for [rows, D] parameters (kernels/cpu/flows.ts), one kernel: û ([rows, D])
@@ -185,7 +185,7 @@ const constraintRow = (alsoInLoop = ""): string => `const o = p * this.constants
 export function planarConstraintSource(rows: number, d: number): string {
   return packedSource("U, Wt", [
     { size: rows * d, perElement: true, value: "U[i] + c * Wt[i]" },
-    { size: rows, perElement: false, value: "sp" },
+    { size: rows, perElement: false, value: "slack" },
   ], constraintRow(), false);
 }
 
@@ -194,7 +194,7 @@ export function planarConstraintBackwardSource(rows: number, d: number): string 
   const body = `${constraintRow("gc += GU[o + q] * Wt[o + q];")}
     const sigma = ${UNARY_EXPRESSIONS.sigmoid};
     let dcdww = 0; if (ww > 0) { dcdww = -(c / ww); }
-    const gwu = (gc * (sigma - 1)) / safe + GS[p] * sigma;`;
+    const gwu = (gc * (sigma - 1)) / safe + GS[p] * sigma * live;`;
   return packedSource("U, Wt, GU, GS", [
     { size: rows * d, perElement: true, value: "GU[i] + gwu * Wt[i]" },
     { size: rows * d, perElement: true, value: "c * GU[i] + gwu * U[i] + 2 * gc * dcdww * Wt[i]" },
