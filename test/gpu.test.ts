@@ -7,7 +7,7 @@ import { backendInfo, BINARY_EXPRESSIONS, cpuBackend, DEFAULT_GPU_THRESHOLDS, in
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
 import type { GpuMode } from "../src/kernels/gpu/load.js";
 import { jacobian, logAbsDet, planar } from "../src/flows/index.js";
-import { constraintCases, expectDeviceUpdatesMatch, expectLogAbsDets, jacobianCase, knownDeterminants, expectGradcheck, expectViewsAsInputs, expectInverseSolves, flowDensityStep, inverseCases, inverseOnDevice, hvpByBackward, secondOrderCase, secondOrderReference, tinyRegression, UPDATE_RULES } from "./helpers.js";
+import { COMPARISONS, constraintCases, exactlySummable, expectComparison, expectReduced, expectDeviceUpdatesMatch, withTies, expectLogAbsDets, jacobianCase, knownDeterminants, expectGradcheck, expectViewsAsInputs, expectInverseSolves, flowDensityStep, inverseCases, inverseOnDevice, hvpByBackward, secondOrderCase, secondOrderReference, tinyRegression, UPDATE_RULES } from "./helpers.js";
 
 // Every GPU kernel against the CPU fallback, in every gpu.js mode this machine can run. A mode that
 // cannot run here is listed as skipped with its reason (never silently passed).
@@ -91,15 +91,27 @@ for (const mode of modes) {
         }
       }
     });
-    it("reductions (error bound: n·2⁻²⁴·Σ|x| for a sum of n float32 terms)", () => {
+    it("reductions: exact on integer inputs (every element counted once), and within n·2⁻²⁴·Σ|x| on random floats", () => {
       for (const [outer, size, inner] of [[1, 5000, 1], [30, 17, 40], [7, 300, 3]]) {
-        const x = Float64Array.from(Float32Array.from(rand(outer * size * inner)));
-        for (const op of ["sum", "max", "min"] as const) {
-          const g = new Float64Array(outer * inner), c = new Float64Array(outer * inner);
-          backend.reduce(op, x, outer, size, inner, g);
-          cpuBackend.reduce(op, x, outer, size, inner, c);
-          const bound = op === "sum" ? size * 2 ** -24 * 2 * size : 1e-6;
-          for (let i = 0; i < c.length; i++) expect(Math.abs(g[i]! - c[i]!), `${op} ${i}`).toBeLessThanOrEqual(bound);
+        for (const exact of [true, false]) {
+          const x = exact ? exactlySummable(rng, outer * size * inner) : Float64Array.from(Float32Array.from(rand(outer * size * inner)));
+          for (const op of ["sum", "max", "min"] as const) {
+            const g = new Float64Array(outer * inner), c = new Float64Array(outer * inner);
+            backend.reduce(op, x, outer, size, inner, g);
+            cpuBackend.reduce(op, x, outer, size, inner, c);
+            expectReduced(op, x, outer, size, inner, g, c, exact);
+          }
+        }
+      }
+    });
+    it("comparisons on inputs with ties match their definitions (eq, ne, gt, ge, lt, le), with broadcasting", () => {
+      for (const [as, bs] of [[[100, 70], [100, 70]], [[100, 70], [70]], [[3, 1, 5], [4, 1]]] as Array<[number[], number[]]>) {
+        const shape = ag.broadcastShapes("test", as, bs), n = shape.reduce((p, d) => p * d, 1);
+        const a = withTies(rng, as.reduce((p, d) => p * d, 1)), b = withTies(rng, bs.reduce((p, d) => p * d, 1));
+        for (const op of Object.keys(COMPARISONS) as Array<keyof typeof COMPARISONS>) {
+          const g = new Float64Array(n);
+          backend.binary(op, a, as, b, bs, g, shape);
+          expectComparison(op, a, as, b, bs, g, shape);
         }
       }
     });

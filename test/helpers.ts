@@ -357,3 +357,55 @@ export function exactOnePlusDot(x: ArrayLike<number>, y: ArrayLike<number>): num
   const shift = Math.max(0, magnitude.toString(2).length - 64);
   return Number(total >> BigInt(shift)) * 2 ** (shift + low);
 }
+
+/**
+ * Inputs whose float32 sums are exact in any order: nonzero integers in [−8, 8] (partial sums stay
+ * far below 2²⁴). A device's sum of them must equal the exact sum, so dropping or double-counting
+ * any one element is caught (a rounding bound for random floats is too loose to catch that).
+ */
+export function exactlySummable(rng: Random, n: number): Float64Array {
+  return Float64Array.from({ length: n }, () => (1 + Math.floor(rng.uniform() * 8)) * (rng.uniform() < 0.5 ? -1 : 1));
+}
+
+/** Values drawn from a few, so that comparisons meet ties (a test on distinct random floats passes a constant eq). */
+export function withTies(rng: Random, n: number): Float64Array {
+  const values = [-1, -0.5, 0.5, 1, 1.5];
+  return Float64Array.from({ length: n }, () => values[Math.floor(rng.uniform() * values.length)]!);
+}
+
+export const COMPARISONS = { eq: (a: number, b: number) => a === b, ne: (a: number, b: number) => a !== b, gt: (a: number, b: number) => a > b, ge: (a: number, b: number) => a >= b, lt: (a: number, b: number) => a < b, le: (a: number, b: number) => a <= b } as const;
+
+/** Throw unless out is the comparison `op` of a and b broadcast to `shape`, from its definition (1 or 0), element by element. */
+export function expectComparison(op: keyof typeof COMPARISONS, a: ArrayLike<number>, aShape: number[], b: ArrayLike<number>, bShape: number[], out: ArrayLike<number>, shape: number[]): void {
+  const at = (values: ArrayLike<number>, own: number[], index: number[]): number => {
+    const lead = shape.length - own.length;
+    let flat = 0;
+    own.forEach((d, k) => (flat = flat * d + (d === 1 ? 0 : index[lead + k]!)));
+    return values[flat]!;
+  };
+  const n = shape.reduce((p, d) => p * d, 1);
+  for (let i = 0; i < n; i++) {
+    const index: number[] = [];
+    let rest = i;
+    for (let k = shape.length - 1; k >= 0; k--) {
+      index[k] = rest % shape[k]!;
+      rest = Math.floor(rest / shape[k]!);
+    }
+    const x = at(a, aShape, index), y = at(b, bShape, index), want = COMPARISONS[op](x, y) ? 1 : 0;
+    if (out[i] !== want) throw new Error(`${op}(${x}, ${y}) at flat index ${i}: got ${out[i]}, expected ${want}`);
+  }
+}
+
+/**
+ * Throw unless a device's reduction `actual` of x viewed as [outer, size, inner] matches the CPU's
+ * `reference`: exactly for max and min, and for sums of exactlySummable inputs; otherwise within
+ * the float32 rounding bound size·2⁻²⁴·Σ|x| of each reduced slice.
+ */
+export function expectReduced(op: "sum" | "max" | "min", x: ArrayLike<number>, outer: number, size: number, inner: number, actual: ArrayLike<number>, reference: ArrayLike<number>, exact: boolean): void {
+  for (let i = 0; i < reference.length; i++) {
+    let abs = 0;
+    for (let k = 0; k < size; k++) abs += Math.abs(x[(Math.floor(i / inner) * size + k) * inner + (i % inner)]!);
+    const bound = exact || op !== "sum" ? 0 : size * 2 ** -24 * abs;
+    if (!(Math.abs(actual[i]! - reference[i]!) <= bound)) throw new Error(`${op} ${i}: device ${actual[i]}, CPU ${reference[i]} (bound ${bound})`);
+  }
+}

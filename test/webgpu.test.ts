@@ -5,7 +5,7 @@ import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js
 import type { BufferArray } from "../src/kernels/gpu/device-arrays.js";
 import { estimateKL, estimateKLAsync, evaluateVAE, evaluateVAEAsync, fit2D, fit2DAsync, FlowVAE, trainVAE, trainVAEAsync } from "../src/models/index.js";
 import { logAbsDetJacobian } from "../src/flows/index.js";
-import { constraintCases, expectDeviceUpdatesMatch, expectInverseSolves, expectLogAbsDets, jacobianCase, knownDeterminants, expectViewsAsInputs, flowDensityStep, inverseCases, inverseOnDevice, hvpByBackward, secondOrderCase, secondOrderReference, tinyRegression } from "./helpers.js";
+import { COMPARISONS, constraintCases, exactlySummable, expectComparison, expectReduced, expectDeviceUpdatesMatch, withTies, expectInverseSolves, expectLogAbsDets, jacobianCase, knownDeterminants, expectViewsAsInputs, flowDensityStep, inverseCases, inverseOnDevice, hvpByBackward, secondOrderCase, secondOrderReference, tinyRegression } from "./helpers.js";
 
 // gpu.js's webgpu mode, where Dawn loads and a Vulkan driver answers: on a GPU machine, or here on
 // Mesa's software Vulkan (lavapipe) with Node run by newer C runtimes (scripts/webgpu-node.sh).
@@ -79,16 +79,26 @@ if (typeof backend === "string") {
       }
     });
 
-    it("reductions (error bound: n·2⁻²⁴·Σ|x| for a sum of n float32 terms)", async () => {
+    it("reductions: exact on integer inputs (every element counted once), and within n·2⁻²⁴·Σ|x| on random floats", async () => {
       for (const [outer, size, inner] of [[1, 5000, 1], [30, 17, 40], [7, 300, 3]] as const) {
-        const x = rand(outer * size * inner);
-        for (const op of ["sum", "max", "min"] as const) {
-          const c = new Float32Array(outer * inner);
-          cpuBackend.reduce(op, x, outer, size, inner, c);
-          const g = await read(r.reduce(op, x, outer, size, inner));
-          const bound = op === "sum" ? size * 2 ** -24 * 2 * size : 1e-6;
-          for (let i = 0; i < c.length; i++) expect(Math.abs(g[i]! - c[i]!), `${op} ${i}`).toBeLessThanOrEqual(bound);
+        for (const exact of [true, false]) {
+          const x = exact ? Float32Array.from(exactlySummable(new ag.Random(outer + size), outer * size * inner)) : rand(outer * size * inner);
+          for (const op of ["sum", "max", "min"] as const) {
+            const c = new Float64Array(outer * inner);
+            cpuBackend.reduce(op, Float64Array.from(x), outer, size, inner, c);
+            const g = await read(r.reduce(op, x, outer, size, inner));
+            expectReduced(op, x, outer, size, inner, g, c, exact);
+          }
         }
+      }
+    });
+
+    it("comparisons on inputs with ties match their definitions (eq, ne, gt, ge, lt, le), with broadcasting", async () => {
+      const random = new ag.Random(5);
+      for (const [as, bs] of [[[100, 70], [100, 70]], [[100, 70], [70]], [[3, 1, 5], [4, 1]]] as Array<[number[], number[]]>) {
+        const shape = ag.broadcastShapes("test", as, bs);
+        const a = Float32Array.from(withTies(random, sizeOf(as))), b = Float32Array.from(withTies(random, sizeOf(bs)));
+        for (const op of Object.keys(COMPARISONS) as Array<keyof typeof COMPARISONS>) expectComparison(op, a, as, b, bs, await read(r.binary(op, a, as, b, bs, shape)), shape);
       }
     });
 
