@@ -15,10 +15,11 @@ export type Implementation = "fused" | "composed";
  * The paper's re-parameterisation (appendix A.1): û = u + [m(wᵀu) − wᵀu] w / ‖w‖² with
  * m(x) = −1 + softplus(x), so wᵀû = m(wᵀu) > −1 and the layer is invertible. Also returns the
  * slack 1 + wᵀû = softplus(wᵀu) > 0 computed directly, because 1 + wᵀû recomputed from û rounds to
- * 0 or below when wᵀu ≪ −1. The slack carries a floor of SLACK_FLOOR = 1e-12 (added, so gradients
- * stay smooth), because softplus itself underflows to 0 below wᵀu ≈ −745; it moves m by 1e-12. At
- * w = 0 the layer is a translation and needs no correction (the division is guarded, not the
- * formula changed). Composed from autograd ops: the readable reference for the fused kernel.
+ * 0 or below when wᵀu ≪ −1. The slack carries a floor of SLACK_FLOOR = 1e-8 (added, so gradients
+ * stay smooth), because softplus itself underflows to 0 below wᵀu ≈ −745 and float64 cannot hold
+ * a û whose 1 + wᵀû is much smaller than û's own rounding; it moves m by 1e-8. At w = 0 the layer
+ * is a translation: no correction, and a slack of 1. Composed from autograd ops: the readable
+ * reference for the fused kernel.
  */
 export function constrainPlanarComposed(u: Tensor, w: Tensor): { uHat: Tensor; slack: Tensor } {
   const wu = sum(w.mul(u), -1), ww = sum(w.mul(w), -1);

@@ -78,9 +78,9 @@ function* fitLoop(options: Fit2DOptions): Loop<Fit2DResult> {
         return l;
       });
     } catch (error) {
-      // Finite parameters (checked by the layers) that a step made non-finite: the update overflowed.
-      if (t > 0 && error instanceof Error && error.message.includes("parameters must be finite")) {
-        throw new Error(`fit ${target}: the update of step ${t - 1} made the flow's parameters non-finite (${error.message}): the gradient was not finite; lower the learning rate or use fewer layers (K = ${K})`);
+      // Parameters the layers refuse (non-finite, or too large for float64) after an update: it diverged.
+      if (t > 0 && error instanceof Error && /parameters must be finite|too large for float64/.test(error.message)) {
+        throw new Error(`fit ${target}: diverged: the update of step ${t - 1} left parameters the flow cannot use (${error.message}); lower the learning rate (it was ${lr}) or use fewer layers (K = ${K})`);
       }
       throw error;
     }

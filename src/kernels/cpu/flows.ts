@@ -13,8 +13,12 @@ function sigmoid(x: number): number {
   return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
 }
 
-/** Added to softplus(wᵀu) so 1 + wᵀû stays positive when softplus underflows (wᵀu < −745). */
-export const SLACK_FLOOR = 1e-12;
+/**
+ * Added to softplus(wᵀu) so 1 + wᵀû stays positive when softplus underflows (wᵀu < −745), and so
+ * that float64 can hold a û with 1 + wᵀû at the slack: û's own rounding moves wᵀû by about
+ * 2⁻⁵³ Σ|w_j û_j|, which at 1e-8 stays within 1 % of the floor up to Σ|w_j û_j| ≈ 1e6 (|u|, |w| ≈ 1e3).
+ */
+export const SLACK_FLOOR = 1e-8;
 
 /**
  * The planar constraint (appendix A.1) for `rows` parameter sets (1 shared, or N per sample):
