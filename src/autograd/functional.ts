@@ -34,6 +34,11 @@ export function leavesOf(xs: Tensor[], createGraph: boolean, name = "grad"): Ten
   });
 }
 
+/** Evaluate a forward for a first-order gradient: recorded (even inside noGrad), fused ops as kernels. */
+function recordForFirstOrder<T>(fn: () => T): T {
+  return enableGrad(() => preferComposed(false, fn));
+}
+
 /** Evaluate a forward whose gradient will be differentiated again: recorded, fused ops as their composed references. */
 function recordForSecondOrder<T>(fn: () => T): T {
   return enableGrad(() => preferComposed(true, fn));
@@ -57,8 +62,9 @@ export function valueAndGrad(f: Fn, options: GradOptions = {}): (...xs: Tensor[]
   return (...xs) => {
     const createGraph = wantsGraph(xs, options);
     const leaves = leavesOf(xs, createGraph);
-    // With a graph, f is recorded even when called inside noGrad (its gradient needs the graph).
-    const value = createGraph ? recordForSecondOrder(() => f(...leaves)) : preferComposed(false, () => f(...leaves));
+    // f is recorded even when called inside noGrad: its gradient needs the graph (without it, a
+    // silent zero). The gradient itself is a constant unless a graph is created.
+    const value = createGraph ? recordForSecondOrder(() => f(...leaves)) : recordForFirstOrder(() => f(...leaves));
     if (!(value instanceof Tensor)) throw new Error(`grad: the function must return a Tensor, got ${typeof value}`);
     if (value.size !== 1) throw new Error(`grad: the function must return a scalar, got shape ${shapeString(value.shape)}; use vjp for other outputs`);
     if (!value.requiresGrad) return { value, grads: gradientsOf(leaves, new Map()) };
@@ -82,7 +88,7 @@ export function vjpFunction(f: (x: Tensor) => Tensor, x: Tensor, options: GradOp
   checkFunction("vjp", f);
   const createGraph = wantsGraph([x], options);
   const [leaf] = leavesOf([x], createGraph, "vjp") as [Tensor];
-  const value = createGraph ? recordForSecondOrder(() => f(leaf)) : preferComposed(false, () => f(leaf));
+  const value = createGraph ? recordForSecondOrder(() => f(leaf)) : recordForFirstOrder(() => f(leaf));
   if (!(value instanceof Tensor)) throw new Error(`vjp: the function must return a Tensor, got ${typeof value}`);
   return {
     value: createGraph ? value : value.detach(),

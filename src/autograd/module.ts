@@ -78,6 +78,7 @@ export class Module {
     }
     for (const [n, t] of own) {
       const p = saved[n]!;
+      if (typeof p !== "object" || p === null) throw new Error(`loadStateDict: parameter "${n}" must be an object with shape, dtype and data, got ${p === null ? "null" : typeof p}`);
       if (!Array.isArray(p.shape) || !sameShape(p.shape, t.shape)) {
         throw new Error(`loadStateDict: parameter "${n}" has shape ${Array.isArray(p.shape) ? shapeString(p.shape) : String(p.shape)} in the file, the module expects ${shapeString(t.shape)}`);
       }
