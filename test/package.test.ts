@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -45,6 +45,10 @@ describe("the packed package", () => {
     expect(ours.some((u) => u.endsWith("/dist/src/autograd/index.js"))).toBe(true);
     expect(ours.some((u) => u.includes("/dist/src/kernels/"))).toBe(true); // the CPU kernels, as designed
     expect(resolved.filter((u) => /gpu\.js|\/flows\/|\/models\//.test(u))).toEqual([]);
+    // The installed command runs, and `bench` (whose suites live in a clone, not in the package) says so.
+    const bench = spawnSync(process.execPath, [path.join(app, "node_modules/flowgrad/dist/src/cli/main.js"), "bench", "--quick"], { cwd: app, encoding: "utf8" });
+    expect(bench.status).toBe(1);
+    expect(bench.stderr).toMatch(/flowgrad: the benchmarks run from a clone of the flowgrad repository: npm ci && npm run bench/);
     // And the tarball ships types for every subpath.
     for (const sub of ["autograd", "kernels", "flows", "models"]) {
       expect(() => readFileSync(path.join(app, "node_modules/flowgrad/dist/src", sub, "index.d.ts"))).not.toThrow();

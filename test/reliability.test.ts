@@ -284,6 +284,28 @@ describe("the flowgrad command: model files, outputs and concurrent runs", () =>
     expect(existsSync(path.join(tmp, "s.png"))).toBe(false);
   }, 60_000);
 
+  it("demo (the main job) fits every target at every K, prints the table and writes the figure and the summary", () => {
+    const r = run("demo", "--K", "2,3", "--steps", "60", "--kl-samples", "1000", "--out", "demo");
+    expect(r.status, r.stderr).toBe(0);
+    for (const t of ["U1", "U2", "U3", "U4"]) expect(r.stdout).toMatch(new RegExp(`\\| ${t} \\| planar \\| 3 \\| \\d+\\.\\d{4} \\|`));
+    expect(readdirSync(path.join(tmp, "demo")).sort()).toEqual(["figure3.png", "summary.json"]);
+    const summary = JSON.parse(readFileSync(path.join(tmp, "demo/summary.json"), "utf8"));
+    expect(summary.records.map((x: { target: string; K: number }) => `${x.target}:${x.K}`)).toEqual(["U1:2", "U1:3", "U2:2", "U2:3", "U3:2", "U3:3", "U4:2", "U4:3"]);
+    const png = readFileSync(path.join(tmp, "demo/figure3.png"));
+    expect(png.subarray(1, 4).toString()).toBe("PNG");
+    // 4 rows of panels and 1 + 2 columns: the image is taller than wide by the rows' count.
+    expect(png.readUInt32BE(20)).toBeGreaterThan(png.readUInt32BE(16));
+  }, 120_000);
+
+  it("sample draws digits from a saved model into a PNG grid", () => {
+    saveVAE(path.join(tmp, "digits.model.json"), new FlowVAE({ latent: 2, hidden: 8, K: 1 }));
+    const r = run("sample", "--model", "digits.model.json", "--out", "grid/digits.png", "--seed", "3");
+    expect(r.status, r.stderr).toBe(0);
+    const png = readFileSync(path.join(tmp, "grid/digits.png"));
+    expect(png.subarray(1, 4).toString()).toBe("PNG");
+    expect(png.readUInt32BE(16)).toBeGreaterThanOrEqual(10 * 28); // ten digits across
+  }, 60_000);
+
   it("compare checks that it can write its output before evaluating anything", () => {
     const model = new FlowVAE({ latent: 2, hidden: 4, K: 0 });
     saveVAE(path.join(tmp, "tiny.model.json"), model);
