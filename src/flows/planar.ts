@@ -63,6 +63,8 @@ export function constrainPlanar(u: Tensor, w: Tensor, implementation: Implementa
   return checkSlack({ uHat, slack }, u, w, rows, d);
 }
 
+export { SLACK_FLOOR };
+
 /** How far 1 + wᵀû of the map applied may be from the slack its log-det uses: at most 0.01 nats of log-det. */
 export const SLACK_TOLERANCE = 1e-2;
 

@@ -1,5 +1,5 @@
 import { Adam, Linear, logsumexp, MLP, Module, noGrad, Random, randn, RMSprop, split, sum, Tensor, tidy, type Optimizer } from "../autograd/index.js";
-import { normalLogProb, planar, radial } from "../flows/index.js";
+import { normalLogProb, planar, radial, SLACK_FLOOR } from "../flows/index.js";
 import { sampleBinary } from "./binarize.js";
 import type { FlowKind } from "./fit2d.js";
 import { runLoop, runLoopAsync, type Loop } from "./loop.js";
@@ -90,7 +90,8 @@ export class FlowVAE extends Module {
 
   /**
    * Zero the head's weights for the flow parameters and set their biases where each layer is the
-   * identity. Planar: w = e_j and u = ln(e − 1)·e_j, so wᵀu = ln(e − 1), m(wᵀu) = 0 and û = 0.
+   * identity. Planar: w = e_j and u = softplus⁻¹(1 − SLACK_FLOOR)·e_j, so the slack softplus(wᵀu) +
+   * SLACK_FLOOR is 1, m(wᵀu) = 0 and û = 0 (to rounding).
    * Radial: α̃ = β̃ (so β = 0) and z0 = 0.
    */
   private startFlowsAtIdentity(): void {
@@ -102,7 +103,7 @@ export class FlowVAE extends Module {
       bias.fill(0, offset, offset + per);
       if (c.flow === "planar") {
         const j = k % d;
-        bias[offset + j] = Math.log(Math.E - 1); // u
+        bias[offset + j] = Math.log(Math.expm1(1 - SLACK_FLOOR)); // u
         bias[offset + d + j] = 1; // w
       }
     }
