@@ -21,6 +21,10 @@ function wantsGraph(xs: readonly Tensor[], options: GradOptions): boolean {
   return options.createGraph ?? (isGradEnabled() && xs.some((x) => x instanceof Tensor && x.requiresGrad));
 }
 
+// Each pass below asks for the gradient with respect to the tensors f was called with, treated as
+// leaves (wrtAsLeaves): the graph that made the arguments is not walked — a grad nested in a loop
+// (an ODE solver's steps) costs one step's graph, not the whole history's.
+
 /**
  * The tensors f is called with. First order: fresh leaves sharing the arguments' values, so a
  * function's gradient never touches outside `grad`s. With a graph: an identity op of each argument
@@ -68,7 +72,7 @@ export function valueAndGrad(f: Fn, options: GradOptions = {}): (...xs: Tensor[]
     if (!(value instanceof Tensor)) throw new Error(`grad: the function must return a Tensor, got ${typeof value}`);
     if (value.size !== 1) throw new Error(`grad: the function must return a scalar, got shape ${shapeString(value.shape)}; use vjp for other outputs`);
     if (!value.requiresGrad) return { value, grads: gradientsOf(leaves, new Map()) };
-    const grads = gradients(value, ones(value), { createGraph, wrt: leaves });
+    const grads = gradients(value, ones(value), { createGraph, wrt: leaves, wrtAsLeaves: true });
     return { value: createGraph ? value : value.detach(), grads: gradientsOf(leaves, grads) };
   };
 }
@@ -96,7 +100,7 @@ export function vjpFunction(f: (x: Tensor) => Tensor, x: Tensor, options: GradOp
       if (!(v instanceof Tensor)) throw new Error("vjp: the cotangent v must be a Tensor");
       if (!value.requiresGrad) return zerosLikeOf(x);
       const graph = createGraph || (isGradEnabled() && v.requiresGrad);
-      return gradients(value, v, { retainGraph: true, createGraph: graph, wrt: [leaf] }).get(leaf) ?? zerosLikeOf(x);
+      return gradients(value, v, { retainGraph: true, createGraph: graph, wrt: [leaf], wrtAsLeaves: true }).get(leaf) ?? zerosLikeOf(x);
     },
   };
 }
@@ -142,7 +146,7 @@ export function hvp(f: (x: Tensor) => Tensor, x: Tensor, v: Tensor, options: Gra
   const [leaf] = leavesOf([x], true, "hvp") as [Tensor];
   const { grads: [g] } = enableGrad(() => valueAndGrad(f, { createGraph: true })(leaf));
   if (!g!.requiresGrad) return zerosLikeOf(x); // f is at most linear in x
-  return gradients(g!, v, { createGraph, wrt: [leaf] }).get(leaf) ?? zerosLikeOf(x);
+  return gradients(g!, v, { createGraph, wrt: [leaf], wrtAsLeaves: true }).get(leaf) ?? zerosLikeOf(x);
 }
 
 /**
@@ -202,7 +206,7 @@ export function hessian(f: (x: Tensor) => Tensor, options: GradOptions = {}): (x
     for (let i = 0; i < x.size; i++) {
       const e = zerosLikeOf(x);
       e.data[i] = 1;
-      rows.push(g!.requiresGrad ? (gradients(g!, e, { retainGraph: true, createGraph, wrt: [leaf] }).get(leaf) ?? zerosLikeOf(x)) : zerosLikeOf(x));
+      rows.push(g!.requiresGrad ? (gradients(g!, e, { retainGraph: true, createGraph, wrt: [leaf], wrtAsLeaves: true }).get(leaf) ?? zerosLikeOf(x)) : zerosLikeOf(x));
     }
     return reshape(stack(rows), [...x.shape, ...x.shape]);
   };

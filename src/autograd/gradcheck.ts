@@ -113,7 +113,7 @@ export function gradgradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], 
     const cotangent = args[args.length - 1]!;
     const leaves = leavesOf(args.slice(0, -1), true, "gradgradcheck");
     const out = f(...leaves); // fused ops run their kernels here: their createGraph rule is what is checked
-    const grads = out.requiresGrad ? gradients(out, cotangent, { createGraph: true, wrt: leaves }) : new Map<Tensor, Tensor>();
+    const grads = out.requiresGrad ? gradients(out, cotangent, { createGraph: true, wrt: leaves, wrtAsLeaves: true }) : new Map<Tensor, Tensor>();
     const flat = leaves.map((l) => reshape(grads.get(l) ?? new Tensor(new Float64Array(l.size), l.shape), [l.size]));
     return flat.length === 1 ? flat[0]! : concat(flat);
   });
