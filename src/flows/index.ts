@@ -4,3 +4,5 @@ export { PlanarFlow, planar, planarInverse, constrainPlanar, constrainPlanarComp
 export { RadialFlow, radial, radialInverse, constrainRadial, RADIAL_FLOOR, type RadialParams } from "./radial.js";
 export { jacobian, logAbsDet, logAbsDetJacobian } from "./jacobian.js";
 export { FlowDistribution, normalLogProb } from "./distribution.js";
+export { ContinuousFlow, CNF, type ContinuousFlowOptions, type TraceEstimator } from "./cnf.js";
+export { rk4, dopri5, type OdeFunction, type OdeState, type Dopri5Options, type Solution, type SolveStats } from "./ode.js";
