@@ -82,6 +82,15 @@ describe("the flowgrad command", () => {
     expect(record.kl.samples).toBe(2000);
     expect(readFileSync(path.join(tmp, "out/U1-planar-K2.png")).subarray(1, 4).toString()).toBe("PNG");
   }, 60_000);
+  it("fit --flow cnf trains a continuous flow and records its parameter count and field evaluations", () => {
+    const r = run("fit", "--flow", "cnf", "--K", "4", "--ode-steps", "2", "--trace", "hutchinson", "--steps", "20", "--kl-samples", "1000", "--out", "cnf");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\| U1 \| cnf \| 4 \| \d+\.\d{4} \|/);
+    const record = JSON.parse(readFileSync(path.join(tmp, "cnf/U1-cnf-K4.json"), "utf8"));
+    expect(record.cnf).toEqual({ solver: "rk4", steps: 2, trace: "hutchinson" });
+    expect(record.parameters).toBe(3 * 4 + 4 + 4 * 4 + 4 + 4 * 2 + 2); // MLP 3-4-4-2
+    expect(record.fieldEvaluations).toBe(8); // 2 RK4 steps of 4 evaluations, for the KL estimate's last batch
+  }, 60_000);
   it("vae: trains with early stopping and dynamic binarisation, writes the table, JSON, model and digits", () => {
     const r = run("vae", "--K", "0,1", "--latent", "4", "--hidden", "8", "--epochs", "3", "--train-count", "400", "--validation", "100",
       "--binarize", "dynamic", "--samples", "5", "--out", "vae");

@@ -1,17 +1,19 @@
 // `flowgrad fit` and `flowgrad demo`: the paper's section 6.1 experiments from the command line.
 import path from "node:path";
 import { noGrad, tensor } from "../autograd/index.js";
-import { energy, estimateKL, estimateKLAsync, fit2D, fit2DAsync, logPartition, TARGETS, type FlowKind, type KLEstimate, type TargetName } from "../models/index.js";
+import { energy, estimateKL, estimateKLAsync, fit2D, fit2DAsync, logPartition, TARGETS, type CNF2DOptions, type Flow2DKind, type KLEstimate, type TargetName } from "../models/index.js";
 import { blankImage, drawDensity, gridPoints, type Image } from "../models/heatmap.js";
-import type { FlowDistribution } from "../flows/index.js";
+import { ContinuousFlow, type FlowDistribution } from "../flows/index.js";
 import { prepareOutputDir, writeJsonAtomic, writePng } from "../node/io.js";
 import { asyncReads, onHost } from "./host.js";
 import { progress } from "./progress.js";
 
 export interface FitSettings {
   target: TargetName;
-  flow: FlowKind;
+  flow: Flow2DKind;
   K: number;
+  /** For flow "cnf": solver, steps and trace. */
+  cnf?: CNF2DOptions;
   steps: number;
   batch: number;
   lr: number;
@@ -21,6 +23,10 @@ export interface FitSettings {
 }
 
 export interface FitRecord extends Omit<FitSettings, "klSamples"> {
+  /** Trainable numbers in q. */
+  parameters: number;
+  /** For a CNF: evaluations of its vector field in the last solve of the KL estimate (one batch of samples). */
+  fieldEvaluations?: number;
   seconds: number;
   finalLoss: number;
   kl: KLEstimate;
@@ -45,7 +51,7 @@ export async function runFit(settings: FitSettings, logZ: number): Promise<{ rec
   let result;
   try {
     const options = {
-      target, flow, K, steps, batchSize: settings.batch, lr: settings.lr, optimizer: settings.optimizer, seed: settings.seed,
+      target, flow, K, steps, cnf: settings.cnf, batchSize: settings.batch, lr: settings.lr, optimizer: settings.optimizer, seed: settings.seed,
       onStep: (t: number, loss: number, beta: number) => {
         if (t % 50 === 0 || t === steps - 1) bar.update(t + 1, `F ${loss.toFixed(3)} β ${beta.toFixed(2)}`);
       },
@@ -55,8 +61,11 @@ export async function runFit(settings: FitSettings, logZ: number): Promise<{ rec
     bar.stop();
   }
   const kl = asyncReads() ? await estimateKLAsync(result.q, target, logZ, settings.klSamples) : estimateKL(result.q, target, logZ, settings.klSamples);
+  const continuous = result.q.flow instanceof ContinuousFlow ? result.q.flow : null;
   const record: FitRecord = {
-    target, flow, K, steps, batch: settings.batch, lr: settings.lr, optimizer: settings.optimizer, seed: settings.seed,
+    target, flow, K, ...(settings.cnf ? { cnf: settings.cnf } : {}), steps, batch: settings.batch, lr: settings.lr, optimizer: settings.optimizer, seed: settings.seed,
+    parameters: result.q.parameters().reduce((n, p) => n + p.size, 0),
+    ...(continuous?.lastStats ? { fieldEvaluations: continuous.lastStats.evaluations } : {}),
     seconds: result.seconds, finalLoss: result.losses[result.losses.length - 1]!, kl,
   };
   return { record, q: result.q };

@@ -63,10 +63,13 @@ const program = new Command()
 
 program
   .command("fit")
-  .description("fit planar or radial flows to one of the paper's 2-D densities (section 6.1) and score the fit by KL")
+  .description("fit planar or radial flows, or a continuous flow (CNF), to one of the paper's 2-D densities (section 6.1) and score the fit by KL")
   .addOption(new Option("--target <name>", "target density").choices([...TARGETS]).default("U1"))
-  .addOption(new Option("--flow <kind>", "flow layer").choices(["planar", "radial"]).default("planar"))
-  .option("--K <n>", "number of flow layers", positiveInt("K"), 32)
+  .addOption(new Option("--flow <kind>", "flow: planar or radial layers, or a CNF (neural ODE)").choices(["planar", "radial", "cnf"]).default("planar"))
+  .option("--K <n>", "number of flow layers (planar, radial); for cnf, hidden units per layer of its MLP", positiveInt("K"), 32)
+  .addOption(new Option("--solver <name>", "cnf: ODE solver, fixed-step RK4 or adaptive Dormand–Prince 5(4)").choices(["rk4", "dopri5"]).default("rk4"))
+  .option("--ode-steps <n>", "cnf with rk4: steps from t = 0 to 1", positiveInt("ode-steps"), 10)
+  .addOption(new Option("--trace <how>", "cnf: tr(∂f/∂z) exactly (D products) or by Hutchinson's estimator (one)").choices(["exact", "hutchinson"]).default("exact"))
   .option("--steps <n>", "parameter updates", positiveInt("steps"), 20_000)
   .option("--batch <n>", "samples per step", positiveInt("batch"), 200)
   .option("--lr <x>", "learning rate (cosine-decayed to lr/20)", positiveNumber("lr"), 0.01)
@@ -74,8 +77,9 @@ program
   .option("--seed <n>", "random seed", integer("seed"), 0)
   .option("--kl-samples <n>", "samples for the KL estimate", positiveInt("kl-samples"), 100_000)
   .option("--out <dir>", "output folder", "results/fit")
-  .action(async (o: { target: TargetName; flow: "planar" | "radial"; K: number; steps: number; batch: number; lr: number; optimizer: "adam" | "rmsprop"; seed: number; klSamples: number; out: string }) => {
-    await fitCommand({ target: o.target, flow: o.flow, K: o.K, steps: o.steps, batch: o.batch, lr: o.lr, optimizer: o.optimizer, seed: o.seed, klSamples: o.klSamples }, o.out);
+  .action(async (o: { target: TargetName; flow: "planar" | "radial" | "cnf"; K: number; solver: "rk4" | "dopri5"; odeSteps: number; trace: "exact" | "hutchinson"; steps: number; batch: number; lr: number; optimizer: "adam" | "rmsprop"; seed: number; klSamples: number; out: string }) => {
+    const cnf = o.flow === "cnf" ? { solver: o.solver, steps: o.odeSteps, trace: o.trace } : undefined;
+    await fitCommand({ target: o.target, flow: o.flow, K: o.K, cnf, steps: o.steps, batch: o.batch, lr: o.lr, optimizer: o.optimizer, seed: o.seed, klSamples: o.klSamples }, o.out);
   });
 
 program

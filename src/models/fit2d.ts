@@ -1,14 +1,22 @@
 import { Adam, noGrad, Random, RMSprop, tensor, tidy, type Optimizer, type Tensor, type TypedArray } from "../autograd/index.js";
-import { FlowDistribution, PlanarFlow, RadialFlow, Sequential, type Implementation } from "../flows/index.js";
+import { CNF, FlowDistribution, PlanarFlow, RadialFlow, Sequential, type ContinuousFlowOptions, type Implementation } from "../flows/index.js";
 import { fittedEnergy, type TargetName } from "./densities.js";
 import { runLoop, runLoopAsync, type Loop } from "./loop.js";
 
 export type FlowKind = "planar" | "radial";
+/** The 2-D fits take the continuous flow too (the VAE's amortised flows are planar or radial). */
+export type Flow2DKind = FlowKind | "cnf";
+/** The CNF's solver and trace for a 2-D fit (see ContinuousFlowOptions). */
+export type CNF2DOptions = Pick<ContinuousFlowOptions, "solver" | "steps" | "rtol" | "atol" | "trace">;
 
-/** q_K for the 2-D experiments: base N(0, I) (fixed, as in the paper) through K flow layers. */
-export function makeFlow2D(kind: FlowKind, K: number, random: Random, implementation: Implementation = "fused"): FlowDistribution {
+/**
+ * q_K for the 2-D experiments: base N(0, I) (fixed, as in the paper) through K flow layers, or for
+ * "cnf" through a continuous flow whose vector field is an MLP 3-K-K-2 (K hidden units per layer).
+ */
+export function makeFlow2D(kind: Flow2DKind, K: number, random: Random, implementation: Implementation = "fused", cnf: CNF2DOptions = {}): FlowDistribution {
   if (!Number.isInteger(K) || K < 1) throw new Error(`K must be a positive integer, got ${K}`);
-  if (kind !== "planar" && kind !== "radial") throw new Error(`unknown flow "${String(kind)}"; choose planar or radial`);
+  if (kind === "cnf") return new FlowDistribution(new CNF(2, { ...cnf, hidden: [K, K], random }), { fixedBase: true });
+  if (kind !== "planar" && kind !== "radial") throw new Error(`unknown flow "${String(kind)}"; choose planar, radial or cnf`);
   const layers = Array.from({ length: K }, () =>
     kind === "planar" ? new PlanarFlow(2, { random, implementation }) : new RadialFlow(2, { random, implementation }),
   );
@@ -28,9 +36,12 @@ export function freeEnergy(q: FlowDistribution, U: (z: Tensor) => Tensor, n: num
 
 export interface Fit2DOptions {
   target: TargetName;
-  flow: FlowKind;
+  flow: Flow2DKind;
+  /** Flow layers (planar, radial), or the CNF's hidden units per layer. */
   K: number;
   steps: number;
+  /** For flow "cnf": its solver and trace. */
+  cnf?: CNF2DOptions;
   batchSize?: number;
   lr?: number;
   optimizer?: "adam" | "rmsprop";
@@ -57,7 +68,7 @@ function* fitLoop(options: Fit2DOptions): Loop<Fit2DResult> {
   const annealSteps = options.annealSteps ?? Math.min(10_000, Math.max(1, Math.floor(steps / 3)));
   const U = fittedEnergy(target);
   const random = new Random(seed);
-  const q = makeFlow2D(flow, K, random, implementation);
+  const q = makeFlow2D(flow, K, random, implementation, options.cnf);
   const opt: Optimizer = optimizer === "adam" ? new Adam(q.parameters(), { lr }) : new RMSprop(q.parameters(), { lr, momentum: 0.9 });
   const losses: number[] = [];
   const started = performance.now();
