@@ -65,8 +65,8 @@ program
   .command("fit")
   .description("fit planar or radial flows, or a continuous flow (CNF), to one of the paper's 2-D densities (section 6.1) and score the fit by KL")
   .addOption(new Option("--target <name>", "target density").choices([...TARGETS]).default("U1"))
-  .addOption(new Option("--flow <kind>", "flow: planar or radial layers, or a CNF (neural ODE)").choices(["planar", "radial", "cnf"]).default("planar"))
-  .option("--K <n>", "number of flow layers (planar, radial); for cnf, hidden units per layer of its MLP", positiveInt("K"), 32)
+  .addOption(new Option("--flow <kind>", "flow: planar or radial layers, a CNF (neural ODE), or a Hamiltonian flow (its KL is an upper bound, on (z, ρ))").choices(["planar", "radial", "cnf", "hamiltonian"]).default("planar"))
+  .option("--K <n>", "number of flow layers (planar, radial) or leapfrog steps (hamiltonian); for cnf, hidden units per layer of its MLP", positiveInt("K"), 32)
   .addOption(new Option("--solver <name>", "cnf: ODE solver, fixed-step RK4 or adaptive Dormand–Prince 5(4)").choices(["rk4", "dopri5"]).default("rk4"))
   .option("--ode-steps <n>", "cnf with rk4: steps from t = 0 to 1", positiveInt("ode-steps"), 10)
   .addOption(new Option("--trace <how>", "cnf: tr(∂f/∂z) exactly (D products) or by Hutchinson's estimator (one)").choices(["exact", "hutchinson"]).default("exact"))
@@ -77,7 +77,7 @@ program
   .option("--seed <n>", "random seed", integer("seed"), 0)
   .option("--kl-samples <n>", "samples for the KL estimate", positiveInt("kl-samples"), 100_000)
   .option("--out <dir>", "output folder", "results/fit")
-  .action(async (o: { target: TargetName; flow: "planar" | "radial" | "cnf"; K: number; solver: "rk4" | "dopri5"; odeSteps: number; trace: "exact" | "hutchinson"; steps: number; batch: number; lr: number; optimizer: "adam" | "rmsprop"; seed: number; klSamples: number; out: string }) => {
+  .action(async (o: { target: TargetName; flow: "planar" | "radial" | "cnf" | "hamiltonian"; K: number; solver: "rk4" | "dopri5"; odeSteps: number; trace: "exact" | "hutchinson"; steps: number; batch: number; lr: number; optimizer: "adam" | "rmsprop"; seed: number; klSamples: number; out: string }) => {
     const cnf = o.flow === "cnf" ? { solver: o.solver, steps: o.odeSteps, trace: o.trace } : undefined;
     await fitCommand({ target: o.target, flow: o.flow, K: o.K, cnf, steps: o.steps, batch: o.batch, lr: o.lr, optimizer: o.optimizer, seed: o.seed, klSamples: o.klSamples }, o.out);
   });

@@ -6,3 +6,4 @@ export { jacobian, logAbsDet, logAbsDetJacobian } from "./jacobian.js";
 export { FlowDistribution, normalLogProb } from "./distribution.js";
 export { ContinuousFlow, CNF, type ContinuousFlowOptions, type TraceEstimator } from "./cnf.js";
 export { rk4, dopri5, type OdeFunction, type OdeState, type Dopri5Options, type Solution, type SolveStats } from "./ode.js";
+export { HamiltonianFlow, augmentedEnergy, type HamiltonianFlowOptions } from "./hamiltonian.js";

@@ -1,22 +1,29 @@
 import { Adam, noGrad, Random, RMSprop, tensor, tidy, type Optimizer, type Tensor, type TypedArray } from "../autograd/index.js";
-import { CNF, FlowDistribution, PlanarFlow, RadialFlow, Sequential, type ContinuousFlowOptions, type Implementation } from "../flows/index.js";
+import { augmentedEnergy, CNF, FlowDistribution, HamiltonianFlow, PlanarFlow, RadialFlow, Sequential, type ContinuousFlowOptions, type Implementation } from "../flows/index.js";
 import { fittedEnergy, type TargetName } from "./densities.js";
 import { runLoop, runLoopAsync, type Loop } from "./loop.js";
 
 export type FlowKind = "planar" | "radial";
-/** The 2-D fits take the continuous flow too (the VAE's amortised flows are planar or radial). */
-export type Flow2DKind = FlowKind | "cnf";
+/** The 2-D fits take the continuous and Hamiltonian flows too (the VAE's amortised flows are planar or radial). */
+export type Flow2DKind = FlowKind | "cnf" | "hamiltonian";
 /** The CNF's solver and trace for a 2-D fit (see ContinuousFlowOptions). */
 export type CNF2DOptions = Pick<ContinuousFlowOptions, "solver" | "steps" | "rtol" | "atol" | "trace">;
 
 /**
- * q_K for the 2-D experiments: base N(0, I) (fixed, as in the paper) through K flow layers, or for
- * "cnf" through a continuous flow whose vector field is an MLP 3-K-K-2 (K hidden units per layer).
+ * q_K for the 2-D experiments: base N(0, I) (fixed, as in the paper) through K flow layers; for
+ * "cnf" through a continuous flow whose vector field is an MLP 3-K-K-2 (K hidden units per layer);
+ * for "hamiltonian" through K leapfrog steps on (z, ρ) of the target's energy (`target` needed),
+ * a distribution on 4 coordinates whose first two are z.
  */
-export function makeFlow2D(kind: Flow2DKind, K: number, random: Random, implementation: Implementation = "fused", cnf: CNF2DOptions = {}): FlowDistribution {
+export function makeFlow2D(kind: Flow2DKind, K: number, random: Random, implementation: Implementation = "fused", cnf: CNF2DOptions = {}, target?: TargetName): FlowDistribution {
   if (!Number.isInteger(K) || K < 1) throw new Error(`K must be a positive integer, got ${K}`);
   if (kind === "cnf") return new FlowDistribution(new CNF(2, { ...cnf, hidden: [K, K], random }), { fixedBase: true });
-  if (kind !== "planar" && kind !== "radial") throw new Error(`unknown flow "${String(kind)}"; choose planar, radial or cnf`);
+  if (kind === "hamiltonian") {
+    if (!target) throw new Error("makeFlow2D: a Hamiltonian flow moves along the target's energy; name the target");
+    // Its base is learned too (as the encoder gives q0 in Hamiltonian VAEs): leapfrog steps alone move N(0, I) little.
+    return new FlowDistribution(new HamiltonianFlow(2, fittedEnergy(target), { K, random }));
+  }
+  if (kind !== "planar" && kind !== "radial") throw new Error(`unknown flow "${String(kind)}"; choose planar, radial, cnf or hamiltonian`);
   const layers = Array.from({ length: K }, () =>
     kind === "planar" ? new PlanarFlow(2, { random, implementation }) : new RadialFlow(2, { random, implementation }),
   );
@@ -66,9 +73,9 @@ function* fitLoop(options: Fit2DOptions): Loop<Fit2DResult> {
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps must be a positive integer, got ${steps}`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
   const annealSteps = options.annealSteps ?? Math.min(10_000, Math.max(1, Math.floor(steps / 3)));
-  const U = fittedEnergy(target);
   const random = new Random(seed);
-  const q = makeFlow2D(flow, K, random, implementation, options.cnf);
+  const q = makeFlow2D(flow, K, random, implementation, options.cnf, target);
+  const { U } = scoringEnergy(q, target); // a Hamiltonian flow's q lives on (z, ρ): its energy is augmented
   const opt: Optimizer = optimizer === "adam" ? new Adam(q.parameters(), { lr }) : new RMSprop(q.parameters(), { lr, momentum: 0.9 });
   const losses: number[] = [];
   const started = performance.now();
@@ -178,9 +185,25 @@ function* logPartitionLoop(target: TargetName, gridSize: number, half: number): 
   return max + Math.log(s * h * h);
 }
 
+/**
+ * The energy q is scored against, and what its normaliser adds to ln Z: the target's, or for a
+ * distribution on (z, ρ) (a Hamiltonian flow) U(z) + ½‖ρ‖², whose normaliser is Z·2π in 2-D.
+ */
+export function scoringEnergy(q: FlowDistribution, target: TargetName): { U: (z: Tensor) => Tensor; logZOffset: number; augmented: boolean } {
+  const U = fittedEnergy(target);
+  if (q.flow.dim === 2) return { U, logZOffset: 0, augmented: false };
+  if (q.flow.dim === 4 && q.flow instanceof HamiltonianFlow) return { U: augmentedEnergy(U, 2), logZOffset: Math.log(2 * Math.PI), augmented: true };
+  throw new Error(`the 2-D fits score distributions on 2 coordinates (or 4 for a Hamiltonian flow), got ${q.flow.dim}`);
+}
+
 export interface KLEstimate {
-  /** KL(q_K ‖ p) = F + ln Z, in nats */
+  /**
+   * KL(q_K ‖ p) = F + ln Z, in nats. For a Hamiltonian flow (augmented) it is KL on (z, ρ), an upper
+   * bound on KL(q(z) ‖ p(z)) (the marginal's KL plus that of ρ given z).
+   */
   kl: number;
+  /** Whether kl is the augmented-space upper bound (Hamiltonian flows). */
+  augmented: boolean;
   /** standard error of the Monte Carlo estimate of F */
   standardError: number;
   freeEnergy: number;
@@ -199,7 +222,7 @@ export function estimateKLAsync(q: FlowDistribution, target: TargetName, logZ: n
 }
 
 function* klLoop(q: FlowDistribution, target: TargetName, logZ: number, samples: number, seed: number): Loop<KLEstimate> {
-  const U = fittedEnergy(target);
+  const { U, logZOffset, augmented } = scoringEnergy(q, target);
   const random = new Random(seed);
   let sum = 0, sumSq = 0, n = 0;
   while (n < samples) {
@@ -215,5 +238,5 @@ function* klLoop(q: FlowDistribution, target: TargetName, logZ: number, samples:
     n += m;
   }
   const mean = sum / n, variance = Math.max(0, sumSq / n - mean * mean);
-  return { kl: mean + logZ, standardError: Math.sqrt(variance / n), freeEnergy: mean, logZ, samples: n };
+  return { kl: mean + logZ + logZOffset, augmented, standardError: Math.sqrt(variance / n), freeEnergy: mean, logZ: logZ + logZOffset, samples: n };
 }
