@@ -19,6 +19,18 @@ export interface Node {
 }
 
 let gradEnabled = true;
+
+/** Run fn with one of this module's switches set to `value`, and put it back afterwards (also when fn throws). */
+function withSetting<T>(get: () => boolean, set: (value: boolean) => void, value: boolean, fn: () => T): T {
+  const before = get();
+  set(value);
+  try {
+    return fn();
+  } finally {
+    set(before);
+  }
+}
+
 let anomalyDetection = false;
 
 export function isGradEnabled(): boolean {
@@ -37,13 +49,7 @@ export function enableGrad<T>(fn: () => T): T {
 
 /** Run fn with recording on (or off): a backward pass that creates a graph records its rules even inside noGrad. */
 export function withGradMode<T>(on: boolean, fn: () => T): T {
-  const before = gradEnabled;
-  gradEnabled = on;
-  try {
-    return fn();
-  } finally {
-    gradEnabled = before;
-  }
+  return withSetting(() => gradEnabled, (v) => (gradEnabled = v), on, fn);
 }
 
 // True while a backward pass runs its rules with createGraph: a rule that cannot record itself
@@ -56,13 +62,7 @@ export function isCreatingGraph(): boolean {
 
 /** Run a backward pass's rules in createGraph mode (or not): recorded, and with isCreatingGraph() set. */
 export function withCreateGraph<T>(on: boolean, fn: () => T): T {
-  const before = creatingGraph;
-  creatingGraph = on;
-  try {
-    return withGradMode(on, fn);
-  } finally {
-    creatingGraph = before;
-  }
+  return withSetting(() => creatingGraph, (v) => (creatingGraph = v), on, () => withGradMode(on, fn));
 }
 
 // True while a function runs whose gradient will be taken with createGraph (grad, hvp, hessian,
@@ -76,13 +76,7 @@ export function isComposedPreferred(): boolean {
 
 /** Run fn (a forward that a createGraph pass will differentiate) with fused ops recording their composed references. */
 export function preferComposed<T>(on: boolean, fn: () => T): T {
-  const before = composedPreferred;
-  composedPreferred = on;
-  try {
-    return fn();
-  } finally {
-    composedPreferred = before;
-  }
+  return withSetting(() => composedPreferred, (v) => (composedPreferred = v), on, fn);
 }
 
 /**
