@@ -5,3 +5,4 @@ export { makeFlow2D, scoringEnergy, annealedBeta, freeEnergy, fit2D, fit2DAsync,
 export { FlowVAE, DEFAULT_VAE, trainVAE, trainVAEAsync, evaluateVAE, evaluateVAEAsync, pairedDifference, sampleDigits, type VAEConfig, type TrainVAEOptions, type TrainVAEResult, type VAEEvaluation, type VAEEvaluationDetail, type Draw } from "./vae.js";
 export { sampleBinary } from "./binarize.js";
 export { runLoop, runLoopAsync, type Loop, type LoopRequest } from "./loop.js";
+export { langevin, kernelSteinDiscrepancy, type LangevinOptions, type LangevinResult, type LangevinSnapshot, type SteinDiscrepancy } from "./langevin.js";
