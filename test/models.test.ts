@@ -82,6 +82,15 @@ describe("the flowgrad command", () => {
     expect(record.kl.samples).toBe(2000);
     expect(readFileSync(path.join(tmp, "out/U1-planar-K2.png")).subarray(1, 4).toString()).toBe("PNG");
   }, 60_000);
+  it("langevin simulates particles and prints their Stein discrepancy against time beside exact samples", () => {
+    const r = run("langevin", "--target", "U2", "--particles", "60", "--steps", "40", "--adjusted", "--out", "langevin");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\| 0\.40 \| 40 \| -?\d+\.\d{5} \| \d+\.\d{5} \|/);
+    expect(r.stdout).toMatch(/\| exact samples of p \| \|/);
+    const record = JSON.parse(readFileSync(path.join(tmp, "langevin/U2-langevin-mala.json"), "utf8"));
+    expect(record.rows.map((x: { step: number }) => x.step)).toEqual([0, 10, 30, 40]);
+    expect(record.acceptance).toBeGreaterThan(0);
+  }, 60_000);
   it("fit --flow cnf trains a continuous flow and records its parameter count and field evaluations", () => {
     const r = run("fit", "--flow", "cnf", "--K", "4", "--ode-steps", "2", "--trace", "hutchinson", "--steps", "20", "--kl-samples", "1000", "--out", "cnf");
     expect(r.status, r.stderr).toBe(0);
@@ -208,6 +217,6 @@ describe("the flowgrad command", () => {
   it("--help lists the subcommands", () => {
     const r = run("--help");
     expect(r.status).toBe(0);
-    for (const cmd of ["fit", "demo", "vae", "sample", "compare", "calibrate", "bench"]) expect(r.stdout).toContain(cmd);
+    for (const cmd of ["fit", "demo", "langevin", "vae", "sample", "compare", "calibrate", "bench"]) expect(r.stdout).toContain(cmd);
   });
 });

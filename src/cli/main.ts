@@ -11,6 +11,7 @@ import { TARGETS, type TargetName } from "../models/index.js";
 import { UserError } from "../node/io.js";
 import { calibrateCommand, describeThresholds } from "./calibrate.js";
 import { demoCommand, fitCommand } from "./fit.js";
+import { langevinCommand } from "./langevin.js";
 import { compareCommand, sampleCommand, vaeCommand } from "./vae.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -81,6 +82,19 @@ program
     const cnf = o.flow === "cnf" ? { solver: o.solver, steps: o.odeSteps, trace: o.trace } : undefined;
     await fitCommand({ target: o.target, flow: o.flow, K: o.K, cnf, steps: o.steps, batch: o.batch, lr: o.lr, optimizer: o.optimizer, seed: o.seed, klSamples: o.klSamples }, o.out);
   });
+
+program
+  .command("langevin")
+  .description("the Langevin flow (section 3.2) on a 2-D density: particles from N(0, I) under dz = −∇U dt + √2 dW, their kernel Stein discrepancy to p against time")
+  .addOption(new Option("--target <name>", "target density").choices([...TARGETS]).default("U1"))
+  .option("--particles <n>", "particles", positiveInt("particles"), 1000)
+  .option("--step-size <x>", "time step h", positiveNumber("step-size"), 0.01)
+  .option("--steps <n>", "steps", positiveInt("steps"), 1000)
+  .option("--adjusted", "Metropolis-adjusted (MALA) instead of plain Euler–Maruyama (ULA)")
+  .option("--seed <n>", "random seed", integer("seed"), 0)
+  .option("--out <dir>", "output folder", "results/langevin")
+  .action((o: { target: TargetName; particles: number; stepSize: number; steps: number; adjusted?: boolean; seed: number; out: string }) =>
+    langevinCommand({ target: o.target, particles: o.particles, stepSize: o.stepSize, steps: o.steps, adjusted: o.adjusted ?? false, seed: o.seed }, o.out));
 
 program
   .command("demo")
