@@ -2,12 +2,18 @@
 // the log-det, backward through the solve) against the dimension D, with the exact trace (D
 // vector-Jacobian products per evaluation of the field) and Hutchinson's estimator (one). Before
 // timing, at every D: Hutchinson's log-det averaged over many probes agrees with the exact one.
-// Run: npm run bench:cnf   (add --quick for a shorter run)
-import { Adam, noGrad, randn } from "../src/autograd/index.js";
+// Run: npm run bench:cnf   (add --quick for a shorter run; -- --memory 2000 for the memory of a long fit)
+import v8 from "node:v8";
+import vm from "node:vm";
+import { Adam, noGrad, Random, randn } from "../src/autograd/index.js";
 import { CNF } from "../src/flows/index.js";
+import { fittedEnergy, freeEnergy, makeFlow2D } from "../src/models/index.js";
 import { environment, markdownTable, runCases, writeResult, type Case } from "./harness.js";
 
 const quick = process.argv.includes("--quick");
+// --memory N: instead of the timings, N training steps of a CNF on U1 (D = 2), the heap after a
+// full collection every N/10 steps: is it flat over a long fit?
+const memoryAt = process.argv.indexOf("--memory");
 const dims = quick ? [2, 8, 32] : [2, 4, 8, 16, 32, 64, 128, 256];
 const N = 64, hidden = 64, odeSteps = 4, maxSecondsPerCall = quick ? 2 : 10;
 
@@ -25,6 +31,33 @@ function model(d: number, trace: "exact" | "hutchinson") {
     },
     z,
   };
+}
+
+if (memoryAt >= 0) {
+  const steps = Number(process.argv[memoryAt + 1]);
+  if (!Number.isInteger(steps) || steps < 10) throw new Error("--memory needs a number of steps (at least 10)");
+  v8.setFlagsFromString("--expose-gc");
+  const gc = vm.runInNewContext("gc") as () => void;
+  const q = makeFlow2D("cnf", 16, new Random(0));
+  const opt = new Adam(q.parameters(), { lr: 1e-3 });
+  const U = fittedEnergy("U1"), random = new Random(1);
+  const heap: Array<{ step: number; heapMiB: number; rssMiB: number }> = [];
+  const started = performance.now();
+  for (let t = 0; t <= steps; t++) {
+    if (t % (steps / 10) === 0) {
+      gc();
+      heap.push({ step: t, heapMiB: process.memoryUsage().heapUsed / 2 ** 20, rssMiB: process.memoryUsage().rss / 2 ** 20 });
+      console.error(`  step ${t}: heap ${heap.at(-1)!.heapMiB.toFixed(1)} MiB`);
+    }
+    opt.zeroGrad();
+    freeEnergy(q, U, 200, 1, random).backward();
+    opt.step();
+  }
+  const env = environment(), growth = heap.at(-1)!.heapMiB - heap[1]!.heapMiB;
+  console.log(`- ${steps.toLocaleString("en")} CNF training steps on U1 (MLP 3-16-16-2, RK4 10 steps, exact trace, batch 200): heap after a full GC ${heap.map((h) => h.heapMiB.toFixed(1)).join(", ")} MiB at every ${steps / 10} steps; ${growth >= 0 ? "+" : ""}${growth.toFixed(2)} MiB from step ${steps / 10} to the end (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+  writeResult("results/cnf-memory.json", { suite: "cnf-memory", environment: env, steps, heap, growthMiB: growth });
+  console.log("written: results/cnf-memory.json");
+  process.exit(0);
 }
 
 // Agreement first: the mean of Hutchinson's log-det over 100 probe draws (per point) is within 5
