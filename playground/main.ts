@@ -3,7 +3,7 @@
 import { Adam, noGrad, randn, Random, tensor, tidy } from "../src/autograd/index.js";
 import { jacobian, logAbsDet, PlanarFlow } from "../src/flows/index.js";
 import { backendInfo, initBackend } from "../src/kernels/index.js";
-import { annealedBeta, energy, estimateKL, fittedEnergy, freeEnergy, gridPoints, logPartition, makeFlow2D, viridis, type FlowKind, type TargetName } from "../src/models/index.js";
+import { annealedBeta, energy, estimateKL, fittedEnergy, freeEnergy, gridPoints, logPartition, makeFlow2D, viridis, type Flow2DKind, type TargetName } from "../src/models/index.js";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const HALF = 4, PANEL = 240, BATCH = 200, ANNEAL_STEPS = 1000, KL_EVERY = 250;
@@ -29,7 +29,7 @@ function settings() {
   const lr = Number(($("lr") as HTMLInputElement).value);
   if (!(K >= 1 && K <= 64)) throw new Error("K must be a whole number from 1 to 64");
   if (!(lr > 0 && lr <= 0.1)) throw new Error("the learning rate must be in (0, 0.1]");
-  return { target: ($("target") as HTMLSelectElement).value as TargetName, flow: ($("flow") as HTMLSelectElement).value as FlowKind, K, lr };
+  return { target: ($("target") as HTMLSelectElement).value as TargetName, flow: ($("flow") as HTMLSelectElement).value as Flow2DKind, K, lr };
 }
 
 function notice(text: string | null): void {
@@ -41,7 +41,8 @@ function notice(text: string | null): void {
 function newRun(): Run {
   const s = settings();
   const random = new Random(0);
-  const q = makeFlow2D(s.flow, s.K, random);
+  // The CNF: RK4 with 4 steps and Hutchinson's trace, light enough for a live page.
+  const q = makeFlow2D(s.flow, s.K, random, "fused", { steps: 4, trace: "hutchinson" });
   if (!logZCache.has(s.target)) logZCache.set(s.target, logPartition(s.target, 400));
   return { target: s.target, q, opt: new Adam(q.parameters(), { lr: s.lr }), U: fittedEnergy(s.target), random, logZ: logZCache.get(s.target)!, step: 0, losses: [], kls: [] };
 }

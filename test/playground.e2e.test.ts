@@ -89,6 +89,15 @@ describe.skipIf(!chromium)(`the playground in headless Chromium${chromium ? "" :
       await page.click("#start");
       await page.waitForFunction(() => Number(document.getElementById("step")?.textContent) > 50, undefined, { timeout: 60_000 });
       await page.click("#pause");
+      // The continuous flow (a neural ODE) trains in the page too, on the CPU backend.
+      await page.selectOption("#backend", "cpu");
+      await page.selectOption("#flow", "cnf");
+      await page.fill("#K", "8");
+      await page.click("#reset");
+      await page.click("#start");
+      await page.waitForFunction(() => Number(document.getElementById("step")?.textContent) > 20, undefined, { timeout: 60_000 });
+      await page.click("#pause");
+      expect(await page.isHidden("#notice"), (await page.textContent("#notice")) ?? "").toBe(true);
       expect(errors).toEqual([]);
       expect(requests.filter((r) => !r.startsWith(url.replace(/index\.html$/, "")))).toEqual([]);
     } finally {
