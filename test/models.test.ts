@@ -91,6 +91,21 @@ describe("the flowgrad command", () => {
     expect(record.rows.map((x: { step: number }) => x.step)).toEqual([0, 10, 30, 40]);
     expect(record.acceptance).toBeGreaterThan(0);
   }, 60_000);
+  it("figure draws saved fits of several kinds into one image, a row per target; a model file of another kind is refused", () => {
+    for (const [flow, K] of [["cnf", "4"], ["hamiltonian", "2"]]) {
+      const r = run("fit", "--flow", flow!, "--K", K!, "--ode-steps", "2", "--steps", "20", "--kl-samples", "500", "--out", "fig");
+      expect(r.status, r.stderr).toBe(0);
+    }
+    const r = run("figure", "--models", "fig/U1-cnf-K4.model.json,fig/U1-hamiltonian-K2.model.json", "--out", "fig/flows.png");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/U1: cnf K=4, hamiltonian K=2/);
+    const png = readFileSync(path.join(tmp, "fig/flows.png"));
+    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([4 + 3 * (128 + 4), 4 + 128 + 4]); // 3 columns, 1 row
+    writeFileSync(path.join(tmp, "fig/vae.model.json"), JSON.stringify({ manifest: { kind: "flowgrad.vae", version: 1, config: {} }, parameters: {} }));
+    const bad = run("figure", "--models", "fig/vae.model.json");
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/is not a flowgrad 2-D fit model file/);
+  }, 90_000);
   it("fit --flow cnf trains a continuous flow and records its parameter count and field evaluations", () => {
     const r = run("fit", "--flow", "cnf", "--K", "4", "--ode-steps", "2", "--trace", "hutchinson", "--steps", "20", "--kl-samples", "1000", "--out", "cnf");
     expect(r.status, r.stderr).toBe(0);
@@ -217,6 +232,6 @@ describe("the flowgrad command", () => {
   it("--help lists the subcommands", () => {
     const r = run("--help");
     expect(r.status).toBe(0);
-    for (const cmd of ["fit", "demo", "langevin", "vae", "sample", "compare", "calibrate", "bench"]) expect(r.stdout).toContain(cmd);
+    for (const cmd of ["fit", "demo", "figure", "langevin", "vae", "sample", "compare", "calibrate", "bench"]) expect(r.stdout).toContain(cmd);
   });
 });

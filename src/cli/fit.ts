@@ -35,13 +35,13 @@ export interface FitRecord extends Omit<FitSettings, "klSamples"> {
 const PANEL = 128;
 
 /** ln p on the figure grid: −U(z) − ln Z. */
-function targetLogDensity(target: TargetName, logZ: number): Float64Array {
+export function targetLogDensity(target: TargetName, logZ: number): Float64Array {
   const points = tensor(gridPoints(PANEL), { shape: [PANEL * PANEL, 2] });
   return noGrad(() => energy(target)(points).neg().sub(logZ).data as Float64Array);
 }
 
 /** ln q_K on the figure grid, through the flow's inverse. */
-function fittedLogDensity(q: FlowDistribution): Float64Array {
+export function fittedLogDensity(q: FlowDistribution): Float64Array {
   if (q.flow.dim === 4) return sampledLogDensity(q);
   return q.logProb(tensor(gridPoints(PANEL), { shape: [PANEL * PANEL, 2] })).data as Float64Array;
 }
@@ -51,17 +51,21 @@ function fittedLogDensity(q: FlowDistribution): Float64Array {
  * lives on (z, ρ), the marginal density of z has no closed form (ρ would have to be integrated out).
  */
 function sampledLogDensity(q: FlowDistribution): Float64Array {
-  const counts = new Float64Array(PANEL * PANEL), half = 4, h = (2 * half) / PANEL;
-  const random = new Random(2024);
-  for (let drawn = 0; drawn < 200_000; drawn += 10_000) {
-    const z = noGrad(() => q.sample(10_000, random).z).data;
-    for (let i = 0; i < 10_000; i++) {
-      const col = Math.floor((z[4 * i]! + half) / h), row = Math.floor((half - z[4 * i + 1]!) / h);
-      if (col >= 0 && col < PANEL && row >= 0 && row < PANEL) counts[row * PANEL + col]++;
-    }
-  }
+  const counts = new Float64Array(PANEL * PANEL), random = new Random(2024);
+  for (let drawn = 0; drawn < 200_000; drawn += 10_000) binPoints(noGrad(() => q.sample(10_000, random).z).data, 4, counts);
   return counts.map((c) => Math.log(c)); // −∞ where no sample fell: drawn as 0
 }
+
+/** Count points (rows of `stride` values, z1 and z2 first) into the figure grid's cells over (−4, 4)². */
+export function binPoints(points: ArrayLike<number>, stride: number, counts: Float64Array): void {
+  const half = 4, h = (2 * half) / PANEL;
+  for (let i = 0; i < points.length; i += stride) {
+    const col = Math.floor((points[i]! + half) / h), row = Math.floor((half - points[i + 1]!) / h);
+    if (col >= 0 && col < PANEL && row >= 0 && row < PANEL) counts[row * PANEL + col]++;
+  }
+}
+
+export const FIGURE_PANEL = PANEL;
 
 export async function runFit(settings: FitSettings, logZ: number): Promise<{ record: FitRecord; q: FlowDistribution }> {
   const { target, flow, K, steps } = settings;
@@ -115,7 +119,7 @@ export async function fitCommand(settings: FitSettings, out: string): Promise<vo
   const { record, q } = await runFit(settings, logZ);
   const stem = `${settings.target}-${settings.flow}-K${settings.K}`;
   writeJsonAtomic(path.join(dir, `${stem}.json`), { ...record, command: `flowgrad ${process.argv.slice(2).join(" ")}` });
-  writeJsonAtomic(path.join(dir, `${stem}.model.json`), { manifest: { kind: "flowgrad.flow2d", target: settings.target, flow: settings.flow, K: settings.K }, parameters: q.stateDict() });
+  writeJsonAtomic(path.join(dir, `${stem}.model.json`), { manifest: { kind: "flowgrad.flow2d", target: settings.target, flow: settings.flow, K: settings.K, ...(settings.cnf ? { cnf: settings.cnf } : {}) }, parameters: q.stateDict() });
   writePng(path.join(dir, `${stem}.png`), onHost(() => figure([{ target: settings.target, logZ, fits: [q] }])));
   console.log(klTable([record]));
   console.log(`\nwritten: ${path.join(dir, stem)}.{json,model.json,png}`);

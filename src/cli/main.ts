@@ -12,6 +12,7 @@ import { UserError } from "../node/io.js";
 import { calibrateCommand, describeThresholds } from "./calibrate.js";
 import { demoCommand, fitCommand } from "./fit.js";
 import { langevinCommand } from "./langevin.js";
+import { figureCommand } from "./figure.js";
 import { compareCommand, sampleCommand, vaeCommand } from "./vae.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -82,6 +83,14 @@ program
     const cnf = o.flow === "cnf" ? { solver: o.solver, steps: o.odeSteps, trace: o.trace } : undefined;
     await fitCommand({ target: o.target, flow: o.flow, K: o.K, cnf, steps: o.steps, batch: o.batch, lr: o.lr, optimizer: o.optimizer, seed: o.seed, klSamples: o.klSamples }, o.out);
   });
+
+program
+  .command("figure")
+  .description("one figure like the paper's Figure 3 from saved 2-D fits (flowgrad fit writes *.model.json): a row per target, the true density, then each model; --langevin adds the Langevin flow's particles")
+  .requiredOption("--models <files>", "comma-separated .model.json files written by flowgrad fit", (v: string) => v.split(",").filter(Boolean))
+  .option("--langevin", "add a column of Langevin (MALA) particles at t = 10")
+  .option("--out <file>", "PNG file to write", "results/flows-figure.png")
+  .action((o: { models: string[]; langevin?: boolean; out: string }) => figureCommand(o.models, o.langevin ?? false, o.out));
 
 program
   .command("langevin")

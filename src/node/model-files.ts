@@ -2,6 +2,9 @@
 // JSON file written atomically and validated on load.
 import { readFileSync } from "node:fs";
 import { FlowVAE, DEFAULT_VAE, type VAEConfig } from "../models/vae.js";
+import { makeFlow2D, TARGETS, type CNF2DOptions, type Flow2DKind, type TargetName } from "../models/index.js";
+import { Random } from "../autograd/index.js";
+import type { FlowDistribution } from "../flows/index.js";
 import { UserError, writeJsonAtomic } from "./io.js";
 
 export interface VAEFile {
@@ -12,6 +15,28 @@ export interface VAEFile {
 export function saveVAE(file: string, model: FlowVAE, extra: Record<string, unknown> = {}): void {
   const content: VAEFile = { manifest: { ...extra, kind: "flowgrad.vae", version: 1, config: model.config }, parameters: model.stateDict() };
   writeJsonAtomic(file, content);
+}
+
+/** A 2-D fit's model file (written by `flowgrad fit`): its q rebuilt and its parameters loaded, validated. */
+export function loadFlow2D(file: string): { q: FlowDistribution; target: TargetName; flow: Flow2DKind; K: number } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new UserError(`cannot read model file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  const m = (parsed as { manifest?: Record<string, unknown> } | null)?.manifest;
+  if (!m || m.kind !== "flowgrad.flow2d" || !TARGETS.includes(m.target as TargetName) || !["planar", "radial", "cnf", "hamiltonian"].includes(m.flow as string) || !Number.isInteger(m.K) || (m.K as number) < 1) {
+    throw new UserError(`${file} is not a flowgrad 2-D fit model file (expected manifest kind "flowgrad.flow2d" with a target U1–U4, a flow and K)`);
+  }
+  const [target, flow, K] = [m.target as TargetName, m.flow as Flow2DKind, m.K as number];
+  try {
+    const q = makeFlow2D(flow, K, new Random(0), "fused", (m.cnf ?? {}) as CNF2DOptions, target);
+    q.loadStateDict((parsed as { parameters?: unknown }).parameters);
+    return { q, target, flow, K };
+  } catch (error) {
+    throw new UserError(`${file}: ${(error as Error).message}`);
+  }
 }
 
 export function loadVAE(file: string): FlowVAE {
