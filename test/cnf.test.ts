@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import * as ag from "../src/autograd/index.js";
 import { Random, Tensor } from "../src/autograd/index.js";
 import { CNF, ContinuousFlow, dopri5, FlowDistribution, jacobian, logAbsDet, rk4 } from "../src/flows/index.js";
-import { estimateKL, fit2D, logPartition, makeFlow2D } from "../src/models/index.js";
+import { estimateKL, fit2D, fittedEnergy, freeEnergy, logPartition, makeFlow2D } from "../src/models/index.js";
 import { expectClose, expectGradcheck, randomTensor } from "./helpers.js";
 
 const rng = new Random(31);
@@ -114,6 +114,11 @@ describe("continuous flows", () => {
 });
 
 describe("fitting a CNF to the paper's 2-D densities", () => {
+  it("a flow whose dimension does not match the target is an error that says so", () => {
+    const q = new FlowDistribution(new CNF(3, { hidden: [4], steps: 1 }));
+    expect(() => freeEnergy(q, fittedEnergy("U1"), 10, 1, new Random(0))).toThrow(/energy: expected points of shape \[N, 2\], got \[10, 3\]/);
+    expect(() => estimateKL(q, "U1", 0, 100)).toThrow(/the 2-D fits score distributions on 2 coordinates \(or 4 for a Hamiltonian flow\), got 3/);
+  });
   it("fit2D with flow \"cnf\" (exact trace, then Hutchinson's) lowers KL(q‖p) on U1 well below the base distribution's", () => {
     const logZ = logPartition("U1", 600);
     const before = estimateKL(makeFlow2D("cnf", 8, new Random(0)), "U1", logZ, 5000);

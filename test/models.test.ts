@@ -87,6 +87,7 @@ describe("the flowgrad command", () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/\| 0\.40 \| 40 \| -?\d+\.\d{5} \| \d+\.\d{5} \|/);
     expect(r.stdout).toMatch(/\| exact samples of p \| \|/);
+    expect(readdirSync(path.join(tmp, "langevin")).sort()).toEqual(["U2-langevin-mala.json", "U2-langevin-mala.png"]);
     const record = JSON.parse(readFileSync(path.join(tmp, "langevin/U2-langevin-mala.json"), "utf8"));
     expect(record.rows.map((x: { step: number }) => x.step)).toEqual([0, 10, 30, 40]);
     expect(record.acceptance).toBeGreaterThan(0);

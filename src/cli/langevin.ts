@@ -3,7 +3,9 @@
 import path from "node:path";
 import { noGrad, Random, tensor } from "../autograd/index.js";
 import { fittedEnergy, kernelSteinDiscrepancy, langevin, type SteinDiscrepancy, type TargetName } from "../models/index.js";
-import { prepareOutputDir, writeJsonAtomic } from "../node/io.js";
+import { blankImage, drawDensity } from "../models/heatmap.js";
+import { prepareOutputDir, writeJsonAtomic, writePng } from "../node/io.js";
+import { binPoints, FIGURE_PANEL, targetLogDensity } from "./fit.js";
 import { progress } from "./progress.js";
 
 export interface LangevinSettings {
@@ -64,7 +66,14 @@ export function langevinCommand(s: LangevinSettings, out: string): void {
   lines.push(`| exact samples of p | | ${floor.squared.toFixed(5)} | ${floor.standardError.toFixed(5)} |`);
   console.log(lines.join("\n"));
   console.log(`\n${s.adjusted ? `MALA acceptance ${(100 * result.acceptance).toFixed(1)} %; ` : ""}${s.particles} particles, h = ${s.stepSize}, ${seconds.toFixed(1)} s`);
-  const file = path.join(dir, `${s.target}-langevin-${s.adjusted ? "mala" : "ula"}.json`);
-  writeJsonAtomic(file, { command: `flowgrad ${process.argv.slice(2).join(" ")}`, ...s, seconds, acceptance: result.acceptance, rows, exactSamples: floor });
-  console.log(`written: ${file}`);
+  const stem = path.join(dir, `${s.target}-langevin-${s.adjusted ? "mala" : "ula"}`);
+  writeJsonAtomic(`${stem}.json`, { command: `flowgrad ${process.argv.slice(2).join(" ")}`, ...s, seconds, acceptance: result.acceptance, rows, exactSamples: floor });
+  // The figure: the true density, then a histogram of the particles at the last step.
+  const gap = 4, image = blankImage(gap + 2 * (FIGURE_PANEL + gap), 2 * gap + FIGURE_PANEL);
+  drawDensity(image, targetLogDensity(s.target, 0), FIGURE_PANEL, gap, gap);
+  const counts = new Float64Array(FIGURE_PANEL * FIGURE_PANEL);
+  binPoints(result.snapshots.at(-1)!.particles, 2, counts);
+  drawDensity(image, counts.map((c) => Math.log(c)), FIGURE_PANEL, 2 * gap + FIGURE_PANEL, gap);
+  writePng(`${stem}.png`, image);
+  console.log(`written: ${stem}.{json,png}`);
 }
