@@ -1,4 +1,8 @@
-import { expect } from "vitest";
+import { execFileSync, spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, expect } from "vitest";
 import * as ag from "../src/autograd/index.js";
 import { gradcheck, Random, Tensor, type GradcheckOptions } from "../src/autograd/index.js";
 import { planar, PlanarFlow, planarInverse, radial, radialInverse, Sequential, type PlanarParams, type RadialParams } from "../src/flows/index.js";
@@ -408,4 +412,19 @@ export function expectReduced(op: "sum" | "max" | "min", x: ArrayLike<number>, o
     const bound = exact || op !== "sum" ? 0 : size * 2 ** -24 * abs;
     if (!(Math.abs(actual[i]! - reference[i]!) <= bound)) throw new Error(`${op} ${i}: device ${actual[i]}, CPU ${reference[i]} (bound ${bound})`);
   }
+}
+
+/**
+ * The built `flowgrad` command for a describe block: builds dist/ before its tests, runs the
+ * command in a temporary folder of its own (removed afterwards), and returns spawnSync's result.
+ */
+export function cliHarness(prefix: string): { cli: string; tmp: string; run: (...args: string[]) => SpawnSyncReturns<string> } {
+  const root = path.resolve(import.meta.dirname, "..");
+  const cli = path.join(root, "dist/src/cli/main.js");
+  const tmp = mkdtempSync(path.join(os.tmpdir(), prefix));
+  beforeAll(() => {
+    execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root, stdio: "ignore" });
+  }, 120_000);
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  return { cli, tmp, run: (...args) => spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", cwd: tmp }) };
 }

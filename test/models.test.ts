@@ -1,12 +1,12 @@
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { tensor } from "../src/autograd/index.js";
 import { ENERGIES, estimateKL, fit2D, fittedEnergy, logPartition, makeFlow2D } from "../src/models/index.js";
 import { Random } from "../src/autograd/index.js";
-import { expectClose } from "./helpers.js";
+import { cliHarness, expectClose } from "./helpers.js";
 
 // Independent plain-JS transcriptions of Table 1 of the paper.
 const w1 = (z1: number) => Math.sin((2 * Math.PI * z1) / 4);
@@ -63,14 +63,7 @@ describe("fitting the annealed free energy", () => {
 });
 
 describe("the flowgrad command", () => {
-  const root = path.resolve(import.meta.dirname, "..");
-  const cli = path.join(root, "dist/src/cli/main.js");
-  const tmp = mkdtempSync(path.join(os.tmpdir(), "flowgrad-cli-"));
-  beforeAll(() => {
-    execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root, stdio: "ignore" });
-  }, 120_000);
-  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", cwd: tmp });
+  const { cli, tmp, run } = cliHarness("flowgrad-cli-");
 
   it("fits, prints the KL table and writes JSON, model and PNG atomically", () => {
     const r = run("fit", "--target", "U1", "--K", "2", "--steps", "200", "--kl-samples", "2000", "--out", "out");

@@ -1,8 +1,8 @@
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import * as ag from "../src/autograd/index.js";
 import { Tensor } from "../src/autograd/index.js";
 import { cpuBackend } from "../src/kernels/index.js";
@@ -12,7 +12,7 @@ import { estimateKL, fit2D, fittedEnergy, FlowVAE, logPartition, trainVAE } from
 import { loadMnist } from "../src/node/mnist.js";
 import { loadVAEFile, saveVAE } from "../src/node/model-files.js";
 import { prepareOutputDir, writeFileAtomic } from "../src/node/io.js";
-import { COMPARISONS, expectClose, expectComparison, expectReduced } from "./helpers.js";
+import { cliHarness, COMPARISONS, expectClose, expectComparison, expectReduced } from "./helpers.js";
 
 // What issue "Reliability" found answering wrongly or crashing deep inside, each held by a test
 // that failed before its fix.
@@ -229,14 +229,7 @@ describe("files: atomic, never replacing what is not a regular file, safe with t
 });
 
 describe("the flowgrad command: model files, outputs and concurrent runs", () => {
-  const root = path.resolve(import.meta.dirname, "..");
-  const cli = path.join(root, "dist/src/cli/main.js");
-  const tmp = mkdtempSync(path.join(os.tmpdir(), "flowgrad-reliable-"));
-  beforeAll(() => {
-    execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root, stdio: "ignore" });
-  }, 120_000);
-  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", cwd: tmp });
+  const { cli, tmp, run } = cliHarness("flowgrad-reliable-");
 
   it("two fits writing into one folder at the same time both complete, with their files whole", async () => {
     const start = (target: string) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
