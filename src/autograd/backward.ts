@@ -76,16 +76,16 @@ export function gradients(root: Tensor, seed: Tensor, options: GradientsOptions 
   if (!root.requiresGrad) throw new Error("backward: this tensor does not require grad; no input of the ops that made it has requiresGrad set");
   if (!sameShape(seed.shape, root.shape)) throw new Error(`backward: gradient of shape ${shapeString(seed.shape)} does not match tensor of shape ${shapeString(root.shape)}`);
   if (seed.dtype !== root.dtype) throw new Error(`backward: gradient dtype ${seed.dtype} does not match tensor dtype ${root.dtype}`);
-  const order = topologicalOrder(root, wrt && wrtAsLeaves ? new Set(wrt) : undefined);
+  const targets = new Set(wrt ?? []);
+  const order = topologicalOrder(root, wrt && wrtAsLeaves ? targets : undefined);
   // With `wrt`, a tensor matters if it is one of them or an op output that depends on one of them.
   let matters: ((t: Tensor) => boolean) | null = null;
   if (wrt) {
-    const targets = new Set(wrt), neededNodes = new Set<Node>();
+    const neededNodes = new Set<Node>();
     matters = (t) => targets.has(t) || (t.node !== null && neededNodes.has(t.node));
     for (const node of order) if (node.parents.some(matters)) neededNodes.add(node);
     if (!matters(root)) return new Map();
   }
-  const targets = new Set(wrt ?? []);
   const grads = new Map<Tensor, Tensor>([[root, seed]]);
   // First order: rules run under noGrad and give constants. createGraph: rules are recorded like any op.
   withCreateGraph(createGraph, () => {

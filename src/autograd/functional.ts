@@ -56,6 +56,20 @@ function gradientsOf(leaves: Tensor[], grads: Map<Tensor, Tensor>): Tensor[] {
   return leaves.map((l) => grads.get(l) ?? zerosLikeOf(l));
 }
 
+/** Throw unless v is a tensor of x's dtype and shape (a tangent or a vector for a product), naming the op. */
+function checkLikeX(op: string, what: string, v: unknown, x: Tensor): void {
+  if (!(v instanceof Tensor) || v.dtype !== x.dtype || v.rank !== x.rank || v.shape.some((d, i) => d !== x.shape[i])) {
+    throw new Error(`${op}: ${what} must be a ${x.dtype} tensor of x's shape ${shapeString(x.shape)}, got ${v instanceof Tensor ? `${v.dtype} ${shapeString(v.shape)}` : typeof v}`);
+  }
+}
+
+/** A leaf standing for x and f's gradient there, recorded so that it can be differentiated again (hvp, hessian). */
+function gradientWithGraph(f: (x: Tensor) => Tensor, x: Tensor, op: string): { leaf: Tensor; g: Tensor } {
+  const [leaf] = leavesOf([x], true, op) as [Tensor];
+  const { grads: [g] } = enableGrad(() => valueAndGrad(f, { createGraph: true })(leaf));
+  return { leaf, g: g! };
+}
+
 function ones(like: Tensor): Tensor {
   return new Tensor(allocate(like.dtype, like.size).fill(1), like.shape);
 }
@@ -118,9 +132,7 @@ export function vjp(f: (x: Tensor) => Tensor, x: Tensor, v: Tensor, options: Gra
 export function jvp(f: (x: Tensor) => Tensor, x: Tensor, v: Tensor, options: GradOptions = {}): Tensor {
   checkFunction("jvp", f);
   expectTensor("jvp", x, "x");
-  if (!(v instanceof Tensor) || v.dtype !== x.dtype || v.size !== x.size || v.shape.some((d, i) => d !== x.shape[i])) {
-    throw new Error(`jvp: the tangent v must be a ${x.dtype} tensor of x's shape ${shapeString(x.shape)}, got ${v instanceof Tensor ? `${v.dtype} ${shapeString(v.shape)}` : typeof v}`);
-  }
+  checkLikeX("jvp", "the tangent v", v, x);
   const createGraph = wantsGraph([x, v], options);
   const { value, pullback } = vjpFunction(f, x, { createGraph: true });
   if (!value.requiresGrad) return zerosLikeOf(value);
@@ -139,14 +151,11 @@ export function jvp(f: (x: Tensor) => Tensor, x: Tensor, v: Tensor, options: Gra
 export function hvp(f: (x: Tensor) => Tensor, x: Tensor, v: Tensor, options: GradOptions = {}): Tensor {
   checkFunction("hvp", f);
   expectTensor("hvp", x, "x");
-  if (!(v instanceof Tensor) || v.dtype !== x.dtype || v.shape.length !== x.shape.length || v.shape.some((d, i) => d !== x.shape[i])) {
-    throw new Error(`hvp: the vector v must be a ${x.dtype} tensor of x's shape ${shapeString(x.shape)}, got ${v instanceof Tensor ? `${v.dtype} ${shapeString(v.shape)}` : typeof v}`);
-  }
+  checkLikeX("hvp", "the vector v", v, x);
   const createGraph = wantsGraph([x, v], options);
-  const [leaf] = leavesOf([x], true, "hvp") as [Tensor];
-  const { grads: [g] } = enableGrad(() => valueAndGrad(f, { createGraph: true })(leaf));
-  if (!g!.requiresGrad) return zerosLikeOf(x); // f is at most linear in x
-  return gradients(g!, v, { createGraph, wrt: [leaf], wrtAsLeaves: true }).get(leaf) ?? zerosLikeOf(x);
+  const { leaf, g } = gradientWithGraph(f, x, "hvp");
+  if (!g.requiresGrad) return zerosLikeOf(x); // f is at most linear in x
+  return gradients(g, v, { createGraph, wrt: [leaf], wrtAsLeaves: true }).get(leaf) ?? zerosLikeOf(x);
 }
 
 /**
@@ -200,13 +209,12 @@ export function hessian(f: (x: Tensor) => Tensor, options: GradOptions = {}): (x
   return (x) => {
     const createGraph = wantsGraph([x], options);
     if (x.size === 0) return new Tensor(allocate(x.dtype, 0), [...x.shape, ...x.shape]);
-    const [leaf] = leavesOf([x], true, "hessian") as [Tensor];
-    const { grads: [g] } = enableGrad(() => valueAndGrad(f, { createGraph: true })(leaf));
+    const { leaf, g } = gradientWithGraph(f, x, "hessian");
     const rows: Tensor[] = [];
     for (let i = 0; i < x.size; i++) {
       const e = zerosLikeOf(x);
       e.data[i] = 1;
-      rows.push(g!.requiresGrad ? (gradients(g!, e, { retainGraph: true, createGraph, wrt: [leaf], wrtAsLeaves: true }).get(leaf) ?? zerosLikeOf(x)) : zerosLikeOf(x));
+      rows.push(g.requiresGrad ? (gradients(g, e, { retainGraph: true, createGraph, wrt: [leaf], wrtAsLeaves: true }).get(leaf) ?? zerosLikeOf(x)) : zerosLikeOf(x));
     }
     return reshape(stack(rows), [...x.shape, ...x.shape]);
   };

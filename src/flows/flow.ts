@@ -49,6 +49,18 @@ export function fusedOp(
   return [first!, second!];
 }
 
+/**
+ * Input a flow layer cannot use: points that are not finite, or parameters it refuses (not finite,
+ * or too large for float64). `what` says which, so callers can say where it came from (the layer
+ * before, or the last update) without reading the message.
+ */
+export class FlowInputError extends Error {
+  override name = "FlowInputError";
+  constructor(message: string, readonly what: "points" | "parameters") {
+    super(message);
+  }
+}
+
 /** An invertible map of [N, D] points that knows its log-determinant. */
 export interface Flow {
   readonly dim: number;
@@ -75,7 +87,7 @@ export function checkPoints(layer: string, z: Tensor, dim: number): void {
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;
     if (v - v !== 0) {
-      throw new Error(`${layer}: input holds ${v} at point ${Math.floor(i / dim)}, coordinate ${i % dim}; points must be finite`);
+      throw new FlowInputError(`${layer}: input holds ${v} at point ${Math.floor(i / dim)}, coordinate ${i % dim}; points must be finite`, "points");
     }
   }
 }
@@ -86,7 +98,7 @@ function checkFiniteParameter(layer: string, key: string, t: Tensor): void {
   const data = t.data;
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;
-    if (v - v !== 0) throw new Error(`${layer}: parameter ${key} holds ${v} at index ${i}; parameters must be finite`);
+    if (v - v !== 0) throw new FlowInputError(`${layer}: parameter ${key} holds ${v} at index ${i}; parameters must be finite`, "parameters");
   }
 }
 
@@ -142,7 +154,7 @@ export class Sequential extends Module implements Flow {
         out = layer.forward(z);
       } catch (error) {
         // A layer that finds non-finite input got it from the layer before: blame that one.
-        if (i > 0 && error instanceof Error && error.message.includes("points must be finite")) {
+        if (i > 0 && error instanceof FlowInputError && error.what === "points") {
           throw new Error(`Sequential: layer ${i - 1} of ${this.layers.length} turned finite points into non-finite ones (${error.message}); the flow overflowed — fewer layers, a smaller learning rate, or smaller parameters`);
         }
         throw error;

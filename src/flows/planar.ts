@@ -1,6 +1,6 @@
 import { Module, noGrad, opOutput, randn, sum, Tensor, tensor, where, type Random } from "../autograd/index.js";
 import { getBackend, planarSlackError, planarSlackResidual, SLACK_FLOOR } from "../kernels/index.js";
-import { checkLayerParams, checkPointShape, fusedOp, type Flow, type FlowOutput } from "./flow.js";
+import { checkLayerParams, checkPointShape, FlowInputError, fusedOp, type Flow, type FlowOutput } from "./flow.js";
 
 /** Raw (unconstrained) planar parameters: shared u, w of [D] and b of [] or [1], or per sample [N, D], [N, D], [N]. */
 export interface PlanarParams {
@@ -80,7 +80,7 @@ function checkSlack(c: { uHat: Tensor; slack: Tensor }, u: Tensor, w: Tensor, ro
   for (let r = 0; r < rows; r++) {
     if (!(errors[r]! <= SLACK_TOLERANCE)) {
       const norm = (t: Tensor) => Math.hypot(...Array.from(t.data.subarray(r * d, r * d + d)));
-      throw new Error(`planar: parameters${rows > 1 ? ` of row ${r}` : ""} too large for float64 (‖u‖ = ${norm(u).toExponential(2)}, ‖w‖ = ${norm(w).toExponential(2)}): the û that float64 can hold has 1 + wᵀû off by ${(100 * errors[r]!).toPrecision(3)} % from the ${c.slack.data[r]!.toExponential(3)} its log-det uses, so the log-det would not describe the map; rescale u and w, or lower the learning rate`);
+      throw new FlowInputError(`planar: parameters${rows > 1 ? ` of row ${r}` : ""} too large for float64 (‖u‖ = ${norm(u).toExponential(2)}, ‖w‖ = ${norm(w).toExponential(2)}): the û that float64 can hold has 1 + wᵀû off by ${(100 * errors[r]!).toPrecision(3)} % from the ${c.slack.data[r]!.toExponential(3)} its log-det uses, so the log-det would not describe the map; rescale u and w, or lower the learning rate`, "parameters");
     }
   }
   return c;

@@ -1,5 +1,5 @@
 import { Adam, noGrad, Random, RMSprop, tensor, tidy, type Optimizer, type Tensor, type TypedArray } from "../autograd/index.js";
-import { augmentedEnergy, CNF, FlowDistribution, HamiltonianFlow, PlanarFlow, RadialFlow, Sequential, type ContinuousFlowOptions, type Implementation } from "../flows/index.js";
+import { augmentedEnergy, CNF, FlowDistribution, FlowInputError, HamiltonianFlow, PlanarFlow, RadialFlow, Sequential, type ContinuousFlowOptions, type Implementation } from "../flows/index.js";
 import { fittedEnergy, type TargetName } from "./densities.js";
 import { runLoop, runLoopAsync, type Loop } from "./loop.js";
 
@@ -97,7 +97,7 @@ function* fitLoop(options: Fit2DOptions): Loop<Fit2DResult> {
       });
     } catch (error) {
       // Parameters the layers refuse (non-finite, or too large for float64) after an update: it diverged.
-      if (t > 0 && error instanceof Error && /parameters must be finite|too large for float64/.test(error.message)) {
+      if (t > 0 && error instanceof FlowInputError && error.what === "parameters") {
         throw new Error(`fit ${target}: diverged: the update of step ${t - 1} left parameters the flow cannot use (${error.message}); lower the learning rate (it was ${lr}) or use fewer layers (K = ${K})`);
       }
       throw error;
