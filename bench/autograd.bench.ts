@@ -21,26 +21,49 @@ const cases: Case[] = [];
 
 const big = randn([1_000_000], { random: 1 });
 const big2 = randn([1_000_000], { random: 2 });
-const plainOut = new Float64Array(1_000_000), bigData = big.data as Float64Array;
+const plainOut = new Float64Array(1_000_000),
+  bigData = big.data as Float64Array;
 cases.push({ name: "neg, 1e6 elements", fn: () => big.neg(), elements: 1e6 });
 cases.push({ name: "relu, 1e6 elements", fn: () => big.relu(), elements: 1e6 });
 cases.push({ name: "square, 1e6 elements", fn: () => big.square(), elements: 1e6 });
 cases.push({ name: "abs, 1e6 elements", fn: () => big.abs(), elements: 1e6 });
 cases.push({ name: "exp, 1e6 elements", fn: () => big.exp(), elements: 1e6 });
 // The floor for transcendental ops: Math.exp itself in a plain loop (no allocation, no dispatch).
-cases.push({ name: "plain loop Math.exp, 1e6 elements", fn: () => { for (let i = 0; i < 1e6; i++) plainOut[i] = Math.exp(bigData[i]!); }, elements: 1e6 });
-cases.push({ name: "plain loop Math.tanh, 1e6 elements", fn: () => { for (let i = 0; i < 1e6; i++) plainOut[i] = Math.tanh(bigData[i]!); }, elements: 1e6 });
+cases.push({
+  name: "plain loop Math.exp, 1e6 elements",
+  fn: () => {
+    for (let i = 0; i < 1e6; i++) plainOut[i] = Math.exp(bigData[i]!);
+  },
+  elements: 1e6,
+});
+cases.push({
+  name: "plain loop Math.tanh, 1e6 elements",
+  fn: () => {
+    for (let i = 0; i < 1e6; i++) plainOut[i] = Math.tanh(bigData[i]!);
+  },
+  elements: 1e6,
+});
 cases.push({ name: "tanh, 1e6 elements", fn: () => big.tanh(), elements: 1e6 });
 cases.push({ name: "softplus, 1e6 elements", fn: () => big.softplus(), elements: 1e6 });
 cases.push({ name: "add, 1e6 elements", fn: () => big.add(big2), elements: 1e6 });
-cases.push({ name: "mul broadcast [1000,1000]·[1000], 1e6", fn: () => big.reshape([1000, 1000]).mul(big2.slice([0], [1000])), elements: 1e6 });
+cases.push({
+  name: "mul broadcast [1000,1000]·[1000], 1e6",
+  fn: () => big.reshape([1000, 1000]).mul(big2.slice([0], [1000])),
+  elements: 1e6,
+});
 
 for (const n of [64, 256, 512]) {
-  const a = randn([n, n], { random: 3 }), b = randn([n, n], { random: 4 });
-  const ar = randn([n, n], { random: 3, requiresGrad: true }), br = randn([n, n], { random: 4, requiresGrad: true });
+  const a = randn([n, n], { random: 3 }),
+    b = randn([n, n], { random: 4 });
+  const ar = randn([n, n], { random: 3, requiresGrad: true }),
+    br = randn([n, n], { random: 4, requiresGrad: true });
   const c = new Float64Array(n * n);
   const flops = 2 * n ** 3;
-  cases.push({ name: `plain i-k-j loop, n=${n}`, fn: () => ikjMatmul(a.data as Float64Array, b.data as Float64Array, c, n), flops });
+  cases.push({
+    name: `plain i-k-j loop, n=${n}`,
+    fn: () => ikjMatmul(a.data as Float64Array, b.data as Float64Array, c, n),
+    flops,
+  });
   cases.push({ name: `matmul forward, n=${n}`, fn: () => matmul(a, b), flops });
   cases.push({
     name: `matmul forward+backward, n=${n}`,
@@ -50,7 +73,13 @@ for (const n of [64, 256, 512]) {
     },
     flops: 3 * flops,
   });
-  cases.push({ name: `plain i-k-j loop ×3 (fwd+bwd work), n=${n}`, fn: () => { for (let r = 0; r < 3; r++) ikjMatmul(a.data as Float64Array, b.data as Float64Array, c, n); }, flops: 3 * flops });
+  cases.push({
+    name: `plain i-k-j loop ×3 (fwd+bwd work), n=${n}`,
+    fn: () => {
+      for (let r = 0; r < 3; r++) ikjMatmul(a.data as Float64Array, b.data as Float64Array, c, n);
+    },
+    flops: 3 * flops,
+  });
 }
 
 {
@@ -70,7 +99,10 @@ for (const n of [64, 256, 512]) {
 }
 
 {
-  const x = tensor(Array.from({ length: 16 }, (_, i) => i / 16), { requiresGrad: true });
+  const x = tensor(
+    Array.from({ length: 16 }, (_, i) => i / 16),
+    { requiresGrad: true },
+  );
   const w = tensor(Array.from({ length: 16 }, (_, i) => 1 - i / 32));
   cases.push({
     name: "graph of 1,000 small ops ([16]) forward+backward",
@@ -91,8 +123,16 @@ console.log(markdownTable(rows));
 const byName = (name: string) => rows.find((r) => r.name === name)!;
 console.log("\nratios (flowgrad / plain loop time; < 1 means flowgrad is faster):");
 for (const n of [64, 256, 512]) {
-  const fb = byName(`matmul forward+backward, n=${n}`), loop = byName(`plain i-k-j loop ×3 (fwd+bwd work), n=${n}`);
-  console.log(`  n=${n}: matmul fwd+bwd ${(fb.meanMs / loop.meanMs).toFixed(2)}× the plain loop doing the same three products`);
+  const fb = byName(`matmul forward+backward, n=${n}`),
+    loop = byName(`plain i-k-j loop ×3 (fwd+bwd work), n=${n}`);
+  console.log(
+    `  n=${n}: matmul fwd+bwd ${(fb.meanMs / loop.meanMs).toFixed(2)}× the plain loop doing the same three products`,
+  );
 }
-writeResult(quick ? "results/autograd-bench-quick.json" : "results/autograd-bench.json", { suite: "autograd", quick, environment: env, rows });
+writeResult(quick ? "results/autograd-bench-quick.json" : "results/autograd-bench.json", {
+  suite: "autograd",
+  quick,
+  environment: env,
+  rows,
+});
 console.log(`\nwritten: results/autograd-bench${quick ? "-quick" : ""}.json`);

@@ -24,18 +24,35 @@ for (const mode of ["headlessgl", "webasm"] as GpuMode[]) {
 const cases: Case[] = [];
 const sizes = quick ? [1 << 10, 1 << 16, 1 << 20] : [1 << 10, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22, 10_000_000];
 for (const n of sizes) {
-  const x = Float64Array.from({ length: n }, () => rng.normal()), out = new Float64Array(n);
-  for (const [name, b] of backends) cases.push({ name: `exp n=${n}: ${name}`, fn: () => b.unary("exp", x, out), elements: n, bytes: 16 * n });
+  const x = Float64Array.from({ length: n }, () => rng.normal()),
+    out = new Float64Array(n);
+  for (const [name, b] of backends)
+    cases.push({ name: `exp n=${n}: ${name}`, fn: () => b.unary("exp", x, out), elements: n, bytes: 16 * n });
 }
 // Row sums of [n/256, 256]: one output per row (gpu.js: one thread per row, looping over it).
 for (const n of quick ? [1 << 16] : [1 << 14, 1 << 18, 1 << 22]) {
-  const x = Float64Array.from({ length: n }, () => rng.normal()), out = new Float64Array(n / 256);
-  for (const [name, b] of backends) cases.push({ name: `row sums [${n / 256}, 256]: ${name}`, fn: () => b.reduce("sum", x, n / 256, 256, 1, out), elements: n, bytes: 8 * (n + n / 256) });
+  const x = Float64Array.from({ length: n }, () => rng.normal()),
+    out = new Float64Array(n / 256);
+  for (const [name, b] of backends)
+    cases.push({
+      name: `row sums [${n / 256}, 256]: ${name}`,
+      fn: () => b.reduce("sum", x, n / 256, 256, 1, out),
+      elements: n,
+      bytes: 8 * (n + n / 256),
+    });
 }
 const dims = quick ? [64, 256] : [32, 64, 128, 256, 512, 1024];
 for (const d of dims) {
-  const a = Float64Array.from({ length: d * d }, () => rng.normal()), out = new Float64Array(d * d), off = new Int32Array([0]);
-  for (const [name, b] of backends) cases.push({ name: `matmul n=${d}: ${name}`, fn: () => b.matmul(a, off, a, off, out, d, d, d, false, false), flops: 2 * d ** 3, maxTime: d >= 1024 ? 0.1 : undefined });
+  const a = Float64Array.from({ length: d * d }, () => rng.normal()),
+    out = new Float64Array(d * d),
+    off = new Int32Array([0]);
+  for (const [name, b] of backends)
+    cases.push({
+      name: `matmul n=${d}: ${name}`,
+      fn: () => b.matmul(a, off, a, off, out, d, d, d, false, false),
+      flops: 2 * d ** 3,
+      maxTime: d >= 1024 ? 0.1 : undefined,
+    });
 }
 // Device residency (GL modes only): a chain of ops that stays in textures against the same chain
 // through host arrays (every op uploads its input and reads its output back).
@@ -44,24 +61,46 @@ const deviceInputs: DeviceArray[] = [];
 if (gl?.resident) {
   const r = gl.resident;
   for (const n of quick ? [1 << 16] : [1 << 14, 1 << 16, 1 << 18, 1 << 20]) {
-    const x = Float32Array.from({ length: n }, () => rng.normal()), out = new Float32Array(n);
-    cases.push({ name: `10 × tanh n=${n}: ${gl.info.gpuMode} with transfers`, fn: () => { for (let i = 0; i < 10; i++) gl.unary("tanh", i === 0 ? x : out, out); }, elements: 10 * n });
+    const x = Float32Array.from({ length: n }, () => rng.normal()),
+      out = new Float32Array(n);
     cases.push({
-      name: `10 × tanh n=${n}: ${gl.info.gpuMode} device-resident`, elements: 10 * n,
+      name: `10 × tanh n=${n}: ${gl.info.gpuMode} with transfers`,
+      fn: () => {
+        for (let i = 0; i < 10; i++) gl.unary("tanh", i === 0 ? x : out, out);
+      },
+      elements: 10 * n,
+    });
+    cases.push({
+      name: `10 × tanh n=${n}: ${gl.info.gpuMode} device-resident`,
+      elements: 10 * n,
       fn: () => {
         let t = r.unary("tanh", x, n)!;
-        for (let i = 1; i < 10; i++) { const next = r.unary("tanh", t, n)!; t.release(); t = next; }
+        for (let i = 1; i < 10; i++) {
+          const next = r.unary("tanh", t, n)!;
+          t.release();
+          t = next;
+        }
         t.read();
         t.release();
       },
     });
   }
   for (const d of quick ? [256] : [128, 256, 512]) {
-    const a = Float32Array.from({ length: d * d }, () => rng.normal()), out = new Float32Array(d * d), off = new Int32Array([0]);
+    const a = Float32Array.from({ length: d * d }, () => rng.normal()),
+      out = new Float32Array(d * d),
+      off = new Int32Array([0]);
     const onDevice = r.unary("neg", a, d * d)!;
     deviceInputs.push(onDevice);
-    cases.push({ name: `matmul n=${d}: ${gl.info.gpuMode} with transfers`, fn: () => gl.matmul(a, off, a, off, out, d, d, d, false, false), flops: 2 * d ** 3 });
-    cases.push({ name: `matmul n=${d}: ${gl.info.gpuMode} inputs and output on the GPU`, fn: () => r.matmul(onDevice, off, onDevice, off, d, d, d, false, false)!.release(), flops: 2 * d ** 3 });
+    cases.push({
+      name: `matmul n=${d}: ${gl.info.gpuMode} with transfers`,
+      fn: () => gl.matmul(a, off, a, off, out, d, d, d, false, false),
+      flops: 2 * d ** 3,
+    });
+    cases.push({
+      name: `matmul n=${d}: ${gl.info.gpuMode} inputs and output on the GPU`,
+      fn: () => r.matmul(onDevice, off, onDevice, off, d, d, d, false, false)!.release(),
+      flops: 2 * d ** 3,
+    });
   }
 }
 const rows = runCases(cases, maxTime);
@@ -71,9 +110,16 @@ console.log(`\n## gpu.js backend vs CPU backend (${env.cpu}, ${env.cores} cores,
 console.log(markdownTable(rows));
 for (const [name] of backends.slice(1)) {
   const firstWin = (prefix: string, keys: number[], label: (k: number) => string) =>
-    keys.find((k) => rows.find((r) => r.name === `${label(k)}: ${name}`)!.meanMs < rows.find((r) => r.name === `${label(k)}: cpu backend`)!.meanMs);
-  const e = firstWin("exp", sizes, (n) => `exp n=${n}`), m = firstWin("matmul", dims, (d) => `matmul n=${d}`);
-  console.log(`- ${name}: faster than the CPU backend for exp from n = ${e ?? "never (in this range)"}; for matmul from n = ${m ?? "never (in this range)"}`);
+    keys.find(
+      (k) =>
+        rows.find((r) => r.name === `${label(k)}: ${name}`)!.meanMs <
+        rows.find((r) => r.name === `${label(k)}: cpu backend`)!.meanMs,
+    );
+  const e = firstWin("exp", sizes, (n) => `exp n=${n}`),
+    m = firstWin("matmul", dims, (d) => `matmul n=${d}`);
+  console.log(
+    `- ${name}: faster than the CPU backend for exp from n = ${e ?? "never (in this range)"}; for matmul from n = ${m ?? "never (in this range)"}`,
+  );
 }
 
 // Memory over a long run on the GPU backend: every step in tidy(); live textures and peak RSS.
@@ -84,9 +130,11 @@ if (gl?.resident) {
   const random = new Random(3);
   const net = new MLP([2, 32, 1], "tanh", { random, dtype: "float32" });
   const opt = new Adam(net.parameters(), { lr: 0.01 });
-  const x = randn([256, 2], { random, dtype: "float32" }), target = tidy(() => sum(x.square(), 1, true).data);
+  const x = randn([256, 2], { random, dtype: "float32" }),
+    target = tidy(() => sum(x.square(), 1, true).data);
   const y = new Tensor(target, [256, 1]);
-  const liveAt: number[] = [], rssAt: number[] = [];
+  const liveAt: number[] = [],
+    rssAt: number[] = [];
   const t0 = performance.now();
   for (let step = 0; step < steps; step++) {
     tidy(() => {
@@ -102,9 +150,25 @@ if (gl?.resident) {
     }
   }
   setBackend("cpu");
-  memory = { steps, model: "MLP 2-32-1, batch 256, Adam", seconds: (performance.now() - t0) / 1000, liveTexturesEveryTenth: liveAt, liveKernels: gl.liveKernels(), rssMiBEveryTenth: rssAt };
-  console.log(`\n${steps} training steps on gpu.js ${gl.info.gpuMode}, each in tidy(): live textures ${liveAt.join(", ")} (every tenth of the run); ${gl.liveKernels()} compiled kernels; RSS ${rssAt.join(", ")} MiB; ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  memory = {
+    steps,
+    model: "MLP 2-32-1, batch 256, Adam",
+    seconds: (performance.now() - t0) / 1000,
+    liveTexturesEveryTenth: liveAt,
+    liveKernels: gl.liveKernels(),
+    rssMiBEveryTenth: rssAt,
+  };
+  console.log(
+    `\n${steps} training steps on gpu.js ${gl.info.gpuMode}, each in tidy(): live textures ${liveAt.join(", ")} (every tenth of the run); ${gl.liveKernels()} compiled kernels; RSS ${rssAt.join(", ")} MiB; ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+  );
 }
-writeResult(quick ? "results/gpu-bench-quick.json" : "results/gpu-bench.json", { suite: "gpu", quick, environment: env, gpu: info, rows, memory });
+writeResult(quick ? "results/gpu-bench-quick.json" : "results/gpu-bench.json", {
+  suite: "gpu",
+  quick,
+  environment: env,
+  gpu: info,
+  rows,
+  memory,
+});
 console.log(`written: results/gpu-bench${quick ? "-quick" : ""}.json`);
 process.exit(0);

@@ -19,7 +19,8 @@ interface CaseBase {
 }
 
 /** A timed call: fn, or asyncFn for work that finishes asynchronously (a WebGPU read-back), timed until it resolves. */
-export type Case = CaseBase & ({ fn: () => void; asyncFn?: undefined } | { asyncFn: () => Promise<void>; fn?: undefined });
+export type Case = CaseBase &
+  ({ fn: () => void; asyncFn?: undefined } | { asyncFn: () => Promise<void>; fn?: undefined });
 
 export interface Row {
   name: string;
@@ -35,7 +36,9 @@ export interface Row {
 export function environment(): Record<string, string> {
   let commit = "unknown";
   try {
-    commit = execSync("git rev-parse --short HEAD", { stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+    commit = execSync("git rev-parse --short HEAD", { stdio: ["ignore", "pipe", "ignore"] })
+      .toString()
+      .trim();
   } catch {
     // not a git checkout
   }
@@ -53,11 +56,19 @@ function toRow(c: Case, bench: Benchmark): Row {
   const err = (bench as unknown as { error?: Error }).error;
   if (err) throw new Error(`benchmark "${c.name}" failed: ${err.message}`);
   const mean = bench.stats.mean;
-  const row: Row = { name: c.name, meanMs: mean * 1e3, rmePercent: bench.stats.rme, samples: bench.stats.sample.length, opsPerSec: 1 / mean };
+  const row: Row = {
+    name: c.name,
+    meanMs: mean * 1e3,
+    rmePercent: bench.stats.rme,
+    samples: bench.stats.sample.length,
+    opsPerSec: 1 / mean,
+  };
   if (c.flops) row.gflops = c.flops / mean / 1e9;
   if (c.elements) row.melemsPerSec = c.elements / mean / 1e6;
   if (c.bytes) row.gbPerSec = c.bytes / mean / 1e9;
-  process.stderr.write(`  ${c.name}: ${row.meanMs.toFixed(3)} ms ±${row.rmePercent.toFixed(1)}% (${row.samples} samples)\n`);
+  process.stderr.write(
+    `  ${c.name}: ${row.meanMs.toFixed(3)} ms ±${row.rmePercent.toFixed(1)}% (${row.samples} samples)\n`,
+  );
   return row;
 }
 
@@ -79,13 +90,27 @@ export async function runCasesAsync(cases: Case[], maxTime: number): Promise<Row
     if (asyncFn) await asyncFn(); // once untimed: kernels compile on first use
     const bench = asyncFn
       ? new Benchmark(c.name, {
-          defer: true, maxTime: c.maxTime ?? maxTime, minSamples: 5,
+          defer: true,
+          maxTime: c.maxTime ?? maxTime,
+          minSamples: 5,
           fn: (deferred: { resolve(): void; benchmark: { abort(): void; error?: unknown } }) => {
-            asyncFn().then(() => deferred.resolve(), (error: unknown) => { deferred.benchmark.error = error; deferred.benchmark.abort(); deferred.resolve(); });
+            asyncFn().then(
+              () => deferred.resolve(),
+              (error: unknown) => {
+                deferred.benchmark.error = error;
+                deferred.benchmark.abort();
+                deferred.resolve();
+              },
+            );
           },
         })
       : new Benchmark(c.name, c.fn!, { maxTime: c.maxTime ?? maxTime, minSamples: 5 });
-    await new Promise<void>((resolve) => { bench.on("complete", () => resolve()).on("abort", () => resolve()).run({ async: true }); });
+    await new Promise<void>((resolve) => {
+      bench
+        .on("complete", () => resolve())
+        .on("abort", () => resolve())
+        .run({ async: true });
+    });
     rows.push(toRow(c, bench));
   }
   return rows;
@@ -94,9 +119,14 @@ export async function runCasesAsync(cases: Case[], maxTime: number): Promise<Row
 export function markdownTable(rows: Row[]): string {
   // A GB/s column only for suites that count bytes.
   const gb = rows.some((r) => r.gbPerSec !== undefined);
-  const lines = [`| case | mean | ±rme | samples | ops/s | GFLOP/s | M elem/s |${gb ? " GB/s |" : ""}`, `|---|---:|---:|---:|---:|---:|---:|${gb ? "---:|" : ""}`];
+  const lines = [
+    `| case | mean | ±rme | samples | ops/s | GFLOP/s | M elem/s |${gb ? " GB/s |" : ""}`,
+    `|---|---:|---:|---:|---:|---:|---:|${gb ? "---:|" : ""}`,
+  ];
   for (const r of rows) {
-    lines.push(`| ${r.name} | ${formatMs(r.meanMs)} | ${r.rmePercent.toFixed(1)}% | ${r.samples} | ${r.opsPerSec.toFixed(1)} | ${r.gflops?.toFixed(2) ?? ""} | ${r.melemsPerSec?.toFixed(r.melemsPerSec < 10 ? 2 : 0) ?? ""} |${gb ? ` ${r.gbPerSec?.toFixed(2) ?? ""} |` : ""}`);
+    lines.push(
+      `| ${r.name} | ${formatMs(r.meanMs)} | ${r.rmePercent.toFixed(1)}% | ${r.samples} | ${r.opsPerSec.toFixed(1)} | ${r.gflops?.toFixed(2) ?? ""} | ${r.melemsPerSec?.toFixed(r.melemsPerSec < 10 ? 2 : 0) ?? ""} |${gb ? ` ${r.gbPerSec?.toFixed(2) ?? ""} |` : ""}`,
+    );
   }
   return lines.join("\n");
 }

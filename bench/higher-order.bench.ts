@@ -16,14 +16,20 @@ import { environment, markdownTable, runCases, writeResult, type Case, type Row 
 const quick = process.argv.includes("--quick");
 const baselineAt = process.argv.indexOf("--baseline");
 const baselineDir = baselineAt >= 0 ? process.argv[baselineAt + 1] : undefined;
-if (baselineAt >= 0 && !baselineDir) throw new Error("--baseline needs the folder of an older build (its dist/), e.g. from scripts/build-at.sh");
+if (baselineAt >= 0 && !baselineDir)
+  throw new Error("--baseline needs the folder of an older build (its dist/), e.g. from scripts/build-at.sh");
 const maxTime = quick ? 0.5 : 2;
 
 // 1. hvp against grad, same function, same point; checked against each other first: ⟨v, H v⟩ by a
 // central difference of the gradient along v.
-interface Workload { name: string; f: (x: Tensor) => Tensor; x: Tensor }
+interface Workload {
+  name: string;
+  f: (x: Tensor) => Tensor;
+  x: Tensor;
+}
 const random = new Random(3);
-const randn = (shape: number[], scale = 1) => ag.tensor(Array.from(ag.randn(shape, { random }).data, (a) => a * scale)).reshape(shape);
+const randn = (shape: number[], scale = 1) =>
+  ag.tensor(Array.from(ag.randn(shape, { random }).data, (a) => a * scale)).reshape(shape);
 const workloads: Workload[] = [];
 for (const target of ["U1", "U3"] as const) {
   const U = flowgrad.energy(target);
@@ -35,14 +41,29 @@ for (const target of ["U1", "U3"] as const) {
 const planarPoints = randn([1000, 2]);
 for (const implementation of ["fused", "composed"] as const) {
   const layerRandom = new Random(11);
-  const flow = new flowgrad.Sequential(Array.from({ length: 32 }, () => new flowgrad.PlanarFlow(2, { random: layerRandom, implementation })));
+  const flow = new flowgrad.Sequential(
+    Array.from({ length: 32 }, () => new flowgrad.PlanarFlow(2, { random: layerRandom, implementation })),
+  );
   const U = flowgrad.energy("U1");
-  workloads.push({ name: `planar K = 32 (${implementation}) free energy on U1, N = 1000 points`, f: (z) => { const o = flow.forward(z); return U(o.z).sub(o.logAbsDet).sum(); }, x: planarPoints });
+  workloads.push({
+    name: `planar K = 32 (${implementation}) free energy on U1, N = 1000 points`,
+    f: (z) => {
+      const o = flow.forward(z);
+      return U(o.z).sub(o.logAbsDet).sum();
+    },
+    x: planarPoints,
+  });
 }
 {
   // A dense network's loss as a function of its first weight matrix (the MNIST models' kind of work).
-  const x = randn([100, 64]), w2 = randn([128, 10], 0.1), target = randn([100, 10]);
-  workloads.push({ name: "MLP 64-128-10 loss, batch 100, in W1 [64, 128]", f: (w1) => x.matmul(w1).tanh().matmul(w2).sub(target).square().mean(), x: randn([64, 128], 0.1) });
+  const x = randn([100, 64]),
+    w2 = randn([128, 10], 0.1),
+    target = randn([100, 10]);
+  workloads.push({
+    name: "MLP 64-128-10 loss, batch 100, in W1 [64, 128]",
+    f: (w1) => x.matmul(w1).tanh().matmul(w2).sub(target).square().mean(),
+    x: randn([64, 128], 0.1),
+  });
 }
 
 const cases: Case[] = [];
@@ -50,14 +71,19 @@ const checks: Array<{ workload: string; vHv: number; centralDifference: number }
 for (const w of workloads) {
   const v = ag.tensor(Array.from({ length: w.x.size }, () => random.normal())).reshape(w.x.shape);
   const hv = ag.hvp(w.f, w.x, v).data;
-  const gradAlong = (s: number) => ag.grad(w.f)(ag.tensor(Array.from(w.x.data, (a, i) => a + s * v.data[i]!)).reshape(w.x.shape))[0]!.data;
-  const eps = 1e-5, plus = gradAlong(eps), minus = gradAlong(-eps);
-  let vHv = 0, numeric = 0;
+  const gradAlong = (s: number) =>
+    ag.grad(w.f)(ag.tensor(Array.from(w.x.data, (a, i) => a + s * v.data[i]!)).reshape(w.x.shape))[0]!.data;
+  const eps = 1e-5,
+    plus = gradAlong(eps),
+    minus = gradAlong(-eps);
+  let vHv = 0,
+    numeric = 0;
   for (let i = 0; i < hv.length; i++) {
     vHv += v.data[i]! * hv[i]!;
     numeric += (v.data[i]! * (plus[i]! - minus[i]!)) / (2 * eps);
   }
-  if (!(Math.abs(vHv - numeric) <= 1e-5 * (1 + Math.abs(vHv)))) throw new Error(`${w.name}: ⟨v, Hv⟩ = ${vHv} but the gradient's central difference gives ${numeric}`);
+  if (!(Math.abs(vHv - numeric) <= 1e-5 * (1 + Math.abs(vHv))))
+    throw new Error(`${w.name}: ⟨v, Hv⟩ = ${vHv} but the gradient's central difference gives ${numeric}`);
   checks.push({ workload: w.name, vHv, centralDifference: numeric });
   console.error(`check: ${w.name}: ⟨v, Hv⟩ ${vHv.toPrecision(8)} = central difference ${numeric.toPrecision(8)}`);
   cases.push({ name: `${w.name}: gradient`, fn: () => ag.grad(w.f)(w.x) });
@@ -70,10 +96,19 @@ async function planarStep(lib: Library): Promise<() => number> {
   const init = new Float64Array(5 * 32);
   const r = new lib.Random(1);
   for (let i = 0; i < init.length; i++) init[i] = 0.1 * r.normal();
-  const layers = Array.from({ length: 32 }, (_, k) => new lib.PlanarFlow(2, { u: init.slice(5 * k, 5 * k + 2), w: init.slice(5 * k + 2, 5 * k + 4), b: init[5 * k + 4]! }));
+  const layers = Array.from(
+    { length: 32 },
+    (_, k) =>
+      new lib.PlanarFlow(2, {
+        u: init.slice(5 * k, 5 * k + 2),
+        w: init.slice(5 * k + 2, 5 * k + 4),
+        b: init[5 * k + 4]!,
+      }),
+  );
   const q = new lib.FlowDistribution(new lib.Sequential(layers), { fixedBase: true });
   const opt = new lib.Adam(q.parameters(), { lr: 1e-3 });
-  const U = lib.energy("U1"), rng = new lib.Random(7);
+  const U = lib.energy("U1"),
+    rng = new lib.Random(7);
   return () => {
     opt.zeroGrad();
     const loss = lib.freeEnergy(q, U, 1000, 1, rng);
@@ -82,7 +117,9 @@ async function planarStep(lib: Library): Promise<() => number> {
     return loss.item();
   };
 }
-const stepCases: Array<[string, () => number]> = [["planar K = 32 Adam step on U1, N = 1000 (first order): this build", await planarStep(flowgrad)]];
+const stepCases: Array<[string, () => number]> = [
+  ["planar K = 32 Adam step on U1, N = 1000 (first order): this build", await planarStep(flowgrad)],
+];
 let baselineCommit: string | undefined;
 if (baselineDir) {
   const older = (await import(pathToFileURL(path.resolve(baselineDir, "src/index.js")).href)) as Library;
@@ -94,7 +131,8 @@ if (baselineDir) {
   console.error(`check: this build and ${baselineCommit} give the same first loss (${a.toFixed(8)})`);
 }
 // Two rounds in alternation, so drift of a shared machine falls on both builds alike.
-for (const round of [1, 2]) for (const [name, fn] of stepCases) cases.push({ name: `${name} (round ${round})`, fn, maxTime: quick ? 1 : 3 });
+for (const round of [1, 2])
+  for (const [name, fn] of stepCases) cases.push({ name: `${name} (round ${round})`, fn, maxTime: quick ? 1 : 3 });
 
 console.error(`higher-order benchmarks (${quick ? "quick" : "full"}), maxTime ${maxTime}s per case`);
 const rows = runCases(cases, maxTime);
@@ -122,23 +160,48 @@ const loopSeconds = (performance.now() - started) / 1000;
 const env = environment();
 console.log(`\n## Second derivatives (${env.cpu}, ${env.cores} cores, Node ${env.node}, CPU backend, float64)\n`);
 console.log(markdownTable(rows));
-const ratios = workloads.map((w) => ({ workload: w.name, hvpOverGradient: ms(`${w.name}: hvp`) / ms(`${w.name}: gradient`) }));
+const ratios = workloads.map((w) => ({
+  workload: w.name,
+  hvpOverGradient: ms(`${w.name}: hvp`) / ms(`${w.name}: gradient`),
+}));
 console.log("");
 for (const r of ratios) console.log(`- ${r.workload}: hvp = **${r.hvpOverGradient.toFixed(2)}×** a gradient`);
-const fusedHvp = ms(`${workloads[2]!.name}: hvp`), composedGradient = ms(`${workloads[3]!.name}: gradient`);
-console.log(`- planar K = 32: the fused layers' hvp = ${(fusedHvp / composedGradient).toFixed(2)}× the composed layers' gradient (the ops its second pass runs)`);
+const fusedHvp = ms(`${workloads[2]!.name}: hvp`),
+  composedGradient = ms(`${workloads[3]!.name}: gradient`);
+console.log(
+  `- planar K = 32: the fused layers' hvp = ${(fusedHvp / composedGradient).toFixed(2)}× the composed layers' gradient (the ops its second pass runs)`,
+);
 let stepComparison: Record<string, number> | undefined;
 if (baselineDir) {
   const median = (prefix: string) => {
-    const times = rows.filter((r: Row) => r.name.startsWith(prefix)).map((r) => r.meanMs).sort((p, q) => p - q);
+    const times = rows
+      .filter((r: Row) => r.name.startsWith(prefix))
+      .map((r) => r.meanMs)
+      .sort((p, q) => p - q);
     return (times[0]! + times[times.length - 1]!) / 2;
   };
-  const now = median(stepCases[0]![0]), before = median(stepCases[1]![0]);
+  const now = median(stepCases[0]![0]),
+    before = median(stepCases[1]![0]);
   stepComparison = { thisBuildMs: now, baselineMs: before, ratio: now / before };
-  console.log(`- first-order planar K = 32 step: this build ${now.toFixed(2)} ms, ${baselineCommit} ${before.toFixed(2)} ms: **${(now / before).toFixed(3)}×** (mean of two alternated rounds each)`);
+  console.log(
+    `- first-order planar K = 32 step: this build ${now.toFixed(2)} ms, ${baselineCommit} ${before.toFixed(2)} ms: **${(now / before).toFixed(3)}×** (mean of two alternated rounds each)`,
+  );
 }
 const growth = heap[heap.length - 1]!.heapMiB - heap[1]!.heapMiB;
-console.log(`- ${memorySteps.toLocaleString("en")} steps with a gradient and an hvp each (planar K = 32, N = 200): heap after a full GC ${heap.map((h) => h.heapMiB.toFixed(1)).join(", ")} MiB at every 1,000 steps; ${growth >= 0 ? "+" : ""}${growth.toFixed(2)} MiB from step 1,000 to the end (${(memorySteps / loopSeconds).toFixed(0)} steps/s)`);
+console.log(
+  `- ${memorySteps.toLocaleString("en")} steps with a gradient and an hvp each (planar K = 32, N = 200): heap after a full GC ${heap.map((h) => h.heapMiB.toFixed(1)).join(", ")} MiB at every 1,000 steps; ${growth >= 0 ? "+" : ""}${growth.toFixed(2)} MiB from step 1,000 to the end (${(memorySteps / loopSeconds).toFixed(0)} steps/s)`,
+);
 const file = quick ? "results/higher-order-bench-quick.json" : "results/higher-order-bench.json";
-writeResult(file, { suite: "higher-order", quick, environment: env, baselineCommit, rows, checks, ratios, fusedHvpOverComposedGradient: fusedHvp / composedGradient, stepComparison, memory: { steps: memorySteps, heap, growthMiB: growth } });
+writeResult(file, {
+  suite: "higher-order",
+  quick,
+  environment: env,
+  baselineCommit,
+  rows,
+  checks,
+  ratios,
+  fusedHvpOverComposedGradient: fusedHvp / composedGradient,
+  stepComparison,
+  memory: { steps: memorySteps, heap, growthMiB: growth },
+});
 console.log(`written: ${file}`);

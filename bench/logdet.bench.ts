@@ -11,12 +11,17 @@ import { environment, runCases, runCasesAsync, writeResult, type Row } from "./h
 import { logLogPlot, slope } from "./plot.js";
 
 const quick = process.argv.includes("--quick");
-const argAfter = (flag: string) => { const i = process.argv.indexOf(flag); return i >= 0 ? process.argv[i + 1] : undefined; };
+const argAfter = (flag: string) => {
+  const i = process.argv.indexOf(flag);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
 const backendName = argAfter("--backend") ?? "cpu";
 await initBackend(backendName, { gpuMode: argAfter("--gpu-mode") as GpuMode | undefined });
 const info = backendInfo();
 const onGpu = info.gpuMode !== null;
-const label = info.gpuMode ? `gpu.js ${info.gpuMode} backend (${info.kernelClass}${info.adapter ? ` on ${info.adapter}` : ""}), float32` : "CPU backend, float64";
+const label = info.gpuMode
+  ? `gpu.js ${info.gpuMode} backend (${info.kernelClass}${info.adapter ? ` on ${info.adapter}` : ""}), float32`
+  : "CPU backend, float64";
 const suffix = `${info.gpuMode ? `-gpu-${info.gpuMode}` : ""}${quick ? "-quick" : ""}`;
 const N = 64;
 const maxTime = quick ? 0.2 : 1;
@@ -34,13 +39,24 @@ let worstDisagreement = 0;
 type Path = "planar analytic" | "radial analytic" | "baseline total" | "baseline Jacobian" | "baseline LU";
 const PATHS: Path[] = ["planar analytic", "radial analytic", "baseline total", "baseline Jacobian", "baseline LU"];
 
-interface Point { path: Path; K: number; D: number; meanMs: number; rmePercent: number; samples: number }
+interface Point {
+  path: Path;
+  K: number;
+  D: number;
+  meanMs: number;
+  rmePercent: number;
+  samples: number;
+}
 const points: Point[] = [];
 const stopped: Record<string, number | null> = {};
 
 function makeFlow(kind: "planar" | "radial", D: number, K: number): Flow {
   const random = new Random(D * 31 + K);
-  return new Sequential(Array.from({ length: K }, () => (kind === "planar" ? new PlanarFlow(D, { random }) : new RadialFlow(D, { random, alpha: 0.5, beta: 0.5 }))));
+  return new Sequential(
+    Array.from({ length: K }, () =>
+      kind === "planar" ? new PlanarFlow(D, { random }) : new RadialFlow(D, { random, alpha: 0.5, beta: 0.5 }),
+    ),
+  );
 }
 
 /**
@@ -70,7 +86,8 @@ for (const K of depths) {
   const active = new Set<Path>(PATHS);
   for (const D of dims) {
     const z = randn([N, D], { random: D });
-    const planar = makeFlow("planar", D, K), radial = makeFlow("radial", D, K);
+    const planar = makeFlow("planar", D, K),
+      radial = makeFlow("radial", D, K);
     const f = (x: Tensor) => planar.forward(x).z;
     // Before timing anything: the O(D) and O(D³) paths must agree.
     if (active.has("baseline total")) {
@@ -79,7 +96,10 @@ for (const K of depths) {
       for (let i = 0; i < N; i++) {
         const off = Math.abs(analytic[i]! - brute[i]!) / (1 + Math.abs(brute[i]!));
         worstDisagreement = Math.max(worstDisagreement, off);
-        if (!(off <= agreement)) throw new Error(`D=${D} K=${K}: analytic log-det ${analytic[i]} and baseline ${brute[i]} disagree at point ${i}`);
+        if (!(off <= agreement))
+          throw new Error(
+            `D=${D} K=${K}: analytic log-det ${analytic[i]} and baseline ${brute[i]} disagree at point ${i}`,
+          );
       }
     }
     const J = active.has("baseline LU") ? tidy(() => jacobian(f, z)) : null;
@@ -108,11 +128,21 @@ for (const K of depths) {
 // Tables, slopes over the large-D range, ratios.
 const env = environment();
 const lines: string[] = [];
-lines.push(`## log|det J|: O(D) flows vs the O(D³) general-Jacobian baseline (N = ${N} points; ${env.cpu}, ${env.cores} cores, Node ${env.node}, ${label})\n`);
-lines.push(`Analytic and baseline log-dets agreed to ${worstDisagreement.toExponential(1)} (relative to 1 + |log-det|; checked before timing, bound ${agreement}).`);
-if (dims.length < allDims.length) lines.push(`D ≤ ${dims.at(-1)} on gpu.js: a larger batch of Jacobians [${N}, D, D] exceeds the 2²⁴ elements gpu.js indexes exactly.`);
+lines.push(
+  `## log|det J|: O(D) flows vs the O(D³) general-Jacobian baseline (N = ${N} points; ${env.cpu}, ${env.cores} cores, Node ${env.node}, ${label})\n`,
+);
+lines.push(
+  `Analytic and baseline log-dets agreed to ${worstDisagreement.toExponential(1)} (relative to 1 + |log-det|; checked before timing, bound ${agreement}).`,
+);
+if (dims.length < allDims.length)
+  lines.push(
+    `D ≤ ${dims.at(-1)} on gpu.js: a larger batch of Jacobians [${N}, D, D] exceeds the 2²⁴ elements gpu.js indexes exactly.`,
+  );
 const launches = loadedGpuBackend()?.kernelLaunchesByKind();
-if (onGpu && launches) lines.push(`LU on the device: ${launches["lu-start"] ?? 0} logAbsDet calls in this run, ${(launches["lu-start"] ?? 0) + (launches["lu-step"] ?? 0) + (launches["lu-last"] ?? 0)} kernel launches (D + 1 per call).`);
+if (onGpu && launches)
+  lines.push(
+    `LU on the device: ${launches["lu-start"] ?? 0} logAbsDet calls in this run, ${(launches["lu-start"] ?? 0) + (launches["lu-step"] ?? 0) + (launches["lu-last"] ?? 0)} kernel launches (D + 1 per call).`,
+  );
 const slopes: Record<string, number> = {};
 for (const K of depths) {
   lines.push(`\n### K = ${K} layer${K > 1 ? "s" : ""} (mean time per batch of ${N} points)\n`);
@@ -130,26 +160,45 @@ for (const K of depths) {
   for (const p of PATHS) {
     const pts = large(p);
     if (pts.length >= 2) {
-      slopes[`${p} K=${K}`] = slope(pts.map((q) => q.D), pts.map((q) => q.meanMs));
+      slopes[`${p} K=${K}`] = slope(
+        pts.map((q) => q.D),
+        pts.map((q) => q.meanMs),
+      );
       lines.push(`- slope of log time vs log D for D ≥ 64, ${p}: **${slopes[`${p} K=${K}`]!.toFixed(2)}**`);
     }
   }
   for (const D of [128, 512]) {
     const base = points.find((q) => q.path === "baseline total" && q.K === K && q.D === D);
     const ana = points.find((q) => q.path === "planar analytic" && q.K === K && q.D === D);
-    if (base && ana) lines.push(`- D = ${D}: baseline / planar analytic = **${Math.round(base.meanMs / ana.meanMs)}×**`);
+    if (base && ana)
+      lines.push(`- D = ${D}: baseline / planar analytic = **${Math.round(base.meanMs / ana.meanMs)}×**`);
   }
-  for (const p of PATHS) if (stopped[`${p} K=${K}`]) lines.push(`- ${p} stopped after D = ${stopped[`${p} K=${K}`]} (one call took more than ${stopAfter} s)`);
+  for (const p of PATHS)
+    if (stopped[`${p} K=${K}`])
+      lines.push(`- ${p} stopped after D = ${stopped[`${p} K=${K}`]} (one call took more than ${stopAfter} s)`);
 }
 console.log(lines.join("\n"));
 
 const svg = logLogPlot(
   `log|det J| time vs D (N = ${N}, K = ${depths[0]})`,
-  PATHS.map((p) => ({ label: p, points: points.filter((q) => q.path === p && q.K === depths[0]).map((q) => [q.D, q.meanMs] as [number, number]) })),
-  "D (dimension)", "time per batch (ms)",
+  PATHS.map((p) => ({
+    label: p,
+    points: points.filter((q) => q.path === p && q.K === depths[0]).map((q) => [q.D, q.meanMs] as [number, number]),
+  })),
+  "D (dimension)",
+  "time per batch (ms)",
 );
 const svgFile = `results/logdet${suffix}.svg`;
-writeResult(`results/logdet-bench${suffix}.json`, { suite: "logdet", quick, N, environment: { ...env, backend: info }, agreement: { bound: agreement, worst: worstDisagreement }, points, slopes, stoppedAfterD: stopped });
+writeResult(`results/logdet-bench${suffix}.json`, {
+  suite: "logdet",
+  quick,
+  N,
+  environment: { ...env, backend: info },
+  agreement: { bound: agreement, worst: worstDisagreement },
+  points,
+  slopes,
+  stoppedAfterD: stopped,
+});
 writeResult(svgFile, svg);
 console.log(`\nwritten: results/logdet-bench${suffix}.json, ${svgFile}`);
 process.exit(0); // a gpu.js context may keep the event loop alive

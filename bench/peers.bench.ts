@@ -13,7 +13,8 @@ import { HandWrittenPlanarU1 } from "./reference/planar-u1.js";
 
 const quick = process.argv.includes("--quick");
 const maxTime = quick ? 1 : 3;
-const K = 32, N = 1000;
+const K = 32,
+  N = 1000;
 const init = new Float64Array(5 * K);
 {
   const r = new Random(1);
@@ -42,7 +43,10 @@ function tfjsStep(): () => void {
     }
     const [z1] = tf.split(z, 2, 1) as [tf.Tensor2D, tf.Tensor2D];
     const r = tf.sqrt(tf.sum(tf.square(z), 1));
-    const u1 = tf.sub(halfSq(r, 2, 0.4), tf.reshape(tf.logSumExp(tf.concat([tf.neg(halfSq(z1, 2, 0.6)), tf.neg(halfSq(z1, -2, 0.6))], 1), 1), [N]));
+    const u1 = tf.sub(
+      halfSq(r, 2, 0.4),
+      tf.reshape(tf.logSumExp(tf.concat([tf.neg(halfSq(z1, 2, 0.6)), tf.neg(halfSq(z1, -2, 0.6))], 1), 1), [N]),
+    );
     return tf.mean(tf.add(total, u1)) as tf.Scalar;
   };
   return () => {
@@ -57,15 +61,28 @@ const hand = new HandWrittenPlanarU1(K, N, init);
 const handRng = new Random(2);
 cases.push({ name: "planar K=32 U1 step: hand-written plain JS (float64)", fn: () => hand.step(handRng, 1) });
 {
-  const layers = Array.from({ length: K }, (_, k) => new PlanarFlow(2, { u: init.slice(5 * k, 5 * k + 2), w: init.slice(5 * k + 2, 5 * k + 4), b: init[5 * k + 4]! }));
+  const layers = Array.from(
+    { length: K },
+    (_, k) =>
+      new PlanarFlow(2, { u: init.slice(5 * k, 5 * k + 2), w: init.slice(5 * k + 2, 5 * k + 4), b: init[5 * k + 4]! }),
+  );
   const q = new FlowDistribution(new Sequential(layers), { fixedBase: true });
   const opt = new Adam(q.parameters(), { lr: 1e-3 });
-  const U = energy("U1"), rng = new Random(3);
-  cases.push({ name: "planar K=32 U1 step: flowgrad fused (float64)", fn: () => { opt.zeroGrad(); freeEnergy(q, U, N, 1, rng).backward(); opt.step(); } });
+  const U = energy("U1"),
+    rng = new Random(3);
+  cases.push({
+    name: "planar K=32 U1 step: flowgrad fused (float64)",
+    fn: () => {
+      opt.zeroGrad();
+      freeEnergy(q, U, N, 1, rng).backward();
+      opt.step();
+    },
+  });
 }
 const sizes = quick ? [64, 256] : [64, 256, 512];
 for (const n of sizes) {
-  const a = randn([n, n], { random: 1 }), b = randn([n, n], { random: 2 });
+  const a = randn([n, n], { random: 1 }),
+    b = randn([n, n], { random: 2 });
   cases.push({ name: `matmul n=${n}: flowgrad (float64)`, fn: () => matmul(a, b), flops: 2 * n ** 3 });
 }
 
@@ -86,8 +103,13 @@ for (const backend of ["cpu", "wasm"]) {
   backends.push(backend);
   cases.push({ name: `planar K=32 U1 step: tfjs-${backend} (float32)`, fn: tfjsStep() });
   for (const n of sizes) {
-    const a = tf.randomNormal([n, n]), b = tf.randomNormal([n, n]);
-    cases.push({ name: `matmul n=${n}: tfjs-${backend} (float32)`, fn: () => tf.tidy(() => tf.matMul(a, b).dataSync()), flops: 2 * n ** 3 });
+    const a = tf.randomNormal([n, n]),
+      b = tf.randomNormal([n, n]);
+    cases.push({
+      name: `matmul n=${n}: tfjs-${backend} (float32)`,
+      fn: () => tf.tidy(() => tf.matMul(a, b).dataSync()),
+      flops: 2 * n ** 3,
+    });
   }
 }
 
@@ -100,7 +122,9 @@ for (const c of cases) {
   results.push(...runCases([{ ...c, maxTime }], maxTime));
 }
 const env = environment();
-console.log(`\n## flowgrad beside TensorFlow.js ${tf.version_core} (${env.cpu}, ${env.cores} cores, Node ${env.node}; tfjs backends: ${backends.join(", ") || "none"})\n`);
+console.log(
+  `\n## flowgrad beside TensorFlow.js ${tf.version_core} (${env.cpu}, ${env.cores} cores, Node ${env.node}; tfjs backends: ${backends.join(", ") || "none"})\n`,
+);
 console.log(markdownTable(results));
 const ms = (name: string) => results.find((r) => r.name === name)?.meanMs;
 const handMs = ms("planar K=32 U1 step: hand-written plain JS (float64)")!;
@@ -108,7 +132,15 @@ const fusedMs = ms("planar K=32 U1 step: flowgrad fused (float64)")!;
 console.log(`\nplanar K=32 step: flowgrad fused = ${(fusedMs / handMs).toFixed(2)}× the hand-written loop`);
 for (const b of backends) {
   const t = ms(`planar K=32 U1 step: tfjs-${b} (float32)`);
-  if (t) console.log(`  tfjs-${b} = ${(t / handMs).toFixed(1)}× the hand-written loop; flowgrad fused is ${(t / fusedMs).toFixed(1)}× faster than tfjs-${b}`);
+  if (t)
+    console.log(
+      `  tfjs-${b} = ${(t / handMs).toFixed(1)}× the hand-written loop; flowgrad fused is ${(t / fusedMs).toFixed(1)}× faster than tfjs-${b}`,
+    );
 }
-writeResult(quick ? "results/peers-bench-quick.json" : "results/peers-bench.json", { suite: "peers", quick, environment: { ...env, tfjs: tf.version_core, tfjsBackends: backends }, rows: results });
+writeResult(quick ? "results/peers-bench-quick.json" : "results/peers-bench.json", {
+  suite: "peers",
+  quick,
+  environment: { ...env, tfjs: tf.version_core, tfjsBackends: backends },
+  rows: results,
+});
 console.log(`written: results/peers-bench${quick ? "-quick" : ""}.json`);

@@ -2,9 +2,12 @@
 
 /** Least-squares slope of log(y) against log(x). */
 export function slope(xs: number[], ys: number[]): number {
-  const lx = xs.map(Math.log), ly = ys.map(Math.log);
-  const mx = lx.reduce((a, b) => a + b, 0) / lx.length, my = ly.reduce((a, b) => a + b, 0) / ly.length;
-  let num = 0, den = 0;
+  const lx = xs.map(Math.log),
+    ly = ys.map(Math.log);
+  const mx = lx.reduce((a, b) => a + b, 0) / lx.length,
+    my = ly.reduce((a, b) => a + b, 0) / ly.length;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < lx.length; i++) {
     num += (lx[i]! - mx) * (ly[i]! - my);
     den += (lx[i]! - mx) ** 2;
@@ -14,33 +17,56 @@ export function slope(xs: number[], ys: number[]): number {
 
 const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"];
 
-export function logLogPlot(title: string, series: Array<{ label: string; points: Array<[number, number]> }>, xLabel: string, yLabel: string): string {
+export function logLogPlot(
+  title: string,
+  series: Array<{ label: string; points: Array<[number, number]> }>,
+  xLabel: string,
+  yLabel: string,
+): string {
   const all = series.flatMap((s) => s.points).filter(([x, y]) => x > 0 && y > 0);
   const [W, H, L, R, T, B] = [720, 460, 80, 200, 40, 60];
-  const lx = all.map(([x]) => Math.log10(x)), ly = all.map(([, y]) => Math.log10(y));
-  const x0 = Math.floor(Math.min(...lx)), x1 = Math.ceil(Math.max(...lx)), y0 = Math.floor(Math.min(...ly)), y1 = Math.ceil(Math.max(...ly));
+  const lx = all.map(([x]) => Math.log10(x)),
+    ly = all.map(([, y]) => Math.log10(y));
+  const x0 = Math.floor(Math.min(...lx)),
+    x1 = Math.ceil(Math.max(...lx)),
+    y0 = Math.floor(Math.min(...ly)),
+    y1 = Math.ceil(Math.max(...ly));
   const px = (x: number) => L + ((Math.log10(x) - x0) / (x1 - x0 || 1)) * (W - L - R);
   const py = (y: number) => H - B - ((Math.log10(y) - y0) / (y1 - y0 || 1)) * (H - T - B);
-  const out: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`, `<rect width="${W}" height="${H}" fill="white"/>`];
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+  ];
   out.push(`<text x="${(W - R + L) / 2}" y="22" text-anchor="middle" font-size="14">${escape(title)}</text>`);
   for (let e = x0; e <= x1; e++) {
     const x = px(10 ** e);
-    out.push(`<line x1="${x}" y1="${T}" x2="${x}" y2="${H - B}" stroke="#ddd"/><text x="${x}" y="${H - B + 16}" text-anchor="middle">10^${e}</text>`);
+    out.push(
+      `<line x1="${x}" y1="${T}" x2="${x}" y2="${H - B}" stroke="#ddd"/><text x="${x}" y="${H - B + 16}" text-anchor="middle">10^${e}</text>`,
+    );
   }
   for (let e = y0; e <= y1; e++) {
     const y = py(10 ** e);
-    out.push(`<line x1="${L}" y1="${y}" x2="${W - R}" y2="${y}" stroke="#ddd"/><text x="${L - 6}" y="${y + 4}" text-anchor="end">10^${e}</text>`);
+    out.push(
+      `<line x1="${L}" y1="${y}" x2="${W - R}" y2="${y}" stroke="#ddd"/><text x="${L - 6}" y="${y + 4}" text-anchor="end">10^${e}</text>`,
+    );
   }
   out.push(`<text x="${(W - R + L) / 2}" y="${H - 16}" text-anchor="middle">${escape(xLabel)}</text>`);
-  out.push(`<text transform="translate(18 ${(H - B + T) / 2}) rotate(-90)" text-anchor="middle">${escape(yLabel)}</text>`);
+  out.push(
+    `<text transform="translate(18 ${(H - B + T) / 2}) rotate(-90)" text-anchor="middle">${escape(yLabel)}</text>`,
+  );
   series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length]!;
     const pts = s.points.filter(([x, y]) => x > 0 && y > 0);
     if (pts.length === 0) return;
-    out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(" ")}"/>`);
-    for (const [x, y] of pts) out.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3" fill="${color}"/>`);
+    out.push(
+      `<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(" ")}"/>`,
+    );
+    for (const [x, y] of pts)
+      out.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3" fill="${color}"/>`);
     const ly0 = T + 10 + i * 20;
-    out.push(`<line x1="${W - R + 12}" y1="${ly0}" x2="${W - R + 32}" y2="${ly0}" stroke="${color}" stroke-width="2"/><text x="${W - R + 38}" y="${ly0 + 4}">${escape(s.label)}</text>`);
+    out.push(
+      `<line x1="${W - R + 12}" y1="${ly0}" x2="${W - R + 32}" y2="${ly0}" stroke="${color}" stroke-width="2"/><text x="${W - R + 38}" y="${ly0 + 4}">${escape(s.label)}</text>`,
+    );
   });
   out.push("</svg>");
   return out.join("\n");

@@ -12,8 +12,20 @@ const gpuModes = process.env.DISPLAY ? ["headlessgl", "webasm"] : ["webasm"];
 // The quick run (under 2 minutes) leaves the gpu.js suites out. webgpu runs where Dawn loads (see
 // README, Backends); elsewhere it says why and the run goes on.
 const suites: Array<[string, string[]]> = [
-  ["autograd", []], ["flows", []], ["higher-order", []], ["cnf", []], ["logdet", []], ["training", []], ["peers", []],
-  ...(quick ? [] : [["gpu", []] as [string, string[]], ["webgpu", []] as [string, string[]], ...gpuModes.map((mode): [string, string[]] => ["logdet", ["--quick", "--backend", "gpu", "--gpu-mode", mode]])]),
+  ["autograd", []],
+  ["flows", []],
+  ["higher-order", []],
+  ["cnf", []],
+  ["logdet", []],
+  ["training", []],
+  ["peers", []],
+  ...(quick
+    ? []
+    : [
+        ["gpu", []] as [string, string[]],
+        ["webgpu", []] as [string, string[]],
+        ...gpuModes.map((mode): [string, string[]] => ["logdet", ["--quick", "--backend", "gpu", "--gpu-mode", mode]]),
+      ]),
 ];
 const optional = (suite: string, extra: string[]) => suite === "webgpu" || extra.includes("--backend");
 const started = performance.now();

@@ -30,8 +30,10 @@ const rows = runCases(cases, quick ? 1 : 3);
 const steps = quick ? 2_000 : 10_000;
 const q = makeFlow2D("planar", 32, new Random(0));
 const opt = new Adam(q.parameters(), { lr: 1e-3 });
-const U = energy("U1"), random = new Random(1);
-let peak = 0, atTenth = 0;
+const U = energy("U1"),
+  random = new Random(1);
+let peak = 0,
+  atTenth = 0;
 const started = performance.now();
 for (let t = 1; t <= steps; t++) {
   opt.zeroGrad();
@@ -49,6 +51,14 @@ const env = environment();
 console.log(`\n## Training throughput (${env.cpu}, ${env.cores} cores, Node ${env.node}, CPU backend)\n`);
 console.log(markdownTable(rows).replace("M elem/s", "examples/s ×1e6"));
 for (const r of rows) console.log(`- ${r.name}: **${(100 / (r.meanMs / 1000)).toFixed(0)} examples/s**`);
-console.log(`- ${steps.toLocaleString("en")} fused planar K=32 U1 steps (N = 1000): ${(steps / seconds).toFixed(0)} steps/s; RSS ${mb(atTenth)} MiB after ${steps / 10} steps, peak ${mb(peak)} MiB over the run`);
-writeResult(quick ? "results/training-bench-quick.json" : "results/training-bench.json", { suite: "training", quick, environment: env, rows, longRun: { steps, seconds, rssAfterTenthMiB: atTenth / 2 ** 20, peakRssMiB: peak / 2 ** 20 } });
+console.log(
+  `- ${steps.toLocaleString("en")} fused planar K=32 U1 steps (N = 1000): ${(steps / seconds).toFixed(0)} steps/s; RSS ${mb(atTenth)} MiB after ${steps / 10} steps, peak ${mb(peak)} MiB over the run`,
+);
+writeResult(quick ? "results/training-bench-quick.json" : "results/training-bench.json", {
+  suite: "training",
+  quick,
+  environment: env,
+  rows,
+  longRun: { steps, seconds, rssAfterTenthMiB: atTenth / 2 ** 20, peakRssMiB: peak / 2 ** 20 },
+});
 console.log(`written: results/training-bench${quick ? "-quick" : ""}.json`);

@@ -3,10 +3,26 @@
 import { Adam, noGrad, randn, Random, tensor, tidy } from "../src/autograd/index.js";
 import { jacobian, logAbsDet, PlanarFlow } from "../src/flows/index.js";
 import { backendInfo, initBackend } from "../src/kernels/index.js";
-import { annealedBeta, energy, estimateKL, fittedEnergy, freeEnergy, gridPoints, logPartition, makeFlow2D, viridis, type Flow2DKind, type TargetName } from "../src/models/index.js";
+import {
+  annealedBeta,
+  energy,
+  estimateKL,
+  fittedEnergy,
+  freeEnergy,
+  gridPoints,
+  logPartition,
+  makeFlow2D,
+  viridis,
+  type Flow2DKind,
+  type TargetName,
+} from "../src/models/index.js";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const HALF = 4, PANEL = 240, BATCH = 200, ANNEAL_STEPS = 1000, KL_EVERY = 250;
+const HALF = 4,
+  PANEL = 240,
+  BATCH = 200,
+  ANNEAL_STEPS = 1000,
+  KL_EVERY = 250;
 
 interface Run {
   target: TargetName;
@@ -29,7 +45,12 @@ function settings() {
   const lr = Number(($("lr") as HTMLInputElement).value);
   if (!(K >= 1 && K <= 64)) throw new Error("K must be a whole number from 1 to 64");
   if (!(lr > 0 && lr <= 0.1)) throw new Error("the learning rate must be in (0, 0.1]");
-  return { target: ($("target") as HTMLSelectElement).value as TargetName, flow: ($("flow") as HTMLSelectElement).value as Flow2DKind, K, lr };
+  return {
+    target: ($("target") as HTMLSelectElement).value as TargetName,
+    flow: ($("flow") as HTMLSelectElement).value as Flow2DKind,
+    K,
+    lr,
+  };
 }
 
 function notice(text: string | null): void {
@@ -44,7 +65,17 @@ function newRun(): Run {
   // The CNF: RK4 with 4 steps and Hutchinson's trace, light enough for a live page.
   const q = makeFlow2D(s.flow, s.K, random, "fused", { steps: 4, trace: "hutchinson" });
   if (!logZCache.has(s.target)) logZCache.set(s.target, logPartition(s.target, 400));
-  return { target: s.target, q, opt: new Adam(q.parameters(), { lr: s.lr }), U: fittedEnergy(s.target), random, logZ: logZCache.get(s.target)!, step: 0, losses: [], kls: [] };
+  return {
+    target: s.target,
+    q,
+    opt: new Adam(q.parameters(), { lr: s.lr }),
+    U: fittedEnergy(s.target),
+    random,
+    logZ: logZCache.get(s.target)!,
+    step: 0,
+    losses: [],
+    kls: [],
+  };
 }
 
 function drawTarget(target: TargetName): void {
@@ -74,7 +105,8 @@ function drawSamples(r: Run): void {
   const z = noGrad(() => r.q.sample(1500, new Random(r.step)).z.data);
   ctx.fillStyle = "rgba(200, 30, 30, 0.55)";
   for (let i = 0; i < z.length; i += 2) {
-    const x = ((z[i]! + HALF) / (2 * HALF)) * PANEL, y = ((HALF - z[i + 1]!) / (2 * HALF)) * PANEL;
+    const x = ((z[i]! + HALF) / (2 * HALF)) * PANEL,
+      y = ((HALF - z[i + 1]!) / (2 * HALF)) * PANEL;
     ctx.fillRect(x - 1, y - 1, 2, 2);
   }
 }
@@ -83,10 +115,13 @@ function drawCurves(r: Run): void {
   const ctx = ($("loss-canvas") as HTMLCanvasElement).getContext("2d")!;
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, PANEL, PANEL);
-  const losses = r.losses, n = losses.length;
+  const losses = r.losses,
+    n = losses.length;
   if (n < 2) return;
-  const lo = Math.min(...losses.slice(-2000), -r.logZ), hi = Math.max(...losses.slice(-2000), -r.logZ + 2);
-  const px = (i: number) => (i / (n - 1)) * (PANEL - 10) + 5, py = (v: number) => PANEL - 5 - ((v - lo) / (hi - lo || 1)) * (PANEL - 10);
+  const lo = Math.min(...losses.slice(-2000), -r.logZ),
+    hi = Math.max(...losses.slice(-2000), -r.logZ + 2);
+  const px = (i: number) => (i / (n - 1)) * (PANEL - 10) + 5,
+    py = (v: number) => PANEL - 5 - ((v - lo) / (hi - lo || 1)) * (PANEL - 10);
   ctx.strokeStyle = "#999";
   ctx.beginPath();
   losses.forEach((v, i) => (i === 0 ? ctx.moveTo(px(i), py(v)) : ctx.lineTo(px(i), py(v))));
@@ -180,7 +215,9 @@ async function chooseBackend(): Promise<void> {
   try {
     await initBackend(name, { quiet: true });
     const info = backendInfo();
-    $("backend-info").textContent = info.gpuMode ? `${info.backend}: gpu.js ${info.gpuMode} (${info.kernelClass})` : info.backend;
+    $("backend-info").textContent = info.gpuMode
+      ? `${info.backend}: gpu.js ${info.gpuMode} (${info.kernelClass})`
+      : info.backend;
     notice(info.notices.length ? `GPU: ${info.notices.join("; ")}. Running gpu.js in ${info.gpuMode} mode.` : null);
   } catch (error) {
     await initBackend("cpu");
@@ -211,7 +248,8 @@ async function measure(): Promise<void> {
     const baseline = time(() => logAbsDet(jacobian((x) => layer.forward(x).z, z)), 20);
     points.push({ D, analytic, baseline });
     drawLogDet(points);
-    $("logdet-result").textContent = `D = ${D}: formula ${analytic.toFixed(3)} ms, Jacobian + LU ${baseline.toFixed(1)} ms (${Math.round(baseline / analytic)}× slower)`;
+    $("logdet-result").textContent =
+      `D = ${D}: formula ${analytic.toFixed(3)} ms, Jacobian + LU ${baseline.toFixed(1)} ms (${Math.round(baseline / analytic)}× slower)`;
     await new Promise((resolve) => setTimeout(resolve, 0)); // let the page paint
     if (baseline > 1000) break;
   }
@@ -219,24 +257,38 @@ async function measure(): Promise<void> {
 }
 
 function drawLogDet(points: Array<{ D: number; analytic: number; baseline: number }>): void {
-  const canvas = $("logdet-canvas") as HTMLCanvasElement, ctx = canvas.getContext("2d")!;
-  const W = canvas.width, H = canvas.height, L = 50, B = 30;
+  const canvas = $("logdet-canvas") as HTMLCanvasElement,
+    ctx = canvas.getContext("2d")!;
+  const W = canvas.width,
+    H = canvas.height,
+    L = 50,
+    B = 30;
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, W, H);
   const ys = points.flatMap((p) => [p.analytic, p.baseline]);
-  const y0 = Math.floor(Math.log10(Math.min(...ys))), y1 = Math.ceil(Math.log10(Math.max(...ys)));
-  const px = (D: number) => L + ((Math.log2(D) - 1) / 8) * (W - L - 40), py = (t: number) => H - B - ((Math.log10(t) - y0) / (y1 - y0 || 1)) * (H - B - 10);
+  const y0 = Math.floor(Math.log10(Math.min(...ys))),
+    y1 = Math.ceil(Math.log10(Math.max(...ys)));
+  const px = (D: number) => L + ((Math.log2(D) - 1) / 8) * (W - L - 40),
+    py = (t: number) => H - B - ((Math.log10(t) - y0) / (y1 - y0 || 1)) * (H - B - 10);
   ctx.fillStyle = "#333";
   ctx.font = "11px sans-serif";
-  for (let e = y0; e <= y1; e++) ctx.fillText(`${10 ** e >= 1 ? 10 ** e : (10 ** e).toPrecision(1)} ms`, 2, py(10 ** e) + 4);
+  for (let e = y0; e <= y1; e++)
+    ctx.fillText(`${10 ** e >= 1 ? 10 ** e : (10 ** e).toPrecision(1)} ms`, 2, py(10 ** e) + 4);
   for (let D = 2; D <= 512; D *= 4) ctx.fillText(`D=${D}`, px(D) - 10, H - 10);
-  for (const [key, color] of [["analytic", "#1f77b4"], ["baseline", "#d62728"]] as const) {
+  for (const [key, color] of [
+    ["analytic", "#1f77b4"],
+    ["baseline", "#d62728"],
+  ] as const) {
     ctx.strokeStyle = color;
     ctx.beginPath();
     points.forEach((p, i) => (i === 0 ? ctx.moveTo(px(p.D), py(p[key])) : ctx.lineTo(px(p.D), py(p[key]))));
     ctx.stroke();
     ctx.fillStyle = color;
-    ctx.fillText(key === "analytic" ? "planar formula, O(D)" : "Jacobian + LU, O(D³)", W - 150, key === "analytic" ? 20 : 36);
+    ctx.fillText(
+      key === "analytic" ? "planar formula, O(D)" : "Jacobian + LU, O(D³)",
+      W - 150,
+      key === "analytic" ? 20 : 36,
+    );
   }
 }
 

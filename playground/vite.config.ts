@@ -7,6 +7,11 @@ export default defineConfig({
   root: fileURLToPath(new URL(".", import.meta.url)),
   base: "./",
   // gpu.js alone is a 630 kB chunk, loaded only when a GPU backend is picked.
-  build: { outDir: fileURLToPath(new URL("../dist-playground", import.meta.url)), emptyOutDir: true, target: "es2022", chunkSizeWarningLimit: 700 },
+  build: {
+    outDir: fileURLToPath(new URL("../dist-playground", import.meta.url)),
+    emptyOutDir: true,
+    target: "es2022",
+    chunkSizeWarningLimit: 700,
+  },
   server: { port: 5173 },
 });

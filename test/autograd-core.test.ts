@@ -7,14 +7,23 @@ describe("tensor creation", () => {
   it("builds from numbers, nested arrays and typed arrays", () => {
     expect(tensor(3).shape).toEqual([]);
     expect(tensor(3).item()).toBe(3);
-    const t = tensor([[1, 2, 3], [4, 5, 6]]);
+    const t = tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     expect(t.shape).toEqual([2, 3]);
     expect(t.dtype).toBe("float64");
     expect(t.data).toBeInstanceOf(Float64Array);
-    expect(t.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
+    expect(t.toArray()).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     const f = tensor(new Float32Array([1, 2, 3, 4]), { shape: [2, 2] });
     expect(f.dtype).toBe("float32");
-    expect(f.toArray()).toEqual([[1, 2], [3, 4]]);
+    expect(f.toArray()).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
     expect(tensor([1, 2], { dtype: "float32" }).data).toBeInstanceOf(Float32Array);
   });
   it("rejects ragged arrays and wrong sizes with the problem named", () => {
@@ -30,17 +39,22 @@ describe("tensor creation", () => {
     expect(ag.arange(4).toArray()).toEqual([0, 1, 2, 3]);
     expect(ag.arange(1, 2, 0.25).toArray()).toEqual([1, 1.25, 1.5, 1.75]);
     expect(ag.linspace(-1, 1, 5).toArray()).toEqual([-1, -0.5, 0, 0.5, 1]);
-    expect(ag.eye(2).toArray()).toEqual([[1, 0], [0, 1]]);
+    expect(ag.eye(2).toArray()).toEqual([
+      [1, 0],
+      [0, 1],
+    ]);
   });
   it("seeded random numbers repeat exactly and have the right moments", () => {
-    const a = ag.randn([1000], { random: 42 }), b = ag.randn([1000], { random: 42 });
+    const a = ag.randn([1000], { random: 42 }),
+      b = ag.randn([1000], { random: 42 });
     expect(Array.from(a.data)).toEqual(Array.from(b.data));
     expect(Array.from(ag.randn([3], { random: 43 }).data)).not.toEqual(Array.from(a.data.slice(0, 3)));
     // Pinned values: the same seed gives these numbers on every platform.
     const r = new Random(7);
     expect([r.nextUint32(), r.nextUint32()]).toEqual([PINNED_UINT32[0], PINNED_UINT32[1]]);
     const big = ag.randn([200_000], { random: 1 });
-    const mean = big.mean().item(), variance = big.square().mean().item() - mean ** 2;
+    const mean = big.mean().item(),
+      variance = big.square().mean().item() - mean ** 2;
     expect(Math.abs(mean)).toBeLessThan(0.01); // 4.5 standard errors
     expect(Math.abs(variance - 1)).toBeLessThan(0.015);
     const u = ag.rand([200_000], { random: 2 });
@@ -68,7 +82,12 @@ function referenceXoshiro(seed: number): [number, number] {
   const next = () => {
     const result = (rotl((s[1]! * 5n) & M, 7n) * 9n) & M;
     const t = (s[1]! << 9n) & M;
-    s[2]! ^= s[0]!; s[3]! ^= s[1]!; s[1]! ^= s[2]!; s[0]! ^= s[3]!; s[2]! ^= t; s[3] = rotl(s[3]!, 11n);
+    s[2]! ^= s[0]!;
+    s[3]! ^= s[1]!;
+    s[1]! ^= s[2]!;
+    s[0]! ^= s[3]!;
+    s[2]! ^= t;
+    s[3] = rotl(s[3]!, 11n);
     return Number(result);
   };
   return [next(), next()];
@@ -81,7 +100,10 @@ describe("forward values against the math", () => {
     expectClose(x.tanh().data, [-2, -0.5, 0.5, 2].map(Math.tanh));
     expectClose(x.sin().data, [-2, -0.5, 0.5, 2].map(Math.sin));
     expectClose(x.cos().data, [-2, -0.5, 0.5, 2].map(Math.cos));
-    expectClose(x.sigmoid().data, [-2, -0.5, 0.5, 2].map((v) => 1 / (1 + Math.exp(-v))));
+    expectClose(
+      x.sigmoid().data,
+      [-2, -0.5, 0.5, 2].map((v) => 1 / (1 + Math.exp(-v))),
+    );
     expectClose(x.relu().data, [0, 0, 0.5, 2]);
     expectClose(x.abs().data, [2, 0.5, 0.5, 2]);
     expectClose(x.pow(2).data, [4, 0.25, 0.25, 4]);
@@ -92,43 +114,79 @@ describe("forward values against the math", () => {
   it("softplus and sigmoid stay finite and accurate for large |x|", () => {
     const x = tensor([-800, -40, 0, 40, 800]);
     expectClose(x.softplus().data, [0, Math.exp(-40), Math.LN2, 40 + Math.exp(-40), 800], 1e-14, 1e-300);
-    expectClose(x.sigmoid().data, [0, Math.exp(-40) / (1 + Math.exp(-40)), 0.5, 1 / (1 + Math.exp(-40)), 1], 1e-14, 1e-300);
+    expectClose(
+      x.sigmoid().data,
+      [0, Math.exp(-40) / (1 + Math.exp(-40)), 0.5, 1 / (1 + Math.exp(-40)), 1],
+      1e-14,
+      1e-300,
+    );
   });
   it("broadcasting follows NumPy", () => {
-    const a = tensor([[1], [2], [3]]), b = tensor([10, 20]);
-    expect(a.add(b).toArray()).toEqual([[11, 21], [12, 22], [13, 23]]);
+    const a = tensor([[1], [2], [3]]),
+      b = tensor([10, 20]);
+    expect(a.add(b).toArray()).toEqual([
+      [11, 21],
+      [12, 22],
+      [13, 23],
+    ]);
     const c = ag.arange(24).reshape([2, 3, 4]);
     const d = tensor([[100], [200], [300]]);
     const s = c.add(d);
-    for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) for (let k = 0; k < 4; k++) {
-      expect(s.data[i * 12 + j * 4 + k]).toBe(i * 12 + j * 4 + k + (j + 1) * 100);
-    }
+    for (let i = 0; i < 2; i++)
+      for (let j = 0; j < 3; j++)
+        for (let k = 0; k < 4; k++) {
+          expect(s.data[i * 12 + j * 4 + k]).toBe(i * 12 + j * 4 + k + (j + 1) * 100);
+        }
     // Four axes none of which merge: exercises the odometer path of the kernel.
-    const e = ag.arange(16).reshape([2, 2, 2, 2]), f = ag.arange(4).reshape([2, 1, 2, 1]);
+    const e = ag.arange(16).reshape([2, 2, 2, 2]),
+      f = ag.arange(4).reshape([2, 1, 2, 1]);
     const g = e.mul(f);
     for (let i = 0; i < 16; i++) {
-      const i0 = (i >> 3) & 1, i2 = (i >> 1) & 1; // f[i0, 0, i2, 0] = 2·i0 + i2
+      const i0 = (i >> 3) & 1,
+        i2 = (i >> 1) & 1; // f[i0, 0, i2, 0] = 2·i0 + i2
       expect(g.data[i]).toBe(i * (2 * i0 + i2));
     }
   });
   it("reductions", () => {
     const x = ag.arange(24).reshape([2, 3, 4]);
     expect(x.sum().item()).toBe(276);
-    expect(x.sum(1).toArray()).toEqual([[12, 15, 18, 21], [48, 51, 54, 57]]);
+    expect(x.sum(1).toArray()).toEqual([
+      [12, 15, 18, 21],
+      [48, 51, 54, 57],
+    ]);
     expect(x.sum([0, 2], true).shape).toEqual([1, 3, 1]);
     expect(x.sum([0, 2]).toArray()).toEqual([60, 92, 124]);
-    expect(x.max(-1).toArray()).toEqual([[3, 7, 11], [15, 19, 23]]);
-    expect(x.min(0).toArray()).toEqual([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]);
+    expect(x.max(-1).toArray()).toEqual([
+      [3, 7, 11],
+      [15, 19, 23],
+    ]);
+    expect(x.min(0).toArray()).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+      [8, 9, 10, 11],
+    ]);
     expect(x.mean().item()).toBe(11.5);
-    const big = tensor([[1000, 1000], [-Infinity, -Infinity]]);
+    const big = tensor([
+      [1000, 1000],
+      [-Infinity, -Infinity],
+    ]);
     expectClose(big.logsumexp(1).data, [1000 + Math.LN2, -Infinity]);
   });
   it("matmul against a naive triple loop, all shapes", () => {
     const rng = new Random(3);
-    for (const [m, k, n] of [[1, 1, 1], [3, 5, 2], [7, 9, 13], [16, 3, 1]]) {
-      const a = randomTensor(rng, [m!, k!]), b = randomTensor(rng, [k!, n!]);
-      const c = a.matmul(b), ref = new Float64Array(m! * n!);
-      for (let i = 0; i < m!; i++) for (let j = 0; j < n!; j++) for (let p = 0; p < k!; p++) ref[i * n! + j] += a.data[i * k! + p]! * b.data[p * n! + j]!;
+    for (const [m, k, n] of [
+      [1, 1, 1],
+      [3, 5, 2],
+      [7, 9, 13],
+      [16, 3, 1],
+    ]) {
+      const a = randomTensor(rng, [m!, k!]),
+        b = randomTensor(rng, [k!, n!]);
+      const c = a.matmul(b),
+        ref = new Float64Array(m! * n!);
+      for (let i = 0; i < m!; i++)
+        for (let j = 0; j < n!; j++)
+          for (let p = 0; p < k!; p++) ref[i * n! + j] += a.data[i * k! + p]! * b.data[p * n! + j]!;
       expectClose(c.data, ref, 1e-12, 1e-12);
     }
     expect(ag.matmul(ag.ones([4]), ag.ones([4])).shape).toEqual([]);
@@ -136,15 +194,34 @@ describe("forward values against the math", () => {
   });
   it("movement ops", () => {
     const x = ag.arange(6).reshape([2, 3]);
-    expect(x.transpose().toArray()).toEqual([[0, 3], [1, 4], [2, 5]]);
-    expect(x.slice([0, 1], [2, 3]).toArray()).toEqual([[1, 2], [4, 5]]);
+    expect(x.transpose().toArray()).toEqual([
+      [0, 3],
+      [1, 4],
+      [2, 5],
+    ]);
+    expect(x.slice([0, 1], [2, 3]).toArray()).toEqual([
+      [1, 2],
+      [4, 5],
+    ]);
     expect(ag.concat([x, x], 0).shape).toEqual([4, 3]);
     expect(ag.stack([x, x], 1).shape).toEqual([2, 2, 3]);
-    expect(x.indexSelect(1, [2, 0]).toArray()).toEqual([[2, 0], [5, 3]]);
-    expect(ag.split(x, [1, 2], 1).map((p) => p.toArray())).toEqual([[[0], [3]], [[1, 2], [4, 5]]]);
+    expect(x.indexSelect(1, [2, 0]).toArray()).toEqual([
+      [2, 0],
+      [5, 3],
+    ]);
+    expect(ag.split(x, [1, 2], 1).map((p) => p.toArray())).toEqual([
+      [[0], [3]],
+      [
+        [1, 2],
+        [4, 5],
+      ],
+    ]);
     expect(() => ag.split(x, [1, 1], 1)).toThrow(/split: sizes \[1, 1\] must be non-negative integers adding up to 3/);
     expect(x.broadcastTo([2, 2, 3]).toArray()).toEqual([x.toArray(), x.toArray()]);
-    expect(ag.where(x.gt(2), x, tensor(-1)).toArray()).toEqual([[-1, -1, -1], [3, 4, 5]]);
+    expect(ag.where(x.gt(2), x, tensor(-1)).toArray()).toEqual([
+      [-1, -1, -1],
+      [3, 4, 5],
+    ]);
   });
 });
 
@@ -155,7 +232,9 @@ describe("bad input is named", () => {
     expect(() => a.matmul(ag.ones([2, 3]))).toThrow(/matmul: inner dimensions differ, \[2, 3\] · \[2, 3\]/);
     expect(() => a.reshape([4])).toThrow(/reshape: cannot reshape \[2, 3\] \(6 elements\) to \[4\]/);
     expect(() => a.sum(2)).toThrow(/sum: axis 2 is out of range for a tensor of rank 2/);
-    expect(() => a.add(ag.ones([2, 3], { dtype: "float32" }))).toThrow(/add: dtype mismatch, float64 \[2, 3\] and float32 \[2, 3\]/);
+    expect(() => a.add(ag.ones([2, 3], { dtype: "float32" }))).toThrow(
+      /add: dtype mismatch, float64 \[2, 3\] and float32 \[2, 3\]/,
+    );
     expect(() => a.slice([0], [3])).toThrow(/slice: range 0:3 is out of bounds for axis 0/);
     expect(() => a.indexSelect(0, [2])).toThrow(/indexSelect: index 2 is out of range/);
     expect(() => ag.concat([a, ag.ones([2, 2])], 0)).toThrow(/concat: shapes \[2, 3\], \[2, 2\] differ outside axis 0/);
@@ -169,7 +248,9 @@ describe("bad input is named", () => {
     const y = x.exp().sum();
     y.backward();
     expect(() => y.backward()).toThrow(/released by an earlier backward\(\); pass \{ retainGraph: true \}/);
-    expect(() => x.exp().backward(ag.ones([2]))).toThrow(/gradient of shape \[2\] does not match tensor of shape \[1\]/);
+    expect(() => x.exp().backward(ag.ones([2]))).toThrow(
+      /gradient of shape \[2\] does not match tensor of shape \[1\]/,
+    );
   });
   it("anomaly mode names the first op that made a NaN", () => {
     ag.detectAnomaly(true);
@@ -219,7 +300,8 @@ describe("backward semantics", () => {
   });
   it("a leaf's gradient is a buffer of its own: never the seed's, a caller's tensor's or another leaf's", () => {
     // add hands both inputs the same gradient tensor; the leaves must not share it.
-    const a = tensor([1, 2], { requiresGrad: true }), b = tensor([3, 4], { requiresGrad: true });
+    const a = tensor([1, 2], { requiresGrad: true }),
+      b = tensor([3, 4], { requiresGrad: true });
     const seed = tensor([5, 6]);
     a.add(b).backward(seed);
     expect(a.grad!.storage).not.toBe(b.grad!.storage);
@@ -230,7 +312,10 @@ describe("backward semantics", () => {
     expect(a.grad!.toArray()).toEqual([100, 6]);
     // A gradient that is the seed reshaped shares the seed's storage: copied too.
     const c = tensor([1, 2, 3, 4], { requiresGrad: true });
-    const g = tensor([[1, 2], [3, 4]]);
+    const g = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     c.reshape([2, 2]).backward(g);
     expect(c.grad!.storage).not.toBe(g.storage);
     g.data[0] = -1;
@@ -265,7 +350,15 @@ describe("functional API", () => {
   });
   it("vjp gives rows of the Jacobian", () => {
     // f(x) = [x0·x1, sin-free: x0², x1³] has J = [[x1, x0], [2x0, 0], [0, 3x1²]]
-    const f = (x: Tensor) => ag.stack([x.slice([0], [1]).mul(x.slice([1], [2])).squeeze(), x.slice([0], [1]).square().squeeze(), x.slice([1], [2]).pow(3).squeeze()]);
+    const f = (x: Tensor) =>
+      ag.stack([
+        x
+          .slice([0], [1])
+          .mul(x.slice([1], [2]))
+          .squeeze(),
+        x.slice([0], [1]).square().squeeze(),
+        x.slice([1], [2]).pow(3).squeeze(),
+      ]);
     const x = tensor([2, 3]);
     expect(ag.vjp(f, x, tensor([1, 0, 0])).toArray()).toEqual([3, 2]);
     expect(ag.vjp(f, x, tensor([0, 1, 0])).toArray()).toEqual([4, 0]);
@@ -283,7 +376,11 @@ describe("optimizers", () => {
     const opt = make([p]);
     for (let i = 0; i < steps; i++) {
       opt.zeroGrad();
-      p.sub(tensor([3, -1])).square().mul(tensor([1, 10])).sum().backward();
+      p.sub(tensor([3, -1]))
+        .square()
+        .mul(tensor([1, 10]))
+        .sum()
+        .backward();
       opt.step();
     }
     return p.toArray() as number[];
@@ -305,7 +402,7 @@ describe("optimizers", () => {
     p.mul(2).sum().backward(); // g = 2
     opt.step();
     // m̂ = g, v̂ = g², step = lr·g/(|g| + eps)
-    expectClose(p.data, [1 - 0.1 * 2 / (2 + 1e-8)]);
+    expectClose(p.data, [1 - (0.1 * 2) / (2 + 1e-8)]);
   });
   it("one RMSprop step matches the formula", () => {
     const p = tensor([1], { requiresGrad: true });
@@ -313,12 +410,16 @@ describe("optimizers", () => {
     p.mul(2).sum().backward();
     opt.step();
     opt.step(); // same gradient again
-    const s1 = 0.1 * 4, b1 = 2 / (Math.sqrt(s1) + 1e-8);
-    const s2 = 0.9 * s1 + 0.1 * 4, b2 = 0.5 * b1 + 2 / (Math.sqrt(s2) + 1e-8);
+    const s1 = 0.1 * 4,
+      b1 = 2 / (Math.sqrt(s1) + 1e-8);
+    const s2 = 0.9 * s1 + 0.1 * 4,
+      b2 = 0.5 * b1 + 2 / (Math.sqrt(s2) + 1e-8);
     expectClose(p.data, [1 - 0.1 * b1 - 0.1 * b2]);
   });
   it("rejects bad settings", () => {
-    expect(() => new Adam([tensor([1], { requiresGrad: true })], { lr: -1 })).toThrow(/learning rate must be a positive number/);
+    expect(() => new Adam([tensor([1], { requiresGrad: true })], { lr: -1 })).toThrow(
+      /learning rate must be a positive number/,
+    );
     expect(() => new SGD([tensor([1])], { lr: 1 })).toThrow(/parameter 0 does not require grad/);
   });
 });
@@ -342,7 +443,9 @@ describe("modules and saved parameters", () => {
     wrongShape.parameters["1.weight"]!.shape = [2, 4];
     // Make an earlier parameter different so a half-applied load would show.
     wrongShape.parameters["0.bias"]!.data = [9, 9, 9, 9];
-    expect(() => net.loadStateDict(wrongShape)).toThrow(/parameter "1.weight" has shape \[2, 4\] in the file, the module expects \[4, 2\]/);
+    expect(() => net.loadStateDict(wrongShape)).toThrow(
+      /parameter "1.weight" has shape \[2, 4\] in the file, the module expects \[4, 2\]/,
+    );
     const missing = structuredClone(state);
     delete missing.parameters["0.bias"];
     expect(() => net.loadStateDict(missing)).toThrow(/missing parameters \[0.bias\]/);

@@ -42,10 +42,19 @@ describe("gradcheck: unary ops", () => {
 
 describe("gradcheck: binary ops with broadcasting", () => {
   const shapes: Array<[number[], number[]]> = [
-    [[3, 4], [3, 4]],
+    [
+      [3, 4],
+      [3, 4],
+    ],
     [[3, 4], [4]],
-    [[3, 1], [1, 4]],
-    [[2, 3, 4], [3, 1]],
+    [
+      [3, 1],
+      [1, 4],
+    ],
+    [
+      [2, 3, 4],
+      [3, 1],
+    ],
     [[], [2, 3]],
   ];
   const ops: Array<[string, (a: Tensor, b: Tensor) => Tensor, [number, number]?, [number, number]?]> = [
@@ -99,21 +108,58 @@ describe("gradcheck: linear algebra and movement", () => {
   it("matmul vector · matrix", () => expectGradcheck(ag.matmul, [T([4]), T([4, 3])]));
   it("matmul matrix · vector", () => expectGradcheck(ag.matmul, [T([3, 4]), T([4])]));
   it("matmul vector · vector", () => expectGradcheck(ag.matmul, [T([4]), T([4])]));
-  it("transpose", () => { const w = W([4, 3]); expectGradcheck((t) => w(t.transpose()), [T([3, 4])]); });
-  it("permute", () => { const w = W([4, 2, 3]); expectGradcheck((t) => w(t.permute([2, 0, 1])), [T([2, 3, 4])]); });
-  it("reshape", () => { const w = W([6, 2]); expectGradcheck((t) => w(t.reshape([6, -1])), [T([3, 4])]); });
-  it("broadcastTo", () => { const w = W([2, 3, 4]); expectGradcheck((t) => w(t.broadcastTo([2, 3, 4])), [T([3, 1])]); });
-  it("unsqueeze and squeeze", () => { const w = W([3, 2, 4]); expectGradcheck((t) => w(t.unsqueeze(1)).squeeze(), [T([3, 4])]); });
-  it("slice", () => { const w = W([2, 2]); expectGradcheck((t) => w(t.slice([1, -3], [3, -1])), [T([3, 4])]); });
-  it("concat", () => { const w = W([2, 7]); expectGradcheck((a, b) => w(ag.concat([a, b, a], 1)), [T([2, 3]), T([2, 1])]); });
-  it("split, some pieces unused", () => {
-    const w = W([2, 3]), v = W([2, 2]);
-    expectGradcheck((t) => { const [a, , c] = ag.split(t, [3, 1, 2], 1); return w(a!).sum().add(v(c!).sum()); }, [T([2, 6])]);
+  it("transpose", () => {
+    const w = W([4, 3]);
+    expectGradcheck((t) => w(t.transpose()), [T([3, 4])]);
   });
-  it("stack", () => { const w = W([2, 3, 2]); expectGradcheck((a, b) => w(ag.stack([a, b], -1)), [T([2, 3]), T([2, 3])]); });
-  it("indexSelect with repeats", () => { const w = W([4, 3]); expectGradcheck((t) => w(t.indexSelect(0, [2, 0, 2, -1])), [T([3, 3])]); });
+  it("permute", () => {
+    const w = W([4, 2, 3]);
+    expectGradcheck((t) => w(t.permute([2, 0, 1])), [T([2, 3, 4])]);
+  });
+  it("reshape", () => {
+    const w = W([6, 2]);
+    expectGradcheck((t) => w(t.reshape([6, -1])), [T([3, 4])]);
+  });
+  it("broadcastTo", () => {
+    const w = W([2, 3, 4]);
+    expectGradcheck((t) => w(t.broadcastTo([2, 3, 4])), [T([3, 1])]);
+  });
+  it("unsqueeze and squeeze", () => {
+    const w = W([3, 2, 4]);
+    expectGradcheck((t) => w(t.unsqueeze(1)).squeeze(), [T([3, 4])]);
+  });
+  it("slice", () => {
+    const w = W([2, 2]);
+    expectGradcheck((t) => w(t.slice([1, -3], [3, -1])), [T([3, 4])]);
+  });
+  it("concat", () => {
+    const w = W([2, 7]);
+    expectGradcheck((a, b) => w(ag.concat([a, b, a], 1)), [T([2, 3]), T([2, 1])]);
+  });
+  it("split, some pieces unused", () => {
+    const w = W([2, 3]),
+      v = W([2, 2]);
+    expectGradcheck(
+      (t) => {
+        const [a, , c] = ag.split(t, [3, 1, 2], 1);
+        return w(a!).sum().add(v(c!).sum());
+      },
+      [T([2, 6])],
+    );
+  });
+  it("stack", () => {
+    const w = W([2, 3, 2]);
+    expectGradcheck((a, b) => w(ag.stack([a, b], -1)), [T([2, 3]), T([2, 3])]);
+  });
+  it("indexSelect with repeats", () => {
+    const w = W([4, 3]);
+    expectGradcheck((t) => w(t.indexSelect(0, [2, 0, 2, -1])), [T([3, 3])]);
+  });
   it("a composite: log-likelihood of a 2-layer network", () => {
-    expectGradcheck((x, w1, w2) => x.matmul(w1).tanh().matmul(w2).logsumexp(1).mean(), [T([5, 3]), T([3, 4]), T([4, 2])]);
+    expectGradcheck(
+      (x, w1, w2) => x.matmul(w1).tanh().matmul(w2).logsumexp(1).mean(),
+      [T([5, 3]), T([3, 4]), T([4, 2])],
+    );
   });
 });
 

@@ -15,7 +15,8 @@ describe("the browser bundle", () => {
       name: "watch-node-builtins",
       enforce: "pre",
       resolveId(source, importer) {
-        if (builtins.has(source) || source.startsWith("node:")) pulled.push(`${source} (from ${path.relative(root, importer ?? "?")})`);
+        if (builtins.has(source) || source.startsWith("node:"))
+          pulled.push(`${source} (from ${path.relative(root, importer ?? "?")})`);
         return null;
       },
     };
@@ -28,7 +29,9 @@ describe("the browser bundle", () => {
         write: false,
         target: "es2022",
         lib: {
-          entry: Object.fromEntries(["autograd", "kernels", "flows", "models"].map((e) => [e, path.join(root, "src", e, "index.ts")])),
+          entry: Object.fromEntries(
+            ["autograd", "kernels", "flows", "models"].map((e) => [e, path.join(root, "src", e, "index.ts")]),
+          ),
           formats: ["es"],
         },
       },

@@ -11,12 +11,17 @@ const T = (shape: number[], scale = 1) => randomTensor(rng, shape).mul(scale).de
 /** e^M for a small matrix, by scaling and squaring a Taylor series (plain numbers, independent of the engine). */
 function expm(m: number[][]): number[][] {
   const norm = Math.max(...m.map((row) => row.reduce((s, v) => s + Math.abs(v), 0)));
-  const squarings = Math.max(0, Math.ceil(Math.log2(norm + 1)) + 4), scale = 2 ** -squarings;
-  const mul = (a: number[][], b: number[][]) => a.map((row) => b[0]!.map((_, j) => row.reduce((s, v, k) => s + v * b[k]![j]!, 0)));
+  const squarings = Math.max(0, Math.ceil(Math.log2(norm + 1)) + 4),
+    scale = 2 ** -squarings;
+  const mul = (a: number[][], b: number[][]) =>
+    a.map((row) => b[0]!.map((_, j) => row.reduce((s, v, k) => s + v * b[k]![j]!, 0)));
   let term: number[][] = m.map((row, i) => row.map((_, j) => (i === j ? 1 : 0)));
   let result: number[][] = term.map((row) => [...row]);
   for (let k = 1; k < 30; k++) {
-    term = mul(term, m.map((row) => row.map((v) => (v * scale) / k)));
+    term = mul(
+      term,
+      m.map((row) => row.map((v) => (v * scale) / k)),
+    );
     result = result.map((row, i) => row.map((v, j) => v + term[i]![j]!));
   }
   for (let s = 0; s < squarings; s++) result = mul(result, result);
@@ -25,7 +30,14 @@ function expm(m: number[][]): number[][] {
 
 describe("ODE solvers against closed-form solutions", () => {
   // dy/dt = A y for y = (position, velocity) of an oscillator: y(t) = (cos t, −sin t) from (1, 0).
-  const oscillator = (_t: number, [y]: Tensor[]) => [y!.matmul(ag.tensor([[0, -1], [1, 0]]))];
+  const oscillator = (_t: number, [y]: Tensor[]) => [
+    y!.matmul(
+      ag.tensor([
+        [0, -1],
+        [1, 0],
+      ]),
+    ),
+  ];
   it("rk4 converges at fourth order: halving the step divides the error by about 16", () => {
     const error = (steps: number) => {
       const { y } = rk4(oscillator, [ag.tensor([[1, 0]])], 0, 2, steps);
@@ -44,26 +56,49 @@ describe("ODE solvers against closed-form solutions", () => {
     expectClose(back.y[0]!.data, [1, 0], 0, 1e-6);
   });
   it("dopri5 stops with an error naming the tolerance and the time reached: past maxSteps, a blow-up, an underflowing step", () => {
-    expect(() => dopri5(oscillator, [ag.tensor([[1, 0]])], 0, 100, { rtol: 1e-12, atol: 1e-14, maxSteps: 20 })).toThrow(/dopri5: did not reach t = 100 within 20 steps at rtol 1e-12, atol 1e-14 \(reached t = [\d.]+\)/);
+    expect(() => dopri5(oscillator, [ag.tensor([[1, 0]])], 0, 100, { rtol: 1e-12, atol: 1e-14, maxSteps: 20 })).toThrow(
+      /dopri5: did not reach t = 100 within 20 steps at rtol 1e-12, atol 1e-14 \(reached t = [\d.]+\)/,
+    );
     // dy/dt = y² from y = 1 blows up at t = 1.
     const blowUp = (_t: number, [y]: Tensor[]) => [y!.square()];
-    expect(() => dopri5(blowUp, [ag.tensor([1])], 0, 2, { maxSteps: 100_000 })).toThrow(/dopri5: (the step size underflowed to .* at t = (0\.99|1\.00)\d*|the state became (Infinity|NaN) at t = )/);
-    expect(() => rk4(blowUp, [ag.tensor([1])], 0, 2, 10)).toThrow(/rk4: the state became (Infinity|NaN) at t = [\d.]+ \(step \d+\); the dynamics blow up/);
-    expect(() => rk4(oscillator, [ag.tensor([[1, 0]])], 0, 1, 0)).toThrow(/rk4: steps must be a positive integer, got 0/);
-    expect(() => dopri5(oscillator, [ag.tensor([[1, 0]])], 0, Infinity)).toThrow(/dopri5: the time interval must be finite/);
+    expect(() => dopri5(blowUp, [ag.tensor([1])], 0, 2, { maxSteps: 100_000 })).toThrow(
+      /dopri5: (the step size underflowed to .* at t = (0\.99|1\.00)\d*|the state became (Infinity|NaN) at t = )/,
+    );
+    expect(() => rk4(blowUp, [ag.tensor([1])], 0, 2, 10)).toThrow(
+      /rk4: the state became (Infinity|NaN) at t = [\d.]+ \(step \d+\); the dynamics blow up/,
+    );
+    expect(() => rk4(oscillator, [ag.tensor([[1, 0]])], 0, 1, 0)).toThrow(
+      /rk4: steps must be a positive integer, got 0/,
+    );
+    expect(() => dopri5(oscillator, [ag.tensor([[1, 0]])], 0, Infinity)).toThrow(
+      /dopri5: the time interval must be finite/,
+    );
   });
 });
 
 describe("continuous flows", () => {
-  const A = [[0.3, -0.8, 0.1], [0.5, -0.2, 0.4], [-0.6, 0.2, 0.1]];
+  const A = [
+    [0.3, -0.8, 0.1],
+    [0.5, -0.2, 0.4],
+    [-0.6, 0.2, 0.1],
+  ];
   const linear = (trace: "exact" | "hutchinson", solver: "rk4" | "dopri5" = "rk4") =>
-    new ContinuousFlow(3, (z) => z.matmul(ag.tensor(A).transpose()), { trace, solver, steps: 40, rtol: 1e-10, atol: 1e-12, random: 4 });
+    new ContinuousFlow(3, (z) => z.matmul(ag.tensor(A).transpose()), {
+      trace,
+      solver,
+      steps: 40,
+      rtol: 1e-10,
+      atol: 1e-12,
+      random: 4,
+    });
   it("linear dynamics dz/dt = A z: z(1) = e^A z(0), and log|det| = tr(A) exactly", () => {
     const z0 = T([5, 3]);
     const eA = expm(A);
     for (const solver of ["rk4", "dopri5"] as const) {
       const { z, logAbsDet } = linear("exact", solver).forward(z0);
-      const expected = Array.from({ length: 5 }, (_, p) => eA.map((row) => row.reduce((s, v, j) => s + v * z0.data[p * 3 + j]!, 0))).flat();
+      const expected = Array.from({ length: 5 }, (_, p) =>
+        eA.map((row) => row.reduce((s, v, j) => s + v * z0.data[p * 3 + j]!, 0)),
+      ).flat();
       expectClose(z.data, expected, 1e-7, 1e-8);
       expectClose(logAbsDet.data, new Array(5).fill(0.3 - 0.2 + 0.1), 1e-12, 1e-12);
     }
@@ -71,10 +106,11 @@ describe("continuous flows", () => {
   it("Hutchinson's trace is unbiased: over many points its mean is tr(A), within its standard error", () => {
     const n = 4000;
     const { logAbsDet } = linear("hutchinson").forward(T([n, 3]));
-    const values = Array.from(logAbsDet.data), mean = values.reduce((a, b) => a + b, 0) / n;
+    const values = Array.from(logAbsDet.data),
+      mean = values.reduce((a, b) => a + b, 0) / n;
     const sd = Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1));
     expect(sd).toBeGreaterThan(0.1); // one probe per point: each value is noisy
-    expect(Math.abs(mean - 0.2)).toBeLessThan(4 * sd / Math.sqrt(n));
+    expect(Math.abs(mean - 0.2)).toBeLessThan((4 * sd) / Math.sqrt(n));
   });
   it("a CNF's log-det matches the general-Jacobian baseline (full Jacobian of the whole solve, then LU) in float64", () => {
     const cnf = new CNF(3, { hidden: [16], solver: "dopri5", rtol: 1e-11, atol: 1e-13, random: 2 });
@@ -104,8 +140,12 @@ describe("continuous flows", () => {
   });
   it("bad input is an error that says what is wrong", () => {
     const wrongShape = new ContinuousFlow(2, (z) => z.sum(1, true), {});
-    expect(() => wrongShape.forward(T([3, 2]))).toThrow(/ContinuousFlow: the vector field must map \[N, 2\] to \[N, 2\], got \[3, 1\]/);
-    expect(() => new CNF(2).forward(T([3, 3]))).toThrow(/ContinuousFlow: expected points of shape \[N, 2\], got \[3, 3\]/);
+    expect(() => wrongShape.forward(T([3, 2]))).toThrow(
+      /ContinuousFlow: the vector field must map \[N, 2\] to \[N, 2\], got \[3, 1\]/,
+    );
+    expect(() => new CNF(2).forward(T([3, 3]))).toThrow(
+      /ContinuousFlow: expected points of shape \[N, 2\], got \[3, 3\]/,
+    );
     expect(() => new CNF(2, { solver: "euler" as never })).toThrow(/unknown solver "euler"/);
     expect(() => new CNF(2, { T: -1 })).toThrow(/T must be a positive finite time, got -1/);
     const explosive = new ContinuousFlow(1, (z) => z.square().mul(50), { steps: 4 });
@@ -116,14 +156,27 @@ describe("continuous flows", () => {
 describe("fitting a CNF to the paper's 2-D densities", () => {
   it("a flow whose dimension does not match the target is an error that says so", () => {
     const q = new FlowDistribution(new CNF(3, { hidden: [4], steps: 1 }));
-    expect(() => freeEnergy(q, fittedEnergy("U1"), 10, 1, new Random(0))).toThrow(/energy: expected points of shape \[N, 2\], got \[10, 3\]/);
-    expect(() => estimateKL(q, "U1", 0, 100)).toThrow(/the 2-D fits score distributions on 2 coordinates \(or 4 for a Hamiltonian flow\), got 3/);
+    expect(() => freeEnergy(q, fittedEnergy("U1"), 10, 1, new Random(0))).toThrow(
+      /energy: expected points of shape \[N, 2\], got \[10, 3\]/,
+    );
+    expect(() => estimateKL(q, "U1", 0, 100)).toThrow(
+      /the 2-D fits score distributions on 2 coordinates \(or 4 for a Hamiltonian flow\), got 3/,
+    );
   });
   it("fit2D with flow \"cnf\" (exact trace, then Hutchinson's) lowers KL(q‖p) on U1 well below the base distribution's", () => {
     const logZ = logPartition("U1", 600);
     const before = estimateKL(makeFlow2D("cnf", 8, new Random(0)), "U1", logZ, 5000);
     for (const trace of ["exact", "hutchinson"] as const) {
-      const { q, losses } = fit2D({ target: "U1", flow: "cnf", K: 8, cnf: { steps: 4, trace }, steps: 150, batchSize: 50, lr: 0.02, seed: 0 });
+      const { q, losses } = fit2D({
+        target: "U1",
+        flow: "cnf",
+        K: 8,
+        cnf: { steps: 4, trace },
+        steps: 150,
+        batchSize: 50,
+        lr: 0.02,
+        seed: 0,
+      });
       expect(losses.every(Number.isFinite)).toBe(true);
       expect(estimateKL(q, "U1", logZ, 5000).kl).toBeLessThan(before.kl / 2);
     }

@@ -2,8 +2,21 @@ import { describe, expect, it } from "vitest";
 import { noGrad, Random, sum, Tensor, tensor, zeros } from "../src/autograd/index.js";
 import { SLACK_FLOOR } from "../src/kernels/index.js";
 import {
-  FlowDistribution, jacobian, logAbsDet, logAbsDetJacobian, planar, PlanarFlow, planarInverse, radial, RadialFlow,
-  radialInverse, Sequential, solveMonotone, constrainPlanar, constrainPlanarU, type Implementation,
+  FlowDistribution,
+  jacobian,
+  logAbsDet,
+  logAbsDetJacobian,
+  planar,
+  PlanarFlow,
+  planarInverse,
+  radial,
+  RadialFlow,
+  radialInverse,
+  Sequential,
+  solveMonotone,
+  constrainPlanar,
+  constrainPlanarU,
+  type Implementation,
 } from "../src/flows/index.js";
 import { exactOnePlusDot, expectClose, expectGradcheck, knownDeterminants, randomTensor } from "./helpers.js";
 
@@ -23,7 +36,8 @@ describe("planar flow: the paper's formulas", () => {
   it("the constraint gives wᵀû = m(wᵀu) > −1 for any raw u, including wᵀu ≪ −1, and is finite at w = 0; where float64 cannot hold such a û, it refuses", () => {
     let refused = 0;
     for (let trial = 0; trial < 200; trial++) {
-      const w = T([5], 3), u = T([5], trial < 100 ? 10 : 1000);
+      const w = T([5], 3),
+        u = T([5], trial < 100 ? 10 : 1000);
       const rawWu = sum(w.mul(u), -1).item();
       const expectedSlack = Math.max(rawWu, 0) + Math.log1p(Math.exp(-Math.abs(rawWu))) + SLACK_FLOOR;
       for (const implementation of ["fused", "composed"] as const) {
@@ -32,7 +46,9 @@ describe("planar flow: the paper's formulas", () => {
           result = constrainPlanar(u, w, implementation);
         } catch (error) {
           // Refused only where û's own rounding (ε Σ|w_j u_j|) is not small next to the slack.
-          expect((error as Error).message).toMatch(/^planar: parameters too large for float64 .* the log-det would not describe the map/);
+          expect((error as Error).message).toMatch(
+            /^planar: parameters too large for float64 .* the log-det would not describe the map/,
+          );
           const scale = Array.from(w.data).reduce((s, wj, j) => s + Math.abs(wj * u.data[j]!), 0);
           expect(2 ** -53 * scale).toBeGreaterThan(1e-4 * expectedSlack);
           refused++;
@@ -71,22 +87,32 @@ function radialParams(n: number, d: number, perSample: boolean) {
 
 describe("fused and composed implementations agree to 1e-10 in value and gradient", () => {
   for (const kind of ["planar", "radial"] as const) {
-    for (const [perSample, d] of [[false, 4], [true, 4], [false, 2], [true, 2]] as const) {
+    for (const [perSample, d] of [
+      [false, 4],
+      [true, 4],
+      [false, 2],
+      [true, 2],
+    ] as const) {
       it(`${kind}, ${perSample ? "per-sample (amortised)" : "shared"} parameters, D = ${d}`, () => {
         const n = 7;
         const z = T([n, d]);
         const p = kind === "planar" ? planarParams(n, d, perSample) : radialParams(n, d, perSample);
         const names = Object.keys(p) as Array<keyof typeof p>;
-        const weights = T([n, d]), ldWeights = T([n]);
+        const weights = T([n, d]),
+          ldWeights = T([n]);
         const run = (implementation: Implementation) => {
           const leaves = [z, ...names.map((k) => p[k] as Tensor)].map((t) => new Tensor(t.data.slice(), t.shape, true));
           const [zz, ...rest] = leaves;
           const params = Object.fromEntries(names.map((k, i) => [k, rest[i]!]));
-          const out = kind === "planar" ? planar(zz!, params as never, implementation) : radial(zz!, params as never, implementation);
+          const out =
+            kind === "planar"
+              ? planar(zz!, params as never, implementation)
+              : radial(zz!, params as never, implementation);
           out.z.mul(weights).sum().add(out.logAbsDet.mul(ldWeights).sum()).backward();
           return { z: out.z.data, ld: out.logAbsDet.data, grads: leaves.map((l) => l.grad!.data) };
         };
-        const fused = run("fused"), composed = run("composed");
+        const fused = run("fused"),
+          composed = run("composed");
         expectClose(fused.z, composed.z, 1e-10, 1e-10);
         expectClose(fused.ld, composed.ld, 1e-10, 1e-10);
         fused.grads.forEach((g, i) => expectClose(g, composed.grads[i]!, 1e-10, 1e-10));
@@ -100,18 +126,24 @@ describe("gradient checks of the flow layers (the fused backward against central
     it(`planar ${implementation}`, () => {
       const p = planarParams(5, 3, false, true);
       const lw = T([5]);
-      expectGradcheck((z, u, w, b) => {
-        const o = planar(z, { u, w, b }, implementation);
-        return o.z.sum(1).add(o.logAbsDet.mul(lw));
-      }, [T([5, 3]), p.u, p.w, p.b]);
+      expectGradcheck(
+        (z, u, w, b) => {
+          const o = planar(z, { u, w, b }, implementation);
+          return o.z.sum(1).add(o.logAbsDet.mul(lw));
+        },
+        [T([5, 3]), p.u, p.w, p.b],
+      );
     });
     it(`radial ${implementation}`, () => {
       const p = radialParams(5, 3, true);
       const lw = T([5]);
-      expectGradcheck((z, z0, alpha, beta) => {
-        const o = radial(z, { z0, alpha, beta }, implementation);
-        return o.z.square().sum(1).add(o.logAbsDet.mul(lw));
-      }, [T([5, 3]), p.z0, p.alpha, p.beta]);
+      expectGradcheck(
+        (z, z0, alpha, beta) => {
+          const o = radial(z, { z0, alpha, beta }, implementation);
+          return o.z.square().sum(1).add(o.logAbsDet.mul(lw));
+        },
+        [T([5, 3]), p.z0, p.alpha, p.beta],
+      );
     });
   }
 });
@@ -128,7 +160,12 @@ describe("analytic log-dets equal the brute-force log|det J| (full Jacobian + LU
         // Bigger parameters than the default init, and a constraint-active planar layer (‖w‖ = 1.5, u = −2w).
         const w0 = T([d]);
         const w = w0.mul(1.5 / Math.sqrt(w0.square().sum().item())).detach();
-        const active = new PlanarFlow(d, { u: Array.from(w.mul(-2).data), w: Array.from(w.data), b: 0.3, implementation });
+        const active = new PlanarFlow(d, {
+          u: Array.from(w.mul(-2).data),
+          w: Array.from(w.data),
+          b: 0.3,
+          implementation,
+        });
         const stack = new Sequential([
           new PlanarFlow(d, { u: Array.from(T([d], 2).data), w: Array.from(T([d], 2).data), b: 0.5, implementation }),
           new RadialFlow(d, { random: rng, alpha: -0.5, beta: 1.5, implementation }),
@@ -149,13 +186,38 @@ describe("analytic log-dets equal the brute-force log|det J| (full Jacobian + LU
 
 describe("the general-Jacobian baseline on known matrices", () => {
   it("jacobian of a linear map is its matrix; logAbsDet by LU with pivoting", () => {
-    const A = tensor([[0, 2, 1], [1, 0, 0], [3, 1, 4]]); // a zero on the diagonal: needs pivoting
+    const A = tensor([
+      [0, 2, 1],
+      [1, 0, 0],
+      [3, 1, 4],
+    ]); // a zero on the diagonal: needs pivoting
     const z = T([3, 3]);
     const J = jacobian((x) => x.matmul(A.transpose()), z); // f(z) = A z per point
     for (let p = 0; p < 3; p++) expectClose(J.data.slice(p * 9, p * 9 + 9), A.data, 1e-15, 1e-15);
     // det A = 0·(0·4 − 0·1) − 2·(1·4 − 0·3) + 1·(1·1 − 0·3) = −7
-    expectClose(logAbsDet(tensor([[[0, 2, 1], [1, 0, 0], [3, 1, 4]]])).data, [Math.log(7)], 1e-14);
-    expect(logAbsDet(tensor([[[1, 2], [2, 4]]])).item()).toBe(-Infinity);
+    expectClose(
+      logAbsDet(
+        tensor([
+          [
+            [0, 2, 1],
+            [1, 0, 0],
+            [3, 1, 4],
+          ],
+        ]),
+      ).data,
+      [Math.log(7)],
+      1e-14,
+    );
+    expect(
+      logAbsDet(
+        tensor([
+          [
+            [1, 2],
+            [2, 4],
+          ],
+        ]),
+      ).item(),
+    ).toBe(-Infinity);
     expect(() => logAbsDet(tensor([[1, 2]]))).toThrow(/square matrices \[N, D, D\]/);
   });
   it("logAbsDet of matrices P·L·U of known determinant, and a clear error where a gradient was expected", () => {
@@ -163,10 +225,14 @@ describe("the general-Jacobian baseline on known matrices", () => {
     for (const d of [1, 2, 3, 10, 40]) {
       const { a, logAbsDet: exact } = knownDeterminants(random, 5, d);
       const got = logAbsDet(new Tensor(Float64Array.from(a), [exact.length, d, d])).data;
-      exact.forEach((e, i) => (e === -Infinity ? expect(got[i]).toBe(-Infinity) : expect(Math.abs(got[i]! - e)).toBeLessThan(d * 1e-14)));
+      exact.forEach((e, i) =>
+        e === -Infinity ? expect(got[i]).toBe(-Infinity) : expect(Math.abs(got[i]! - e)).toBeLessThan(d * 1e-14),
+      );
     }
     const m = new Tensor(Float64Array.of(2, 1, 1, 3), [1, 2, 2], true);
-    expect(() => logAbsDet(m)).toThrow("logAbsDet: has no backward (it is the O(D³) baseline, for measuring); call it on matrices.detach() or inside noGrad()");
+    expect(() => logAbsDet(m)).toThrow(
+      "logAbsDet: has no backward (it is the O(D³) baseline, for measuring); call it on matrices.detach() or inside noGrad()",
+    );
     expectClose(noGrad(() => logAbsDet(m)).data, [Math.log(5)], 1e-15);
   });
 });
@@ -213,19 +279,30 @@ describe("inverses", () => {
   });
   it("planar inverse solves wᵀf(z) = c where plain Newton oscillates (large wᵀû)", () => {
     // This case sends undamped Newton back and forth across the bracket for hundreds of steps.
-    const slack = 6.002475685137731, c = 2.39, b = 1;
+    const slack = 6.002475685137731,
+      c = 2.39,
+      b = 1;
     const s = solveMonotone(c, slack, b);
     expect(Math.abs(s + (slack - 1) * Math.tanh(s + b) - c)).toBeLessThan(1e-13);
     for (let trial = 0; trial < 2000; trial++) {
-      const sl = Math.exp(8 * rng.uniform() - 6), cc = 40 * rng.normal(), bb = 5 * rng.normal();
+      const sl = Math.exp(8 * rng.uniform() - 6),
+        cc = 40 * rng.normal(),
+        bb = 5 * rng.normal();
       const root = solveMonotone(cc, sl, bb);
       const slope = Math.tanh(root + bb) ** 2 + sl * (1 - Math.tanh(root + bb) ** 2);
       // the residual is at the rounding level of the terms, relative to the local slope
-      expect(Math.abs(root + (sl - 1) * Math.tanh(root + bb) - cc)).toBeLessThan(1e-12 * (1 + Math.abs(cc)) + 1e-15 / slope);
+      expect(Math.abs(root + (sl - 1) * Math.tanh(root + bb) - cc)).toBeLessThan(
+        1e-12 * (1 + Math.abs(cc)) + 1e-15 / slope,
+      );
     }
   });
   it("a density: exp(logProb) of a 1-D flow integrates to 1", () => {
-    const q = new FlowDistribution(new Sequential([new PlanarFlow(1, { u: [3], w: [2], b: 1 }), new RadialFlow(1, { z0: [0.5], alpha: 0, beta: 2 })]));
+    const q = new FlowDistribution(
+      new Sequential([
+        new PlanarFlow(1, { u: [3], w: [2], b: 1 }),
+        new RadialFlow(1, { z0: [0.5], alpha: 0, beta: 2 }),
+      ]),
+    );
     const grid = Array.from({ length: 40001 }, (_, i) => -20 + i * 0.001);
     const density = q.logProb(tensor(grid.map((x) => [x]))).exp();
     expect(Math.abs(density.sum().item() * 0.001 - 1)).toBeLessThan(1e-6);
@@ -236,14 +313,33 @@ describe("bad input names the layer and the problem", () => {
   const layer = new PlanarFlow(3, { random: 0 });
   it("wrong D, wrong parameter shapes, N mismatch, non-finite points", () => {
     expect(() => layer.forward(zeros([4, 2]))).toThrow(/PlanarFlow: expected points of shape \[N, 3\], got \[4, 2\]/);
-    expect(() => new RadialFlow(2).forward(zeros([4]))).toThrow(/RadialFlow: expected points of shape \[N, 2\], got \[4\]/);
-    expect(() => planar(zeros([4, 3]), { u: zeros([2]), w: zeros([3]), b: zeros([1]) })).toThrow(/planar: parameter u has shape \[2\], expected \[3\]/);
-    expect(() => planar(zeros([4, 3]), { u: zeros([5, 3]), w: zeros([5, 3]), b: zeros([5]) })).toThrow(/planar: parameter u has shape \[5, 3\], expected \[4, 3\] for points \[4, 3\] \(per-sample parameters\)/);
-    expect(() => radial(zeros([4, 3]), { z0: zeros([4, 3]), alpha: zeros([4]), beta: zeros([3]) })).toThrow(/radial: parameter beta has shape \[3\], expected \[4\]/);
+    expect(() => new RadialFlow(2).forward(zeros([4]))).toThrow(
+      /RadialFlow: expected points of shape \[N, 2\], got \[4\]/,
+    );
+    expect(() => planar(zeros([4, 3]), { u: zeros([2]), w: zeros([3]), b: zeros([1]) })).toThrow(
+      /planar: parameter u has shape \[2\], expected \[3\]/,
+    );
+    expect(() => planar(zeros([4, 3]), { u: zeros([5, 3]), w: zeros([5, 3]), b: zeros([5]) })).toThrow(
+      /planar: parameter u has shape \[5, 3\], expected \[4, 3\] for points \[4, 3\] \(per-sample parameters\)/,
+    );
+    expect(() => radial(zeros([4, 3]), { z0: zeros([4, 3]), alpha: zeros([4]), beta: zeros([3]) })).toThrow(
+      /radial: parameter beta has shape \[3\], expected \[4\]/,
+    );
     expect(() => layer.forward(tensor([[0, NaN, 0]]))).toThrow(/PlanarFlow: input holds NaN at point 0, coordinate 1/);
-    expect(() => layer.forward(tensor([[0, 0, 0], [Infinity, 0, 0]]))).toThrow(/input holds Infinity at point 1, coordinate 0/);
-    expect(() => new PlanarFlow(2, { u: [1, 2, 3] })).toThrow(/PlanarFlow: initial u has 3 values, the layer has dimension 2/);
-    expect(() => new Sequential([new PlanarFlow(2), new RadialFlow(3)])).toThrow(/layer 1 has dimension 3, layer 0 has 2/);
+    expect(() =>
+      layer.forward(
+        tensor([
+          [0, 0, 0],
+          [Infinity, 0, 0],
+        ]),
+      ),
+    ).toThrow(/input holds Infinity at point 1, coordinate 0/);
+    expect(() => new PlanarFlow(2, { u: [1, 2, 3] })).toThrow(
+      /PlanarFlow: initial u has 3 values, the layer has dimension 2/,
+    );
+    expect(() => new Sequential([new PlanarFlow(2), new RadialFlow(3)])).toThrow(
+      /layer 1 has dimension 3, layer 0 has 2/,
+    );
   });
   it("training cannot push a planar layer out of the invertible set", () => {
     // Push hard on wᵀu toward −∞ with a loss; wᵀû stays above −1 all the way.

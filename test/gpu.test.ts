@@ -3,11 +3,46 @@ import * as ag from "../src/autograd/index.js";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { backendInfo, BINARY_EXPRESSIONS, cpuBackend, DEFAULT_GPU_THRESHOLDS, initBackend, loadedGpuBackend, machineKey, setBackend, UNARY_EXPRESSIONS, withCalibration, type BinaryOp, type UnaryOp } from "../src/kernels/index.js";
+import {
+  backendInfo,
+  BINARY_EXPRESSIONS,
+  cpuBackend,
+  DEFAULT_GPU_THRESHOLDS,
+  initBackend,
+  loadedGpuBackend,
+  machineKey,
+  setBackend,
+  UNARY_EXPRESSIONS,
+  withCalibration,
+  type BinaryOp,
+  type UnaryOp,
+} from "../src/kernels/index.js";
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
 import type { GpuMode } from "../src/kernels/gpu/load.js";
 import { jacobian, logAbsDet, planar } from "../src/flows/index.js";
-import { COMPARISONS, constraintCases, exactlySummable, expectComparison, expectReduced, expectDeviceUpdatesMatch, withTies, expectLogAbsDets, jacobianCase, knownDeterminants, expectGradcheck, expectViewsAsInputs, expectInverseSolves, flowDensityStep, inverseCases, inverseOnDevice, hvpByBackward, secondOrderCase, secondOrderReference, tinyRegression, UPDATE_RULES } from "./helpers.js";
+import {
+  COMPARISONS,
+  constraintCases,
+  exactlySummable,
+  expectComparison,
+  expectReduced,
+  expectDeviceUpdatesMatch,
+  withTies,
+  expectLogAbsDets,
+  jacobianCase,
+  knownDeterminants,
+  expectGradcheck,
+  expectViewsAsInputs,
+  expectInverseSolves,
+  flowDensityStep,
+  inverseCases,
+  inverseOnDevice,
+  hvpByBackward,
+  secondOrderCase,
+  secondOrderReference,
+  tinyRegression,
+  UPDATE_RULES,
+} from "./helpers.js";
 
 // Every GPU kernel against the CPU fallback, in every gpu.js mode this machine can run. A mode that
 // cannot run here is listed as skipped with its reason (never silently passed).
@@ -30,9 +65,11 @@ const rand = (n: number, lo = -2, hi = 2) => Float64Array.from({ length: n }, ()
 /** float32 tolerance: relative 1e-5 of the value, plus an absolute floor for values near 0 */
 function expectFloat32Close(actual: ArrayLike<number>, expected: ArrayLike<number>, scale = 1): void {
   for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!, e = expected[i]!;
+    const a = actual[i]!,
+      e = expected[i]!;
     if (Number.isNaN(e)) expect(a, `element ${i}`).toBeNaN();
-    else if (!(Math.abs(a - e) <= 1e-5 * Math.abs(e) + 1e-6 * scale)) throw new Error(`element ${i}: GPU ${a}, CPU ${e}`);
+    else if (!(Math.abs(a - e) <= 1e-5 * Math.abs(e) + 1e-6 * scale))
+      throw new Error(`element ${i}: GPU ${a}, CPU ${e}`);
   }
 }
 
@@ -61,7 +98,8 @@ for (const mode of modes) {
     it("tanh, sigmoid and softplus of large arguments (|x| up to 100) stay finite and match the CPU", () => {
       const x = Float64Array.from([100, -100, 50, -50, 44.5, 20, -9.5, 0.5]);
       for (const op of ["tanh", "sigmoid", "softplus"] as const) {
-        const g = new Float64Array(x.length), c = new Float64Array(x.length);
+        const g = new Float64Array(x.length),
+          c = new Float64Array(x.length);
         backend.unary(op, x, g);
         cpuBackend.unary(op, x, c);
         expectFloat32Close(g, c, 100);
@@ -70,21 +108,54 @@ for (const mode of modes) {
     it("every unary op", () => {
       const x = rand(5000, 0.05, 3); // in every op's domain (log, sqrt, reciprocal)
       for (const op of Object.keys(UNARY_EXPRESSIONS) as UnaryOp[]) {
-        const g = new Float64Array(x.length), c = new Float64Array(x.length);
+        const g = new Float64Array(x.length),
+          c = new Float64Array(x.length);
         backend.unary(op, x, g);
         cpuBackend.unary(op, Float64Array.from(Float32Array.from(x)), c); // the same float32 inputs
         expectFloat32Close(g, c);
       }
     });
     it("every binary op, with broadcasting, over more than one output row (W = 4096)", () => {
-      const cases: Array<[number[], number[]]> = [[[100, 70], [100, 70]], [[100, 70], [70]], [[3, 1, 5], [4, 1]], [[], [9000]], [[2, 3, 4, 5], [3, 1, 5]]];
+      const cases: Array<[number[], number[]]> = [
+        [
+          [100, 70],
+          [100, 70],
+        ],
+        [[100, 70], [70]],
+        [
+          [3, 1, 5],
+          [4, 1],
+        ],
+        [[], [9000]],
+        [
+          [2, 3, 4, 5],
+          [3, 1, 5],
+        ],
+      ];
       for (const op of Object.keys(BINARY_EXPRESSIONS) as BinaryOp[]) {
         for (const [as, bs] of cases) {
           const shape = ag.broadcastShapes("test", as, bs);
-          const a = Float64Array.from(Float32Array.from(rand(as.reduce((p, d) => p * d, 1), 0.5, 2)));
-          const b = Float64Array.from(Float32Array.from(rand(bs.reduce((p, d) => p * d, 1), 0.5, 2)));
+          const a = Float64Array.from(
+            Float32Array.from(
+              rand(
+                as.reduce((p, d) => p * d, 1),
+                0.5,
+                2,
+              ),
+            ),
+          );
+          const b = Float64Array.from(
+            Float32Array.from(
+              rand(
+                bs.reduce((p, d) => p * d, 1),
+                0.5,
+                2,
+              ),
+            ),
+          );
           const n = shape.reduce((p, d) => p * d, 1);
-          const g = new Float64Array(n), c = new Float64Array(n);
+          const g = new Float64Array(n),
+            c = new Float64Array(n);
           backend.binary(op, a, as, b, bs, g, shape);
           cpuBackend.binary(op, a, as, b, bs, c, shape);
           expectFloat32Close(g, c, 4);
@@ -92,11 +163,18 @@ for (const mode of modes) {
       }
     });
     it("reductions: exact on integer inputs (every element counted once), and within n·2⁻²⁴·Σ|x| on random floats", () => {
-      for (const [outer, size, inner] of [[1, 5000, 1], [30, 17, 40], [7, 300, 3]]) {
+      for (const [outer, size, inner] of [
+        [1, 5000, 1],
+        [30, 17, 40],
+        [7, 300, 3],
+      ]) {
         for (const exact of [true, false]) {
-          const x = exact ? exactlySummable(rng, outer * size * inner) : Float64Array.from(Float32Array.from(rand(outer * size * inner)));
+          const x = exact
+            ? exactlySummable(rng, outer * size * inner)
+            : Float64Array.from(Float32Array.from(rand(outer * size * inner)));
           for (const op of ["sum", "max", "min"] as const) {
-            const g = new Float64Array(outer * inner), c = new Float64Array(outer * inner);
+            const g = new Float64Array(outer * inner),
+              c = new Float64Array(outer * inner);
             backend.reduce(op, x, outer, size, inner, g);
             cpuBackend.reduce(op, x, outer, size, inner, c);
             expectReduced(op, x, outer, size, inner, g, c, exact);
@@ -105,9 +183,27 @@ for (const mode of modes) {
       }
     });
     it("comparisons on inputs with ties match their definitions (eq, ne, gt, ge, lt, le), with broadcasting", () => {
-      for (const [as, bs] of [[[100, 70], [100, 70]], [[100, 70], [70]], [[3, 1, 5], [4, 1]]] as Array<[number[], number[]]>) {
-        const shape = ag.broadcastShapes("test", as, bs), n = shape.reduce((p, d) => p * d, 1);
-        const a = withTies(rng, as.reduce((p, d) => p * d, 1)), b = withTies(rng, bs.reduce((p, d) => p * d, 1));
+      for (const [as, bs] of [
+        [
+          [100, 70],
+          [100, 70],
+        ],
+        [[100, 70], [70]],
+        [
+          [3, 1, 5],
+          [4, 1],
+        ],
+      ] as Array<[number[], number[]]>) {
+        const shape = ag.broadcastShapes("test", as, bs),
+          n = shape.reduce((p, d) => p * d, 1);
+        const a = withTies(
+            rng,
+            as.reduce((p, d) => p * d, 1),
+          ),
+          b = withTies(
+            rng,
+            bs.reduce((p, d) => p * d, 1),
+          );
         for (const op of Object.keys(COMPARISONS) as Array<keyof typeof COMPARISONS>) {
           const g = new Float64Array(n);
           backend.binary(op, a, as, b, bs, g, shape);
@@ -116,11 +212,23 @@ for (const mode of modes) {
       }
     });
     it("matmul: plain, transposed and batched (error bound k·2⁻²⁴·Σ|a||b|)", () => {
-      for (const [m, k, n, batch] of [[17, 33, 9, 1], [64, 64, 64, 2], [5, 1200, 3, 1]]) {
-        for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
-          const a = Float64Array.from(Float32Array.from(rand(batch * m * k))), b = Float64Array.from(Float32Array.from(rand(batch * k * n)));
-          const ao = Int32Array.from({ length: batch }, (_, t) => t * m * k), bo = Int32Array.from({ length: batch }, (_, t) => t * k * n);
-          const g = new Float64Array(batch * m * n), c = new Float64Array(batch * m * n);
+      for (const [m, k, n, batch] of [
+        [17, 33, 9, 1],
+        [64, 64, 64, 2],
+        [5, 1200, 3, 1],
+      ]) {
+        for (const [ta, tb] of [
+          [false, false],
+          [true, false],
+          [false, true],
+          [true, true],
+        ] as const) {
+          const a = Float64Array.from(Float32Array.from(rand(batch * m * k))),
+            b = Float64Array.from(Float32Array.from(rand(batch * k * n)));
+          const ao = Int32Array.from({ length: batch }, (_, t) => t * m * k),
+            bo = Int32Array.from({ length: batch }, (_, t) => t * k * n);
+          const g = new Float64Array(batch * m * n),
+            c = new Float64Array(batch * m * n);
           backend.matmul(a, ao, b, bo, g, m, k, n, ta, tb);
           cpuBackend.matmul(a, ao, b, bo, c, m, k, n, ta, tb);
           const bound = k * 2 ** -24 * 4 * k;
@@ -129,13 +237,27 @@ for (const mode of modes) {
       }
     });
     it("the fused planar and radial layers, forward and backward, shared and per-sample parameters", () => {
-      for (const [n, d, perSample] of [[300, 2, false], [50, 5, true], [7000, 1, false], [40, 3, true]] as const) {
+      for (const [n, d, perSample] of [
+        [300, 2, false],
+        [50, 5, true],
+        [7000, 1, false],
+        [40, 3, true],
+      ] as const) {
         const f32 = (m: number, lo = -1.5, hi = 1.5) => Float64Array.from(Float32Array.from(rand(m, lo, hi)));
         const pn = perSample ? n : 1;
-        const z = f32(n * d), u = f32(pn * d), w = f32(pn * d), b = f32(pn), sp = f32(pn, 0.1, 3);
-        const z0 = f32(pn * d), al = f32(pn, 0.1, 2), ab = f32(pn, 0.1, 2);
+        const z = f32(n * d),
+          u = f32(pn * d),
+          w = f32(pn * d),
+          b = f32(pn),
+          sp = f32(pn, 0.1, 3);
+        const z0 = f32(pn * d),
+          al = f32(pn, 0.1, 2),
+          ab = f32(pn, 0.1, 2);
         for (const layer of ["planar", "radial"] as const) {
-          const g = new Float64Array(n * d), c = new Float64Array(n * d), gl = new Float64Array(n), cl = new Float64Array(n);
+          const g = new Float64Array(n * d),
+            c = new Float64Array(n * d),
+            gl = new Float64Array(n),
+            cl = new Float64Array(n);
           if (layer === "planar") {
             backend.planarForward(z, u, w, b, sp, n, d, perSample, g, gl);
             cpuBackend.planarForward(z, u, w, b, sp, n, d, perSample, c, cl);
@@ -146,12 +268,49 @@ for (const mode of modes) {
           expectFloat32Close(g, c, 4);
           expectFloat32Close(gl, cl, 10); // logs of sums: absolute error ~1e-6 of their terms
           // Backward, with both output gradients, then with only one of them.
-          for (const [gOut, gLd] of [[f32(n * d), f32(n)], [f32(n * d), null], [null, f32(n)]] as const) {
+          for (const [gOut, gLd] of [
+            [f32(n * d), f32(n)],
+            [f32(n * d), null],
+            [null, f32(n)],
+          ] as const) {
             const sizes = layer === "planar" ? [n * d, pn * d, pn * d, pn, pn] : [n * d, pn * d, pn, pn];
-            const gg = sizes.map((m) => new Float64Array(m)), cg = sizes.map((m) => new Float64Array(m));
+            const gg = sizes.map((m) => new Float64Array(m)),
+              cg = sizes.map((m) => new Float64Array(m));
             if (layer === "planar") {
-              backend.planarBackward(z, u, w, b, sp, n, d, perSample, gOut, gLd, gg[0]!, gg[1]!, gg[2]!, gg[3]!, gg[4]!);
-              cpuBackend.planarBackward(z, u, w, b, sp, n, d, perSample, gOut, gLd, cg[0]!, cg[1]!, cg[2]!, cg[3]!, cg[4]!);
+              backend.planarBackward(
+                z,
+                u,
+                w,
+                b,
+                sp,
+                n,
+                d,
+                perSample,
+                gOut,
+                gLd,
+                gg[0]!,
+                gg[1]!,
+                gg[2]!,
+                gg[3]!,
+                gg[4]!,
+              );
+              cpuBackend.planarBackward(
+                z,
+                u,
+                w,
+                b,
+                sp,
+                n,
+                d,
+                perSample,
+                gOut,
+                gLd,
+                cg[0]!,
+                cg[1]!,
+                cg[2]!,
+                cg[3]!,
+                cg[4]!,
+              );
             } else {
               backend.radialBackward(z, z0, al, ab, n, d, perSample, gOut, gLd, gg[0]!, gg[1]!, gg[2]!, gg[3]!);
               cpuBackend.radialBackward(z, z0, al, ab, n, d, perSample, gOut, gLd, cg[0]!, cg[1]!, cg[2]!, cg[3]!);
@@ -162,15 +321,26 @@ for (const mode of modes) {
       }
     });
     it("the planar layer where |wᵀz + b| is large (tanh saturates): finite, and as the CPU computes it", () => {
-      const n = 64, d = 2, z = Float64Array.from(Float32Array.from(rand(n * d, -60, 60)));
-      const u = Float64Array.of(0.7, -0.4), w = Float64Array.of(1.5, 0.8), b = Float64Array.of(0.3), sp = Float64Array.of(1.2);
-      const g = new Float64Array(n * d), c = new Float64Array(n * d), gl = new Float64Array(n), cl = new Float64Array(n);
+      const n = 64,
+        d = 2,
+        z = Float64Array.from(Float32Array.from(rand(n * d, -60, 60)));
+      const u = Float64Array.of(0.7, -0.4),
+        w = Float64Array.of(1.5, 0.8),
+        b = Float64Array.of(0.3),
+        sp = Float64Array.of(1.2);
+      const g = new Float64Array(n * d),
+        c = new Float64Array(n * d),
+        gl = new Float64Array(n),
+        cl = new Float64Array(n);
       backend.planarForward(z, u, w, b, sp, n, d, false, g, gl);
       cpuBackend.planarForward(z, u, w, b, sp, n, d, false, c, cl);
       expectFloat32Close(g, c, 100);
       expectFloat32Close(gl, cl, 10);
-      const sizes = [n * d, d, d, 1, 1], gg = sizes.map((m) => new Float64Array(m)), cg = sizes.map((m) => new Float64Array(m));
-      const gOut = Float64Array.from(Float32Array.from(rand(n * d))), gLd = Float64Array.from(Float32Array.from(rand(n)));
+      const sizes = [n * d, d, d, 1, 1],
+        gg = sizes.map((m) => new Float64Array(m)),
+        cg = sizes.map((m) => new Float64Array(m));
+      const gOut = Float64Array.from(Float32Array.from(rand(n * d))),
+        gLd = Float64Array.from(Float32Array.from(rand(n)));
       backend.planarBackward(z, u, w, b, sp, n, d, false, gOut, gLd, gg[0]!, gg[1]!, gg[2]!, gg[3]!, gg[4]!);
       cpuBackend.planarBackward(z, u, w, b, sp, n, d, false, gOut, gLd, cg[0]!, cg[1]!, cg[2]!, cg[3]!, cg[4]!);
       gg.forEach((x, k) => expectFloat32Close(x, cg[k]!, 1000));
@@ -189,7 +359,11 @@ for (const mode of modes) {
           device.release();
         }
       }
-      expect(backend.kernelLaunchesByKind()).toMatchObject({ "lu-start": expect.any(Number), "lu-step": expect.any(Number), "lu-last": expect.any(Number) });
+      expect(backend.kernelLaunchesByKind()).toMatchObject({
+        "lu-start": expect.any(Number),
+        "lu-step": expect.any(Number),
+        "lu-last": expect.any(Number),
+      });
     });
     it("the general-Jacobian baseline with this backend selected: log|det J| of planar layers is their analytic log-det", () => {
       const { f, z, analytic } = jacobianCase();
@@ -211,7 +385,11 @@ for (const mode of modes) {
           const live = backend.liveTextures();
           const joined = ag.concat(pieces, 1);
           expect(backend.liveTextures() - live).toBe(1);
-          expectFloat32Close(joined.data, Array.from({ length: 2 }, () => [1, 2, 3, 4, 5].flatMap((k) => [k, k, k].map(Math.exp))).flat(), 200);
+          expectFloat32Close(
+            joined.data,
+            Array.from({ length: 2 }, () => [1, 2, 3, 4, 5].flatMap((k) => [k, k, k].map(Math.exp))).flat(),
+            200,
+          );
           pieces.forEach((p) => p.storage.free());
         }
       } finally {
@@ -222,14 +400,21 @@ for (const mode of modes) {
       setBackend(backend);
       try {
         const local = new ag.Random(5); // the same inputs whichever modes ran before
-        const T = (shape: number[]) => new ag.Tensor(Float64Array.from({ length: shape.reduce((p, d) => p * d, 1) }, () => Math.fround(local.uniform() * 4 - 2)), shape);
+        const T = (shape: number[]) =>
+          new ag.Tensor(
+            Float64Array.from({ length: shape.reduce((p, d) => p * d, 1) }, () => Math.fround(local.uniform() * 4 - 2)),
+            shape,
+          );
         const opts = { eps: 1e-2, rtol: 2e-3, atol: 2e-4 };
         expectGradcheck((x, w) => x.matmul(w).tanh().sum(1), [T([6, 5]), T([5, 4])], opts);
         expectGradcheck((x, y) => x.mul(y).add(x.exp()).logsumexp(1), [T([4, 3]), T([3])], opts);
         // Smooth functions only: a finite difference of 1e-2 can jump across a kink of max or relu.
         expectGradcheck((x) => x.softplus().sub(x.sigmoid()).mul(x).sum(0), [T([5, 4])], opts);
         // A flow layer whose forward runs on this backend and whose backward runs on the CPU.
-        const layer = (z: ag.Tensor, u: ag.Tensor, w: ag.Tensor) => { const o = planar(z, { u, w, b: ag.tensor([0.2]) }); return o.z.sum(1).add(o.logAbsDet); };
+        const layer = (z: ag.Tensor, u: ag.Tensor, w: ag.Tensor) => {
+          const o = planar(z, { u, w, b: ag.tensor([0.2]) });
+          return o.z.sum(1).add(o.logAbsDet);
+        };
         expectGradcheck(layer, [T([6, 3]), T([3]), T([3])], opts);
       } finally {
         setBackend("cpu");
@@ -246,10 +431,18 @@ for (const mode of modes) {
         expect(backend.liveTextures() - before).toBe(backend.resident ? 3 : 0); // the graphs' textures went with the scope
         const scale = Math.max(...Array.from(reference.hvp, Math.abs));
         const values = hv.data;
-        reference.hvp.forEach((e, i) => expect(Math.abs(values[i]! - e), `hvp element ${i}: ${values[i]} vs ${e}`).toBeLessThanOrEqual(2e-4 * Math.abs(e) + 2e-4 * scale));
+        reference.hvp.forEach((e, i) =>
+          expect(Math.abs(values[i]! - e), `hvp element ${i}: ${values[i]} vs ${e}`).toBeLessThanOrEqual(
+            2e-4 * Math.abs(e) + 2e-4 * scale,
+          ),
+        );
         expect(Math.abs(jv.item() - reference.jvp)).toBeLessThanOrEqual(2e-4 * (1 + Math.abs(reference.jvp)));
         const byBackward = byBackwardTensor.data; // the fused kernels' forward, their createGraph rules
-        reference.hvp.forEach((e, i) => expect(Math.abs(byBackward[i]! - e), `hvp by backward, element ${i}`).toBeLessThanOrEqual(2e-4 * Math.abs(e) + 2e-4 * scale));
+        reference.hvp.forEach((e, i) =>
+          expect(Math.abs(byBackward[i]! - e), `hvp by backward, element ${i}`).toBeLessThanOrEqual(
+            2e-4 * Math.abs(e) + 2e-4 * scale,
+          ),
+        );
       } finally {
         setBackend("cpu");
       }
@@ -267,7 +460,8 @@ for (const mode of modes) {
     } else {
       it("tensors stay on the GPU between ops (textures), and come back only when read", () => {
         const local = new ag.Random(8);
-        const x = ag.randn([50, 30], { random: local }), w = ag.randn([30, 20], { random: local });
+        const x = ag.randn([50, 30], { random: local }),
+          w = ag.randn([30, 20], { random: local });
         const expected = x.matmul(w).tanh().mul(x.matmul(w)).sum(1).data;
         setBackend(backend);
         try {
@@ -285,11 +479,14 @@ for (const mode of modes) {
       });
       it("gathers and their scatter-add adjoint on textures match the CPU backend", () => {
         const r = backend.resident!;
-        const rows = Float32Array.from(rand(3 * 7 * 4)), idx = Int32Array.from([6, 0, 6, 2, 5]);
-        const picked = new Float32Array(3 * 5 * 4), back = new Float32Array(3 * 7 * 4);
+        const rows = Float32Array.from(rand(3 * 7 * 4)),
+          idx = Int32Array.from([6, 0, 6, 2, 5]);
+        const picked = new Float32Array(3 * 5 * 4),
+          back = new Float32Array(3 * 7 * 4);
         cpuBackend.gather(rows, 3, 7, 4, idx, picked);
         cpuBackend.scatterAdd(picked, 3, 7, 4, idx, back);
-        const g = r.gather!(rows, 3, 7, 4, idx)!, s = r.scatterAdd!(g, 3, 7, 4, idx)!; // the second takes the first's texture
+        const g = r.gather!(rows, 3, 7, 4, idx)!,
+          s = r.scatterAdd!(g, 3, 7, 4, idx)!; // the second takes the first's texture
         expect(Array.from(g.read())).toEqual(Array.from(picked));
         expectFloat32Close(s.read(), back);
         g.release();
@@ -297,11 +494,19 @@ for (const mode of modes) {
       });
       it("the planar constraint and its backward on textures match the CPU backend (w = 0, wᵀu ≪ −1 and ≫ 1 included)", () => {
         const r = backend.resident!;
-        for (const [rows, d] of [[1, 2], [40, 3], [300, 5]] as const) {
+        for (const [rows, d] of [
+          [1, 2],
+          [40, 3],
+          [300, 5],
+        ] as const) {
           const { u, w } = constraintCases(rand, Math.max(rows, 3), d);
           const n = Math.max(rows, 3);
-          const uHat = new Float32Array(n * d), slack = new Float32Array(n), gu = new Float32Array(n * d), gw = new Float32Array(n * d);
-          const gUHat = Float32Array.from(rand(n * d)), gSlack = Float32Array.from(rand(n));
+          const uHat = new Float32Array(n * d),
+            slack = new Float32Array(n),
+            gu = new Float32Array(n * d),
+            gw = new Float32Array(n * d);
+          const gUHat = Float32Array.from(rand(n * d)),
+            gSlack = Float32Array.from(rand(n));
           cpuBackend.planarConstraint(u, w, n, d, uHat, slack);
           cpuBackend.planarConstraintBackward(u, w, n, d, gUHat, gSlack, gu, gw);
           const [du, ds] = r.planarConstraint!(u, w, n, d)!;
@@ -315,15 +520,46 @@ for (const mode of modes) {
       });
       it("the fused layers' backward on textures: a shared parameter's gradient summed over n points in its kernel (n above gpu.js's 1000-iteration cap on argument-bound loops)", () => {
         const r = backend.resident!;
-        for (const [n, d] of [[7000, 1], [300, 3]] as const) {
+        for (const [n, d] of [
+          [7000, 1],
+          [300, 3],
+        ] as const) {
           const f = (m: number, lo = -1.5, hi = 1.5) => Float32Array.from(rand(m, lo, hi));
-          const z = f(n * d), u = f(d), w = f(d), bb = f(1), sp = f(1, 0.1, 3), z0 = f(d), al = f(1, 0.1, 2), ab = f(1, 0.1, 2), gOut = f(n * d), gLd = f(n);
+          const z = f(n * d),
+            u = f(d),
+            w = f(d),
+            bb = f(1),
+            sp = f(1, 0.1, 3),
+            z0 = f(d),
+            al = f(1, 0.1, 2),
+            ab = f(1, 0.1, 2),
+            gOut = f(n * d),
+            gLd = f(n);
           for (const layer of ["planar", "radial"] as const) {
             const sizes = layer === "planar" ? [n * d, d, d, 1, 1] : [n * d, d, 1, 1];
             const cg = sizes.map((m) => new Float64Array(m));
-            const grads = layer === "planar"
-              ? (cpuBackend.planarBackward(z, u, w, bb, sp, n, d, false, gOut, gLd, cg[0]!, cg[1]!, cg[2]!, cg[3]!, cg[4]!), r.planarBackward!(z, u, w, bb, sp, n, d, false, gOut, gLd)!)
-              : (cpuBackend.radialBackward(z, z0, al, ab, n, d, false, gOut, gLd, cg[0]!, cg[1]!, cg[2]!, cg[3]!), r.radialBackward!(z, z0, al, ab, n, d, false, gOut, gLd)!);
+            const grads =
+              layer === "planar"
+                ? (cpuBackend.planarBackward(
+                    z,
+                    u,
+                    w,
+                    bb,
+                    sp,
+                    n,
+                    d,
+                    false,
+                    gOut,
+                    gLd,
+                    cg[0]!,
+                    cg[1]!,
+                    cg[2]!,
+                    cg[3]!,
+                    cg[4]!,
+                  ),
+                  r.planarBackward!(z, u, w, bb, sp, n, d, false, gOut, gLd)!)
+                : (cpuBackend.radialBackward(z, z0, al, ab, n, d, false, gOut, gLd, cg[0]!, cg[1]!, cg[2]!, cg[3]!),
+                  r.radialBackward!(z, z0, al, ab, n, d, false, gOut, gLd)!);
             // A sum of n float32 shares: error up to n·2⁻²⁴ of their sizes.
             grads.forEach((t, k) => expectFloat32Close(t.read(), cg[k]!, k === 0 ? 20 : 20 * n));
             for (const t of grads) t.release();
@@ -337,11 +573,19 @@ for (const mode of modes) {
         }
       });
       it("a kernel's several outputs are views of one texture, read right alone and as inputs to other kernels", async () => {
-        await expectViewsAsInputs(backend.resident!, (x) => x.readAsync(), (a, e) => expectFloat32Close(a, e, 10));
+        await expectViewsAsInputs(
+          backend.resident!,
+          (x) => x.readAsync(),
+          (a, e) => expectFloat32Close(a, e, 10),
+        );
       });
       it("optimizer updates (SGD with momentum, Adam, RMSprop) on textures: two steps match the CPU backend's, one kernel each, nothing left behind", async () => {
         const launches = backend.kernelLaunches();
-        await expectDeviceUpdatesMatch(backend.resident!, (x) => x.readAsync(), (a, e) => expectFloat32Close(a, e, 10));
+        await expectDeviceUpdatesMatch(
+          backend.resident!,
+          (x) => x.readAsync(),
+          (a, e) => expectFloat32Close(a, e, 10),
+        );
         expect(backend.kernelLaunches() - launches).toBe(2 * UPDATE_RULES.length);
       });
       it("a planar layer costs 9 launches per training step on textures (a regression guard for the step's launch count)", () => {
@@ -353,20 +597,25 @@ for (const mode of modes) {
             const random = new ag.Random(4);
             const f32 = (n: number) => ag.randn([n], { random, dtype: "float32" }).requireGrad();
             const layers = Array.from({ length: K }, () => ({ u: f32(2), w: f32(2), b: f32(1) }));
-            const opt = new ag.Adam(layers.flatMap((p) => [p.u, p.w, p.b]), { lr: 1e-3 });
+            const opt = new ag.Adam(
+              layers.flatMap((p) => [p.u, p.w, p.b]),
+              { lr: 1e-3 },
+            );
             const z0 = ag.randn([200, 2], { random, dtype: "float32" }).mul(1); // on the device
-            const step = () => ag.tidy(() => {
-              opt.zeroGrad();
-              let z = z0, sumLogDet: ag.Tensor | null = null;
-              for (const p of layers) {
-                const o = planar(z, p);
-                z = o.z;
-                sumLogDet = sumLogDet ? sumLogDet.add(o.logAbsDet) : o.logAbsDet;
-              }
-              const loss = sumLogDet!.sub(ag.sum(z.square(), 1).mul(0.5)).neg().mean();
-              loss.backward();
-              return loss;
-            });
+            const step = () =>
+              ag.tidy(() => {
+                opt.zeroGrad();
+                let z = z0,
+                  sumLogDet: ag.Tensor | null = null;
+                for (const p of layers) {
+                  const o = planar(z, p);
+                  z = o.z;
+                  sumLogDet = sumLogDet ? sumLogDet.add(o.logAbsDet) : o.logAbsDet;
+                }
+                const loss = sumLogDet!.sub(ag.sum(z.square(), 1).mul(0.5)).neg().mean();
+                loss.backward();
+                return loss;
+              });
             step().item();
             opt.step(); // parameters and state on the device from here
             const before = backend.kernelLaunches();
@@ -396,7 +645,8 @@ for (const mode of modes) {
           setBackend(b);
           try {
             const { opt, step } = tinyRegression();
-            const losses: number[] = [], live: number[] = [];
+            const losses: number[] = [],
+              live: number[] = [];
             for (let t = 0; t < 300; t++) {
               losses.push(step().item());
               opt.step();
@@ -408,14 +658,16 @@ for (const mode of modes) {
           }
         };
         const baseline = backend.liveTextures(); // tensors earlier tests made and never read or freed
-        const gpu = train(backend), cpu = train("cpu");
+        const gpu = train(backend),
+          cpu = train("cpu");
         expect(new Set(gpu.live).size, `live textures per step: ${[...new Set(gpu.live)].join(", ")}`).toBe(1);
         // The target (kept by the scope that returned it) and per parameter (4): its gradient, and one
         // texture holding the parameter and Adam's 2 moments (an update writes them together).
         expect(gpu.live[0]! - baseline).toBe(1 + 4 * 2);
         expect(backend.liveKernels()).toBeLessThanOrEqual(128);
         expect(gpu.losses[299]!).toBeLessThan(gpu.losses[0]! / 5);
-        for (let i = 0; i < 20; i++) expect(Math.abs(gpu.losses[i]! - cpu.losses[i]!)).toBeLessThan(1e-4 * cpu.losses[i]!);
+        for (let i = 0; i < 20; i++)
+          expect(Math.abs(gpu.losses[i]! - cpu.losses[i]!)).toBeLessThan(1e-4 * cpu.losses[i]!);
       }, 120_000);
     }
     it("keeps a bounded number of compiled kernels however many shapes it sees", () => {
@@ -431,7 +683,9 @@ describe("arrays too large for gpu.js's float32 indices", () => {
     if (typeof b === "string" || !b) throw new Error(`gpu.js cpu mode always loads; got: ${String(b)}`);
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     try {
-      const n = (1 << 24) + 4, x = new Float32Array(n).fill(0.5), out = new Float64Array(1);
+      const n = (1 << 24) + 4,
+        x = new Float32Array(n).fill(0.5),
+        out = new Float64Array(1);
       b.reduce("sum", x, 1, n, 1, out);
       expect(out[0]).toBe(n / 2); // exact: the CPU backend sums float32 inputs in float64
       b.reduce("max", x, 1, n, 1, out);
@@ -447,24 +701,45 @@ describe("arrays too large for gpu.js's float32 indices", () => {
 describe("choosing a mode", () => {
   it("a forced mode that cannot run is an error that says why", async () => {
     // webgpu runs where Dawn loads and finds an adapter (test/webgpu.test.ts); elsewhere it says which of the two failed.
-    const webgpu = await createGpuBackend("webgpu").then((b) => { b.dispose(); return b.info.gpuMode; }, (e: Error) => e.message);
-    expect(webgpu).toMatch(/^webgpu$|gpu.js mode "webgpu" was requested but is not available: (Dawn \(the webgpu package gpu.js uses in Node\) does not load here: \S.*|Dawn loads here but finds no adapter)/);
+    const webgpu = await createGpuBackend("webgpu").then(
+      (b) => {
+        b.dispose();
+        return b.info.gpuMode;
+      },
+      (e: Error) => e.message,
+    );
+    expect(webgpu).toMatch(
+      /^webgpu$|gpu.js mode "webgpu" was requested but is not available: (Dawn \(the webgpu package gpu.js uses in Node\) does not load here: \S.*|Dawn loads here but finds no adapter)/,
+    );
     await expect(createGpuBackend("nonsense" as GpuMode)).rejects.toThrow(/unknown gpu.js mode "nonsense"/);
   });
   it('initBackend("auto") takes its thresholds from the option, else FLOWGRAD_AUTO_THRESHOLD, else the mode\'s default, and says which', async () => {
     try {
-      await initBackend("auto", { gpuMode: "webasm", quiet: true, threshold: { elements: 4096, multiplyAdds: Infinity } });
-      expect(backendInfo()).toMatchObject({ backend: "auto", gpuMode: "webasm", autoThresholds: { elements: 4096, multiplyAdds: Infinity } });
+      await initBackend("auto", {
+        gpuMode: "webasm",
+        quiet: true,
+        threshold: { elements: 4096, multiplyAdds: Infinity },
+      });
+      expect(backendInfo()).toMatchObject({
+        backend: "auto",
+        gpuMode: "webasm",
+        autoThresholds: { elements: 4096, multiplyAdds: Infinity },
+      });
       vi.stubEnv("FLOWGRAD_AUTO_THRESHOLD", "1000,5e5");
       await initBackend("auto", { gpuMode: "webasm", quiet: true });
       expect(backendInfo().autoThresholds).toEqual({ elements: 1000, multiplyAdds: 5e5 });
       const x = ag.randn([1000], { random: 1, dtype: "float32" }); // at the threshold: gpu.js (webasm has no device arrays, so the values come back)
       expect(x.exp().data[0]).toBeCloseTo(Math.exp(x.data[0]!), 5);
       vi.stubEnv("FLOWGRAD_AUTO_THRESHOLD", "lots");
-      await expect(initBackend("auto", { gpuMode: "webasm", quiet: true })).rejects.toThrow(/FLOWGRAD_AUTO_THRESHOLD="lots": expected ELEMENTS or ELEMENTS,MULTIPLY_ADDS/);
+      await expect(initBackend("auto", { gpuMode: "webasm", quiet: true })).rejects.toThrow(
+        /FLOWGRAD_AUTO_THRESHOLD="lots": expected ELEMENTS or ELEMENTS,MULTIPLY_ADDS/,
+      );
       vi.unstubAllEnvs();
       await initBackend("auto", { gpuMode: "webasm", quiet: true });
-      expect(backendInfo().autoThresholds).toEqual({ elements: DEFAULT_GPU_THRESHOLDS.webasm, multiplyAdds: DEFAULT_GPU_THRESHOLDS.webasm * 64 });
+      expect(backendInfo().autoThresholds).toEqual({
+        elements: DEFAULT_GPU_THRESHOLDS.webasm,
+        multiplyAdds: DEFAULT_GPU_THRESHOLDS.webasm * 64,
+      });
       await initBackend("gpu", { gpuMode: "webasm", quiet: true });
       expect(backendInfo().autoThresholds).toBeNull(); // not "auto"
     } finally {
@@ -478,28 +753,51 @@ describe("choosing a mode", () => {
     const file = path.join(dir, "calibration.json");
     try {
       const here = await machineKey({ gpuMode: "webasm" });
-      const elsewhere = { ...here, cpu: "another CPU", elements: "64", multiplyAdds: "64", measured: "2026-01-02T00:00:00.000Z" };
-      const store = withCalibration(withCalibration(null, elsewhere), { ...here, elements: "2048", multiplyAdds: "inf", measured: "2026-11-03T10:00:00.000Z" });
+      const elsewhere = {
+        ...here,
+        cpu: "another CPU",
+        elements: "64",
+        multiplyAdds: "64",
+        measured: "2026-01-02T00:00:00.000Z",
+      };
+      const store = withCalibration(withCalibration(null, elsewhere), {
+        ...here,
+        elements: "2048",
+        multiplyAdds: "inf",
+        measured: "2026-11-03T10:00:00.000Z",
+      });
       writeFileSync(file, JSON.stringify(store));
       vi.stubEnv("FLOWGRAD_CALIBRATION", file);
       await initBackend("auto", { gpuMode: "webasm", quiet: true });
       expect(backendInfo().autoThresholds).toEqual({ elements: 2048, multiplyAdds: Infinity });
       expect(backendInfo().autoThresholdSource).toBe(`measured by flowgrad calibrate on 2026-11-03 (${file})`);
       await initBackend("auto", { gpuMode: "webasm", quiet: true, threshold: 100 });
-      expect(backendInfo()).toMatchObject({ autoThresholds: { elements: 100 }, autoThresholdSource: "initBackend's threshold option" });
+      expect(backendInfo()).toMatchObject({
+        autoThresholds: { elements: 100 },
+        autoThresholdSource: "initBackend's threshold option",
+      });
       vi.stubEnv("FLOWGRAD_AUTO_THRESHOLD", "300");
       await initBackend("auto", { gpuMode: "webasm", quiet: true });
-      expect(backendInfo()).toMatchObject({ autoThresholds: { elements: 300 }, autoThresholdSource: "FLOWGRAD_AUTO_THRESHOLD" });
+      expect(backendInfo()).toMatchObject({
+        autoThresholds: { elements: 300 },
+        autoThresholdSource: "FLOWGRAD_AUTO_THRESHOLD",
+      });
       vi.stubEnv("FLOWGRAD_AUTO_THRESHOLD", "");
       // Another machine's entry only: the mode's default, which says why it is what it is.
       writeFileSync(file, JSON.stringify(withCalibration(null, elsewhere)));
       await initBackend("auto", { gpuMode: "webasm", quiet: true });
       expect(backendInfo().autoThresholds).toEqual({ elements: Infinity, multiplyAdds: Infinity });
-      expect(backendInfo().autoThresholdSource).toMatch(/^default for webasm \(gpu.js never beat the CPU backend in npm run bench:gpu/);
+      expect(backendInfo().autoThresholdSource).toMatch(
+        /^default for webasm \(gpu.js never beat the CPU backend in npm run bench:gpu/,
+      );
       writeFileSync(file, '{"format": "flowgrad-auto-thresholds", "version": 1, "machines": [{"gpuMode": "webasm"}]}');
-      await expect(initBackend("auto", { gpuMode: "webasm", quiet: true })).rejects.toThrow(`calibration file ${file}: machines[0] needs gpuMode, adapter, cpu, cores and measured; run "flowgrad calibrate --save" again, or delete the file`);
+      await expect(initBackend("auto", { gpuMode: "webasm", quiet: true })).rejects.toThrow(
+        `calibration file ${file}: machines[0] needs gpuMode, adapter, cpu, cores and measured; run "flowgrad calibrate --save" again, or delete the file`,
+      );
       writeFileSync(file, "{ half-written");
-      await expect(initBackend("auto", { gpuMode: "webasm", quiet: true })).rejects.toThrow(`calibration file ${file}: not JSON`);
+      await expect(initBackend("auto", { gpuMode: "webasm", quiet: true })).rejects.toThrow(
+        `calibration file ${file}: not JSON`,
+      );
       vi.stubEnv("FLOWGRAD_CALIBRATION", "off"); // no file at all
       await initBackend("auto", { gpuMode: "webasm", quiet: true });
       expect(backendInfo().autoThresholdSource).toMatch(/^default for webasm/);
@@ -514,9 +812,14 @@ describe("choosing a mode", () => {
     const b = await createGpuBackend("auto");
     try {
       // webgpu is never chosen by "auto" (its reads are asynchronous), and the notice says so.
-      expect(b.info.notices.some((n) => n.startsWith("gpu.js webgpu: not chosen automatically: its values come back only asynchronously"))).toBe(true);
+      expect(
+        b.info.notices.some((n) =>
+          n.startsWith("gpu.js webgpu: not chosen automatically: its values come back only asynchronously"),
+        ),
+      ).toBe(true);
       expect(["headlessgl", "webasm", "cpu"]).toContain(b.info.gpuMode);
-      if (b.info.gpuMode !== "headlessgl") expect(b.info.notices.some((n) => n.startsWith("gpu.js headlessgl:"))).toBe(true);
+      if (b.info.gpuMode !== "headlessgl")
+        expect(b.info.notices.some((n) => n.startsWith("gpu.js headlessgl:"))).toBe(true);
     } finally {
       b.dispose();
     }

@@ -26,32 +26,47 @@ describe("the Hamiltonian flow (leapfrog on (z, ρ), tempered)", () => {
   });
   it("gradients through the leapfrog (second derivatives of U inside) pass gradcheck for the points", () => {
     const flow = new HamiltonianFlow(2, U, { K: 2, stepSize: 0.1, tempering: 0.9 });
-    expectGradcheck((x) => { const o = flow.forward(x); return o.z.square().sum(1).add(o.logAbsDet); }, [T([3, 4])]);
+    expectGradcheck(
+      (x) => {
+        const o = flow.forward(x);
+        return o.z.square().sum(1).add(o.logAbsDet);
+      },
+      [T([3, 4])],
+    );
   });
   it("the step sizes' and tempering's gradients match central differences of the free energy", () => {
     const flow = new HamiltonianFlow(2, U, { K: 3, stepSize: 0.1, tempering: 0.9 });
-    const x = T([20, 4]), Ua = augmentedEnergy(U, 2);
-    const loss = () => { const o = flow.forward(x); return Ua(o.z).sub(o.logAbsDet).mean(); };
+    const x = T([20, 4]),
+      Ua = augmentedEnergy(U, 2);
+    const loss = () => {
+      const o = flow.forward(x);
+      return Ua(o.z).sub(o.logAbsDet).mean();
+    };
     loss().backward();
     for (const p of [flow.stepRaw, flow.temperingRaw]) {
       for (let j = 0; j < p.size; j++) {
-        const v = p.data[j]!, eps = 1e-6;
+        const v = p.data[j]!,
+          eps = 1e-6;
         p.data[j] = v + eps;
         const plus = ag.noGrad(() => loss().item());
         p.data[j] = v - eps;
         const minus = ag.noGrad(() => loss().item());
         p.data[j] = v;
-        expect(Math.abs(p.grad!.data[j]! - (plus - minus) / (2 * eps))).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(p.grad!.data[j]!)));
+        expect(Math.abs(p.grad!.data[j]! - (plus - minus) / (2 * eps))).toBeLessThanOrEqual(
+          1e-6 * (1 + Math.abs(p.grad!.data[j]!)),
+        );
       }
     }
   });
   it("bad settings are errors that name them", () => {
     expect(() => new HamiltonianFlow(2, U, { K: 0 })).toThrow(/K \(leapfrog steps\) must be a positive integer, got 0/);
     expect(() => new HamiltonianFlow(2, U, { stepSize: -1 })).toThrow(/step size and the tempering must be positive/);
-    expect(() => new HamiltonianFlow(2, U).forward(T([3, 2]))).toThrow(/HamiltonianFlow: expected points of shape \[N, 4\], got \[3, 2\]/);
+    expect(() => new HamiltonianFlow(2, U).forward(T([3, 2]))).toThrow(
+      /HamiltonianFlow: expected points of shape \[N, 4\], got \[3, 2\]/,
+    );
     expect(() => makeFlow2D("hamiltonian", 3, new Random(0))).toThrow(/name the target/);
   });
-  it("fit2D with flow \"hamiltonian\" lowers its KL bound (on (z, ρ), an upper bound on KL(q(z) ‖ p)) on U1", () => {
+  it('fit2D with flow "hamiltonian" lowers its KL bound (on (z, ρ), an upper bound on KL(q(z) ‖ p)) on U1', () => {
     const logZ = logPartition("U1", 600);
     const before = estimateKL(makeFlow2D("hamiltonian", 3, new Random(0), "fused", {}, "U1"), "U1", logZ, 5000);
     expect(before.augmented).toBe(true);
@@ -62,4 +77,3 @@ describe("the Hamiltonian flow (leapfrog on (z, ρ), tempered)", () => {
     expect(after.logZ).toBeCloseTo(logZ + Math.log(2 * Math.PI), 12); // the augmented normaliser
   }, 60_000);
 });
-

@@ -5,13 +5,31 @@ import path from "node:path";
 import { afterAll, beforeAll, expect } from "vitest";
 import * as ag from "../src/autograd/index.js";
 import { gradcheck, Random, Tensor, type GradcheckOptions } from "../src/autograd/index.js";
-import { planar, PlanarFlow, planarInverse, radial, radialInverse, Sequential, type PlanarParams, type RadialParams } from "../src/flows/index.js";
-import { cpuBackend, setBackend, type Backend, type DeviceArray, type ResidentKernels, type UpdateRule } from "../src/kernels/index.js";
+import {
+  planar,
+  PlanarFlow,
+  planarInverse,
+  radial,
+  radialInverse,
+  Sequential,
+  type PlanarParams,
+  type RadialParams,
+} from "../src/flows/index.js";
+import {
+  cpuBackend,
+  setBackend,
+  type Backend,
+  type DeviceArray,
+  type ResidentKernels,
+  type UpdateRule,
+} from "../src/kernels/index.js";
 
 /** Random float64 tensor from a fixed-seed stream; `lo`/`hi` bound the values (uniform), else normal. */
 export function randomTensor(rng: Random, shape: number[], range?: [number, number]): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  const data = Float64Array.from({ length: n }, () => (range ? range[0] + (range[1] - range[0]) * rng.uniform() : rng.normal()));
+  const data = Float64Array.from({ length: n }, () =>
+    range ? range[0] + (range[1] - range[0]) * rng.uniform() : rng.normal(),
+  );
   return new Tensor(data, shape);
 }
 
@@ -26,7 +44,8 @@ export function expectGradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[]
 export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol = 1e-12, atol = 1e-12): void {
   expect(actual.length).toBe(expected.length);
   for (let i = 0; i < actual.length; i++) {
-    const a = actual[i]!, e = expected[i]!;
+    const a = actual[i]!,
+      e = expected[i]!;
     if (a !== e && !(Math.abs(a - e) <= atol + rtol * Math.abs(e))) {
       throw new Error(`element ${i}: got ${a}, expected ${e} (rtol ${rtol}, atol ${atol})`);
     }
@@ -43,9 +62,11 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 export function flowDensityStep(): { loss: Tensor; params: Tensor[] } {
   const random = new Random(6);
   const f32 = (shape: number[]) => ag.randn(shape, { random, dtype: "float32" });
-  const layers = Array.from({ length: 4 }, (_, k): PlanarParams | RadialParams => k % 2 === 0
-    ? { u: f32([2]).mul(0.5).requireGrad(), w: f32([2]).requireGrad(), b: f32([1]).requireGrad() }
-    : { z0: f32([2]).requireGrad(), alpha: f32([1]).requireGrad(), beta: f32([1]).requireGrad() });
+  const layers = Array.from({ length: 4 }, (_, k): PlanarParams | RadialParams =>
+    k % 2 === 0
+      ? { u: f32([2]).mul(0.5).requireGrad(), w: f32([2]).requireGrad(), b: f32([1]).requireGrad() }
+      : { z0: f32([2]).requireGrad(), alpha: f32([1]).requireGrad(), beta: f32([1]).requireGrad() },
+  );
   const z0 = f32([64, 2]);
   const loss = ag.tidy(() => {
     let z = z0.mul(1); // on the device from here, where there is one
@@ -76,12 +97,13 @@ export function tinyRegression(): { net: ag.MLP; opt: ag.Adam; step: () => Tenso
   const opt = new ag.Adam(net.parameters(), { lr: 0.02 });
   const x = ag.randn([64, 2], { random, dtype: "float32" });
   const target = ag.tidy(() => ag.sum(x.square(), 1, true));
-  const step = () => ag.tidy(() => {
-    opt.zeroGrad();
-    const l = net.forward(x).sub(target).square().mean();
-    l.backward();
-    return l;
-  });
+  const step = () =>
+    ag.tidy(() => {
+      opt.zeroGrad();
+      const l = net.forward(x).sub(target).square().mean();
+      l.backward();
+      return l;
+    });
   return { net, opt, step };
 }
 
@@ -98,15 +120,26 @@ export const stateBuffers = (rule: UpdateRule): number => (rule.kind === "sgd" ?
  * state, the second from the state the first left (packed after the parameter, or one array per
  * buffer); the inputs stay as they were and, once every output is released, so does the device's count.
  */
-export async function expectDeviceUpdatesMatch(r: ResidentKernels, read: (x: DeviceArray) => Promise<Float32Array>, close: (actual: ArrayLike<number>, expected: ArrayLike<number>) => void): Promise<void> {
+export async function expectDeviceUpdatesMatch(
+  r: ResidentKernels,
+  read: (x: DeviceArray) => Promise<Float32Array>,
+  close: (actual: ArrayLike<number>, expected: ArrayLike<number>) => void,
+): Promise<void> {
   const rng = new Random(12);
   const rand = (n: number, lo = -2, hi = 2) => Float32Array.from({ length: n }, () => lo + (hi - lo) * rng.uniform());
   const liveBefore = r.liveArrays();
   for (const first of UPDATE_RULES) {
-    const second: UpdateRule = first.kind === "adam" ? { ...first, t: first.t + 1, lr: 0.02 } : { ...first, lr: first.lr * 2 };
-    const n = 5000, k = stateBuffers(first), x = rand(n), g1 = rand(n), g2 = rand(n);
+    const second: UpdateRule =
+      first.kind === "adam" ? { ...first, t: first.t + 1, lr: 0.02 } : { ...first, lr: first.lr * 2 };
+    const n = 5000,
+      k = stateBuffers(first),
+      x = rand(n),
+      g1 = rand(n),
+      g2 = rand(n);
     const state = Array.from({ length: k }, () => rand(n, 0, 2)); // second moments are ≥ 0
-    const x0 = x.slice(), cx = Float64Array.from(x), cs = state.map((b) => Float64Array.from(b));
+    const x0 = x.slice(),
+      cx = Float64Array.from(x),
+      cs = state.map((b) => Float64Array.from(b));
     const one = r.update!(first, x, g1, state)!;
     cpuBackend.update(first, cx, g1, cs);
     const unpack = async (outs: DeviceArray[]): Promise<Float32Array[]> => {
@@ -114,7 +147,9 @@ export async function expectDeviceUpdatesMatch(r: ResidentKernels, read: (x: Dev
       expect(values[0]!.length).toBe(n);
       const packed = values.length === 2 && values[1]!.length === (1 + k) * n;
       if (packed) expect(Array.from(values[1]!.subarray(0, n))).toEqual(Array.from(values[0]!)); // block 0 is the parameter
-      return packed ? [values[0]!, ...Array.from({ length: k }, (_, j) => values[1]!.subarray((j + 1) * n, (j + 2) * n))] : values;
+      return packed
+        ? [values[0]!, ...Array.from({ length: k }, (_, j) => values[1]!.subarray((j + 1) * n, (j + 2) * n))]
+        : values;
     };
     (await unpack(one)).forEach((v, j) => close(v, [cx, ...cs][j]!));
     const two = r.update!(second, one[0]!, g2, one.slice(1))!;
@@ -130,8 +165,13 @@ export async function expectDeviceUpdatesMatch(r: ResidentKernels, read: (x: Dev
  * Planar parameters [rows, D] for the constraint kernels' tests: random rows, plus the edges — a row
  * with w = 0 (no correction), one with wᵀu ≪ −1 (softplus underflows to the floor) and one with wᵀu ≫ 1.
  */
-export function constraintCases(rand: (n: number) => ArrayLike<number>, rows: number, d: number): { u: Float32Array; w: Float32Array } {
-  const u = Float32Array.from(rand(rows * d)), w = Float32Array.from(rand(rows * d));
+export function constraintCases(
+  rand: (n: number) => ArrayLike<number>,
+  rows: number,
+  d: number,
+): { u: Float32Array; w: Float32Array } {
+  const u = Float32Array.from(rand(rows * d)),
+    w = Float32Array.from(rand(rows * d));
   w.fill(0, 0, d);
   for (let j = 0; j < d; j++) {
     u[d + j] = j === 0 ? -30 : 0;
@@ -160,16 +200,36 @@ export function inverseCases(): InverseCase[] {
   const f32 = (shape: number[], scale = 1) => ag.randn(shape, { random, dtype: "float32" }).mul(scale).detach();
   const cases = [];
   for (const perSample of [false, true]) {
-    const n = 200, d = 3, shape = perSample ? [n, d] : [d], scalars = perSample ? [n] : [1];
-    const w = f32(shape), u = f32(shape);
-    for (const [label, uk, scale] of [["", u, 1], [", constraint active", w.mul(-3).add(u.mul(0.1)).detach(), 1], [", |wᵀz| large", u, 30]] as const) {
+    const n = 200,
+      d = 3,
+      shape = perSample ? [n, d] : [d],
+      scalars = perSample ? [n] : [1];
+    const w = f32(shape),
+      u = f32(shape);
+    for (const [label, uk, scale] of [
+      ["", u, 1],
+      [", constraint active", w.mul(-3).add(u.mul(0.1)).detach(), 1],
+      [", |wᵀz| large", u, 30],
+    ] as const) {
       const p = { u: uk, w, b: f32(scalars) };
       const z = f32([n, d], scale);
-      cases.push({ name: `planar, ${perSample ? "per sample" : "shared"}${label}`, z, y: planar(z, p).z, inverse: (y: Tensor) => planarInverse(y, p), forward: (x: Tensor) => planar(x, p).z });
+      cases.push({
+        name: `planar, ${perSample ? "per sample" : "shared"}${label}`,
+        z,
+        y: planar(z, p).z,
+        inverse: (y: Tensor) => planarInverse(y, p),
+        forward: (x: Tensor) => planar(x, p).z,
+      });
     }
     const p = { z0: f32(shape), alpha: f32(scalars), beta: f32(scalars) };
     const z = f32([n, d]).add(p.z0).detach();
-    cases.push({ name: `radial, ${perSample ? "per sample" : "shared"}`, z, y: radial(z, p).z, inverse: (y: Tensor) => radialInverse(y, p), forward: (x: Tensor) => radial(x, p).z });
+    cases.push({
+      name: `radial, ${perSample ? "per sample" : "shared"}`,
+      z,
+      y: radial(z, p).z,
+      inverse: (y: Tensor) => radialInverse(y, p),
+      forward: (x: Tensor) => radial(x, p).z,
+    });
   }
   return cases;
 }
@@ -179,8 +239,10 @@ export function inverseCases(): InverseCase[] {
  * conditioning, and f⁻¹(y) = z where f is well conditioned (not where the constraint is active).
  */
 export function expectInverseSolves(c: InverseCase, back: Tensor, values: ArrayLike<number>): void {
-  const again = c.forward(new Tensor(Float32Array.from(values), back.shape)).data, y = c.y.data;
-  for (let i = 0; i < y.length; i++) expect(Math.abs(again[i]! - y[i]!), `${c.name}, element ${i}`).toBeLessThanOrEqual(2e-5 * (1 + Math.abs(y[i]!)));
+  const again = c.forward(new Tensor(Float32Array.from(values), back.shape)).data,
+    y = c.y.data;
+  for (let i = 0; i < y.length; i++)
+    expect(Math.abs(again[i]! - y[i]!), `${c.name}, element ${i}`).toBeLessThanOrEqual(2e-5 * (1 + Math.abs(y[i]!)));
   if (!c.name.includes("constraint")) expectClose(values, c.z.data, 1e-5, 1e-3);
 }
 
@@ -201,36 +263,80 @@ export function inverseOnDevice(c: InverseCase, backend: Backend): Tensor {
  * then the slack). Each view, read or fed to another kernel — one compiled before for a plain array
  * of that length, too — gives its own values.
  */
-export async function expectViewsAsInputs(r: ResidentKernels, read: (x: DeviceArray) => Promise<Float32Array>, close: (actual: ArrayLike<number>, expected: ArrayLike<number>) => void): Promise<void> {
-  const rows = 3, d = 4, rng = new Random(13);
-  const u = Float32Array.from({ length: rows * d }, () => rng.normal()), w = Float32Array.from({ length: rows * d }, () => rng.normal());
-  const uHat = new Float64Array(rows * d), slack = new Float64Array(rows);
+export async function expectViewsAsInputs(
+  r: ResidentKernels,
+  read: (x: DeviceArray) => Promise<Float32Array>,
+  close: (actual: ArrayLike<number>, expected: ArrayLike<number>) => void,
+): Promise<void> {
+  const rows = 3,
+    d = 4,
+    rng = new Random(13);
+  const u = Float32Array.from({ length: rows * d }, () => rng.normal()),
+    w = Float32Array.from({ length: rows * d }, () => rng.normal());
+  const uHat = new Float64Array(rows * d),
+    slack = new Float64Array(rows);
   cpuBackend.planarConstraint(u, w, rows, d, uHat, slack);
   const plain = r.unary("neg", Float32Array.of(1, 2, 3), 3)!; // compiles neg for a plain array of 3
   const [hu, hs] = r.planarConstraint!(u, w, rows, d)!;
   close(await read(hu!), uHat);
   close(await read(hs!), slack);
-  const negSlack = r.unary("neg", hs!, rows)!, negPlain = r.unary("neg", plain, 3)!;
-  close(await read(negSlack), Array.from(slack, (v) => -v));
+  const negSlack = r.unary("neg", hs!, rows)!,
+    negPlain = r.unary("neg", plain, 3)!;
+  close(
+    await read(negSlack),
+    Array.from(slack, (v) => -v),
+  );
   close(await read(negPlain), [1, 2, 3]);
   const sum = r.binary("add", hs!, [rows, 1], hu!, [rows, d], [rows, d])!; // both views, the slack broadcast along rows
-  close(await read(sum), Array.from(uHat, (v, i) => v + slack[Math.floor(i / d)]!));
+  close(
+    await read(sum),
+    Array.from(uHat, (v, i) => v + slack[Math.floor(i / d)]!),
+  );
   for (const t of [plain, hu!, hs!, negSlack, negPlain, sum]) t.release();
   // Views at one offset in arrays of different sizes: a planar layer's log|det| for n points of 3·D,
   // and per-sample dL/db of a layer of dimension D (after dL/dz, dL/du, dL/dw): both from 3·n·D.
-  const n = 5, D = 2, f = (m: number) => Float32Array.from({ length: m }, () => 0.5 * rng.normal());
+  const n = 5,
+    D = 2,
+    f = (m: number) => Float32Array.from({ length: m }, () => 0.5 * rng.normal());
   const sp = Float32Array.from({ length: n }, () => 0.5 + rng.uniform());
   const wide = [f(n * 3 * D), f(3 * D), f(3 * D), f(1), sp.subarray(0, 1)] as const;
   const [fz, fld] = r.planarForward!(...wide, n, 3 * D, false)!;
   const narrow = [f(n * D), f(n * D), f(n * D), f(n), sp, f(n * D), f(n)] as const;
-  const back = r.planarBackward!(...narrow.slice(0, 5) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array], n, D, true, narrow[5], narrow[6])!;
-  const ld = new Float64Array(n), gb = new Float64Array(n);
+  const back = r.planarBackward!(
+    ...(narrow.slice(0, 5) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array]),
+    n,
+    D,
+    true,
+    narrow[5],
+    narrow[6],
+  )!;
+  const ld = new Float64Array(n),
+    gb = new Float64Array(n);
   cpuBackend.planarForward(...wide, n, 3 * D, false, new Float64Array(n * 3 * D), ld);
   const sink = (m: number) => new Float64Array(m);
-  cpuBackend.planarBackward(...narrow.slice(0, 5) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array], n, D, true, narrow[5], narrow[6], sink(n * D), sink(n * D), sink(n * D), gb, sink(n));
-  const negLd = r.unary("neg", fld!, n)!, negGb = r.unary("neg", back[3]!, n)!;
-  close(await read(negLd), Array.from(ld, (v) => -v));
-  close(await read(negGb), Array.from(gb, (v) => -v));
+  cpuBackend.planarBackward(
+    ...(narrow.slice(0, 5) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array]),
+    n,
+    D,
+    true,
+    narrow[5],
+    narrow[6],
+    sink(n * D),
+    sink(n * D),
+    sink(n * D),
+    gb,
+    sink(n),
+  );
+  const negLd = r.unary("neg", fld!, n)!,
+    negGb = r.unary("neg", back[3]!, n)!;
+  close(
+    await read(negLd),
+    Array.from(ld, (v) => -v),
+  );
+  close(
+    await read(negGb),
+    Array.from(gb, (v) => -v),
+  );
   for (const t of [fz!, fld!, ...back, negLd, negGb]) t.release();
 }
 
@@ -242,11 +348,18 @@ export async function expectViewsAsInputs(r: ResidentKernels, read: (x: DeviceAr
  * one that needs a swap at once (A₀₀ = 0, det 7) and a singular one.
  */
 export function knownDeterminants(random: Random, n: number, d: number): { a: Float32Array; logAbsDet: number[] } {
-  const a = new Float32Array((n + 2) * d * d), logAbsDet: number[] = [];
+  const a = new Float32Array((n + 2) * d * d),
+    logAbsDet: number[] = [];
   const eighths = (lo: number, hi: number) => Math.round((lo + (hi - lo) * random.uniform()) * 8) / 8;
   for (let p = 0; p < n; p++) {
-    const L = Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => (j < i ? eighths(-0.5, 0.5) : j === i ? 1 : 0)));
-    const U = Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => (j > i ? eighths(-1, 1) : j === i ? (random.uniform() < 0.5 ? -1 : 1) * eighths(0.5, 2) : 0)));
+    const L = Array.from({ length: d }, (_, i) =>
+      Array.from({ length: d }, (_, j) => (j < i ? eighths(-0.5, 0.5) : j === i ? 1 : 0)),
+    );
+    const U = Array.from({ length: d }, (_, i) =>
+      Array.from({ length: d }, (_, j) =>
+        j > i ? eighths(-1, 1) : j === i ? (random.uniform() < 0.5 ? -1 : 1) * eighths(0.5, 2) : 0,
+      ),
+    );
     const order = Array.from({ length: d }, (_, i) => i).sort(() => random.uniform() - 0.5);
     order.forEach((from, i) => {
       for (let j = 0; j < d; j++) a[(p * d + i) * d + j] = L[from]!.reduce((s, l, k) => s + l * U[k]![j]!, 0);
@@ -260,11 +373,45 @@ export function knownDeterminants(random: Random, n: number, d: number): { a: Fl
     logAbsDet.push(value);
   };
   if (d >= 3) {
-    special(n, [[0, 2, 1], [1, 0, 0], [3, 1, 4]], Math.log(7));
-    special(n + 1, [[1, 2, 3], [2, 4, 6], [1, 2, 3]], -Infinity);
+    special(
+      n,
+      [
+        [0, 2, 1],
+        [1, 0, 0],
+        [3, 1, 4],
+      ],
+      Math.log(7),
+    );
+    special(
+      n + 1,
+      [
+        [1, 2, 3],
+        [2, 4, 6],
+        [1, 2, 3],
+      ],
+      -Infinity,
+    );
   } else {
-    special(n, [[0, 2], [3, 1]].slice(0, d).map((r) => r.slice(0, d)), d === 2 ? Math.log(6) : -Infinity);
-    special(n + 1, [[1, 2], [2, 4]].slice(0, d).map((r) => r.slice(0, d)), d === 2 ? -Infinity : 0);
+    special(
+      n,
+      [
+        [0, 2],
+        [3, 1],
+      ]
+        .slice(0, d)
+        .map((r) => r.slice(0, d)),
+      d === 2 ? Math.log(6) : -Infinity,
+    );
+    special(
+      n + 1,
+      [
+        [1, 2],
+        [2, 4],
+      ]
+        .slice(0, d)
+        .map((r) => r.slice(0, d)),
+      d === 2 ? -Infinity : 0,
+    );
   }
   return { a, logAbsDet };
 }
@@ -274,7 +421,8 @@ export function expectLogAbsDets(actual: ArrayLike<number>, expected: number[], 
   expected.forEach((e, i) => {
     const a = actual[i]!;
     if (e === -Infinity) expect(a, `matrix ${i} is singular`).toBe(-Infinity);
-    else if (!(Math.abs(a - e) <= d * d * 2 ** -20)) throw new Error(`matrix ${i} (d = ${d}): log|det| ${a}, exactly ${e}`);
+    else if (!(Math.abs(a - e) <= d * d * 2 ** -20))
+      throw new Error(`matrix ${i} (d = ${d}): log|det| ${a}, exactly ${e}`);
   });
 }
 
@@ -294,13 +442,22 @@ export function jacobianCase(): { f: (x: Tensor) => Tensor; z: Tensor; analytic:
  */
 export function secondOrderCase(dtype: ag.DType): { f: (x: Tensor) => Tensor; x: Tensor; v: Tensor } {
   const random = new Random(21);
-  const t = (shape: number[], scale = 1) => ag.tensor(Array.from(ag.randn(shape, { random }).data, (a) => scale * a), { dtype }).reshape(shape);
+  const t = (shape: number[], scale = 1) =>
+    ag
+      .tensor(
+        Array.from(ag.randn(shape, { random }).data, (a) => scale * a),
+        { dtype },
+      )
+      .reshape(shape);
   const planarP = { u: t([2], 0.5), w: t([2]), b: t([1], 0.3) };
   const radialP = { z0: t([2], 0.5), alpha: t([1]), beta: t([1]) };
-  const W = t([2, 3], 0.7), centers = ag.tensor([[[1.5, 0]], [[-1.5, 0]]], { dtype });
-  const x = t([8, 2]), v = t([8, 2]);
+  const W = t([2, 3], 0.7),
+    centers = ag.tensor([[[1.5, 0]], [[-1.5, 0]]], { dtype });
+  const x = t([8, 2]),
+    v = t([8, 2]);
   const f = (z: Tensor): Tensor => {
-    const p = planar(z, planarP), r = radial(p.z, radialP);
+    const p = planar(z, planarP),
+      r = radial(p.z, radialP);
     const logp = ag.logsumexp(r.z.unsqueeze(0).sub(centers).square().sum(2).mul(-0.5), 0);
     const hidden = r.z.matmul(W).tanh().square().sum(1);
     const [head] = ag.split(r.z.slice([0, 0], [8, 1]).reshape([8]).indexSelect(0, [0, 3, 3, 7, 5, 1]), [4, 2]);
@@ -339,7 +496,8 @@ function exactParts(x: number): [bigint, number] {
   const view = new DataView(new ArrayBuffer(8));
   view.setFloat64(0, x);
   const bits = view.getBigUint64(0);
-  const exponent = Number((bits >> 52n) & 0x7ffn), fraction = bits & ((1n << 52n) - 1n);
+  const exponent = Number((bits >> 52n) & 0x7ffn),
+    fraction = bits & ((1n << 52n) - 1n);
   const m = exponent === 0 ? fraction : fraction | (1n << 52n);
   return [x < 0 ? -m : m, (exponent === 0 ? 1 : exponent) - 1075];
 }
@@ -351,7 +509,8 @@ function exactParts(x: number): [bigint, number] {
 export function exactOnePlusDot(x: ArrayLike<number>, y: ArrayLike<number>): number {
   const terms: Array<[bigint, number]> = [[1n, 0]];
   for (let j = 0; j < x.length; j++) {
-    const [a, ea] = exactParts(x[j]!), [b, eb] = exactParts(y[j]!);
+    const [a, ea] = exactParts(x[j]!),
+      [b, eb] = exactParts(y[j]!);
     terms.push([a * b, ea + eb]);
   }
   const low = Math.min(...terms.map(([, e]) => e));
@@ -377,10 +536,25 @@ export function withTies(rng: Random, n: number): Float64Array {
   return Float64Array.from({ length: n }, () => values[Math.floor(rng.uniform() * values.length)]!);
 }
 
-export const COMPARISONS = { eq: (a: number, b: number) => a === b, ne: (a: number, b: number) => a !== b, gt: (a: number, b: number) => a > b, ge: (a: number, b: number) => a >= b, lt: (a: number, b: number) => a < b, le: (a: number, b: number) => a <= b } as const;
+export const COMPARISONS = {
+  eq: (a: number, b: number) => a === b,
+  ne: (a: number, b: number) => a !== b,
+  gt: (a: number, b: number) => a > b,
+  ge: (a: number, b: number) => a >= b,
+  lt: (a: number, b: number) => a < b,
+  le: (a: number, b: number) => a <= b,
+} as const;
 
 /** Throw unless out is the comparison `op` of a and b broadcast to `shape`, from its definition (1 or 0), element by element. */
-export function expectComparison(op: keyof typeof COMPARISONS, a: ArrayLike<number>, aShape: number[], b: ArrayLike<number>, bShape: number[], out: ArrayLike<number>, shape: number[]): void {
+export function expectComparison(
+  op: keyof typeof COMPARISONS,
+  a: ArrayLike<number>,
+  aShape: number[],
+  b: ArrayLike<number>,
+  bShape: number[],
+  out: ArrayLike<number>,
+  shape: number[],
+): void {
   const at = (values: ArrayLike<number>, own: number[], index: number[]): number => {
     const lead = shape.length - own.length;
     let flat = 0;
@@ -395,7 +569,9 @@ export function expectComparison(op: keyof typeof COMPARISONS, a: ArrayLike<numb
       index[k] = rest % shape[k]!;
       rest = Math.floor(rest / shape[k]!);
     }
-    const x = at(a, aShape, index), y = at(b, bShape, index), want = COMPARISONS[op](x, y) ? 1 : 0;
+    const x = at(a, aShape, index),
+      y = at(b, bShape, index),
+      want = COMPARISONS[op](x, y) ? 1 : 0;
     if (out[i] !== want) throw new Error(`${op}(${x}, ${y}) at flat index ${i}: got ${out[i]}, expected ${want}`);
   }
 }
@@ -405,12 +581,22 @@ export function expectComparison(op: keyof typeof COMPARISONS, a: ArrayLike<numb
  * `reference`: exactly for max and min, and for sums of exactlySummable inputs; otherwise within
  * the float32 rounding bound size·2⁻²⁴·Σ|x| of each reduced slice.
  */
-export function expectReduced(op: "sum" | "max" | "min", x: ArrayLike<number>, outer: number, size: number, inner: number, actual: ArrayLike<number>, reference: ArrayLike<number>, exact: boolean): void {
+export function expectReduced(
+  op: "sum" | "max" | "min",
+  x: ArrayLike<number>,
+  outer: number,
+  size: number,
+  inner: number,
+  actual: ArrayLike<number>,
+  reference: ArrayLike<number>,
+  exact: boolean,
+): void {
   for (let i = 0; i < reference.length; i++) {
     let abs = 0;
     for (let k = 0; k < size; k++) abs += Math.abs(x[(Math.floor(i / inner) * size + k) * inner + (i % inner)]!);
     const bound = exact || op !== "sum" ? 0 : size * 2 ** -24 * abs;
-    if (!(Math.abs(actual[i]! - reference[i]!) <= bound)) throw new Error(`${op} ${i}: device ${actual[i]}, CPU ${reference[i]} (bound ${bound})`);
+    if (!(Math.abs(actual[i]! - reference[i]!) <= bound))
+      throw new Error(`${op} ${i}: device ${actual[i]}, CPU ${reference[i]} (bound ${bound})`);
   }
 }
 
@@ -418,7 +604,11 @@ export function expectReduced(op: "sum" | "max" | "min", x: ArrayLike<number>, o
  * The built `flowgrad` command for a describe block: builds dist/ before its tests, runs the
  * command in a temporary folder of its own (removed afterwards), and returns spawnSync's result.
  */
-export function cliHarness(prefix: string): { cli: string; tmp: string; run: (...args: string[]) => SpawnSyncReturns<string> } {
+export function cliHarness(prefix: string): {
+  cli: string;
+  tmp: string;
+  run: (...args: string[]) => SpawnSyncReturns<string>;
+} {
   const root = path.resolve(import.meta.dirname, "..");
   const cli = path.join(root, "dist/src/cli/main.js");
   const tmp = mkdtempSync(path.join(os.tmpdir(), prefix));

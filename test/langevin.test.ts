@@ -24,9 +24,12 @@ describe("the kernel Stein discrepancy", () => {
 
 describe("the Langevin flow", () => {
   it("Euler–Maruyama (ULA) is biased by its step: on N(0, 1) its stationary variance is 1/(1 − h/2); MALA removes the bias", () => {
-    const h = 0.5, n = 4000;
+    const h = 0.5,
+      n = 4000;
     const ula = langevin(gaussian, 1, { particles: n, stepSize: h, steps: 200, seed: 3 });
-    const v = variance(ula.snapshots.at(-1)!.particles), exact = 1 / (1 - h / 2), se = exact * Math.sqrt(2 / n);
+    const v = variance(ula.snapshots.at(-1)!.particles),
+      exact = 1 / (1 - h / 2),
+      se = exact * Math.sqrt(2 / n);
     expect(Math.abs(v - exact)).toBeLessThan(4 * se);
     const mala = langevin(gaussian, 1, { particles: n, stepSize: h, steps: 200, adjusted: true, seed: 3 });
     expect(Math.abs(variance(mala.snapshots.at(-1)!.particles) - 1)).toBeLessThan(4 * Math.sqrt(2 / n));
@@ -35,16 +38,24 @@ describe("the Langevin flow", () => {
   });
   it("on U1 the particles' Stein discrepancy falls from N(0, I)'s as t grows", () => {
     const U = fittedEnergy("U1");
-    const { snapshots } = langevin(U, 2, { particles: 400, stepSize: 0.01, steps: 300, snapshots: [0, 300], adjusted: true, seed: 5 });
+    const { snapshots } = langevin(U, 2, {
+      particles: 400,
+      stepSize: 0.01,
+      steps: 300,
+      snapshots: [0, 300],
+      adjusted: true,
+      seed: 5,
+    });
     const [start, end] = snapshots.map((s) => kernelSteinDiscrepancy(U, s.particles, 2));
     expect(end!.squared).toBeLessThan(start!.squared / 5);
   });
   it("a step too large for the energy is an error that says so, and bad settings are named", () => {
     const quartic = (z: Tensor) => z.square().square().sum(1);
-    expect(() => langevin(quartic, 1, { particles: 10, stepSize: 1, steps: 50 })).toThrow(/langevin: particle \d+ became (-?Infinity|NaN) at step \d+ .*the step size 1 is too large/);
+    expect(() => langevin(quartic, 1, { particles: 10, stepSize: 1, steps: 50 })).toThrow(
+      /langevin: particle \d+ became (-?Infinity|NaN) at step \d+ .*the step size 1 is too large/,
+    );
     expect(() => langevin(gaussian, 1, { stepSize: 0 })).toThrow(/the step size must be a positive number, got 0/);
     expect(() => langevin(gaussian, 1, { steps: 10, snapshots: [20] })).toThrow(/snapshot step 20 is not within 0…10/);
     expect(() => kernelSteinDiscrepancy(gaussian, new Float64Array(1), 1)).toThrow(/needs at least 2 particles/);
   });
 });
-

@@ -13,18 +13,33 @@ const w1 = (z1: number) => Math.sin((2 * Math.PI * z1) / 4);
 const w2 = (z1: number) => 3 * Math.exp(-0.5 * ((z1 - 1) / 0.6) ** 2);
 const w3 = (z1: number) => 3 / (1 + Math.exp(-(z1 - 1) / 0.3));
 const table1 = {
-  U1: (a: number, b: number) => 0.5 * ((Math.hypot(a, b) - 2) / 0.4) ** 2 - Math.log(Math.exp(-0.5 * ((a - 2) / 0.6) ** 2) + Math.exp(-0.5 * ((a + 2) / 0.6) ** 2)),
+  U1: (a: number, b: number) =>
+    0.5 * ((Math.hypot(a, b) - 2) / 0.4) ** 2 -
+    Math.log(Math.exp(-0.5 * ((a - 2) / 0.6) ** 2) + Math.exp(-0.5 * ((a + 2) / 0.6) ** 2)),
   U2: (a: number, b: number) => 0.5 * ((b - w1(a)) / 0.4) ** 2,
-  U3: (a: number, b: number) => -Math.log(Math.exp(-0.5 * ((b - w1(a)) / 0.35) ** 2) + Math.exp(-0.5 * ((b - w1(a) + w2(a)) / 0.35) ** 2)),
-  U4: (a: number, b: number) => -Math.log(Math.exp(-0.5 * ((b - w1(a)) / 0.4) ** 2) + Math.exp(-0.5 * ((b - w1(a) + w3(a)) / 0.35) ** 2)),
+  U3: (a: number, b: number) =>
+    -Math.log(Math.exp(-0.5 * ((b - w1(a)) / 0.35) ** 2) + Math.exp(-0.5 * ((b - w1(a) + w2(a)) / 0.35) ** 2)),
+  U4: (a: number, b: number) =>
+    -Math.log(Math.exp(-0.5 * ((b - w1(a)) / 0.4) ** 2) + Math.exp(-0.5 * ((b - w1(a) + w3(a)) / 0.35) ** 2)),
 };
 
 describe("the paper's 2-D energies", () => {
-  const pts = [[0.3, -1.2], [2, 0], [-1.7, 2.4], [3.9, -3.9], [0, 0.01]];
+  const pts = [
+    [0.3, -1.2],
+    [2, 0],
+    [-1.7, 2.4],
+    [3.9, -3.9],
+    [0, 0.01],
+  ];
   for (const name of ["U1", "U2", "U3", "U4"] as const) {
     it(`${name} matches Table 1`, () => {
       const U = ENERGIES[name](tensor(pts));
-      expectClose(U.data, pts.map(([a, b]) => table1[name](a!, b!)), 1e-12, 1e-12);
+      expectClose(
+        U.data,
+        pts.map(([a, b]) => table1[name](a!, b!)),
+        1e-12,
+        1e-12,
+      );
       // Inside the box the fitted energy is the paper's; outside, U2–U4 get the wall.
       expectClose(fittedEnergy(name)(tensor(pts)).data, U.data, 0, 0);
     });
@@ -52,13 +67,24 @@ describe("fitting the annealed free energy", () => {
   it("radial flows train too", () => {
     const logZ = logPartition("U1", 600);
     const before = estimateKL(makeFlow2D("radial", 4, new Random(1)), "U1", logZ, 20_000);
-    const { q } = fit2D({ target: "U1", flow: "radial", K: 4, steps: 400, batchSize: 100, lr: 0.02, seed: 1, annealSteps: 1 });
+    const { q } = fit2D({
+      target: "U1",
+      flow: "radial",
+      K: 4,
+      steps: 400,
+      batchSize: 100,
+      lr: 0.02,
+      seed: 1,
+      annealSteps: 1,
+    });
     expect(estimateKL(q, "U1", logZ, 20_000).kl).toBeLessThan(before.kl / 2);
   });
   it("rejects bad settings by name", () => {
     expect(() => makeFlow2D("planar", 0, new Random(0))).toThrow(/K must be a positive integer, got 0/);
     expect(() => makeFlow2D("spline" as never, 2, new Random(0))).toThrow(/unknown flow "spline"/);
-    expect(() => fit2D({ target: "U9" as never, flow: "planar", K: 2, steps: 10 })).toThrow(/unknown target "U9"; choose one of U1, U2, U3, U4/);
+    expect(() => fit2D({ target: "U9" as never, flow: "planar", K: 2, steps: 10 })).toThrow(
+      /unknown target "U9"; choose one of U1, U2, U3, U4/,
+    );
   });
 });
 
@@ -76,7 +102,18 @@ describe("the flowgrad command", () => {
     expect(readFileSync(path.join(tmp, "out/U1-planar-K2.png")).subarray(1, 4).toString()).toBe("PNG");
   }, 60_000);
   it("langevin simulates particles and prints their Stein discrepancy against time beside exact samples", () => {
-    const r = run("langevin", "--target", "U2", "--particles", "60", "--steps", "40", "--adjusted", "--out", "langevin");
+    const r = run(
+      "langevin",
+      "--target",
+      "U2",
+      "--particles",
+      "60",
+      "--steps",
+      "40",
+      "--adjusted",
+      "--out",
+      "langevin",
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/\| 0\.40 \| 40 \| -?\d+\.\d{5} \| \d+\.\d{5} \|/);
     expect(r.stdout).toMatch(/\| exact samples of p \| \|/);
@@ -86,22 +123,64 @@ describe("the flowgrad command", () => {
     expect(record.acceptance).toBeGreaterThan(0);
   }, 60_000);
   it("figure draws saved fits of several kinds into one image, a row per target; a model file of another kind is refused", () => {
-    for (const [flow, K] of [["cnf", "4"], ["hamiltonian", "2"]]) {
-      const r = run("fit", "--flow", flow!, "--K", K!, "--ode-steps", "2", "--steps", "20", "--kl-samples", "500", "--out", "fig");
+    for (const [flow, K] of [
+      ["cnf", "4"],
+      ["hamiltonian", "2"],
+    ]) {
+      const r = run(
+        "fit",
+        "--flow",
+        flow!,
+        "--K",
+        K!,
+        "--ode-steps",
+        "2",
+        "--steps",
+        "20",
+        "--kl-samples",
+        "500",
+        "--out",
+        "fig",
+      );
       expect(r.status, r.stderr).toBe(0);
     }
-    const r = run("figure", "--models", "fig/U1-cnf-K4.model.json,fig/U1-hamiltonian-K2.model.json", "--out", "fig/flows.png");
+    const r = run(
+      "figure",
+      "--models",
+      "fig/U1-cnf-K4.model.json,fig/U1-hamiltonian-K2.model.json",
+      "--out",
+      "fig/flows.png",
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/U1: cnf K=4, hamiltonian K=2/);
     const png = readFileSync(path.join(tmp, "fig/flows.png"));
     expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([4 + 3 * (128 + 4), 4 + 128 + 4]); // 3 columns, 1 row
-    writeFileSync(path.join(tmp, "fig/vae.model.json"), JSON.stringify({ manifest: { kind: "flowgrad.vae", version: 1, config: {} }, parameters: {} }));
+    writeFileSync(
+      path.join(tmp, "fig/vae.model.json"),
+      JSON.stringify({ manifest: { kind: "flowgrad.vae", version: 1, config: {} }, parameters: {} }),
+    );
     const bad = run("figure", "--models", "fig/vae.model.json");
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/is not a flowgrad 2-D fit model file/);
   }, 90_000);
   it("fit --flow cnf trains a continuous flow and records its parameter count and field evaluations", () => {
-    const r = run("fit", "--flow", "cnf", "--K", "4", "--ode-steps", "2", "--trace", "hutchinson", "--steps", "20", "--kl-samples", "1000", "--out", "cnf");
+    const r = run(
+      "fit",
+      "--flow",
+      "cnf",
+      "--K",
+      "4",
+      "--ode-steps",
+      "2",
+      "--trace",
+      "hutchinson",
+      "--steps",
+      "20",
+      "--kl-samples",
+      "1000",
+      "--out",
+      "cnf",
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/\| U1 \| cnf \| 4 \| \d+\.\d{4} \|/);
     const record = JSON.parse(readFileSync(path.join(tmp, "cnf/U1-cnf-K4.json"), "utf8"));
@@ -110,12 +189,35 @@ describe("the flowgrad command", () => {
     expect(record.fieldEvaluations).toBe(8); // 2 RK4 steps of 4 evaluations, for the KL estimate's last batch
   }, 60_000);
   it("vae: trains with early stopping and dynamic binarisation, writes the table, JSON, model and digits", () => {
-    const r = run("vae", "--K", "0,1", "--latent", "4", "--hidden", "8", "--epochs", "3", "--train-count", "400", "--validation", "100",
-      "--binarize", "dynamic", "--samples", "5", "--out", "vae");
+    const r = run(
+      "vae",
+      "--K",
+      "0,1",
+      "--latent",
+      "4",
+      "--hidden",
+      "8",
+      "--epochs",
+      "3",
+      "--train-count",
+      "400",
+      "--validation",
+      "100",
+      "--binarize",
+      "dynamic",
+      "--samples",
+      "5",
+      "--out",
+      "vae",
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/\| planar \| 1 \| 1 \| [1-3] \/ [1-3] \| \d+\.\d\d \| \d+\.\d\d \|/);
     expect(readdirSync(path.join(tmp, "vae")).sort()).toEqual([
-      "vae-planar-K0-L1.model.json", "vae-planar-K0-L1.samples.png", "vae-planar-K1-L1.model.json", "vae-planar-K1-L1.samples.png", "vae-planar-L1.json",
+      "vae-planar-K0-L1.model.json",
+      "vae-planar-K0-L1.samples.png",
+      "vae-planar-K1-L1.model.json",
+      "vae-planar-K1-L1.samples.png",
+      "vae-planar-L1.json",
     ]);
     const { records } = JSON.parse(readFileSync(path.join(tmp, "vae/vae-planar-L1.json"), "utf8"));
     for (const rec of records) {
@@ -124,13 +226,25 @@ describe("the flowgrad command", () => {
       expect(rec.validationLosses[rec.bestEpoch - 1]).toBe(Math.min(...rec.validationLosses));
       expect(rec.negLogLikelihood).toBeLessThan(rec.negativeElbo);
     }
-    expect(r.stdout).toMatch(/K=1 − K=0: [+-]\d+\.\d\d ± \d+\.\d\d nats of −ln p\(x\), paired over the same test digits/);
+    expect(r.stdout).toMatch(
+      /K=1 − K=0: [+-]\d+\.\d\d ± \d+\.\d\d nats of −ln p\(x\), paired over the same test digits/,
+    );
     // compare: the saved models scored again on the same digits give the same numbers.
-    const c = run("compare", "--models", "vae/vae-planar-K0-L1.model.json,vae/vae-planar-K1-L1.model.json", "--samples", "5", "--out", "vae/compare.json");
+    const c = run(
+      "compare",
+      "--models",
+      "vae/vae-planar-K0-L1.model.json,vae/vae-planar-K1-L1.model.json",
+      "--samples",
+      "5",
+      "--out",
+      "vae/compare.json",
+    );
     expect(c.status, c.stderr).toBe(0);
     const compared = JSON.parse(readFileSync(path.join(tmp, "vae/compare.json"), "utf8"));
     expect(compared.binarize).toBe("dynamic"); // read from the model files
-    expect(compared.models.map((m: { negLogLikelihood: number }) => m.negLogLikelihood)).toEqual(records.map((rec: { negLogLikelihood: number }) => rec.negLogLikelihood));
+    expect(compared.models.map((m: { negLogLikelihood: number }) => m.negLogLikelihood)).toEqual(
+      records.map((rec: { negLogLikelihood: number }) => rec.negLogLikelihood),
+    );
     const { paired } = JSON.parse(readFileSync(path.join(tmp, "vae/vae-planar-L1.json"), "utf8"));
     expect(compared.paired[0].meanDifference).toBeCloseTo(paired[0].meanDifference, 10);
     expect(paired[0].meanDifference).toBeCloseTo(records[1].negLogLikelihood - records[0].negLogLikelihood, 10);
@@ -138,19 +252,48 @@ describe("the flowgrad command", () => {
   // Where gpu.js webgpu runs (test/webgpu.test.ts) the fit command trains there; elsewhere it must
   // refuse with the reason, and the test is skipped (not where CI asked for webgpu).
   it("fit --backend gpu --gpu-mode webgpu trains and estimates KL on webgpu; ln Z and the figure run on the CPU backend, which it says", (context) => {
-    const r = run("--backend", "gpu", "--gpu-mode", "webgpu", "fit", "--K", "2", "--steps", "20", "--kl-samples", "1000", "--out", "webgpu-fit");
+    const r = run(
+      "--backend",
+      "gpu",
+      "--gpu-mode",
+      "webgpu",
+      "fit",
+      "--K",
+      "2",
+      "--steps",
+      "20",
+      "--kl-samples",
+      "1000",
+      "--out",
+      "webgpu-fit",
+    );
     const refused = /gpu.js mode "webgpu" was requested but is not available: (.*)/.exec(r.stderr);
-    if (r.status === 1 && refused && process.env.FLOWGRAD_EXPECT_WEBGPU !== "1") context.skip(`gpu.js webgpu is not available here: ${refused[1]}`);
+    if (r.status === 1 && refused && process.env.FLOWGRAD_EXPECT_WEBGPU !== "1")
+      context.skip(`gpu.js webgpu is not available here: ${refused[1]}`);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/flowgrad: backend gpu, gpu.js webgpu mode \(WebGPUKernel on .+\)/);
     expect(r.stderr).toMatch(/figures and ln Z \(a float64 reference integral\) run on the CPU backend/);
     expect(JSON.parse(readFileSync(path.join(tmp, "webgpu-fit", "U1-planar-K2.json"), "utf8")).steps).toBe(20);
   }, 60_000);
   it("calibrate times gpu.js against the CPU backend, prints the thresholds for auto, and writes them as JSON", () => {
-    const r = run("--gpu-mode", "webasm", "calibrate", "--ms", "5", "--element-sizes", "1024,4096", "--matmul-sizes", "8,16", "--out", "cal/webasm.json");
+    const r = run(
+      "--gpu-mode",
+      "webasm",
+      "calibrate",
+      "--ms",
+      "5",
+      "--element-sizes",
+      "1024,4096",
+      "--matmul-sizes",
+      "8,16",
+      "--out",
+      "cal/webasm.json",
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/gpu.js webasm mode \(WebAssemblyKernel\) against the CPU backend/);
-    expect(r.stdout).toMatch(/\| 8 elementwise ops, n = 1024 \| 1024 \| \d+\.\d{3} ms \| \d+\.\d{3} ms \| \d+\.\d\d \|/);
+    expect(r.stdout).toMatch(
+      /\| 8 elementwise ops, n = 1024 \| 1024 \| \d+\.\d{3} ms \| \d+\.\d{3} ms \| \d+\.\d\d \|/,
+    );
     expect(r.stdout).toMatch(/\| 2 × matmul, n = 8 \| 512 \|/);
     const saved = JSON.parse(readFileSync(path.join(tmp, "cal/webasm.json"), "utf8"));
     expect(saved.gpu.gpuMode).toBe("webasm");
@@ -161,7 +304,24 @@ describe("the flowgrad command", () => {
   }, 60_000);
   it('calibrate --save keeps one entry per machine and mode, and "--backend auto" then says it uses it', () => {
     const env = { ...process.env, FLOWGRAD_CALIBRATION: path.join(tmp, "saved", "calibration.json") };
-    const calibrate = () => spawnSync(process.execPath, [cli, "--gpu-mode", "webasm", "calibrate", "--ms", "1", "--element-sizes", "1024", "--matmul-sizes", "8", "--save"], { encoding: "utf8", cwd: tmp, env });
+    const calibrate = () =>
+      spawnSync(
+        process.execPath,
+        [
+          cli,
+          "--gpu-mode",
+          "webasm",
+          "calibrate",
+          "--ms",
+          "1",
+          "--element-sizes",
+          "1024",
+          "--matmul-sizes",
+          "8",
+          "--save",
+        ],
+        { encoding: "utf8", cwd: tmp, env },
+      );
     for (let i = 0; i < 2; i++) {
       const r = calibrate();
       expect(r.status, r.stderr).toBe(0);
@@ -171,17 +331,49 @@ describe("the flowgrad command", () => {
     expect(store).toMatchObject({ format: "flowgrad-auto-thresholds", version: 1 });
     expect(store.machines).toHaveLength(1); // the second run replaced the first
     expect(store.machines[0]).toMatchObject({ gpuMode: "webasm", adapter: null, cores: os.cpus().length });
-    const fit = spawnSync(process.execPath, [cli, "--backend", "auto", "--gpu-mode", "webasm", "fit", "--K", "1", "--steps", "5", "--kl-samples", "100", "--out", "auto-fit"], { encoding: "utf8", cwd: tmp, env });
+    const fit = spawnSync(
+      process.execPath,
+      [
+        cli,
+        "--backend",
+        "auto",
+        "--gpu-mode",
+        "webasm",
+        "fit",
+        "--K",
+        "1",
+        "--steps",
+        "5",
+        "--kl-samples",
+        "100",
+        "--out",
+        "auto-fit",
+      ],
+      { encoding: "utf8", cwd: tmp, env },
+    );
     expect(fit.status, fit.stderr).toBe(0);
-    expect(fit.stderr).toMatch(new RegExp(`flowgrad: auto sends (no elementwise work|elementwise work from \\d+ elements) and (no products|products from \\d+ multiply-adds) to gpu.js: measured by flowgrad calibrate on ${store.machines[0].measured.slice(0, 10)} \\(${env.FLOWGRAD_CALIBRATION.replace(/[.\\/]/g, "\\$&")}\\)`));
-    const off = spawnSync(process.execPath, [cli, "--gpu-mode", "webasm", "calibrate", "--save"], { encoding: "utf8", cwd: tmp, env: { ...env, FLOWGRAD_CALIBRATION: "off" } });
+    expect(fit.stderr).toMatch(
+      new RegExp(
+        `flowgrad: auto sends (no elementwise work|elementwise work from \\d+ elements) and (no products|products from \\d+ multiply-adds) to gpu.js: measured by flowgrad calibrate on ${store.machines[0].measured.slice(0, 10)} \\(${env.FLOWGRAD_CALIBRATION.replace(/[.\\/]/g, "\\$&")}\\)`,
+      ),
+    );
+    const off = spawnSync(process.execPath, [cli, "--gpu-mode", "webasm", "calibrate", "--save"], {
+      encoding: "utf8",
+      cwd: tmp,
+      env: { ...env, FLOWGRAD_CALIBRATION: "off" },
+    });
     expect(off.status).toBe(1);
     expect(off.stderr).toMatch(/calibrate --save: FLOWGRAD_CALIBRATION is "off"/);
   }, 60_000);
   it("calibrate --gpu-mode webgpu measures there and exits (Dawn would keep the process alive)", (context) => {
-    const r = spawnSync(process.execPath, [cli, "--gpu-mode", "webgpu", "calibrate", "--ms", "5", "--element-sizes", "1024", "--matmul-sizes", "8"], { encoding: "utf8", cwd: tmp, timeout: 50_000 });
+    const r = spawnSync(
+      process.execPath,
+      [cli, "--gpu-mode", "webgpu", "calibrate", "--ms", "5", "--element-sizes", "1024", "--matmul-sizes", "8"],
+      { encoding: "utf8", cwd: tmp, timeout: 50_000 },
+    );
     const refused = /gpu.js mode "webgpu" was requested but is not available: (.*)/.exec(r.stderr);
-    if (r.status === 1 && refused && process.env.FLOWGRAD_EXPECT_WEBGPU !== "1") context.skip(`gpu.js webgpu is not available here: ${refused[1]}`);
+    if (r.status === 1 && refused && process.env.FLOWGRAD_EXPECT_WEBGPU !== "1")
+      context.skip(`gpu.js webgpu is not available here: ${refused[1]}`);
     expect(r.status, r.stderr).toBe(0); // null: it hung until the timeout
     expect(r.stderr).toMatch(/gpu.js webgpu mode \(WebGPUKernel on .+\) against the CPU backend/);
     expect(r.stdout).toMatch(/FLOWGRAD_AUTO_THRESHOLD=(\d+|inf),(\d+|inf)/);
@@ -193,8 +385,14 @@ describe("the flowgrad command", () => {
       [["fit", "--K", "0"], /K must be a positive integer/],
       [["fit", "--K", "abc"], /K must be a positive integer/],
       [["fit", "--lr", "fast"], /lr must be a positive number/],
-      [["fit", "--steps", "5", "--out", "/proc/flowgrad-cannot-write"], /cannot write to output folder \/proc\/flowgrad-cannot-write/],
-      [["fit", "--steps", "5", "--out", "out/U1-planar-K2.png/sub"], /cannot write to output folder .*U1-planar-K2.png\/sub: .*U1-planar-K2.png is not a folder/],
+      [
+        ["fit", "--steps", "5", "--out", "/proc/flowgrad-cannot-write"],
+        /cannot write to output folder \/proc\/flowgrad-cannot-write/,
+      ],
+      [
+        ["fit", "--steps", "5", "--out", "out/U1-planar-K2.png/sub"],
+        /cannot write to output folder .*U1-planar-K2.png\/sub: .*U1-planar-K2.png is not a folder/,
+      ],
       [["vae", "--validation", "9000"], /--validation 9000 leaves no training digits \(there are 9000\)/],
       [["vae", "--binarize", "sometimes"], /Allowed choices are threshold, dynamic/],
       [["--backend", "tpu", "fit"], /argument 'tpu' is invalid. Allowed choices are cpu, gpu, auto/],
@@ -226,6 +424,7 @@ describe("the flowgrad command", () => {
   it("--help lists the subcommands", () => {
     const r = run("--help");
     expect(r.status).toBe(0);
-    for (const cmd of ["fit", "demo", "figure", "langevin", "vae", "sample", "compare", "calibrate", "bench"]) expect(r.stdout).toContain(cmd);
+    for (const cmd of ["fit", "demo", "figure", "langevin", "vae", "sample", "compare", "calibrate", "bench"])
+      expect(r.stdout).toContain(cmd);
   });
 });

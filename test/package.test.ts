@@ -11,7 +11,12 @@ const work = mkdtempSync(path.join(os.tmpdir(), "flowgrad-pack-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const run = (cmd: string, args: string[], cwd: string) =>
-  execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, npm_config_update_notifier: "false" } });
+  execFileSync(cmd, args, {
+    cwd,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, npm_config_update_notifier: "false" },
+  });
 
 describe("the packed package", () => {
   it("installs from its tarball and flowgrad/autograd loads alone, without gpu.js, flows or models", () => {
@@ -21,22 +26,43 @@ describe("the packed package", () => {
     const app = path.join(work, "app");
     run("mkdir", ["-p", app], work);
     writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
-    run("npm", ["install", path.join(work, tarball!), "--no-audit", "--no-fund", "--ignore-scripts", "--omit=optional", "--omit=dev"], app);
+    run(
+      "npm",
+      [
+        "install",
+        path.join(work, tarball!),
+        "--no-audit",
+        "--no-fund",
+        "--ignore-scripts",
+        "--omit=optional",
+        "--omit=dev",
+      ],
+      app,
+    );
 
     // A resolve hook (in Node's loader thread) appends each resolved URL to a log file.
     const log = path.join(app, "resolved.log");
-    writeFileSync(path.join(app, "hooks.mjs"), `
+    writeFileSync(
+      path.join(app, "hooks.mjs"),
+      `
       import { appendFileSync } from "node:fs";
       export async function resolve(specifier, context, next) {
         const result = await next(specifier, context);
         appendFileSync(${JSON.stringify(log)}, result.url + "\\n");
         return result;
-      }`);
-    writeFileSync(path.join(app, "register.mjs"), `import { register } from "node:module"; register("./hooks.mjs", import.meta.url);`);
-    writeFileSync(path.join(app, "main.mjs"), `
+      }`,
+    );
+    writeFileSync(
+      path.join(app, "register.mjs"),
+      `import { register } from "node:module"; register("./hooks.mjs", import.meta.url);`,
+    );
+    writeFileSync(
+      path.join(app, "main.mjs"),
+      `
       import { tensor, grad } from "flowgrad/autograd";
       const [g] = grad((x) => x.mul(x).sum())(tensor([1, 2, 3]));
-      console.log(JSON.stringify(g.toArray()));`);
+      console.log(JSON.stringify(g.toArray()));`,
+    );
     const out = run("node", ["--import", "./register.mjs", "main.mjs"], app);
     expect(out.trim()).toBe("[2,4,6]");
 
@@ -46,9 +72,15 @@ describe("the packed package", () => {
     expect(ours.some((u) => u.includes("/dist/src/kernels/"))).toBe(true); // the CPU kernels, as designed
     expect(resolved.filter((u) => /gpu\.js|\/flows\/|\/models\//.test(u))).toEqual([]);
     // The installed command runs, and `bench` (whose suites live in a clone, not in the package) says so.
-    const bench = spawnSync(process.execPath, [path.join(app, "node_modules/flowgrad/dist/src/cli/main.js"), "bench", "--quick"], { cwd: app, encoding: "utf8" });
+    const bench = spawnSync(
+      process.execPath,
+      [path.join(app, "node_modules/flowgrad/dist/src/cli/main.js"), "bench", "--quick"],
+      { cwd: app, encoding: "utf8" },
+    );
     expect(bench.status).toBe(1);
-    expect(bench.stderr).toMatch(/flowgrad: the benchmarks run from a clone of the flowgrad repository: npm ci && npm run bench/);
+    expect(bench.stderr).toMatch(
+      /flowgrad: the benchmarks run from a clone of the flowgrad repository: npm ci && npm run bench/,
+    );
     // And the tarball ships types for every subpath.
     for (const sub of ["autograd", "kernels", "flows", "models"]) {
       expect(() => readFileSync(path.join(app, "node_modules/flowgrad/dist/src", sub, "index.d.ts"))).not.toThrow();

@@ -10,7 +10,13 @@ const root = path.resolve(import.meta.dirname, "..");
 const chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find(existsSync);
 const site = path.join(root, "dist-playground");
 const artifacts = path.join(root, "test-artifacts");
-const TYPES: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".wasm": "application/wasm", ".svg": "image/svg+xml" };
+const TYPES: Record<string, string> = {
+  ".html": "text/html",
+  ".js": "text/javascript",
+  ".css": "text/css",
+  ".wasm": "application/wasm",
+  ".svg": "image/svg+xml",
+};
 
 let server: Server;
 let url = "";
@@ -23,85 +29,123 @@ if (process.env.FLOWGRAD_EXPECT_PLAYGROUND === "1") {
   });
 }
 
-describe.skipIf(!chromium)(`the playground in headless Chromium${chromium ? "" : " (skipped: no Chromium at /usr/bin/chromium; .ci/run installs Debian's chromium)"}`, () => {
-  beforeAll(async () => {
-    execFileSync("npx", ["vite", "build", "--config", "playground/vite.config.ts", "--logLevel", "error"], { cwd: root, stdio: "inherit" });
-    server = createServer((req, res) => {
-      const file = path.join(site, decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname).replace(/\/$/, "/index.html"));
-      if (!file.startsWith(site) || !existsSync(file)) {
-        res.writeHead(404).end();
-        return;
-      }
-      res.writeHead(200, { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream" }).end(readFileSync(file));
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const address = server.address();
-    url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}/index.html`;
-  }, 120_000);
-  afterAll(() => server?.close());
-
-  it("trains U1 until the KL shown is below 0.5 nats, with no console error and no outside request", async () => {
-    const { chromium: launcher } = await import("playwright-core");
-    // launch() gives the browser a fresh, temporary user data dir of its own.
-    const browser = await launcher.launch({
-      executablePath: chromium!,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-    });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-      const errors: string[] = [];
-      page.on("console", (m) => {
-        if (m.type() === "error") errors.push(m.text());
+describe.skipIf(!chromium)(
+  `the playground in headless Chromium${chromium ? "" : " (skipped: no Chromium at /usr/bin/chromium; .ci/run installs Debian's chromium)"}`,
+  () => {
+    beforeAll(async () => {
+      execFileSync("npx", ["vite", "build", "--config", "playground/vite.config.ts", "--logLevel", "error"], {
+        cwd: root,
+        stdio: "inherit",
       });
-      page.on("pageerror", (e) => errors.push(e.message));
-      page.on("request", (r) => requests.push(r.url()));
-      await page.goto(url);
-      await page.selectOption("#target", "U1");
-      await page.click("#start");
-      // Bounded wait: the KL estimate (every 250 steps) must fall below 0.5 nats.
-      await page.waitForFunction(() => {
-        const text = document.getElementById("kl")?.textContent ?? "";
-        const value = parseFloat(text);
-        return Number.isFinite(value) && value < 0.5;
-      }, undefined, { timeout: 90_000, polling: 500 });
-      const kl = parseFloat((await page.textContent("#kl")) ?? "");
-      expect(kl).toBeLessThan(0.5);
-      expect(Number(await page.textContent("#step"))).toBeGreaterThan(0);
-      await page.click("#pause");
-      // The second panel: measure until it stops by itself (one measurement over a second, or D = 512).
-      await page.click("#measure");
-      await page.waitForFunction(() => !(document.getElementById("measure") as HTMLButtonElement).disabled && /D = \d+/.test(document.getElementById("logdet-result")?.textContent ?? ""), undefined, { timeout: 90_000, polling: 500 });
-      expect(await page.textContent("#logdet-result")).toMatch(/Jacobian \+ LU [\d.]+ ms \(\d+× slower\)/);
-      mkdirSync(artifacts, { recursive: true });
-      await page.screenshot({ path: path.join(artifacts, "playground.png"), fullPage: true });
-      // The GPU backend: gpu.js in whatever mode this browser offers (WebGL2/WebGL, else webasm),
-      // reported on the page, with a visible notice for every mode passed over or a fallback to the CPU.
-      await page.selectOption("#backend", "gpu");
-      await page.waitForFunction(() => (document.getElementById("backend-info")?.textContent ?? "").startsWith("gpu:") || !document.getElementById("notice")!.hidden, undefined, { timeout: 30_000, polling: 200 });
-      const shown = (await page.textContent("#backend-info")) ?? "";
-      console.info(`playground GPU backend: ${shown}`);
-      const noticeText = (await page.textContent("#notice")) ?? "";
-      // gpu.js must start in some mode (webgl2/webgl, else webasm or its cpu mode): a backend that
-      // failed to start, even with a notice saying so, is a failure of this test.
-      expect(shown, `the GPU backend did not start; the page says: ${noticeText}`).toMatch(/^gpu: gpu\.js /);
-      if (!/webgl2|webgpu/.test(shown)) expect(noticeText.length).toBeGreaterThan(0); // a fallback is never silent
-      await page.click("#reset");
-      await page.click("#start");
-      await page.waitForFunction(() => Number(document.getElementById("step")?.textContent) > 50, undefined, { timeout: 60_000 });
-      await page.click("#pause");
-      // The continuous flow (a neural ODE) trains in the page too, on the CPU backend.
-      await page.selectOption("#backend", "cpu");
-      await page.selectOption("#flow", "cnf");
-      await page.fill("#K", "8");
-      await page.click("#reset");
-      await page.click("#start");
-      await page.waitForFunction(() => Number(document.getElementById("step")?.textContent) > 20, undefined, { timeout: 60_000 });
-      await page.click("#pause");
-      expect(await page.isHidden("#notice"), (await page.textContent("#notice")) ?? "").toBe(true);
-      expect(errors).toEqual([]);
-      expect(requests.filter((r) => !r.startsWith(url.replace(/index\.html$/, "")))).toEqual([]);
-    } finally {
-      await browser.close();
-    }
-  }, 150_000);
-});
+      server = createServer((req, res) => {
+        const file = path.join(
+          site,
+          decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname).replace(/\/$/, "/index.html"),
+        );
+        if (!file.startsWith(site) || !existsSync(file)) {
+          res.writeHead(404).end();
+          return;
+        }
+        res
+          .writeHead(200, { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream" })
+          .end(readFileSync(file));
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const address = server.address();
+      url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}/index.html`;
+    }, 120_000);
+    afterAll(() => server?.close());
+
+    it("trains U1 until the KL shown is below 0.5 nats, with no console error and no outside request", async () => {
+      const { chromium: launcher } = await import("playwright-core");
+      // launch() gives the browser a fresh, temporary user data dir of its own.
+      const browser = await launcher.launch({
+        executablePath: chromium!,
+        args: [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--no-first-run",
+        ],
+      });
+      try {
+        const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+        const errors: string[] = [];
+        page.on("console", (m) => {
+          if (m.type() === "error") errors.push(m.text());
+        });
+        page.on("pageerror", (e) => errors.push(e.message));
+        page.on("request", (r) => requests.push(r.url()));
+        await page.goto(url);
+        await page.selectOption("#target", "U1");
+        await page.click("#start");
+        // Bounded wait: the KL estimate (every 250 steps) must fall below 0.5 nats.
+        await page.waitForFunction(
+          () => {
+            const text = document.getElementById("kl")?.textContent ?? "";
+            const value = parseFloat(text);
+            return Number.isFinite(value) && value < 0.5;
+          },
+          undefined,
+          { timeout: 90_000, polling: 500 },
+        );
+        const kl = parseFloat((await page.textContent("#kl")) ?? "");
+        expect(kl).toBeLessThan(0.5);
+        expect(Number(await page.textContent("#step"))).toBeGreaterThan(0);
+        await page.click("#pause");
+        // The second panel: measure until it stops by itself (one measurement over a second, or D = 512).
+        await page.click("#measure");
+        await page.waitForFunction(
+          () =>
+            !(document.getElementById("measure") as HTMLButtonElement).disabled &&
+            /D = \d+/.test(document.getElementById("logdet-result")?.textContent ?? ""),
+          undefined,
+          { timeout: 90_000, polling: 500 },
+        );
+        expect(await page.textContent("#logdet-result")).toMatch(/Jacobian \+ LU [\d.]+ ms \(\d+× slower\)/);
+        mkdirSync(artifacts, { recursive: true });
+        await page.screenshot({ path: path.join(artifacts, "playground.png"), fullPage: true });
+        // The GPU backend: gpu.js in whatever mode this browser offers (WebGL2/WebGL, else webasm),
+        // reported on the page, with a visible notice for every mode passed over or a fallback to the CPU.
+        await page.selectOption("#backend", "gpu");
+        await page.waitForFunction(
+          () =>
+            (document.getElementById("backend-info")?.textContent ?? "").startsWith("gpu:") ||
+            !document.getElementById("notice")!.hidden,
+          undefined,
+          { timeout: 30_000, polling: 200 },
+        );
+        const shown = (await page.textContent("#backend-info")) ?? "";
+        console.info(`playground GPU backend: ${shown}`);
+        const noticeText = (await page.textContent("#notice")) ?? "";
+        // gpu.js must start in some mode (webgl2/webgl, else webasm or its cpu mode): a backend that
+        // failed to start, even with a notice saying so, is a failure of this test.
+        expect(shown, `the GPU backend did not start; the page says: ${noticeText}`).toMatch(/^gpu: gpu\.js /);
+        if (!/webgl2|webgpu/.test(shown)) expect(noticeText.length).toBeGreaterThan(0); // a fallback is never silent
+        await page.click("#reset");
+        await page.click("#start");
+        await page.waitForFunction(() => Number(document.getElementById("step")?.textContent) > 50, undefined, {
+          timeout: 60_000,
+        });
+        await page.click("#pause");
+        // The continuous flow (a neural ODE) trains in the page too, on the CPU backend.
+        await page.selectOption("#backend", "cpu");
+        await page.selectOption("#flow", "cnf");
+        await page.fill("#K", "8");
+        await page.click("#reset");
+        await page.click("#start");
+        await page.waitForFunction(() => Number(document.getElementById("step")?.textContent) > 20, undefined, {
+          timeout: 60_000,
+        });
+        await page.click("#pause");
+        expect(await page.isHidden("#notice"), (await page.textContent("#notice")) ?? "").toBe(true);
+        expect(errors).toEqual([]);
+        expect(requests.filter((r) => !r.startsWith(url.replace(/index\.html$/, "")))).toEqual([]);
+      } finally {
+        await browser.close();
+      }
+    }, 150_000);
+  },
+);

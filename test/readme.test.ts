@@ -9,14 +9,21 @@ const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]!);
 const tmp = path.join(root, ".tmp");
 // The webgpu example runs where gpu.js's webgpu mode does (see test/webgpu.test.ts), else it is skipped with the reason.
 const { createGpuBackend } = await import("../src/kernels/gpu/backend.js");
-const webgpu = await createGpuBackend("webgpu").then((b) => { b.dispose(); return null; }, (e: Error) => e.message);
+const webgpu = await createGpuBackend("webgpu").then(
+  (b) => {
+    b.dispose();
+    return null;
+  },
+  (e: Error) => e.message,
+);
 
 describe("README examples", () => {
   it("has examples", () => expect(blocks.length).toBeGreaterThanOrEqual(3));
   blocks.forEach((code, i) => {
     if (webgpu && code.includes('gpuMode: "webgpu"')) {
       // Where CI asked for webgpu (FLOWGRAD_EXPECT_WEBGPU=1), not running this example is a failure.
-      if (process.env.FLOWGRAD_EXPECT_WEBGPU === "1") it(`example ${i + 1} needs gpu.js webgpu mode, which CI asked for`, () => expect.fail(webgpu));
+      if (process.env.FLOWGRAD_EXPECT_WEBGPU === "1")
+        it(`example ${i + 1} needs gpu.js webgpu mode, which CI asked for`, () => expect.fail(webgpu));
       else it.skip(`example ${i + 1} needs gpu.js webgpu mode: ${webgpu}`, () => {});
       return;
     }
@@ -26,7 +33,10 @@ describe("README examples", () => {
         return m ? [m[1]!.trim()] : [];
       });
       expect(expected.length, "an example with nothing checked").toBeGreaterThan(0);
-      const source = code.replace(/from "flowgrad\/(\w+)"/g, (_, sub: string) => `from ${JSON.stringify(path.join(root, "src", sub, "index.ts"))}`);
+      const source = code.replace(
+        /from "flowgrad\/(\w+)"/g,
+        (_, sub: string) => `from ${JSON.stringify(path.join(root, "src", sub, "index.ts"))}`,
+      );
       const module = `export const output = [];\nconst console = { log: (...a) => output.push(a.map(String).join(" ")) };\n${source}`;
       // Imports must stay first: hoist them above the console shim.
       const imports = module.split("\n").filter((l) => l.startsWith("import "));

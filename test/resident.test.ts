@@ -1,14 +1,38 @@
 import { afterEach, describe, expect, it } from "vitest";
 import * as ag from "../src/autograd/index.js";
-import { autoBackend, calibrateAuto, cpuBackend, crossover, isDeviceArray, parseAutoThreshold, setBackend, type Backend, type CalibrationRow, type DeviceArray, type KernelInput, type ResidentKernels } from "../src/kernels/index.js";
-import { expectClose, expectDeviceUpdatesMatch, flowDensityStep, hvpByBackward, secondOrderCase, secondOrderReference, tinyRegression } from "./helpers.js";
+import {
+  autoBackend,
+  calibrateAuto,
+  cpuBackend,
+  crossover,
+  isDeviceArray,
+  parseAutoThreshold,
+  setBackend,
+  type Backend,
+  type CalibrationRow,
+  type DeviceArray,
+  type KernelInput,
+  type ResidentKernels,
+} from "../src/kernels/index.js";
+import {
+  expectClose,
+  expectDeviceUpdatesMatch,
+  flowDensityStep,
+  hvpByBackward,
+  secondOrderCase,
+  secondOrderReference,
+  tinyRegression,
+} from "./helpers.js";
 
 // Device-resident tensors and tidy(), checked on every machine with a stand-in device: a backend
 // whose "device arrays" are float32 arrays it counts, computed by the CPU kernels. The gpu.js
 // textures behind the same interface are checked in gpu.test.ts where GL runs.
 class FakeArray implements DeviceArray {
   released = false;
-  constructor(readonly values: Float32Array, private readonly device: FakeDevice) {
+  constructor(
+    readonly values: Float32Array,
+    private readonly device: FakeDevice,
+  ) {
     device.live.add(this);
   }
   get length(): number {
@@ -39,51 +63,122 @@ class FakeDevice {
   }
   readonly resident: ResidentKernels = {
     unary: (op, x, n) => this.make(n, (out) => cpuBackend.unary(op, this.on(x) as Float32Array, out)),
-    binary: (op, a, as, b, bs, os) => this.make(os.reduce((p, d) => p * d, 1), (out) => cpuBackend.binary(op, this.on(a) as Float32Array, as, this.on(b) as Float32Array, bs, out, os)),
-    reduce: (op, x, outer, size, inner) => this.make(outer * inner, (out) => cpuBackend.reduce(op, this.on(x) as Float32Array, outer, size, inner, out)),
-    matmul: (a, ao, b, bo, m, k, n, ta, tb) => this.make(ao.length * m * n, (out) => cpuBackend.matmul(this.on(a) as Float32Array, ao, this.on(b) as Float32Array, bo, out, m, k, n, ta, tb)),
+    binary: (op, a, as, b, bs, os) =>
+      this.make(
+        os.reduce((p, d) => p * d, 1),
+        (out) => cpuBackend.binary(op, this.on(a) as Float32Array, as, this.on(b) as Float32Array, bs, out, os),
+      ),
+    reduce: (op, x, outer, size, inner) =>
+      this.make(outer * inner, (out) => cpuBackend.reduce(op, this.on(x) as Float32Array, outer, size, inner, out)),
+    matmul: (a, ao, b, bo, m, k, n, ta, tb) =>
+      this.make(ao.length * m * n, (out) =>
+        cpuBackend.matmul(this.on(a) as Float32Array, ao, this.on(b) as Float32Array, bo, out, m, k, n, ta, tb),
+      ),
     liveArrays: () => this.live.size,
     update: (rule, x, g, state) => {
       const outs = [x, ...state].map((a) => Float32Array.from(this.on(a) as Float32Array)); // new arrays: the inputs stay as they were
       cpuBackend.update(rule, outs[0]!, this.on(g) as Float32Array, outs.slice(1));
       return outs.map((o) => new FakeArray(o, this));
     },
-    where: (c, a, b, n) => this.make(n, (out) => cpuBackend.where(this.on(c) as Float32Array, this.on(a) as Float32Array, this.on(b) as Float32Array, out)),
-    stridedCopy: (src, o, shape, strides) => this.make(shape.reduce((p, d) => p * d, 1), (out) => cpuBackend.stridedCopy(this.on(src) as Float32Array, o, shape, strides, out)),
-    gather: (x, outer, size, inner, idx) => this.make(outer * idx.length * inner, (out) => cpuBackend.gather(this.on(x) as Float32Array, outer, size, inner, idx, out)),
-    scatterAdd: (g, outer, size, inner, idx) => this.make(outer * size * inner, (out) => cpuBackend.scatterAdd(this.on(g) as Float32Array, outer, size, inner, idx, out)),
-    pad: (src, shape, starts, outShape) => this.make(outShape.reduce((p, d) => p * d, 1), (out) => {
-      const strides = outShape.map((_, i) => outShape.slice(i + 1).reduce((p, d) => p * d, 1));
-      cpuBackend.stridedScatter(this.on(src) as Float32Array, out, starts.reduce((o, s, i) => o + s * strides[i]!, 0), shape, strides, false);
-    }),
+    where: (c, a, b, n) =>
+      this.make(n, (out) =>
+        cpuBackend.where(this.on(c) as Float32Array, this.on(a) as Float32Array, this.on(b) as Float32Array, out),
+      ),
+    stridedCopy: (src, o, shape, strides) =>
+      this.make(
+        shape.reduce((p, d) => p * d, 1),
+        (out) => cpuBackend.stridedCopy(this.on(src) as Float32Array, o, shape, strides, out),
+      ),
+    gather: (x, outer, size, inner, idx) =>
+      this.make(outer * idx.length * inner, (out) =>
+        cpuBackend.gather(this.on(x) as Float32Array, outer, size, inner, idx, out),
+      ),
+    scatterAdd: (g, outer, size, inner, idx) =>
+      this.make(outer * size * inner, (out) =>
+        cpuBackend.scatterAdd(this.on(g) as Float32Array, outer, size, inner, idx, out),
+      ),
+    pad: (src, shape, starts, outShape) =>
+      this.make(
+        outShape.reduce((p, d) => p * d, 1),
+        (out) => {
+          const strides = outShape.map((_, i) => outShape.slice(i + 1).reduce((p, d) => p * d, 1));
+          cpuBackend.stridedScatter(
+            this.on(src) as Float32Array,
+            out,
+            starts.reduce((o, s, i) => o + s * strides[i]!, 0),
+            shape,
+            strides,
+            false,
+          );
+        },
+      ),
     planarConstraint: (u, w, rows, d) => {
-      const uHat = new Float32Array(rows * d), slack = new Float32Array(rows);
+      const uHat = new Float32Array(rows * d),
+        slack = new Float32Array(rows);
       cpuBackend.planarConstraint(...this.all(u, w), rows, d, uHat, slack);
       return [new FakeArray(uHat, this), new FakeArray(slack, this)];
     },
     planarConstraintBackward: (u, w, rows, d, gu, gs) => {
-      const du = new Float32Array(rows * d), dw = new Float32Array(rows * d);
-      cpuBackend.planarConstraintBackward(...this.all(u, w), rows, d, gu && (this.on(gu) as Float32Array), gs && (this.on(gs) as Float32Array), du, dw);
+      const du = new Float32Array(rows * d),
+        dw = new Float32Array(rows * d);
+      cpuBackend.planarConstraintBackward(
+        ...this.all(u, w),
+        rows,
+        d,
+        gu && (this.on(gu) as Float32Array),
+        gs && (this.on(gs) as Float32Array),
+        du,
+        dw,
+      );
       return [new FakeArray(du, this), new FakeArray(dw, this)];
     },
     planarForward: (z, u, w, b, sp, n, d, ps) => {
-      const out = new Float32Array(n * d), ld = new Float32Array(n);
+      const out = new Float32Array(n * d),
+        ld = new Float32Array(n);
       cpuBackend.planarForward(...this.all(z, u, w, b, sp), n, d, ps, out, ld);
       return [new FakeArray(out, this), new FakeArray(ld, this)];
     },
     planarBackward: (z, u, w, b, sp, n, d, ps, g, gl) => {
-      const grads = [n * d, u.length, w.length, b.length, sp.length].map((m) => new Float32Array(m)) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
-      cpuBackend.planarBackward(...this.all(z, u, w, b, sp), n, d, ps, g && (this.on(g) as Float32Array), gl && (this.on(gl) as Float32Array), ...grads);
+      const grads = [n * d, u.length, w.length, b.length, sp.length].map((m) => new Float32Array(m)) as [
+        Float32Array,
+        Float32Array,
+        Float32Array,
+        Float32Array,
+        Float32Array,
+      ];
+      cpuBackend.planarBackward(
+        ...this.all(z, u, w, b, sp),
+        n,
+        d,
+        ps,
+        g && (this.on(g) as Float32Array),
+        gl && (this.on(gl) as Float32Array),
+        ...grads,
+      );
       return grads.map((x) => new FakeArray(x, this));
     },
     radialForward: (z, z0, al, ab, n, d, ps) => {
-      const out = new Float32Array(n * d), ld = new Float32Array(n);
+      const out = new Float32Array(n * d),
+        ld = new Float32Array(n);
       cpuBackend.radialForward(...this.all(z, z0, al, ab), n, d, ps, out, ld);
       return [new FakeArray(out, this), new FakeArray(ld, this)];
     },
     radialBackward: (z, z0, al, ab, n, d, ps, g, gl) => {
-      const grads = [n * d, z0.length, al.length, ab.length].map((m) => new Float32Array(m)) as [Float32Array, Float32Array, Float32Array, Float32Array];
-      cpuBackend.radialBackward(...this.all(z, z0, al, ab), n, d, ps, g && (this.on(g) as Float32Array), gl && (this.on(gl) as Float32Array), ...grads);
+      const grads = [n * d, z0.length, al.length, ab.length].map((m) => new Float32Array(m)) as [
+        Float32Array,
+        Float32Array,
+        Float32Array,
+        Float32Array,
+      ];
+      cpuBackend.radialBackward(
+        ...this.all(z, z0, al, ab),
+        n,
+        d,
+        ps,
+        g && (this.on(g) as Float32Array),
+        gl && (this.on(gl) as Float32Array),
+        ...grads,
+      );
       return grads.map((x) => new FakeArray(x, this));
     },
   };
@@ -108,7 +203,8 @@ describe("device-resident tensors (stand-in device)", () => {
   it("op outputs stay on the device; values come back once, when asked for, and free the device copy", () => {
     const device = new FakeDevice();
     setBackend(device.backend());
-    const x = f32([0.5, -1, 2, 3, -0.25, 1.5], [2, 3]), w = f32([1, 2, 0.5, -1, 0, 3], [3, 2]);
+    const x = f32([0.5, -1, 2, 3, -0.25, 1.5], [2, 3]),
+      w = f32([1, 2, 0.5, -1, 0, 3], [3, 2]);
     const h = x.matmul(w).tanh().mul(2);
     const y = h.sum(1);
     for (const t of [h, y]) expect(t.storage.onDevice).toBe(true);
@@ -135,8 +231,14 @@ describe("device-resident tensors (stand-in device)", () => {
       return { a: inner.add(1), list: [kept, x.neg()] };
     });
     expect(device.live.size).toBe(3); // a, kept, x.neg(); inner is freed
-    expect(() => inner!.data).toThrow(/its device memory was freed when the tidy\(\) scope that made it ended; return it from the scope, or keep\(\) it/);
-    expectClose(a.data, [1, 2, 3, 4].map((v) => Math.fround(Math.exp(v)) + 1), 1e-6);
+    expect(() => inner!.data).toThrow(
+      /its device memory was freed when the tidy\(\) scope that made it ended; return it from the scope, or keep\(\) it/,
+    );
+    expectClose(
+      a.data,
+      [1, 2, 3, 4].map((v) => Math.fround(Math.exp(v)) + 1),
+      1e-6,
+    );
     expectClose(list[0]!.data, [1, 4, 9, 16]);
     // A nested scope's result belongs to the enclosing scope, and an error still frees the scope.
     const before = device.live.size;
@@ -146,10 +248,12 @@ describe("device-resident tensors (stand-in device)", () => {
       return null;
     });
     expect(device.live.size).toBe(before);
-    expect(() => ag.tidy(() => {
-      x.mul(5);
-      throw new Error("boom");
-    })).toThrow("boom");
+    expect(() =>
+      ag.tidy(() => {
+        x.mul(5);
+        throw new Error("boom");
+      }),
+    ).toThrow("boom");
     expect(device.live.size).toBe(before);
   });
 
@@ -158,13 +262,16 @@ describe("device-resident tensors (stand-in device)", () => {
     const run = (backend: Backend | "cpu") => {
       setBackend(backend);
       const { net, opt, step } = tinyRegression();
-      const losses: number[] = [], live: number[] = [], reads: number[] = [];
+      const losses: number[] = [],
+        live: number[] = [],
+        reads: number[] = [];
       for (let t = 0; t < 200; t++) {
         const readsBefore = device.reads;
         const loss = step().item();
         if (backend !== "cpu") for (const p of net.parameters()) expect(p.grad!.storage.onDevice).toBe(true); // kept past the scope, on the device
         opt.step();
-        if (backend !== "cpu") for (const p of net.parameters()) expect(p.storage.onDevice && p.grad!.storage.onDevice).toBe(true); // updated there
+        if (backend !== "cpu")
+          for (const p of net.parameters()) expect(p.storage.onDevice && p.grad!.storage.onDevice).toBe(true); // updated there
         reads.push(device.reads - readsBefore);
         losses.push(loss);
         live.push(device.live.size);
@@ -173,7 +280,8 @@ describe("device-resident tensors (stand-in device)", () => {
       setBackend("cpu");
       return { losses, live, reads, weights };
     };
-    const onDevice = run(device.backend()), onCpu = run("cpu");
+    const onDevice = run(device.backend()),
+      onCpu = run("cpu");
     expect(onDevice.reads.every((n) => n === 1)).toBe(true); // the loss
     // After every step: the target, and per parameter (4) itself, its gradient and Adam's 2 moments.
     expect(onDevice.live.every((n) => n === 1 + 4 * 4)).toBe(true);
@@ -186,11 +294,19 @@ describe("device-resident tensors (stand-in device)", () => {
     const device = new FakeDevice();
     const run = (backend: Backend | "cpu", make: (ps: ag.Tensor[]) => ag.Optimizer) => {
       setBackend(backend);
-      const x = ag.randn([5, 3], { random: 9, dtype: "float32" }).requireGrad(), y = ag.randn([3], { random: 10, dtype: "float32" }).requireGrad();
+      const x = ag.randn([5, 3], { random: 9, dtype: "float32" }).requireGrad(),
+        y = ag.randn([3], { random: 10, dtype: "float32" }).requireGrad();
       const opt = make([x, y]);
       for (let t = 0; t < 5; t++) {
         opt.zeroGrad();
-        ag.tidy(() => x.mul(1).matmul(y.mul(1).reshape([3, 1])).tanh().sum().backward()); // on the device where there is one
+        ag.tidy(() =>
+          x
+            .mul(1)
+            .matmul(y.mul(1).reshape([3, 1]))
+            .tanh()
+            .sum()
+            .backward(),
+        ); // on the device where there is one
         opt.step();
       }
       if (backend !== "cpu") {
@@ -198,12 +314,18 @@ describe("device-resident tensors (stand-in device)", () => {
         // A step on host gradients (work kept on the host) reads the state back and goes on there.
         setBackend("cpu");
         opt.zeroGrad();
-        x.matmul(y.reshape([3, 1])).tanh().sum().backward();
+        x.matmul(y.reshape([3, 1]))
+          .tanh()
+          .sum()
+          .backward();
         opt.step();
         expect(x.storage.onDevice).toBe(false);
       } else {
         opt.zeroGrad();
-        x.matmul(y.reshape([3, 1])).tanh().sum().backward();
+        x.matmul(y.reshape([3, 1]))
+          .tanh()
+          .sum()
+          .backward();
         opt.step();
       }
       opt.dispose();
@@ -215,7 +337,8 @@ describe("device-resident tensors (stand-in device)", () => {
       (ps) => new ag.RMSprop(ps, { lr: 0.01, momentum: 0.5 }),
     ];
     for (const make of makers) {
-      const onDevice = run(device.backend(), make), onCpu = run("cpu", make);
+      const onDevice = run(device.backend(), make),
+        onCpu = run("cpu", make);
       onDevice.forEach((v, i) => expectClose(v, onCpu[i]!, 1e-4, 1e-6));
     }
     expect(device.live.size).toBe(0); // parameters read back, gradients dropped, state disposed
@@ -245,7 +368,8 @@ describe("device-resident tensors (stand-in device)", () => {
       setBackend("cpu");
       return { loss: loss.item(), grads, readsInStep };
     };
-    const onDevice = step(device.backend()), onCpu = step("cpu");
+    const onDevice = step(device.backend()),
+      onCpu = step("cpu");
     expect(onDevice.readsInStep).toBe(0);
     expect(onDevice.loss).toBeCloseTo(onCpu.loss, 4);
     onDevice.grads.forEach((g, i) => expectClose(g, onCpu.grads[i]!, 1e-4, 1e-5));
@@ -254,15 +378,25 @@ describe("device-resident tensors (stand-in device)", () => {
   it("concat, split, slice, indexSelect and their gradients stay on the device; concat's placed copies are freed at once", () => {
     const device = new FakeDevice();
     setBackend(device.backend());
-    const a = f32([1, 2, 3, 4], [2, 2]).requireGrad(), b = f32([5, 6], [2, 1]).requireGrad();
-    const x = a.mul(1), y = b.mul(1); // on the device
+    const a = f32([1, 2, 3, 4], [2, 2]).requireGrad(),
+      b = f32([5, 6], [2, 1]).requireGrad();
+    const x = a.mul(1),
+      y = b.mul(1); // on the device
     const before = device.live.size;
     const c = ag.concat([x, y], 1);
     expect(c.storage.onDevice).toBe(true);
     expect(device.live.size - before).toBe(1); // the result only
     const [p, q] = ag.split(c, [1, 2], 1);
     const picked = c.indexSelect(0, [1, 1, 0]); // rows 1, 1, 0: row 1's gradient adds up twice
-    const loss = p!.sum().add(q!.slice([0, 1], [2, 2]).mul(3).sum()).add(picked.sum(1).mul(ag.tensor([1, 2, 4], { dtype: "float32" })).sum());
+    const loss = p!
+      .sum()
+      .add(q!.slice([0, 1], [2, 2]).mul(3).sum())
+      .add(
+        picked
+          .sum(1)
+          .mul(ag.tensor([1, 2, 4], { dtype: "float32" }))
+          .sum(),
+      );
     const reads = device.reads;
     loss.backward();
     expect(device.reads).toBe(reads);
@@ -292,7 +426,8 @@ describe("device-resident tensors (stand-in device)", () => {
   it("auto: products go by multiply-adds and everything else by elements, each with its own threshold", () => {
     const device = new FakeDevice();
     setBackend(autoBackend(cpuBackend, device.backend(), { elements: Infinity, multiplyAdds: 8 ** 3 }));
-    const a = ag.randn([8, 8], { random: 2, dtype: "float32" }), b = ag.randn([7, 7], { random: 3, dtype: "float32" });
+    const a = ag.randn([8, 8], { random: 2, dtype: "float32" }),
+      b = ag.randn([7, 7], { random: 3, dtype: "float32" });
     expect(a.matmul(a).storage.onDevice).toBe(true); // 512 multiply-adds: at the threshold
     expect(b.matmul(b).storage.onDevice).toBe(false); // 343: below it
     expect(ag.randn([1 << 20], { random: 4, dtype: "float32" }).exp().storage.onDevice).toBe(false); // elements: never
@@ -300,8 +435,13 @@ describe("device-resident tensors (stand-in device)", () => {
     expect(ag.randn([64], { random: 5, dtype: "float32" }).exp().storage.onDevice).toBe(true);
     expect(ag.randn([63], { random: 5, dtype: "float32" }).exp().storage.onDevice).toBe(false);
     expect(b.matmul(b).storage.onDevice).toBe(false); // 343 < 4096
-    expect(ag.randn([16, 16], { random: 6, dtype: "float32" }).matmul(ag.randn([16, 16], { random: 7, dtype: "float32" })).storage.onDevice).toBe(true); // 4096
-    expect(() => autoBackend(cpuBackend, device.backend(), { elements: -1, multiplyAdds: 1 })).toThrow(/threshold elements must be a number ≥ 0/);
+    expect(
+      ag.randn([16, 16], { random: 6, dtype: "float32" }).matmul(ag.randn([16, 16], { random: 7, dtype: "float32" }))
+        .storage.onDevice,
+    ).toBe(true); // 4096
+    expect(() => autoBackend(cpuBackend, device.backend(), { elements: -1, multiplyAdds: 1 })).toThrow(
+      /threshold elements must be a number ≥ 0/,
+    );
     expect(() => autoBackend(cpuBackend, device.backend(), Number.NaN)).toThrow(/threshold elements/);
   });
 
@@ -309,11 +449,20 @@ describe("device-resident tensors (stand-in device)", () => {
     expect(parseAutoThreshold("65536")).toEqual({ elements: 65536, multiplyAdds: 65536 * 64 });
     expect(parseAutoThreshold("262144, 1e6")).toEqual({ elements: 262144, multiplyAdds: 1e6 });
     expect(parseAutoThreshold("inf,4096")).toEqual({ elements: Infinity, multiplyAdds: 4096 });
-    for (const bad of ["", "fast", "-5", "1,2,3", "64k"]) expect(() => parseAutoThreshold(bad)).toThrow(/FLOWGRAD_AUTO_THRESHOLD=.*expected ELEMENTS or ELEMENTS,MULTIPLY_ADDS/);
+    for (const bad of ["", "fast", "-5", "1,2,3", "64k"])
+      expect(() => parseAutoThreshold(bad)).toThrow(
+        /FLOWGRAD_AUTO_THRESHOLD=.*expected ELEMENTS or ELEMENTS,MULTIPLY_ADDS/,
+      );
   });
 
   it("crossover: the least work from which gpu.js won at every larger size; a lone early win is noise", () => {
-    const row = (work: number, cpuMs: number, gpuMs: number): CalibrationRow => ({ kind: "elementwise", size: work, work, cpuMs, gpuMs });
+    const row = (work: number, cpuMs: number, gpuMs: number): CalibrationRow => ({
+      kind: "elementwise",
+      size: work,
+      work,
+      cpuMs,
+      gpuMs,
+    });
     expect(crossover([row(1, 1, 5), row(4, 2, 6), row(16, 8, 7), row(64, 30, 9)], "elementwise")).toBe(16);
     expect(crossover([row(64, 30, 9), row(1, 1, 0.5), row(4, 2, 6), row(16, 8, 7)], "elementwise")).toBe(16); // unsorted input, early win ignored
     expect(crossover([row(1, 1, 5), row(4, 2, 1), row(16, 8, 9)], "elementwise")).toBe(Infinity); // lost at the largest
@@ -323,9 +472,17 @@ describe("device-resident tensors (stand-in device)", () => {
 
   it("calibrateAuto times both backends at every size, frees what it put on the device, and reads its thresholds off the rows", async () => {
     const device = new FakeDevice();
-    const gpu = { ...device.backend(), info: { gpuMode: "webgpu" as const, kernelClass: "FakeKernel", adapter: "stand-in" } };
+    const gpu = {
+      ...device.backend(),
+      info: { gpuMode: "webgpu" as const, kernelClass: "FakeKernel", adapter: "stand-in" },
+    };
     const progress: number[] = [];
-    const c = await calibrateAuto(gpu, { elementSizes: [256, 16], matmulSizes: [4, 8], msPerCase: 0, onProgress: (done, total) => progress.push(done / total) });
+    const c = await calibrateAuto(gpu, {
+      elementSizes: [256, 16],
+      matmulSizes: [4, 8],
+      msPerCase: 0,
+      onProgress: (done, total) => progress.push(done / total),
+    });
     expect(device.live.size).toBe(0);
     expect(device.reads).toBeGreaterThan(0); // each chain ends with one read, as "auto" would
     expect(progress.at(-1)).toBe(1);
@@ -338,13 +495,20 @@ describe("device-resident tensors (stand-in device)", () => {
       expect(r.gpuMs).toBeGreaterThanOrEqual(0);
       expect(r.work).toBe(r.kind === "matmul" ? r.size ** 3 : r.size);
     }
-    expect(c.thresholds).toEqual({ elements: crossover(c.rows, "elementwise"), multiplyAdds: crossover(c.rows, "matmul") });
+    expect(c.thresholds).toEqual({
+      elements: crossover(c.rows, "elementwise"),
+      multiplyAdds: crossover(c.rows, "matmul"),
+    });
     expect(c.gpu).toEqual({ gpuMode: "webgpu", kernelClass: "FakeKernel", adapter: "stand-in" });
     await expect(calibrateAuto(gpu, { elementSizes: [0] })).rejects.toThrow(/elementSizes must be positive integers/);
   });
 
   it("a device whose optimizer state comes back one array per buffer (not packed) steps as the CPU does", async () => {
-    await expectDeviceUpdatesMatch(new FakeDevice().resident, (x) => x.readAsync(), (a, e) => expectClose(a, e, 1e-5, 1e-6)); // float32 arrays against float64
+    await expectDeviceUpdatesMatch(
+      new FakeDevice().resident,
+      (x) => x.readAsync(),
+      (a, e) => expectClose(a, e, 1e-5, 1e-6),
+    ); // float32 arrays against float64
   });
 
   it("backward takes a parameter's gradient from the kernel that made it: no copy per parameter", () => {
@@ -353,7 +517,8 @@ describe("device-resident tensors (stand-in device)", () => {
     let binaries = 0;
     device.resident.binary = (...args) => (binaries++, binary(...args));
     setBackend(device.backend());
-    const x = f32([1, 2, 3], [3]).exp(), w = f32([4, 5, 6], [3]).exp().detach().requireGrad();
+    const x = f32([1, 2, 3], [3]).exp(),
+      w = f32([4, 5, 6], [3]).exp().detach().requireGrad();
     const y = w.mul(x).sum();
     binaries = 0;
     y.backward();
@@ -422,7 +587,9 @@ describe("device-resident tensors (stand-in device)", () => {
       live.push(device.live.size);
     }
     expect(p.storage.onDevice).toBe(true);
-    expect(new Set(live.slice(10)).size, `live device arrays: ${live.slice(0, 12).join(", ")} … ${live.at(-1)}`).toBe(1);
+    expect(new Set(live.slice(10)).size, `live device arrays: ${live.slice(0, 12).join(", ")} … ${live.at(-1)}`).toBe(
+      1,
+    );
     expect(live.at(-1)!).toBe(1); // the parameter alone
   });
 });

@@ -1,11 +1,52 @@
 import { afterAll, describe, expect, it, vi } from "vitest";
 import * as ag from "../src/autograd/index.js";
-import { autoBackend, backendInfo, BINARY_EXPRESSIONS, cpuBackend, initBackend, setBackend, UNARY_EXPRESSIONS, type BinaryOp, type DeviceArray, type UnaryOp } from "../src/kernels/index.js";
+import {
+  autoBackend,
+  backendInfo,
+  BINARY_EXPRESSIONS,
+  cpuBackend,
+  initBackend,
+  setBackend,
+  UNARY_EXPRESSIONS,
+  type BinaryOp,
+  type DeviceArray,
+  type UnaryOp,
+} from "../src/kernels/index.js";
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
 import type { BufferArray } from "../src/kernels/gpu/device-arrays.js";
-import { estimateKL, estimateKLAsync, evaluateVAE, evaluateVAEAsync, fit2D, fit2DAsync, FlowVAE, trainVAE, trainVAEAsync } from "../src/models/index.js";
+import {
+  estimateKL,
+  estimateKLAsync,
+  evaluateVAE,
+  evaluateVAEAsync,
+  fit2D,
+  fit2DAsync,
+  FlowVAE,
+  trainVAE,
+  trainVAEAsync,
+} from "../src/models/index.js";
 import { logAbsDetJacobian } from "../src/flows/index.js";
-import { COMPARISONS, constraintCases, exactlySummable, expectComparison, expectReduced, expectDeviceUpdatesMatch, withTies, expectInverseSolves, expectLogAbsDets, jacobianCase, knownDeterminants, expectViewsAsInputs, flowDensityStep, inverseCases, inverseOnDevice, hvpByBackward, secondOrderCase, secondOrderReference, tinyRegression } from "./helpers.js";
+import {
+  COMPARISONS,
+  constraintCases,
+  exactlySummable,
+  expectComparison,
+  expectReduced,
+  expectDeviceUpdatesMatch,
+  withTies,
+  expectInverseSolves,
+  expectLogAbsDets,
+  jacobianCase,
+  knownDeterminants,
+  expectViewsAsInputs,
+  flowDensityStep,
+  inverseCases,
+  inverseOnDevice,
+  hvpByBackward,
+  secondOrderCase,
+  secondOrderReference,
+  tinyRegression,
+} from "./helpers.js";
 
 // gpu.js's webgpu mode, where Dawn loads and a Vulkan driver answers: on a GPU machine, or here on
 // Mesa's software Vulkan (lavapipe) with Node run by newer C runtimes (scripts/webgpu-node.sh).
@@ -35,9 +76,11 @@ const sizeOf = (shape: readonly number[]) => shape.reduce((p, d) => p * d, 1);
 function expectFloat32Close(actual: ArrayLike<number>, expected: ArrayLike<number>, scale = 1): void {
   expect(actual.length).toBe(expected.length);
   for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!, e = expected[i]!;
+    const a = actual[i]!,
+      e = expected[i]!;
     if (Number.isNaN(e)) expect(a, `element ${i}`).toBeNaN();
-    else if (!(Math.abs(a - e) <= 1e-5 * Math.abs(e) + 1e-6 * scale)) throw new Error(`element ${i}: webgpu ${a}, CPU ${e}`);
+    else if (!(Math.abs(a - e) <= 1e-5 * Math.abs(e) + 1e-6 * scale))
+      throw new Error(`element ${i}: webgpu ${a}, CPU ${e}`);
   }
 }
 
@@ -67,11 +110,27 @@ if (typeof backend === "string") {
     });
 
     it("every binary op, with broadcasting", async () => {
-      const cases: Array<[number[], number[]]> = [[[100, 70], [100, 70]], [[100, 70], [70]], [[3, 1, 5], [4, 1]], [[], [9000]], [[2, 3, 4, 5], [3, 1, 5]]];
+      const cases: Array<[number[], number[]]> = [
+        [
+          [100, 70],
+          [100, 70],
+        ],
+        [[100, 70], [70]],
+        [
+          [3, 1, 5],
+          [4, 1],
+        ],
+        [[], [9000]],
+        [
+          [2, 3, 4, 5],
+          [3, 1, 5],
+        ],
+      ];
       for (const op of Object.keys(BINARY_EXPRESSIONS) as BinaryOp[]) {
         for (const [as, bs] of cases) {
           const shape = ag.broadcastShapes("test", as, bs);
-          const x = rand(sizeOf(as), 0.5, 2), y = rand(sizeOf(bs), 0.5, 2);
+          const x = rand(sizeOf(as), 0.5, 2),
+            y = rand(sizeOf(bs), 0.5, 2);
           const c = new Float32Array(sizeOf(shape));
           cpuBackend.binary(op, x, as, y, bs, c, shape);
           expectFloat32Close(await read(r.binary(op, x, as, y, bs, shape)), c, 4);
@@ -80,9 +139,15 @@ if (typeof backend === "string") {
     });
 
     it("reductions: exact on integer inputs (every element counted once), and within n·2⁻²⁴·Σ|x| on random floats", async () => {
-      for (const [outer, size, inner] of [[1, 5000, 1], [30, 17, 40], [7, 300, 3]] as const) {
+      for (const [outer, size, inner] of [
+        [1, 5000, 1],
+        [30, 17, 40],
+        [7, 300, 3],
+      ] as const) {
         for (const exact of [true, false]) {
-          const x = exact ? Float32Array.from(exactlySummable(new ag.Random(outer + size), outer * size * inner)) : rand(outer * size * inner);
+          const x = exact
+            ? Float32Array.from(exactlySummable(new ag.Random(outer + size), outer * size * inner))
+            : rand(outer * size * inner);
           for (const op of ["sum", "max", "min"] as const) {
             const c = new Float64Array(outer * inner);
             cpuBackend.reduce(op, Float64Array.from(x), outer, size, inner, c);
@@ -95,18 +160,41 @@ if (typeof backend === "string") {
 
     it("comparisons on inputs with ties match their definitions (eq, ne, gt, ge, lt, le), with broadcasting", async () => {
       const random = new ag.Random(5);
-      for (const [as, bs] of [[[100, 70], [100, 70]], [[100, 70], [70]], [[3, 1, 5], [4, 1]]] as Array<[number[], number[]]>) {
+      for (const [as, bs] of [
+        [
+          [100, 70],
+          [100, 70],
+        ],
+        [[100, 70], [70]],
+        [
+          [3, 1, 5],
+          [4, 1],
+        ],
+      ] as Array<[number[], number[]]>) {
         const shape = ag.broadcastShapes("test", as, bs);
-        const a = Float32Array.from(withTies(random, sizeOf(as))), b = Float32Array.from(withTies(random, sizeOf(bs)));
-        for (const op of Object.keys(COMPARISONS) as Array<keyof typeof COMPARISONS>) expectComparison(op, a, as, b, bs, await read(r.binary(op, a, as, b, bs, shape)), shape);
+        const a = Float32Array.from(withTies(random, sizeOf(as))),
+          b = Float32Array.from(withTies(random, sizeOf(bs)));
+        for (const op of Object.keys(COMPARISONS) as Array<keyof typeof COMPARISONS>)
+          expectComparison(op, a, as, b, bs, await read(r.binary(op, a, as, b, bs, shape)), shape);
       }
     });
 
     it("matmul: plain, transposed and batched (error bound k·2⁻²⁴·Σ|a||b|)", async () => {
-      for (const [m, k, n, batch] of [[17, 33, 9, 1], [64, 64, 64, 2], [5, 1200, 3, 1]] as const) {
-        for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
-          const x = rand(batch * m * k), y = rand(batch * k * n);
-          const ao = Int32Array.from({ length: batch }, (_, t) => t * m * k), bo = Int32Array.from({ length: batch }, (_, t) => t * k * n);
+      for (const [m, k, n, batch] of [
+        [17, 33, 9, 1],
+        [64, 64, 64, 2],
+        [5, 1200, 3, 1],
+      ] as const) {
+        for (const [ta, tb] of [
+          [false, false],
+          [true, false],
+          [false, true],
+          [true, true],
+        ] as const) {
+          const x = rand(batch * m * k),
+            y = rand(batch * k * n);
+          const ao = Int32Array.from({ length: batch }, (_, t) => t * m * k),
+            bo = Int32Array.from({ length: batch }, (_, t) => t * k * n);
           const c = new Float32Array(batch * m * n);
           cpuBackend.matmul(x, ao, y, bo, c, m, k, n, ta, tb);
           const g = await read(r.matmul(x, ao, y, bo, m, k, n, ta, tb));
@@ -116,41 +204,78 @@ if (typeof backend === "string") {
     });
 
     it("where, strided copies, gathers and their adjoint, pads", async () => {
-      const c = Float32Array.from({ length: 5000 }, (_, i) => i % 3 === 0 ? 1 : 0), x = rand(5000), y = rand(5000);
+      const c = Float32Array.from({ length: 5000 }, (_, i) => (i % 3 === 0 ? 1 : 0)),
+        x = rand(5000),
+        y = rand(5000);
       const cw = new Float32Array(5000);
       cpuBackend.where(c, x, y, cw);
       expect(Array.from(await read(r.where!(c, x, y, 5000)))).toEqual(Array.from(cw));
       const src = rand(4 * 5 * 6); // a [4, 5, 6] tensor: its permute(2, 0, 1), a slice and a broadcast
-      for (const [offset, shape, strides] of [[0, [6, 4, 5], [1, 30, 6]], [37, [2, 3, 4], [30, 6, 1]], [5, [3, 7, 4], [0, 0, 1]]] as const) {
+      for (const [offset, shape, strides] of [
+        [0, [6, 4, 5], [1, 30, 6]],
+        [37, [2, 3, 4], [30, 6, 1]],
+        [5, [3, 7, 4], [0, 0, 1]],
+      ] as const) {
         const out = new Float32Array(sizeOf(shape));
         cpuBackend.stridedCopy(src, offset, shape, strides, out);
         expect(Array.from(await read(r.stridedCopy!(src, offset, shape, strides)))).toEqual(Array.from(out));
       }
-      const rows = rand(3 * 7 * 4), idx = Int32Array.from([6, 0, 6, 2, 5]); // [3, 7, 4] gathered along the middle axis, with a repeat
-      const picked = new Float32Array(3 * 5 * 4), back = new Float32Array(3 * 7 * 4);
+      const rows = rand(3 * 7 * 4),
+        idx = Int32Array.from([6, 0, 6, 2, 5]); // [3, 7, 4] gathered along the middle axis, with a repeat
+      const picked = new Float32Array(3 * 5 * 4),
+        back = new Float32Array(3 * 7 * 4);
       cpuBackend.gather(rows, 3, 7, 4, idx, picked);
       expect(Array.from(await read(r.gather!(rows, 3, 7, 4, idx)))).toEqual(Array.from(picked));
       cpuBackend.scatterAdd(picked, 3, 7, 4, idx, back);
       expectFloat32Close(await read(r.scatterAdd!(picked, 3, 7, 4, idx)), back);
-      const piece = rand(2 * 3), padded = new Float32Array(4 * 5);
+      const piece = rand(2 * 3),
+        padded = new Float32Array(4 * 5);
       cpuBackend.stridedScatter(piece, padded, 1 * 5 + 2, [2, 3], [5, 1], false);
       expect(Array.from(await read(r.pad!(piece, [2, 3], [1, 2], [4, 5])))).toEqual(Array.from(padded));
     });
 
     it("the fused planar and radial layers, forward and backward, shared and per-sample parameters, on the device", async () => {
-      for (const [n, d, perSample] of [[300, 2, false], [50, 5, true], [7000, 1, false]] as const) {
+      for (const [n, d, perSample] of [
+        [300, 2, false],
+        [50, 5, true],
+        [7000, 1, false],
+      ] as const) {
         const pn = perSample ? n : 1;
-        const z = rand(n * d, -1.5, 1.5), u = rand(pn * d, -1.5, 1.5), w = rand(pn * d, -1.5, 1.5), bb = rand(pn, -1.5, 1.5), sp = rand(pn, 0.1, 3);
-        const z0 = rand(pn * d, -1.5, 1.5), al = rand(pn, 0.1, 2), ab = rand(pn, 0.1, 2);
-        const gOut = rand(n * d), gLd = rand(n);
+        const z = rand(n * d, -1.5, 1.5),
+          u = rand(pn * d, -1.5, 1.5),
+          w = rand(pn * d, -1.5, 1.5),
+          bb = rand(pn, -1.5, 1.5),
+          sp = rand(pn, 0.1, 3);
+        const z0 = rand(pn * d, -1.5, 1.5),
+          al = rand(pn, 0.1, 2),
+          ab = rand(pn, 0.1, 2);
+        const gOut = rand(n * d),
+          gLd = rand(n);
         for (const layer of ["planar", "radial"] as const) {
-          const out = new Float32Array(n * d), ld = new Float32Array(n);
+          const out = new Float32Array(n * d),
+            ld = new Float32Array(n);
           const sizes = layer === "planar" ? [n * d, pn * d, pn * d, pn, pn] : [n * d, pn * d, pn, pn];
           const cg = sizes.map((m) => new Float32Array(m));
           let device: [DeviceArray, DeviceArray], grads: DeviceArray[];
           if (layer === "planar") {
             cpuBackend.planarForward(z, u, w, bb, sp, n, d, perSample, out, ld);
-            cpuBackend.planarBackward(z, u, w, bb, sp, n, d, perSample, gOut, gLd, cg[0]!, cg[1]!, cg[2]!, cg[3]!, cg[4]!);
+            cpuBackend.planarBackward(
+              z,
+              u,
+              w,
+              bb,
+              sp,
+              n,
+              d,
+              perSample,
+              gOut,
+              gLd,
+              cg[0]!,
+              cg[1]!,
+              cg[2]!,
+              cg[3]!,
+              cg[4]!,
+            );
             device = r.planarForward!(z, u, w, bb, sp, n, d, perSample)!;
             grads = r.planarBackward!(z, u, w, bb, sp, n, d, perSample, gOut, gLd)!;
           } else {
@@ -162,17 +287,26 @@ if (typeof backend === "string") {
           expectFloat32Close(await device[0].readAsync(), out, 4);
           expectFloat32Close(await device[1].readAsync(), ld, 10);
           // A shared parameter's gradient sums n per-point shares: error up to n·2⁻²⁴ of their sizes.
-          for (let k = 0; k < grads.length; k++) expectFloat32Close(await grads[k]!.readAsync(), cg[k]!, perSample || k === 0 ? 20 : 20 * n);
+          for (let k = 0; k < grads.length; k++)
+            expectFloat32Close(await grads[k]!.readAsync(), cg[k]!, perSample || k === 0 ? 20 : 20 * n);
           for (const t of [...device, ...grads]) t.release();
         }
       }
     });
 
     it("the planar constraint and its backward match the CPU backend (w = 0, wᵀu ≪ −1 and ≫ 1 included)", async () => {
-      for (const [n, d] of [[3, 2], [40, 3], [300, 5]] as const) {
+      for (const [n, d] of [
+        [3, 2],
+        [40, 3],
+        [300, 5],
+      ] as const) {
         const { u, w } = constraintCases(rand, n, d);
-        const uHat = new Float32Array(n * d), slack = new Float32Array(n), gu = new Float32Array(n * d), gw = new Float32Array(n * d);
-        const gUHat = rand(n * d), gSlack = rand(n);
+        const uHat = new Float32Array(n * d),
+          slack = new Float32Array(n),
+          gu = new Float32Array(n * d),
+          gw = new Float32Array(n * d);
+        const gUHat = rand(n * d),
+          gSlack = rand(n);
         cpuBackend.planarConstraint(u, w, n, d, uHat, slack);
         cpuBackend.planarConstraintBackward(u, w, n, d, gUHat, gSlack, gu, gw);
         const outs = [...r.planarConstraint!(u, w, n, d)!, ...r.planarConstraintBackward!(u, w, n, d, gUHat, gSlack)!];
@@ -186,13 +320,21 @@ if (typeof backend === "string") {
     });
 
     it("a kernel's several outputs are views of one buffer, read right alone and as inputs to other kernels", async () => {
-      await expectViewsAsInputs(r, (x) => x.readAsync(), (a, e) => expectFloat32Close(a, e, 10));
+      await expectViewsAsInputs(
+        r,
+        (x) => x.readAsync(),
+        (a, e) => expectFloat32Close(a, e, 10),
+      );
     });
 
     it("optimizer updates (SGD with momentum, Adam, RMSprop): two steps match the CPU backend's, and their buffers go", async () => {
       const fresh = await createGpuBackend("webgpu"); // its own count of live buffers
       try {
-        await expectDeviceUpdatesMatch(fresh.resident!, (x) => x.readAsync(), (a, e) => expectFloat32Close(a, e, 10));
+        await expectDeviceUpdatesMatch(
+          fresh.resident!,
+          (x) => x.readAsync(),
+          (a, e) => expectFloat32Close(a, e, 10),
+        );
       } finally {
         fresh.dispose();
       }
@@ -202,7 +344,8 @@ if (typeof backend === "string") {
       const fresh = await createGpuBackend("webgpu"); // its own count of live buffers
       try {
         const rf = fresh.resident!;
-        const x = rf.unary("neg", Float32Array.from([1, 2]), 2) as BufferArray, y = rf.unary("neg", Float32Array.from([3, 4]), 2) as BufferArray;
+        const x = rf.unary("neg", Float32Array.from([1, 2]), 2) as BufferArray,
+          y = rf.unary("neg", Float32Array.from([3, 4]), 2) as BufferArray;
         y.release();
         expect(() => rf.binary("add", x, [2], y, [2], [2])).toThrow(/a device array was used after it was released/);
         x.release();
@@ -224,7 +367,8 @@ if (typeof backend === "string") {
   describe("webgpu tensors through the autograd", () => {
     it("a chain stays in device buffers without waiting; a synchronous read is a clear error; await t.read() gives the values", async () => {
       const local = new ag.Random(8);
-      const x = ag.randn([50, 30], { random: local, dtype: "float32" }), w = ag.randn([30, 20], { random: local, dtype: "float32" });
+      const x = ag.randn([50, 30], { random: local, dtype: "float32" }),
+        w = ag.randn([30, 20], { random: local, dtype: "float32" });
       const expected = x.matmul(w).tanh().mul(x.matmul(w)).sum(1).data;
       setBackend(b);
       try {
@@ -233,7 +377,9 @@ if (typeof backend === "string") {
         const y = h.tanh().mul(h).sum(1);
         expect(h.storage.onDevice && y.storage.onDevice).toBe(true);
         expect(b.liveTextures() - before).toBe(4); // matmul, tanh, mul, sum
-        expect(() => y.data).toThrow(/its values are in a WebGPU buffer, and WebGPU reads only asynchronously: use `await tensor.read\(\)`/);
+        expect(() => y.data).toThrow(
+          /its values are in a WebGPU buffer, and WebGPU reads only asynchronously: use `await tensor.read\(\)`/,
+        );
         expect(() => y.sum().item()).toThrow(/await tensor.read\(\)/);
         expectFloat32Close(await y.read(), expected, 30);
         expect(y.storage.onDevice).toBe(false);
@@ -278,11 +424,19 @@ if (typeof backend === "string") {
         expect(hv.storage.onDevice && jv.storage.onDevice).toBe(true);
         const scale = Math.max(...Array.from(reference.hvp, Math.abs));
         const values = await hv.read();
-        reference.hvp.forEach((e, i) => expect(Math.abs(values[i]! - e), `hvp element ${i}: ${values[i]} vs ${e}`).toBeLessThanOrEqual(2e-4 * Math.abs(e) + 2e-4 * scale));
+        reference.hvp.forEach((e, i) =>
+          expect(Math.abs(values[i]! - e), `hvp element ${i}: ${values[i]} vs ${e}`).toBeLessThanOrEqual(
+            2e-4 * Math.abs(e) + 2e-4 * scale,
+          ),
+        );
         const [j] = await jv.read();
         expect(Math.abs(j! - reference.jvp)).toBeLessThanOrEqual(2e-4 * (1 + Math.abs(reference.jvp)));
         const byBackward = await byBackwardTensor.read(); // the fused kernels' forward, their createGraph rules
-        reference.hvp.forEach((e, i) => expect(Math.abs(byBackward[i]! - e), `hvp by backward, element ${i}`).toBeLessThanOrEqual(2e-4 * Math.abs(e) + 2e-4 * scale));
+        reference.hvp.forEach((e, i) =>
+          expect(Math.abs(byBackward[i]! - e), `hvp by backward, element ${i}`).toBeLessThanOrEqual(
+            2e-4 * Math.abs(e) + 2e-4 * scale,
+          ),
+        );
         expect(fresh.liveTextures()).toBe(0); // nothing of the second-order graphs left behind; the results went when read
       } finally {
         setBackend("cpu");
@@ -295,7 +449,8 @@ if (typeof backend === "string") {
         setBackend(on);
         try {
           const { opt, step } = tinyRegression();
-          const losses: number[] = [], live: number[] = [];
+          const losses: number[] = [],
+            live: number[] = [];
           for (let t = 0; t < 200; t++) {
             losses.push((await step().read())[0]!);
             await opt.stepAsync();
@@ -314,7 +469,8 @@ if (typeof backend === "string") {
       // loss was read); and at most the last step's old such buffers, which its queued update kernels still read.
       expect(gpu.live[199]).toBeGreaterThanOrEqual(1 + 4 * 2);
       expect(gpu.live[199]).toBeLessThanOrEqual(1 + 4 * 2 + 4);
-      for (const i of [0, 50, 199]) expect(Math.abs(gpu.losses[i]! - cpu.losses[i]!)).toBeLessThanOrEqual(1e-3 * Math.max(1, cpu.losses[i]!));
+      for (const i of [0, 50, 199])
+        expect(Math.abs(gpu.losses[i]! - cpu.losses[i]!)).toBeLessThanOrEqual(1e-3 * Math.max(1, cpu.losses[i]!));
       expect(gpu.losses[199]).toBeLessThan(gpu.losses[0]! / 5);
     });
 
@@ -326,7 +482,8 @@ if (typeof backend === "string") {
         const gpu = flowDensityStep(); // a synchronous read of a webgpu tensor would throw
         expect(gpu.loss.storage.onDevice && gpu.params.every((p) => p.grad!.storage.onDevice)).toBe(true);
         expectFloat32Close(await gpu.loss.read(), cpu.loss.data, 100);
-        for (let i = 0; i < gpu.params.length; i++) expectFloat32Close(await gpu.params[i]!.grad!.read(), cpu.params[i]!.grad!.data, 100);
+        for (let i = 0; i < gpu.params.length; i++)
+          expectFloat32Close(await gpu.params[i]!.grad!.read(), cpu.params[i]!.grad!.data, 100);
         // Alive: only the parameters made on the device (the planar u = randn · 0.5); everything else the
         // step made was freed by its tidy().
         expect(gpu.params.filter((p) => p.storage.onDevice).length).toBe(2);
@@ -344,7 +501,10 @@ if (typeof backend === "string") {
       try {
         const gpu = await fit2DAsync(options);
         expect(gpu.losses.length).toBe(30);
-        for (let t = 0; t < 30; t++) expect(Math.abs(gpu.losses[t]! - cpu.losses[t]!), `step ${t}`).toBeLessThan(1e-3 * Math.max(1, Math.abs(cpu.losses[t]!)));
+        for (let t = 0; t < 30; t++)
+          expect(Math.abs(gpu.losses[t]! - cpu.losses[t]!), `step ${t}`).toBeLessThan(
+            1e-3 * Math.max(1, Math.abs(cpu.losses[t]!)),
+          );
       } finally {
         setBackend("cpu");
       }
@@ -359,8 +519,12 @@ if (typeof backend === "string") {
       setBackend(b);
       try {
         const gpu = await trainVAEAsync(new FlowVAE(config), images, options);
-        for (let t = 0; t < cpu.losses.length; t++) expect(Math.abs(gpu.losses[t]! - cpu.losses[t]!), `step ${t}`).toBeLessThan(1e-4 * cpu.losses[t]!);
-        for (let e = 0; e < 2; e++) expect(Math.abs(gpu.validationLosses[e]! - cpu.validationLosses[e]!)).toBeLessThan(1e-4 * cpu.validationLosses[e]!);
+        for (let t = 0; t < cpu.losses.length; t++)
+          expect(Math.abs(gpu.losses[t]! - cpu.losses[t]!), `step ${t}`).toBeLessThan(1e-4 * cpu.losses[t]!);
+        for (let e = 0; e < 2; e++)
+          expect(Math.abs(gpu.validationLosses[e]! - cpu.validationLosses[e]!)).toBeLessThan(
+            1e-4 * cpu.validationLosses[e]!,
+          );
       } finally {
         setBackend("cpu");
       }
@@ -371,15 +535,21 @@ if (typeof backend === "string") {
       const images = Float64Array.from({ length: 30 * 16 }, () => (rng.uniform() < 0.3 ? 1 : 0));
       const model = new FlowVAE({ inputs: 16, latent: 2, hidden: 8, K: 2, seed: 3 });
       const q = fit2D({ target: "U1", flow: "planar", K: 3, steps: 5, batchSize: 50, seed: 1 }).q;
-      const cpu = evaluateVAE(model, images, 20, 5), cpuKL = estimateKL(q, "U1", 1.8, 2000, 7);
+      const cpu = evaluateVAE(model, images, 20, 5),
+        cpuKL = estimateKL(q, "U1", 1.8, 2000, 7);
       setBackend(b);
       try {
         const gpu = await evaluateVAEAsync(model, images, 20, 5);
         expect(Math.abs(gpu.negLogLikelihood - cpu.negLogLikelihood)).toBeLessThan(1e-4 * cpu.negLogLikelihood);
         expect(Math.abs(gpu.negativeElbo - cpu.negativeElbo)).toBeLessThan(1e-4 * cpu.negativeElbo);
-        for (let i = 0; i < 30; i++) expect(Math.abs(gpu.perExample[i]! - cpu.perExample[i]!), `example ${i}`).toBeLessThan(1e-4 * cpu.perExample[i]!);
+        for (let i = 0; i < 30; i++)
+          expect(Math.abs(gpu.perExample[i]! - cpu.perExample[i]!), `example ${i}`).toBeLessThan(
+            1e-4 * cpu.perExample[i]!,
+          );
         const gpuKL = await estimateKLAsync(q, "U1", 1.8, 2000, 7);
-        expect(Math.abs(gpuKL.freeEnergy - cpuKL.freeEnergy)).toBeLessThan(1e-4 * Math.max(1, Math.abs(cpuKL.freeEnergy)));
+        expect(Math.abs(gpuKL.freeEnergy - cpuKL.freeEnergy)).toBeLessThan(
+          1e-4 * Math.max(1, Math.abs(cpuKL.freeEnergy)),
+        );
       } finally {
         setBackend("cpu");
       }
@@ -449,8 +619,12 @@ if (typeof backend === "string") {
       try {
         await initBackend("auto", { gpuMode: "webgpu" }); // FLOWGRAD_CALIBRATION is "off" in tests
         const provisional = warn.mock.calls.map((c) => String(c[0])).filter((m) => m.includes("provisional default"));
-        expect(provisional).toEqual([`flowgrad: "auto" sends work to gpu.js webgpu from 65536 elements, a provisional default; "flowgrad --gpu-mode webgpu calibrate --save" measures this machine's thresholds`]);
-        expect(backendInfo().autoThresholdSource).toMatch(/^provisional default for webgpu \(not measured on a GPU yet/);
+        expect(provisional).toEqual([
+          `flowgrad: "auto" sends work to gpu.js webgpu from 65536 elements, a provisional default; "flowgrad --gpu-mode webgpu calibrate --save" measures this machine's thresholds`,
+        ]);
+        expect(backendInfo().autoThresholdSource).toMatch(
+          /^provisional default for webgpu \(not measured on a GPU yet/,
+        );
       } finally {
         warn.mockRestore();
         setBackend("cpu");

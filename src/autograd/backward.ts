@@ -1,4 +1,12 @@
-import { checkFinite, firstOrderOnly, isAnomalyDetectionEnabled, runningRuleOf, withCreateGraph, withGradMode, type Node } from "./graph.js";
+import {
+  checkFinite,
+  firstOrderOnly,
+  isAnomalyDetectionEnabled,
+  runningRuleOf,
+  withCreateGraph,
+  withGradMode,
+  type Node,
+} from "./graph.js";
 import { add, mul } from "./ops/elementwise.js";
 import { sum } from "./ops/reduce.js";
 import { reshape } from "./ops/movement.js";
@@ -56,7 +64,8 @@ function topologicalOrder(root: Tensor, leaves?: ReadonlySet<Tensor>): Node[] {
     if (visited.has(node)) continue;
     visited.add(node);
     stack.push([node, true]);
-    for (const p of node.parents) if (p.requiresGrad && p.node && !visited.has(p.node) && !leaves?.has(p)) stack.push([p.node, false]);
+    for (const p of node.parents)
+      if (p.requiresGrad && p.node && !visited.has(p.node) && !leaves?.has(p)) stack.push([p.node, false]);
   }
   return order;
 }
@@ -67,15 +76,33 @@ function topologicalOrder(root: Tensor, leaves?: ReadonlySet<Tensor>): Node[] {
  * leaf x reached (intermediate gradients are dropped as soon as they are used). Given `wrt`, only
  * the part of the graph that leads to those tensors is run.
  */
-export function gradients(root: Tensor, seed: Tensor, options: GradientsOptions | boolean = {}, wrtArgument?: readonly Tensor[]): Map<Tensor, Tensor> {
+export function gradients(
+  root: Tensor,
+  seed: Tensor,
+  options: GradientsOptions | boolean = {},
+  wrtArgument?: readonly Tensor[],
+): Map<Tensor, Tensor> {
   // (root, seed, retainGraph, wrt) is the older spelling, kept working.
-  const { createGraph = false, retainGraph = createGraph, wrt = wrtArgument, wrtAsLeaves = false } = typeof options === "boolean" ? { retainGraph: options } : options;
+  const {
+    createGraph = false,
+    retainGraph = createGraph,
+    wrt = wrtArgument,
+    wrtAsLeaves = false,
+  } = typeof options === "boolean" ? { retainGraph: options } : options;
   expectTensor("backward", root, "the root");
   expectTensor("backward", seed, "the gradient");
-  if (wrt !== undefined && !Array.isArray(wrt)) throw new Error(`gradients: wrt must be a list of tensors, got ${describe(wrt)}`);
-  if (!root.requiresGrad) throw new Error("backward: this tensor does not require grad; no input of the ops that made it has requiresGrad set");
-  if (!sameShape(seed.shape, root.shape)) throw new Error(`backward: gradient of shape ${shapeString(seed.shape)} does not match tensor of shape ${shapeString(root.shape)}`);
-  if (seed.dtype !== root.dtype) throw new Error(`backward: gradient dtype ${seed.dtype} does not match tensor dtype ${root.dtype}`);
+  if (wrt !== undefined && !Array.isArray(wrt))
+    throw new Error(`gradients: wrt must be a list of tensors, got ${describe(wrt)}`);
+  if (!root.requiresGrad)
+    throw new Error(
+      "backward: this tensor does not require grad; no input of the ops that made it has requiresGrad set",
+    );
+  if (!sameShape(seed.shape, root.shape))
+    throw new Error(
+      `backward: gradient of shape ${shapeString(seed.shape)} does not match tensor of shape ${shapeString(root.shape)}`,
+    );
+  if (seed.dtype !== root.dtype)
+    throw new Error(`backward: gradient dtype ${seed.dtype} does not match tensor dtype ${root.dtype}`);
   const targets = new Set(wrt ?? []);
   const order = topologicalOrder(root, wrt && wrtAsLeaves ? targets : undefined);
   // With `wrt`, a tensor matters if it is one of them or an op output that depends on one of them.
@@ -95,10 +122,14 @@ export function gradients(root: Tensor, seed: Tensor, options: GradientsOptions 
       const outputGrads = node.outputs.map((o) => grads.get(o) ?? null);
       if (outputGrads.every((g) => g === null)) continue;
       if (!node.backward) {
-        throw new Error(`backward: the graph through op "${node.op}" was released by an earlier backward(); pass { retainGraph: true } to backward through it twice`);
+        throw new Error(
+          `backward: the graph through op "${node.op}" was released by an earlier backward(); pass { retainGraph: true } to backward through it twice`,
+        );
       }
       const rule = node.backward;
-      const inputGrads = isAnomalyDetectionEnabled() ? runningRuleOf(node.op, () => rule(outputGrads)) : rule(outputGrads);
+      const inputGrads = isAnomalyDetectionEnabled()
+        ? runningRuleOf(node.op, () => rule(outputGrads))
+        : rule(outputGrads);
       if (createGraph) checkRecorded(node.op, outputGrads, inputGrads);
       for (const o of node.outputs) if (!targets.has(o)) grads.delete(o); // an asked-for op output keeps its gradient
       node.parents.forEach((p, j) => {
@@ -106,7 +137,9 @@ export function gradients(root: Tensor, seed: Tensor, options: GradientsOptions 
         if (!p.requiresGrad || !gj || (matters && !matters(p))) return;
         const reduced = sumToShape(gj, p.shape);
         if (!sameShape(reduced.shape, p.shape)) {
-          throw new Error(`backward: op "${node.op}" gave a gradient of shape ${shapeString(reduced.shape)} for input ${j} of shape ${shapeString(p.shape)}`);
+          throw new Error(
+            `backward: op "${node.op}" gave a gradient of shape ${shapeString(reduced.shape)} for input ${j} of shape ${shapeString(p.shape)}`,
+          );
         }
         if (isAnomalyDetectionEnabled()) checkFinite(node.op, "backward", reduced.data);
         const previous = grads.get(p);
@@ -141,9 +174,12 @@ function checkRecorded(op: string, outputGrads: Array<Tensor | null>, inputGrads
 /** Tensor.backward: accumulate gradients into the `grad` of every leaf that requires grad. */
 export function backward(root: Tensor, grad?: Tensor, options: BackwardOptions = {}): void {
   if (grad !== undefined && grad !== null) expectTensor("backward", grad, "the gradient");
-  if (typeof options !== "object" || options === null) throw new Error(`backward: options must be an object such as { retainGraph: true }, got ${describe(options)}`);
+  if (typeof options !== "object" || options === null)
+    throw new Error(`backward: options must be an object such as { retainGraph: true }, got ${describe(options)}`);
   if (!grad && root.size !== 1) {
-    throw new Error(`backward: tensor of shape ${shapeString(root.shape)} is not a scalar; pass the gradient of the same shape explicitly`);
+    throw new Error(
+      `backward: tensor of shape ${shapeString(root.shape)} is not a scalar; pass the gradient of the same shape explicitly`,
+    );
   }
   const seed = grad ?? new Tensor(allocate(root.dtype, root.size).fill(1), root.shape);
   const firstMadeHere = storageCount();
@@ -158,7 +194,13 @@ export function backward(root: Tensor, grad?: Tensor, options: BackwardOptions =
       // gradient (add gives both inputs the same one): those get a copy of their own. A buffer this
       // pass made for one leaf alone is taken as it is (on a GPU, a kernel launch saved per parameter).
       const own = g.storage.serial >= firstMadeHere && !taken.has(g.storage);
-      t.grad = t.grad ? add(t.grad, g) : own ? g : g.storage.onDevice || createGraph ? mul(g, 1) : new Tensor(g.data.slice(), g.shape);
+      t.grad = t.grad
+        ? add(t.grad, g)
+        : own
+          ? g
+          : g.storage.onDevice || createGraph
+            ? mul(g, 1)
+            : new Tensor(g.data.slice(), g.shape);
       taken.add(t.grad.storage);
       keepStorage(t.grad.storage);
     }

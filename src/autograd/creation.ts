@@ -2,7 +2,14 @@ import type { DType } from "../kernels/index.js";
 import { Random, defaultRandom } from "./random.js";
 import { shapeString, sizeOf } from "./shape.js";
 import { allocate, Tensor, type NestedArray, type TypedArray } from "./tensor.js";
-import { checkDType, checkFiniteNumber, checkInteger, checkNumber, checkShape as checkShapeArgument, describe } from "./validate.js";
+import {
+  checkDType,
+  checkFiniteNumber,
+  checkInteger,
+  checkNumber,
+  checkShape as checkShapeArgument,
+  describe,
+} from "./validate.js";
 
 export interface TensorOptions {
   dtype?: DType;
@@ -19,9 +26,11 @@ function checkShape(op: string, shape: readonly number[]): void {
 
 /** The options every creation function takes, checked: an unknown dtype is an error, not float32. */
 function checkOptions(op: string, options: TensorOptions): TensorOptions {
-  if (typeof options !== "object" || options === null) throw new Error(`${op}: options must be an object, got ${describe(options)}`);
+  if (typeof options !== "object" || options === null)
+    throw new Error(`${op}: options must be an object, got ${describe(options)}`);
   checkDType(op, options.dtype);
-  if (options.requiresGrad !== undefined && typeof options.requiresGrad !== "boolean") throw new Error(`${op}: requiresGrad must be true or false, got ${describe(options.requiresGrad)}`);
+  if (options.requiresGrad !== undefined && typeof options.requiresGrad !== "boolean")
+    throw new Error(`${op}: requiresGrad must be true or false, got ${describe(options.requiresGrad)}`);
   return options;
 }
 
@@ -39,14 +48,18 @@ function make(data: TypedArray, shape: readonly number[], options: TensorOptions
  * A tensor from a number, nested arrays (which must be rectangular), or a typed array with an
  * optional shape. The dtype defaults to float64, or to the typed array's own type.
  */
-export function tensor(data: NestedArray | TypedArray | ArrayLike<number>, options: TensorOptions & { shape?: readonly number[] } = {}): Tensor {
+export function tensor(
+  data: NestedArray | TypedArray | ArrayLike<number>,
+  options: TensorOptions & { shape?: readonly number[] } = {},
+): Tensor {
   checkOptions("tensor", options);
   if (options.shape !== undefined) checkShape("tensor", options.shape);
   if (data instanceof Float64Array || data instanceof Float32Array) {
     const dtype = options.dtype ?? (data instanceof Float32Array ? "float32" : "float64");
     const shape = options.shape ?? [data.length];
     checkShape("tensor", shape);
-    if (sizeOf(shape) !== data.length) throw new Error(`tensor: ${data.length} values do not fill shape ${shapeString(shape)}`);
+    if (sizeOf(shape) !== data.length)
+      throw new Error(`tensor: ${data.length} values do not fill shape ${shapeString(shape)}`);
     const values = allocate(dtype, data.length);
     values.set(data);
     return make(values, shape, options);
@@ -55,19 +68,23 @@ export function tensor(data: NestedArray | TypedArray | ArrayLike<number>, optio
   const flat: number[] = [];
   const walk = (v: unknown, depth: number): void => {
     if (typeof v === "number") {
-      if (depth !== shape.length && !(depth === 0 && shape.length === 0)) throw new Error(`tensor: ragged nested array (a number at depth ${depth}, expected depth ${shape.length})`);
+      if (depth !== shape.length && !(depth === 0 && shape.length === 0))
+        throw new Error(`tensor: ragged nested array (a number at depth ${depth}, expected depth ${shape.length})`);
       flat.push(v);
       return;
     }
-    if (!Array.isArray(v) && !ArrayBuffer.isView(v)) throw new Error(`tensor: expected numbers or arrays, got ${typeof v}`);
+    if (!Array.isArray(v) && !ArrayBuffer.isView(v))
+      throw new Error(`tensor: expected numbers or arrays, got ${typeof v}`);
     const arr = v as ArrayLike<unknown>;
     if (depth === shape.length && flat.length === 0) shape.push(arr.length);
-    else if (shape[depth] !== arr.length) throw new Error(`tensor: ragged nested array (length ${arr.length} at depth ${depth}, expected ${shape[depth]})`);
+    else if (shape[depth] !== arr.length)
+      throw new Error(`tensor: ragged nested array (length ${arr.length} at depth ${depth}, expected ${shape[depth]})`);
     for (let i = 0; i < arr.length; i++) walk(arr[i], depth + 1);
   };
   walk(data, 0);
   const finalShape = options.shape ?? shape;
-  if (sizeOf(finalShape) !== flat.length) throw new Error(`tensor: ${flat.length} values do not fill shape ${shapeString(finalShape)}`);
+  if (sizeOf(finalShape) !== flat.length)
+    throw new Error(`tensor: ${flat.length} values do not fill shape ${shapeString(finalShape)}`);
   const values = allocate(options.dtype ?? "float64", flat.length);
   values.set(flat);
   return make(values, finalShape, options);
@@ -90,7 +107,8 @@ export function arange(start: number, stop?: number, step = 1, options: TensorOp
   if (stop === undefined) [start, stop] = [0, start];
   checkFiniteNumber("arange", start, "start");
   checkFiniteNumber("arange", stop, "stop");
-  if (typeof step !== "number" || step === 0 || !Number.isFinite(step)) throw new Error(`arange: step must be a nonzero finite number, got ${describe(step)}`);
+  if (typeof step !== "number" || step === 0 || !Number.isFinite(step))
+    throw new Error(`arange: step must be a nonzero finite number, got ${describe(step)}`);
   checkOptions("arange", options);
   const n = Math.max(0, Math.ceil((stop - start) / step));
   const data = allocateChecked("arange", options.dtype, n);

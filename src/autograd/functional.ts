@@ -59,14 +59,18 @@ function gradientsOf(leaves: Tensor[], grads: Map<Tensor, Tensor>): Tensor[] {
 /** Throw unless v is a tensor of x's dtype and shape (a tangent or a vector for a product), naming the op. */
 function checkLikeX(op: string, what: string, v: unknown, x: Tensor): void {
   if (!(v instanceof Tensor) || v.dtype !== x.dtype || v.rank !== x.rank || v.shape.some((d, i) => d !== x.shape[i])) {
-    throw new Error(`${op}: ${what} must be a ${x.dtype} tensor of x's shape ${shapeString(x.shape)}, got ${v instanceof Tensor ? `${v.dtype} ${shapeString(v.shape)}` : typeof v}`);
+    throw new Error(
+      `${op}: ${what} must be a ${x.dtype} tensor of x's shape ${shapeString(x.shape)}, got ${v instanceof Tensor ? `${v.dtype} ${shapeString(v.shape)}` : typeof v}`,
+    );
   }
 }
 
 /** A leaf standing for x and f's gradient there, recorded so that it can be differentiated again (hvp, hessian). */
 function gradientWithGraph(f: (x: Tensor) => Tensor, x: Tensor, op: string): { leaf: Tensor; g: Tensor } {
   const [leaf] = leavesOf([x], true, op) as [Tensor];
-  const { grads: [g] } = enableGrad(() => valueAndGrad(f, { createGraph: true })(leaf));
+  const {
+    grads: [g],
+  } = enableGrad(() => valueAndGrad(f, { createGraph: true })(leaf));
   return { leaf, g: g! };
 }
 
@@ -75,7 +79,10 @@ function ones(like: Tensor): Tensor {
 }
 
 /** f's value and its gradient with respect to every argument; f must return a scalar. */
-export function valueAndGrad(f: Fn, options: GradOptions = {}): (...xs: Tensor[]) => { value: Tensor; grads: Tensor[] } {
+export function valueAndGrad(
+  f: Fn,
+  options: GradOptions = {},
+): (...xs: Tensor[]) => { value: Tensor; grads: Tensor[] } {
   checkFunction("grad", f);
   return (...xs) => {
     const createGraph = wantsGraph(xs, options);
@@ -84,7 +91,10 @@ export function valueAndGrad(f: Fn, options: GradOptions = {}): (...xs: Tensor[]
     // silent zero). The gradient itself is a constant unless a graph is created.
     const value = createGraph ? recordForSecondOrder(() => f(...leaves)) : recordForFirstOrder(() => f(...leaves));
     if (!(value instanceof Tensor)) throw new Error(`grad: the function must return a Tensor, got ${typeof value}`);
-    if (value.size !== 1) throw new Error(`grad: the function must return a scalar, got shape ${shapeString(value.shape)}; use vjp for other outputs`);
+    if (value.size !== 1)
+      throw new Error(
+        `grad: the function must return a scalar, got shape ${shapeString(value.shape)}; use vjp for other outputs`,
+      );
     if (!value.requiresGrad) return { value, grads: gradientsOf(leaves, new Map()) };
     const grads = gradients(value, ones(value), { createGraph, wrt: leaves, wrtAsLeaves: true });
     return { value: createGraph ? value : value.detach(), grads: gradientsOf(leaves, grads) };
@@ -102,7 +112,11 @@ export function grad(f: Fn, options: GradOptions = {}): (...xs: Tensor[]) => Ten
  * is kept, so the pullback can be called many times: that is how a full Jacobian is built, one row
  * per call. With a graph (see GradOptions), Jᵀv is differentiable in x and in v.
  */
-export function vjpFunction(f: (x: Tensor) => Tensor, x: Tensor, options: GradOptions = {}): { value: Tensor; pullback: (v: Tensor) => Tensor } {
+export function vjpFunction(
+  f: (x: Tensor) => Tensor,
+  x: Tensor,
+  options: GradOptions = {},
+): { value: Tensor; pullback: (v: Tensor) => Tensor } {
   checkFunction("vjp", f);
   const createGraph = wantsGraph([x], options);
   const [leaf] = leavesOf([x], createGraph, "vjp") as [Tensor];
@@ -114,7 +128,10 @@ export function vjpFunction(f: (x: Tensor) => Tensor, x: Tensor, options: GradOp
       if (!(v instanceof Tensor)) throw new Error("vjp: the cotangent v must be a Tensor");
       if (!value.requiresGrad) return zerosLikeOf(x);
       const graph = createGraph || (isGradEnabled() && v.requiresGrad);
-      return gradients(value, v, { retainGraph: true, createGraph: graph, wrt: [leaf], wrtAsLeaves: true }).get(leaf) ?? zerosLikeOf(x);
+      return (
+        gradients(value, v, { retainGraph: true, createGraph: graph, wrt: [leaf], wrtAsLeaves: true }).get(leaf) ??
+        zerosLikeOf(x)
+      );
     },
   };
 }
@@ -214,7 +231,12 @@ export function hessian(f: (x: Tensor) => Tensor, options: GradOptions = {}): (x
     for (let i = 0; i < x.size; i++) {
       const e = zerosLikeOf(x);
       e.data[i] = 1;
-      rows.push(g.requiresGrad ? (gradients(g, e, { retainGraph: true, createGraph, wrt: [leaf], wrtAsLeaves: true }).get(leaf) ?? zerosLikeOf(x)) : zerosLikeOf(x));
+      rows.push(
+        g.requiresGrad
+          ? (gradients(g, e, { retainGraph: true, createGraph, wrt: [leaf], wrtAsLeaves: true }).get(leaf) ??
+              zerosLikeOf(x))
+          : zerosLikeOf(x),
+      );
     }
     return reshape(stack(rows), [...x.shape, ...x.shape]);
   };

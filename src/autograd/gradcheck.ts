@@ -37,7 +37,11 @@ function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
  * like f's output, it checks every input element of d⟨v, f⟩/dx, and then ⟨v, J·u⟩ against
  * ⟨Jᵀv, u⟩ for a random direction u (the HIPS/autograd check).
  */
-export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], options: GradcheckOptions = {}): GradcheckResult {
+export function gradcheck(
+  f: (...xs: Tensor[]) => Tensor,
+  inputs: Tensor[],
+  options: GradcheckOptions = {},
+): GradcheckResult {
   const { eps = 1e-6, rtol = 1e-6, atol = 1e-8, seed = 0 } = options;
   for (const [i, x] of inputs.entries()) {
     if (x.dtype !== "float64") throw new Error(`gradcheck: input ${i} is ${x.dtype}; finite differences need float64`);
@@ -45,7 +49,10 @@ export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opti
   const rng = new Random(seed);
   const leaves = inputs.map((x) => new Tensor(x.data.slice(), x.shape, true));
   const y = f(...leaves);
-  const v = new Tensor(Float64Array.from({ length: y.size }, () => rng.normal()), y.shape);
+  const v = new Tensor(
+    Float64Array.from({ length: y.size }, () => rng.normal()),
+    y.shape,
+  );
   const grads = y.requiresGrad ? gradients(y, v) : new Map<Tensor, Tensor>();
   const analytic = leaves.map((l) => grads.get(l)?.data ?? new Float64Array(l.size));
 
@@ -64,8 +71,10 @@ export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opti
       leaf.data[j] = x0 - eps;
       const minus = probe();
       leaf.data[j] = x0;
-      const numeric = (plus - minus) / (2 * eps), a = analytic[i]![j]!;
-      const error = Math.abs(numeric - a), ratio = error / tolerance(numeric, a);
+      const numeric = (plus - minus) / (2 * eps),
+        a = analytic[i]![j]!;
+      const error = Math.abs(numeric - a),
+        ratio = error / tolerance(numeric, a);
       if (ratio > worstRatio) {
         worstRatio = ratio;
         worst = { input: i, index: j, analytic: a, numeric, error };
@@ -78,9 +87,10 @@ export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opti
 
   const us = leaves.map((l) => Float64Array.from({ length: l.size }, () => rng.normal()));
   const originals = leaves.map((l) => l.data.slice());
-  const shift = (scale: number): void => leaves.forEach((l, i) => {
-    for (let j = 0; j < l.size; j++) l.data[j] = originals[i]![j]! + scale * us[i]![j]!;
-  });
+  const shift = (scale: number): void =>
+    leaves.forEach((l, i) => {
+      for (let j = 0; j < l.size; j++) l.data[j] = originals[i]![j]! + scale * us[i]![j]!;
+    });
   shift(eps);
   const plus = probe();
   shift(-eps);
@@ -92,7 +102,12 @@ export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opti
   if (!(dirError <= tolerance(dirNumeric, dirAnalytic)) && message === "ok") {
     message = `direction check: ⟨Jᵀv, u⟩ = ${dirAnalytic} but ⟨v, J·u⟩ by central difference = ${dirNumeric}`;
   }
-  return { ok: message === "ok", worst, directional: { analytic: dirAnalytic, numeric: dirNumeric, error: dirError }, message };
+  return {
+    ok: message === "ok",
+    worst,
+    directional: { analytic: dirAnalytic, numeric: dirNumeric, error: dirError },
+    message,
+  };
 }
 
 /**
@@ -102,20 +117,31 @@ export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opti
  * gradients, in float64. The cotangent v (random, fixed by the seed) is an input too, so the
  * derivative with respect to the seed of a backward pass, which jvp relies on, is checked as well.
  */
-export function gradgradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], options: GradcheckOptions = {}): GradcheckResult {
+export function gradgradcheck(
+  f: (...xs: Tensor[]) => Tensor,
+  inputs: Tensor[],
+  options: GradcheckOptions = {},
+): GradcheckResult {
   for (const [i, x] of inputs.entries()) {
-    if (x.dtype !== "float64") throw new Error(`gradgradcheck: input ${i} is ${x.dtype}; finite differences need float64`);
+    if (x.dtype !== "float64")
+      throw new Error(`gradgradcheck: input ${i} is ${x.dtype}; finite differences need float64`);
   }
   const y = noGrad(() => f(...inputs.map((x) => new Tensor(x.data.slice(), x.shape))));
   const rng = new Random((options.seed ?? 0) + 7919);
-  const v = new Tensor(Float64Array.from({ length: y.size }, () => rng.normal()), y.shape);
-  const gradientMap = (...args: Tensor[]): Tensor => enableGrad(() => {
-    const cotangent = args[args.length - 1]!;
-    const leaves = leavesOf(args.slice(0, -1), true, "gradgradcheck");
-    const out = f(...leaves); // fused ops run their kernels here: their createGraph rule is what is checked
-    const grads = out.requiresGrad ? gradients(out, cotangent, { createGraph: true, wrt: leaves, wrtAsLeaves: true }) : new Map<Tensor, Tensor>();
-    const flat = leaves.map((l) => reshape(grads.get(l) ?? new Tensor(new Float64Array(l.size), l.shape), [l.size]));
-    return flat.length === 1 ? flat[0]! : concat(flat);
-  });
+  const v = new Tensor(
+    Float64Array.from({ length: y.size }, () => rng.normal()),
+    y.shape,
+  );
+  const gradientMap = (...args: Tensor[]): Tensor =>
+    enableGrad(() => {
+      const cotangent = args[args.length - 1]!;
+      const leaves = leavesOf(args.slice(0, -1), true, "gradgradcheck");
+      const out = f(...leaves); // fused ops run their kernels here: their createGraph rule is what is checked
+      const grads = out.requiresGrad
+        ? gradients(out, cotangent, { createGraph: true, wrt: leaves, wrtAsLeaves: true })
+        : new Map<Tensor, Tensor>();
+      const flat = leaves.map((l) => reshape(grads.get(l) ?? new Tensor(new Float64Array(l.size), l.shape), [l.size]));
+      return flat.length === 1 ? flat[0]! : concat(flat);
+    });
   return gradcheck(gradientMap, [...inputs, v], options);
 }

@@ -49,7 +49,12 @@ export function enableGrad<T>(fn: () => T): T {
 
 /** Run fn with recording on (or off): a backward pass that creates a graph records its rules even inside noGrad. */
 export function withGradMode<T>(on: boolean, fn: () => T): T {
-  return withSetting(() => gradEnabled, (v) => (gradEnabled = v), on, fn);
+  return withSetting(
+    () => gradEnabled,
+    (v) => (gradEnabled = v),
+    on,
+    fn,
+  );
 }
 
 // True while a backward pass runs its rules with createGraph: a rule that cannot record itself
@@ -62,7 +67,12 @@ export function isCreatingGraph(): boolean {
 
 /** Run a backward pass's rules in createGraph mode (or not): recorded, and with isCreatingGraph() set. */
 export function withCreateGraph<T>(on: boolean, fn: () => T): T {
-  return withSetting(() => creatingGraph, (v) => (creatingGraph = v), on, () => withGradMode(on, fn));
+  return withSetting(
+    () => creatingGraph,
+    (v) => (creatingGraph = v),
+    on,
+    () => withGradMode(on, fn),
+  );
 }
 
 // True while a function runs whose gradient will be taken with createGraph (grad, hvp, hessian,
@@ -76,7 +86,12 @@ export function isComposedPreferred(): boolean {
 
 /** Run fn (a forward that a createGraph pass will differentiate) with fused ops recording their composed references. */
 export function preferComposed<T>(on: boolean, fn: () => T): T {
-  return withSetting(() => composedPreferred, (v) => (composedPreferred = v), on, fn);
+  return withSetting(
+    () => composedPreferred,
+    (v) => (composedPreferred = v),
+    on,
+    fn,
+  );
 }
 
 /**
@@ -86,7 +101,9 @@ export function preferComposed<T>(on: boolean, fn: () => T): T {
  */
 export function firstOrderOnly(op: string): void {
   if (creatingGraph) {
-    throw new Error(`backward: op "${op}" has a first-order backward rule only; its gradient cannot be differentiated again (createGraph). Write it with tensor ops, or give it a rule for the second pass`);
+    throw new Error(
+      `backward: op "${op}" has a first-order backward rule only; its gradient cannot be differentiated again (createGraph). Write it with tensor ops, or give it a rule for the second pass`,
+    );
   }
 }
 

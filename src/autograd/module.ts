@@ -35,7 +35,8 @@ export class Module {
 
   private checkName(name: string): void {
     if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`Module: name "${name}" must be letters, digits or _`);
-    if (this.ownParameters.has(name) || this.children.has(name)) throw new Error(`Module: name "${name}" is already registered`);
+    if (this.ownParameters.has(name) || this.children.has(name))
+      throw new Error(`Module: name "${name}" is already registered`);
   }
 
   namedParameters(prefix = ""): Array<[string, Tensor]> {
@@ -55,7 +56,8 @@ export class Module {
 
   stateDict(): StateDict {
     const parameters: StateDict["parameters"] = {};
-    for (const [n, t] of this.namedParameters()) parameters[n] = { shape: [...t.shape], dtype: t.dtype, data: Array.from(t.data) };
+    for (const [n, t] of this.namedParameters())
+      parameters[n] = { shape: [...t.shape], dtype: t.dtype, data: Array.from(t.data) };
     return { format: "flowgrad.parameters", version: 1, parameters };
   }
 
@@ -65,8 +67,16 @@ export class Module {
    */
   loadStateDict(state: unknown): void {
     const s = state as Partial<StateDict> | null;
-    if (!s || s.format !== "flowgrad.parameters" || s.version !== 1 || typeof s.parameters !== "object" || !s.parameters) {
-      throw new Error('loadStateDict: not a flowgrad parameter file (expected format "flowgrad.parameters", version 1)');
+    if (
+      !s ||
+      s.format !== "flowgrad.parameters" ||
+      s.version !== 1 ||
+      typeof s.parameters !== "object" ||
+      !s.parameters
+    ) {
+      throw new Error(
+        'loadStateDict: not a flowgrad parameter file (expected format "flowgrad.parameters", version 1)',
+      );
     }
     const saved = s.parameters;
     const own = this.namedParameters();
@@ -74,16 +84,28 @@ export class Module {
     const expected = new Set(own.map(([n]) => n));
     const unexpected = Object.keys(saved).filter((n) => !expected.has(n));
     if (missing.length || unexpected.length) {
-      throw new Error(`loadStateDict: missing parameters [${missing.join(", ")}], unexpected parameters [${unexpected.join(", ")}]`);
+      throw new Error(
+        `loadStateDict: missing parameters [${missing.join(", ")}], unexpected parameters [${unexpected.join(", ")}]`,
+      );
     }
     for (const [n, t] of own) {
       const p = saved[n]!;
-      if (typeof p !== "object" || p === null) throw new Error(`loadStateDict: parameter "${n}" must be an object with shape, dtype and data, got ${p === null ? "null" : typeof p}`);
+      if (typeof p !== "object" || p === null)
+        throw new Error(
+          `loadStateDict: parameter "${n}" must be an object with shape, dtype and data, got ${p === null ? "null" : typeof p}`,
+        );
       if (!Array.isArray(p.shape) || !sameShape(p.shape, t.shape)) {
-        throw new Error(`loadStateDict: parameter "${n}" has shape ${Array.isArray(p.shape) ? shapeString(p.shape) : String(p.shape)} in the file, the module expects ${shapeString(t.shape)}`);
+        throw new Error(
+          `loadStateDict: parameter "${n}" has shape ${Array.isArray(p.shape) ? shapeString(p.shape) : String(p.shape)} in the file, the module expects ${shapeString(t.shape)}`,
+        );
       }
-      if (p.dtype !== t.dtype) throw new Error(`loadStateDict: parameter "${n}" is ${p.dtype} in the file, the module expects ${t.dtype}`);
-      if (!Array.isArray(p.data) || p.data.length !== t.size || p.data.some((v) => typeof v !== "number" || !Number.isFinite(v))) {
+      if (p.dtype !== t.dtype)
+        throw new Error(`loadStateDict: parameter "${n}" is ${p.dtype} in the file, the module expects ${t.dtype}`);
+      if (
+        !Array.isArray(p.data) ||
+        p.data.length !== t.size ||
+        p.data.some((v) => typeof v !== "number" || !Number.isFinite(v))
+      ) {
         throw new Error(`loadStateDict: parameter "${n}" needs ${t.size} finite numbers`);
       }
     }

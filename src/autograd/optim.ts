@@ -25,7 +25,8 @@ export abstract class Optimizer {
   constructor(params: Iterable<Tensor>, lr: number) {
     this.lr = lr;
     this.params = [...params];
-    if (!(lr > 0) || !Number.isFinite(lr)) throw new Error(`${this.constructor.name}: learning rate must be a positive number, got ${lr}`);
+    if (!(lr > 0) || !Number.isFinite(lr))
+      throw new Error(`${this.constructor.name}: learning rate must be a positive number, got ${lr}`);
     this.params.forEach((p, i) => {
       if (!p.requiresGrad) throw new Error(`${this.constructor.name}: parameter ${i} does not require grad`);
     });
@@ -66,7 +67,8 @@ export abstract class Optimizer {
 
   /** Update the parameters whose step the backend runs on its device; return the others. */
   private updateOnDevice(rule: UpdateRule): Tensor[] {
-    const backend = getBackend(), rest: Tensor[] = [];
+    const backend = getBackend(),
+      rest: Tensor[] = [];
     for (const p of this.params) {
       if (!p.grad) continue;
       const state = this.buffers(p);
@@ -97,7 +99,11 @@ export abstract class Optimizer {
   private hostBuffers(p: Tensor): TypedArray[] {
     const b = this.buffers(p);
     if (!b.some(isDeviceArray)) return b as TypedArray[];
-    const host = this.toHost(p, b, b.map((x) => (isDeviceArray(x) ? x.read() : x)));
+    const host = this.toHost(
+      p,
+      b,
+      b.map((x) => (isDeviceArray(x) ? x.read() : x)),
+    );
     this.state.set(p, host);
     return host;
   }
@@ -115,8 +121,11 @@ export abstract class Optimizer {
    */
   private toHost(p: Tensor, device: KernelInput[], values: TypedArray[]): Float64Array[] {
     for (const x of device) if (isDeviceArray(x)) x.release();
-    const n = p.size, k = this.bufferCount, packed = values.length === 1 && values[0]!.length === (1 + k) * n;
-    if (packed) return Array.from({ length: k }, (_, j) => Float64Array.from(values[0]!.subarray((j + 1) * n, (j + 2) * n)));
+    const n = p.size,
+      k = this.bufferCount,
+      packed = values.length === 1 && values[0]!.length === (1 + k) * n;
+    if (packed)
+      return Array.from({ length: k }, (_, j) => Float64Array.from(values[0]!.subarray((j + 1) * n, (j + 2) * n)));
     return values.map((v) => (v instanceof Float64Array ? v : Float64Array.from(v)));
   }
 }
@@ -163,7 +172,10 @@ export class RMSprop extends Optimizer {
   readonly alpha: number;
   readonly eps: number;
   readonly momentum: number;
-  constructor(params: Iterable<Tensor>, options: { lr?: number; alpha?: number; eps?: number; momentum?: number } = {}) {
+  constructor(
+    params: Iterable<Tensor>,
+    options: { lr?: number; alpha?: number; eps?: number; momentum?: number } = {},
+  ) {
     super(params, options.lr ?? 1e-2);
     this.alpha = options.alpha ?? 0.99;
     this.eps = options.eps ?? 1e-8;

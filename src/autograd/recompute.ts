@@ -10,7 +10,11 @@ import { sum } from "./ops/reduce.js";
  * arrays, so its result could not be differentiated again; this one can, to any order. It costs one
  * more forward of the op, and only in createGraph passes: first-order passes keep the fused kernel.
  */
-export function recomputedVjp(inputs: readonly Tensor[], composed: (...xs: Tensor[]) => Tensor[], outputGrads: ReadonlyArray<Tensor | null>): Array<Tensor | null> {
+export function recomputedVjp(
+  inputs: readonly Tensor[],
+  composed: (...xs: Tensor[]) => Tensor[],
+  outputGrads: ReadonlyArray<Tensor | null>,
+): Array<Tensor | null> {
   // Each input through an identity op: the result's graph reaches the real inputs through it, and
   // the pass below stops there, so it gives the op's own (partial) derivatives, not the graph's above.
   const locals = inputs.map((x) => (x.requiresGrad ? fromOp("alias", x.storage, x.shape, [x], (g) => [g]) : x));

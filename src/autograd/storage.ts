@@ -95,7 +95,8 @@ export class Storage {
    * Parameters outlive every tidy() scope, so this storage is left out of them.
    */
   assign(device: DeviceArray): void {
-    if (device.length !== this.length) throw new Error(`Storage: ${device.length} new values for a storage of ${this.length}`);
+    if (device.length !== this.length)
+      throw new Error(`Storage: ${device.length} new values for a storage of ${this.length}`);
     keepStorage(this);
     if (this.deviceData) {
       this.deviceData.release();

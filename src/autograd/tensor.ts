@@ -23,7 +23,12 @@ export function allocate(dtype: DType, size: number): TypedArray {
  * An op's output data: the device array when the backend kept the result on its device, else a new
  * host array of `size` that `host` fills with the host kernel.
  */
-export function opOutput(device: DeviceArray | null, dtype: DType, size: number, host: (out: TypedArray) => void): TypedArray | Storage {
+export function opOutput(
+  device: DeviceArray | null,
+  dtype: DType,
+  size: number,
+  host: (out: TypedArray) => void,
+): TypedArray | Storage {
   if (device) return new Storage(device, dtype);
   const out = allocate(dtype, size);
   host(out);
@@ -50,10 +55,14 @@ export class Tensor {
   constructor(data: TypedArray | Storage, shape: readonly number[], requiresGrad = false) {
     if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) checkShape("Tensor", shape);
     if (!(data instanceof Storage || data instanceof Float64Array || data instanceof Float32Array)) {
-      throw new Error(`Tensor: data must be a Float64Array, a Float32Array or a Storage, got ${describe(data)}; tensor() takes nested arrays`);
+      throw new Error(
+        `Tensor: data must be a Float64Array, a Float32Array or a Storage, got ${describe(data)}; tensor() takes nested arrays`,
+      );
     }
     if (data.length !== sizeOf(shape)) {
-      throw new Error(`Tensor: ${data.length} values do not fill shape ${shapeString(shape)} (${sizeOf(shape)} elements)`);
+      throw new Error(
+        `Tensor: ${data.length} values do not fill shape ${shapeString(shape)} (${sizeOf(shape)} elements)`,
+      );
     }
     this.storage = data instanceof Storage ? data : new Storage(data, dtypeOf(data));
     this.shape = Object.freeze([...shape]);
@@ -84,7 +93,8 @@ export class Tensor {
 
   /** The only element of a one-element tensor, as a number. */
   item(): number {
-    if (this.size !== 1) throw new Error(`item: tensor of shape ${shapeString(this.shape)} has ${this.size} elements, not 1`);
+    if (this.size !== 1)
+      throw new Error(`item: tensor of shape ${shapeString(this.shape)} has ${this.size} elements, not 1`);
     return this.data[0]!;
   }
 
@@ -92,7 +102,8 @@ export class Tensor {
   toArray(): NestedArray {
     const build = (axis: number, offset: number): NestedArray => {
       if (axis === this.rank) return this.data[offset]!;
-      const n = this.shape[axis]!, stride = sizeOf(this.shape.slice(axis + 1));
+      const n = this.shape[axis]!,
+        stride = sizeOf(this.shape.slice(axis + 1));
       return Array.from({ length: n }, (_, i) => build(axis + 1, offset + i * stride));
     };
     return build(0, 0);
@@ -114,7 +125,8 @@ export class Tensor {
 
   /** Mark a leaf as a parameter to differentiate with respect to; returns this. */
   requireGrad(on = true): this {
-    if (!this.isLeaf) throw new Error("requireGrad: only a leaf tensor (not an op's output) can be marked; use detach() first");
+    if (!this.isLeaf)
+      throw new Error("requireGrad: only a leaf tensor (not an op's output) can be marked; use detach() first");
     this.requiresGrad = on;
     return this;
   }
@@ -126,49 +138,135 @@ export class Tensor {
   }
 
   // Every op is also a method; the definitions (forward and backward) live in ./ops.
-  add(other: TensorLike): Tensor { return ew.add(this, other); }
-  sub(other: TensorLike): Tensor { return ew.sub(this, other); }
-  mul(other: TensorLike): Tensor { return ew.mul(this, other); }
-  div(other: TensorLike): Tensor { return ew.div(this, other); }
-  pow(exponent: TensorLike): Tensor { return ew.pow(this, exponent); }
-  maximum(other: TensorLike): Tensor { return ew.maximum(this, other); }
-  minimum(other: TensorLike): Tensor { return ew.minimum(this, other); }
-  eq(other: TensorLike): Tensor { return ew.eq(this, other); }
-  ne(other: TensorLike): Tensor { return ew.ne(this, other); }
-  gt(other: TensorLike): Tensor { return ew.gt(this, other); }
-  ge(other: TensorLike): Tensor { return ew.ge(this, other); }
-  lt(other: TensorLike): Tensor { return ew.lt(this, other); }
-  le(other: TensorLike): Tensor { return ew.le(this, other); }
-  neg(): Tensor { return ew.neg(this); }
-  exp(): Tensor { return ew.exp(this); }
-  log(): Tensor { return ew.log(this); }
-  log1p(): Tensor { return ew.log1p(this); }
-  sqrt(): Tensor { return ew.sqrt(this); }
-  square(): Tensor { return ew.square(this); }
-  reciprocal(): Tensor { return ew.reciprocal(this); }
-  abs(): Tensor { return ew.abs(this); }
-  sign(): Tensor { return ew.sign(this); }
-  tanh(): Tensor { return ew.tanh(this); }
-  sigmoid(): Tensor { return ew.sigmoid(this); }
-  softplus(): Tensor { return ew.softplus(this); }
-  relu(): Tensor { return ew.relu(this); }
-  sin(): Tensor { return ew.sin(this); }
-  cos(): Tensor { return ew.cos(this); }
-  astype(dtype: DType): Tensor { return ew.astype(this, dtype); }
-  sum(axis?: Axis, keepdims = false): Tensor { return rd.sum(this, axis, keepdims); }
-  mean(axis?: Axis, keepdims = false): Tensor { return rd.mean(this, axis, keepdims); }
-  max(axis?: Axis, keepdims = false): Tensor { return rd.max(this, axis, keepdims); }
-  min(axis?: Axis, keepdims = false): Tensor { return rd.min(this, axis, keepdims); }
-  logsumexp(axis?: Axis, keepdims = false): Tensor { return rd.logsumexp(this, axis, keepdims); }
-  matmul(other: Tensor): Tensor { return la.matmul(this, other); }
-  reshape(shape: readonly number[]): Tensor { return mv.reshape(this, shape); }
-  permute(axes: readonly number[]): Tensor { return mv.permute(this, axes); }
-  transpose(axis0 = -2, axis1 = -1): Tensor { return mv.transpose(this, axis0, axis1); }
-  broadcastTo(shape: readonly number[]): Tensor { return mv.broadcastTo(this, shape); }
-  unsqueeze(axis: number): Tensor { return mv.unsqueeze(this, axis); }
-  squeeze(axis?: number): Tensor { return mv.squeeze(this, axis); }
-  slice(starts: readonly number[], ends?: readonly number[]): Tensor { return mv.slice(this, starts, ends); }
-  indexSelect(axis: number, indices: ArrayLike<number>): Tensor { return mv.indexSelect(this, axis, indices); }
+  add(other: TensorLike): Tensor {
+    return ew.add(this, other);
+  }
+  sub(other: TensorLike): Tensor {
+    return ew.sub(this, other);
+  }
+  mul(other: TensorLike): Tensor {
+    return ew.mul(this, other);
+  }
+  div(other: TensorLike): Tensor {
+    return ew.div(this, other);
+  }
+  pow(exponent: TensorLike): Tensor {
+    return ew.pow(this, exponent);
+  }
+  maximum(other: TensorLike): Tensor {
+    return ew.maximum(this, other);
+  }
+  minimum(other: TensorLike): Tensor {
+    return ew.minimum(this, other);
+  }
+  eq(other: TensorLike): Tensor {
+    return ew.eq(this, other);
+  }
+  ne(other: TensorLike): Tensor {
+    return ew.ne(this, other);
+  }
+  gt(other: TensorLike): Tensor {
+    return ew.gt(this, other);
+  }
+  ge(other: TensorLike): Tensor {
+    return ew.ge(this, other);
+  }
+  lt(other: TensorLike): Tensor {
+    return ew.lt(this, other);
+  }
+  le(other: TensorLike): Tensor {
+    return ew.le(this, other);
+  }
+  neg(): Tensor {
+    return ew.neg(this);
+  }
+  exp(): Tensor {
+    return ew.exp(this);
+  }
+  log(): Tensor {
+    return ew.log(this);
+  }
+  log1p(): Tensor {
+    return ew.log1p(this);
+  }
+  sqrt(): Tensor {
+    return ew.sqrt(this);
+  }
+  square(): Tensor {
+    return ew.square(this);
+  }
+  reciprocal(): Tensor {
+    return ew.reciprocal(this);
+  }
+  abs(): Tensor {
+    return ew.abs(this);
+  }
+  sign(): Tensor {
+    return ew.sign(this);
+  }
+  tanh(): Tensor {
+    return ew.tanh(this);
+  }
+  sigmoid(): Tensor {
+    return ew.sigmoid(this);
+  }
+  softplus(): Tensor {
+    return ew.softplus(this);
+  }
+  relu(): Tensor {
+    return ew.relu(this);
+  }
+  sin(): Tensor {
+    return ew.sin(this);
+  }
+  cos(): Tensor {
+    return ew.cos(this);
+  }
+  astype(dtype: DType): Tensor {
+    return ew.astype(this, dtype);
+  }
+  sum(axis?: Axis, keepdims = false): Tensor {
+    return rd.sum(this, axis, keepdims);
+  }
+  mean(axis?: Axis, keepdims = false): Tensor {
+    return rd.mean(this, axis, keepdims);
+  }
+  max(axis?: Axis, keepdims = false): Tensor {
+    return rd.max(this, axis, keepdims);
+  }
+  min(axis?: Axis, keepdims = false): Tensor {
+    return rd.min(this, axis, keepdims);
+  }
+  logsumexp(axis?: Axis, keepdims = false): Tensor {
+    return rd.logsumexp(this, axis, keepdims);
+  }
+  matmul(other: Tensor): Tensor {
+    return la.matmul(this, other);
+  }
+  reshape(shape: readonly number[]): Tensor {
+    return mv.reshape(this, shape);
+  }
+  permute(axes: readonly number[]): Tensor {
+    return mv.permute(this, axes);
+  }
+  transpose(axis0 = -2, axis1 = -1): Tensor {
+    return mv.transpose(this, axis0, axis1);
+  }
+  broadcastTo(shape: readonly number[]): Tensor {
+    return mv.broadcastTo(this, shape);
+  }
+  unsqueeze(axis: number): Tensor {
+    return mv.unsqueeze(this, axis);
+  }
+  squeeze(axis?: number): Tensor {
+    return mv.squeeze(this, axis);
+  }
+  slice(starts: readonly number[], ends?: readonly number[]): Tensor {
+    return mv.slice(this, starts, ends);
+  }
+  indexSelect(axis: number, indices: ArrayLike<number>): Tensor {
+    return mv.indexSelect(this, axis, indices);
+  }
 }
 
 /** value as a Tensor, or an error naming the op and the argument. */
@@ -183,7 +281,10 @@ export function expectTensor(op: string, value: unknown, name = "the input"): Te
  * The rule gets dL/d(out) and the output itself.
  */
 export function fromOp(
-  op: string, data: TypedArray | Storage, shape: readonly number[], inputs: Tensor[],
+  op: string,
+  data: TypedArray | Storage,
+  shape: readonly number[],
+  inputs: Tensor[],
   rule: ((grad: Tensor, out: Tensor) => Array<Tensor | null>) | null,
 ): Tensor {
   const out = new Tensor(data, shape);
@@ -196,7 +297,12 @@ export function fromOp(
 }
 
 /** Wrap the outputs of an op that makes several; its one rule gets the gradients of all of them. */
-export function fromOpMulti(op: string, results: Array<[TypedArray | Storage, readonly number[]]>, inputs: Tensor[], rule: BackwardRule): Tensor[] {
+export function fromOpMulti(
+  op: string,
+  results: Array<[TypedArray | Storage, readonly number[]]>,
+  inputs: Tensor[],
+  rule: BackwardRule,
+): Tensor[] {
   const outs = results.map(([data, shape]) => {
     const out = new Tensor(data, shape);
     if (isAnomalyDetectionEnabled()) checkFinite(op, "forward", out.data);

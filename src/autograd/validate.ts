@@ -9,7 +9,8 @@ export function describe(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "function") return "a function";
   if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
-  if (Array.isArray(value) && value.length <= 8 && value.every((v) => typeof v !== "object" || v === null)) return `[${value.map(describe).join(", ")}]`;
+  if (Array.isArray(value) && value.length <= 8 && value.every((v) => typeof v !== "object" || v === null))
+    return `[${value.map(describe).join(", ")}]`;
   if (typeof value === "object" && value !== null) {
     const name = value.constructor?.name;
     if (name && name !== "Object" && name !== "Array") return `a ${name}`;
@@ -24,7 +25,8 @@ export const DTYPES: readonly DType[] = ["float32", "float64"];
 /** A dtype option: undefined (the caller's default) or one of DTYPES. */
 export function checkDType(op: string, dtype: unknown): DType | undefined {
   if (dtype === undefined) return undefined;
-  if (!DTYPES.includes(dtype as DType)) throw new Error(`${op}: dtype must be "float32" or "float64", got ${describe(dtype)}`);
+  if (!DTYPES.includes(dtype as DType))
+    throw new Error(`${op}: dtype must be "float32" or "float64", got ${describe(dtype)}`);
   return dtype as DType;
 }
 
@@ -55,7 +57,8 @@ export function checkInteger(op: string, value: unknown, name: string, min = -In
 
 /** A finite number. */
 export function checkFiniteNumber(op: string, value: unknown, name: string): number {
-  if (typeof value !== "number" || !Number.isFinite(value)) throw new Error(`${op}: ${name} must be a finite number, got ${describe(value)}`);
+  if (typeof value !== "number" || !Number.isFinite(value))
+    throw new Error(`${op}: ${name} must be a finite number, got ${describe(value)}`);
   return value;
 }
 

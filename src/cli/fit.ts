@@ -1,7 +1,19 @@
 // `flowgrad fit` and `flowgrad demo`: the paper's section 6.1 experiments from the command line.
 import path from "node:path";
 import { noGrad, Random, tensor } from "../autograd/index.js";
-import { energy, estimateKL, estimateKLAsync, fit2D, fit2DAsync, logPartition, TARGETS, type CNF2DOptions, type Flow2DKind, type KLEstimate, type TargetName } from "../models/index.js";
+import {
+  energy,
+  estimateKL,
+  estimateKLAsync,
+  fit2D,
+  fit2DAsync,
+  logPartition,
+  TARGETS,
+  type CNF2DOptions,
+  type Flow2DKind,
+  type KLEstimate,
+  type TargetName,
+} from "../models/index.js";
 import { blankImage, drawDensity, gridPoints, type Image } from "../models/heatmap.js";
 import { ContinuousFlow, type FlowDistribution } from "../flows/index.js";
 import { prepareOutputDir, writeJsonAtomic, writePng } from "../node/io.js";
@@ -51,16 +63,20 @@ export function fittedLogDensity(q: FlowDistribution): Float64Array {
  * lives on (z, ρ), the marginal density of z has no closed form (ρ would have to be integrated out).
  */
 function sampledLogDensity(q: FlowDistribution): Float64Array {
-  const counts = new Float64Array(PANEL * PANEL), random = new Random(2024);
-  for (let drawn = 0; drawn < 200_000; drawn += 10_000) binPoints(noGrad(() => q.sample(10_000, random).z).data, 4, counts);
+  const counts = new Float64Array(PANEL * PANEL),
+    random = new Random(2024);
+  for (let drawn = 0; drawn < 200_000; drawn += 10_000)
+    binPoints(noGrad(() => q.sample(10_000, random).z).data, 4, counts);
   return counts.map((c) => Math.log(c)); // −∞ where no sample fell: drawn as 0
 }
 
 /** Count points (rows of `stride` values, z1 and z2 first) into the figure grid's cells over (−4, 4)². */
 export function binPoints(points: ArrayLike<number>, stride: number, counts: Float64Array): void {
-  const half = 4, h = (2 * half) / PANEL;
+  const half = 4,
+    h = (2 * half) / PANEL;
   for (let i = 0; i < points.length; i += stride) {
-    const col = Math.floor((points[i]! + half) / h), row = Math.floor((half - points[i + 1]!) / h);
+    const col = Math.floor((points[i]! + half) / h),
+      row = Math.floor((half - points[i + 1]!) / h);
     if (col >= 0 && col < PANEL && row >= 0 && row < PANEL) counts[row * PANEL + col]++;
   }
 }
@@ -73,7 +89,15 @@ export async function runFit(settings: FitSettings, logZ: number): Promise<{ rec
   let result;
   try {
     const options = {
-      target, flow, K, steps, cnf: settings.cnf, batchSize: settings.batch, lr: settings.lr, optimizer: settings.optimizer, seed: settings.seed,
+      target,
+      flow,
+      K,
+      steps,
+      cnf: settings.cnf,
+      batchSize: settings.batch,
+      lr: settings.lr,
+      optimizer: settings.optimizer,
+      seed: settings.seed,
       onStep: (t: number, loss: number, beta: number) => {
         if (t % 50 === 0 || t === steps - 1) bar.update(t + 1, `F ${loss.toFixed(3)} β ${beta.toFixed(2)}`);
       },
@@ -82,20 +106,33 @@ export async function runFit(settings: FitSettings, logZ: number): Promise<{ rec
   } finally {
     bar.stop();
   }
-  const kl = asyncReads() ? await estimateKLAsync(result.q, target, logZ, settings.klSamples) : estimateKL(result.q, target, logZ, settings.klSamples);
+  const kl = asyncReads()
+    ? await estimateKLAsync(result.q, target, logZ, settings.klSamples)
+    : estimateKL(result.q, target, logZ, settings.klSamples);
   const continuous = result.q.flow instanceof ContinuousFlow ? result.q.flow : null;
   const record: FitRecord = {
-    target, flow, K, ...(settings.cnf ? { cnf: settings.cnf } : {}), steps, batch: settings.batch, lr: settings.lr, optimizer: settings.optimizer, seed: settings.seed,
+    target,
+    flow,
+    K,
+    ...(settings.cnf ? { cnf: settings.cnf } : {}),
+    steps,
+    batch: settings.batch,
+    lr: settings.lr,
+    optimizer: settings.optimizer,
+    seed: settings.seed,
     parameters: result.q.parameters().reduce((n, p) => n + p.size, 0),
     ...(continuous?.lastStats ? { fieldEvaluations: continuous.lastStats.evaluations } : {}),
-    seconds: result.seconds, finalLoss: result.losses[result.losses.length - 1]!, kl,
+    seconds: result.seconds,
+    finalLoss: result.losses[result.losses.length - 1]!,
+    kl,
   };
   return { record, q: result.q };
 }
 
 /** One figure like the paper's Figure 3: a row per target, the true density then each fit. */
 export function figure(rows: Array<{ target: TargetName; logZ: number; fits: FlowDistribution[] }>): Image {
-  const gap = 4, columns = 1 + Math.max(...rows.map((r) => r.fits.length));
+  const gap = 4,
+    columns = 1 + Math.max(...rows.map((r) => r.fits.length));
   const image = blankImage(gap + columns * (PANEL + gap), gap + rows.length * (PANEL + gap));
   rows.forEach((row, i) => {
     const top = gap + i * (PANEL + gap);
@@ -106,9 +143,14 @@ export function figure(rows: Array<{ target: TargetName; logZ: number; fits: Flo
 }
 
 export function klTable(records: FitRecord[]): string {
-  const lines = ["| target | flow | K | KL(q‖p) nats | ± s.e. | F | ln Z | steps | time |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"];
+  const lines = [
+    "| target | flow | K | KL(q‖p) nats | ± s.e. | F | ln Z | steps | time |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+  ];
   for (const r of records) {
-    lines.push(`| ${r.target} | ${r.flow} | ${r.K} | ${r.kl.augmented ? "≤ " : ""}${r.kl.kl.toFixed(4)} | ${r.kl.standardError.toFixed(4)} | ${r.kl.freeEnergy.toFixed(4)} | ${r.kl.logZ.toFixed(4)} | ${r.steps} | ${r.seconds.toFixed(1)} s |`);
+    lines.push(
+      `| ${r.target} | ${r.flow} | ${r.K} | ${r.kl.augmented ? "≤ " : ""}${r.kl.kl.toFixed(4)} | ${r.kl.standardError.toFixed(4)} | ${r.kl.freeEnergy.toFixed(4)} | ${r.kl.logZ.toFixed(4)} | ${r.steps} | ${r.seconds.toFixed(1)} s |`,
+    );
   }
   return lines.join("\n");
 }
@@ -118,14 +160,35 @@ export async function fitCommand(settings: FitSettings, out: string): Promise<vo
   const logZ = onHost(() => logPartition(settings.target));
   const { record, q } = await runFit(settings, logZ);
   const stem = `${settings.target}-${settings.flow}-K${settings.K}`;
-  writeJsonAtomic(path.join(dir, `${stem}.json`), { ...record, command: `flowgrad ${process.argv.slice(2).join(" ")}` });
-  writeJsonAtomic(path.join(dir, `${stem}.model.json`), { manifest: { kind: "flowgrad.flow2d", target: settings.target, flow: settings.flow, K: settings.K, ...(settings.cnf ? { cnf: settings.cnf } : {}) }, parameters: q.stateDict() });
-  writePng(path.join(dir, `${stem}.png`), onHost(() => figure([{ target: settings.target, logZ, fits: [q] }])));
+  writeJsonAtomic(path.join(dir, `${stem}.json`), {
+    ...record,
+    command: `flowgrad ${process.argv.slice(2).join(" ")}`,
+  });
+  writeJsonAtomic(path.join(dir, `${stem}.model.json`), {
+    manifest: {
+      kind: "flowgrad.flow2d",
+      target: settings.target,
+      flow: settings.flow,
+      K: settings.K,
+      ...(settings.cnf ? { cnf: settings.cnf } : {}),
+    },
+    parameters: q.stateDict(),
+  });
+  writePng(
+    path.join(dir, `${stem}.png`),
+    onHost(() => figure([{ target: settings.target, logZ, fits: [q] }])),
+  );
   console.log(klTable([record]));
   console.log(`\nwritten: ${path.join(dir, stem)}.{json,model.json,png}`);
 }
 
-export async function demoCommand(options: { out: string; steps: number; Ks: number[]; seed: number; klSamples: number }): Promise<void> {
+export async function demoCommand(options: {
+  out: string;
+  steps: number;
+  Ks: number[];
+  seed: number;
+  klSamples: number;
+}): Promise<void> {
   const dir = prepareOutputDir(options.out);
   const started = performance.now();
   const records: FitRecord[] = [];
@@ -134,16 +197,42 @@ export async function demoCommand(options: { out: string; steps: number; Ks: num
     const logZ = onHost(() => logPartition(target));
     const fits: FlowDistribution[] = [];
     for (const K of options.Ks) {
-      const { record, q } = await runFit({ target, flow: "planar", K, steps: options.steps, batch: 200, lr: 0.01, optimizer: "adam", seed: options.seed, klSamples: options.klSamples }, logZ);
+      const { record, q } = await runFit(
+        {
+          target,
+          flow: "planar",
+          K,
+          steps: options.steps,
+          batch: 200,
+          lr: 0.01,
+          optimizer: "adam",
+          seed: options.seed,
+          klSamples: options.klSamples,
+        },
+        logZ,
+      );
       records.push(record);
       fits.push(q);
-      console.log(`${target} planar K=${K}: KL ${record.kl.kl.toFixed(4)} ± ${record.kl.standardError.toFixed(4)} nats (${record.seconds.toFixed(1)} s)`);
+      console.log(
+        `${target} planar K=${K}: KL ${record.kl.kl.toFixed(4)} ± ${record.kl.standardError.toFixed(4)} nats (${record.seconds.toFixed(1)} s)`,
+      );
     }
     rows.push({ target, logZ, fits });
   }
-  writePng(path.join(dir, "figure3.png"), onHost(() => figure(rows)));
-  writeJsonAtomic(path.join(dir, "summary.json"), { command: `flowgrad ${process.argv.slice(2).join(" ")}`, seconds: (performance.now() - started) / 1000, records });
+  writePng(
+    path.join(dir, "figure3.png"),
+    onHost(() => figure(rows)),
+  );
+  writeJsonAtomic(path.join(dir, "summary.json"), {
+    command: `flowgrad ${process.argv.slice(2).join(" ")}`,
+    seconds: (performance.now() - started) / 1000,
+    records,
+  });
   console.log(`\n${klTable(records)}\n`);
-  console.log(`figure: ${path.join(dir, "figure3.png")} (rows U1–U4; columns: true density, then K = ${options.Ks.join(", ")})`);
-  console.log(`results: ${path.join(dir, "summary.json")}; total ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  console.log(
+    `figure: ${path.join(dir, "figure3.png")} (rows U1–U4; columns: true density, then K = ${options.Ks.join(", ")})`,
+  );
+  console.log(
+    `results: ${path.join(dir, "summary.json")}; total ${((performance.now() - started) / 1000).toFixed(0)} s`,
+  );
 }

@@ -14,7 +14,9 @@ export function onHost<T>(fn: () => T): T {
   if (!asyncReads()) return fn();
   if (!told) {
     told = true;
-    console.error("flowgrad: gpu.js webgpu reads only asynchronously: figures and ln Z (a float64 reference integral) run on the CPU backend");
+    console.error(
+      "flowgrad: gpu.js webgpu reads only asynchronously: figures and ln Z (a float64 reference integral) run on the CPU backend",
+    );
   }
   const active = getBackend();
   setBackend("cpu");

@@ -21,21 +21,24 @@ const version = (JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"
 function positiveInt(name: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer.`);
+    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1)
+      throw new InvalidArgumentError(`${name} must be a positive integer.`);
     return n;
   };
 }
 function positiveNumber(name: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (value.trim() === "" || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number.`);
+    if (value.trim() === "" || !Number.isFinite(n) || n <= 0)
+      throw new InvalidArgumentError(`${name} must be a positive number.`);
     return n;
   };
 }
 function integer(name: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!/^\s*-?\d+\s*$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${name} must be an integer.`);
+    if (!/^\s*-?\d+\s*$/.test(value) || !Number.isSafeInteger(n))
+      throw new InvalidArgumentError(`${name} must be an integer.`);
     return n;
   };
 }
@@ -52,26 +55,65 @@ const program = new Command()
   .description("Variational inference with normalizing flows (Rezende & Mohamed, 2015) on a from-scratch autograd.")
   .version(version)
   .showHelpAfterError("(run with --help for usage)")
-  .addOption(new Option("--backend <name>", "compute backend (default: $FLOWGRAD_BACKEND, else cpu)").choices(["cpu", "gpu", "auto"]))
-  .addOption(new Option("--gpu-mode <mode>", "gpu.js mode for gpu/auto (default: $FLOWGRAD_GPU_MODE, else auto)").choices(["auto", ...GPU_MODES]))
+  .addOption(
+    new Option("--backend <name>", "compute backend (default: $FLOWGRAD_BACKEND, else cpu)").choices([
+      "cpu",
+      "gpu",
+      "auto",
+    ]),
+  )
+  .addOption(
+    new Option("--gpu-mode <mode>", "gpu.js mode for gpu/auto (default: $FLOWGRAD_GPU_MODE, else auto)").choices([
+      "auto",
+      ...GPU_MODES,
+    ]),
+  )
   .hook("preAction", async () => {
     // Load the backend before any op runs; say what runs when it is not the plain CPU backend.
     const o = program.opts<{ backend?: string; gpuMode?: GpuMode | "auto" }>();
     await initBackend(o.backend, { gpuMode: o.gpuMode });
     const info = backendInfo();
-    if (info.backend !== "cpu") console.error(`flowgrad: backend ${info.backend}, gpu.js ${info.gpuMode} mode (${info.kernelClass}${info.adapter ? ` on ${info.adapter}` : ""})`);
-    if (info.autoThresholds) console.error(`flowgrad: auto sends ${describeThresholds(info.autoThresholds)} to gpu.js: ${info.autoThresholdSource}`);
+    if (info.backend !== "cpu")
+      console.error(
+        `flowgrad: backend ${info.backend}, gpu.js ${info.gpuMode} mode (${info.kernelClass}${info.adapter ? ` on ${info.adapter}` : ""})`,
+      );
+    if (info.autoThresholds)
+      console.error(
+        `flowgrad: auto sends ${describeThresholds(info.autoThresholds)} to gpu.js: ${info.autoThresholdSource}`,
+      );
   });
 
 program
   .command("fit")
-  .description("fit planar or radial flows, or a continuous flow (CNF), to one of the paper's 2-D densities (section 6.1) and score the fit by KL")
+  .description(
+    "fit planar or radial flows, or a continuous flow (CNF), to one of the paper's 2-D densities (section 6.1) and score the fit by KL",
+  )
   .addOption(new Option("--target <name>", "target density").choices([...TARGETS]).default("U1"))
-  .addOption(new Option("--flow <kind>", "flow: planar or radial layers, a CNF (neural ODE), or a Hamiltonian flow (its KL is an upper bound, on (z, ρ))").choices(["planar", "radial", "cnf", "hamiltonian"]).default("planar"))
-  .option("--K <n>", "number of flow layers (planar, radial) or leapfrog steps (hamiltonian); for cnf, hidden units per layer of its MLP", positiveInt("K"), 32)
-  .addOption(new Option("--solver <name>", "cnf: ODE solver, fixed-step RK4 or adaptive Dormand–Prince 5(4)").choices(["rk4", "dopri5"]).default("rk4"))
+  .addOption(
+    new Option(
+      "--flow <kind>",
+      "flow: planar or radial layers, a CNF (neural ODE), or a Hamiltonian flow (its KL is an upper bound, on (z, ρ))",
+    )
+      .choices(["planar", "radial", "cnf", "hamiltonian"])
+      .default("planar"),
+  )
+  .option(
+    "--K <n>",
+    "number of flow layers (planar, radial) or leapfrog steps (hamiltonian); for cnf, hidden units per layer of its MLP",
+    positiveInt("K"),
+    32,
+  )
+  .addOption(
+    new Option("--solver <name>", "cnf: ODE solver, fixed-step RK4 or adaptive Dormand–Prince 5(4)")
+      .choices(["rk4", "dopri5"])
+      .default("rk4"),
+  )
   .option("--ode-steps <n>", "cnf with rk4: steps from t = 0 to 1", positiveInt("ode-steps"), 10)
-  .addOption(new Option("--trace <how>", "cnf: tr(∂f/∂z) exactly (D products) or by Hutchinson's estimator (one)").choices(["exact", "hutchinson"]).default("exact"))
+  .addOption(
+    new Option("--trace <how>", "cnf: tr(∂f/∂z) exactly (D products) or by Hutchinson's estimator (one)")
+      .choices(["exact", "hutchinson"])
+      .default("exact"),
+  )
   .option("--steps <n>", "parameter updates", positiveInt("steps"), 20_000)
   .option("--batch <n>", "samples per step", positiveInt("batch"), 200)
   .option("--lr <x>", "learning rate (cosine-decayed to lr/20)", positiveNumber("lr"), 0.01)
@@ -79,22 +121,60 @@ program
   .option("--seed <n>", "random seed", integer("seed"), 0)
   .option("--kl-samples <n>", "samples for the KL estimate", positiveInt("kl-samples"), 100_000)
   .option("--out <dir>", "output folder", "results/fit")
-  .action(async (o: { target: TargetName; flow: "planar" | "radial" | "cnf" | "hamiltonian"; K: number; solver: "rk4" | "dopri5"; odeSteps: number; trace: "exact" | "hutchinson"; steps: number; batch: number; lr: number; optimizer: "adam" | "rmsprop"; seed: number; klSamples: number; out: string }) => {
-    const cnf = o.flow === "cnf" ? { solver: o.solver, steps: o.odeSteps, trace: o.trace } : undefined;
-    await fitCommand({ target: o.target, flow: o.flow, K: o.K, cnf, steps: o.steps, batch: o.batch, lr: o.lr, optimizer: o.optimizer, seed: o.seed, klSamples: o.klSamples }, o.out);
-  });
+  .action(
+    async (o: {
+      target: TargetName;
+      flow: "planar" | "radial" | "cnf" | "hamiltonian";
+      K: number;
+      solver: "rk4" | "dopri5";
+      odeSteps: number;
+      trace: "exact" | "hutchinson";
+      steps: number;
+      batch: number;
+      lr: number;
+      optimizer: "adam" | "rmsprop";
+      seed: number;
+      klSamples: number;
+      out: string;
+    }) => {
+      const cnf = o.flow === "cnf" ? { solver: o.solver, steps: o.odeSteps, trace: o.trace } : undefined;
+      await fitCommand(
+        {
+          target: o.target,
+          flow: o.flow,
+          K: o.K,
+          cnf,
+          steps: o.steps,
+          batch: o.batch,
+          lr: o.lr,
+          optimizer: o.optimizer,
+          seed: o.seed,
+          klSamples: o.klSamples,
+        },
+        o.out,
+      );
+    },
+  );
 
 program
   .command("figure")
-  .description("one figure like the paper's Figure 3 from saved 2-D fits (flowgrad fit writes *.model.json): a row per target, the true density, then each model; --langevin adds the Langevin flow's particles")
-  .requiredOption("--models <files>", "comma-separated .model.json files written by flowgrad fit", (v: string) => v.split(",").filter(Boolean))
+  .description(
+    "one figure like the paper's Figure 3 from saved 2-D fits (flowgrad fit writes *.model.json): a row per target, the true density, then each model; --langevin adds the Langevin flow's particles",
+  )
+  .requiredOption("--models <files>", "comma-separated .model.json files written by flowgrad fit", (v: string) =>
+    v.split(",").filter(Boolean),
+  )
   .option("--langevin", "add a column of Langevin (MALA) particles at t = 10")
   .option("--out <file>", "PNG file to write", "results/flows-figure.png")
-  .action((o: { models: string[]; langevin?: boolean; out: string }) => figureCommand(o.models, o.langevin ?? false, o.out));
+  .action((o: { models: string[]; langevin?: boolean; out: string }) =>
+    figureCommand(o.models, o.langevin ?? false, o.out),
+  );
 
 program
   .command("langevin")
-  .description("the Langevin flow (section 3.2) on a 2-D density: particles from N(0, I) under dz = −∇U dt + √2 dW, their kernel Stein discrepancy to p against time")
+  .description(
+    "the Langevin flow (section 3.2) on a 2-D density: particles from N(0, I) under dz = −∇U dt + √2 dW, their kernel Stein discrepancy to p against time",
+  )
   .addOption(new Option("--target <name>", "target density").choices([...TARGETS]).default("U1"))
   .option("--particles <n>", "particles", positiveInt("particles"), 1000)
   .option("--step-size <x>", "time step h", positiveNumber("step-size"), 0.01)
@@ -102,8 +182,28 @@ program
   .option("--adjusted", "Metropolis-adjusted (MALA) instead of plain Euler–Maruyama (ULA)")
   .option("--seed <n>", "random seed", integer("seed"), 0)
   .option("--out <dir>", "output folder", "results/langevin")
-  .action((o: { target: TargetName; particles: number; stepSize: number; steps: number; adjusted?: boolean; seed: number; out: string }) =>
-    langevinCommand({ target: o.target, particles: o.particles, stepSize: o.stepSize, steps: o.steps, adjusted: o.adjusted ?? false, seed: o.seed }, o.out));
+  .action(
+    (o: {
+      target: TargetName;
+      particles: number;
+      stepSize: number;
+      steps: number;
+      adjusted?: boolean;
+      seed: number;
+      out: string;
+    }) =>
+      langevinCommand(
+        {
+          target: o.target,
+          particles: o.particles,
+          stepSize: o.stepSize,
+          steps: o.steps,
+          adjusted: o.adjusted ?? false,
+          seed: o.seed,
+        },
+        o.out,
+      ),
+  );
 
 program
   .command("demo")
@@ -119,31 +219,101 @@ program
 
 program
   .command("vae")
-  .description("train DLGMs with flow posteriors on the real MNIST digits (section 6.2) and score −ln p(x) by importance sampling")
+  .description(
+    "train DLGMs with flow posteriors on the real MNIST digits (section 6.2) and score −ln p(x) by importance sampling",
+  )
   .option("--K <list>", "flow lengths to train, comma-separated (0 = diagonal Gaussian)", intList("K", true), [10])
   .addOption(new Option("--flow <kind>", "flow layer").choices(["planar", "radial"]).default("planar"))
-  .addOption(new Option("--layers <n>", "stochastic layers (1 = VAE, 2 = DLGM with L = 2)").choices(["1", "2"]).default("1"))
-  .addOption(new Option("--flow-init <how>", "flow layers start as the identity for every digit, or from a small random head").choices(["identity", "random"]).default("identity"))
-  .addOption(new Option("--flow-head <how>", "flow parameters: a read-out of the encoder's features (no gradient into the encoder), or sharing its gradient like μ and log σ").choices(["readout", "shared"]).default("readout"))
+  .addOption(
+    new Option("--layers <n>", "stochastic layers (1 = VAE, 2 = DLGM with L = 2)").choices(["1", "2"]).default("1"),
+  )
+  .addOption(
+    new Option("--flow-init <how>", "flow layers start as the identity for every digit, or from a small random head")
+      .choices(["identity", "random"])
+      .default("identity"),
+  )
+  .addOption(
+    new Option(
+      "--flow-head <how>",
+      "flow parameters: a read-out of the encoder's features (no gradient into the encoder), or sharing its gradient like μ and log σ",
+    )
+      .choices(["readout", "shared"])
+      .default("readout"),
+  )
   .option("--latent <n>", "latent dimension", positiveInt("latent"), 40)
   .option("--hidden <n>", "hidden units per layer", positiveInt("hidden"), 200)
   .option("--epochs <n>", "the most passes over the training digits", positiveInt("epochs"), 10)
   .option("--batch <n>", "minibatch size", positiveInt("batch"), 100)
   .option("--lr <x>", "learning rate", positiveNumber("lr"), 1e-3)
-  .addOption(new Option("--optimizer <name>", "Adam, or the paper's RMSprop with momentum 0.9").choices(["adam", "rmsprop"]).default("adam"))
-  .option("--anneal-steps <n>", "updates over which β rises from 0.01 to 1 (annealed free energy; 0 = none)", integer("anneal-steps"), 0)
-  .addOption(new Option("--binarize <how>", "pixels to {0, 1}: threshold at 0.5, or a fresh Bernoulli draw per minibatch").choices(["threshold", "dynamic"]).default("threshold"))
+  .addOption(
+    new Option("--optimizer <name>", "Adam, or the paper's RMSprop with momentum 0.9")
+      .choices(["adam", "rmsprop"])
+      .default("adam"),
+  )
+  .option(
+    "--anneal-steps <n>",
+    "updates over which β rises from 0.01 to 1 (annealed free energy; 0 = none)",
+    integer("anneal-steps"),
+    0,
+  )
+  .addOption(
+    new Option("--binarize <how>", "pixels to {0, 1}: threshold at 0.5, or a fresh Bernoulli draw per minibatch")
+      .choices(["threshold", "dynamic"])
+      .default("threshold"),
+  )
   .option("--validation <n>", "training digits held out for early stopping (0 = none)", integer("validation"), 1000)
   .option("--patience <n>", "stop after this many epochs without a better validation bound", positiveInt("patience"), 5)
   .option("--samples <n>", "importance samples per test digit", positiveInt("samples"), 200)
   .option("--train-count <n>", "use only the first n training digits", positiveInt("train-count"))
   .option("--seed <n>", "random seed", integer("seed"), 0)
   .option("--out <dir>", "output folder", "results/vae")
-  .action(async (o: { K: number[]; flow: "planar" | "radial"; layers: string; flowInit: "identity" | "random"; flowHead: "readout" | "shared"; latent: number; hidden: number; epochs: number; batch: number; lr: number; optimizer: "adam" | "rmsprop"; annealSteps: number; binarize: "threshold" | "dynamic"; validation: number; patience: number; samples: number; trainCount?: number; seed: number; out: string }) => {
-    if (o.annealSteps < 0) throw new UserError("anneal-steps must be 0 or more");
-    if (o.validation < 0) throw new UserError("validation must be 0 or more");
-    await vaeCommand({ Ks: o.K, flow: o.flow, layers: o.layers === "2" ? 2 : 1, flowInit: o.flowInit, flowHead: o.flowHead, latent: o.latent, hidden: o.hidden, epochs: o.epochs, batch: o.batch, lr: o.lr, optimizer: o.optimizer, annealSteps: o.annealSteps, binarize: o.binarize, validation: o.validation, patience: o.patience, samples: o.samples, trainCount: o.trainCount, seed: o.seed, out: o.out });
-  });
+  .action(
+    async (o: {
+      K: number[];
+      flow: "planar" | "radial";
+      layers: string;
+      flowInit: "identity" | "random";
+      flowHead: "readout" | "shared";
+      latent: number;
+      hidden: number;
+      epochs: number;
+      batch: number;
+      lr: number;
+      optimizer: "adam" | "rmsprop";
+      annealSteps: number;
+      binarize: "threshold" | "dynamic";
+      validation: number;
+      patience: number;
+      samples: number;
+      trainCount?: number;
+      seed: number;
+      out: string;
+    }) => {
+      if (o.annealSteps < 0) throw new UserError("anneal-steps must be 0 or more");
+      if (o.validation < 0) throw new UserError("validation must be 0 or more");
+      await vaeCommand({
+        Ks: o.K,
+        flow: o.flow,
+        layers: o.layers === "2" ? 2 : 1,
+        flowInit: o.flowInit,
+        flowHead: o.flowHead,
+        latent: o.latent,
+        hidden: o.hidden,
+        epochs: o.epochs,
+        batch: o.batch,
+        lr: o.lr,
+        optimizer: o.optimizer,
+        annealSteps: o.annealSteps,
+        binarize: o.binarize,
+        validation: o.validation,
+        patience: o.patience,
+        samples: o.samples,
+        trainCount: o.trainCount,
+        seed: o.seed,
+        out: o.out,
+      });
+    },
+  );
 
 program
   .command("sample")
@@ -155,23 +325,49 @@ program
 
 program
   .command("compare")
-  .description("score saved VAE models on the same test digits: −ln p(x) of each, and paired differences between consecutive ones")
-  .requiredOption("--models <files>", "comma-separated .model.json files written by flowgrad vae", (v: string) => v.split(",").filter(Boolean))
-  .addOption(new Option("--binarize <how>", "test digits: threshold, or the fixed stochastic binarisation (default: as recorded in the model files)").choices(["threshold", "dynamic"]))
+  .description(
+    "score saved VAE models on the same test digits: −ln p(x) of each, and paired differences between consecutive ones",
+  )
+  .requiredOption("--models <files>", "comma-separated .model.json files written by flowgrad vae", (v: string) =>
+    v.split(",").filter(Boolean),
+  )
+  .addOption(
+    new Option(
+      "--binarize <how>",
+      "test digits: threshold, or the fixed stochastic binarisation (default: as recorded in the model files)",
+    ).choices(["threshold", "dynamic"]),
+  )
   .option("--samples <n>", "importance samples per test digit", positiveInt("samples"), 200)
   .option("--out <file>", "also write the results as JSON")
-  .action((o: { models: string[]; binarize?: "threshold" | "dynamic"; samples: number; out?: string }) => compareCommand(o.models, o.binarize, o.samples, o.out));
+  .action((o: { models: string[]; binarize?: "threshold" | "dynamic"; samples: number; out?: string }) =>
+    compareCommand(o.models, o.binarize, o.samples, o.out),
+  );
 
 program
   .command("calibrate")
-  .description('time gpu.js (--gpu-mode) against the CPU backend across sizes and print the thresholds for "--backend auto" on this machine (FLOWGRAD_AUTO_THRESHOLD)')
+  .description(
+    'time gpu.js (--gpu-mode) against the CPU backend across sizes and print the thresholds for "--backend auto" on this machine (FLOWGRAD_AUTO_THRESHOLD)',
+  )
   .option("--ms <n>", "time per backend and size, after a warm-up run", positiveNumber("ms"), 300)
-  .option("--element-sizes <list>", "elementwise sizes, comma-separated (default 1024 … 4194304, by 4×)", intList("element-sizes"))
+  .option(
+    "--element-sizes <list>",
+    "elementwise sizes, comma-separated (default 1024 … 4194304, by 4×)",
+    intList("element-sizes"),
+  )
   .option("--matmul-sizes <list>", "matrix sides, comma-separated (default 16 … 512, by 2×)", intList("matmul-sizes"))
   .option("--out <file>", "also write the measurements as JSON")
-  .option("--save", 'save the thresholds for this machine and mode, where "auto" finds them ($FLOWGRAD_CALIBRATION, else ~/.cache/flowgrad/calibration.json)')
+  .option(
+    "--save",
+    'save the thresholds for this machine and mode, where "auto" finds them ($FLOWGRAD_CALIBRATION, else ~/.cache/flowgrad/calibration.json)',
+  )
   .action((o: { ms: number; elementSizes?: number[]; matmulSizes?: number[]; out?: string; save?: boolean }) =>
-    calibrateCommand(program.opts<{ gpuMode?: GpuMode | "auto" }>().gpuMode, { msPerCase: o.ms, elementSizes: o.elementSizes, matmulSizes: o.matmulSizes }, o.out, o.save ?? false));
+    calibrateCommand(
+      program.opts<{ gpuMode?: GpuMode | "auto" }>().gpuMode,
+      { msPerCase: o.ms, elementSizes: o.elementSizes, matmulSizes: o.matmulSizes },
+      o.out,
+      o.save ?? false,
+    ),
+  );
 
 program
   .command("bench")
@@ -179,7 +375,8 @@ program
   .option("--quick", "the short run (under 2 minutes on 2 cores)")
   .action((o: { quick?: boolean }) => {
     const runner = path.join(root, "dist/bench/run.js");
-    if (!existsSync(runner)) throw new UserError("the benchmarks run from a clone of the flowgrad repository: npm ci && npm run bench");
+    if (!existsSync(runner))
+      throw new UserError("the benchmarks run from a clone of the flowgrad repository: npm ci && npm run bench");
     const r = spawnSync(process.execPath, [runner, ...(o.quick ? ["--quick"] : [])], { stdio: "inherit" });
     process.exitCode = r.status ?? 1;
   });

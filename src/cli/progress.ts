@@ -12,7 +12,12 @@ export interface Progress {
 export function progress(label: string, total: number): Progress {
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
-      { format: `${label.padEnd(22)} [{bar}] {percentage}% | ETA {eta_formatted} | {info}`, stream: process.stderr, hideCursor: true, etaBuffer: 200 },
+      {
+        format: `${label.padEnd(22)} [{bar}] {percentage}% | ETA {eta_formatted} | {info}`,
+        stream: process.stderr,
+        hideCursor: true,
+        etaBuffer: 200,
+      },
       cliProgress.Presets.shades_classic,
     );
     bar.start(total, 0, { info: "" });
@@ -23,8 +28,11 @@ export function progress(label: string, total: number): Progress {
   return {
     update: (done, info = "") => {
       if (done >= (nextTenth * total) / 10) {
-        const elapsed = (Date.now() - started) / 1000, eta = done > 0 ? (elapsed * (total - done)) / done : 0;
-        process.stderr.write(`${label}: ${Math.round((100 * done) / total)}% (${elapsed.toFixed(0)} s, ETA ${eta.toFixed(0)} s) ${info}\n`);
+        const elapsed = (Date.now() - started) / 1000,
+          eta = done > 0 ? (elapsed * (total - done)) / done : 0;
+        process.stderr.write(
+          `${label}: ${Math.round((100 * done) / total)}% (${elapsed.toFixed(0)} s, ETA ${eta.toFixed(0)} s) ${info}\n`,
+        );
         while (done >= (nextTenth * total) / 10) nextTenth++;
       }
     },

@@ -1,6 +1,19 @@
 // `flowgrad vae` and `flowgrad sample`: DLGMs with flow posteriors on MNIST (section 6.2).
 import path from "node:path";
-import { blankImage, drawGrey, evaluateVAE, evaluateVAEAsync, FlowVAE, pairedDifference, sampleBinary, sampleDigits, trainVAE, trainVAEAsync, type FlowKind, type VAEEvaluation } from "../models/index.js";
+import {
+  blankImage,
+  drawGrey,
+  evaluateVAE,
+  evaluateVAEAsync,
+  FlowVAE,
+  pairedDifference,
+  sampleBinary,
+  sampleDigits,
+  trainVAE,
+  trainVAEAsync,
+  type FlowKind,
+  type VAEEvaluation,
+} from "../models/index.js";
 import { Random } from "../autograd/index.js";
 import { prepareOutputDir, prepareOutputFile, UserError, writeJsonAtomic, writePng } from "../node/io.js";
 import { loadMnist, PIXELS, type MnistSplit } from "../node/mnist.js";
@@ -47,11 +60,21 @@ interface VAERecord extends VAEEvaluation {
 }
 
 function digitGrid(model: FlowVAE, file: string, seed: number): void {
-  const n = 10, cell = 28 * 2, gap = 2;
+  const n = 10,
+    cell = 28 * 2,
+    gap = 2;
   const image = blankImage(gap + n * (cell + gap), gap + n * (cell + gap));
   const digits = sampleDigits(model, n * n, seed);
   for (let i = 0; i < n * n; i++) {
-    drawGrey(image, digits.subarray(i * 784, (i + 1) * 784), 28, 28, gap + (i % n) * (cell + gap), gap + Math.floor(i / n) * (cell + gap), 2);
+    drawGrey(
+      image,
+      digits.subarray(i * 784, (i + 1) * 784),
+      28,
+      28,
+      gap + (i % n) * (cell + gap),
+      gap + Math.floor(i / n) * (cell + gap),
+      2,
+    );
   }
   writePng(file, image);
 }
@@ -60,29 +83,51 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
   const dir = prepareOutputDir(s.out);
   const data = loadMnist();
   const pool = s.trainCount ? Math.min(s.trainCount, data.train.count) : data.train.count;
-  if (s.validation >= pool) throw new UserError(`--validation ${s.validation} leaves no training digits (there are ${pool})`);
-  const fit = pool - s.validation, P = PIXELS;
+  if (s.validation >= pool)
+    throw new UserError(`--validation ${s.validation} leaves no training digits (there are ${pool})`);
+  const fit = pool - s.validation,
+    P = PIXELS;
   // Held-out digits come from the end of the training split; the test split is never looked at.
   // With dynamic binarisation the test and validation digits are drawn once, with fixed seeds that
   // do not depend on --seed, so every model is scored on the same binary digits.
   const dynamic = s.binarize === "dynamic";
   const train = (dynamic ? data.train.intensities : data.train.images).subarray(0, fit * P);
-  const heldOut = (dynamic ? sampleBinary(data.train.intensities.subarray(fit * P, pool * P), new Random(2016)) : data.train.images.subarray(fit * P, pool * P));
+  const heldOut = dynamic
+    ? sampleBinary(data.train.intensities.subarray(fit * P, pool * P), new Random(2016))
+    : data.train.images.subarray(fit * P, pool * P);
   const validation = s.validation > 0 ? heldOut : undefined;
   const test = testDigits(data.test, s.binarize);
   const records: VAERecord[] = [];
   const perExample: Float64Array[] = [];
   for (const K of s.Ks) {
-    const model = new FlowVAE({ K, flow: s.flow, flowInit: s.flowInit, flowHead: s.flowHead, stochasticLayers: s.layers, latent: s.latent, hidden: s.hidden, seed: s.seed });
+    const model = new FlowVAE({
+      K,
+      flow: s.flow,
+      flowInit: s.flowInit,
+      flowHead: s.flowHead,
+      stochasticLayers: s.layers,
+      latent: s.latent,
+      hidden: s.hidden,
+      seed: s.seed,
+    });
     const label = `vae ${s.flow} K=${K}`;
     const bar = progress(label, 1);
-    let result, lastValidation = "";
+    let result,
+      lastValidation = "";
     try {
       const options = {
-        epochs: s.epochs, batchSize: s.batch, lr: s.lr, optimizer: s.optimizer, annealSteps: s.annealSteps, seed: s.seed + 1,
-        binarize: dynamic ? "dynamic" : "fixed", validation, patience: s.patience,
+        epochs: s.epochs,
+        batchSize: s.batch,
+        lr: s.lr,
+        optimizer: s.optimizer,
+        annealSteps: s.annealSteps,
+        seed: s.seed + 1,
+        binarize: dynamic ? "dynamic" : "fixed",
+        validation,
+        patience: s.patience,
         onStep: (step: number, total: number, loss: number) => {
-          if (step % 5 === 0 || step === total) bar.update(step / total, `step ${step}/${total} F ${loss.toFixed(1)}${lastValidation}`);
+          if (step % 5 === 0 || step === total)
+            bar.update(step / total, `step ${step}/${total} F ${loss.toFixed(1)}${lastValidation}`);
         },
         onEpoch: (epoch: number, v: number | null) => {
           if (v !== null) lastValidation = ` · validation −ELBO ${v.toFixed(2)} after epoch ${epoch}`;
@@ -92,41 +137,80 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
     } finally {
       bar.stop();
     }
-    if (validation) console.log(`${label}: best validation −ELBO after epoch ${result.bestEpoch} of ${result.epochsRun}; testing those parameters`);
+    if (validation)
+      console.log(
+        `${label}: best validation −ELBO after epoch ${result.bestEpoch} of ${result.epochsRun}; testing those parameters`,
+      );
     const evalBar = progress(`${label} eval`, data.test.count);
     const t0 = performance.now();
     const onEvalProgress = (done: number) => evalBar.update(done);
-    const { perExample: nll, ...evaluation } = asyncReads() ? await evaluateVAEAsync(model, test, s.samples, 99, onEvalProgress) : evaluateVAE(model, test, s.samples, 99, onEvalProgress);
+    const { perExample: nll, ...evaluation } = asyncReads()
+      ? await evaluateVAEAsync(model, test, s.samples, 99, onEvalProgress)
+      : evaluateVAE(model, test, s.samples, 99, onEvalProgress);
     evalBar.stop();
     perExample.push(nll);
     const record: VAERecord = {
-      K, flow: s.flow, layers: s.layers, epochs: s.epochs, epochsRun: result.epochsRun, bestEpoch: result.bestEpoch,
-      validationLosses: result.validationLosses, binarize: s.binarize, trainSeconds: result.seconds, evalSeconds: (performance.now() - t0) / 1000,
-      finalTrainLoss: result.losses[result.losses.length - 1]!, ...evaluation,
+      K,
+      flow: s.flow,
+      layers: s.layers,
+      epochs: s.epochs,
+      epochsRun: result.epochsRun,
+      bestEpoch: result.bestEpoch,
+      validationLosses: result.validationLosses,
+      binarize: s.binarize,
+      trainSeconds: result.seconds,
+      evalSeconds: (performance.now() - t0) / 1000,
+      finalTrainLoss: result.losses[result.losses.length - 1]!,
+      ...evaluation,
     };
     records.push(record);
     const stem = path.join(dir, `vae-${s.flow}-K${K}-L${s.layers}`);
     saveVAE(`${stem}.model.json`, model, { trainedEpochs: result.bestEpoch, binarize: s.binarize, evaluation });
     onHost(() => digitGrid(model, `${stem}.samples.png`, s.seed));
-    console.log(`K=${K}: test −ELBO ${record.negativeElbo.toFixed(2)}, −ln p(x) ${record.negLogLikelihood.toFixed(2)} ± ${record.standardError.toFixed(2)} nats (train ${record.trainSeconds.toFixed(0)} s, eval ${record.evalSeconds.toFixed(0)} s)`);
+    console.log(
+      `K=${K}: test −ELBO ${record.negativeElbo.toFixed(2)}, −ln p(x) ${record.negLogLikelihood.toFixed(2)} ± ${record.standardError.toFixed(2)} nats (train ${record.trainSeconds.toFixed(0)} s, eval ${record.evalSeconds.toFixed(0)} s)`,
+    );
   }
-  const paired = pairedLines(s.Ks.map((K) => `K=${K}`), perExample);
-  writeJsonAtomic(path.join(dir, `vae-${s.flow}-L${s.layers}.json`), { command: `flowgrad ${process.argv.slice(2).join(" ")}`, settings: s, records, paired: paired.records });
-  const lines = ["| flow | K | layers | best epoch / run | test −ELBO | test −ln p(x) (IS, S=" + s.samples + ") | ± s.e. | train time | eval time |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"];
+  const paired = pairedLines(
+    s.Ks.map((K) => `K=${K}`),
+    perExample,
+  );
+  writeJsonAtomic(path.join(dir, `vae-${s.flow}-L${s.layers}.json`), {
+    command: `flowgrad ${process.argv.slice(2).join(" ")}`,
+    settings: s,
+    records,
+    paired: paired.records,
+  });
+  const lines = [
+    "| flow | K | layers | best epoch / run | test −ELBO | test −ln p(x) (IS, S=" +
+      s.samples +
+      ") | ± s.e. | train time | eval time |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+  ];
   for (const r of records) {
-    lines.push(`| ${r.K === 0 ? "none (diagonal Gaussian)" : r.flow} | ${r.K} | ${r.layers} | ${r.bestEpoch} / ${r.epochsRun} | ${r.negativeElbo.toFixed(2)} | ${r.negLogLikelihood.toFixed(2)} | ${r.standardError.toFixed(2)} | ${r.trainSeconds.toFixed(0)} s | ${r.evalSeconds.toFixed(0)} s |`);
+    lines.push(
+      `| ${r.K === 0 ? "none (diagonal Gaussian)" : r.flow} | ${r.K} | ${r.layers} | ${r.bestEpoch} / ${r.epochsRun} | ${r.negativeElbo.toFixed(2)} | ${r.negLogLikelihood.toFixed(2)} | ${r.standardError.toFixed(2)} | ${r.trainSeconds.toFixed(0)} s | ${r.evalSeconds.toFixed(0)} s |`,
+    );
   }
   console.log(`\n${lines.join("\n")}\n${paired.text}\nwritten: ${dir}`);
 }
 
 /** Paired differences of −ln p(x) between consecutive models, over the same test digits. */
-function pairedLines(labels: string[], perExample: Float64Array[]): { records: Array<{ from: string; to: string; meanDifference: number; standardError: number }>; text: string } {
+function pairedLines(
+  labels: string[],
+  perExample: Float64Array[],
+): { records: Array<{ from: string; to: string; meanDifference: number; standardError: number }>; text: string } {
   const records = [];
   for (let i = 1; i < perExample.length; i++) {
     const d = pairedDifference(perExample[i - 1]!, perExample[i]!);
     records.push({ from: labels[i - 1]!, to: labels[i]!, meanDifference: d.mean, standardError: d.standardError });
   }
-  const text = records.map((r) => `${r.to} − ${r.from}: ${r.meanDifference >= 0 ? "+" : ""}${r.meanDifference.toFixed(2)} ± ${r.standardError.toFixed(2)} nats of −ln p(x), paired over the same test digits`).join("\n");
+  const text = records
+    .map(
+      (r) =>
+        `${r.to} − ${r.from}: ${r.meanDifference >= 0 ? "+" : ""}${r.meanDifference.toFixed(2)} ± ${r.standardError.toFixed(2)} nats of −ln p(x), paired over the same test digits`,
+    )
+    .join("\n");
   return { records, text: text ? `\n${text}\n` : "" };
 }
 
@@ -136,13 +220,21 @@ function testDigits(test: MnistSplit, binarize: "threshold" | "dynamic"): Float6
 }
 
 /** Score saved models on the same test digits: −ln p(x) of each and paired differences between consecutive ones. */
-export async function compareCommand(models: string[], binarize: "threshold" | "dynamic" | undefined, samples: number, out: string | undefined): Promise<void> {
+export async function compareCommand(
+  models: string[],
+  binarize: "threshold" | "dynamic" | undefined,
+  samples: number,
+  out: string | undefined,
+): Promise<void> {
   // Checked first: finding out after minutes of evaluation that the result cannot be written loses them.
   const outFile = out === undefined ? undefined : prepareOutputFile(out);
   const loaded = models.map((file) => ({ file, ...loadVAEFile(file) }));
   for (const { file, model } of loaded) checkModelInputs(file, model, PIXELS, "an MNIST digit");
   const modes = new Set(loaded.map((m) => binarize ?? (m.manifest.binarize === "dynamic" ? "dynamic" : "threshold")));
-  if (modes.size > 1) throw new UserError("the models were trained with different binarisations; pass --binarize to score them on one test set");
+  if (modes.size > 1)
+    throw new UserError(
+      "the models were trained with different binarisations; pass --binarize to score them on one test set",
+    );
   const mode = [...modes][0]!;
   const test = testDigits(loadMnist().test, mode);
   const perExample: Float64Array[] = [];
@@ -150,17 +242,36 @@ export async function compareCommand(models: string[], binarize: "threshold" | "
   for (const { file, model } of loaded) {
     const bar = progress(`eval ${path.basename(file)}`, test.length / PIXELS);
     const onProgress = (done: number, total: number) => bar.update(done, `${done}/${total} digits`);
-    const { perExample: nll, ...evaluation } = asyncReads() ? await evaluateVAEAsync(model, test, samples, 99, onProgress) : evaluateVAE(model, test, samples, 99, onProgress);
+    const { perExample: nll, ...evaluation } = asyncReads()
+      ? await evaluateVAEAsync(model, test, samples, 99, onProgress)
+      : evaluateVAE(model, test, samples, 99, onProgress);
     bar.stop();
     perExample.push(nll);
-    rows.push({ file, K: model.config.K, flow: model.config.flow, layers: model.config.stochasticLayers, ...evaluation });
-    console.log(`${path.basename(file)}: test −ELBO ${evaluation.negativeElbo.toFixed(2)}, −ln p(x) ${evaluation.negLogLikelihood.toFixed(2)} ± ${evaluation.standardError.toFixed(2)} nats`);
+    rows.push({
+      file,
+      K: model.config.K,
+      flow: model.config.flow,
+      layers: model.config.stochasticLayers,
+      ...evaluation,
+    });
+    console.log(
+      `${path.basename(file)}: test −ELBO ${evaluation.negativeElbo.toFixed(2)}, −ln p(x) ${evaluation.negLogLikelihood.toFixed(2)} ± ${evaluation.standardError.toFixed(2)} nats`,
+    );
   }
-  const paired = pairedLines(loaded.map((m) => path.basename(m.file)), perExample);
+  const paired = pairedLines(
+    loaded.map((m) => path.basename(m.file)),
+    perExample,
+  );
   console.log(paired.text);
   if (outFile) {
     const file = outFile;
-    writeJsonAtomic(file, { command: `flowgrad ${process.argv.slice(2).join(" ")}`, binarize: mode, samples, models: rows, paired: paired.records });
+    writeJsonAtomic(file, {
+      command: `flowgrad ${process.argv.slice(2).join(" ")}`,
+      binarize: mode,
+      samples,
+      models: rows,
+      paired: paired.records,
+    });
     console.log(`written: ${file}`);
   }
 }

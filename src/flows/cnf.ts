@@ -1,4 +1,17 @@
-import { addN, concat, full, isGradEnabled, MLP, Module, noGrad, Random, sum, Tensor, vjpFunction, zeros } from "../autograd/index.js";
+import {
+  addN,
+  concat,
+  full,
+  isGradEnabled,
+  MLP,
+  Module,
+  noGrad,
+  Random,
+  sum,
+  Tensor,
+  vjpFunction,
+  zeros,
+} from "../autograd/index.js";
 import { checkPoints, type Flow, type FlowOutput } from "./flow.js";
 import { dopri5, rk4, type OdeFunction, type SolveStats, type Solution } from "./ode.js";
 
@@ -43,15 +56,23 @@ export class ContinuousFlow extends Module implements Flow {
   private readonly options: ContinuousFlowOptions;
   private readonly random: Random;
 
-  constructor(readonly dim: number, readonly field: (z: Tensor, t: number) => Tensor, options: ContinuousFlowOptions = {}) {
+  constructor(
+    readonly dim: number,
+    readonly field: (z: Tensor, t: number) => Tensor,
+    options: ContinuousFlowOptions = {},
+  ) {
     super();
-    if (!Number.isInteger(dim) || dim < 1) throw new Error(`ContinuousFlow: dimension must be a positive integer, got ${dim}`);
+    if (!Number.isInteger(dim) || dim < 1)
+      throw new Error(`ContinuousFlow: dimension must be a positive integer, got ${dim}`);
     this.T = options.T ?? 1;
-    if (!(this.T > 0) || !Number.isFinite(this.T)) throw new Error(`ContinuousFlow: T must be a positive finite time, got ${this.T}`);
+    if (!(this.T > 0) || !Number.isFinite(this.T))
+      throw new Error(`ContinuousFlow: T must be a positive finite time, got ${this.T}`);
     this.solver = options.solver ?? "rk4";
-    if (this.solver !== "rk4" && this.solver !== "dopri5") throw new Error(`ContinuousFlow: unknown solver "${String(this.solver)}"; choose rk4 or dopri5`);
+    if (this.solver !== "rk4" && this.solver !== "dopri5")
+      throw new Error(`ContinuousFlow: unknown solver "${String(this.solver)}"; choose rk4 or dopri5`);
     this.trace = options.trace ?? "exact";
-    if (this.trace !== "exact" && this.trace !== "hutchinson") throw new Error(`ContinuousFlow: unknown trace estimator "${String(this.trace)}"; choose exact or hutchinson`);
+    if (this.trace !== "exact" && this.trace !== "hutchinson")
+      throw new Error(`ContinuousFlow: unknown trace estimator "${String(this.trace)}"; choose exact or hutchinson`);
     this.options = options;
     this.random = options.random instanceof Random ? options.random : new Random(options.random ?? 0);
   }
@@ -62,7 +83,9 @@ export class ContinuousFlow extends Module implements Flow {
     // the products are recorded (createGraph) while a graph is being recorded, and are constants otherwise.
     const { value: dz, pullback } = vjpFunction((x) => this.field(x, t), z, { createGraph: isGradEnabled() });
     if (dz.rank !== 2 || dz.shape[0] !== z.shape[0] || dz.shape[1] !== this.dim) {
-      throw new Error(`ContinuousFlow: the vector field must map [N, ${this.dim}] to [N, ${this.dim}], got [${dz.shape.join(", ")}]`);
+      throw new Error(
+        `ContinuousFlow: the vector field must map [N, ${this.dim}] to [N, ${this.dim}], got [${dz.shape.join(", ")}]`,
+      );
     }
     const n = z.shape[0]!;
     if (probe) return { dz, trace: sum(pullback(probe).mul(probe), -1) };
@@ -70,7 +93,11 @@ export class ContinuousFlow extends Module implements Flow {
     for (let i = 0; i < this.dim; i++) {
       const unit = zeros([n, this.dim], { dtype: z.dtype });
       for (let p = 0; p < n; p++) unit.data[p * this.dim + i] = 1;
-      diagonal.push(pullback(unit).slice([0, i], [n, i + 1]).reshape([n])); // ∂f_i/∂z_i at every point
+      diagonal.push(
+        pullback(unit)
+          .slice([0, i], [n, i + 1])
+          .reshape([n]),
+      ); // ∂f_i/∂z_i at every point
     }
     return { dz, trace: diagonal.length === 1 ? diagonal[0]! : addN(diagonal) };
   }
@@ -83,7 +110,9 @@ export class ContinuousFlow extends Module implements Flow {
       const { dz, trace } = this.fieldAndTrace(zt!, t, probe);
       return [dz, trace];
     };
-    const { y: [zT, logAbsDet] } = this.solve(f, [z, zeros([n], { dtype: z.dtype })], 0, this.T);
+    const {
+      y: [zT, logAbsDet],
+    } = this.solve(f, [z, zeros([n], { dtype: z.dtype })], 0, this.T);
     return { z: zT!, logAbsDet: logAbsDet! };
   }
 
@@ -95,7 +124,10 @@ export class ContinuousFlow extends Module implements Flow {
 
   private solve(f: OdeFunction, y0: Tensor[], t0: number, t1: number): Solution {
     const o = this.options;
-    const solution = this.solver === "rk4" ? rk4(f, y0, t0, t1, o.steps ?? 10) : dopri5(f, y0, t0, t1, { rtol: o.rtol, atol: o.atol, maxSteps: o.maxSteps });
+    const solution =
+      this.solver === "rk4"
+        ? rk4(f, y0, t0, t1, o.steps ?? 10)
+        : dopri5(f, y0, t0, t1, { rtol: o.rtol, atol: o.atol, maxSteps: o.maxSteps });
     this.lastStats = solution.stats;
     return solution;
   }
@@ -103,7 +135,8 @@ export class ContinuousFlow extends Module implements Flow {
   private drawProbe(n: number, dtype: Tensor["dtype"]): Tensor {
     const probe = zeros([n, this.dim], { dtype });
     const gaussian = this.options.probe === "gaussian";
-    for (let i = 0; i < probe.size; i++) probe.data[i] = gaussian ? this.random.normal() : this.random.uniform() < 0.5 ? -1 : 1;
+    for (let i = 0; i < probe.size; i++)
+      probe.data[i] = gaussian ? this.random.normal() : this.random.uniform() < 0.5 ? -1 : 1;
     return probe;
   }
 }
@@ -111,10 +144,16 @@ export class ContinuousFlow extends Module implements Flow {
 /** CNF: the vector field is an MLP of (z, t) with tanh (smooth, as the trace's gradient needs). */
 export class CNF extends ContinuousFlow {
   readonly net: MLP;
-  constructor(dim: number, options: ContinuousFlowOptions & { hidden?: readonly number[]; random?: Random | number } = {}) {
+  constructor(
+    dim: number,
+    options: ContinuousFlowOptions & { hidden?: readonly number[]; random?: Random | number } = {},
+  ) {
     const random = options.random instanceof Random ? options.random : new Random(options.random ?? 0);
     const net = new MLP([dim + 1, ...(options.hidden ?? [32, 32]), dim], "tanh", { random });
-    super(dim, (z, t) => net.forward(concat([z, full([z.shape[0]!, 1], t, { dtype: z.dtype })], 1)), { ...options, random });
+    super(dim, (z, t) => net.forward(concat([z, full([z.shape[0]!, 1], t, { dtype: z.dtype })], 1)), {
+      ...options,
+      random,
+    });
     this.net = this.addModule("net", net);
   }
 }

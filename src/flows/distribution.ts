@@ -7,7 +7,10 @@ const LOG_2PI = Math.log(2 * Math.PI);
 export function normalLogProb(z: Tensor, mean: Tensor, logStd: Tensor): Tensor {
   const d = z.shape[z.rank - 1]!;
   const standardized = z.sub(mean).div(logStd.exp());
-  return sum(standardized.square(), -1).mul(-0.5).sub(sum(logStd, -1)).sub(0.5 * d * LOG_2PI);
+  return sum(standardized.square(), -1)
+    .mul(-0.5)
+    .sub(sum(logStd, -1))
+    .sub(0.5 * d * LOG_2PI);
 }
 
 /**
@@ -17,12 +20,16 @@ export function normalLogProb(z: Tensor, mean: Tensor, logStd: Tensor): Tensor {
 export class FlowDistribution extends Module {
   readonly mean: Tensor;
   readonly logStd: Tensor;
-  constructor(readonly flow: Flow, options: { mean?: ArrayLike<number>; logStd?: ArrayLike<number>; fixedBase?: boolean } = {}) {
+  constructor(
+    readonly flow: Flow,
+    options: { mean?: ArrayLike<number>; logStd?: ArrayLike<number>; fixedBase?: boolean } = {},
+  ) {
     super();
     const d = flow.dim;
     const mean = tensor(Array.from(options.mean ?? new Array<number>(d).fill(0)));
     const logStd = tensor(Array.from(options.logStd ?? new Array<number>(d).fill(0)));
-    if (mean.size !== d || logStd.size !== d) throw new Error(`FlowDistribution: base mean and logStd need ${d} values (the flow's dimension)`);
+    if (mean.size !== d || logStd.size !== d)
+      throw new Error(`FlowDistribution: base mean and logStd need ${d} values (the flow's dimension)`);
     this.mean = options.fixedBase ? mean : this.addParameter("mean", mean);
     this.logStd = options.fixedBase ? logStd : this.addParameter("logStd", logStd);
     if (flow instanceof Module) this.addModule("flow", flow);
@@ -30,7 +37,8 @@ export class FlowDistribution extends Module {
 
   /** n samples z_K with their ln q_K(z_K), differentiable with respect to every parameter (reparameterised). */
   sample(n: number, random?: Random | number): { z0: Tensor; z: Tensor; logProb: Tensor } {
-    if (!Number.isInteger(n) || n < 1) throw new Error(`FlowDistribution.sample: n must be a positive integer, got ${n}`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new Error(`FlowDistribution.sample: n must be a positive integer, got ${n}`);
     const eps = randn([n, this.flow.dim], { random });
     const z0 = eps.mul(this.logStd.exp()).add(this.mean);
     const { z, logAbsDet } = this.flow.forward(z0);

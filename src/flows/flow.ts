@@ -1,4 +1,16 @@
-import { addN, allocate, fromOpMulti, isComposedPreferred, isCreatingGraph, Module, recomputedVjp, Storage, Tensor, type DType, type TypedArray } from "../autograd/index.js";
+import {
+  addN,
+  allocate,
+  fromOpMulti,
+  isComposedPreferred,
+  isCreatingGraph,
+  Module,
+  recomputedVjp,
+  Storage,
+  Tensor,
+  type DType,
+  type TypedArray,
+} from "../autograd/index.js";
 import { sizeOf, type DeviceArray } from "../kernels/index.js";
 
 /** A flow layer's result: the transformed points and log|det ∂f/∂z| per point. */
@@ -18,7 +30,10 @@ export interface FlowOutput {
  * the fused backward kernel, so the fused layer has derivatives of every order.
  */
 export function fusedOp(
-  op: string, shapes: [readonly number[], readonly number[]], dtype: DType, inputs: Tensor[],
+  op: string,
+  shapes: [readonly number[], readonly number[]],
+  dtype: DType,
+  inputs: Tensor[],
   forward: { device: () => [DeviceArray, DeviceArray] | null; host: (first: TypedArray, second: TypedArray) => void },
   backward: {
     device: (gFirst: Tensor | null, gSecond: Tensor | null) => DeviceArray[] | null;
@@ -38,14 +53,22 @@ export function fusedOp(
     forward.host(...host);
     results = host;
   }
-  const [first, second] = fromOpMulti(op, [[results[0], shapes[0]], [results[1], shapes[1]]], inputs, ([g0, g1]) => {
-    if (isCreatingGraph()) return recomputedVjp(inputs, composed, [g0 ?? null, g1 ?? null]);
-    const onDevice = backward.device(g0 ?? null, g1 ?? null);
-    if (onDevice) return onDevice.map((g, i) => new Tensor(new Storage(g, inputs[i]!.dtype), inputs[i]!.shape));
-    const grads = inputs.map((t) => allocate(t.dtype, t.size));
-    backward.host(g0 ?? null, g1 ?? null, grads);
-    return grads.map((g, i) => new Tensor(g, inputs[i]!.shape));
-  });
+  const [first, second] = fromOpMulti(
+    op,
+    [
+      [results[0], shapes[0]],
+      [results[1], shapes[1]],
+    ],
+    inputs,
+    ([g0, g1]) => {
+      if (isCreatingGraph()) return recomputedVjp(inputs, composed, [g0 ?? null, g1 ?? null]);
+      const onDevice = backward.device(g0 ?? null, g1 ?? null);
+      if (onDevice) return onDevice.map((g, i) => new Tensor(new Storage(g, inputs[i]!.dtype), inputs[i]!.shape));
+      const grads = inputs.map((t) => allocate(t.dtype, t.size));
+      backward.host(g0 ?? null, g1 ?? null, grads);
+      return grads.map((g, i) => new Tensor(g, inputs[i]!.shape));
+    },
+  );
   return [first!, second!];
 }
 
@@ -56,7 +79,10 @@ export function fusedOp(
  */
 export class FlowInputError extends Error {
   override name = "FlowInputError";
-  constructor(message: string, readonly what: "points" | "parameters") {
+  constructor(
+    message: string,
+    readonly what: "points" | "parameters",
+  ) {
     super(message);
   }
 }
@@ -87,7 +113,10 @@ export function checkPoints(layer: string, z: Tensor, dim: number): void {
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;
     if (v - v !== 0) {
-      throw new FlowInputError(`${layer}: input holds ${v} at point ${Math.floor(i / dim)}, coordinate ${i % dim}; points must be finite`, "points");
+      throw new FlowInputError(
+        `${layer}: input holds ${v} at point ${Math.floor(i / dim)}, coordinate ${i % dim}; points must be finite`,
+        "points",
+      );
     }
   }
 }
@@ -98,7 +127,11 @@ function checkFiniteParameter(layer: string, key: string, t: Tensor): void {
   const data = t.data;
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;
-    if (v - v !== 0) throw new FlowInputError(`${layer}: parameter ${key} holds ${v} at index ${i}; parameters must be finite`, "parameters");
+    if (v - v !== 0)
+      throw new FlowInputError(
+        `${layer}: parameter ${key} holds ${v} at index ${i}; parameters must be finite`,
+        "parameters",
+      );
   }
 }
 
@@ -108,14 +141,19 @@ function checkFiniteParameter(layer: string, key: string, t: Tensor): void {
  * The rank of the first vector decides which. Returns N, D and whether parameters are per sample.
  */
 export function checkLayerParams(
-  layer: string, z: Tensor, vectors: Record<string, Tensor>, scalars: Record<string, Tensor>,
+  layer: string,
+  z: Tensor,
+  vectors: Record<string, Tensor>,
+  scalars: Record<string, Tensor>,
 ): { n: number; d: number; perSample: boolean } {
   if (z.rank !== 2) throw new Error(`${layer}: expected points of shape [N, D], got [${z.shape.join(", ")}]`);
   const [n, d] = z.shape as [number, number];
   const perSample = Object.values(vectors)[0]!.rank === 2;
   const check = (key: string, t: Tensor, expected: number[], ok: boolean): void => {
     if (!ok) {
-      throw new Error(`${layer}: parameter ${key} has shape [${t.shape.join(", ")}], expected [${expected.join(", ")}] for points [${n}, ${d}] (${perSample ? "per-sample" : "shared"} parameters)`);
+      throw new Error(
+        `${layer}: parameter ${key} has shape [${t.shape.join(", ")}], expected [${expected.join(", ")}] for points [${n}, ${d}] (${perSample ? "per-sample" : "shared"} parameters)`,
+      );
     }
     if (t.dtype !== z.dtype) throw new Error(`${layer}: parameter ${key} is ${t.dtype}, points are ${z.dtype}`);
   };
@@ -141,7 +179,8 @@ export class Sequential extends Module implements Flow {
     if (layers.length === 0) throw new Error("Sequential: needs at least one flow layer");
     this.dim = layers[0]!.dim;
     layers.forEach((layer, i) => {
-      if (layer.dim !== this.dim) throw new Error(`Sequential: layer ${i} has dimension ${layer.dim}, layer 0 has ${this.dim}`);
+      if (layer.dim !== this.dim)
+        throw new Error(`Sequential: layer ${i} has dimension ${layer.dim}, layer 0 has ${this.dim}`);
       if (layer instanceof Module) this.addModule(String(i), layer);
     });
     this.layers = layers;
@@ -155,7 +194,9 @@ export class Sequential extends Module implements Flow {
       } catch (error) {
         // A layer that finds non-finite input got it from the layer before: blame that one.
         if (i > 0 && error instanceof FlowInputError && error.what === "points") {
-          throw new Error(`Sequential: layer ${i - 1} of ${this.layers.length} turned finite points into non-finite ones (${error.message}); the flow overflowed — fewer layers, a smaller learning rate, or smaller parameters`);
+          throw new Error(
+            `Sequential: layer ${i - 1} of ${this.layers.length} turned finite points into non-finite ones (${error.message}); the flow overflowed — fewer layers, a smaller learning rate, or smaller parameters`,
+          );
         }
         throw error;
       }

@@ -37,16 +37,29 @@ export class HamiltonianFlow extends Module implements Flow {
   readonly temperingRaw: Tensor;
   private readonly gradU: (z: Tensor) => Tensor;
 
-  constructor(readonly latentDim: number, readonly energy: (z: Tensor) => Tensor, options: HamiltonianFlowOptions = {}) {
+  constructor(
+    readonly latentDim: number,
+    readonly energy: (z: Tensor) => Tensor,
+    options: HamiltonianFlowOptions = {},
+  ) {
     super();
-    if (!Number.isInteger(latentDim) || latentDim < 1) throw new Error(`HamiltonianFlow: the latent dimension must be a positive integer, got ${latentDim}`);
+    if (!Number.isInteger(latentDim) || latentDim < 1)
+      throw new Error(`HamiltonianFlow: the latent dimension must be a positive integer, got ${latentDim}`);
     this.dim = 2 * latentDim;
     this.K = options.K ?? 5;
-    if (!Number.isInteger(this.K) || this.K < 1) throw new Error(`HamiltonianFlow: K (leapfrog steps) must be a positive integer, got ${this.K}`);
-    const step = options.stepSize ?? 0.1, tempering = options.tempering ?? 1;
-    if (!(step > 0) || !(tempering > 0)) throw new Error(`HamiltonianFlow: the step size and the tempering must be positive, got ${step} and ${tempering}`);
+    if (!Number.isInteger(this.K) || this.K < 1)
+      throw new Error(`HamiltonianFlow: K (leapfrog steps) must be a positive integer, got ${this.K}`);
+    const step = options.stepSize ?? 0.1,
+      tempering = options.tempering ?? 1;
+    if (!(step > 0) || !(tempering > 0))
+      throw new Error(
+        `HamiltonianFlow: the step size and the tempering must be positive, got ${step} and ${tempering}`,
+      );
     this.stepRaw = this.addParameter("stepRaw", tensor(new Array<number>(latentDim).fill(inverseSoftplus(step))));
-    this.temperingRaw = this.addParameter("temperingRaw", tensor(new Array<number>(this.K).fill(inverseSoftplus(tempering))));
+    this.temperingRaw = this.addParameter(
+      "temperingRaw",
+      tensor(new Array<number>(this.K).fill(inverseSoftplus(tempering))),
+    );
     // ∇U of each point: U sums over points, so the gradient of the sum is each point's own. While a
     // graph is recorded (training), grad records its own pass, so the flow's gradient can go through it.
     this.gradU = (z) => grad((x) => sum(this.energy(x)))(z)[0]!;
@@ -62,9 +75,12 @@ export class HamiltonianFlow extends Module implements Flow {
 
   forward(x: Tensor): FlowOutput {
     checkPoints("HamiltonianFlow", x, this.dim);
-    const n = x.shape[0]!, d = this.latentDim;
-    let z = x.slice([0, 0], [n, d]), rho = x.slice([0, d], [n, 2 * d]);
-    const eps = this.stepSizes(), alpha = this.temperings();
+    const n = x.shape[0]!,
+      d = this.latentDim;
+    let z = x.slice([0, 0], [n, d]),
+      rho = x.slice([0, d], [n, 2 * d]);
+    const eps = this.stepSizes(),
+      alpha = this.temperings();
     for (let k = 0; k < this.K; k++) {
       [z, rho] = this.leapfrog(z, rho, eps);
       rho = rho.mul(alpha.slice([k], [k + 1])); // tempering: the only volume change
@@ -85,9 +101,12 @@ export class HamiltonianFlow extends Module implements Flow {
   inverse(y: Tensor): Tensor {
     checkPoints("HamiltonianFlow.inverse", y, this.dim);
     return noGrad(() => {
-      const n = y.shape[0]!, d = this.latentDim;
-      let z = y.slice([0, 0], [n, d]), rho = y.slice([0, d], [n, 2 * d]);
-      const eps = this.stepSizes(), alpha = this.temperings();
+      const n = y.shape[0]!,
+        d = this.latentDim;
+      let z = y.slice([0, 0], [n, d]),
+        rho = y.slice([0, d], [n, 2 * d]);
+      const eps = this.stepSizes(),
+        alpha = this.temperings();
       for (let k = this.K - 1; k >= 0; k--) {
         rho = rho.div(alpha.slice([k], [k + 1]));
         [z, rho] = this.leapfrog(z, rho, eps.neg());

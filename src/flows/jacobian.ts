@@ -15,7 +15,8 @@ export function jacobian(f: (z: Tensor) => Tensor, z: Tensor): Tensor {
   if (z.rank !== 2) throw new Error(`jacobian: expected points of shape [N, D], got [${z.shape.join(", ")}]`);
   const n = z.shape[0]!;
   const { value, pullback } = vjpFunction(f, z);
-  if (value.rank !== 2 || value.shape[0] !== n) throw new Error(`jacobian: f must map [N, D] to [N, D'], got [${value.shape.join(", ")}] for N = ${n}`);
+  if (value.rank !== 2 || value.shape[0] !== n)
+    throw new Error(`jacobian: f must map [N, D] to [N, D'], got [${value.shape.join(", ")}] for N = ${n}`);
   const dOut = value.shape[1]!;
   const seed = new Tensor(allocate(z.dtype, n * dOut), [n, dOut]);
   const rows: Tensor[] = [];
@@ -39,10 +40,16 @@ export function logAbsDet(matrices: Tensor): Tensor {
   if (matrices.rank !== 3 || matrices.shape[1] !== matrices.shape[2]) {
     throw new Error(`logAbsDet: expected square matrices [N, D, D], got [${matrices.shape.join(", ")}]`);
   }
-  if (matrices.requiresGrad && isGradEnabled()) throw new Error("logAbsDet: has no backward (it is the O(D³) baseline, for measuring); call it on matrices.detach() or inside noGrad()");
+  if (matrices.requiresGrad && isGradEnabled())
+    throw new Error(
+      "logAbsDet: has no backward (it is the O(D³) baseline, for measuring); call it on matrices.detach() or inside noGrad()",
+    );
   const [n, d] = matrices.shape as [number, number];
   const device = getBackend().resident?.logAbsDet?.(matrices.storage.kernelInput, n, d) ?? null;
-  return new Tensor(opOutput(device, matrices.dtype, n, (out) => getBackend().logAbsDet(matrices.data, n, d, out)), [n]);
+  return new Tensor(
+    opOutput(device, matrices.dtype, n, (out) => getBackend().logAbsDet(matrices.data, n, d, out)),
+    [n],
+  );
 }
 
 /** log|det ∂f/∂z| per point, the O(D³) way: the full Jacobian by autograd, then LU. */

@@ -37,13 +37,17 @@ function checkFiniteState(solver: string, y: OdeState, t: number, step: number):
     const data = tensor.data;
     for (let i = 0; i < data.length; i++) {
       const v = data[i]!;
-      if (v - v !== 0) throw new Error(`${solver}: the state became ${v} at t = ${t} (step ${step}); the dynamics blow up there — a smaller learning rate, a shorter time, or tighter tolerances`);
+      if (v - v !== 0)
+        throw new Error(
+          `${solver}: the state became ${v} at t = ${t} (step ${step}); the dynamics blow up there — a smaller learning rate, a shorter time, or tighter tolerances`,
+        );
     }
   }
 }
 
 function checkInterval(solver: string, t0: number, t1: number): void {
-  if (!Number.isFinite(t0) || !Number.isFinite(t1)) throw new Error(`${solver}: the time interval must be finite, got [${t0}, ${t1}]`);
+  if (!Number.isFinite(t0) || !Number.isFinite(t1))
+    throw new Error(`${solver}: the time interval must be finite, got [${t0}, ${t1}]`);
 }
 
 /** Classic fourth-order Runge–Kutta with `steps` equal steps from t0 to t1 (t1 < t0 integrates backwards). */
@@ -100,30 +104,65 @@ const E = B5.map((b, i) => b - B4[i]!).concat([-B4[6]!]);
 export function dopri5(f: OdeFunction, y0: OdeState, t0: number, t1: number, options: Dopri5Options = {}): Solution {
   checkInterval("dopri5", t0, t1);
   const { rtol = 1e-6, atol = 1e-8, maxSteps = 10_000 } = options;
-  if (!(rtol >= 0 && atol >= 0 && rtol + atol > 0)) throw new Error(`dopri5: rtol and atol must be non-negative and not both 0, got ${rtol} and ${atol}`);
-  if (!Number.isInteger(maxSteps) || maxSteps < 1) throw new Error(`dopri5: maxSteps must be a positive integer, got ${maxSteps}`);
-  const span = t1 - t0, direction = Math.sign(span) || 1;
+  if (!(rtol >= 0 && atol >= 0 && rtol + atol > 0))
+    throw new Error(`dopri5: rtol and atol must be non-negative and not both 0, got ${rtol} and ${atol}`);
+  if (!Number.isInteger(maxSteps) || maxSteps < 1)
+    throw new Error(`dopri5: maxSteps must be a positive integer, got ${maxSteps}`);
+  const span = t1 - t0,
+    direction = Math.sign(span) || 1;
   const stats: SolveStats = { evaluations: 0, steps: 0, rejected: 0 };
   if (span === 0) return { y: y0, stats };
   const evaluate = (t: number, y: OdeState): OdeState => {
     stats.evaluations++;
     return f(t, y);
   };
-  let t = t0, y = y0, h = direction * Math.min(Math.abs(options.firstStep ?? span / 10), Math.abs(span));
+  let t = t0,
+    y = y0,
+    h = direction * Math.min(Math.abs(options.firstStep ?? span / 10), Math.abs(span));
   let k1 = evaluate(t, y);
   for (let attempt = 0; ; attempt++) {
     if (attempt >= maxSteps) {
-      throw new Error(`dopri5: did not reach t = ${t1} within ${maxSteps} steps at rtol ${rtol}, atol ${atol} (reached t = ${t}); loosen the tolerances, raise maxSteps, or shorten the time`);
+      throw new Error(
+        `dopri5: did not reach t = ${t1} within ${maxSteps} steps at rtol ${rtol}, atol ${atol} (reached t = ${t}); loosen the tolerances, raise maxSteps, or shorten the time`,
+      );
     }
     if (direction * (t + h - t1) > 0) h = t1 - t; // land on t1
     if (Math.abs(h) <= 1e-12 * Math.abs(span) || t + h === t) {
-      throw new Error(`dopri5: the step size underflowed to ${h} at t = ${t} (rtol ${rtol}, atol ${atol}); the dynamics are too stiff or not smooth there`);
+      throw new Error(
+        `dopri5: the step size underflowed to ${h} at t = ${t} (rtol ${rtol}, atol ${atol}); the dynamics are too stiff or not smooth there`,
+      );
     }
     const ks: OdeState[] = [k1];
-    for (let s = 1; s < 6; s++) ks.push(evaluate(t + C[s]! * h, combine(y, A[s]!.map((a) => a * h), ks)));
-    const next = combine(y, B5.map((b) => b * h), ks);
+    for (let s = 1; s < 6; s++)
+      ks.push(
+        evaluate(
+          t + C[s]! * h,
+          combine(
+            y,
+            A[s]!.map((a) => a * h),
+            ks,
+          ),
+        ),
+      );
+    const next = combine(
+      y,
+      B5.map((b) => b * h),
+      ks,
+    );
     const k7 = evaluate(t + h, next);
-    const error = noGrad(() => errorNorm(combine(next.map((n) => n.mul(0)), E.map((e) => e * h), [...ks, k7]), y, next, rtol, atol));
+    const error = noGrad(() =>
+      errorNorm(
+        combine(
+          next.map((n) => n.mul(0)),
+          E.map((e) => e * h),
+          [...ks, k7],
+        ),
+        y,
+        next,
+        rtol,
+        atol,
+      ),
+    );
     if (!Number.isFinite(error)) {
       checkFiniteState("dopri5", next, t + h, stats.steps + 1);
       throw new Error(`dopri5: the error estimate became ${error} at t = ${t}`);
@@ -143,9 +182,12 @@ export function dopri5(f: OdeFunction, y0: OdeState, t0: number, t1: number, opt
 
 /** RMS over every element of err / (atol + rtol·max(|y|, |y_new|)), read on the host. */
 function errorNorm(err: OdeState, y: OdeState, next: OdeState, rtol: number, atol: number): number {
-  let sum = 0, count = 0;
+  let sum = 0,
+    count = 0;
   err.forEach((e, j) => {
-    const ed = e.data, yd = y[j]!.data, nd = next[j]!.data;
+    const ed = e.data,
+      yd = y[j]!.data,
+      nd = next[j]!.data;
     for (let i = 0; i < ed.length; i++) {
       const scale = atol + rtol * Math.max(Math.abs(yd[i]!), Math.abs(nd[i]!));
       sum += (ed[i]! / scale) ** 2;

@@ -22,7 +22,8 @@ export type Implementation = "fused" | "composed";
  * reference for the fused kernel.
  */
 export function constrainPlanarComposed(u: Tensor, w: Tensor): { uHat: Tensor; slack: Tensor } {
-  const wu = sum(w.mul(u), -1), ww = sum(w.mul(w), -1);
+  const wu = sum(w.mul(u), -1),
+    ww = sum(w.mul(w), -1);
   // At w = 0 the layer is a translation (determinant 1): its slack is 1, not softplus(0).
   const slack = where(ww.gt(0), wu.softplus().add(SLACK_FLOOR), 1);
   const safe = where(ww.gt(0), ww, 1);
@@ -31,9 +32,19 @@ export function constrainPlanarComposed(u: Tensor, w: Tensor): { uHat: Tensor; s
   let uHat = u.sub(column(wu.div(safe)).mul(w)).add(column(slack.sub(1).div(safe)).mul(w));
   // Refined as the fused kernel refines it (on host float64 values): a constant nudge along w.
   if (u.dtype === "float64" && !uHat.storage.onDevice && !w.storage.onDevice) {
-    const rows = u.rank === 2 ? u.shape[0]! : 1, d = u.shape[u.rank - 1]!;
-    const residual = planarSlackResidual(uHat.data, w.data, slack.rank === 0 ? slack.reshape([1]).data : slack.data, rows, d);
-    const nudge = new Tensor(residual.map((r, i) => (ww.data[i]! > 0 ? r / ww.data[i]! : 0)), u.rank === 2 ? [rows, 1] : [1]);
+    const rows = u.rank === 2 ? u.shape[0]! : 1,
+      d = u.shape[u.rank - 1]!;
+    const residual = planarSlackResidual(
+      uHat.data,
+      w.data,
+      slack.rank === 0 ? slack.reshape([1]).data : slack.data,
+      rows,
+      d,
+    );
+    const nudge = new Tensor(
+      residual.map((r, i) => (ww.data[i]! > 0 ? r / ww.data[i]! : 0)),
+      u.rank === 2 ? [rows, 1] : [1],
+    );
     uHat = uHat.add(nudge.mul(w.detach()));
   }
   return { uHat, slack: slack.rank === 0 ? slack.reshape([1]) : slack };
@@ -43,23 +54,56 @@ export function constrainPlanarComposed(u: Tensor, w: Tensor): { uHat: Tensor; s
  * The same constraint as one fused op (kernels/cpu/flows.ts), with its hand-written backward. Second
  * derivatives: a createGraph pass differentiates constrainPlanarComposed instead (fusedOp).
  */
-export function constrainPlanar(u: Tensor, w: Tensor, implementation: Implementation = "fused"): { uHat: Tensor; slack: Tensor } {
+export function constrainPlanar(
+  u: Tensor,
+  w: Tensor,
+  implementation: Implementation = "fused",
+): { uHat: Tensor; slack: Tensor } {
   if (u.rank !== w.rank || u.shape.some((s, i) => s !== w.shape[i]) || u.rank < 1 || u.rank > 2) {
-    throw new Error(`planar: parameters u [${u.shape.join(", ")}] and w [${w.shape.join(", ")}] must have one shape, [D] or [N, D]`);
+    throw new Error(
+      `planar: parameters u [${u.shape.join(", ")}] and w [${w.shape.join(", ")}] must have one shape, [D] or [N, D]`,
+    );
   }
-  const d = u.shape[u.rank - 1]!, rows = u.rank === 2 ? u.shape[0]! : 1;
+  const d = u.shape[u.rank - 1]!,
+    rows = u.rank === 2 ? u.shape[0]! : 1;
   if (implementation === "composed") return checkSlack(constrainPlanarComposed(u, w), u, w, rows, d);
   const on = [u.storage.kernelInput, w.storage.kernelInput] as const;
-  const [uHat, slack] = fusedOp("planarConstraint", [u.shape, [rows]], u.dtype, [u, w], {
-    device: () => getBackend().resident?.planarConstraint?.(on[0], on[1], rows, d) ?? null,
-    host: (uHatOut, slackOut) => getBackend().planarConstraint(u.data, w.data, rows, d, uHatOut, slackOut),
-  }, {
-    device: (gUHat, gSlack) => getBackend().resident?.planarConstraintBackward?.(on[0], on[1], rows, d, gUHat?.storage.kernelInput ?? null, gSlack?.storage.kernelInput ?? null) ?? null,
-    host: (gUHat, gSlack, [gu, gw]) => getBackend().planarConstraintBackward(u.data, w.data, rows, d, gUHat?.data ?? null, gSlack?.data ?? null, gu!, gw!),
-  }, (u, w) => {
-    const c = constrainPlanarComposed(u, w);
-    return [c.uHat, c.slack];
-  });
+  const [uHat, slack] = fusedOp(
+    "planarConstraint",
+    [u.shape, [rows]],
+    u.dtype,
+    [u, w],
+    {
+      device: () => getBackend().resident?.planarConstraint?.(on[0], on[1], rows, d) ?? null,
+      host: (uHatOut, slackOut) => getBackend().planarConstraint(u.data, w.data, rows, d, uHatOut, slackOut),
+    },
+    {
+      device: (gUHat, gSlack) =>
+        getBackend().resident?.planarConstraintBackward?.(
+          on[0],
+          on[1],
+          rows,
+          d,
+          gUHat?.storage.kernelInput ?? null,
+          gSlack?.storage.kernelInput ?? null,
+        ) ?? null,
+      host: (gUHat, gSlack, [gu, gw]) =>
+        getBackend().planarConstraintBackward(
+          u.data,
+          w.data,
+          rows,
+          d,
+          gUHat?.data ?? null,
+          gSlack?.data ?? null,
+          gu!,
+          gw!,
+        ),
+    },
+    (u, w) => {
+      const c = constrainPlanarComposed(u, w);
+      return [c.uHat, c.slack];
+    },
+  );
   return checkSlack({ uHat, slack }, u, w, rows, d);
 }
 
@@ -74,13 +118,22 @@ export const SLACK_TOLERANCE = 1e-2;
  * ≈ 1e6 with the constraint active): the log-det would not describe the map. Checked on host float64
  * values; float32 and device values carry their own rounding (~1e-7 relative) and are not checked.
  */
-function checkSlack(c: { uHat: Tensor; slack: Tensor }, u: Tensor, w: Tensor, rows: number, d: number): { uHat: Tensor; slack: Tensor } {
+function checkSlack(
+  c: { uHat: Tensor; slack: Tensor },
+  u: Tensor,
+  w: Tensor,
+  rows: number,
+  d: number,
+): { uHat: Tensor; slack: Tensor } {
   if (u.dtype !== "float64" || c.uHat.storage.onDevice || c.slack.storage.onDevice || w.storage.onDevice) return c;
   const errors = planarSlackError(c.uHat.data, w.data, c.slack.data, rows, d);
   for (let r = 0; r < rows; r++) {
     if (!(errors[r]! <= SLACK_TOLERANCE)) {
       const norm = (t: Tensor) => Math.hypot(...Array.from(t.data.subarray(r * d, r * d + d)));
-      throw new FlowInputError(`planar: parameters${rows > 1 ? ` of row ${r}` : ""} too large for float64 (‖u‖ = ${norm(u).toExponential(2)}, ‖w‖ = ${norm(w).toExponential(2)}): the û that float64 can hold has 1 + wᵀû off by ${(100 * errors[r]!).toPrecision(3)} % from the ${c.slack.data[r]!.toExponential(3)} its log-det uses, so the log-det would not describe the map; rescale u and w, or lower the learning rate`, "parameters");
+      throw new FlowInputError(
+        `planar: parameters${rows > 1 ? ` of row ${r}` : ""} too large for float64 (‖u‖ = ${norm(u).toExponential(2)}, ‖w‖ = ${norm(w).toExponential(2)}): the û that float64 can hold has 1 + wᵀû off by ${(100 * errors[r]!).toPrecision(3)} % from the ${c.slack.data[r]!.toExponential(3)} its log-det uses, so the log-det would not describe the map; rescale u and w, or lower the learning rate`,
+        "parameters",
+      );
     }
   }
   return c;
@@ -103,30 +156,75 @@ function checkPlanarParams(z: Tensor, p: PlanarParams, layer: string): { n: numb
  * fused layer come from planarComposed: differentiated in a createGraph pass, or recorded in the
  * forward by hvp, hessian, jvp and nested grad (fusedOp).
  */
-export function planar(z: Tensor, params: PlanarParams, implementation: Implementation = "fused", layer = "planar"): FlowOutput {
+export function planar(
+  z: Tensor,
+  params: PlanarParams,
+  implementation: Implementation = "fused",
+  layer = "planar",
+): FlowOutput {
   const { n, d, perSample } = checkPlanarParams(z, params, layer);
   const { uHat, slack } = constrainPlanar(params.u, params.w, implementation);
   const { w, b } = params;
   if (implementation === "composed") return planarComposed(z, uHat, w, b, slack);
   const inputs = [z, uHat, w, b, slack];
   const on = inputs.map((t) => t.storage.kernelInput);
-  const [out, logAbsDet] = fusedOp("planar", [z.shape, [n]], z.dtype, inputs, {
-    device: () => getBackend().resident?.planarForward?.(on[0]!, on[1]!, on[2]!, on[3]!, on[4]!, n, d, perSample) ?? null,
-    host: (out, logAbsDet) => getBackend().planarForward(z.data, uHat.data, w.data, b.data, slack.data, n, d, perSample, out, logAbsDet),
-  }, {
-    device: (gOut, gLd) => getBackend().resident?.planarBackward?.(on[0]!, on[1]!, on[2]!, on[3]!, on[4]!, n, d, perSample, gOut?.storage.kernelInput ?? null, gLd?.storage.kernelInput ?? null) ?? null,
-    host: (gOut, gLd, g) => getBackend().planarBackward(z.data, uHat.data, w.data, b.data, slack.data, n, d, perSample, gOut?.data ?? null, gLd?.data ?? null, g[0]!, g[1]!, g[2]!, g[3]!, g[4]!),
-  }, (...xs) => {
-    const o = planarComposed(...(xs as [Tensor, Tensor, Tensor, Tensor, Tensor]));
-    return [o.z, o.logAbsDet];
-  });
+  const [out, logAbsDet] = fusedOp(
+    "planar",
+    [z.shape, [n]],
+    z.dtype,
+    inputs,
+    {
+      device: () =>
+        getBackend().resident?.planarForward?.(on[0]!, on[1]!, on[2]!, on[3]!, on[4]!, n, d, perSample) ?? null,
+      host: (out, logAbsDet) =>
+        getBackend().planarForward(z.data, uHat.data, w.data, b.data, slack.data, n, d, perSample, out, logAbsDet),
+    },
+    {
+      device: (gOut, gLd) =>
+        getBackend().resident?.planarBackward?.(
+          on[0]!,
+          on[1]!,
+          on[2]!,
+          on[3]!,
+          on[4]!,
+          n,
+          d,
+          perSample,
+          gOut?.storage.kernelInput ?? null,
+          gLd?.storage.kernelInput ?? null,
+        ) ?? null,
+      host: (gOut, gLd, g) =>
+        getBackend().planarBackward(
+          z.data,
+          uHat.data,
+          w.data,
+          b.data,
+          slack.data,
+          n,
+          d,
+          perSample,
+          gOut?.data ?? null,
+          gLd?.data ?? null,
+          g[0]!,
+          g[1]!,
+          g[2]!,
+          g[3]!,
+          g[4]!,
+        ),
+    },
+    (...xs) => {
+      const o = planarComposed(...(xs as [Tensor, Tensor, Tensor, Tensor, Tensor]));
+      return [o.z, o.logAbsDet];
+    },
+  );
   return { z: out, logAbsDet };
 }
 
 /** The planar layer written with autograd ops, from the constrained parameters: the fused kernel's reference. */
 function planarComposed(z: Tensor, uHat: Tensor, w: Tensor, b: Tensor, slack: Tensor): FlowOutput {
   const a = sum(z.mul(w), -1).add(b); // [N]
-  const h = a.tanh(), h2 = h.square();
+  const h = a.tanh(),
+    h2 = h.square();
   const out = z.add(h.unsqueeze(1).mul(uHat));
   return { z: out, logAbsDet: h2.add(h2.neg().add(1).mul(slack)).log() };
 }
@@ -140,11 +238,17 @@ export function planarInverse(y: Tensor, params: PlanarParams, layer = "planar.i
   const { n, d, perSample } = checkPlanarParams(y, params, layer);
   const constrained = noGrad(() => constrainPlanar(params.u, params.w));
   const on = [y, constrained.uHat, params.w, params.b, constrained.slack].map((t) => t.storage.kernelInput);
-  const device = getBackend().resident?.planarInverse?.(on[0]!, on[1]!, on[2]!, on[3]!, on[4]!, n, d, perSample) ?? null;
+  const device =
+    getBackend().resident?.planarInverse?.(on[0]!, on[1]!, on[2]!, on[3]!, on[4]!, n, d, perSample) ?? null;
   const out = opOutput(device, y.dtype, n * d, (out) => {
-    const uHat = constrained.uHat.data, slack = constrained.slack.data, w = params.w.data, b = params.b.data;
+    const uHat = constrained.uHat.data,
+      slack = constrained.slack.data,
+      w = params.w.data,
+      b = params.b.data;
     for (let i = 0; i < n; i++) {
-      const yo = i * d, po = perSample ? yo : 0, bi = b[perSample ? i : 0]!;
+      const yo = i * d,
+        po = perSample ? yo : 0,
+        bi = b[perSample ? i : 0]!;
       let c = 0;
       for (let j = 0; j < d; j++) c += w[po + j]! * y.data[yo + j]!;
       const s = solveMonotone(c, slack[perSample ? i : 0]!, bi);
@@ -162,12 +266,14 @@ export function planarInverse(y: Tensor, params: PlanarParams, layer = "planar.i
 export function solveMonotone(c: number, slack: number, b: number): number {
   const kappa = slack - 1;
   // |tanh| ≤ 1 brackets the root in [c − |κ|, c + |κ|].
-  let lo = c - Math.abs(kappa), hi = c + Math.abs(kappa);
+  let lo = c - Math.abs(kappa),
+    hi = c + Math.abs(kappa);
   let s = c - kappa * Math.tanh(c + b); // a good first guess when |κ| is small
   if (!(s >= lo && s <= hi)) s = 0.5 * (lo + hi);
   // Newton, but bisect when the Newton step leaves the bracket or would not halve the error
   // (Newton alone can oscillate across the kink of tanh for large κ): "rtsafe".
-  let step = hi - lo, previousStep = step;
+  let step = hi - lo,
+    previousStep = step;
   for (let iter = 0; iter < 200; iter++) {
     const t = Math.tanh(s + b);
     const g = s + kappa * t - c;
@@ -196,13 +302,24 @@ export class PlanarFlow extends Module implements Flow {
   readonly w: Tensor;
   readonly b: Tensor;
   implementation: Implementation;
-  constructor(readonly dim: number, options: { u?: ArrayLike<number>; w?: ArrayLike<number>; b?: number; random?: Random | number; implementation?: Implementation } = {}) {
+  constructor(
+    readonly dim: number,
+    options: {
+      u?: ArrayLike<number>;
+      w?: ArrayLike<number>;
+      b?: number;
+      random?: Random | number;
+      implementation?: Implementation;
+    } = {},
+  ) {
     super();
-    if (!Number.isInteger(dim) || dim < 1) throw new Error(`PlanarFlow: dimension must be a positive integer, got ${dim}`);
+    if (!Number.isInteger(dim) || dim < 1)
+      throw new Error(`PlanarFlow: dimension must be a positive integer, got ${dim}`);
     const init = (name: "u" | "w", given?: ArrayLike<number>): Tensor => {
       // N(0, 0.1²), scaled on the host: parameters start on the host whatever the backend.
       if (given === undefined) return tensor(Array.from(randn([dim], { random: options.random }).data, (v) => 0.1 * v));
-      if (given.length !== dim) throw new Error(`PlanarFlow: initial ${name} has ${given.length} values, the layer has dimension ${dim}`);
+      if (given.length !== dim)
+        throw new Error(`PlanarFlow: initial ${name} has ${given.length} values, the layer has dimension ${dim}`);
       return tensor(Array.from(given));
     };
     this.u = this.addParameter("u", init("u", options.u));

@@ -16,8 +16,12 @@ export interface RadialParams {
  * Both carry a floor of RADIAL_FLOOR (added, like the planar slack's): softplus underflows to 0
  * below about −745, and α = 0 makes h = 1/(α + r) infinite at z = z0 (NaN points and log-det there).
  */
-export function constrainRadial(alphaRaw: Tensor, betaRaw: Tensor): { alpha: Tensor; beta: Tensor; alphaPlusBeta: Tensor } {
-  const alpha = alphaRaw.softplus().add(RADIAL_FLOOR), alphaPlusBeta = betaRaw.softplus().add(RADIAL_FLOOR);
+export function constrainRadial(
+  alphaRaw: Tensor,
+  betaRaw: Tensor,
+): { alpha: Tensor; beta: Tensor; alphaPlusBeta: Tensor } {
+  const alpha = alphaRaw.softplus().add(RADIAL_FLOOR),
+    alphaPlusBeta = betaRaw.softplus().add(RADIAL_FLOOR);
   return { alpha, beta: alphaPlusBeta.sub(alpha), alphaPlusBeta };
 }
 
@@ -35,24 +39,64 @@ function checkRadialParams(z: Tensor, p: RadialParams, layer: string): { n: numb
  * (D − 1) log(r + s) + log(r² + 2αr + αs) − (D + 1) log(α + r): every term positive, no cancellation.
  * Second derivatives of the fused layer come from radialComposed, as for planar (fusedOp).
  */
-export function radial(z: Tensor, params: RadialParams, implementation: Implementation = "fused", layer = "radial"): FlowOutput {
+export function radial(
+  z: Tensor,
+  params: RadialParams,
+  implementation: Implementation = "fused",
+  layer = "radial",
+): FlowOutput {
   const { n, d, perSample } = checkRadialParams(z, params, layer);
   const { alpha, beta, alphaPlusBeta } = constrainRadial(params.alpha, params.beta);
   const z0 = params.z0;
   if (implementation === "composed") return radialComposed(z, z0, alpha, alphaPlusBeta, beta);
   const inputs = [z, z0, alpha, alphaPlusBeta];
   const on = inputs.map((t) => t.storage.kernelInput);
-  const [out, logAbsDet] = fusedOp("radial", [z.shape, [n]], z.dtype, inputs, {
-    device: () => getBackend().resident?.radialForward?.(on[0]!, on[1]!, on[2]!, on[3]!, n, d, perSample) ?? null,
-    host: (out, logAbsDet) => getBackend().radialForward(z.data, z0.data, alpha.data, alphaPlusBeta.data, n, d, perSample, out, logAbsDet),
-  }, {
-    device: (gOut, gLd) => getBackend().resident?.radialBackward?.(on[0]!, on[1]!, on[2]!, on[3]!, n, d, perSample, gOut?.storage.kernelInput ?? null, gLd?.storage.kernelInput ?? null) ?? null,
-    host: (gOut, gLd, g) => getBackend().radialBackward(z.data, z0.data, alpha.data, alphaPlusBeta.data, n, d, perSample, gOut?.data ?? null, gLd?.data ?? null, g[0]!, g[1]!, g[2]!, g[3]!),
-  }, (...xs) => {
-    const [zs, z0s, al, ab] = xs as [Tensor, Tensor, Tensor, Tensor];
-    const o = radialComposed(zs, z0s, al, ab, ab.sub(al));
-    return [o.z, o.logAbsDet];
-  });
+  const [out, logAbsDet] = fusedOp(
+    "radial",
+    [z.shape, [n]],
+    z.dtype,
+    inputs,
+    {
+      device: () => getBackend().resident?.radialForward?.(on[0]!, on[1]!, on[2]!, on[3]!, n, d, perSample) ?? null,
+      host: (out, logAbsDet) =>
+        getBackend().radialForward(z.data, z0.data, alpha.data, alphaPlusBeta.data, n, d, perSample, out, logAbsDet),
+    },
+    {
+      device: (gOut, gLd) =>
+        getBackend().resident?.radialBackward?.(
+          on[0]!,
+          on[1]!,
+          on[2]!,
+          on[3]!,
+          n,
+          d,
+          perSample,
+          gOut?.storage.kernelInput ?? null,
+          gLd?.storage.kernelInput ?? null,
+        ) ?? null,
+      host: (gOut, gLd, g) =>
+        getBackend().radialBackward(
+          z.data,
+          z0.data,
+          alpha.data,
+          alphaPlusBeta.data,
+          n,
+          d,
+          perSample,
+          gOut?.data ?? null,
+          gLd?.data ?? null,
+          g[0]!,
+          g[1]!,
+          g[2]!,
+          g[3]!,
+        ),
+    },
+    (...xs) => {
+      const [zs, z0s, al, ab] = xs as [Tensor, Tensor, Tensor, Tensor];
+      const o = radialComposed(zs, z0s, al, ab, ab.sub(al));
+      return [o.z, o.logAbsDet];
+    },
+  );
   return { z: out, logAbsDet };
 }
 
@@ -63,7 +107,20 @@ function radialComposed(z: Tensor, z0: Tensor, alpha: Tensor, alphaPlusBeta: Ten
   const r = sum(diff.square(), -1).sqrt(); // [N]
   const out = z.add(beta.div(r.add(alpha)).unsqueeze(1).mul(diff));
   const p = r.square().add(alpha.mul(r).mul(2)).add(alpha.mul(alphaPlusBeta));
-  return { z: out, logAbsDet: r.add(alphaPlusBeta).log().mul(d - 1).add(p.log()).sub(r.add(alpha).log().mul(d + 1)) };
+  return {
+    z: out,
+    logAbsDet: r
+      .add(alphaPlusBeta)
+      .log()
+      .mul(d - 1)
+      .add(p.log())
+      .sub(
+        r
+          .add(alpha)
+          .log()
+          .mul(d + 1),
+      ),
+  };
 }
 
 /**
@@ -78,12 +135,16 @@ export function radialInverse(y: Tensor, params: RadialParams, layer = "radial.i
   const out = opOutput(device, y.dtype, n * d, (out) => {
     const z0 = params.z0.data;
     for (let i = 0; i < n; i++) {
-      const yo = i * d, po = perSample ? yo : 0, s = perSample ? i : 0;
-      const al = alpha.data[s]!, ab = alphaPlusBeta.data[s]!;
+      const yo = i * d,
+        po = perSample ? yo : 0,
+        s = perSample ? i : 0;
+      const al = alpha.data[s]!,
+        ab = alphaPlusBeta.data[s]!;
       let rho2 = 0;
       for (let j = 0; j < d; j++) rho2 += (y.data[yo + j]! - z0[po + j]!) ** 2;
       const rho = Math.sqrt(rho2);
-      const p = ab - rho, disc = Math.sqrt(p * p + 4 * al * rho);
+      const p = ab - rho,
+        disc = Math.sqrt(p * p + 4 * al * rho);
       // The two algebraically equal forms of the root; each avoids cancellation on its side of p = 0.
       const r = p <= 0 ? (disc - p) / 2 : (2 * al * rho) / (disc + p);
       const scale = (al + r) / (r + ab); // 1 / (1 + βh)
@@ -99,11 +160,25 @@ export class RadialFlow extends Module implements Flow {
   readonly alpha: Tensor;
   readonly beta: Tensor;
   implementation: Implementation;
-  constructor(readonly dim: number, options: { z0?: ArrayLike<number>; alpha?: number; beta?: number; random?: Random | number; implementation?: Implementation } = {}) {
+  constructor(
+    readonly dim: number,
+    options: {
+      z0?: ArrayLike<number>;
+      alpha?: number;
+      beta?: number;
+      random?: Random | number;
+      implementation?: Implementation;
+    } = {},
+  ) {
     super();
-    if (!Number.isInteger(dim) || dim < 1) throw new Error(`RadialFlow: dimension must be a positive integer, got ${dim}`);
-    if (options.z0 !== undefined && options.z0.length !== dim) throw new Error(`RadialFlow: initial z0 has ${options.z0.length} values, the layer has dimension ${dim}`);
-    this.z0 = this.addParameter("z0", options.z0 ? tensor(Array.from(options.z0)) : randn([dim], { random: options.random }));
+    if (!Number.isInteger(dim) || dim < 1)
+      throw new Error(`RadialFlow: dimension must be a positive integer, got ${dim}`);
+    if (options.z0 !== undefined && options.z0.length !== dim)
+      throw new Error(`RadialFlow: initial z0 has ${options.z0.length} values, the layer has dimension ${dim}`);
+    this.z0 = this.addParameter(
+      "z0",
+      options.z0 ? tensor(Array.from(options.z0)) : randn([dim], { random: options.random }),
+    );
     this.alpha = this.addParameter("alpha", tensor([options.alpha ?? 0]));
     this.beta = this.addParameter("beta", tensor([options.beta ?? 0]));
     this.implementation = options.implementation ?? "fused";

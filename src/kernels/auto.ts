@@ -49,7 +49,10 @@ export interface AutoThresholds {
 export function autoThresholds(threshold: number | AutoThresholds): AutoThresholds {
   const t = typeof threshold === "number" ? { elements: threshold, multiplyAdds: threshold * 64 } : threshold;
   for (const [key, value] of Object.entries(t)) {
-    if (typeof value !== "number" || Number.isNaN(value) || value < 0) throw new Error(`auto backend: threshold ${key} must be a number ≥ 0 (Infinity: never use gpu.js), got ${String(value)}`);
+    if (typeof value !== "number" || Number.isNaN(value) || value < 0)
+      throw new Error(
+        `auto backend: threshold ${key} must be a number ≥ 0 (Infinity: never use gpu.js), got ${String(value)}`,
+      );
   }
   return { elements: t.elements, multiplyAdds: t.multiplyAdds };
 }
@@ -62,46 +65,95 @@ export function parseAutoThreshold(text: string): AutoThresholds {
   const parts = text.split(",").map((p) => p.trim());
   const value = (p: string): number => {
     if (/^(inf|infinity|never)$/i.test(p)) return Infinity;
-    if (!/^\d+(\.\d+)?(e\d+)?$/i.test(p)) throw new Error(`FLOWGRAD_AUTO_THRESHOLD="${text}": expected ELEMENTS or ELEMENTS,MULTIPLY_ADDS (counts, or "inf"), e.g. 65536,4194304`);
+    if (!/^\d+(\.\d+)?(e\d+)?$/i.test(p))
+      throw new Error(
+        `FLOWGRAD_AUTO_THRESHOLD="${text}": expected ELEMENTS or ELEMENTS,MULTIPLY_ADDS (counts, or "inf"), e.g. 65536,4194304`,
+      );
     return Number(p);
   };
-  if (parts.length < 1 || parts.length > 2) throw new Error(`FLOWGRAD_AUTO_THRESHOLD="${text}": expected ELEMENTS or ELEMENTS,MULTIPLY_ADDS, e.g. 65536,4194304`);
-  return parts.length === 1 ? autoThresholds(value(parts[0]!)) : autoThresholds({ elements: value(parts[0]!), multiplyAdds: value(parts[1]!) });
+  if (parts.length < 1 || parts.length > 2)
+    throw new Error(
+      `FLOWGRAD_AUTO_THRESHOLD="${text}": expected ELEMENTS or ELEMENTS,MULTIPLY_ADDS, e.g. 65536,4194304`,
+    );
+  return parts.length === 1
+    ? autoThresholds(value(parts[0]!))
+    : autoThresholds({ elements: value(parts[0]!), multiplyAdds: value(parts[1]!) });
 }
 
-export function autoBackend(cpu: Backend, gpu: Backend, threshold: number | AutoThresholds = DEFAULT_GPU_THRESHOLD): Backend {
+export function autoBackend(
+  cpu: Backend,
+  gpu: Backend,
+  threshold: number | AutoThresholds = DEFAULT_GPU_THRESHOLD,
+): Backend {
   const { elements: elementThreshold, multiplyAdds } = autoThresholds(threshold);
-  const pickAt = (threshold: number) => (work: number): Backend => (work >= threshold ? gpu : cpu);
-  const pick = pickAt(elementThreshold), pickProduct = pickAt(multiplyAdds);
+  const pickAt =
+    (threshold: number) =>
+    (work: number): Backend =>
+      work >= threshold ? gpu : cpu;
+  const pick = pickAt(elementThreshold),
+    pickProduct = pickAt(multiplyAdds);
   const matmulCost = (batch: number, m: number, k: number, n: number): number => batch * m * k * n;
   const r = gpu.resident;
   // Outputs that stay on the device: large work goes there, and so does any op with an input already
   // there (reading it back would cost more than the op, and webgpu cannot read back synchronously).
   // Small work on host inputs runs on the host kernels.
-  const goAt = (threshold: number) => (work: number, ...inputs: Array<KernelInput | null>): boolean =>
-    work >= threshold || inputs.some((x) => x !== null && isDeviceArray(x));
-  const go = goAt(elementThreshold), goProduct = goAt(multiplyAdds);
+  const goAt =
+    (threshold: number) =>
+    (work: number, ...inputs: Array<KernelInput | null>): boolean =>
+      work >= threshold || inputs.some((x) => x !== null && isDeviceArray(x));
+  const go = goAt(elementThreshold),
+    goProduct = goAt(multiplyAdds);
   const resident: ResidentKernels | undefined = r && {
     unary: (op, x, n) => (go(n, x) ? r.unary(op, x, n) : null),
     binary: (op, a, as, b, bs, os) => (go(sizeOf(os), a, b) ? r.binary(op, a, as, b, bs, os) : null),
     reduce: (op, x, outer, size, inner) => (go(x.length, x) ? r.reduce(op, x, outer, size, inner) : null),
-    matmul: (a, ao, b, bo, m, k, n, ta, tb) => (goProduct(matmulCost(ao.length, m, k, n), a, b) ? r.matmul(a, ao, b, bo, m, k, n, ta, tb) : null),
+    matmul: (a, ao, b, bo, m, k, n, ta, tb) =>
+      goProduct(matmulCost(ao.length, m, k, n), a, b) ? r.matmul(a, ao, b, bo, m, k, n, ta, tb) : null,
     liveArrays: () => r.liveArrays(),
-    ...(r.update && { update: (rule, x, g, state) => (go(x.length, x, g, ...state) ? r.update!(rule, x, g, state) : null) }),
+    ...(r.update && {
+      update: (rule, x, g, state) => (go(x.length, x, g, ...state) ? r.update!(rule, x, g, state) : null),
+    }),
     ...(r.where && { where: (c, a, b, n) => (go(n, c, a, b) ? r.where!(c, a, b, n) : null) }),
-    ...(r.stridedCopy && { stridedCopy: (src, o, sh, st) => (go(sizeOf(sh), src) ? r.stridedCopy!(src, o, sh, st) : null) }),
+    ...(r.stridedCopy && {
+      stridedCopy: (src, o, sh, st) => (go(sizeOf(sh), src) ? r.stridedCopy!(src, o, sh, st) : null),
+    }),
     ...(r.gather && { gather: (x, o, s, i, idx) => (go(o * idx.length * i, x) ? r.gather!(x, o, s, i, idx) : null) }),
-    ...(r.scatterAdd && { scatterAdd: (g, o, s, i, idx) => (go(o * s * i, g) ? r.scatterAdd!(g, o, s, i, idx) : null) }),
+    ...(r.scatterAdd && {
+      scatterAdd: (g, o, s, i, idx) => (go(o * s * i, g) ? r.scatterAdd!(g, o, s, i, idx) : null),
+    }),
     ...(r.pad && { pad: (src, sh, st, os) => (go(sizeOf(os), src) ? r.pad!(src, sh, st, os) : null) }),
-    ...(r.planarConstraint && { planarConstraint: (u, w, rows, d) => (go(rows * d, u, w) ? r.planarConstraint!(u, w, rows, d) : null) }),
-    ...(r.planarConstraintBackward && { planarConstraintBackward: (u, w, rows, d, gu, gs) => (go(rows * d, u, w, gu, gs) ? r.planarConstraintBackward!(u, w, rows, d, gu, gs) : null) }),
-    ...(r.planarForward && { planarForward: (z, u, w, b, sp, n, d, ps) => (go(n * d, z, u, w, b, sp) ? r.planarForward!(z, u, w, b, sp, n, d, ps) : null) }),
-    ...(r.planarBackward && { planarBackward: (z, u, w, b, sp, n, d, ps, g, gl) => (go(n * d, z, u, w, b, sp, g, gl) ? r.planarBackward!(z, u, w, b, sp, n, d, ps, g, gl) : null) }),
-    ...(r.planarInverse && { planarInverse: (y, u, w, b, sp, n, d, ps) => (go(n * d, y, u, w, b, sp) ? r.planarInverse!(y, u, w, b, sp, n, d, ps) : null) }),
-    ...(r.radialInverse && { radialInverse: (y, z0, al, ab, n, d, ps) => (go(n * d, y, z0, al, ab) ? r.radialInverse!(y, z0, al, ab, n, d, ps) : null) }),
-    ...(r.radialForward && { radialForward: (z, z0, al, ab, n, d, ps) => (go(n * d, z, z0, al, ab) ? r.radialForward!(z, z0, al, ab, n, d, ps) : null) }),
+    ...(r.planarConstraint && {
+      planarConstraint: (u, w, rows, d) => (go(rows * d, u, w) ? r.planarConstraint!(u, w, rows, d) : null),
+    }),
+    ...(r.planarConstraintBackward && {
+      planarConstraintBackward: (u, w, rows, d, gu, gs) =>
+        go(rows * d, u, w, gu, gs) ? r.planarConstraintBackward!(u, w, rows, d, gu, gs) : null,
+    }),
+    ...(r.planarForward && {
+      planarForward: (z, u, w, b, sp, n, d, ps) =>
+        go(n * d, z, u, w, b, sp) ? r.planarForward!(z, u, w, b, sp, n, d, ps) : null,
+    }),
+    ...(r.planarBackward && {
+      planarBackward: (z, u, w, b, sp, n, d, ps, g, gl) =>
+        go(n * d, z, u, w, b, sp, g, gl) ? r.planarBackward!(z, u, w, b, sp, n, d, ps, g, gl) : null,
+    }),
+    ...(r.planarInverse && {
+      planarInverse: (y, u, w, b, sp, n, d, ps) =>
+        go(n * d, y, u, w, b, sp) ? r.planarInverse!(y, u, w, b, sp, n, d, ps) : null,
+    }),
+    ...(r.radialInverse && {
+      radialInverse: (y, z0, al, ab, n, d, ps) =>
+        go(n * d, y, z0, al, ab) ? r.radialInverse!(y, z0, al, ab, n, d, ps) : null,
+    }),
+    ...(r.radialForward && {
+      radialForward: (z, z0, al, ab, n, d, ps) =>
+        go(n * d, z, z0, al, ab) ? r.radialForward!(z, z0, al, ab, n, d, ps) : null,
+    }),
     ...(r.logAbsDet && { logAbsDet: (a, n, d) => (go(n * d * d, a) ? r.logAbsDet!(a, n, d) : null) }),
-    ...(r.radialBackward && { radialBackward: (z, z0, al, ab, n, d, ps, g, gl) => (go(n * d, z, z0, al, ab, g, gl) ? r.radialBackward!(z, z0, al, ab, n, d, ps, g, gl) : null) }),
+    ...(r.radialBackward && {
+      radialBackward: (z, z0, al, ab, n, d, ps, g, gl) =>
+        go(n * d, z, z0, al, ab, g, gl) ? r.radialBackward!(z, z0, al, ab, n, d, ps, g, gl) : null,
+    }),
   };
   return {
     ...cpu,
@@ -111,6 +163,7 @@ export function autoBackend(cpu: Backend, gpu: Backend, threshold: number | Auto
     binary: (op, a, as, b, bs, out, os) => pick(out.length).binary(op, a, as, b, bs, out, os),
     reduce: (op, x, outer, size, inner, out) => pick(x.length).reduce(op, x, outer, size, inner, out),
     // A product costs m·k·n multiply-adds per matrix: that, not the output size, decides.
-    matmul: (a, ao, b, bo, out, m, k, n, ta, tb) => pickProduct(matmulCost(ao.length, m, k, n)).matmul(a, ao, b, bo, out, m, k, n, ta, tb),
+    matmul: (a, ao, b, bo, out, m, k, n, ta, tb) =>
+      pickProduct(matmulCost(ao.length, m, k, n)).matmul(a, ao, b, bo, out, m, k, n, ta, tb),
   };
 }

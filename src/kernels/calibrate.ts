@@ -75,7 +75,8 @@ async function median(run: () => Promise<void>, msPerCase: number): Promise<numb
 }
 
 function validSizes(name: string, sizes: number[]): number[] {
-  if (sizes.length === 0 || sizes.some((s) => !Number.isSafeInteger(s) || s < 1)) throw new Error(`calibrateAuto: ${name} must be positive integers, got [${sizes.join(", ")}]`);
+  if (sizes.length === 0 || sizes.some((s) => !Number.isSafeInteger(s) || s < 1))
+    throw new Error(`calibrateAuto: ${name} must be positive integers, got [${sizes.join(", ")}]`);
   return [...sizes].sort((a, b) => a - b);
 }
 
@@ -84,8 +85,10 @@ function random(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);
   let s = seed >>> 0 || 1;
   for (let i = 0; i < n; i++) {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-    out[i] = ((s >>> 0) / 2 ** 31) - 1;
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = (s >>> 0) / 2 ** 31 - 1;
   }
   return out;
 }
@@ -95,7 +98,10 @@ function random(n: number, seed: number): Float32Array {
  * support. Larger sizes are skipped once gpu.js has won at two sizes in a row (its lead grows with size).
  */
 export async function calibrateAuto(gpu: GpuLike, options: CalibrateOptions = {}): Promise<Calibration> {
-  const elementSizes = validSizes("elementSizes", options.elementSizes ?? [1 << 10, 1 << 12, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22]);
+  const elementSizes = validSizes(
+    "elementSizes",
+    options.elementSizes ?? [1 << 10, 1 << 12, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22],
+  );
   const matmulSizes = validSizes("matmulSizes", options.matmulSizes ?? [16, 32, 64, 128, 256, 512]);
   const msPerCase = options.msPerCase ?? 300;
   if (!(msPerCase >= 0)) throw new Error(`calibrateAuto: msPerCase must be ≥ 0, got ${msPerCase}`);
@@ -113,7 +119,13 @@ export async function calibrateAuto(gpu: GpuLike, options: CalibrateOptions = {}
     }
   };
 
-  const measure = async (kind: CalibrationRow["kind"], sizes: number[], work: (s: number) => number, cpuRun: (s: number) => () => Promise<void>, gpuRun: (s: number) => () => Promise<void>): Promise<void> => {
+  const measure = async (
+    kind: CalibrationRow["kind"],
+    sizes: number[],
+    work: (s: number) => number,
+    cpuRun: (s: number) => () => Promise<void>,
+    gpuRun: (s: number) => () => Promise<void>,
+  ): Promise<void> => {
     let wins = 0;
     for (const size of sizes) {
       if (wins >= 2) {
@@ -129,16 +141,20 @@ export async function calibrateAuto(gpu: GpuLike, options: CalibrateOptions = {}
   };
 
   await measure(
-    "elementwise", elementSizes, (n) => n,
+    "elementwise",
+    elementSizes,
+    (n) => n,
     (n) => {
-      const x = random(n, 1), out = new Float32Array(n);
+      const x = random(n, 1),
+        out = new Float32Array(n);
       return async () => {
         cpuBackend.unary(ELEMENTWISE_OPS[0]!, x, out);
         for (let i = 1; i < ELEMENTWISE_CHAIN; i++) cpuBackend.unary(ELEMENTWISE_OPS[i]!, out, out);
       };
     },
     (n) => {
-      const x = random(n, 1), out = new Float32Array(n);
+      const x = random(n, 1),
+        out = new Float32Array(n);
       if (!r) {
         return async () => {
           gpu.unary(ELEMENTWISE_OPS[0]!, x, out);
@@ -159,9 +175,14 @@ export async function calibrateAuto(gpu: GpuLike, options: CalibrateOptions = {}
 
   const zero = new Int32Array([0]);
   await measure(
-    "matmul", matmulSizes, (n) => n ** 3,
+    "matmul",
+    matmulSizes,
+    (n) => n ** 3,
     (n) => {
-      const a = random(n * n, 2), b = random(n * n, 3).map((v) => v / n), out = new Float32Array(n * n), tmp = new Float32Array(n * n);
+      const a = random(n * n, 2),
+        b = random(n * n, 3).map((v) => v / n),
+        out = new Float32Array(n * n),
+        tmp = new Float32Array(n * n);
       return async () => {
         cpuBackend.matmul(a, zero, b, zero, out, n, n, n, false, false);
         for (let i = 1; i < MATMUL_CHAIN; i++) {
@@ -171,7 +192,10 @@ export async function calibrateAuto(gpu: GpuLike, options: CalibrateOptions = {}
       };
     },
     (n) => {
-      const a = random(n * n, 2), b = random(n * n, 3).map((v) => v / n), out = new Float32Array(n * n), tmp = new Float32Array(n * n);
+      const a = random(n * n, 2),
+        b = random(n * n, 3).map((v) => v / n),
+        out = new Float32Array(n * n),
+        tmp = new Float32Array(n * n);
       if (!r) {
         return async () => {
           gpu.matmul(a, zero, b, zero, out, n, n, n, false, false);

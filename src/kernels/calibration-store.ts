@@ -32,7 +32,9 @@ export interface CalibrationStore {
   machines: SavedCalibration[];
 }
 
-const FS = "node:fs", OS = "node:os", PATH = "node:path"; // variables, so bundlers leave them alone
+const FS = "node:fs",
+  OS = "node:os",
+  PATH = "node:path"; // variables, so bundlers leave them alone
 
 interface NodeProcess {
   versions?: { node?: string };
@@ -61,14 +63,21 @@ export async function calibrationFile(): Promise<string | null> {
 export async function machineKey(info: Pick<GpuInfo, "gpuMode" | "adapter">): Promise<MachineKey> {
   const os = (await import(/* @vite-ignore */ OS)) as typeof import("node:os");
   const cpus = os.cpus();
-  return { gpuMode: info.gpuMode, adapter: info.adapter ?? null, cpu: cpus[0]?.model.trim() ?? "unknown", cores: cpus.length };
+  return {
+    gpuMode: info.gpuMode,
+    adapter: info.adapter ?? null,
+    cpu: cpus[0]?.model.trim() ?? "unknown",
+    cores: cpus.length,
+  };
 }
 
-const sameMachine = (a: MachineKey, b: MachineKey): boolean => a.gpuMode === b.gpuMode && a.adapter === b.adapter && a.cpu === b.cpu && a.cores === b.cores;
+const sameMachine = (a: MachineKey, b: MachineKey): boolean =>
+  a.gpuMode === b.gpuMode && a.adapter === b.adapter && a.cpu === b.cpu && a.cores === b.cores;
 
 /** The store in `text` (the file's contents), checked; an error names the file and what is wrong. */
 export function parseCalibrationStore(text: string, file: string): CalibrationStore {
-  const bad = (why: string): Error => new Error(`calibration file ${file}: ${why}; run "flowgrad calibrate --save" again, or delete the file`);
+  const bad = (why: string): Error =>
+    new Error(`calibration file ${file}: ${why}; run "flowgrad calibrate --save" again, or delete the file`);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -76,14 +85,23 @@ export function parseCalibrationStore(text: string, file: string): CalibrationSt
     throw bad(`not JSON (${(error as Error).message})`);
   }
   const store = value as Partial<CalibrationStore> | null;
-  if (!store || store.format !== "flowgrad-auto-thresholds" || store.version !== 1 || !Array.isArray(store.machines)) throw bad('expected {"format": "flowgrad-auto-thresholds", "version": 1, "machines": [...]}');
+  if (!store || store.format !== "flowgrad-auto-thresholds" || store.version !== 1 || !Array.isArray(store.machines))
+    throw bad('expected {"format": "flowgrad-auto-thresholds", "version": 1, "machines": [...]}');
   store.machines.forEach((m, i) => {
-    const ok = m && typeof m.gpuMode === "string" && (m.adapter === null || typeof m.adapter === "string") && typeof m.cpu === "string" && Number.isInteger(m.cores) && typeof m.measured === "string";
+    const ok =
+      m &&
+      typeof m.gpuMode === "string" &&
+      (m.adapter === null || typeof m.adapter === "string") &&
+      typeof m.cpu === "string" &&
+      Number.isInteger(m.cores) &&
+      typeof m.measured === "string";
     if (!ok) throw bad(`machines[${i}] needs gpuMode, adapter, cpu, cores and measured`);
     try {
       parseAutoThreshold(`${m.elements},${m.multiplyAdds}`);
     } catch {
-      throw bad(`machines[${i}] has thresholds "${String(m.elements)}", "${String(m.multiplyAdds)}"; expected counts or "inf"`);
+      throw bad(
+        `machines[${i}] has thresholds "${String(m.elements)}", "${String(m.multiplyAdds)}"; expected counts or "inf"`,
+      );
     }
   });
   return store as CalibrationStore;
@@ -109,7 +127,9 @@ export async function readCalibrationStore(file: string): Promise<CalibrationSto
 }
 
 /** The thresholds saved for this machine and mode, with where they came from; null when none were saved. */
-export async function savedThresholds(info: Pick<GpuInfo, "gpuMode" | "adapter">): Promise<{ thresholds: AutoThresholds; source: string } | null> {
+export async function savedThresholds(
+  info: Pick<GpuInfo, "gpuMode" | "adapter">,
+): Promise<{ thresholds: AutoThresholds; source: string } | null> {
   const file = await calibrationFile();
   if (!file) return null;
   const store = await readCalibrationStore(file);
@@ -117,5 +137,8 @@ export async function savedThresholds(info: Pick<GpuInfo, "gpuMode" | "adapter">
   const key = await machineKey(info);
   const entry = store.machines.find((m) => sameMachine(m, key));
   if (!entry) return null;
-  return { thresholds: parseAutoThreshold(`${entry.elements},${entry.multiplyAdds}`), source: `measured by flowgrad calibrate on ${entry.measured.slice(0, 10)} (${file})` };
+  return {
+    thresholds: parseAutoThreshold(`${entry.elements},${entry.multiplyAdds}`),
+    source: `measured by flowgrad calibrate on ${entry.measured.slice(0, 10)} (${file})`,
+  };
 }

@@ -1,4 +1,12 @@
-import { autoBackend, autoThresholds, DEFAULT_GPU_THRESHOLDS, defaultThresholdSource, parseAutoThreshold, PROVISIONAL_THRESHOLD_MODES, type AutoThresholds } from "./auto.js";
+import {
+  autoBackend,
+  autoThresholds,
+  DEFAULT_GPU_THRESHOLDS,
+  defaultThresholdSource,
+  parseAutoThreshold,
+  PROVISIONAL_THRESHOLD_MODES,
+  type AutoThresholds,
+} from "./auto.js";
 import { savedThresholds } from "./calibration-store.js";
 import { cpuBackend } from "./cpu/index.js";
 import type { GpuBackend } from "./gpu/backend.js";
@@ -39,8 +47,11 @@ export function setBackend(backend: string | Backend): Backend {
   }
   const found = backends.get(backend);
   if (!found) {
-    const hint = backend === "gpu" || backend === "auto" ? ' (load it first with "await initBackend(\"' + backend + '\")")' : "";
-    throw new Error(`setBackend: unknown backend "${backend}"${hint}; registered backends: ${availableBackends().join(", ")}`);
+    const hint =
+      backend === "gpu" || backend === "auto" ? ' (load it first with "await initBackend(\"' + backend + '\")")' : "";
+    throw new Error(
+      `setBackend: unknown backend "${backend}"${hint}; registered backends: ${availableBackends().join(", ")}`,
+    );
   }
   active = found;
   return found;
@@ -60,10 +71,12 @@ export async function initBackend(
   options: { gpuMode?: GpuMode | "auto"; quiet?: boolean; threshold?: number | AutoThresholds } = {},
 ): Promise<Backend> {
   if (name === "cpu") return setBackend("cpu");
-  if (name !== "gpu" && name !== "auto") throw new Error(`initBackend: unknown backend "${name}"; choose cpu, gpu or auto`);
+  if (name !== "gpu" && name !== "auto")
+    throw new Error(`initBackend: unknown backend "${name}"; choose cpu, gpu or auto`);
   const fromEnv = env("FLOWGRAD_AUTO_THRESHOLD");
   // Checked before loading gpu.js, so a typo is the first thing said.
-  const requested = options.threshold !== undefined ? autoThresholds(options.threshold) : fromEnv ? parseAutoThreshold(fromEnv) : null;
+  const requested =
+    options.threshold !== undefined ? autoThresholds(options.threshold) : fromEnv ? parseAutoThreshold(fromEnv) : null;
   const gpuMode = options.gpuMode ?? (env("FLOWGRAD_GPU_MODE") as GpuMode | "auto" | undefined) ?? "auto";
   if (!gpuBackend || (gpuMode !== "auto" && gpuBackend.info.gpuMode !== gpuMode)) {
     gpuBackend?.dispose();
@@ -71,23 +84,41 @@ export async function initBackend(
     gpuBackend = await createGpuBackend(gpuMode);
     if (!options.quiet) {
       for (const notice of gpuBackend.info.notices) console.warn(`flowgrad: ${notice}`);
-      if (gpuBackend.info.notices.length) console.warn(`flowgrad: GPU backend runs gpu.js in ${gpuBackend.info.gpuMode} mode (${gpuBackend.info.kernelClass})`);
+      if (gpuBackend.info.notices.length)
+        console.warn(
+          `flowgrad: GPU backend runs gpu.js in ${gpuBackend.info.gpuMode} mode (${gpuBackend.info.kernelClass})`,
+        );
     }
     registerBackend(gpuBackend);
   }
   const mode = gpuBackend.info.gpuMode;
   const saved = requested ? null : await savedThresholds(gpuBackend.info);
   thresholds = requested ?? saved?.thresholds ?? autoThresholds(DEFAULT_GPU_THRESHOLDS[mode]);
-  thresholdSource = options.threshold !== undefined ? "initBackend's threshold option" : requested ? "FLOWGRAD_AUTO_THRESHOLD" : saved?.source ?? defaultThresholdSource(mode);
+  thresholdSource =
+    options.threshold !== undefined
+      ? "initBackend's threshold option"
+      : requested
+        ? "FLOWGRAD_AUTO_THRESHOLD"
+        : (saved?.source ?? defaultThresholdSource(mode));
   if (name === "auto" && !requested && !saved && PROVISIONAL_THRESHOLD_MODES.has(mode) && !options.quiet) {
-    console.warn(`flowgrad: "auto" sends work to gpu.js ${mode} from ${thresholds.elements} elements, a provisional default; "flowgrad --gpu-mode ${mode} calibrate --save" measures this machine's thresholds`);
+    console.warn(
+      `flowgrad: "auto" sends work to gpu.js ${mode} from ${thresholds.elements} elements, a provisional default; "flowgrad --gpu-mode ${mode} calibrate --save" measures this machine's thresholds`,
+    );
   }
   registerBackend(autoBackend(cpuBackend, gpuBackend, thresholds));
   return setBackend(name);
 }
 
 /** What runs the ops now: the backend's name and, for gpu.js, the mode and kernel class that ran (and the WebGPU adapter); for "auto", its thresholds and where they came from. */
-export function backendInfo(): { backend: string; gpuMode: GpuMode | null; kernelClass: string | null; adapter: string | null; notices: string[]; autoThresholds: AutoThresholds | null; autoThresholdSource: string | null } {
+export function backendInfo(): {
+  backend: string;
+  gpuMode: GpuMode | null;
+  kernelClass: string | null;
+  adapter: string | null;
+  notices: string[];
+  autoThresholds: AutoThresholds | null;
+  autoThresholdSource: string | null;
+} {
   const b = getBackend();
   const gpu = b.name === "gpu" || b.name === "auto" ? gpuBackend : null;
   return {
@@ -111,7 +142,9 @@ export function getBackend(): Backend {
   if (active) return active;
   const requested = env("FLOWGRAD_BACKEND");
   if (requested && requested !== "cpu") {
-    throw new Error(`FLOWGRAD_BACKEND=${requested}: call "await initBackend()" before the first op, so the gpu.js backend can load`);
+    throw new Error(
+      `FLOWGRAD_BACKEND=${requested}: call "await initBackend()" before the first op, so the gpu.js backend can load`,
+    );
   }
   return setBackend("cpu");
 }

@@ -31,7 +31,10 @@ export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
  * Merge adjacent axes that stay contiguous in every stride list (stride[i] = stride[i+1]·shape[i+1])
  * and drop size-1 axes, so a kernel loops over as few, as long, runs as possible.
  */
-export function collapseAxes(shape: Shape, strideLists: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+export function collapseAxes(
+  shape: Shape,
+  strideLists: readonly (readonly number[])[],
+): { shape: number[]; strides: number[][] } {
   const s: number[] = [];
   const out = strideLists.map(() => [] as number[]);
   for (let i = 0; i < shape.length; i++) {

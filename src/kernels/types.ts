@@ -5,13 +5,38 @@ export type Shape = readonly number[];
 
 /** Elementwise math of one input. The expression of each lives in `elementwise.ts`. */
 export type UnaryOp =
-  | "neg" | "exp" | "log" | "log1p" | "sqrt" | "abs" | "sign" | "tanh" | "sigmoid" | "softplus"
-  | "relu" | "step" | "square" | "reciprocal" | "sin" | "cos";
+  | "neg"
+  | "exp"
+  | "log"
+  | "log1p"
+  | "sqrt"
+  | "abs"
+  | "sign"
+  | "tanh"
+  | "sigmoid"
+  | "softplus"
+  | "relu"
+  | "step"
+  | "square"
+  | "reciprocal"
+  | "sin"
+  | "cos";
 
 /** Elementwise math of two broadcast inputs. */
 export type BinaryOp =
-  | "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum"
-  | "eq" | "ne" | "gt" | "ge" | "lt" | "le";
+  | "add"
+  | "sub"
+  | "mul"
+  | "div"
+  | "pow"
+  | "maximum"
+  | "minimum"
+  | "eq"
+  | "ne"
+  | "gt"
+  | "ge"
+  | "lt"
+  | "le";
 
 export type ReduceOp = "sum" | "max" | "min";
 
@@ -52,11 +77,28 @@ export type KernelInput = TypedArray | DeviceArray;
  */
 export interface ResidentKernels {
   unary(op: UnaryOp, x: KernelInput, n: number): DeviceArray | null;
-  binary(op: BinaryOp, a: KernelInput, aShape: Shape, b: KernelInput, bShape: Shape, outShape: Shape): DeviceArray | null;
+  binary(
+    op: BinaryOp,
+    a: KernelInput,
+    aShape: Shape,
+    b: KernelInput,
+    bShape: Shape,
+    outShape: Shape,
+  ): DeviceArray | null;
   /** x viewed as [outer, size, inner] reduced over the middle axis. */
   reduce(op: ReduceOp, x: KernelInput, outer: number, size: number, inner: number): DeviceArray | null;
   /** The batched product of Backend.matmul, [batch, m, n] out. */
-  matmul(a: KernelInput, aOffsets: Int32Array, b: KernelInput, bOffsets: Int32Array, m: number, k: number, n: number, transA: boolean, transB: boolean): DeviceArray | null;
+  matmul(
+    a: KernelInput,
+    aOffsets: Int32Array,
+    b: KernelInput,
+    bOffsets: Int32Array,
+    m: number,
+    k: number,
+    n: number,
+    transA: boolean,
+    transB: boolean,
+  ): DeviceArray | null;
   /** Device arrays made and not yet released (a test checks this stays flat over training). */
   liveArrays(): number;
   /**
@@ -82,27 +124,83 @@ export interface ResidentKernels {
   /** The planar constraint (Backend.planarConstraint): [û, slack]. */
   planarConstraint?(u: KernelInput, w: KernelInput, rows: number, d: number): [DeviceArray, DeviceArray] | null;
   /** Its backward (a missing output gradient is zero): [dL/du, dL/dw]. */
-  planarConstraintBackward?(u: KernelInput, w: KernelInput, rows: number, d: number, gUHat: KernelInput | null, gSlack: KernelInput | null): [DeviceArray, DeviceArray] | null;
+  planarConstraintBackward?(
+    u: KernelInput,
+    w: KernelInput,
+    rows: number,
+    d: number,
+    gUHat: KernelInput | null,
+    gSlack: KernelInput | null,
+  ): [DeviceArray, DeviceArray] | null;
   /** The fused planar layer (Backend.planarForward): [z', log|det|]. */
-  planarForward?(z: KernelInput, uHat: KernelInput, w: KernelInput, b: KernelInput, sp: KernelInput, n: number, d: number, perSample: boolean): [DeviceArray, DeviceArray] | null;
+  planarForward?(
+    z: KernelInput,
+    uHat: KernelInput,
+    w: KernelInput,
+    b: KernelInput,
+    sp: KernelInput,
+    n: number,
+    d: number,
+    perSample: boolean,
+  ): [DeviceArray, DeviceArray] | null;
   /** Its backward (a missing output gradient is zero): the gradients of z, û, w, b, sp, shaped like them. */
   planarBackward?(
-    z: KernelInput, uHat: KernelInput, w: KernelInput, b: KernelInput, sp: KernelInput, n: number, d: number, perSample: boolean,
-    gOut: KernelInput | null, gLogAbsDet: KernelInput | null,
+    z: KernelInput,
+    uHat: KernelInput,
+    w: KernelInput,
+    b: KernelInput,
+    sp: KernelInput,
+    n: number,
+    d: number,
+    perSample: boolean,
+    gOut: KernelInput | null,
+    gLogAbsDet: KernelInput | null,
   ): DeviceArray[] | null;
   /**
    * The planar inverse (flows/planar.ts): z = y − û tanh(s + b) with s the root of
    * s + (slack − 1) tanh(s + b) = wᵀy, found per point by safeguarded Newton.
    */
-  planarInverse?(y: KernelInput, uHat: KernelInput, w: KernelInput, b: KernelInput, slack: KernelInput, n: number, d: number, perSample: boolean): DeviceArray | null;
+  planarInverse?(
+    y: KernelInput,
+    uHat: KernelInput,
+    w: KernelInput,
+    b: KernelInput,
+    slack: KernelInput,
+    n: number,
+    d: number,
+    perSample: boolean,
+  ): DeviceArray | null;
   /** The radial inverse, in closed form (flows/radial.ts). */
-  radialInverse?(y: KernelInput, z0: KernelInput, alpha: KernelInput, alphaPlusBeta: KernelInput, n: number, d: number, perSample: boolean): DeviceArray | null;
+  radialInverse?(
+    y: KernelInput,
+    z0: KernelInput,
+    alpha: KernelInput,
+    alphaPlusBeta: KernelInput,
+    n: number,
+    d: number,
+    perSample: boolean,
+  ): DeviceArray | null;
   /** The fused radial layer (Backend.radialForward): [z', log|det|]. */
-  radialForward?(z: KernelInput, z0: KernelInput, alpha: KernelInput, alphaPlusBeta: KernelInput, n: number, d: number, perSample: boolean): [DeviceArray, DeviceArray] | null;
+  radialForward?(
+    z: KernelInput,
+    z0: KernelInput,
+    alpha: KernelInput,
+    alphaPlusBeta: KernelInput,
+    n: number,
+    d: number,
+    perSample: boolean,
+  ): [DeviceArray, DeviceArray] | null;
   /** Its backward: the gradients of z, z0, α, α + β, shaped like them. */
   radialBackward?(
-    z: KernelInput, z0: KernelInput, alpha: KernelInput, alphaPlusBeta: KernelInput, n: number, d: number, perSample: boolean,
-    gOut: KernelInput | null, gLogAbsDet: KernelInput | null,
+    z: KernelInput,
+    z0: KernelInput,
+    alpha: KernelInput,
+    alphaPlusBeta: KernelInput,
+    n: number,
+    d: number,
+    perSample: boolean,
+    gOut: KernelInput | null,
+    gLogAbsDet: KernelInput | null,
   ): DeviceArray[] | null;
   /** log|det| of n square d×d matrices (Backend.logAbsDet), LU with partial pivoting on the device. */
   logAbsDet?(a: KernelInput, n: number, d: number): DeviceArray | null;
@@ -123,7 +221,15 @@ export interface Backend {
   /** out[i] = op(x[i]) */
   unary(op: UnaryOp, x: TypedArray, out: TypedArray): void;
   /** out = op(a, b) with NumPy broadcasting of aShape and bShape to outShape. */
-  binary(op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, out: TypedArray, outShape: Shape): void;
+  binary(
+    op: BinaryOp,
+    a: TypedArray,
+    aShape: Shape,
+    b: TypedArray,
+    bShape: Shape,
+    out: TypedArray,
+    outShape: Shape,
+  ): void;
   /** Reduce the middle axis of x viewed as [outer, size, inner] into out of [outer, inner]. */
   reduce(op: ReduceOp, x: TypedArray, outer: number, size: number, inner: number, out: TypedArray): void;
   /**
@@ -131,13 +237,28 @@ export interface Backend {
    * when asked. A[t] starts at aOffsets[t] and is m×k (k×m if transA); B[t] at bOffsets[t], k×n (n×k if transB).
    */
   matmul(
-    a: TypedArray, aOffsets: Int32Array, b: TypedArray, bOffsets: Int32Array, out: TypedArray,
-    m: number, k: number, n: number, transA: boolean, transB: boolean,
+    a: TypedArray,
+    aOffsets: Int32Array,
+    b: TypedArray,
+    bOffsets: Int32Array,
+    out: TypedArray,
+    m: number,
+    k: number,
+    n: number,
+    transA: boolean,
+    transB: boolean,
   ): void;
   /** Copy the strided view (offset, shape, strides) of src into contiguous out. */
   stridedCopy(src: TypedArray, offset: number, shape: Shape, strides: Shape, out: TypedArray): void;
   /** Write (or add, if accumulate) contiguous src into the strided view (offset, shape, strides) of dst. */
-  stridedScatter(src: TypedArray, dst: TypedArray, offset: number, shape: Shape, strides: Shape, accumulate: boolean): void;
+  stridedScatter(
+    src: TypedArray,
+    dst: TypedArray,
+    offset: number,
+    shape: Shape,
+    strides: Shape,
+    accumulate: boolean,
+  ): void;
   /** x viewed as [outer, size, inner]: out[o, j, i] = x[o, indices[j], i]. */
   gather(x: TypedArray, outer: number, size: number, inner: number, indices: Int32Array, out: TypedArray): void;
   /** The adjoint of gather: out[o, indices[j], i] += g[o, j, i]. */
@@ -149,16 +270,70 @@ export interface Backend {
 
   // Fused flow layers (math and argument order in kernels/cpu/flows.ts).
   planarConstraint(u: TypedArray, w: TypedArray, rows: number, d: number, uHat: TypedArray, slack: TypedArray): void;
-  planarConstraintBackward(u: TypedArray, w: TypedArray, rows: number, d: number, gUHat: TypedArray | null, gSlack: TypedArray | null, gu: TypedArray, gw: TypedArray): void;
-  planarForward(z: TypedArray, uHat: TypedArray, w: TypedArray, b: TypedArray, sp: TypedArray, n: number, d: number, perSample: boolean, out: TypedArray, logAbsDet: TypedArray): void;
-  planarBackward(
-    z: TypedArray, uHat: TypedArray, w: TypedArray, b: TypedArray, sp: TypedArray, n: number, d: number, perSample: boolean,
-    gOut: TypedArray | null, gLogAbsDet: TypedArray | null, gz: TypedArray, gu: TypedArray, gw: TypedArray, gb: TypedArray, gsp: TypedArray,
+  planarConstraintBackward(
+    u: TypedArray,
+    w: TypedArray,
+    rows: number,
+    d: number,
+    gUHat: TypedArray | null,
+    gSlack: TypedArray | null,
+    gu: TypedArray,
+    gw: TypedArray,
   ): void;
-  radialForward(z: TypedArray, z0: TypedArray, alpha: TypedArray, alphaPlusBeta: TypedArray, n: number, d: number, perSample: boolean, out: TypedArray, logAbsDet: TypedArray): void;
+  planarForward(
+    z: TypedArray,
+    uHat: TypedArray,
+    w: TypedArray,
+    b: TypedArray,
+    sp: TypedArray,
+    n: number,
+    d: number,
+    perSample: boolean,
+    out: TypedArray,
+    logAbsDet: TypedArray,
+  ): void;
+  planarBackward(
+    z: TypedArray,
+    uHat: TypedArray,
+    w: TypedArray,
+    b: TypedArray,
+    sp: TypedArray,
+    n: number,
+    d: number,
+    perSample: boolean,
+    gOut: TypedArray | null,
+    gLogAbsDet: TypedArray | null,
+    gz: TypedArray,
+    gu: TypedArray,
+    gw: TypedArray,
+    gb: TypedArray,
+    gsp: TypedArray,
+  ): void;
+  radialForward(
+    z: TypedArray,
+    z0: TypedArray,
+    alpha: TypedArray,
+    alphaPlusBeta: TypedArray,
+    n: number,
+    d: number,
+    perSample: boolean,
+    out: TypedArray,
+    logAbsDet: TypedArray,
+  ): void;
   radialBackward(
-    z: TypedArray, z0: TypedArray, alpha: TypedArray, alphaPlusBeta: TypedArray, n: number, d: number, perSample: boolean,
-    gOut: TypedArray | null, gLogAbsDet: TypedArray | null, gz: TypedArray, gz0: TypedArray, galpha: TypedArray, gAlphaPlusBeta: TypedArray,
+    z: TypedArray,
+    z0: TypedArray,
+    alpha: TypedArray,
+    alphaPlusBeta: TypedArray,
+    n: number,
+    d: number,
+    perSample: boolean,
+    gOut: TypedArray | null,
+    gLogAbsDet: TypedArray | null,
+    gz: TypedArray,
+    gz0: TypedArray,
+    galpha: TypedArray,
+    gAlphaPlusBeta: TypedArray,
   ): void;
 
   /** log|det| of n square d×d matrices, one after another in `a` (LU with partial pivoting, kernels/cpu/linalg.ts); −Infinity where singular. */

@@ -7,7 +7,8 @@ export type TargetName = "U1" | "U2" | "U3" | "U4";
 export const TARGETS: readonly TargetName[] = ["U1", "U2", "U3", "U4"];
 
 function columns(z: Tensor): [Tensor, Tensor] {
-  if (z.rank !== 2 || z.shape[1] !== 2) throw new Error(`energy: expected points of shape [N, 2], got [${z.shape.join(", ")}]`);
+  if (z.rank !== 2 || z.shape[1] !== 2)
+    throw new Error(`energy: expected points of shape [N, 2], got [${z.shape.join(", ")}]`);
   return [z.slice([0, 0], [z.shape[0]!, 1]).reshape([-1]), z.slice([0, 1], [z.shape[0]!, 2]).reshape([-1])];
 }
 
@@ -53,7 +54,8 @@ export const ENERGIES: Record<TargetName, (z: Tensor) => Tensor> = {
 };
 
 export function energy(target: string): (z: Tensor) => Tensor {
-  if (!(TARGETS as readonly string[]).includes(target)) throw new Error(`unknown target "${target}"; choose one of ${TARGETS.join(", ")}`);
+  if (!(TARGETS as readonly string[]).includes(target))
+    throw new Error(`unknown target "${target}"; choose one of ${TARGETS.join(", ")}`);
   return ENERGIES[target as TargetName];
 }
 
@@ -76,4 +78,3 @@ export function fittedEnergy(target: string): (z: Tensor) => Tensor {
     return U(z).add(excess.square().mul(0.5));
   };
 }
-

@@ -1,5 +1,26 @@
-import { Adam, noGrad, Random, RMSprop, tensor, tidy, type Optimizer, type Tensor, type TypedArray } from "../autograd/index.js";
-import { augmentedEnergy, CNF, FlowDistribution, FlowInputError, HamiltonianFlow, PlanarFlow, RadialFlow, Sequential, type ContinuousFlowOptions, type Implementation } from "../flows/index.js";
+import {
+  Adam,
+  noGrad,
+  Random,
+  RMSprop,
+  tensor,
+  tidy,
+  type Optimizer,
+  type Tensor,
+  type TypedArray,
+} from "../autograd/index.js";
+import {
+  augmentedEnergy,
+  CNF,
+  FlowDistribution,
+  FlowInputError,
+  HamiltonianFlow,
+  PlanarFlow,
+  RadialFlow,
+  Sequential,
+  type ContinuousFlowOptions,
+  type Implementation,
+} from "../flows/index.js";
 import { fittedEnergy, type TargetName } from "./densities.js";
 import { runLoop, runLoopAsync, type Loop } from "./loop.js";
 
@@ -15,7 +36,14 @@ export type CNF2DOptions = Pick<ContinuousFlowOptions, "solver" | "steps" | "rto
  * for "hamiltonian" through K leapfrog steps on (z, ρ) of the target's energy (`target` needed),
  * a distribution on 4 coordinates whose first two are z.
  */
-export function makeFlow2D(kind: Flow2DKind, K: number, random: Random, implementation: Implementation = "fused", cnf: CNF2DOptions = {}, target?: TargetName): FlowDistribution {
+export function makeFlow2D(
+  kind: Flow2DKind,
+  K: number,
+  random: Random,
+  implementation: Implementation = "fused",
+  cnf: CNF2DOptions = {},
+  target?: TargetName,
+): FlowDistribution {
   if (!Number.isInteger(K) || K < 1) throw new Error(`K must be a positive integer, got ${K}`);
   if (kind === "cnf") return new FlowDistribution(new CNF(2, { ...cnf, hidden: [K, K], random }), { fixedBase: true });
   if (kind === "hamiltonian") {
@@ -23,7 +51,8 @@ export function makeFlow2D(kind: Flow2DKind, K: number, random: Random, implemen
     // Its base is learned too (as the encoder gives q0 in Hamiltonian VAEs): leapfrog steps alone move N(0, I) little.
     return new FlowDistribution(new HamiltonianFlow(2, fittedEnergy(target), { K, random }));
   }
-  if (kind !== "planar" && kind !== "radial") throw new Error(`unknown flow "${String(kind)}"; choose planar, radial, cnf or hamiltonian`);
+  if (kind !== "planar" && kind !== "radial")
+    throw new Error(`unknown flow "${String(kind)}"; choose planar, radial, cnf or hamiltonian`);
   const layers = Array.from({ length: K }, () =>
     kind === "planar" ? new PlanarFlow(2, { random, implementation }) : new RadialFlow(2, { random, implementation }),
   );
@@ -36,7 +65,13 @@ export function annealedBeta(step: number, annealSteps: number): number {
 }
 
 /** F = E_q0[ln q0(z0) − Σ ln|det| + β U(z_K)], estimated with n reparameterised samples. */
-export function freeEnergy(q: FlowDistribution, U: (z: Tensor) => Tensor, n: number, beta: number, random: Random): Tensor {
+export function freeEnergy(
+  q: FlowDistribution,
+  U: (z: Tensor) => Tensor,
+  n: number,
+  beta: number,
+  random: Random,
+): Tensor {
   const { z, logProb } = q.sample(n, random);
   return logProb.add(U(z).mul(beta)).mean();
 }
@@ -69,19 +104,33 @@ export interface Fit2DResult {
 
 /** The fit as a loop (see loop.ts): fit2D runs it synchronously, fit2DAsync with await. */
 function* fitLoop(options: Fit2DOptions): Loop<Fit2DResult> {
-  const { target, flow, K, steps, batchSize = 500, lr = 1e-2, optimizer = "adam", seed = 0, implementation = "fused" } = options;
+  const {
+    target,
+    flow,
+    K,
+    steps,
+    batchSize = 500,
+    lr = 1e-2,
+    optimizer = "adam",
+    seed = 0,
+    implementation = "fused",
+  } = options;
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps must be a positive integer, got ${steps}`);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new Error(`batch size must be a positive integer, got ${batchSize}`);
   const annealSteps = options.annealSteps ?? Math.min(10_000, Math.max(1, Math.floor(steps / 3)));
   const random = new Random(seed);
   const q = makeFlow2D(flow, K, random, implementation, options.cnf, target);
   const { U } = scoringEnergy(q, target); // a Hamiltonian flow's q lives on (z, ρ): its energy is augmented
-  const opt: Optimizer = optimizer === "adam" ? new Adam(q.parameters(), { lr }) : new RMSprop(q.parameters(), { lr, momentum: 0.9 });
+  const opt: Optimizer =
+    optimizer === "adam" ? new Adam(q.parameters(), { lr }) : new RMSprop(q.parameters(), { lr, momentum: 0.9 });
   const losses: number[] = [];
   const started = performance.now();
   // The divergence guard's yardstick: q's free energy (β = 1) before any update, on samples of a
   // stream of its own, so the fit's own random numbers, and so its results, are as without it.
-  const startValue = (yield { read: tidy(() => noGrad(() => freeEnergy(q, U, batchSize, 1, new Random(seed + 104_729)))) })[0]!;
+  const startValue = (yield {
+    read: tidy(() => noGrad(() => freeEnergy(q, U, batchSize, 1, new Random(seed + 104_729)))),
+  })[0]!;
   const window: number[] = [];
   for (let t = 0; t < steps; t++) {
     const beta = annealedBeta(t, annealSteps);
@@ -98,19 +147,24 @@ function* fitLoop(options: Fit2DOptions): Loop<Fit2DResult> {
     } catch (error) {
       // Parameters the layers refuse (non-finite, or too large for float64) after an update: it diverged.
       if (t > 0 && error instanceof FlowInputError && error.what === "parameters") {
-        throw new Error(`fit ${target}: diverged: the update of step ${t - 1} left parameters the flow cannot use (${error.message}); lower the learning rate (it was ${lr}) or use fewer layers (K = ${K})`);
+        throw new Error(
+          `fit ${target}: diverged: the update of step ${t - 1} left parameters the flow cannot use (${error.message}); lower the learning rate (it was ${lr}) or use fewer layers (K = ${K})`,
+        );
       }
       throw error;
     }
     const value = (yield { read: loss })[0]!;
     yield { update: opt };
-    if (!Number.isFinite(value)) throw new Error(`fit ${target}: the free energy became ${value} at step ${t}; lower the learning rate`);
+    if (!Number.isFinite(value))
+      throw new Error(`fit ${target}: the free energy became ${value} at step ${t}; lower the learning rate`);
     if (beta === 1) {
       window.push(value);
       if (window.length > DIVERGENCE_WINDOW) window.shift();
       const mean = window.reduce((a, b) => a + b, 0) / window.length;
       if (window.length === DIVERGENCE_WINDOW && diverged(mean, startValue)) {
-        throw new Error(`fit ${target}: diverged: the free energy rose from ${startValue.toFixed(3)} before training to ${mean.toFixed(3)} (mean of steps ${t - DIVERGENCE_WINDOW + 1}–${t}); lower the learning rate (it was ${lr})`);
+        throw new Error(
+          `fit ${target}: diverged: the free energy rose from ${startValue.toFixed(3)} before training to ${mean.toFixed(3)} (mean of steps ${t - DIVERGENCE_WINDOW + 1}–${t}); lower the learning rate (it was ${lr})`,
+        );
       }
     }
     losses.push(value);
@@ -119,7 +173,9 @@ function* fitLoop(options: Fit2DOptions): Loop<Fit2DResult> {
   // A fit too short to fill the window is judged on the full-β steps it has.
   const tail = window.length > 0 ? window.reduce((a, b) => a + b, 0) / window.length : null;
   if (tail !== null && window.length < DIVERGENCE_WINDOW && diverged(tail, startValue)) {
-    throw new Error(`fit ${target}: diverged: the free energy rose from ${startValue.toFixed(3)} before training to ${tail.toFixed(3)} (mean of the last ${window.length} steps); lower the learning rate (it was ${lr})`);
+    throw new Error(
+      `fit ${target}: diverged: the free energy rose from ${startValue.toFixed(3)} before training to ${tail.toFixed(3)} (mean of the last ${window.length} steps); lower the learning rate (it was ${lr})`,
+    );
   }
   return { q, losses, seconds: (performance.now() - started) / 1000 };
 }
@@ -189,10 +245,14 @@ function* logPartitionLoop(target: TargetName, gridSize: number, half: number): 
  * The energy q is scored against, and what its normaliser adds to ln Z: the target's, or for a
  * distribution on (z, ρ) (a Hamiltonian flow) U(z) + ½‖ρ‖², whose normaliser is Z·2π in 2-D.
  */
-export function scoringEnergy(q: FlowDistribution, target: TargetName): { U: (z: Tensor) => Tensor; logZOffset: number; augmented: boolean } {
+export function scoringEnergy(
+  q: FlowDistribution,
+  target: TargetName,
+): { U: (z: Tensor) => Tensor; logZOffset: number; augmented: boolean } {
   const U = fittedEnergy(target);
   if (q.flow.dim === 2) return { U, logZOffset: 0, augmented: false };
-  if (q.flow.dim === 4 && q.flow instanceof HamiltonianFlow) return { U: augmentedEnergy(U, 2), logZOffset: Math.log(2 * Math.PI), augmented: true };
+  if (q.flow.dim === 4 && q.flow instanceof HamiltonianFlow)
+    return { U: augmentedEnergy(U, 2), logZOffset: Math.log(2 * Math.PI), augmented: true };
   throw new Error(`the 2-D fits score distributions on 2 coordinates (or 4 for a Hamiltonian flow), got ${q.flow.dim}`);
 }
 
@@ -212,31 +272,63 @@ export interface KLEstimate {
 }
 
 /** KL(q ‖ p) = E_q[ln q(z) + U(z)] + ln Z, with F estimated from `samples` draws (in batches). */
-export function estimateKL(q: FlowDistribution, target: TargetName, logZ: number, samples = 100_000, seed = 12345): KLEstimate {
+export function estimateKL(
+  q: FlowDistribution,
+  target: TargetName,
+  logZ: number,
+  samples = 100_000,
+  seed = 12345,
+): KLEstimate {
   return runLoop(klLoop(q, target, logZ, samples, seed));
 }
 
 /** estimateKL for backends that read values only asynchronously (gpu.js webgpu): the same draws, on the device. */
-export function estimateKLAsync(q: FlowDistribution, target: TargetName, logZ: number, samples = 100_000, seed = 12345): Promise<KLEstimate> {
+export function estimateKLAsync(
+  q: FlowDistribution,
+  target: TargetName,
+  logZ: number,
+  samples = 100_000,
+  seed = 12345,
+): Promise<KLEstimate> {
   return runLoopAsync(klLoop(q, target, logZ, samples, seed));
 }
 
-function* klLoop(q: FlowDistribution, target: TargetName, logZ: number, samples: number, seed: number): Loop<KLEstimate> {
+function* klLoop(
+  q: FlowDistribution,
+  target: TargetName,
+  logZ: number,
+  samples: number,
+  seed: number,
+): Loop<KLEstimate> {
   const { U, logZOffset, augmented } = scoringEnergy(q, target);
   const random = new Random(seed);
-  let sum = 0, sumSq = 0, n = 0;
+  let sum = 0,
+    sumSq = 0,
+    n = 0;
   while (n < samples) {
     const m = Math.min(10_000, samples - n);
-    const values = yield { read: tidy(() => noGrad(() => {
-      const { z, logProb } = q.sample(m, random);
-      return logProb.add(U(z));
-    })) };
+    const values = yield {
+      read: tidy(() =>
+        noGrad(() => {
+          const { z, logProb } = q.sample(m, random);
+          return logProb.add(U(z));
+        }),
+      ),
+    };
     for (const v of values) {
       sum += v;
       sumSq += v * v;
     }
     n += m;
   }
-  const mean = sum / n, variance = Math.max(0, sumSq / n - mean * mean);
-  return { kl: mean + logZ + logZOffset, augmented, standardError: Math.sqrt(variance / n), freeEnergy: mean, logZ: logZ + logZOffset, samples: n };
+  const mean = sum / n,
+    variance = Math.max(0, sumSq / n - mean * mean);
+  return {
+    kl: mean + logZ + logZOffset,
+    augmented,
+    standardError: Math.sqrt(variance / n),
+    freeEnergy: mean,
+    logZ: logZ + logZOffset,
+    samples: n,
+  };
 }

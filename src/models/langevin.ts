@@ -52,9 +52,12 @@ export function langevin(U: (z: Tensor) => Tensor, dim: number, options: Langevi
   const { particles: n = 1000, stepSize: h = 0.01, steps = 1000, adjusted = false, seed = 0 } = options;
   if (!Number.isInteger(n) || n < 1) throw new Error(`langevin: particles must be a positive integer, got ${n}`);
   if (!(h > 0) || !Number.isFinite(h)) throw new Error(`langevin: the step size must be a positive number, got ${h}`);
-  if (!Number.isInteger(steps) || steps < 0) throw new Error(`langevin: steps must be a non-negative integer, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 0)
+    throw new Error(`langevin: steps must be a non-negative integer, got ${steps}`);
   const keep = new Set(options.snapshots ?? [steps]);
-  for (const s of keep) if (!Number.isInteger(s) || s < 0 || s > steps) throw new Error(`langevin: snapshot step ${s} is not within 0…${steps}`);
+  for (const s of keep)
+    if (!Number.isInteger(s) || s < 0 || s > steps)
+      throw new Error(`langevin: snapshot step ${s} is not within 0…${steps}`);
   const random = new Random(seed);
   const z = Float64Array.from({ length: n * dim }, () => random.normal());
   const snapshots: LangevinSnapshot[] = [];
@@ -65,7 +68,8 @@ export function langevin(U: (z: Tensor) => Tensor, dim: number, options: Langevi
   };
   snap(0);
   let current = scoreAndEnergy(U, new Tensor(z, [n, dim]));
-  let accepted = 0, proposed = 0;
+  let accepted = 0,
+    proposed = 0;
   const noise = Math.sqrt(2 * h);
   for (let t = 1; t <= steps; t++) {
     const proposal = new Float64Array(n * dim);
@@ -75,7 +79,8 @@ export function langevin(U: (z: Tensor) => Tensor, dim: number, options: Langevi
       let accept = true;
       if (adjusted) {
         // log q(z | z') − log q(z' | z) for the Gaussian proposal with mean x + h·score(x) and variance 2h.
-        let forward = 0, backward = 0;
+        let forward = 0,
+          backward = 0;
         for (let j = 0; j < dim; j++) {
           const k = p * dim + j;
           forward += (proposal[k]! - z[k]! - h * current.score[k]!) ** 2;
@@ -96,7 +101,10 @@ export function langevin(U: (z: Tensor) => Tensor, dim: number, options: Langevi
       }
     }
     for (let i = 0; i < z.length; i++) {
-      if (!Number.isFinite(z[i]!)) throw new Error(`langevin: particle ${Math.floor(i / dim)} became ${z[i]} at step ${t} (t = ${t * h}); the step size ${h} is too large for this energy`);
+      if (!Number.isFinite(z[i]!))
+        throw new Error(
+          `langevin: particle ${Math.floor(i / dim)} became ${z[i]} at step ${t} (t = ${t * h}); the step size ${h} is too large for this energy`,
+        );
     }
     snap(t);
   }
@@ -119,24 +127,38 @@ export interface SteinDiscrepancy {
  * this kernel it also goes to zero only if they converge to p (for targets like these, with
  * tails at least as light as a Gaussian's up to a quadratic wall). O(n²) pairs.
  */
-export function kernelSteinDiscrepancy(U: (z: Tensor) => Tensor, particles: Float64Array, dim: number): SteinDiscrepancy {
+export function kernelSteinDiscrepancy(
+  U: (z: Tensor) => Tensor,
+  particles: Float64Array,
+  dim: number,
+): SteinDiscrepancy {
   const n = particles.length / dim;
-  if (!Number.isInteger(n) || n < 2) throw new Error(`kernelSteinDiscrepancy: needs at least 2 particles of dimension ${dim}, got ${particles.length} values`);
+  if (!Number.isInteger(n) || n < 2)
+    throw new Error(
+      `kernelSteinDiscrepancy: needs at least 2 particles of dimension ${dim}, got ${particles.length} values`,
+    );
   const { score } = scoreAndEnergy(U, new Tensor(particles, [n, dim]));
   const beta = -0.5;
   const rowMeans = new Float64Array(n);
   let total = 0;
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
-      let r2 = 0, ss = 0, sxr = 0, syr = 0;
+      let r2 = 0,
+        ss = 0,
+        sxr = 0,
+        syr = 0;
       for (let k = 0; k < dim; k++) {
-        const r = particles[i * dim + k]! - particles[j * dim + k]!, sx = score[i * dim + k]!, sy = score[j * dim + k]!;
+        const r = particles[i * dim + k]! - particles[j * dim + k]!,
+          sx = score[i * dim + k]!,
+          sy = score[j * dim + k]!;
         r2 += r * r;
         ss += sx * sy;
         sxr += sx * r;
         syr += sy * r;
       }
-      const q = 1 + r2, kernel = q ** beta, dk = 2 * beta * q ** (beta - 1);
+      const q = 1 + r2,
+        kernel = q ** beta,
+        dk = 2 * beta * q ** (beta - 1);
       // ∇_x k = dk·r, ∇_y k = −dk·r, tr ∇_x∇_y k = −dk·D − 4β(β − 1) q^(β−2) ‖r‖²
       const u = ss * kernel - sxr * dk + syr * dk - dk * dim - 4 * beta * (beta - 1) * q ** (beta - 2) * r2;
       total += 2 * u;

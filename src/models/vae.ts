@@ -1,4 +1,19 @@
-import { Adam, Linear, logsumexp, MLP, Module, noGrad, Random, randn, RMSprop, split, sum, Tensor, tidy, type Optimizer } from "../autograd/index.js";
+import {
+  Adam,
+  Linear,
+  logsumexp,
+  MLP,
+  Module,
+  noGrad,
+  Random,
+  randn,
+  RMSprop,
+  split,
+  sum,
+  Tensor,
+  tidy,
+  type Optimizer,
+} from "../autograd/index.js";
 import { normalLogProb, planar, radial, SLACK_FLOOR } from "../flows/index.js";
 import { sampleBinary } from "./binarize.js";
 import type { FlowKind } from "./fit2d.js";
@@ -35,13 +50,26 @@ export interface VAEConfig {
   flowHead: "readout" | "shared";
 }
 
-export const DEFAULT_VAE: VAEConfig = { inputs: 784, latent: 40, latent2: 20, hidden: 200, K: 10, flow: "planar", stochasticLayers: 1, seed: 0, flowInit: "identity", flowHead: "readout" };
+export const DEFAULT_VAE: VAEConfig = {
+  inputs: 784,
+  latent: 40,
+  latent2: 20,
+  hidden: 200,
+  K: 10,
+  flow: "planar",
+  stochasticLayers: 1,
+  seed: 0,
+  flowInit: "identity",
+  flowHead: "readout",
+};
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
 /** ln N(z; 0, I) per row. */
 function standardNormalLogProb(z: Tensor): Tensor {
-  return sum(z.square(), 1).mul(-0.5).sub(0.5 * z.shape[1]! * LOG_2PI);
+  return sum(z.square(), 1)
+    .mul(-0.5)
+    .sub(0.5 * z.shape[1]! * LOG_2PI);
 }
 
 /** ln Bernoulli(x; sigmoid(logits)) per row: Σ x·l − softplus(l). */
@@ -66,21 +94,35 @@ export class FlowVAE extends Module {
     super();
     const c = (this.config = { ...DEFAULT_VAE, ...config });
     for (const key of ["inputs", "latent", "latent2", "hidden"] as const) {
-      if (!Number.isInteger(c[key]) || c[key] < 1) throw new Error(`FlowVAE: ${key} must be a positive integer, got ${c[key]}`);
+      if (!Number.isInteger(c[key]) || c[key] < 1)
+        throw new Error(`FlowVAE: ${key} must be a positive integer, got ${c[key]}`);
     }
     if (!Number.isInteger(c.K) || c.K < 0) throw new Error(`FlowVAE: K must be a non-negative integer, got ${c.K}`);
-    if (c.flow !== "planar" && c.flow !== "radial") throw new Error(`FlowVAE: unknown flow "${String(c.flow)}"; choose planar or radial`);
-    if (c.flowHead !== "readout" && c.flowHead !== "shared") throw new Error(`FlowVAE: flowHead must be "readout" or "shared", got ${String(c.flowHead)}`);
-    if (c.flowInit !== "identity" && c.flowInit !== "random") throw new Error(`FlowVAE: flowInit must be "identity" or "random", got ${String(c.flowInit)}`);
-    if (c.stochasticLayers !== 1 && c.stochasticLayers !== 2) throw new Error(`FlowVAE: stochasticLayers must be 1 or 2, got ${String(c.stochasticLayers)}`);
+    if (c.flow !== "planar" && c.flow !== "radial")
+      throw new Error(`FlowVAE: unknown flow "${String(c.flow)}"; choose planar or radial`);
+    if (c.flowHead !== "readout" && c.flowHead !== "shared")
+      throw new Error(`FlowVAE: flowHead must be "readout" or "shared", got ${String(c.flowHead)}`);
+    if (c.flowInit !== "identity" && c.flowInit !== "random")
+      throw new Error(`FlowVAE: flowInit must be "identity" or "random", got ${String(c.flowInit)}`);
+    if (c.stochasticLayers !== 1 && c.stochasticLayers !== 2)
+      throw new Error(`FlowVAE: stochasticLayers must be 1 or 2, got ${String(c.stochasticLayers)}`);
     const random = new Random(c.seed);
     // The encoder's last layer has no activation of its own (MLP), so the head applies one softplus.
     this.encoder = this.addModule("encoder", new MLP([c.inputs, c.hidden, c.hidden], "softplus", { random }));
-    this.head = this.addModule("head", new Linear(c.hidden, 2 * c.latent + c.K * this.flowParamsPerLayer(), { random }));
+    this.head = this.addModule(
+      "head",
+      new Linear(c.hidden, 2 * c.latent + c.K * this.flowParamsPerLayer(), { random }),
+    );
     this.decoder = this.addModule("decoder", new MLP([c.latent, c.hidden, c.hidden, c.inputs], "softplus", { random }));
     // Two stochastic layers: p(z₁|z₂) and q(z₂|z₁), both diagonal Gaussians from MLPs.
-    this.prior = c.stochasticLayers === 2 ? this.addModule("prior", new MLP([c.latent2, c.hidden, 2 * c.latent], "softplus", { random })) : null;
-    this.upper = c.stochasticLayers === 2 ? this.addModule("upper", new MLP([c.latent, c.hidden, 2 * c.latent2], "softplus", { random })) : null;
+    this.prior =
+      c.stochasticLayers === 2
+        ? this.addModule("prior", new MLP([c.latent2, c.hidden, 2 * c.latent], "softplus", { random }))
+        : null;
+    this.upper =
+      c.stochasticLayers === 2
+        ? this.addModule("upper", new MLP([c.latent, c.hidden, 2 * c.latent2], "softplus", { random }))
+        : null;
     // Layers that output means and log σ start small, so every Gaussian starts near N(·, I): with
     // full-size weights, log σ of one layer feeds the next and exp(log σ) can overflow at step 0.
     const outputLayers = [this.head, this.prior?.layers.at(-1), this.upper?.layers.at(-1)];
@@ -95,8 +137,12 @@ export class FlowVAE extends Module {
    * Radial: α̃ = β̃ (so β = 0) and z0 = 0.
    */
   private startFlowsAtIdentity(): void {
-    const c = this.config, d = c.latent, per = this.flowParamsPerLayer(), width = this.head.outFeatures;
-    const weight = this.head.weight.data, bias = this.head.bias.data;
+    const c = this.config,
+      d = c.latent,
+      per = this.flowParamsPerLayer(),
+      width = this.head.outFeatures;
+    const weight = this.head.weight.data,
+      bias = this.head.bias.data;
     for (let k = 0; k < c.K; k++) {
       const offset = 2 * d + k * per;
       for (let row = 0; row < c.hidden; row++) weight.fill(0, row * width + offset, row * width + offset + per);
@@ -116,7 +162,8 @@ export class FlowVAE extends Module {
 
   /** One reparameterised draw per row of x ([B, inputs] in {0, 1}). */
   draw(x: Tensor, random: Random): Draw {
-    const c = this.config, d = c.latent;
+    const c = this.config,
+      d = c.latent;
     const hidden = this.encoder.forward(x).softplus();
     const flowSizes: number[] = [];
     for (let k = 0; k < c.K; k++) flowSizes.push(...(c.flow === "planar" ? [d, d, 1] : [d, 1, 1]));
@@ -129,16 +176,21 @@ export class FlowVAE extends Module {
       [mean, logStd] = split(hidden.matmul(wGauss).add(bGauss), [d, d], 1) as [Tensor, Tensor];
       flowParams = split(hidden.detach().matmul(wFlow).add(bFlow), flowSizes, 1);
     } else {
-      [mean, logStd, ...flowParams] = split(this.head.forward(hidden), [d, d, ...flowSizes], 1) as [Tensor, Tensor, ...Tensor[]];
+      [mean, logStd, ...flowParams] = split(this.head.forward(hidden), [d, d, ...flowSizes], 1) as [
+        Tensor,
+        Tensor,
+        ...Tensor[],
+      ];
     }
     const eps = randn([x.shape[0]!, d], { random, dtype: x.dtype });
     let z = eps.mul(logStd.exp()).add(mean);
     let logQ = normalLogProb(z, mean, logStd);
     for (let k = 0; k < c.K; k++) {
       const [p1, p2, p3] = flowParams.slice(3 * k, 3 * k + 3) as [Tensor, Tensor, Tensor];
-      const out = c.flow === "planar"
-        ? planar(z, { u: p1, w: p2, b: p3.reshape([-1]) })
-        : radial(z, { z0: p1, alpha: p2.reshape([-1]), beta: p3.reshape([-1]) });
+      const out =
+        c.flow === "planar"
+          ? planar(z, { u: p1, w: p2, b: p3.reshape([-1]) })
+          : radial(z, { z0: p1, alpha: p2.reshape([-1]), beta: p3.reshape([-1]) });
       z = out.z;
       logQ = logQ.sub(out.logAbsDet);
     }
@@ -220,13 +272,16 @@ export interface TrainVAEResult {
 
 /** Rows of an images array: it must hold whole images of `pixels` values. */
 function imageCount(images: Float64Array, pixels: number, who: string): number {
-  if (images.length === 0 || images.length % pixels !== 0) throw new Error(`${who}: ${images.length} values are not whole images of ${pixels} pixels`);
+  if (images.length === 0 || images.length % pixels !== 0)
+    throw new Error(`${who}: ${images.length} values are not whole images of ${pixels} pixels`);
   return images.length / pixels;
 }
 
 /** Mean −ELBO (one draw per image) over the rows of `images`, without a graph (a loop: see loop.ts). */
 function* meanNegativeElbo(model: FlowVAE, images: Float64Array, random: Random): Loop<number> {
-  const P = model.config.inputs, count = imageCount(images, P, "validation"), chunk = 500;
+  const P = model.config.inputs,
+    count = imageCount(images, P, "validation"),
+    chunk = 500;
   let total = 0;
   for (let start = 0; start < count; start += chunk) {
     const n = Math.min(chunk, count - start);
@@ -251,20 +306,41 @@ export function trainVAEAsync(model: FlowVAE, images: Float64Array, options: Tra
 }
 
 function* trainLoop(model: FlowVAE, images: Float64Array, options: TrainVAEOptions): Loop<TrainVAEResult> {
-  const { epochs, batchSize = 100, lr = 1e-3, optimizer = "adam", annealSteps = 0, seed = 1, binarize = "fixed", validation, patience = Infinity } = options;
+  const {
+    epochs,
+    batchSize = 100,
+    lr = 1e-3,
+    optimizer = "adam",
+    annealSteps = 0,
+    seed = 1,
+    binarize = "fixed",
+    validation,
+    patience = Infinity,
+  } = options;
   if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`epochs must be a positive integer, got ${epochs}`);
-  if (binarize !== "fixed" && binarize !== "dynamic") throw new Error(`trainVAE: binarize must be "fixed" or "dynamic", got ${String(binarize)}`);
+  if (binarize !== "fixed" && binarize !== "dynamic")
+    throw new Error(`trainVAE: binarize must be "fixed" or "dynamic", got ${String(binarize)}`);
   if (!(patience >= 1)) throw new Error(`trainVAE: patience must be at least 1 epoch, got ${patience}`);
-  const P = model.config.inputs, count = imageCount(images, P, "trainVAE");
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > count) throw new Error(`trainVAE: batch size must be an integer from 1 to ${count}, got ${batchSize}`);
+  const P = model.config.inputs,
+    count = imageCount(images, P, "trainVAE");
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > count)
+    throw new Error(`trainVAE: batch size must be an integer from 1 to ${count}, got ${batchSize}`);
   if (validation) imageCount(validation, P, "trainVAE validation");
   const random = new Random(seed);
-  const opt: Optimizer = optimizer === "adam" ? new Adam(model.parameters(), { lr }) : new RMSprop(model.parameters(), { lr, momentum: 0.9 });
-  const batches = Math.floor(count / batchSize), total = epochs * batches;
+  const opt: Optimizer =
+    optimizer === "adam"
+      ? new Adam(model.parameters(), { lr })
+      : new RMSprop(model.parameters(), { lr, momentum: 0.9 });
+  const batches = Math.floor(count / batchSize),
+    total = epochs * batches;
   const order = Int32Array.from({ length: count }, (_, i) => i);
-  const losses: number[] = [], validationLosses: number[] = [];
+  const losses: number[] = [],
+    validationLosses: number[] = [];
   const grey = new Float64Array(batchSize * P);
-  let best = Infinity, bestEpoch = epochs, bestParams: Float64Array[] | null = null, epochsRun = 0;
+  let best = Infinity,
+    bestEpoch = epochs,
+    bestParams: Float64Array[] | null = null,
+    epochsRun = 0;
   const started = performance.now();
   let step = 0;
   for (let e = 0; e < epochs; e++) {
@@ -275,7 +351,8 @@ function* trainLoop(model: FlowVAE, images: Float64Array, options: TrainVAEOptio
     for (let b = 0; b < batches; b++) {
       const batch = new Float64Array(batchSize * P);
       const rows = binarize === "dynamic" ? grey : batch;
-      for (let r = 0; r < batchSize; r++) rows.set(images.subarray(order[b * batchSize + r]! * P, (order[b * batchSize + r]! + 1) * P), r * P);
+      for (let r = 0; r < batchSize; r++)
+        rows.set(images.subarray(order[b * batchSize + r]! * P, (order[b * batchSize + r]! + 1) * P), r * P);
       if (binarize === "dynamic") sampleBinary(grey, random, batch);
       const beta = annealSteps > 0 ? Math.min(1, 0.01 + step / annealSteps) : 1;
       // tidy: on a GPU backend the step's tensors live in textures, freed when the step ends.
@@ -287,7 +364,8 @@ function* trainLoop(model: FlowVAE, images: Float64Array, options: TrainVAEOptio
       });
       const value = (yield { read: loss })[0]!;
       yield { update: opt };
-      if (!Number.isFinite(value)) throw new Error(`trainVAE: the free energy became ${value} at step ${step}; lower the learning rate`);
+      if (!Number.isFinite(value))
+        throw new Error(`trainVAE: the free energy became ${value} at step ${step}; lower the learning rate`);
       losses.push(value);
       options.onStep?.(++step, total, value);
     }
@@ -311,8 +389,7 @@ function* trainLoop(model: FlowVAE, images: Float64Array, options: TrainVAEOptio
   if (bestParams) {
     yield { toHost: model.parameters() };
     model.parameters().forEach((p, i) => p.data.set(bestParams[i]!));
-  }
-  else bestEpoch = epochsRun;
+  } else bestEpoch = epochsRun;
   return { losses, validationLosses, epochsRun, bestEpoch, seconds: (performance.now() - started) / 1000 };
 }
 
@@ -336,18 +413,39 @@ export interface VAEEvaluationDetail extends VAEEvaluation {
  * Test −ELBO (one draw per example) and −ln p(x) by importance sampling with `samples` draws per
  * example, in chunks of about 2,000 draws.
  */
-export function evaluateVAE(model: FlowVAE, images: Float64Array, samples = 200, seed = 99, onProgress?: (done: number, total: number) => void): VAEEvaluationDetail {
+export function evaluateVAE(
+  model: FlowVAE,
+  images: Float64Array,
+  samples = 200,
+  seed = 99,
+  onProgress?: (done: number, total: number) => void,
+): VAEEvaluationDetail {
   return runLoop(evaluationLoop(model, images, samples, seed, onProgress));
 }
 
 /** evaluateVAE for backends that read values only asynchronously (gpu.js webgpu): the same draws, on the device. */
-export function evaluateVAEAsync(model: FlowVAE, images: Float64Array, samples = 200, seed = 99, onProgress?: (done: number, total: number) => void): Promise<VAEEvaluationDetail> {
+export function evaluateVAEAsync(
+  model: FlowVAE,
+  images: Float64Array,
+  samples = 200,
+  seed = 99,
+  onProgress?: (done: number, total: number) => void,
+): Promise<VAEEvaluationDetail> {
   return runLoopAsync(evaluationLoop(model, images, samples, seed, onProgress));
 }
 
-function* evaluationLoop(model: FlowVAE, images: Float64Array, samples: number, seed: number, onProgress?: (done: number, total: number) => void): Loop<VAEEvaluationDetail> {
-  const P = model.config.inputs, random = new Random(seed), count = imageCount(images, P, "evaluateVAE");
-  if (!Number.isInteger(samples) || samples < 1) throw new Error(`evaluateVAE: samples must be a positive integer, got ${samples}`);
+function* evaluationLoop(
+  model: FlowVAE,
+  images: Float64Array,
+  samples: number,
+  seed: number,
+  onProgress?: (done: number, total: number) => void,
+): Loop<VAEEvaluationDetail> {
+  const P = model.config.inputs,
+    random = new Random(seed),
+    count = imageCount(images, P, "evaluateVAE");
+  if (!Number.isInteger(samples) || samples < 1)
+    throw new Error(`evaluateVAE: samples must be a positive integer, got ${samples}`);
   const chunk = Math.max(1, Math.floor(2000 / samples));
   const perExample = new Float64Array(count);
   let elbo = 0;
@@ -364,7 +462,8 @@ function* evaluationLoop(model: FlowVAE, images: Float64Array, samples: number, 
 
 /** Mean and its standard error. */
 function meanAndError(values: ArrayLike<number>): { mean: number; standardError: number } {
-  let sum = 0, sumSq = 0;
+  let sum = 0,
+    sumSq = 0;
   for (let i = 0; i < values.length; i++) {
     sum += values[i]!;
     sumSq += values[i]! * values[i]!;
@@ -378,13 +477,15 @@ function meanAndError(values: ArrayLike<number>): { mean: number; standardError:
  * than either model's own error when both do well and badly on the same examples.
  */
 export function pairedDifference(a: Float64Array, b: Float64Array): { mean: number; standardError: number } {
-  if (a.length !== b.length || a.length === 0) throw new Error(`pairedDifference: needs two equally long, non-empty lists, got ${a.length} and ${b.length}`);
+  if (a.length !== b.length || a.length === 0)
+    throw new Error(`pairedDifference: needs two equally long, non-empty lists, got ${a.length} and ${b.length}`);
   return meanAndError(b.map((v, i) => v - a[i]!));
 }
 
 /** Decode z ~ p(z) (through p(z₁|z₂) for two layers) into pixel probabilities, [n, inputs]. */
 export function sampleDigits(model: FlowVAE, n: number, seed = 0): Float64Array {
-  const random = new Random(seed), c = model.config;
+  const random = new Random(seed),
+    c = model.config;
   return noGrad(() => {
     let z: Tensor;
     if (model.prior) {

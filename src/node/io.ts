@@ -4,7 +4,21 @@
 // handler could not run anyway while a synchronous training loop or write holds the event loop. A
 // temporary left by a process that was killed mid-write is removed the next time a folder is
 // prepared for output; one whose process still runs (another run writing into the same folder) is left alone.
-import { accessSync, closeSync, constants, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import path from "node:path";
 import { PNG } from "pngjs";
 import type { Image } from "../models/heatmap.js";
@@ -21,13 +35,29 @@ function notARegularFile(file: string): string | null {
     return null; // nothing there yet
   }
   if (stats.isFile()) return null;
-  return stats.isSymbolicLink() ? "a symbolic link" : stats.isDirectory() ? "a folder" : stats.isCharacterDevice() || stats.isBlockDevice() ? "a device" : stats.isFIFO() ? "a named pipe" : stats.isSocket() ? "a socket" : "not a regular file";
+  return stats.isSymbolicLink()
+    ? "a symbolic link"
+    : stats.isDirectory()
+      ? "a folder"
+      : stats.isCharacterDevice() || stats.isBlockDevice()
+        ? "a device"
+        : stats.isFIFO()
+          ? "a named pipe"
+          : stats.isSocket()
+            ? "a socket"
+            : "not a regular file";
 }
 
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const existing = notARegularFile(file);
-  if (existing) throw new UserError(`refusing to write ${path.resolve(file)}: it is ${existing}, and writing would replace it with a regular file; choose another output`);
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  if (existing)
+    throw new UserError(
+      `refusing to write ${path.resolve(file)}: it is ${existing}, and writing would replace it with a regular file; choose another output`,
+    );
+  const tmp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`,
+  );
   try {
     const fd = openSync(tmp, "wx"); // wx: never follow or reuse something already at this name
     try {
@@ -119,7 +149,10 @@ export function prepareOutputFile(file: string): string {
   const resolved = path.resolve(file);
   prepareOutputDir(path.dirname(resolved));
   const existing = notARegularFile(resolved);
-  if (existing) throw new UserError(`refusing to write ${resolved}: it is ${existing}, and writing would replace it with a regular file; choose another output`);
+  if (existing)
+    throw new UserError(
+      `refusing to write ${resolved}: it is ${existing}, and writing would replace it with a regular file; choose another output`,
+    );
   return resolved;
 }
 

@@ -28,7 +28,9 @@ export interface Mnist {
  * go to training, the rest (1,000 by default) to test.
  */
 export function loadMnist(options: { trainCount?: number; dataDir?: string } = {}): Mnist {
-  const dir = options.dataDir ?? path.join(path.dirname(createRequire(import.meta.url).resolve("mnist/package.json")), "src", "digits");
+  const dir =
+    options.dataDir ??
+    path.join(path.dirname(createRequire(import.meta.url).resolve("mnist/package.json")), "src", "digits");
   const greys: number[][] = [];
   const labels: number[] = [];
   for (let digit = 0; digit < 10; digit++) {
@@ -37,16 +39,21 @@ export function loadMnist(options: { trainCount?: number; dataDir?: string } = {
     try {
       data = (JSON.parse(readFileSync(file, "utf8")) as { data?: unknown }).data;
     } catch (error) {
-      throw new UserError(`MNIST data file ${file} is missing or not valid JSON (${(error as Error).message}); reinstall the "mnist" package`);
+      throw new UserError(
+        `MNIST data file ${file} is missing or not valid JSON (${(error as Error).message}); reinstall the "mnist" package`,
+      );
     }
     if (!Array.isArray(data) || data.length === 0 || data.length % PIXELS !== 0) {
-      throw new UserError(`MNIST data file ${file} is corrupt: expected a "data" array whose length is a multiple of ${PIXELS}`);
+      throw new UserError(
+        `MNIST data file ${file} is corrupt: expected a "data" array whose length is a multiple of ${PIXELS}`,
+      );
     }
     for (let start = 0; start < data.length; start += PIXELS) {
       const image = new Array<number>(PIXELS);
       for (let p = 0; p < PIXELS; p++) {
         const v = data[start + p];
-        if (typeof v !== "number" || !(v >= 0 && v <= 1)) throw new UserError(`MNIST data file ${file} is corrupt: pixel ${start + p} is ${String(v)}, not in [0, 1]`);
+        if (typeof v !== "number" || !(v >= 0 && v <= 1))
+          throw new UserError(`MNIST data file ${file} is corrupt: pixel ${start + p} is ${String(v)}, not in [0, 1]`);
         image[p] = v;
       }
       greys.push(image);
@@ -61,8 +68,14 @@ export function loadMnist(options: { trainCount?: number; dataDir?: string } = {
     [order[i], order[j]] = [order[j]!, order[i]!];
   }
   const trainCount = options.trainCount ?? order.length - 1000;
-  if (typeof trainCount !== "number" || !Number.isInteger(trainCount) || !(trainCount > 0 && trainCount < order.length)) {
-    throw new UserError(`trainCount must be an integer between 1 and ${order.length - 1}, got ${typeof trainCount === "string" ? JSON.stringify(trainCount) : String(trainCount)}`);
+  if (
+    typeof trainCount !== "number" ||
+    !Number.isInteger(trainCount) ||
+    !(trainCount > 0 && trainCount < order.length)
+  ) {
+    throw new UserError(
+      `trainCount must be an integer between 1 and ${order.length - 1}, got ${typeof trainCount === "string" ? JSON.stringify(trainCount) : String(trainCount)}`,
+    );
   }
   const split = (ids: number[]): MnistSplit => {
     const intensities = new Float64Array(ids.length * PIXELS);

@@ -13,7 +13,10 @@ export interface VAEFile {
 }
 
 export function saveVAE(file: string, model: FlowVAE, extra: Record<string, unknown> = {}): void {
-  const content: VAEFile = { manifest: { ...extra, kind: "flowgrad.vae", version: 1, config: model.config }, parameters: model.stateDict() };
+  const content: VAEFile = {
+    manifest: { ...extra, kind: "flowgrad.vae", version: 1, config: model.config },
+    parameters: model.stateDict(),
+  };
   writeJsonAtomic(file, content);
 }
 
@@ -23,11 +26,22 @@ export function loadFlow2D(file: string): { q: FlowDistribution; target: TargetN
   try {
     parsed = JSON.parse(readFileSync(file, "utf8"));
   } catch (error) {
-    throw new UserError(`cannot read model file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new UserError(
+      `cannot read model file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
   const m = (parsed as { manifest?: Record<string, unknown> } | null)?.manifest;
-  if (!m || m.kind !== "flowgrad.flow2d" || !TARGETS.includes(m.target as TargetName) || !["planar", "radial", "cnf", "hamiltonian"].includes(m.flow as string) || !Number.isInteger(m.K) || (m.K as number) < 1) {
-    throw new UserError(`${file} is not a flowgrad 2-D fit model file (expected manifest kind "flowgrad.flow2d" with a target U1–U4, a flow and K)`);
+  if (
+    !m ||
+    m.kind !== "flowgrad.flow2d" ||
+    !TARGETS.includes(m.target as TargetName) ||
+    !["planar", "radial", "cnf", "hamiltonian"].includes(m.flow as string) ||
+    !Number.isInteger(m.K) ||
+    (m.K as number) < 1
+  ) {
+    throw new UserError(
+      `${file} is not a flowgrad 2-D fit model file (expected manifest kind "flowgrad.flow2d" with a target U1–U4, a flow and K)`,
+    );
   }
   const [target, flow, K] = [m.target as TargetName, m.flow as Flow2DKind, m.K as number];
   try {
@@ -46,7 +60,9 @@ export function loadVAE(file: string): FlowVAE {
 /** Throw unless a loaded model takes inputs of the size of the data it is about to be used with. */
 export function checkModelInputs(file: string, model: FlowVAE, inputs: number, what: string): void {
   if (model.config.inputs !== inputs) {
-    throw new UserError(`${file}: the model was trained on inputs of ${model.config.inputs} values, but ${what} has ${inputs}; it cannot be used here`);
+    throw new UserError(
+      `${file}: the model was trained on inputs of ${model.config.inputs} values, but ${what} has ${inputs}; it cannot be used here`,
+    );
   }
 }
 
@@ -56,10 +72,14 @@ export function loadVAEFile(file: string): { model: FlowVAE; manifest: VAEFile["
   try {
     parsed = JSON.parse(readFileSync(file, "utf8"));
   } catch (error) {
-    throw new UserError(`cannot read model file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new UserError(
+      `cannot read model file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new UserError(`${file} is not a flowgrad VAE model file: its content is ${parsed === null ? "null" : Array.isArray(parsed) ? "an array" : `a ${typeof parsed}`}, not an object with a manifest and parameters`);
+    throw new UserError(
+      `${file} is not a flowgrad VAE model file: its content is ${parsed === null ? "null" : Array.isArray(parsed) ? "an array" : `a ${typeof parsed}`}, not an object with a manifest and parameters`,
+    );
   }
   const content = parsed as Partial<VAEFile>;
   const m = content.manifest;

@@ -21,19 +21,30 @@ export function asTensor(op: string, value: TensorLike, like: Tensor): Tensor {
   if (typeof value === "number") return new Tensor(allocate(like.dtype, 1).fill(value), []);
   if (!(value instanceof Tensor)) throw new Error(`${op}: expected a Tensor or a number, got ${typeof value}`);
   if (value.dtype !== like.dtype) {
-    throw new Error(`${op}: dtype mismatch, ${like.dtype} ${shapeString(like.shape)} and ${value.dtype} ${shapeString(value.shape)}; convert one with astype()`);
+    throw new Error(
+      `${op}: dtype mismatch, ${like.dtype} ${shapeString(like.shape)} and ${value.dtype} ${shapeString(value.shape)}; convert one with astype()`,
+    );
   }
   return value;
 }
 
-function binaryOp(op: BinaryOp, aIn: TensorLike, bIn: TensorLike, rule: ((g: Tensor, a: Tensor, b: Tensor, y: Tensor) => [Tensor | null, Tensor | null]) | null): Tensor {
+function binaryOp(
+  op: BinaryOp,
+  aIn: TensorLike,
+  bIn: TensorLike,
+  rule: ((g: Tensor, a: Tensor, b: Tensor, y: Tensor) => [Tensor | null, Tensor | null]) | null,
+): Tensor {
   const first = aIn instanceof Tensor ? aIn : bIn;
   if (!(first instanceof Tensor)) throw new Error(`${op}: at least one operand must be a Tensor`);
-  const a = asTensor(op, aIn, first), b = asTensor(op, bIn, first);
+  const a = asTensor(op, aIn, first),
+    b = asTensor(op, bIn, first);
   const shape = sameShape(a.shape, b.shape) ? a.shape : broadcastShapes(op, a.shape, b.shape);
   const backend = getBackend();
-  const device = backend.resident?.binary(op, a.storage.kernelInput, a.shape, b.storage.kernelInput, b.shape, shape) ?? null;
-  const out = opOutput(device, a.dtype, sizeOf(shape), (o) => backend.binary(op, a.data, a.shape, b.data, b.shape, o, shape));
+  const device =
+    backend.resident?.binary(op, a.storage.kernelInput, a.shape, b.storage.kernelInput, b.shape, shape) ?? null;
+  const out = opOutput(device, a.dtype, sizeOf(shape), (o) =>
+    backend.binary(op, a.data, a.shape, b.data, b.shape, o, shape),
+  );
   return fromOp(op, out, shape, [a, b], rule && ((g, y) => rule(g, a, b, y)));
 }
 
@@ -45,7 +56,15 @@ export function deviceSum(terms: readonly Tensor[]): DeviceArray | null {
   const shape = terms[0]!.shape;
   let sum: DeviceArray | null = null;
   for (let k = 1; k < terms.length; k++) {
-    const next: DeviceArray | null = resident?.binary("add", sum ?? terms[0]!.storage.kernelInput, shape, terms[k]!.storage.kernelInput, shape, shape) ?? null;
+    const next: DeviceArray | null =
+      resident?.binary(
+        "add",
+        sum ?? terms[0]!.storage.kernelInput,
+        shape,
+        terms[k]!.storage.kernelInput,
+        shape,
+        shape,
+      ) ?? null;
     if (!next) {
       sum?.release();
       return null; // the backend's rule depends on the size only, so this happens at k = 1
@@ -64,7 +83,9 @@ export function addN(terms: readonly Tensor[]): Tensor {
   const first = terms[0]!;
   for (const t of terms) {
     if (!sameShape(t.shape, first.shape) || t.dtype !== first.dtype) {
-      throw new Error(`addN: every term must be ${first.dtype} ${shapeString(first.shape)}, got ${t.dtype} ${shapeString(t.shape)}`);
+      throw new Error(
+        `addN: every term must be ${first.dtype} ${shapeString(first.shape)}, got ${t.dtype} ${shapeString(t.shape)}`,
+      );
     }
   }
   let out: TypedArray | Storage;
@@ -83,13 +104,17 @@ export function addN(terms: readonly Tensor[]): Tensor {
   return fromOp("addN", out, first.shape, [...terms], (g) => terms.map(() => g));
 }
 // d(a - b) = da - db
-export const sub = (a: TensorLike, b: TensorLike): Tensor => binaryOp("sub", a, b, (g, _a, b) => [g, b.requiresGrad ? neg(g) : null]);
+export const sub = (a: TensorLike, b: TensorLike): Tensor =>
+  binaryOp("sub", a, b, (g, _a, b) => [g, b.requiresGrad ? neg(g) : null]);
 // d(a b) = b da + a db
 export const mul = (a: TensorLike, b: TensorLike): Tensor =>
   binaryOp("mul", a, b, (g, a, b) => [a.requiresGrad ? mul(g, b) : null, b.requiresGrad ? mul(g, a) : null]);
 // d(a / b) = da / b − (a / b²) db = da / b − y db / b
 export const div = (a: TensorLike, b: TensorLike): Tensor =>
-  binaryOp("div", a, b, (g, a, b, y) => [a.requiresGrad ? div(g, b) : null, b.requiresGrad ? neg(div(mul(g, y), b)) : null]);
+  binaryOp("div", a, b, (g, a, b, y) => [
+    a.requiresGrad ? div(g, b) : null,
+    b.requiresGrad ? neg(div(mul(g, y), b)) : null,
+  ]);
 // d(aᵇ) = b aᵇ⁻¹ da + aᵇ ln(a) db  (the db term only when the exponent is differentiated)
 export const pow = (a: TensorLike, b: TensorLike): Tensor =>
   binaryOp("pow", a, b, (g, a, b, y) => [
@@ -98,10 +123,16 @@ export const pow = (a: TensorLike, b: TensorLike): Tensor =>
   ]);
 // d max(a, b) = [a > b] da + [b > a] db, ties split evenly
 export const maximum = (a: TensorLike, b: TensorLike): Tensor =>
-  binaryOp("maximum", a, b, (g, a, b) => [mul(g, add(gt(a, b), mul(eq(a, b), 0.5))), mul(g, add(gt(b, a), mul(eq(a, b), 0.5)))]);
+  binaryOp("maximum", a, b, (g, a, b) => [
+    mul(g, add(gt(a, b), mul(eq(a, b), 0.5))),
+    mul(g, add(gt(b, a), mul(eq(a, b), 0.5))),
+  ]);
 // d min(a, b) = [a < b] da + [b < a] db, ties split evenly
 export const minimum = (a: TensorLike, b: TensorLike): Tensor =>
-  binaryOp("minimum", a, b, (g, a, b) => [mul(g, add(lt(a, b), mul(eq(a, b), 0.5))), mul(g, add(lt(b, a), mul(eq(a, b), 0.5)))]);
+  binaryOp("minimum", a, b, (g, a, b) => [
+    mul(g, add(lt(a, b), mul(eq(a, b), 0.5))),
+    mul(g, add(lt(b, a), mul(eq(a, b), 0.5))),
+  ]);
 
 // Comparisons give 1 or 0 in the inputs' dtype; they are constant almost everywhere, so not differentiated.
 export const eq = (a: TensorLike, b: TensorLike): Tensor => binaryOp("eq", a, b, null);
@@ -147,24 +178,34 @@ export const step = (x: Tensor): Tensor => unaryOp("step", x, null);
 export function where(cond: Tensor, aIn: TensorLike, bIn: TensorLike): Tensor {
   expectTensor("where", cond, "the condition");
   const like = aIn instanceof Tensor ? aIn : bIn instanceof Tensor ? bIn : cond;
-  const a = asTensor("where", aIn, like), b = asTensor("where", bIn, like);
+  const a = asTensor("where", aIn, like),
+    b = asTensor("where", bIn, like);
   const shape = broadcastShapes("where", cond.shape, a.shape, b.shape);
   const full = (t: Tensor): Tensor => (sameShape(t.shape, shape) ? t : broadcastTo(t.detach(), shape));
   const backend = getBackend();
   const [c, x, y] = [full(cond), full(a), full(b)];
-  const device = backend.resident?.where?.(c.storage.kernelInput, x.storage.kernelInput, y.storage.kernelInput, sizeOf(shape)) ?? null;
+  const device =
+    backend.resident?.where?.(c.storage.kernelInput, x.storage.kernelInput, y.storage.kernelInput, sizeOf(shape)) ??
+    null;
   const out = opOutput(device, a.dtype, sizeOf(shape), (o) => backend.where(c.data, x.data, y.data, o));
   // d where(c, a, b) = where(c, da, 0) + where(c, 0, db)
-  return fromOp("where", out, shape, [cond, a, b], (g) => [null, a.requiresGrad ? where(cond, g, 0) : null, b.requiresGrad ? where(cond, 0, g) : null]);
+  return fromOp("where", out, shape, [cond, a, b], (g) => [
+    null,
+    a.requiresGrad ? where(cond, g, 0) : null,
+    b.requiresGrad ? where(cond, 0, g) : null,
+  ]);
 }
 
 /** The same values in another dtype; the gradient is converted back. */
 export function astype(x: Tensor, dtype: Tensor["dtype"]): Tensor {
   expectTensor("astype", x);
-  if (checkDType("astype", dtype) === undefined) throw new Error('astype: dtype must be "float32" or "float64", got undefined');
+  if (checkDType("astype", dtype) === undefined)
+    throw new Error('astype: dtype must be "float32" or "float64", got undefined');
   if (x.dtype === dtype) return x;
   // A device holds float32 whatever the label (see kernels/gpu/backend.ts): there, a relabelled copy.
-  const device = x.storage.onDevice ? getBackend().resident?.stridedCopy?.(x.storage.kernelInput, 0, [x.size], [1]) ?? null : null;
+  const device = x.storage.onDevice
+    ? (getBackend().resident?.stridedCopy?.(x.storage.kernelInput, 0, [x.size], [1]) ?? null)
+    : null;
   const out = opOutput(device, dtype, x.size, (o) => o.set(x.data));
   return fromOp("astype", out, x.shape, [x], (g) => [astype(g, x.dtype)]);
 }

@@ -11,8 +11,12 @@ import { reshape } from "./movement.js";
 export function matmul(aIn: Tensor, bIn: Tensor): Tensor {
   expectTensor("matmul", aIn, "the left operand");
   expectTensor("matmul", bIn, "the right operand");
-  const a = asTensor("matmul", aIn, aIn), b = asTensor("matmul", bIn, aIn);
-  if (a.rank === 0 || b.rank === 0) throw new Error(`matmul: operands must have at least 1 dimension, got ${shapeString(a.shape)} and ${shapeString(b.shape)}; use mul for scalars`);
+  const a = asTensor("matmul", aIn, aIn),
+    b = asTensor("matmul", bIn, aIn);
+  if (a.rank === 0 || b.rank === 0)
+    throw new Error(
+      `matmul: operands must have at least 1 dimension, got ${shapeString(a.shape)} and ${shapeString(b.shape)}; use mul for scalars`,
+    );
   if (a.rank === 1) {
     const r = matmul(reshape(a, [1, a.size]), b);
     const shape = [...r.shape];
@@ -22,7 +26,9 @@ export function matmul(aIn: Tensor, bIn: Tensor): Tensor {
   if (b.rank === 1) return reshape(matmul(a, reshape(b, [b.size, 1])), a.shape.slice(0, -1));
   const k = a.shape[a.rank - 1]!;
   if (b.shape[b.rank - 2] !== k) {
-    throw new Error(`matmul: inner dimensions differ, ${shapeString(a.shape)} · ${shapeString(b.shape)} (${k} vs ${b.shape[b.rank - 2]})`);
+    throw new Error(
+      `matmul: inner dimensions differ, ${shapeString(a.shape)} · ${shapeString(b.shape)} (${k} vs ${b.shape[b.rank - 2]})`,
+    );
   }
   return product(a, b, false, false);
 }
@@ -44,7 +50,8 @@ function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor
 
 function productShape(a: Tensor, b: Tensor, transA: boolean, transB: boolean): number[] {
   const batch = broadcastShapes("matmul", a.shape.slice(0, -2), b.shape.slice(0, -2));
-  const m = a.shape[a.rank - (transA ? 1 : 2)]!, n = b.shape[b.rank - (transB ? 2 : 1)]!;
+  const m = a.shape[a.rank - (transA ? 1 : 2)]!,
+    n = b.shape[b.rank - (transB ? 2 : 1)]!;
   return [...batch, m, n];
 }
 
@@ -52,21 +59,38 @@ function matmulData(a: Tensor, b: Tensor, transA: boolean, transB: boolean) {
   const batch = broadcastShapes("matmul", a.shape.slice(0, -2), b.shape.slice(0, -2));
   const [am, ak] = a.shape.slice(-2) as [number, number];
   const [bk, bn] = b.shape.slice(-2) as [number, number];
-  const m = transA ? ak : am, k = transA ? am : ak, n = transB ? bk : bn;
+  const m = transA ? ak : am,
+    k = transA ? am : ak,
+    n = transB ? bk : bn;
   const count = sizeOf(batch);
   // Offsets of each matrix of the broadcast batch, in elements.
   const aOffsets = batchOffsets(a.shape.slice(0, -2), batch, am * ak);
   const bOffsets = batchOffsets(b.shape.slice(0, -2), batch, bk * bn);
   const backend = getBackend();
-  const device = backend.resident?.matmul(a.storage.kernelInput, aOffsets, b.storage.kernelInput, bOffsets, m, k, n, transA, transB) ?? null;
-  return opOutput(device, a.dtype, count * m * n, (o) => backend.matmul(a.data, aOffsets, b.data, bOffsets, o, m, k, n, transA, transB));
+  const device =
+    backend.resident?.matmul(
+      a.storage.kernelInput,
+      aOffsets,
+      b.storage.kernelInput,
+      bOffsets,
+      m,
+      k,
+      n,
+      transA,
+      transB,
+    ) ?? null;
+  return opOutput(device, a.dtype, count * m * n, (o) =>
+    backend.matmul(a.data, aOffsets, b.data, bOffsets, o, m, k, n, transA, transB),
+  );
 }
 
 function batchOffsets(own: number[], batch: number[], matrixSize: number): Int32Array {
   const strides = broadcastStrides(own, batch);
-  const count = sizeOf(batch), offsets = new Int32Array(count);
+  const count = sizeOf(batch),
+    offsets = new Int32Array(count);
   for (let t = 0; t < count; t++) {
-    let rest = t, off = 0;
+    let rest = t,
+      off = 0;
     for (let d = batch.length - 1; d >= 0; d--) {
       off += (rest % batch[d]!) * strides[d]!;
       rest = Math.floor(rest / batch[d]!);

@@ -12,21 +12,44 @@ import { checkIntegerList, checkList, checkShape, describe } from "../validate.j
  * Zeros of outShape with g placed at `starts` (offset and strides: the same place in outShape's
  * contiguous layout): on the device when g is there and the backend can, else on the host.
  */
-function place(g: Tensor, starts: readonly number[], outShape: readonly number[], offset: number, strides: readonly number[]): Tensor {
+function place(
+  g: Tensor,
+  starts: readonly number[],
+  outShape: readonly number[],
+  offset: number,
+  strides: readonly number[],
+): Tensor {
   const backend = getBackend();
-  const device = g.storage.onDevice ? (backend.resident?.pad?.(g.storage.kernelInput, g.shape, starts, outShape) ?? null) : null;
-  const out = opOutput(device, g.dtype, sizeOf(outShape), (dx) => backend.stridedScatter(g.data, dx, offset, g.shape, strides, false));
+  const device = g.storage.onDevice
+    ? (backend.resident?.pad?.(g.storage.kernelInput, g.shape, starts, outShape) ?? null)
+    : null;
+  const out = opOutput(device, g.dtype, sizeOf(outShape), (dx) =>
+    backend.stridedScatter(g.data, dx, offset, g.shape, strides, false),
+  );
   // d pad(g) = the slice of dg that g was placed at (recorded only when a backward pass creates a graph)
-  return fromOp("pad", out, outShape, [g], (gg) => [slice(gg, starts, starts.map((s, i) => s + g.shape[i]!))]);
+  return fromOp("pad", out, outShape, [g], (gg) => [
+    slice(
+      gg,
+      starts,
+      starts.map((s, i) => s + g.shape[i]!),
+    ),
+  ]);
 }
 
 /**
  * The strided view (offset, shape, strides) of x, made contiguous. A copy runs where its input is:
  * on the device (staying there) when x is and the backend can, else on the host.
  */
-function copyView(x: Tensor, offset: number, shape: readonly number[], strides: readonly number[]): TypedArray | Storage {
+function copyView(
+  x: Tensor,
+  offset: number,
+  shape: readonly number[],
+  strides: readonly number[],
+): TypedArray | Storage {
   const backend = getBackend();
-  const device = x.storage.onDevice ? (backend.resident?.stridedCopy?.(x.storage.kernelInput, offset, shape, strides) ?? null) : null;
+  const device = x.storage.onDevice
+    ? (backend.resident?.stridedCopy?.(x.storage.kernelInput, offset, shape, strides) ?? null)
+    : null;
   return opOutput(device, x.dtype, sizeOf(shape), (out) => backend.stridedCopy(x.data, offset, shape, strides, out));
 }
 
@@ -37,7 +60,8 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const unknown = target.indexOf(-1);
   if (unknown >= 0) {
     const known = sizeOf(target.filter((_, i) => i !== unknown));
-    if (known === 0 || x.size % known !== 0) throw new Error(`reshape: cannot infer -1 in ${shapeString(shape)} for ${x.size} elements`);
+    if (known === 0 || x.size % known !== 0)
+      throw new Error(`reshape: cannot infer -1 in ${shapeString(shape)} for ${x.size} elements`);
     target[unknown] = x.size / known;
   }
   if (target.some((d) => !Number.isInteger(d) || d < 0) || sizeOf(target) !== x.size) {
@@ -52,12 +76,18 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 export function permute(x: Tensor, axes: readonly number[]): Tensor {
   expectTensor("permute", x);
   checkIntegerList("permute", axes, "axes");
-  if (axes.length !== x.rank) throw new Error(`permute: got ${axes.length} axes for a tensor of rank ${x.rank} ${shapeString(x.shape)}`);
+  if (axes.length !== x.rank)
+    throw new Error(`permute: got ${axes.length} axes for a tensor of rank ${x.rank} ${shapeString(x.shape)}`);
   const order = axes.map((a) => normalizeAxis("permute", a, x.rank));
   if (new Set(order).size !== order.length) throw new Error(`permute: [${axes.join(", ")}] repeats an axis`);
   const strides = contiguousStrides(x.shape);
   const shape = order.map((a) => x.shape[a]!);
-  const out = copyView(x, 0, shape, order.map((a) => strides[a]!));
+  const out = copyView(
+    x,
+    0,
+    shape,
+    order.map((a) => strides[a]!),
+  );
   const inverse = new Array<number>(order.length);
   order.forEach((a, i) => (inverse[a] = i));
   // d permute(x) = permute⁻¹(dx)
@@ -68,7 +98,8 @@ export function permute(x: Tensor, axes: readonly number[]): Tensor {
 export function transpose(x: Tensor, axis0 = -2, axis1 = -1): Tensor {
   if (x.rank < 2) throw new Error(`transpose: needs at least 2 dimensions, got ${shapeString(x.shape)}`);
   const order = Array.from({ length: x.rank }, (_, i) => i);
-  const i = normalizeAxis("transpose", axis0, x.rank), j = normalizeAxis("transpose", axis1, x.rank);
+  const i = normalizeAxis("transpose", axis0, x.rank),
+    j = normalizeAxis("transpose", axis1, x.rank);
   [order[i], order[j]] = [order[j]!, order[i]!];
   return permute(x, order);
 }
@@ -79,7 +110,8 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   checkShape("broadcastTo", shape);
   if (sameShape(x.shape, shape)) return x;
   const lead = shape.length - x.rank;
-  if (lead < 0 || x.shape.some((d, i) => d !== 1 && d !== shape[lead + i])) throw new Error(`broadcastTo: cannot broadcast ${shapeString(x.shape)} to ${shapeString(shape)}`);
+  if (lead < 0 || x.shape.some((d, i) => d !== 1 && d !== shape[lead + i]))
+    throw new Error(`broadcastTo: cannot broadcast ${shapeString(x.shape)} to ${shapeString(shape)}`);
   const out = copyView(x, 0, shape, broadcastStrides(x.shape, shape));
   // The gradient of the repeated copies is summed back to x's shape by the backward pass.
   return fromOp("broadcastTo", out, shape, [x], (g) => [g]);
@@ -93,10 +125,18 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 
 /** Drop one size-1 axis, or all of them. */
 export function squeeze(x: Tensor, axis?: number): Tensor {
-  if (axis === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
+  if (axis === undefined)
+    return reshape(
+      x,
+      x.shape.filter((d) => d !== 1),
+    );
   const a = normalizeAxis("squeeze", axis, x.rank);
-  if (x.shape[a] !== 1) throw new Error(`squeeze: axis ${axis} of ${shapeString(x.shape)} has size ${x.shape[a]}, not 1`);
-  return reshape(x, x.shape.filter((_, i) => i !== a));
+  if (x.shape[a] !== 1)
+    throw new Error(`squeeze: axis ${axis} of ${shapeString(x.shape)} has size ${x.shape[a]}, not 1`);
+  return reshape(
+    x,
+    x.shape.filter((_, i) => i !== a),
+  );
 }
 
 /** x[starts[0]:ends[0], starts[1]:ends[1], …]; missing axes are taken whole, negative indices count from the end. */
@@ -104,12 +144,16 @@ export function slice(x: Tensor, starts: readonly number[], ends?: readonly numb
   expectTensor("slice", x);
   checkIntegerList("slice", starts, "starts");
   if (ends !== undefined) checkIntegerList("slice", ends, "ends");
-  if (starts.length > x.rank || (ends && ends.length > x.rank)) throw new Error(`slice: more indices than the ${x.rank} axes of ${shapeString(x.shape)}`);
-  const begin: number[] = [], shape: number[] = [];
+  if (starts.length > x.rank || (ends && ends.length > x.rank))
+    throw new Error(`slice: more indices than the ${x.rank} axes of ${shapeString(x.shape)}`);
+  const begin: number[] = [],
+    shape: number[] = [];
   for (let i = 0; i < x.rank; i++) {
     const n = x.shape[i]!;
-    const s0 = starts[i] ?? 0, e0 = ends?.[i] ?? n;
-    const s = s0 < 0 ? s0 + n : s0, e = e0 < 0 ? e0 + n : e0;
+    const s0 = starts[i] ?? 0,
+      e0 = ends?.[i] ?? n;
+    const s = s0 < 0 ? s0 + n : s0,
+      e = e0 < 0 ? e0 + n : e0;
     if (!Number.isInteger(s) || !Number.isInteger(e) || s < 0 || e > n || s > e) {
       throw new Error(`slice: range ${s0}:${e0} is out of bounds for axis ${i} of ${shapeString(x.shape)}`);
     }
@@ -144,7 +188,16 @@ function concatOnDevice(tensors: readonly Tensor[], axis: number): DeviceArray |
     const strides = contiguousStrides(shape);
     const at = shape.map((_, k) => (k === axis ? left.shape[axis]! : 0));
     // Values only (concat records its own node): the placed halves are freed just below.
-    const placed = noGrad(() => [place(left, shape.map(() => 0), shape, 0, strides), place(right, at, shape, at[axis]! * strides[axis]!, strides)]);
+    const placed = noGrad(() => [
+      place(
+        left,
+        shape.map(() => 0),
+        shape,
+        0,
+        strides,
+      ),
+      place(right, at, shape, at[axis]! * strides[axis]!, strides),
+    ]);
     sum = deviceSum(placed);
     for (const p of placed) p.storage.free();
   }
@@ -162,7 +215,9 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   for (const t of tensors) {
     if (t.dtype !== first.dtype) throw new Error(`concat: dtype mismatch, ${first.dtype} and ${t.dtype}`);
     if (t.rank !== first.rank || t.shape.some((d, i) => i !== a && d !== first.shape[i])) {
-      throw new Error(`concat: shapes ${tensors.map((u) => shapeString(u.shape)).join(", ")} differ outside axis ${axis}`);
+      throw new Error(
+        `concat: shapes ${tensors.map((u) => shapeString(u.shape)).join(", ")} differ outside axis ${axis}`,
+      );
     }
   }
   const shape = [...first.shape];
@@ -175,13 +230,19 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
     at += t.shape[a]!;
   }
   if (tensors.length === 1) return first;
-  const device = tensors.some((t) => t.storage.onDevice) && getBackend().resident?.pad ? concatOnDevice(tensors, a) : null;
-  const out = opOutput(device, first.dtype, sizeOf(shape), (o) => tensors.forEach((t, i) => getBackend().stridedScatter(t.data, o, starts[i]! * strides[a]!, t.shape, strides, false)));
+  const device =
+    tensors.some((t) => t.storage.onDevice) && getBackend().resident?.pad ? concatOnDevice(tensors, a) : null;
+  const out = opOutput(device, first.dtype, sizeOf(shape), (o) =>
+    tensors.forEach((t, i) =>
+      getBackend().stridedScatter(t.data, o, starts[i]! * strides[a]!, t.shape, strides, false),
+    ),
+  );
   // d concat(xs) = the slices of the gradient, one per input
   return fromOp("concat", out, shape, [...tensors], (g) =>
     tensors.map((t, i) => {
       if (!t.requiresGrad) return null;
-      const s = new Array<number>(shape.length).fill(0), e = [...shape];
+      const s = new Array<number>(shape.length).fill(0),
+        e = [...shape];
       s[a] = starts[i]!;
       e[a] = starts[i]! + t.shape[a]!;
       return slice(g, s, e);
@@ -199,7 +260,9 @@ export function split(x: Tensor, sizes: readonly number[], axis = 0): Tensor[] {
   const a = normalizeAxis("split", axis, x.rank);
   const total = sizes.reduce((s, n) => s + n, 0);
   if (sizes.some((n) => !Number.isInteger(n) || n < 0) || total !== x.shape[a]) {
-    throw new Error(`split: sizes [${sizes.join(", ")}] must be non-negative integers adding up to ${x.shape[a]}, axis ${axis} of ${shapeString(x.shape)}`);
+    throw new Error(
+      `split: sizes [${sizes.join(", ")}] must be non-negative integers adding up to ${x.shape[a]}, axis ${axis} of ${shapeString(x.shape)}`,
+    );
   }
   const strides = contiguousStrides(x.shape);
   const pieces: Array<{ offset: number; shape: number[] }> = [];
@@ -210,16 +273,35 @@ export function split(x: Tensor, sizes: readonly number[], axis = 0): Tensor[] {
     pieces.push({ offset: at * strides[a]!, shape });
     at += n;
   }
-  const results = pieces.map(({ offset, shape }) => [copyView(x, offset, shape, strides), shape] as [TypedArray | Storage, number[]]);
+  const results = pieces.map(
+    ({ offset, shape }) => [copyView(x, offset, shape, strides), shape] as [TypedArray | Storage, number[]],
+  );
   // d split(x) = concat of the pieces' gradients (zero where a piece got none)
   return fromOpMulti("split", results, [x], (grads) => {
     if (isCreatingGraph()) {
       // Recorded: the pieces' gradients joined by concat (whose own rule slices them apart again).
-      return [concat(grads.map((g, i) => g ?? zerosOf(x.dtype, pieces[i]!.shape)), a)];
+      return [
+        concat(
+          grads.map((g, i) => g ?? zerosOf(x.dtype, pieces[i]!.shape)),
+          a,
+        ),
+      ];
     }
     if (grads.some((g) => g?.storage.onDevice)) {
       // On the device: each gradient placed in zeros of x's shape, then summed (the places do not overlap).
-      const placed = grads.flatMap((g, i) => (g ? [place(g, x.shape.map((_, k) => (k === a ? pieces[i]!.offset / strides[a]! : 0)), x.shape, pieces[i]!.offset, strides)] : []));
+      const placed = grads.flatMap((g, i) =>
+        g
+          ? [
+              place(
+                g,
+                x.shape.map((_, k) => (k === a ? pieces[i]!.offset / strides[a]! : 0)),
+                x.shape,
+                pieces[i]!.offset,
+                strides,
+              ),
+            ]
+          : [],
+      );
       return [placed.reduce((s, t) => add(s, t))];
     }
     const dx = allocate(x.dtype, x.size);
@@ -236,9 +318,14 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
   if (tensors.length === 0) throw new Error("stack: needs at least one tensor");
   tensors.forEach((t, i) => expectTensor("stack", t, `tensor ${i}`));
   const shape = tensors[0]!.shape;
-  for (const t of tensors) if (!sameShape(t.shape, shape)) throw new Error(`stack: shapes differ, ${tensors.map((u) => shapeString(u.shape)).join(", ")}`);
+  for (const t of tensors)
+    if (!sameShape(t.shape, shape))
+      throw new Error(`stack: shapes differ, ${tensors.map((u) => shapeString(u.shape)).join(", ")}`);
   const a = normalizeAxis("stack", axis, shape.length + 1);
-  return concat(tensors.map((t) => unsqueeze(t, a)), a);
+  return concat(
+    tensors.map((t) => unsqueeze(t, a)),
+    a,
+  );
 }
 
 /** Pick entries along `axis` by index (repeats allowed): out.shape[axis] = indices.length. */
@@ -252,15 +339,19 @@ export function indexSelect(x: Tensor, axis: number, indices: ArrayLike<number>)
   const idx = new Int32Array(indices.length);
   for (let j = 0; j < indices.length; j++) {
     const i = indices[j]!;
-    if (!Number.isInteger(i) || i < -n || i >= n) throw new Error(`indexSelect: index ${i} is out of range for axis ${axis} of size ${n}`);
+    if (!Number.isInteger(i) || i < -n || i >= n)
+      throw new Error(`indexSelect: index ${i} is out of range for axis ${axis} of size ${n}`);
     idx[j] = i < 0 ? i + n : i;
   }
-  const outer = sizeOf(x.shape.slice(0, a)), inner = sizeOf(x.shape.slice(a + 1));
+  const outer = sizeOf(x.shape.slice(0, a)),
+    inner = sizeOf(x.shape.slice(a + 1));
   const shape = [...x.shape];
   shape[a] = idx.length;
   // A gather runs where its input is (and its adjoint where the gradient is), like copyView.
   const backend = getBackend();
-  const device = x.storage.onDevice ? (backend.resident?.gather?.(x.storage.kernelInput, outer, n, inner, idx) ?? null) : null;
+  const device = x.storage.onDevice
+    ? (backend.resident?.gather?.(x.storage.kernelInput, outer, n, inner, idx) ?? null)
+    : null;
   const out = opOutput(device, x.dtype, sizeOf(shape), (o) => backend.gather(x.data, outer, n, inner, idx, o));
   // d x[idx] adds each picked gradient back at its index (repeats add up)
   return fromOp("indexSelect", out, shape, [x], (g) => [indexAdd(g, a, n, idx)]);
@@ -268,11 +359,16 @@ export function indexSelect(x: Tensor, axis: number, indices: ArrayLike<number>)
 
 /** The adjoint of indexSelect: zeros of size n along `axis`, g's entries added at their indices. */
 function indexAdd(g: Tensor, axis: number, n: number, idx: Int32Array): Tensor {
-  const outer = sizeOf(g.shape.slice(0, axis)), inner = sizeOf(g.shape.slice(axis + 1));
+  const outer = sizeOf(g.shape.slice(0, axis)),
+    inner = sizeOf(g.shape.slice(axis + 1));
   const shape = [...g.shape];
   shape[axis] = n;
-  const onDevice = g.storage.onDevice ? (getBackend().resident?.scatterAdd?.(g.storage.kernelInput, outer, n, inner, idx) ?? null) : null;
-  const out = opOutput(onDevice, g.dtype, sizeOf(shape), (dx) => getBackend().scatterAdd(g.data, outer, n, inner, idx, dx));
+  const onDevice = g.storage.onDevice
+    ? (getBackend().resident?.scatterAdd?.(g.storage.kernelInput, outer, n, inner, idx) ?? null)
+    : null;
+  const out = opOutput(onDevice, g.dtype, sizeOf(shape), (dx) =>
+    getBackend().scatterAdd(g.data, outer, n, inner, idx, dx),
+  );
   // d indexAdd(g) = dg picked at the same indices
   return fromOp("indexAdd", out, shape, [g], (gg) => [indexSelect(gg, axis, idx)]);
 }

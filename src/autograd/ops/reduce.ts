@@ -25,8 +25,11 @@ function reduceAxes(op: ReduceOp, x: Tensor, axes: number[]): TypedArray | Stora
   for (let r = axes.length - 1; r >= 0; ) {
     let first = r;
     while (first > 0 && axes[first - 1] === axes[first]! - 1) first--;
-    const lo = axes[first]!, hi = axes[r]!;
-    const outer = sizeOf(shape.slice(0, lo)), size = sizeOf(shape.slice(lo, hi + 1)), inner = sizeOf(shape.slice(hi + 1));
+    const lo = axes[first]!,
+      hi = axes[r]!;
+    const outer = sizeOf(shape.slice(0, lo)),
+      size = sizeOf(shape.slice(lo, hi + 1)),
+      inner = sizeOf(shape.slice(hi + 1));
     let out: KernelInput | null = backend.resident?.reduce(op, data, outer, size, inner) ?? null;
     if (!out) {
       // An intermediate run's device result comes to the host through a Storage of its own.
@@ -61,7 +64,8 @@ export function sum(x: Tensor, axis?: Axis, keepdims = false): Tensor {
 export function max(x: Tensor, axis?: Axis, keepdims = false): Tensor {
   expectTensor("max", x);
   const axes = normalizeAxes("max", axis, x.rank);
-  if (axes.some((a) => x.shape[a] === 0)) throw new Error(`max: cannot reduce an empty axis of shape [${x.shape.join(", ")}]`);
+  if (axes.some((a) => x.shape[a] === 0))
+    throw new Error(`max: cannot reduce an empty axis of shape [${x.shape.join(", ")}]`);
   return fromOp("max", reduceAxes("max", x, axes), outShape(x.shape, axes, keepdims), [x], (g, y) => {
     const kept = keptShape(x.shape, axes);
     const mask = eq(x, reshape(y, kept));

@@ -5,10 +5,18 @@ import type { BinaryOp, Shape, TypedArray, UnaryOp } from "../types.js";
 type UnaryLoop = (x: TypedArray, out: TypedArray) => void;
 /** A 2-D strided loop: out[i*n1 + j] = op(a[ao + i*as0 + j*as1], b[bo + i*bs0 + j*bs1]). */
 type BinaryLoop = (
-  n0: number, n1: number,
-  a: TypedArray, ao: number, as0: number, as1: number,
-  b: TypedArray, bo: number, bs0: number, bs1: number,
-  out: TypedArray, oo: number,
+  n0: number,
+  n1: number,
+  a: TypedArray,
+  ao: number,
+  as0: number,
+  as1: number,
+  b: TypedArray,
+  bo: number,
+  bs0: number,
+  bs1: number,
+  out: TypedArray,
+  oo: number,
 ) => void;
 
 // One compiled loop per (op, array type): each stays monomorphic, so V8 inlines the math.
@@ -54,22 +62,52 @@ export function unary(op: UnaryOp, x: TypedArray, out: TypedArray): void {
  * Broadcast binary op. Adjacent axes that stay contiguous in a, b and out are merged first, so the
  * common cases ([N,D] with [N,D], [D], [N,1] or a scalar) become one call of the 2-D loop.
  */
-export function binary(op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, out: TypedArray, outShape: Shape): void {
+export function binary(
+  op: BinaryOp,
+  a: TypedArray,
+  aShape: Shape,
+  b: TypedArray,
+  bShape: Shape,
+  out: TypedArray,
+  outShape: Shape,
+): void {
   const loop = binaryLoop(op, out.constructor.name);
   if (out.length === 0) return;
-  const { shape, strides: [as, bs] } = collapseAxes(outShape, [broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)]) as { shape: number[]; strides: [number[], number[]] };
+  const {
+    shape,
+    strides: [as, bs],
+  } = collapseAxes(outShape, [broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)]) as {
+    shape: number[];
+    strides: [number[], number[]];
+  };
   const r = shape.length;
   if (r <= 2) {
-    const n0 = r === 2 ? shape[0]! : 1, n1 = r >= 1 ? shape[r - 1]! : 1;
-    loop(n0, n1, a, 0, r === 2 ? as[0]! : 0, r >= 1 ? as[r - 1]! : 0, b, 0, r === 2 ? bs[0]! : 0, r >= 1 ? bs[r - 1]! : 0, out, 0);
+    const n0 = r === 2 ? shape[0]! : 1,
+      n1 = r >= 1 ? shape[r - 1]! : 1;
+    loop(
+      n0,
+      n1,
+      a,
+      0,
+      r === 2 ? as[0]! : 0,
+      r >= 1 ? as[r - 1]! : 0,
+      b,
+      0,
+      r === 2 ? bs[0]! : 0,
+      r >= 1 ? bs[r - 1]! : 0,
+      out,
+      0,
+    );
     return;
   }
   // More than two irreducible axes: walk the outer ones with an odometer.
   const outerShape = shape.slice(0, r - 2);
-  const n0 = shape[r - 2]!, n1 = shape[r - 1]!;
+  const n0 = shape[r - 2]!,
+    n1 = shape[r - 1]!;
   const idx = new Array<number>(r - 2).fill(0);
   const blocks = sizeOf(outerShape);
-  let ao = 0, bo = 0;
+  let ao = 0,
+    bo = 0;
   for (let t = 0; t < blocks; t++) {
     loop(n0, n1, a, ao, as[r - 2]!, as[r - 1]!, b, bo, bs[r - 2]!, bs[r - 1]!, out, t * n0 * n1);
     for (let d = r - 3; d >= 0; d--) {

@@ -30,16 +30,26 @@ export const SLACK_FLOOR = 1e-8;
  * slack − (1 + wᵀû), computed in double-double, is put back along w, so 1 + wᵀû equals the slack
  * the log-det uses as closely as û's float64 components allow (planarSlackError measures what is left).
  */
-export function planarConstraint(u: TypedArray, w: TypedArray, rows: number, d: number, uHat: TypedArray, slack: TypedArray): void {
+export function planarConstraint(
+  u: TypedArray,
+  w: TypedArray,
+  rows: number,
+  d: number,
+  uHat: TypedArray,
+  slack: TypedArray,
+): void {
   for (let r = 0; r < rows; r++) {
     const o = r * d;
-    let wu = 0, ww = 0;
+    let wu = 0,
+      ww = 0;
     for (let j = 0; j < d; j++) {
       wu += w[o + j]! * u[o + j]!;
       ww += w[o + j]! * w[o + j]!;
     }
     const sp = softplus(wu) + SLACK_FLOOR;
-    const safe = ww > 0 ? ww : 1, along = wu / safe, target = (sp - 1) / safe;
+    const safe = ww > 0 ? ww : 1,
+      along = wu / safe,
+      target = (sp - 1) / safe;
     for (let j = 0; j < d; j++) uHat[o + j] = ww > 0 ? u[o + j]! - along * w[o + j]! + target * w[o + j]! : u[o + j]!;
     if (ww > 0) {
       const residual = sp - onePlusDot(w, uHat, o, d);
@@ -54,12 +64,24 @@ export function planarConstraint(u: TypedArray, w: TypedArray, rows: number, d: 
  * determinant factor 1 + (1 − h²) wᵀû) is from the slack its log-det is computed with, with 1 + wᵀû
  * of the float64 values evaluated in double-double (no rounding of its own to speak of).
  */
-export function planarSlackError(uHat: TypedArray, w: TypedArray, slack: TypedArray, rows: number, d: number): Float64Array {
+export function planarSlackError(
+  uHat: TypedArray,
+  w: TypedArray,
+  slack: TypedArray,
+  rows: number,
+  d: number,
+): Float64Array {
   return planarSlackResidual(uHat, w, slack, rows, d).map((r, i) => Math.abs(r) / slack[i]!);
 }
 
 /** slack − (1 + wᵀû) for each row, 1 + wᵀû in double-double: what a refinement puts back along w. */
-export function planarSlackResidual(uHat: TypedArray, w: TypedArray, slack: TypedArray, rows: number, d: number): Float64Array {
+export function planarSlackResidual(
+  uHat: TypedArray,
+  w: TypedArray,
+  slack: TypedArray,
+  rows: number,
+  d: number,
+): Float64Array {
   const out = new Float64Array(rows);
   for (let r = 0; r < rows; r++) out[r] = slack[r]! - onePlusDot(w, uHat, r * d, d);
   return out;
@@ -67,16 +89,24 @@ export function planarSlackResidual(uHat: TypedArray, w: TypedArray, slack: Type
 
 /** 1 + Σ x_j y_j over one row, in double-double arithmetic (Ogita, Rump and Oishi's Dot2). */
 function onePlusDot(x: TypedArray, y: TypedArray, o: number, d: number): number {
-  let hi = 1, lo = 0;
+  let hi = 1,
+    lo = 0;
   for (let j = 0; j < d; j++) {
-    const a = x[o + j]!, b = y[o + j]!;
+    const a = x[o + j]!,
+      b = y[o + j]!;
     const p = a * b;
     // The product's rounding error exactly (Dekker's split of a and b into 26-bit halves).
-    const ca = 134217729 * a, ah = ca - (ca - a), al = a - ah;
-    const cb = 134217729 * b, bh = cb - (cb - b), bl = b - bh;
-    const pErr = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+    const ca = 134217729 * a,
+      ah = ca - (ca - a),
+      al = a - ah;
+    const cb = 134217729 * b,
+      bh = cb - (cb - b),
+      bl = b - bh;
+    const pErr = ah * bh - p + ah * bl + al * bh + al * bl;
     // hi + p with its rounding error exactly (Knuth's two-sum).
-    const s = hi + p, bb = s - hi, sErr = (hi - (s - bb)) + (p - bb);
+    const s = hi + p,
+      bb = s - hi,
+      sErr = hi - (s - bb) + (p - bb);
     hi = s;
     lo += sErr + pErr;
   }
@@ -88,11 +118,20 @@ function onePlusDot(x: TypedArray, y: TypedArray, o: number, d: number): number 
  * g_wu = gc ∂c/∂(wᵀu) + g_slack σ:  du = gû + g_wu w,  dw = c gû + g_wu u + 2 gc ∂c/∂‖w‖² w.
  */
 export function planarConstraintBackward(
-  u: TypedArray, w: TypedArray, rows: number, d: number, gUHat: TypedArray | null, gSlack: TypedArray | null, gu: TypedArray, gw: TypedArray,
+  u: TypedArray,
+  w: TypedArray,
+  rows: number,
+  d: number,
+  gUHat: TypedArray | null,
+  gSlack: TypedArray | null,
+  gu: TypedArray,
+  gw: TypedArray,
 ): void {
   for (let r = 0; r < rows; r++) {
     const o = r * d;
-    let wu = 0, ww = 0, gc = 0;
+    let wu = 0,
+      ww = 0,
+      gc = 0;
     for (let j = 0; j < d; j++) {
       wu += w[o + j]! * u[o + j]!;
       ww += w[o + j]! * w[o + j]!;
@@ -118,15 +157,26 @@ export function planarConstraintBackward(
  * sees the cancellation of 1 + wᵀû when wᵀû is within rounding of −1.
  */
 export function planarForward(
-  z: TypedArray, uHat: TypedArray, w: TypedArray, b: TypedArray, sp: TypedArray, n: number, d: number, perSample: boolean,
-  out: TypedArray, logAbsDet: TypedArray,
+  z: TypedArray,
+  uHat: TypedArray,
+  w: TypedArray,
+  b: TypedArray,
+  sp: TypedArray,
+  n: number,
+  d: number,
+  perSample: boolean,
+  out: TypedArray,
+  logAbsDet: TypedArray,
 ): void {
   if (d === 2 && !perSample) return planarForward2D(z, uHat, w, b, sp, n, out, logAbsDet);
   for (let i = 0; i < n; i++) {
-    const zo = i * d, po = perSample ? zo : 0, s = perSample ? i : 0;
+    const zo = i * d,
+      po = perSample ? zo : 0,
+      s = perSample ? i : 0;
     let a = b[s]!;
     for (let j = 0; j < d; j++) a += w[po + j]! * z[zo + j]!;
-    const h = Math.tanh(a), h2 = h * h;
+    const h = Math.tanh(a),
+      h2 = h * h;
     for (let j = 0; j < d; j++) out[zo + j] = z[zo + j]! + uHat[po + j]! * h;
     logAbsDet[i] = Math.log(h2 + (1 - h2) * sp[s]!);
   }
@@ -139,19 +189,37 @@ export function planarForward(
  * Gradients are added into gz, gu, gw, gb, gsp.
  */
 export function planarBackward(
-  z: TypedArray, uHat: TypedArray, w: TypedArray, b: TypedArray, sp: TypedArray, n: number, d: number, perSample: boolean,
-  gOut: TypedArray | null, gLogAbsDet: TypedArray | null,
-  gz: TypedArray, gu: TypedArray, gw: TypedArray, gb: TypedArray, gsp: TypedArray,
+  z: TypedArray,
+  uHat: TypedArray,
+  w: TypedArray,
+  b: TypedArray,
+  sp: TypedArray,
+  n: number,
+  d: number,
+  perSample: boolean,
+  gOut: TypedArray | null,
+  gLogAbsDet: TypedArray | null,
+  gz: TypedArray,
+  gu: TypedArray,
+  gw: TypedArray,
+  gb: TypedArray,
+  gsp: TypedArray,
 ): void {
-  if (d === 2 && !perSample && gOut && gLogAbsDet) return planarBackward2D(z, uHat, w, b, sp, n, gOut, gLogAbsDet, gz, gu, gw, gb, gsp);
+  if (d === 2 && !perSample && gOut && gLogAbsDet)
+    return planarBackward2D(z, uHat, w, b, sp, n, gOut, gLogAbsDet, gz, gu, gw, gb, gsp);
   for (let i = 0; i < n; i++) {
-    const zo = i * d, po = perSample ? zo : 0, s = perSample ? i : 0;
-    let a = b[s]!, ug = 0;
+    const zo = i * d,
+      po = perSample ? zo : 0,
+      s = perSample ? i : 0;
+    let a = b[s]!,
+      ug = 0;
     for (let j = 0; j < d; j++) {
       a += w[po + j]! * z[zo + j]!;
       if (gOut) ug += uHat[po + j]! * gOut[zo + j]!;
     }
-    const h = Math.tanh(a), hp = 1 - h * h, spi = sp[s]!;
+    const h = Math.tanh(a),
+      hp = 1 - h * h,
+      spi = sp[s]!;
     const gamma = gLogAbsDet ? gLogAbsDet[i]! / (h * h + hp * spi) : 0; // γ / Q
     const ga = hp * ug + 2 * h * hp * (1 - spi) * gamma;
     for (let j = 0; j < d; j++) {
@@ -168,11 +236,27 @@ export function planarBackward(
 // The paper's 2-D experiments (D = 2, shared parameters) spend most of their time in the two
 // functions above; these are the same loops with the D-axis unrolled and the parameters in locals.
 
-function planarForward2D(z: TypedArray, uHat: TypedArray, w: TypedArray, b: TypedArray, sp: TypedArray, n: number, out: TypedArray, logAbsDet: TypedArray): void {
-  const w0 = w[0]!, w1 = w[1]!, u0 = uHat[0]!, u1 = uHat[1]!, b0 = b[0]!, s = sp[0]!;
+function planarForward2D(
+  z: TypedArray,
+  uHat: TypedArray,
+  w: TypedArray,
+  b: TypedArray,
+  sp: TypedArray,
+  n: number,
+  out: TypedArray,
+  logAbsDet: TypedArray,
+): void {
+  const w0 = w[0]!,
+    w1 = w[1]!,
+    u0 = uHat[0]!,
+    u1 = uHat[1]!,
+    b0 = b[0]!,
+    s = sp[0]!;
   for (let i = 0; i < n; i++) {
-    const z0 = z[2 * i]!, z1 = z[2 * i + 1]!;
-    const h = Math.tanh(w0 * z0 + w1 * z1 + b0), h2 = h * h;
+    const z0 = z[2 * i]!,
+      z1 = z[2 * i + 1]!;
+    const h = Math.tanh(w0 * z0 + w1 * z1 + b0),
+      h2 = h * h;
     out[2 * i] = z0 + u0 * h;
     out[2 * i + 1] = z1 + u1 * h;
     logAbsDet[i] = Math.log(h2 + (1 - h2) * s);
@@ -180,14 +264,39 @@ function planarForward2D(z: TypedArray, uHat: TypedArray, w: TypedArray, b: Type
 }
 
 function planarBackward2D(
-  z: TypedArray, uHat: TypedArray, w: TypedArray, b: TypedArray, sp: TypedArray, n: number,
-  gOut: TypedArray, gLogAbsDet: TypedArray, gz: TypedArray, gu: TypedArray, gw: TypedArray, gb: TypedArray, gsp: TypedArray,
+  z: TypedArray,
+  uHat: TypedArray,
+  w: TypedArray,
+  b: TypedArray,
+  sp: TypedArray,
+  n: number,
+  gOut: TypedArray,
+  gLogAbsDet: TypedArray,
+  gz: TypedArray,
+  gu: TypedArray,
+  gw: TypedArray,
+  gb: TypedArray,
+  gsp: TypedArray,
 ): void {
-  const w0 = w[0]!, w1 = w[1]!, u0 = uHat[0]!, u1 = uHat[1]!, b0 = b[0]!, s = sp[0]!;
-  let gu0 = 0, gu1 = 0, gw0 = 0, gw1 = 0, gb0 = 0, gs = 0;
+  const w0 = w[0]!,
+    w1 = w[1]!,
+    u0 = uHat[0]!,
+    u1 = uHat[1]!,
+    b0 = b[0]!,
+    s = sp[0]!;
+  let gu0 = 0,
+    gu1 = 0,
+    gw0 = 0,
+    gw1 = 0,
+    gb0 = 0,
+    gs = 0;
   for (let i = 0; i < n; i++) {
-    const z0 = z[2 * i]!, z1 = z[2 * i + 1]!, g0 = gOut[2 * i]!, g1 = gOut[2 * i + 1]!;
-    const h = Math.tanh(w0 * z0 + w1 * z1 + b0), hp = 1 - h * h;
+    const z0 = z[2 * i]!,
+      z1 = z[2 * i + 1]!,
+      g0 = gOut[2 * i]!,
+      g1 = gOut[2 * i + 1]!;
+    const h = Math.tanh(w0 * z0 + w1 * z1 + b0),
+      hp = 1 - h * h;
     const gamma = gLogAbsDet[i]! / (h * h + hp * s);
     const ga = hp * (u0 * g0 + u1 * g1) + 2 * h * hp * (1 - s) * gamma;
     gz[2 * i] += g0 + ga * w0;
@@ -213,18 +322,29 @@ function planarBackward2D(
  * log|det| = (D − 1) log(r + s) + log(r² + 2αr + αs) − (D + 1) log(α + r): no cancellation near β = −α.
  */
 export function radialForward(
-  z: TypedArray, z0: TypedArray, alpha: TypedArray, alphaPlusBeta: TypedArray, n: number, d: number, perSample: boolean,
-  out: TypedArray, logAbsDet: TypedArray,
+  z: TypedArray,
+  z0: TypedArray,
+  alpha: TypedArray,
+  alphaPlusBeta: TypedArray,
+  n: number,
+  d: number,
+  perSample: boolean,
+  out: TypedArray,
+  logAbsDet: TypedArray,
 ): void {
   for (let i = 0; i < n; i++) {
-    const zo = i * d, po = perSample ? zo : 0, s = perSample ? i : 0;
-    const al = alpha[s]!, ab = alphaPlusBeta[s]!;
+    const zo = i * d,
+      po = perSample ? zo : 0,
+      s = perSample ? i : 0;
+    const al = alpha[s]!,
+      ab = alphaPlusBeta[s]!;
     let r2 = 0;
     for (let j = 0; j < d; j++) {
       const dj = z[zo + j]! - z0[po + j]!;
       r2 += dj * dj;
     }
-    const r = Math.sqrt(r2), c = (ab - al) / (al + r); // c = βh
+    const r = Math.sqrt(r2),
+      c = (ab - al) / (al + r); // c = βh
     for (let j = 0; j < d; j++) out[zo + j] = z[zo + j]! + c * (z[zo + j]! - z0[po + j]!);
     logAbsDet[i] = (d - 1) * Math.log(r + ab) + Math.log(r2 + 2 * al * r + al * ab) - (d + 1) * Math.log(al + r);
   }
@@ -238,20 +358,38 @@ export function radialForward(
  * Then dz = (1 + c) g + (−βh² t + γ ℓ_r) d/r, dz0 = g − dz, dα = −(r + s) h² t + γ ℓ_α, ds = h t + γ ℓ_s.
  */
 export function radialBackward(
-  z: TypedArray, z0: TypedArray, alpha: TypedArray, alphaPlusBeta: TypedArray, n: number, d: number, perSample: boolean,
-  gOut: TypedArray | null, gLogAbsDet: TypedArray | null,
-  gz: TypedArray, gz0: TypedArray, galpha: TypedArray, gAlphaPlusBeta: TypedArray,
+  z: TypedArray,
+  z0: TypedArray,
+  alpha: TypedArray,
+  alphaPlusBeta: TypedArray,
+  n: number,
+  d: number,
+  perSample: boolean,
+  gOut: TypedArray | null,
+  gLogAbsDet: TypedArray | null,
+  gz: TypedArray,
+  gz0: TypedArray,
+  galpha: TypedArray,
+  gAlphaPlusBeta: TypedArray,
 ): void {
   for (let i = 0; i < n; i++) {
-    const zo = i * d, po = perSample ? zo : 0, s = perSample ? i : 0;
-    const al = alpha[s]!, ab = alphaPlusBeta[s]!;
-    let r2 = 0, t = 0;
+    const zo = i * d,
+      po = perSample ? zo : 0,
+      s = perSample ? i : 0;
+    const al = alpha[s]!,
+      ab = alphaPlusBeta[s]!;
+    let r2 = 0,
+      t = 0;
     for (let j = 0; j < d; j++) {
       const dj = z[zo + j]! - z0[po + j]!;
       r2 += dj * dj;
       if (gOut) t += dj * gOut[zo + j]!;
     }
-    const r = Math.sqrt(r2), h = 1 / (al + r), h2 = h * h, c = (ab - al) * h, P = r2 + 2 * al * r + al * ab;
+    const r = Math.sqrt(r2),
+      h = 1 / (al + r),
+      h2 = h * h,
+      c = (ab - al) * h,
+      P = r2 + 2 * al * r + al * ab;
     const gamma = gLogAbsDet ? gLogAbsDet[i]! : 0;
     const lr = (d - 1) / (r + ab) + (2 * (r + al)) / P - (d + 1) * h;
     // The coefficient on d/r; at r = 0 the direction is undefined and d = 0, so it is 0.

@@ -1,6 +1,13 @@
 import type { Backend } from "../types.js";
 import { binary, unary, where } from "./elementwise.js";
-import { planarBackward, planarConstraint, planarConstraintBackward, planarForward, radialBackward, radialForward } from "./flows.js";
+import {
+  planarBackward,
+  planarConstraint,
+  planarConstraintBackward,
+  planarForward,
+  radialBackward,
+  radialForward,
+} from "./flows.js";
 import { logAbsDet } from "./linalg.js";
 import { matmul } from "./matmul.js";
 import { gather, scatterAdd, stridedCopy, stridedScatter } from "./movement.js";

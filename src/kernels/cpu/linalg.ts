@@ -14,7 +14,8 @@ function luLogAbsDet(a: Float64Array, o: number, d: number): number {
   let total = 0;
   for (let k = 0; k < d; k++) {
     // Pivot: the largest |entry| in column k at or below the diagonal (the first, in a tie).
-    let pivotRow = k, best = Math.abs(a[o + k * d + k]!);
+    let pivotRow = k,
+      best = Math.abs(a[o + k * d + k]!);
     for (let i = k + 1; i < d; i++) {
       const v = Math.abs(a[o + i * d + k]!);
       if (v > best) [best, pivotRow] = [v, i];
@@ -32,7 +33,8 @@ function luLogAbsDet(a: Float64Array, o: number, d: number): number {
     for (let i = k + 1; i < d; i++) {
       const factor = a[o + i * d + k]! / pivot;
       if (factor === 0) continue;
-      const ri = o + i * d, rk = o + k * d;
+      const ri = o + i * d,
+        rk = o + k * d;
       for (let j = k + 1; j < d; j++) a[ri + j] -= factor * a[rk + j]!;
     }
   }

@@ -5,7 +5,8 @@ export function update(rule: UpdateRule, x: TypedArray, g: TypedArray, state: Ty
   const n = x.length;
   switch (rule.kind) {
     case "sgd": {
-      const { lr, momentum: mu } = rule, b = state[0]!;
+      const { lr, momentum: mu } = rule,
+        b = state[0]!;
       for (let i = 0; i < n; i++) {
         b[i] = mu * b[i]! + g[i]!;
         x[i] -= lr * b[i]!;
@@ -13,8 +14,11 @@ export function update(rule: UpdateRule, x: TypedArray, g: TypedArray, state: Ty
       return;
     }
     case "adam": {
-      const { beta1, beta2, eps, t } = rule, m = state[0]!, v = state[1]!;
-      const c1 = 1 - beta1 ** t, c2 = 1 - beta2 ** t;
+      const { beta1, beta2, eps, t } = rule,
+        m = state[0]!,
+        v = state[1]!;
+      const c1 = 1 - beta1 ** t,
+        c2 = 1 - beta2 ** t;
       const stepSize = rule.lr / c1;
       for (let i = 0; i < n; i++) {
         const gi = g[i]!;
@@ -25,7 +29,9 @@ export function update(rule: UpdateRule, x: TypedArray, g: TypedArray, state: Ty
       return;
     }
     case "rmsprop": {
-      const { lr, alpha, eps, momentum } = rule, s = state[0]!, b = state[1]!;
+      const { lr, alpha, eps, momentum } = rule,
+        s = state[0]!,
+        b = state[1]!;
       for (let i = 0; i < n; i++) {
         const gi = g[i]!;
         s[i] = alpha * s[i]! + (1 - alpha) * gi * gi;

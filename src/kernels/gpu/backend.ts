@@ -9,11 +9,63 @@
 // views of it (ViewArray): launches, not arithmetic, decide a small step's time.
 import { cpuBackend } from "../cpu/index.js";
 import { sizeOf } from "../strides.js";
-import { isDeviceArray, type Backend, type BinaryOp, type DeviceArray, type KernelInput, type ReduceOp, type ResidentKernels, type Shape, type TypedArray, type UnaryOp } from "../types.js";
+import {
+  isDeviceArray,
+  type Backend,
+  type BinaryOp,
+  type DeviceArray,
+  type KernelInput,
+  type ReduceOp,
+  type ResidentKernels,
+  type Shape,
+  type TypedArray,
+  type UnaryOp,
+} from "../types.js";
 import { BufferArray, copyResult, TextureArray, ViewArray, type GpuBufferHandle } from "./device-arrays.js";
-import { chooseMode, glLoadError, importGpuJs, webgpuNotChosen, type GpuInfo, type GpuInstance, type GpuKernel, type GpuMode, type GpuTexture } from "./load.js";
-import { MAX_WIDTH, outputStarts, shiftInputs, planarBackwardSharedSource, planarBackwardSource, radialBackwardSharedSource, planarConstraintBackwardSource, planarConstraintSource, planarInverseSource, planarSource, radialBackwardSource, radialInverseSource, radialSource, updateOutputs } from "./sources.js";
-import { binarySpec, constraintSpec, flowSpec, gatherSpec, luSpec, matmulSpec, padSpec, scatterAddSpec, reduceSpec, stridedCopySpec, unarySpec, updateScalars, updateSpec, whereSpec, type KernelSpec } from "./specs.js";
+import {
+  chooseMode,
+  glLoadError,
+  importGpuJs,
+  webgpuNotChosen,
+  type GpuInfo,
+  type GpuInstance,
+  type GpuKernel,
+  type GpuMode,
+  type GpuTexture,
+} from "./load.js";
+import {
+  MAX_WIDTH,
+  outputStarts,
+  shiftInputs,
+  planarBackwardSharedSource,
+  planarBackwardSource,
+  radialBackwardSharedSource,
+  planarConstraintBackwardSource,
+  planarConstraintSource,
+  planarInverseSource,
+  planarSource,
+  radialBackwardSource,
+  radialInverseSource,
+  radialSource,
+  updateOutputs,
+} from "./sources.js";
+import {
+  binarySpec,
+  constraintSpec,
+  flowSpec,
+  gatherSpec,
+  luSpec,
+  matmulSpec,
+  padSpec,
+  scatterAddSpec,
+  reduceSpec,
+  stridedCopySpec,
+  unarySpec,
+  updateScalars,
+  updateSpec,
+  whereSpec,
+  type KernelSpec,
+} from "./specs.js";
 import { installWebGpu } from "./webgpu.js";
 
 /** Larger arrays go to the CPU backend: gpu.js indexes in float32, exact only below 2²⁴. */
@@ -53,7 +105,12 @@ export class GpuBackend implements Backend {
   private launches = 0;
   private readonly launchesByKind = new Map<string, number>();
 
-  constructor(private readonly gpu: GpuInstance, readonly info: GpuInfo, private readonly fallback: Backend = cpuBackend, private readonly onDispose?: () => void) {
+  constructor(
+    private readonly gpu: GpuInstance,
+    readonly info: GpuInfo,
+    private readonly fallback: Backend = cpuBackend,
+    private readonly onDispose?: () => void,
+  ) {
     this.asyncReads = info.gpuMode === "webgpu";
     this.resident = PIPELINE_MODES.has(info.gpuMode) || this.asyncReads ? this.residentKernels() : undefined;
   }
@@ -90,7 +147,13 @@ export class GpuBackend implements Backend {
   }
 
   /** The compiled kernel for a key (compiling it on first use); each call is counted as a launch. */
-  private kernel(key: string, source: string, n: number, constants: Record<string, number>, pipeline = false): GpuKernel {
+  private kernel(
+    key: string,
+    source: string,
+    n: number,
+    constants: Record<string, number>,
+    pipeline = false,
+  ): GpuKernel {
     if (this.disposed) throw new Error("GPU backend: used after dispose()");
     this.launches++;
     const kind = key.slice(0, key.indexOf(":"));
@@ -101,9 +164,16 @@ export class GpuBackend implements Backend {
       this.kernels.set(key, cached);
       return cached;
     }
-    const W = Math.min(Math.max(n, 1), MAX_WIDTH), H = Math.ceil(Math.max(n, 1) / W);
+    const W = Math.min(Math.max(n, 1), MAX_WIDTH),
+      H = Math.ceil(Math.max(n, 1) / W);
     // immutable: every call returns a texture of its own (else the next call would overwrite it).
-    const k = this.gpu.createKernel(source, { output: [W, H], constants: { ...constants, W, n }, precision: "single", tactic: "precision", ...(pipeline ? { pipeline: true, immutable: true } : {}) });
+    const k = this.gpu.createKernel(source, {
+      output: [W, H],
+      constants: { ...constants, W, n },
+      precision: "single",
+      tactic: "precision",
+      ...(pipeline ? { pipeline: true, immutable: true } : {}),
+    });
     this.kernels.set(key, k);
     if (this.kernels.size > CACHE_SIZE) {
       const [oldKey, oldest] = this.kernels.entries().next().value as [string, GpuKernel];
@@ -117,7 +187,9 @@ export class GpuBackend implements Backend {
   private tooLarge(): Backend {
     if (!this.warnedTooLarge) {
       this.warnedTooLarge = true;
-      console.warn(`flowgrad: arrays above 2^24 elements run on the CPU backend (gpu.js indexes in float32, exact only below 2^24); ${this.info.gpuMode} runs the rest`);
+      console.warn(
+        `flowgrad: arrays above 2^24 elements run on the CPU backend (gpu.js indexes in float32, exact only below 2^24); ${this.info.gpuMode} runs the rest`,
+      );
     }
     return this.fallback;
   }
@@ -162,11 +234,23 @@ export class GpuBackend implements Backend {
     const views = inputs.map((x) => (x instanceof ViewArray && x.owner === this ? x : null));
     if (views.every((v) => v === null)) return spec;
     const key = `${spec.key}:v${views.map((v) => (v ? `${v.offset}+${v.base.length}` : "-")).join(",")}`;
-    return { key, source: shiftInputs(spec.source, views.map((v) => v?.offset ?? 0)), constants: spec.constants };
+    return {
+      key,
+      source: shiftInputs(
+        spec.source,
+        views.map((v) => v?.offset ?? 0),
+      ),
+      constants: spec.constants,
+    };
   }
 
   /** Run a pipeline kernel: its output stays on the GPU. `extra` are small host arguments (offsets). */
-  private runResident(spec: KernelSpec, n: number, inputs: KernelInput[], extra: Float32Array[] = []): TextureArray | BufferArray {
+  private runResident(
+    spec: KernelSpec,
+    n: number,
+    inputs: KernelInput[],
+    extra: Float32Array[] = [],
+  ): TextureArray | BufferArray {
     if (this.asyncReads) return this.runQueued(spec, n, inputs, extra);
     const args = [...inputs.map((x) => this.argument(x)), ...extra];
     const at = this.shifted(spec, inputs);
@@ -178,8 +262,18 @@ export class GpuBackend implements Backend {
    * A kernel with several outputs, written one after another into one array of Σ sizes: each output
    * is a view of it (one launch where there would be one per output).
    */
-  private runPacked(spec: KernelSpec, sizes: number[], inputs: KernelInput[], extra: Float32Array[] = []): DeviceArray[] {
-    const all = this.runResident(spec, sizes.reduce((a, b) => a + b, 0), inputs, extra);
+  private runPacked(
+    spec: KernelSpec,
+    sizes: number[],
+    inputs: KernelInput[],
+    extra: Float32Array[] = [],
+  ): DeviceArray[] {
+    const all = this.runResident(
+      spec,
+      sizes.reduce((a, b) => a + b, 0),
+      inputs,
+      extra,
+    );
     const views = outputStarts(sizes).map((start, k) => new ViewArray(all, start, sizes[k]!));
     all.release(); // the views hold it
     return views;
@@ -190,11 +284,19 @@ export class GpuBackend implements Backend {
    * Host inputs are copied now: the caller may change its arrays before the kernel runs.
    */
   private runQueued(spec: KernelSpec, n: number, inputs: KernelInput[], extra: Float32Array[]): BufferArray {
-    const mine = (x: KernelInput): x is BufferArray | ViewArray => (x instanceof BufferArray || (x instanceof ViewArray && x.base instanceof BufferArray)) && x.owner === this;
+    const mine = (x: KernelInput): x is BufferArray | ViewArray =>
+      (x instanceof BufferArray || (x instanceof ViewArray && x.base instanceof BufferArray)) && x.owner === this;
     const at = this.shifted(spec, inputs);
-    const k = this.kernel(`${at.key}:q${inputs.map((x) => (mine(x) ? "t" : "a")).join("")}`, at.source, n, at.constants, true);
+    const k = this.kernel(
+      `${at.key}:q${inputs.map((x) => (mine(x) ? "t" : "a")).join("")}`,
+      at.source,
+      n,
+      at.constants,
+      true,
+    );
     // Check every input before any is retained: a released one is an error that leaves no use behind.
-    if (inputs.some((x) => mine(x) && x.released)) throw new Error("GPU backend: a device array was used after it was released");
+    if (inputs.some((x) => mine(x) && x.released))
+      throw new Error("GPU backend: a device array was used after it was released");
     const used = inputs.filter(mine);
     const args = inputs.map((x) => (mine(x) ? x.retain() : isDeviceArray(x) ? x.read() : Float32Array.from(x)));
     const pending = Promise.all([...args, ...extra]).then((values) => k(...values) as Promise<GpuBufferHandle>);
@@ -223,14 +325,20 @@ export class GpuBackend implements Backend {
       matmul: (a, aOffsets, b, bOffsets, m, k, n, transA, transB) => {
         const total = aOffsets.length * m * n;
         if (total === 0 || k === 0 || tooLarge(total, a.length, b.length)) return null;
-        return this.runResident(matmulSpec(aOffsets.length, m, k, n, transA, transB), total, [a, b], [Float32Array.from(aOffsets), Float32Array.from(bOffsets)]);
+        return this.runResident(
+          matmulSpec(aOffsets.length, m, k, n, transA, transB),
+          total,
+          [a, b],
+          [Float32Array.from(aOffsets), Float32Array.from(bOffsets)],
+        );
       },
       liveArrays: () => this.live.size,
       update: (rule, x, g, state) => {
         // One kernel writes the new parameter and state into one array, [x′, s₀′, s₁′…]; the
         // parameter's tensor gets a handle on its first n values, the optimizer the whole array,
         // which the next step reads its state from.
-        const n = x.length, size = updateOutputs(rule.kind) * n;
+        const n = x.length,
+          size = updateOutputs(rule.kind) * n;
         if (n === 0 || tooLarge(size)) return null;
         const packed = state.length === 1 && state[0]!.length === size;
         const all = this.runResident(updateSpec(rule.kind, packed, n), size, [x, g, ...state], [updateScalars(rule)]);
@@ -250,7 +358,12 @@ export class GpuBackend implements Backend {
       scatterAdd: (g, outer, size, inner, indices) => {
         const n = outer * size * inner;
         if (n === 0 || indices.length === 0 || tooLarge(n, g.length)) return null;
-        return this.runResident(scatterAddSpec(outer, size, inner, indices.length), n, [g], [Float32Array.from(indices)]);
+        return this.runResident(
+          scatterAddSpec(outer, size, inner, indices.length),
+          n,
+          [g],
+          [Float32Array.from(indices)],
+        );
       },
       pad: (src, shape, starts, outShape) => {
         const n = sizeOf(outShape);
@@ -259,49 +372,97 @@ export class GpuBackend implements Backend {
       },
       planarConstraint: (u, w, rows, d) => {
         if (rows * d === 0 || tooLarge(rows * d)) return null;
-        const [uHat, slack] = this.runPacked(constraintSpec("pc", planarConstraintSource(rows, d), rows, d), [rows * d, rows], [u, w]);
+        const [uHat, slack] = this.runPacked(
+          constraintSpec("pc", planarConstraintSource(rows, d), rows, d),
+          [rows * d, rows],
+          [u, w],
+        );
         return [uHat!, slack!];
       },
       planarConstraintBackward: (u, w, rows, d, gUHat, gSlack) => {
         if (rows * d === 0 || tooLarge(rows * d)) return null;
         // A missing output gradient is zero.
         const inputs = [u, w, gUHat ?? new Float32Array(rows * d), gSlack ?? new Float32Array(rows)];
-        const [gu, gw] = this.runPacked(constraintSpec("pcb", planarConstraintBackwardSource(rows, d), rows, d), [rows * d, rows * d], inputs);
+        const [gu, gw] = this.runPacked(
+          constraintSpec("pcb", planarConstraintBackwardSource(rows, d), rows, d),
+          [rows * d, rows * d],
+          inputs,
+        );
         return [gu!, gw!];
       },
       planarForward: (z, uHat, w, b, sp, n, d, perSample) => {
         if (n * d === 0 || tooLarge(n * d + n)) return null;
-        const [out, logAbsDet] = this.runPacked(flowSpec("pf", planarSource(n, d), n, d, perSample), [n * d, n], [z, uHat, w, b, sp]);
+        const [out, logAbsDet] = this.runPacked(
+          flowSpec("pf", planarSource(n, d), n, d, perSample),
+          [n * d, n],
+          [z, uHat, w, b, sp],
+        );
         return [out!, logAbsDet!];
       },
       planarBackward: (z, uHat, w, b, sp, n, d, perSample, gOut, gLogAbsDet) => {
         if (n * d === 0 || tooLarge(3 * n * d + 2 * n)) return null;
         // A missing output gradient is zero.
         const inputs = [z, uHat, w, b, sp, gOut ?? new Float32Array(n * d), gLogAbsDet ?? new Float32Array(n)];
-        if (perSample) return this.runPacked(flowSpec("pb", planarBackwardSource(n, d), n, d, true), [n * d, n * d, n * d, n, n], inputs);
+        if (perSample)
+          return this.runPacked(
+            flowSpec("pb", planarBackwardSource(n, d), n, d, true),
+            [n * d, n * d, n * d, n, n],
+            inputs,
+          );
         // Shared parameters: dL/dz and their gradients, summed over the points, in one kernel.
-        return this.runPacked(flowSpec("pbs", planarBackwardSharedSource(n, d), n, d, false), [n * d, d, d, 1, 1], inputs);
+        return this.runPacked(
+          flowSpec("pbs", planarBackwardSharedSource(n, d), n, d, false),
+          [n * d, d, d, 1, 1],
+          inputs,
+        );
       },
       planarInverse: (y, uHat, w, b, slack, n, d, perSample) =>
-        (n * d === 0 || tooLarge(n * d) ? null : this.runResident(flowSpec("pi", planarInverseSource(), n, d, perSample), n * d, [y, uHat, w, b, slack])),
+        n * d === 0 || tooLarge(n * d)
+          ? null
+          : this.runResident(flowSpec("pi", planarInverseSource(), n, d, perSample), n * d, [y, uHat, w, b, slack]),
       radialInverse: (y, z0, alpha, alphaPlusBeta, n, d, perSample) =>
-        (n * d === 0 || tooLarge(n * d) ? null : this.runResident(flowSpec("ri", radialInverseSource(), n, d, perSample), n * d, [y, z0, alpha, alphaPlusBeta])),
+        n * d === 0 || tooLarge(n * d)
+          ? null
+          : this.runResident(flowSpec("ri", radialInverseSource(), n, d, perSample), n * d, [
+              y,
+              z0,
+              alpha,
+              alphaPlusBeta,
+            ]),
       radialForward: (z, z0, alpha, alphaPlusBeta, n, d, perSample) => {
         if (n * d === 0 || tooLarge(n * d + n)) return null;
-        const [out, logAbsDet] = this.runPacked(flowSpec("rf", radialSource(n, d), n, d, perSample), [n * d, n], [z, z0, alpha, alphaPlusBeta]);
+        const [out, logAbsDet] = this.runPacked(
+          flowSpec("rf", radialSource(n, d), n, d, perSample),
+          [n * d, n],
+          [z, z0, alpha, alphaPlusBeta],
+        );
         return [out!, logAbsDet!];
       },
       radialBackward: (z, z0, alpha, alphaPlusBeta, n, d, perSample, gOut, gLogAbsDet) => {
         if (n * d === 0 || tooLarge(2 * n * d + 2 * n)) return null;
-        const inputs = [z, z0, alpha, alphaPlusBeta, gOut ?? new Float32Array(n * d), gLogAbsDet ?? new Float32Array(n)];
-        if (perSample) return this.runPacked(flowSpec("rb", radialBackwardSource(n, d), n, d, true), [n * d, n * d, n, n], inputs);
+        const inputs = [
+          z,
+          z0,
+          alpha,
+          alphaPlusBeta,
+          gOut ?? new Float32Array(n * d),
+          gLogAbsDet ?? new Float32Array(n),
+        ];
+        if (perSample)
+          return this.runPacked(flowSpec("rb", radialBackwardSource(n, d), n, d, true), [n * d, n * d, n, n], inputs);
         // Shared parameters: dL/dz and their gradients, summed over the points, in one kernel.
         return this.runPacked(flowSpec("rbs", radialBackwardSharedSource(n, d), n, d, false), [n * d, d, 1, 1], inputs);
       },
       logAbsDet: (a, mats, d) => {
         if (mats * d === 0 || tooLarge(mats * d * d + 2 * mats)) return null;
         // Each step's array is freed once the next is queued.
-        return this.luLaunches<DeviceArray>(a, mats, d, (spec, size, input, extra) => this.runResident(spec, size, [input], extra), (x) => x.release());
+        return this.luLaunches<DeviceArray>(
+          a,
+          mats,
+          d,
+          (spec, size, input, extra) => this.runResident(spec, size, [input], extra),
+          (x) => x.release(),
+        );
       },
     };
   }
@@ -314,11 +475,20 @@ export class GpuBackend implements Backend {
     this.runSpec(unarySpec(op, n), n, [toFloat32(x)], out);
   }
 
-  binary(op: BinaryOp, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, out: TypedArray, outShape: Shape): void {
+  binary(
+    op: BinaryOp,
+    a: TypedArray,
+    aShape: Shape,
+    b: TypedArray,
+    bShape: Shape,
+    out: TypedArray,
+    outShape: Shape,
+  ): void {
     if (this.asyncReads) return this.fallback.binary(op, a, aShape, b, bShape, out, outShape);
     const n = out.length;
     if (n === 0) return;
-    if (n > MAX_ELEMENTS || a.length > MAX_ELEMENTS || b.length > MAX_ELEMENTS) return this.tooLarge().binary(op, a, aShape, b, bShape, out, outShape);
+    if (n > MAX_ELEMENTS || a.length > MAX_ELEMENTS || b.length > MAX_ELEMENTS)
+      return this.tooLarge().binary(op, a, aShape, b, bShape, out, outShape);
     this.runSpec(binarySpec(op, aShape, bShape, outShape), n, [toFloat32(a), toFloat32(b)], out);
   }
 
@@ -331,43 +501,119 @@ export class GpuBackend implements Backend {
     this.runSpec(reduceSpec(op, outer, size, inner), n, [toFloat32(x)], out);
   }
 
-  matmul(a: TypedArray, aOffsets: Int32Array, b: TypedArray, bOffsets: Int32Array, out: TypedArray, m: number, k: number, n: number, transA: boolean, transB: boolean): void {
+  matmul(
+    a: TypedArray,
+    aOffsets: Int32Array,
+    b: TypedArray,
+    bOffsets: Int32Array,
+    out: TypedArray,
+    m: number,
+    k: number,
+    n: number,
+    transA: boolean,
+    transB: boolean,
+  ): void {
     if (this.asyncReads) return this.fallback.matmul(a, aOffsets, b, bOffsets, out, m, k, n, transA, transB);
     const total = out.length;
     if (total === 0) return;
-    if (total > MAX_ELEMENTS || a.length > MAX_ELEMENTS || b.length > MAX_ELEMENTS) return this.tooLarge().matmul(a, aOffsets, b, bOffsets, out, m, k, n, transA, transB);
+    if (total > MAX_ELEMENTS || a.length > MAX_ELEMENTS || b.length > MAX_ELEMENTS)
+      return this.tooLarge().matmul(a, aOffsets, b, bOffsets, out, m, k, n, transA, transB);
     if (k === 0) return this.fallback.matmul(a, aOffsets, b, bOffsets, out, m, k, n, transA, transB);
-    this.runSpec(matmulSpec(aOffsets.length, m, k, n, transA, transB), total, [toFloat32(a), toFloat32(b), Float32Array.from(aOffsets), Float32Array.from(bOffsets)], out);
+    this.runSpec(
+      matmulSpec(aOffsets.length, m, k, n, transA, transB),
+      total,
+      [toFloat32(a), toFloat32(b), Float32Array.from(aOffsets), Float32Array.from(bOffsets)],
+      out,
+    );
   }
 
-  planarForward(z: TypedArray, uHat: TypedArray, w: TypedArray, b: TypedArray, sp: TypedArray, n: number, d: number, perSample: boolean, out: TypedArray, logAbsDet: TypedArray): void {
+  planarForward(
+    z: TypedArray,
+    uHat: TypedArray,
+    w: TypedArray,
+    b: TypedArray,
+    sp: TypedArray,
+    n: number,
+    d: number,
+    perSample: boolean,
+    out: TypedArray,
+    logAbsDet: TypedArray,
+  ): void {
     if (this.asyncReads) return this.fallback.planarForward(z, uHat, w, b, sp, n, d, perSample, out, logAbsDet);
     if (n * d === 0) return;
-    if (n * d + n > MAX_ELEMENTS) return this.tooLarge().planarForward(z, uHat, w, b, sp, n, d, perSample, out, logAbsDet);
-    const [zOut, ld] = this.runSpecParts(flowSpec("pf", planarSource(n, d), n, d, perSample), [n * d, n], [toFloat32(z), toFloat32(uHat), toFloat32(w), toFloat32(b), toFloat32(sp)]);
+    if (n * d + n > MAX_ELEMENTS)
+      return this.tooLarge().planarForward(z, uHat, w, b, sp, n, d, perSample, out, logAbsDet);
+    const [zOut, ld] = this.runSpecParts(
+      flowSpec("pf", planarSource(n, d), n, d, perSample),
+      [n * d, n],
+      [toFloat32(z), toFloat32(uHat), toFloat32(w), toFloat32(b), toFloat32(sp)],
+    );
     out.set(zOut!);
     logAbsDet.set(ld!);
   }
 
-  radialForward(z: TypedArray, z0: TypedArray, alpha: TypedArray, alphaPlusBeta: TypedArray, n: number, d: number, perSample: boolean, out: TypedArray, logAbsDet: TypedArray): void {
-    if (this.asyncReads) return this.fallback.radialForward(z, z0, alpha, alphaPlusBeta, n, d, perSample, out, logAbsDet);
+  radialForward(
+    z: TypedArray,
+    z0: TypedArray,
+    alpha: TypedArray,
+    alphaPlusBeta: TypedArray,
+    n: number,
+    d: number,
+    perSample: boolean,
+    out: TypedArray,
+    logAbsDet: TypedArray,
+  ): void {
+    if (this.asyncReads)
+      return this.fallback.radialForward(z, z0, alpha, alphaPlusBeta, n, d, perSample, out, logAbsDet);
     if (n * d === 0) return;
-    if (n * d + n > MAX_ELEMENTS) return this.tooLarge().radialForward(z, z0, alpha, alphaPlusBeta, n, d, perSample, out, logAbsDet);
-    const [zOut, ld] = this.runSpecParts(flowSpec("rf", radialSource(n, d), n, d, perSample), [n * d, n], [toFloat32(z), toFloat32(z0), toFloat32(alpha), toFloat32(alphaPlusBeta)]);
+    if (n * d + n > MAX_ELEMENTS)
+      return this.tooLarge().radialForward(z, z0, alpha, alphaPlusBeta, n, d, perSample, out, logAbsDet);
+    const [zOut, ld] = this.runSpecParts(
+      flowSpec("rf", radialSource(n, d), n, d, perSample),
+      [n * d, n],
+      [toFloat32(z), toFloat32(z0), toFloat32(alpha), toFloat32(alphaPlusBeta)],
+    );
     out.set(zOut!);
     logAbsDet.set(ld!);
   }
 
   planarBackward(
-    z: TypedArray, uHat: TypedArray, w: TypedArray, b: TypedArray, sp: TypedArray, n: number, d: number, perSample: boolean,
-    gOut: TypedArray | null, gLogAbsDet: TypedArray | null, gz: TypedArray, gu: TypedArray, gw: TypedArray, gb: TypedArray, gsp: TypedArray,
+    z: TypedArray,
+    uHat: TypedArray,
+    w: TypedArray,
+    b: TypedArray,
+    sp: TypedArray,
+    n: number,
+    d: number,
+    perSample: boolean,
+    gOut: TypedArray | null,
+    gLogAbsDet: TypedArray | null,
+    gz: TypedArray,
+    gu: TypedArray,
+    gw: TypedArray,
+    gb: TypedArray,
+    gsp: TypedArray,
   ): void {
-    if (this.asyncReads) return this.fallback.planarBackward(z, uHat, w, b, sp, n, d, perSample, gOut, gLogAbsDet, gz, gu, gw, gb, gsp);
+    if (this.asyncReads)
+      return this.fallback.planarBackward(z, uHat, w, b, sp, n, d, perSample, gOut, gLogAbsDet, gz, gu, gw, gb, gsp);
     if (n * d === 0) return;
-    if (3 * n * d + 2 * n > MAX_ELEMENTS) return this.tooLarge().planarBackward(z, uHat, w, b, sp, n, d, perSample, gOut, gLogAbsDet, gz, gu, gw, gb, gsp);
+    if (3 * n * d + 2 * n > MAX_ELEMENTS)
+      return this.tooLarge().planarBackward(z, uHat, w, b, sp, n, d, perSample, gOut, gLogAbsDet, gz, gu, gw, gb, gsp);
     // A missing output gradient is zero. Shared parameters' per-point shares are summed here, in float64.
-    const args = [toFloat32(z), toFloat32(uHat), toFloat32(w), toFloat32(b), toFloat32(sp), gOut ? toFloat32(gOut) : new Float32Array(n * d), gLogAbsDet ? toFloat32(gLogAbsDet) : new Float32Array(n)];
-    const [dz, du, dw, db, dsp] = this.runSpecParts(flowSpec("pb", planarBackwardSource(n, d), n, d, perSample), [n * d, n * d, n * d, n, n], args);
+    const args = [
+      toFloat32(z),
+      toFloat32(uHat),
+      toFloat32(w),
+      toFloat32(b),
+      toFloat32(sp),
+      gOut ? toFloat32(gOut) : new Float32Array(n * d),
+      gLogAbsDet ? toFloat32(gLogAbsDet) : new Float32Array(n),
+    ];
+    const [dz, du, dw, db, dsp] = this.runSpecParts(
+      flowSpec("pb", planarBackwardSource(n, d), n, d, perSample),
+      [n * d, n * d, n * d, n, n],
+      args,
+    );
     addInto(gz, dz!);
     addShares(gu, du!, n, d, perSample);
     addShares(gw, dw!, n, d, perSample);
@@ -376,14 +622,66 @@ export class GpuBackend implements Backend {
   }
 
   radialBackward(
-    z: TypedArray, z0: TypedArray, alpha: TypedArray, alphaPlusBeta: TypedArray, n: number, d: number, perSample: boolean,
-    gOut: TypedArray | null, gLogAbsDet: TypedArray | null, gz: TypedArray, gz0: TypedArray, galpha: TypedArray, gAlphaPlusBeta: TypedArray,
+    z: TypedArray,
+    z0: TypedArray,
+    alpha: TypedArray,
+    alphaPlusBeta: TypedArray,
+    n: number,
+    d: number,
+    perSample: boolean,
+    gOut: TypedArray | null,
+    gLogAbsDet: TypedArray | null,
+    gz: TypedArray,
+    gz0: TypedArray,
+    galpha: TypedArray,
+    gAlphaPlusBeta: TypedArray,
   ): void {
-    if (this.asyncReads) return this.fallback.radialBackward(z, z0, alpha, alphaPlusBeta, n, d, perSample, gOut, gLogAbsDet, gz, gz0, galpha, gAlphaPlusBeta);
+    if (this.asyncReads)
+      return this.fallback.radialBackward(
+        z,
+        z0,
+        alpha,
+        alphaPlusBeta,
+        n,
+        d,
+        perSample,
+        gOut,
+        gLogAbsDet,
+        gz,
+        gz0,
+        galpha,
+        gAlphaPlusBeta,
+      );
     if (n * d === 0) return;
-    if (2 * n * d + 2 * n > MAX_ELEMENTS) return this.tooLarge().radialBackward(z, z0, alpha, alphaPlusBeta, n, d, perSample, gOut, gLogAbsDet, gz, gz0, galpha, gAlphaPlusBeta);
-    const args = [toFloat32(z), toFloat32(z0), toFloat32(alpha), toFloat32(alphaPlusBeta), gOut ? toFloat32(gOut) : new Float32Array(n * d), gLogAbsDet ? toFloat32(gLogAbsDet) : new Float32Array(n)];
-    const [dz, dz0, da, ds] = this.runSpecParts(flowSpec("rb", radialBackwardSource(n, d), n, d, perSample), [n * d, n * d, n, n], args);
+    if (2 * n * d + 2 * n > MAX_ELEMENTS)
+      return this.tooLarge().radialBackward(
+        z,
+        z0,
+        alpha,
+        alphaPlusBeta,
+        n,
+        d,
+        perSample,
+        gOut,
+        gLogAbsDet,
+        gz,
+        gz0,
+        galpha,
+        gAlphaPlusBeta,
+      );
+    const args = [
+      toFloat32(z),
+      toFloat32(z0),
+      toFloat32(alpha),
+      toFloat32(alphaPlusBeta),
+      gOut ? toFloat32(gOut) : new Float32Array(n * d),
+      gLogAbsDet ? toFloat32(gLogAbsDet) : new Float32Array(n),
+    ];
+    const [dz, dz0, da, ds] = this.runSpecParts(
+      flowSpec("rb", radialBackwardSource(n, d), n, d, perSample),
+      [n * d, n * d, n, n],
+      args,
+    );
     addInto(gz, dz!);
     addShares(gz0, dz0!, n, d, perSample);
     addShares(galpha, da!, n, 1, perSample);
@@ -398,7 +696,8 @@ export class GpuBackend implements Backend {
   where: Backend["where"] = (...args) => this.fallback.where(...args);
   update: Backend["update"] = (...args) => this.fallback.update(...args);
   planarConstraint: Backend["planarConstraint"] = (...args) => this.fallback.planarConstraint(...args);
-  planarConstraintBackward: Backend["planarConstraintBackward"] = (...args) => this.fallback.planarConstraintBackward(...args);
+  planarConstraintBackward: Backend["planarConstraintBackward"] = (...args) =>
+    this.fallback.planarConstraintBackward(...args);
 
   logAbsDet(a: TypedArray, n: number, d: number, out: TypedArray): void {
     if (this.asyncReads) return this.fallback.logAbsDet(a, n, d, out);
@@ -426,7 +725,13 @@ export class GpuBackend implements Backend {
    * LU log-dets of n d×d matrices (luStepSource): a first launch on the matrices, then one per
    * column on the previous launch's array; `done` is given each array once the next launch has it.
    */
-  private luLaunches<S extends KernelInput>(a: KernelInput, n: number, d: number, run: (spec: KernelSpec, size: number, input: KernelInput, extra: Float32Array[]) => S, done: (state: S) => void): S {
+  private luLaunches<S extends KernelInput>(
+    a: KernelInput,
+    n: number,
+    d: number,
+    run: (spec: KernelSpec, size: number, input: KernelInput, extra: Float32Array[]) => S,
+    done: (state: S) => void,
+  ): S {
     const size = n * d * d + 2 * n;
     let state = run(luSpec("start", n, d), size, a, []);
     for (let k = 0; k < d; k++) {
@@ -462,7 +767,8 @@ export async function createGpuBackend(requested: GpuMode | "auto" = "auto"): Pr
   const gpu = new gpujs.GPU({ mode });
   const probe = gpu.createKernel("function (X) { return X[this.thread.x] * 2; }", { output: [2] });
   const result = (await probe(new Float32Array([1, 2]))) as Float32Array; // a Promise in webgpu mode
-  if (!(result[0] === 2 && result[1] === 4)) throw new Error(`gpu.js mode "${mode}" ran but computed ${Array.from(result).join(", ")} for 2·[1, 2]`);
+  if (!(result[0] === 2 && result[1] === 4))
+    throw new Error(`gpu.js mode "${mode}" ran but computed ${Array.from(result).join(", ")} for 2·[1, 2]`);
   const kernelClass = probe.kernel?.constructor.name ?? probe.constructor.name;
   probe.destroy();
   const info = { requested, gpuMode: mode, kernelClass, notices, ...(adapter ? { adapter } : {}) };

@@ -24,7 +24,12 @@ export class TextureArray implements DeviceArray {
   released = false;
   /** handles on the texture: this one, and each ViewArray of it */
   private holders = 1;
-  constructor(readonly texture: GpuTexture, readonly length: number, readonly owner: object, private readonly live: Set<DeviceArray>) {
+  constructor(
+    readonly texture: GpuTexture,
+    readonly length: number,
+    readonly owner: object,
+    private readonly live: Set<DeviceArray>,
+  ) {
     live.add(this);
   }
   read(): Float32Array {
@@ -79,7 +84,12 @@ export class BufferArray implements DeviceArray {
   private handle: GpuBufferHandle | null = null;
   readonly ready: Promise<GpuBufferHandle>;
 
-  constructor(pending: Promise<GpuBufferHandle>, readonly length: number, readonly owner: object, private readonly live: Set<DeviceArray>) {
+  constructor(
+    pending: Promise<GpuBufferHandle>,
+    readonly length: number,
+    readonly owner: object,
+    private readonly live: Set<DeviceArray>,
+  ) {
     live.add(this);
     this.ready = pending.then(
       (handle) => {
@@ -154,8 +164,13 @@ export class BufferArray implements DeviceArray {
  */
 export class ViewArray implements DeviceArray {
   released = false;
-  constructor(readonly base: TextureArray | BufferArray, readonly offset: number, readonly length: number) {
-    if (!(offset >= 0 && offset + length <= base.length)) throw new Error(`GPU backend: a view of ${length} values from ${offset} in an array of ${base.length}`);
+  constructor(
+    readonly base: TextureArray | BufferArray,
+    readonly offset: number,
+    readonly length: number,
+  ) {
+    if (!(offset >= 0 && offset + length <= base.length))
+      throw new Error(`GPU backend: a view of ${length} values from ${offset} in an array of ${base.length}`);
     void base.hold();
   }
   get owner(): object {

@@ -19,7 +19,9 @@ export interface GpuInfo {
 export interface GpuJs {
   /** gpu.js's shared WebGPU device (webgpu mode); destroy() releases it. */
   WebGPUContext?: { destroy(): Promise<void> };
-  GPU: (new (settings: { mode: string }) => GpuInstance) & {
+  GPU: (new (settings: {
+    mode: string;
+  }) => GpuInstance) & {
     isHeadlessGLSupported: boolean;
     isWebGL2Supported: boolean;
     isWebGLSupported: boolean;
@@ -58,7 +60,8 @@ export async function importGpuJs(): Promise<GpuJs> {
  * it runs where an adapter answers. The reason also says whether Dawn loads here.
  */
 export async function webgpuNotChosen(): Promise<string> {
-  const optIn = "not chosen automatically: its values come back only asynchronously (await tensor.read()); ask for it with FLOWGRAD_GPU_MODE=webgpu";
+  const optIn =
+    "not chosen automatically: its values come back only asynchronously (await tensor.read()); ask for it with FLOWGRAD_GPU_MODE=webgpu";
   if (typeof window !== "undefined") return optIn;
   const { dawnLoadError } = await import("./webgpu.js");
   const loadError = await dawnLoadError();
@@ -85,7 +88,12 @@ const GL_PACKAGE = "gl";
  * asynchronous adapter request; null: it runs); headlessgl needs the optional `gl` package and an X display; webasm
  * needs WebAssembly.
  */
-function unavailableReason(gpujs: GpuJs, mode: GpuMode, webgpuReason: string | null, glReason: string | null): string | null {
+function unavailableReason(
+  gpujs: GpuJs,
+  mode: GpuMode,
+  webgpuReason: string | null,
+  glReason: string | null,
+): string | null {
   switch (mode) {
     case "webgpu":
       return webgpuReason;
@@ -98,7 +106,9 @@ function unavailableReason(gpujs: GpuJs, mode: GpuMode, webgpuReason: string | n
       if (glReason) return glReason; // the first blocker: without the package a display would not help
       const display = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.DISPLAY;
       if (!display) return "headlessgl needs an X display (run under xvfb-run -a)";
-      return gpujs.GPU.isHeadlessGLSupported ? null : "headlessgl needs the optional gl package (headless-gl), which is not built here";
+      return gpujs.GPU.isHeadlessGLSupported
+        ? null
+        : "headlessgl needs the optional gl package (headless-gl), which is not built here";
     }
     case "webasm":
       return gpujs.GPU.isWebAssemblySupported ? null : "WebAssembly is not available";
@@ -112,9 +122,15 @@ function unavailableReason(gpujs: GpuJs, mode: GpuMode, webgpuReason: string | n
  * GPU with synchronous read-back (webgl2 or webgl in a browser; headlessgl in Node), then webasm,
  * and records a notice for each mode it passed over, webgpu included (see webgpuNotChosen).
  */
-export function chooseMode(gpujs: GpuJs, requested: GpuMode | "auto", webgpuReason: string | null, glReason: string | null = null): { mode: GpuMode; notices: string[] } {
+export function chooseMode(
+  gpujs: GpuJs,
+  requested: GpuMode | "auto",
+  webgpuReason: string | null,
+  glReason: string | null = null,
+): { mode: GpuMode; notices: string[] } {
   if (requested !== "auto") {
-    if (!GPU_MODES.includes(requested)) throw new Error(`unknown gpu.js mode "${requested}"; choose one of ${GPU_MODES.join(", ")} or auto`);
+    if (!GPU_MODES.includes(requested))
+      throw new Error(`unknown gpu.js mode "${requested}"; choose one of ${GPU_MODES.join(", ")} or auto`);
     const reason = unavailableReason(gpujs, requested, webgpuReason, glReason);
     if (reason) throw new Error(`gpu.js mode "${requested}" was requested but is not available: ${reason}`);
     return { mode: requested, notices: [] };

@@ -13,7 +13,10 @@ const flatIndex = "const i = this.thread.y * this.constants.W + this.thread.x;";
  * a view of a larger device array (ViewArray). Inputs are the function's leading parameters.
  */
 export function shiftInputs(source: string, offsets: number[]): string {
-  const names = /^function\s*\(([^)]*)\)/.exec(source)![1]!.split(",").map((name) => name.trim());
+  const names = /^function\s*\(([^)]*)\)/
+    .exec(source)![1]!
+    .split(",")
+    .map((name) => name.trim());
   let out = source;
   offsets.forEach((offset, k) => {
     if (offset !== 0) out = out.replace(new RegExp(`\\b${names[k]}\\[`, "g"), `${names[k]}[${offset} + `);
@@ -39,7 +42,9 @@ export function unarySource(op: UnaryOp): string {
 export function binarySource(op: BinaryOp, shape: number[], aStrides: number[], bStrides: number[]): string {
   const lines: string[] = [];
   for (let d = shape.length - 1; d >= 0; d--) {
-    lines.push(`c = rest % ${shape[d]}; rest = Math.floor(rest / ${shape[d]}); ia += c * ${aStrides[d]}; ib += c * ${bStrides[d]};`);
+    lines.push(
+      `c = rest % ${shape[d]}; rest = Math.floor(rest / ${shape[d]}); ia += c * ${aStrides[d]}; ib += c * ${bStrides[d]};`,
+    );
   }
   return `function (A, B) { ${flatIndex} if (i >= this.constants.n) { return 0; } let rest = i; let c = 0; let ia = 0; let ib = 0; ${lines.join(" ")} const a = A[ia]; const b = B[ib]; return ${BINARY_EXPRESSIONS[op]}; }`;
 }
@@ -52,7 +57,8 @@ export function whereSource(): string {
 /** The strided view (offset, collapsed shape, strides) of X, made contiguous: the index math of binarySource. */
 export function stridedCopySource(offset: number, shape: number[], strides: number[]): string {
   const lines: string[] = [];
-  for (let d = shape.length - 1; d >= 0; d--) lines.push(`c = rest % ${shape[d]}; rest = Math.floor(rest / ${shape[d]}); ix += c * ${strides[d]};`);
+  for (let d = shape.length - 1; d >= 0; d--)
+    lines.push(`c = rest % ${shape[d]}; rest = Math.floor(rest / ${shape[d]}); ix += c * ${strides[d]};`);
   return `function (X) { ${flatIndex} if (i >= this.constants.n) { return 0; } let rest = i; let c = 0; let ix = ${offset}; ${lines.join(" ")} return X[ix]; }`;
 }
 
@@ -61,7 +67,9 @@ export function padSource(shape: Shape, starts: Shape, outShape: Shape): string 
   const lines: string[] = [];
   let stride = 1;
   for (let d = outShape.length - 1; d >= 0; d--) {
-    lines.push(`c = rest % ${outShape[d]}; rest = Math.floor(rest / ${outShape[d]}); if (c < ${starts[d]} || c >= ${starts[d]! + shape[d]!}) { inside = 0; } ix += (c - ${starts[d]}) * ${stride};`);
+    lines.push(
+      `c = rest % ${outShape[d]}; rest = Math.floor(rest / ${outShape[d]}); if (c < ${starts[d]} || c >= ${starts[d]! + shape[d]!}) { inside = 0; } ix += (c - ${starts[d]}) * ${stride};`,
+    );
     stride *= shape[d]!;
   }
   return `function (X) { ${flatIndex} if (i >= this.constants.n) { return 0; } let rest = i; let c = 0; let ix = 0; let inside = 1; ${lines.join(" ")} if (inside === 0) { return 0; } return X[ix]; }`;
@@ -115,7 +123,10 @@ const pointPrelude = `const p = Math.floor(i / this.constants.d); const po = thi
 
 /** Which output thread tid writes (`part`) and its index there (`i`), outputs of `sizes` one after another. */
 function selectPart(sizes: number[]): string {
-  return outputStarts(sizes).slice(1).map((start, k) => `if (tid >= ${start}) { part = ${k + 1}; i = tid - ${start}; }`).join(" ");
+  return outputStarts(sizes)
+    .slice(1)
+    .map((start, k) => `if (tid >= ${start}) { part = ${k + 1}; i = tid - ${start}; }`)
+    .join(" ");
 }
 
 /** Where each of several outputs written one after another starts. */
@@ -140,9 +151,15 @@ interface Part {
  */
 function packedSource(params: string, parts: Part[], body: string, perSample = true): string {
   const select = selectPart(parts.map((part) => part.size));
-  const divisor = parts.map((part, k) => (part.perElement ? `if (part === ${k}) { div = this.constants.d; }` : "")).join(" ");
-  const values = parts.map((part, k) => (k < parts.length - 1 ? `if (part === ${k}) { return ${part.value}; }` : `return ${part.value};`)).join(" ");
-  const offsets = perSample ? "const po = this.constants.perSample * p * this.constants.d; const s = this.constants.perSample * p;" : "";
+  const divisor = parts
+    .map((part, k) => (part.perElement ? `if (part === ${k}) { div = this.constants.d; }` : ""))
+    .join(" ");
+  const values = parts
+    .map((part, k) => (k < parts.length - 1 ? `if (part === ${k}) { return ${part.value}; }` : `return ${part.value};`))
+    .join(" ");
+  const offsets = perSample
+    ? "const po = this.constants.perSample * p * this.constants.d; const s = this.constants.perSample * p;"
+    : "";
   return `function (${params}) { const tid = this.thread.y * this.constants.W + this.thread.x; if (tid >= this.constants.n) { return 0; }
     let part = 0; let i = tid; ${select}
     let div = 1; ${divisor} const p = Math.floor(i / div); const j = i - p * div; ${offsets}
@@ -155,7 +172,12 @@ function packedSource(params: string, parts: Part[], body: string, perSample = t
  * one launch replaces a per-point kernel and a reduction per output. With `perPoint`, an [n, D]
  * output computed point by point comes first (dL/dz): the layer's whole backward in one launch.
  */
-function pointSumSource(params: string, parts: Array<{ size: number; share: string }>, body: string, perPoint?: { size: number; value: string }): string {
+function pointSumSource(
+  params: string,
+  parts: Array<{ size: number; share: string }>,
+  body: string,
+  perPoint?: { size: number; value: string },
+): string {
   const sizes = [...(perPoint ? [perPoint.size] : []), ...parts.map((part) => part.size)];
   const first = perPoint ? 1 : 0;
   const select = selectPart(sizes);
@@ -183,10 +205,15 @@ const constraintRow = (alsoInLoop = ""): string => `const o = p * this.constants
  * then the slack (one per row); softplus and sigmoid as in elementwise.ts.
  */
 export function planarConstraintSource(rows: number, d: number): string {
-  return packedSource("U, Wt", [
-    { size: rows * d, perElement: true, value: "U[i] + c * Wt[i]" },
-    { size: rows, perElement: false, value: "slack" },
-  ], constraintRow(), false);
+  return packedSource(
+    "U, Wt",
+    [
+      { size: rows * d, perElement: true, value: "U[i] + c * Wt[i]" },
+      { size: rows, perElement: false, value: "slack" },
+    ],
+    constraintRow(),
+    false,
+  );
 }
 
 /** Its backward, one kernel: dL/du then dL/dw, both [rows, D] (the formulas of planarConstraintBackward). */
@@ -195,31 +222,49 @@ export function planarConstraintBackwardSource(rows: number, d: number): string 
     const sigma = ${UNARY_EXPRESSIONS.sigmoid};
     let dcdww = 0; if (ww > 0) { dcdww = -(c / ww); }
     const gwu = (gc * (sigma - 1)) / safe + GS[p] * sigma * live;`;
-  return packedSource("U, Wt, GU, GS", [
-    { size: rows * d, perElement: true, value: "GU[i] + gwu * Wt[i]" },
-    { size: rows * d, perElement: true, value: "c * GU[i] + gwu * U[i] + 2 * gc * dcdww * Wt[i]" },
-  ], body, false);
+  return packedSource(
+    "U, Wt, GU, GS",
+    [
+      { size: rows * d, perElement: true, value: "GU[i] + gwu * Wt[i]" },
+      { size: rows * d, perElement: true, value: "c * GU[i] + gwu * U[i] + 2 * gc * dcdww * Wt[i]" },
+    ],
+    body,
+    false,
+  );
 }
 
 /** Planar forward, one kernel: z' ([n, D]) then log|det| (one per point). */
 export function planarSource(n: number, d: number): string {
-  return packedSource("Z, U, Wt, Bt, SP", [
-    { size: n * d, perElement: true, value: "Z[i] + U[po + j] * h" },
-    { size: n, perElement: false, value: "Math.log(h * h + (1 - h * h) * SP[s])" },
-  ], `let a = Bt[s];
+  return packedSource(
+    "Z, U, Wt, Bt, SP",
+    [
+      { size: n * d, perElement: true, value: "Z[i] + U[po + j] * h" },
+      { size: n, perElement: false, value: "Math.log(h * h + (1 - h * h) * SP[s])" },
+    ],
+    `let a = Bt[s];
     for (let q = 0; q < this.constants.d; q++) { a += Wt[po + q] * Z[p * this.constants.d + q]; }
-    const h = ${tanh("a")};`);
+    const h = ${tanh("a")};`,
+  );
 }
 
 /** Radial forward, one kernel: z' then log|det| (see kernels/cpu/flows.ts). */
 export function radialSource(n: number, d: number): string {
-  return packedSource("Z, Z0, AL, AB", [
-    { size: n * d, perElement: true, value: "Z[i] + ((ab - al) / (al + r)) * (Z[i] - Z0[po + j])" },
-    { size: n, perElement: false, value: "(this.constants.d - 1) * Math.log(r + ab) + Math.log(r * r + 2 * al * r + al * ab) - (this.constants.d + 1) * Math.log(al + r)" },
-  ], `const al = AL[s]; const ab = AB[s];
+  return packedSource(
+    "Z, Z0, AL, AB",
+    [
+      { size: n * d, perElement: true, value: "Z[i] + ((ab - al) / (al + r)) * (Z[i] - Z0[po + j])" },
+      {
+        size: n,
+        perElement: false,
+        value:
+          "(this.constants.d - 1) * Math.log(r + ab) + Math.log(r * r + 2 * al * r + al * ab) - (this.constants.d + 1) * Math.log(al + r)",
+      },
+    ],
+    `const al = AL[s]; const ab = AB[s];
     let r2 = 0;
     for (let q = 0; q < this.constants.d; q++) { const dq = Z[p * this.constants.d + q] - Z0[po + q]; r2 += dq * dq; }
-    const r = Math.sqrt(r2);`);
+    const r = Math.sqrt(r2);`,
+  );
 }
 
 /**
@@ -291,12 +336,17 @@ export function planarBackwardSource(n: number, d: number): string {
  * parameter gradients summed over the points: dL/du, dL/dw (D each), dL/db, dL/d(slack).
  */
 export function planarBackwardSharedSource(n: number, d: number): string {
-  return pointSumSource("Z, U, Wt, Bt, SP, G, GL", [
-    { size: d, share: "h * G[p * this.constants.d + i]" },
-    { size: d, share: "ga * Z[p * this.constants.d + i]" },
-    { size: 1, share: "ga" },
-    { size: 1, share: "hp * gq" },
-  ], planarBackwardPoint, { size: n * d, value: "G[i] + ga * Wt[po + j]" });
+  return pointSumSource(
+    "Z, U, Wt, Bt, SP, G, GL",
+    [
+      { size: d, share: "h * G[p * this.constants.d + i]" },
+      { size: d, share: "ga * Z[p * this.constants.d + i]" },
+      { size: 1, share: "ga" },
+      { size: 1, share: "hp * gq" },
+    ],
+    planarBackwardPoint,
+    { size: n * d, value: "G[i] + ga * Wt[po + j]" },
+  );
 }
 
 /** The radial backward's per-point quantities at point p (offsets po, s), with the radial term of dL/dz. */
@@ -333,11 +383,16 @@ export function radialBackwardSource(n: number, d: number): string {
  */
 export function radialBackwardSharedSource(n: number, d: number): string {
   const i = "p * this.constants.d + i";
-  return pointSumSource("Z, Z0, AL, AB, G, GL", [
-    { size: d, share: `G[${i}] - ((1 + c) * G[${i}] + radial * (Z[${i}] - Z0[i]))` },
-    { size: 1, share: radialShares.ga },
-    { size: 1, share: radialShares.gs },
-  ], radialBackwardPoint, { size: n * d, value: "(1 + c) * G[i] + radial * (Z[i] - Z0[po + j])" });
+  return pointSumSource(
+    "Z, Z0, AL, AB, G, GL",
+    [
+      { size: d, share: `G[${i}] - ((1 + c) * G[${i}] + radial * (Z[${i}] - Z0[i]))` },
+      { size: 1, share: radialShares.ga },
+      { size: 1, share: radialShares.gs },
+    ],
+    radialBackwardPoint,
+    { size: n * d, value: "(1 + c) * G[i] + radial * (Z[i] - Z0[po + j])" },
+  );
 }
 
 /**
@@ -367,8 +422,12 @@ export function updateSource(kind: UpdateRule["kind"], packed: boolean): string 
   const { state, outputs } = UPDATES[kind];
   const buffers = outputs.slice(1).map((_, k) => `S${k}`);
   // Packed, state buffer k is block k + 1 of P.
-  const read = packed ? state.replace(/S(\d)\[e\]/g, (_, k: string) => `P[${Number(k) + 1} * this.constants.len + e]`) : state;
-  const pick = outputs.map((o, w) => (w < outputs.length - 1 ? `if (which === ${w}) { return ${o}; }` : `return ${o};`)).join(" ");
+  const read = packed
+    ? state.replace(/S(\d)\[e\]/g, (_, k: string) => `P[${Number(k) + 1} * this.constants.len + e]`)
+    : state;
+  const pick = outputs
+    .map((o, w) => (w < outputs.length - 1 ? `if (which === ${w}) { return ${o}; }` : `return ${o};`))
+    .join(" ");
   return `function (X, G, ${packed ? "P" : buffers.join(", ")}, H) { ${flatIndex} if (i >= this.constants.n) { return 0; }
     const which = Math.floor(i / this.constants.len); const e = i - which * this.constants.len;
     const g = G[e]; ${read} ${pick} }`;

@@ -18,7 +18,9 @@ const DAWN = "webgpu"; // a variable, so bundlers do not try to pack a Node bina
 
 function adapterName(adapter: GpuAdapterLike): string {
   const info = adapter.info ?? {};
-  return info.description || [info.vendor, info.architecture, info.device].filter((s) => s).join(" ") || "unnamed adapter";
+  return (
+    info.description || [info.vendor, info.architecture, info.device].filter((s) => s).join(" ") || "unnamed adapter"
+  );
 }
 
 /** Whether Dawn (the webgpu package gpu.js depends on) loads here; the reason when it does not. */
@@ -54,11 +56,18 @@ async function install(): Promise<string> {
   }
   const loadError = await dawnLoadError();
   if (loadError) throw new Error(loadError);
-  const dawn = (await import(/* @vite-ignore */ DAWN)) as { create(flags: string[]): NavigatorGpu; globals: Record<string, unknown> };
-  for (const [name, value] of Object.entries(dawn.globals)) if (!(name in globalThis)) (globalThis as Record<string, unknown>)[name] = value;
+  const dawn = (await import(/* @vite-ignore */ DAWN)) as {
+    create(flags: string[]): NavigatorGpu;
+    globals: Record<string, unknown>;
+  };
+  for (const [name, value] of Object.entries(dawn.globals))
+    if (!(name in globalThis)) (globalThis as Record<string, unknown>)[name] = value;
   const gpu = dawn.create([]);
   const adapter = await gpu.requestAdapter();
-  if (!adapter) throw new Error("Dawn loads here but finds no adapter: no Vulkan driver (install the GPU's driver, or mesa-vulkan-drivers for a software one)");
+  if (!adapter)
+    throw new Error(
+      "Dawn loads here but finds no adapter: no Vulkan driver (install the GPU's driver, or mesa-vulkan-drivers for a software one)",
+    );
   const wrapped: NavigatorGpu = {
     requestAdapter: async (options) => {
       const a = await gpu.requestAdapter(options);
@@ -69,7 +78,9 @@ async function install(): Promise<string> {
         // gpu.js assigns onuncapturederror; Dawn's device rejects that, so give it a plain property.
         Object.defineProperty(device, "onuncapturederror", { value: null, writable: true, configurable: true });
         try {
-          device.addEventListener?.("uncapturederror", (e) => console.error(`flowgrad: WebGPU error: ${e.error?.message ?? "unknown"}`));
+          device.addEventListener?.("uncapturederror", (e) =>
+            console.error(`flowgrad: WebGPU error: ${e.error?.message ?? "unknown"}`),
+          );
         } catch {
           // Dawn's Node binding rejects event listeners too; its errors then go unlogged.
         }
