@@ -1,8 +1,8 @@
 // Autograd core benchmarks: elementwise throughput, matmul forward and forward+backward against a
 // plain Float64Array i-k-j loop, an MLP training step, and the per-op overhead of a small-op graph.
 // Run: npm run bench:autograd   (add --quick for a shorter run)
-import { Adam, MLP, matmul, randn, tensor, type Tensor } from "../src/autograd/index.js";
-import { environment, markdownTable, runCases, writeResult, type Case } from "./harness.js";
+import { Adam, MLP, matmul, randn, type Tensor, tensor } from "../src/autograd/index.js";
+import { type Case, environment, markdownTable, runCases, writeResult } from "./harness.js";
 
 const quick = process.argv.includes("--quick");
 const maxTime = quick ? 0.5 : 2;

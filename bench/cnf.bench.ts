@@ -8,7 +8,7 @@ import vm from "node:vm";
 import { Adam, noGrad, Random, randn } from "../src/autograd/index.js";
 import { CNF } from "../src/flows/index.js";
 import { fittedEnergy, freeEnergy, makeFlow2D } from "../src/models/index.js";
-import { environment, markdownTable, runCases, writeResult, type Case } from "./harness.js";
+import { type Case, environment, markdownTable, runCases, writeResult } from "./harness.js";
 
 const quick = process.argv.includes("--quick");
 // --memory N: instead of the timings, N training steps of a CNF on U1 (D = 2), the heap after a

@@ -4,15 +4,15 @@
 // Run: npm run bench:flows   (add --quick for a shorter run)
 import { Adam, Random, randn, Tensor } from "../src/autograd/index.js";
 import {
+  type Flow,
   FlowDistribution,
+  type Implementation,
   PlanarFlow,
   RadialFlow,
   Sequential,
-  type Flow,
-  type Implementation,
 } from "../src/flows/index.js";
 import { energy, freeEnergy } from "../src/models/index.js";
-import { environment, markdownTable, runCases, writeResult, type Case } from "./harness.js";
+import { type Case, environment, markdownTable, runCases, writeResult } from "./harness.js";
 import { HandWrittenPlanarU1 } from "./reference/planar-u1.js";
 
 const quick = process.argv.includes("--quick");

@@ -2,10 +2,10 @@
 // anywhere) the GPU backend starts to win. That crossover is what the "auto" backend's threshold
 // should be (src/kernels/auto.ts). Run: npm run bench:gpu (under xvfb-run -a for headlessgl mode).
 import { Adam, MLP, Random, randn, sum, Tensor, tidy } from "../src/autograd/index.js";
-import { cpuBackend, setBackend, type Backend, type DeviceArray } from "../src/kernels/index.js";
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
 import type { GpuMode } from "../src/kernels/gpu/load.js";
-import { environment, markdownTable, runCases, writeResult, type Case } from "./harness.js";
+import { type Backend, cpuBackend, type DeviceArray, setBackend } from "../src/kernels/index.js";
+import { type Case, environment, markdownTable, runCases, writeResult } from "./harness.js";
 
 const quick = process.argv.includes("--quick");
 const maxTime = quick ? 0.2 : 0.5;
@@ -109,14 +109,14 @@ const env = environment();
 console.log(`\n## gpu.js backend vs CPU backend (${env.cpu}, ${env.cores} cores, Node ${env.node})\n`);
 console.log(markdownTable(rows));
 for (const [name] of backends.slice(1)) {
-  const firstWin = (prefix: string, keys: number[], label: (k: number) => string) =>
+  const firstWin = (keys: number[], label: (k: number) => string) =>
     keys.find(
       (k) =>
         rows.find((r) => r.name === `${label(k)}: ${name}`)!.meanMs <
         rows.find((r) => r.name === `${label(k)}: cpu backend`)!.meanMs,
     );
-  const e = firstWin("exp", sizes, (n) => `exp n=${n}`),
-    m = firstWin("matmul", dims, (d) => `matmul n=${d}`);
+  const e = firstWin(sizes, (n) => `exp n=${n}`),
+    m = firstWin(dims, (d) => `matmul n=${d}`);
   console.log(
     `- ${name}: faster than the CPU backend for exp from n = ${e ?? "never (in this range)"}; for matmul from n = ${m ?? "never (in this range)"}`,
   );

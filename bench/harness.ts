@@ -1,9 +1,10 @@
 // A thin layer over benchmark.js: run cases, print a markdown table, write JSON with the environment.
-import Benchmark from "benchmark";
+
 import { execSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import Benchmark from "benchmark";
 import { writeFileAtomic, writeJsonAtomic } from "../src/node/io.js";
 
 interface CaseBase {

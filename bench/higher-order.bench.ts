@@ -11,7 +11,7 @@ import vm from "node:vm";
 import * as ag from "../src/autograd/index.js";
 import { Random, Tensor } from "../src/autograd/index.js";
 import * as flowgrad from "../src/index.js";
-import { environment, markdownTable, runCases, writeResult, type Case, type Row } from "./harness.js";
+import { type Case, environment, markdownTable, type Row, runCases, writeResult } from "./harness.js";
 
 const quick = process.argv.includes("--quick");
 const baselineAt = process.argv.indexOf("--baseline");

@@ -4,10 +4,10 @@
 // Run: npm run bench:logdet   (--quick: D ≤ 256, K = 1, under a minute)
 // On gpu.js: npm run bench:logdet -- --backend gpu --gpu-mode headlessgl|webgpu|webasm (float32;
 // every path on the device where the mode keeps tensors there, each call ending in a read).
-import { noGrad, Random, randn, tidy, type Tensor } from "../src/autograd/index.js";
-import { jacobian, logAbsDet, PlanarFlow, RadialFlow, Sequential, type Flow } from "../src/flows/index.js";
-import { backendInfo, initBackend, loadedGpuBackend, type DeviceArray, type GpuMode } from "../src/kernels/index.js";
-import { environment, runCases, runCasesAsync, writeResult, type Row } from "./harness.js";
+import { noGrad, Random, randn, type Tensor, tidy } from "../src/autograd/index.js";
+import { type Flow, jacobian, logAbsDet, PlanarFlow, RadialFlow, Sequential } from "../src/flows/index.js";
+import { backendInfo, type DeviceArray, type GpuMode, initBackend, loadedGpuBackend } from "../src/kernels/index.js";
+import { environment, type Row, runCases, runCasesAsync, writeResult } from "./harness.js";
 import { logLogPlot, slope } from "./plot.js";
 
 const quick = process.argv.includes("--quick");

@@ -8,7 +8,7 @@ import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { Adam, matmul, Random, randn } from "../src/autograd/index.js";
 import { FlowDistribution, PlanarFlow, Sequential } from "../src/flows/index.js";
 import { energy, freeEnergy } from "../src/models/index.js";
-import { environment, markdownTable, runCases, writeResult, type Case, type Row } from "./harness.js";
+import { type Case, environment, markdownTable, type Row, runCases, writeResult } from "./harness.js";
 import { HandWrittenPlanarU1 } from "./reference/planar-u1.js";
 
 const quick = process.argv.includes("--quick");
@@ -87,7 +87,7 @@ for (const n of sizes) {
 }
 
 const backends: string[] = [];
-setWasmPaths(path.resolve("node_modules/@tensorflow/tfjs-backend-wasm/dist") + "/");
+setWasmPaths(`${path.resolve("node_modules/@tensorflow/tfjs-backend-wasm/dist")}/`);
 for (const backend of ["cpu", "wasm"]) {
   let ok = false;
   try {

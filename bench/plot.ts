@@ -37,7 +37,7 @@ export function logLogPlot(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
   ];
-  out.push(`<text x="${(W - R + L) / 2}" y="22" text-anchor="middle" font-size="14">${escape(title)}</text>`);
+  out.push(`<text x="${(W - R + L) / 2}" y="22" text-anchor="middle" font-size="14">${escapeXml(title)}</text>`);
   for (let e = x0; e <= x1; e++) {
     const x = px(10 ** e);
     out.push(
@@ -50,9 +50,9 @@ export function logLogPlot(
       `<line x1="${L}" y1="${y}" x2="${W - R}" y2="${y}" stroke="#ddd"/><text x="${L - 6}" y="${y + 4}" text-anchor="end">10^${e}</text>`,
     );
   }
-  out.push(`<text x="${(W - R + L) / 2}" y="${H - 16}" text-anchor="middle">${escape(xLabel)}</text>`);
+  out.push(`<text x="${(W - R + L) / 2}" y="${H - 16}" text-anchor="middle">${escapeXml(xLabel)}</text>`);
   out.push(
-    `<text transform="translate(18 ${(H - B + T) / 2}) rotate(-90)" text-anchor="middle">${escape(yLabel)}</text>`,
+    `<text transform="translate(18 ${(H - B + T) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(yLabel)}</text>`,
   );
   series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length]!;
@@ -65,13 +65,13 @@ export function logLogPlot(
       out.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3" fill="${color}"/>`);
     const ly0 = T + 10 + i * 20;
     out.push(
-      `<line x1="${W - R + 12}" y1="${ly0}" x2="${W - R + 32}" y2="${ly0}" stroke="${color}" stroke-width="2"/><text x="${W - R + 38}" y="${ly0 + 4}">${escape(s.label)}</text>`,
+      `<line x1="${W - R + 12}" y1="${ly0}" x2="${W - R + 32}" y2="${ly0}" stroke="${color}" stroke-width="2"/><text x="${W - R + 38}" y="${ly0 + 4}">${escapeXml(s.label)}</text>`,
     );
   });
   out.push("</svg>");
   return out.join("\n");
 }
 
-function escape(s: string): string {
+function escapeXml(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }

@@ -4,7 +4,7 @@
 import { Adam, Random, Tensor } from "../src/autograd/index.js";
 import { energy, FlowVAE, freeEnergy, makeFlow2D } from "../src/models/index.js";
 import { loadMnist } from "../src/node/mnist.js";
-import { environment, markdownTable, runCases, writeResult, type Case } from "./harness.js";
+import { type Case, environment, markdownTable, runCases, writeResult } from "./harness.js";
 
 const quick = process.argv.includes("--quick");
 const data = loadMnist();

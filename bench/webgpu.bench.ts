@@ -3,11 +3,11 @@
 // WebGPU buffers, one read at the end), then memory over a long training run. Run:
 //   npm run bench:webgpu   (where Dawn loads: a GPU machine, see ../shared/gpu/README.md; or, on
 //   Mesa's software Vulkan, with PATH=.webgpu-node/bin:$PATH after bash scripts/webgpu-node.sh)
-import { Adam, MLP, Random, randn, sum, tidy, type Tensor } from "../src/autograd/index.js";
+import { Adam, MLP, Random, randn, sum, type Tensor, tidy } from "../src/autograd/index.js";
 import { planar } from "../src/flows/index.js";
-import { cpuBackend, setBackend, type DeviceArray } from "../src/kernels/index.js";
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
-import { environment, markdownTable, runCasesAsync, writeResult, type Case } from "./harness.js";
+import { cpuBackend, type DeviceArray, setBackend } from "../src/kernels/index.js";
+import { type Case, environment, markdownTable, runCasesAsync, writeResult } from "./harness.js";
 
 const quick = process.argv.includes("--quick");
 const maxTime = quick ? 0.2 : 0.5;

@@ -1,6 +1,6 @@
 // The main job for now: train a small network with flowgrad's autograd and watch the loss fall.
 // A 2-16-16-1 tanh MLP learns to tell the two arms of a noisy spiral apart (binary cross-entropy).
-import { Adam, MLP, Random, tensor, type Tensor } from "../src/autograd/index.js";
+import { Adam, MLP, Random, type Tensor, tensor } from "../src/autograd/index.js";
 
 function spiral(n: number, rng: Random): { x: Tensor; y: Tensor } {
   const xs: number[][] = [],

@@ -1,20 +1,20 @@
 // The playground: fit the paper's 2-D densities live, and time the O(D) log-det against the O(D³)
 // baseline in the reader's browser. Everything comes from flowgrad's own modules, bundled by Vite.
-import { Adam, noGrad, randn, Random, tensor, tidy } from "../src/autograd/index.js";
+import { Adam, noGrad, Random, randn, tensor, tidy } from "../src/autograd/index.js";
 import { jacobian, logAbsDet, PlanarFlow } from "../src/flows/index.js";
 import { backendInfo, initBackend } from "../src/kernels/index.js";
 import {
   annealedBeta,
   energy,
   estimateKL,
+  type Flow2DKind,
   fittedEnergy,
   freeEnergy,
   gridPoints,
   logPartition,
   makeFlow2D,
-  viridis,
-  type Flow2DKind,
   type TargetName,
+  viridis,
 } from "../src/models/index.js";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;

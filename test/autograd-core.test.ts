@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import * as ag from "../src/autograd/index.js";
-import { Adam, Linear, MLP, Module, Random, RMSprop, SGD, Tensor, tensor } from "../src/autograd/index.js";
+import { Adam, Linear, MLP, Module, Random, RMSprop, SGD, type Tensor, tensor } from "../src/autograd/index.js";
 import { expectClose, randomTensor } from "./helpers.js";
 
 describe("tensor creation", () => {
@@ -371,7 +371,7 @@ describe("functional API", () => {
 
 describe("optimizers", () => {
   // Minimise the Rosenbrock-like quadratic f = (x − 3)² + 10 (y + 1)²; every optimizer must get close.
-  const fit = (make: (ps: Tensor[]) => ag.Optimizer, steps: number) => {
+  const minimise = (make: (ps: Tensor[]) => ag.Optimizer, steps: number) => {
     const p = tensor([0, 0], { requiresGrad: true });
     const opt = make([p]);
     for (let i = 0; i < steps; i++) {
@@ -391,7 +391,7 @@ describe("optimizers", () => {
       ["adam", (ps: Tensor[]) => new Adam(ps, { lr: 0.05 }), 2000],
       ["rmsprop", (ps: Tensor[]) => new RMSprop(ps, { lr: 0.001, momentum: 0.9 }), 3000],
     ] as const) {
-      const [x, y] = fit(make, steps);
+      const [x, y] = minimise(make, steps);
       expect(Math.abs(x! - 3), name).toBeLessThan(1e-2);
       expect(Math.abs(y! + 1), name).toBeLessThan(1e-2);
     }

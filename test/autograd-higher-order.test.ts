@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import * as ag from "../src/autograd/index.js";
 import { Random, Tensor } from "../src/autograd/index.js";
-import { constrainPlanar, planar, PlanarFlow, radial, RadialFlow, Sequential } from "../src/flows/index.js";
+import { constrainPlanar, PlanarFlow, planar, RadialFlow, radial, Sequential } from "../src/flows/index.js";
 import { energy, fittedEnergy, TARGETS } from "../src/models/index.js";
 import { expectClose, randomTensor } from "./helpers.js";
 

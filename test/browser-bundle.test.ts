@@ -1,7 +1,7 @@
 import { builtinModules } from "node:module";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
 import { build, type Plugin } from "vite";
+import { describe, expect, it } from "vitest";
 
 // flowgrad/autograd, /kernels, /flows and /models must bundle for the browser without any Node
 // built-in (fs, path, process…) on their import paths; the Node-only parts live in src/node and src/cli.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import * as ag from "../src/autograd/index.js";
-import { Random, Tensor } from "../src/autograd/index.js";
+import { Random, type Tensor } from "../src/autograd/index.js";
 import { CNF, ContinuousFlow, dopri5, FlowDistribution, jacobian, logAbsDet, rk4 } from "../src/flows/index.js";
 import { estimateKL, fit2D, fittedEnergy, freeEnergy, logPartition, makeFlow2D } from "../src/models/index.js";
 import { expectClose, expectGradcheck, randomTensor } from "./helpers.js";

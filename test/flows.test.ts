@@ -1,23 +1,23 @@
 import { describe, expect, it } from "vitest";
 import { noGrad, Random, sum, Tensor, tensor, zeros } from "../src/autograd/index.js";
-import { SLACK_FLOOR } from "../src/kernels/index.js";
 import {
+  constrainPlanar,
+  constrainPlanarU,
   FlowDistribution,
+  type Implementation,
   jacobian,
   logAbsDet,
   logAbsDetJacobian,
-  planar,
   PlanarFlow,
+  planar,
   planarInverse,
-  radial,
   RadialFlow,
+  radial,
   radialInverse,
   Sequential,
   solveMonotone,
-  constrainPlanar,
-  constrainPlanarU,
-  type Implementation,
 } from "../src/flows/index.js";
+import { SLACK_FLOOR } from "../src/kernels/index.js";
 import { exactOnePlusDot, expectClose, expectGradcheck, knownDeterminants, randomTensor } from "./helpers.js";
 
 const rng = new Random(2024);

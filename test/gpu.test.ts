@@ -1,11 +1,15 @@
-import { afterAll, describe, expect, it, vi } from "vitest";
-import * as ag from "../src/autograd/index.js";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import * as ag from "../src/autograd/index.js";
+import { jacobian, logAbsDet, planar } from "../src/flows/index.js";
+import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
+import type { GpuMode } from "../src/kernels/gpu/load.js";
 import {
-  backendInfo,
   BINARY_EXPRESSIONS,
+  type BinaryOp,
+  backendInfo,
   cpuBackend,
   DEFAULT_GPU_THRESHOLDS,
   initBackend,
@@ -13,35 +17,31 @@ import {
   machineKey,
   setBackend,
   UNARY_EXPRESSIONS,
-  withCalibration,
-  type BinaryOp,
   type UnaryOp,
+  withCalibration,
 } from "../src/kernels/index.js";
-import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
-import type { GpuMode } from "../src/kernels/gpu/load.js";
-import { jacobian, logAbsDet, planar } from "../src/flows/index.js";
 import {
   COMPARISONS,
   constraintCases,
   exactlySummable,
   expectComparison,
-  expectReduced,
   expectDeviceUpdatesMatch,
-  withTies,
-  expectLogAbsDets,
-  jacobianCase,
-  knownDeterminants,
   expectGradcheck,
-  expectViewsAsInputs,
   expectInverseSolves,
+  expectLogAbsDets,
+  expectReduced,
+  expectViewsAsInputs,
   flowDensityStep,
+  hvpByBackward,
   inverseCases,
   inverseOnDevice,
-  hvpByBackward,
+  jacobianCase,
+  knownDeterminants,
   secondOrderCase,
   secondOrderReference,
   tinyRegression,
   UPDATE_RULES,
+  withTies,
 } from "./helpers.js";
 
 // Every GPU kernel against the CPU fallback, in every gpu.js mode this machine can run. A mode that
@@ -538,28 +538,31 @@ for (const mode of modes) {
           for (const layer of ["planar", "radial"] as const) {
             const sizes = layer === "planar" ? [n * d, d, d, 1, 1] : [n * d, d, 1, 1];
             const cg = sizes.map((m) => new Float64Array(m));
+            if (layer === "planar") {
+              cpuBackend.planarBackward(
+                z,
+                u,
+                w,
+                bb,
+                sp,
+                n,
+                d,
+                false,
+                gOut,
+                gLd,
+                cg[0]!,
+                cg[1]!,
+                cg[2]!,
+                cg[3]!,
+                cg[4]!,
+              );
+            } else {
+              cpuBackend.radialBackward(z, z0, al, ab, n, d, false, gOut, gLd, cg[0]!, cg[1]!, cg[2]!, cg[3]!);
+            }
             const grads =
               layer === "planar"
-                ? (cpuBackend.planarBackward(
-                    z,
-                    u,
-                    w,
-                    bb,
-                    sp,
-                    n,
-                    d,
-                    false,
-                    gOut,
-                    gLd,
-                    cg[0]!,
-                    cg[1]!,
-                    cg[2]!,
-                    cg[3]!,
-                    cg[4]!,
-                  ),
-                  r.planarBackward!(z, u, w, bb, sp, n, d, false, gOut, gLd)!)
-                : (cpuBackend.radialBackward(z, z0, al, ab, n, d, false, gOut, gLd, cg[0]!, cg[1]!, cg[2]!, cg[3]!),
-                  r.radialBackward!(z, z0, al, ab, n, d, false, gOut, gLd)!);
+                ? r.planarBackward!(z, u, w, bb, sp, n, d, false, gOut, gLd)!
+                : r.radialBackward!(z, z0, al, ab, n, d, false, gOut, gLd)!;
             // A sum of n float32 shares: error up to n·2⁻²⁴ of their sizes.
             grads.forEach((t, k) => expectFloat32Close(t.read(), cg[k]!, k === 0 ? 20 : 20 * n));
             for (const t of grads) t.release();

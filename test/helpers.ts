@@ -1,26 +1,26 @@
-import { execFileSync, spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { execFileSync, type SpawnSyncReturns, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect } from "vitest";
 import * as ag from "../src/autograd/index.js";
-import { gradcheck, Random, Tensor, type GradcheckOptions } from "../src/autograd/index.js";
+import { type GradcheckOptions, gradcheck, Random, Tensor } from "../src/autograd/index.js";
 import {
-  planar,
   PlanarFlow,
+  type PlanarParams,
+  planar,
   planarInverse,
+  type RadialParams,
   radial,
   radialInverse,
   Sequential,
-  type PlanarParams,
-  type RadialParams,
 } from "../src/flows/index.js";
 import {
-  cpuBackend,
-  setBackend,
   type Backend,
+  cpuBackend,
   type DeviceArray,
   type ResidentKernels,
+  setBackend,
   type UpdateRule,
 } from "../src/kernels/index.js";
 
@@ -584,7 +584,7 @@ export function expectComparison(
 export function expectReduced(
   op: "sum" | "max" | "min",
   x: ArrayLike<number>,
-  outer: number,
+  _outer: number, // the layout's third number, implied by reference.length
   size: number,
   inner: number,
   actual: ArrayLike<number>,

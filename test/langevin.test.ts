@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Random, Tensor } from "../src/autograd/index.js";
+import { Random, type Tensor } from "../src/autograd/index.js";
 import { fittedEnergy, kernelSteinDiscrepancy, langevin } from "../src/models/index.js";
 
 const gaussian = (z: Tensor) => z.square().sum(1).mul(0.5); // U of N(0, I)

@@ -3,9 +3,8 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { tensor } from "../src/autograd/index.js";
+import { Random, tensor } from "../src/autograd/index.js";
 import { ENERGIES, estimateKL, fit2D, fittedEnergy, logPartition, makeFlow2D } from "../src/models/index.js";
-import { Random } from "../src/autograd/index.js";
 import { cliHarness, expectClose } from "./helpers.js";
 
 // Independent plain-JS transcriptions of Table 1 of the paper.

@@ -1,16 +1,16 @@
-import fc from "fast-check";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
+import type { Tensor } from "../src/autograd/index.js";
 import * as ag from "../src/autograd/index.js";
-import { Tensor } from "../src/autograd/index.js";
+import { jacobian, logAbsDet, PlanarFlow, planar, radial } from "../src/flows/index.js";
 import { parseCalibrationStore } from "../src/kernels/calibration-store.js";
-import { jacobian, logAbsDet, planar, PlanarFlow, radial } from "../src/flows/index.js";
 import { FlowVAE } from "../src/models/index.js";
+import { UserError } from "../src/node/io.js";
 import { loadMnist } from "../src/node/mnist.js";
 import { loadVAEFile, saveVAE } from "../src/node/model-files.js";
-import { UserError } from "../src/node/io.js";
 
 // Property-based tests (fast-check): random shapes through every op against small references
 // written here, random bytes and wrong-but-valid JSON into every file loader, and random flow

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { HandWrittenPlanarU1 } from "../bench/reference/planar-u1.js";
 import { Random } from "../src/autograd/index.js";
 import { FlowDistribution, PlanarFlow, Sequential } from "../src/flows/index.js";
 import { energy, freeEnergy } from "../src/models/index.js";
-import { HandWrittenPlanarU1 } from "../bench/reference/planar-u1.js";
 import { expectClose } from "./helpers.js";
 
 // The benchmark's floor must compute exactly what flowgrad computes, or the ratio means nothing.

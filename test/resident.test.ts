@@ -2,17 +2,17 @@ import { afterEach, describe, expect, it } from "vitest";
 import * as ag from "../src/autograd/index.js";
 import {
   autoBackend,
+  type Backend,
+  type CalibrationRow,
   calibrateAuto,
   cpuBackend,
   crossover,
-  isDeviceArray,
-  parseAutoThreshold,
-  setBackend,
-  type Backend,
-  type CalibrationRow,
   type DeviceArray,
+  isDeviceArray,
   type KernelInput,
+  parseAutoThreshold,
   type ResidentKernels,
+  setBackend,
 } from "../src/kernels/index.js";
 import {
   expectClose,
@@ -515,7 +515,10 @@ describe("device-resident tensors (stand-in device)", () => {
     const device = new FakeDevice();
     const binary = device.resident.binary;
     let binaries = 0;
-    device.resident.binary = (...args) => (binaries++, binary(...args));
+    device.resident.binary = (...args) => {
+      binaries++;
+      return binary(...args);
+    };
     setBackend(device.backend());
     const x = f32([1, 2, 3], [3]).exp(),
       w = f32([4, 5, 6], [3]).exp().detach().requireGrad();

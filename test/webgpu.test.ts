@@ -1,51 +1,51 @@
 import { afterAll, describe, expect, it, vi } from "vitest";
 import * as ag from "../src/autograd/index.js";
+import { logAbsDetJacobian } from "../src/flows/index.js";
+import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
+import type { BufferArray } from "../src/kernels/gpu/device-arrays.js";
 import {
   autoBackend,
-  backendInfo,
   BINARY_EXPRESSIONS,
+  type BinaryOp,
+  backendInfo,
   cpuBackend,
+  type DeviceArray,
   initBackend,
   setBackend,
   UNARY_EXPRESSIONS,
-  type BinaryOp,
-  type DeviceArray,
   type UnaryOp,
 } from "../src/kernels/index.js";
-import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
-import type { BufferArray } from "../src/kernels/gpu/device-arrays.js";
 import {
   estimateKL,
   estimateKLAsync,
   evaluateVAE,
   evaluateVAEAsync,
+  FlowVAE,
   fit2D,
   fit2DAsync,
-  FlowVAE,
   trainVAE,
   trainVAEAsync,
 } from "../src/models/index.js";
-import { logAbsDetJacobian } from "../src/flows/index.js";
 import {
   COMPARISONS,
   constraintCases,
   exactlySummable,
   expectComparison,
-  expectReduced,
   expectDeviceUpdatesMatch,
-  withTies,
   expectInverseSolves,
   expectLogAbsDets,
-  jacobianCase,
-  knownDeterminants,
+  expectReduced,
   expectViewsAsInputs,
   flowDensityStep,
+  hvpByBackward,
   inverseCases,
   inverseOnDevice,
-  hvpByBackward,
+  jacobianCase,
+  knownDeterminants,
   secondOrderCase,
   secondOrderReference,
   tinyRegression,
+  withTies,
 } from "./helpers.js";
 
 // gpu.js's webgpu mode, where Dawn loads and a Vulkan driver answers: on a GPU machine, or here on

@@ -1,7 +1,7 @@
 // The floor for the paper's 2-D workload: K planar layers fitted to U1, written by hand as plain
 // loops over Float64Arrays — forward, the hand-derived backward, and Adam — with no autograd at all.
 // flowgrad's fused training step is measured against this (bench/flows.bench.ts).
-import { Random } from "../../src/autograd/index.js";
+import type { Random } from "../../src/autograd/index.js";
 
 const LOG_2PI = Math.log(2 * Math.PI);
 const SLACK_FLOOR = 1e-8; // as in src/kernels/cpu/flows.ts

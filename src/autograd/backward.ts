@@ -2,16 +2,16 @@ import {
   checkFinite,
   firstOrderOnly,
   isAnomalyDetectionEnabled,
+  type Node,
   runningRuleOf,
   withCreateGraph,
   withGradMode,
-  type Node,
 } from "./graph.js";
 import { add, mul } from "./ops/elementwise.js";
-import { sum } from "./ops/reduce.js";
 import { reshape } from "./ops/movement.js";
+import { sum } from "./ops/reduce.js";
 import { sameShape, shapeString } from "./shape.js";
-import { keepStorage, storageCount, type Storage } from "./storage.js";
+import { keepStorage, type Storage, storageCount } from "./storage.js";
 import { allocate, expectTensor, Tensor } from "./tensor.js";
 import { describe } from "./validate.js";
 

@@ -1,7 +1,7 @@
 import type { DType } from "../kernels/index.js";
-import { Random, defaultRandom } from "./random.js";
+import { defaultRandom, Random } from "./random.js";
 import { shapeString, sizeOf } from "./shape.js";
-import { allocate, Tensor, type NestedArray, type TypedArray } from "./tensor.js";
+import { allocate, type NestedArray, Tensor, type TypedArray } from "./tensor.js";
 import {
   checkDType,
   checkFiniteNumber,

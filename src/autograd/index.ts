@@ -2,112 +2,113 @@
  * flowgrad/autograd: tensors, primitive ops with backward rules, reverse mode, gradient checks,
  * optimizers. Loads no flow, no model and no gpu.js.
  */
+
+export { type BackwardOptions, type GradientsOptions, gradients, sumToShape } from "./backward.js";
 export {
-  Tensor,
-  fromOp,
-  fromOpMulti,
-  allocate,
-  opOutput,
-  expectTensor,
-  type DType,
-  type NestedArray,
-  type TensorLike,
-  type TypedArray,
-} from "./tensor.js";
-export {
+  arange,
+  eye,
+  full,
+  linspace,
+  ones,
+  onesLike,
+  type RandomOptions,
+  rand,
+  randn,
+  type TensorOptions,
   tensor,
   zeros,
-  ones,
-  full,
   zerosLike,
-  onesLike,
-  arange,
-  linspace,
-  eye,
-  randn,
-  rand,
-  type TensorOptions,
-  type RandomOptions,
 } from "./creation.js";
-export { Storage } from "./storage.js";
-export { tidy, keep } from "./tidy.js";
-export { Random, manualSeed, defaultRandom } from "./random.js";
 export {
-  add,
-  addN,
-  sub,
-  mul,
-  div,
-  pow,
-  maximum,
-  minimum,
-  eq,
-  ne,
-  gt,
-  ge,
-  lt,
-  le,
-  neg,
-  exp,
-  log,
-  log1p,
-  sqrt,
-  square,
-  reciprocal,
-  abs,
-  sign,
-  step,
-  tanh,
-  sigmoid,
-  softplus,
-  relu,
-  sin,
-  cos,
-  where,
-  astype,
-} from "./ops/elementwise.js";
-export { sum, mean, max, min, logsumexp } from "./ops/reduce.js";
-export { matmul } from "./ops/linalg.js";
-export {
-  reshape,
-  permute,
-  transpose,
-  broadcastTo,
-  unsqueeze,
-  squeeze,
-  slice,
-  split,
-  concat,
-  stack,
-  indexSelect,
-} from "./ops/movement.js";
-export {
-  noGrad,
-  enableGrad,
-  isGradEnabled,
-  isCreatingGraph,
-  isComposedPreferred,
-  preferComposed,
-  firstOrderOnly,
-  detectAnomaly,
-  type BackwardRule,
-} from "./graph.js";
-export { gradients, sumToShape, type BackwardOptions, type GradientsOptions } from "./backward.js";
-export { recomputedVjp } from "./recompute.js";
-export {
+  type GradOptions,
   grad,
+  hessian,
+  hvp,
+  jacfwd,
+  jacrev,
+  jvp,
   valueAndGrad,
   vjp,
   vjpFunction,
-  jvp,
-  hvp,
-  hessian,
-  jacrev,
-  jacfwd,
-  type GradOptions,
 } from "./functional.js";
-export { gradcheck, gradgradcheck, type GradcheckOptions, type GradcheckResult } from "./gradcheck.js";
-export { Optimizer, SGD, Adam, RMSprop } from "./optim.js";
+export { type GradcheckOptions, type GradcheckResult, gradcheck, gradgradcheck } from "./gradcheck.js";
+export {
+  type BackwardRule,
+  detectAnomaly,
+  enableGrad,
+  firstOrderOnly,
+  isComposedPreferred,
+  isCreatingGraph,
+  isGradEnabled,
+  noGrad,
+  preferComposed,
+} from "./graph.js";
+export { type Activation, Linear, MLP } from "./layers.js";
 export { Module, type StateDict } from "./module.js";
-export { Linear, MLP, type Activation } from "./layers.js";
+export {
+  abs,
+  add,
+  addN,
+  astype,
+  cos,
+  div,
+  eq,
+  exp,
+  ge,
+  gt,
+  le,
+  log,
+  log1p,
+  lt,
+  maximum,
+  minimum,
+  mul,
+  ne,
+  neg,
+  pow,
+  reciprocal,
+  relu,
+  sigmoid,
+  sign,
+  sin,
+  softplus,
+  sqrt,
+  square,
+  step,
+  sub,
+  tanh,
+  where,
+} from "./ops/elementwise.js";
+export { matmul } from "./ops/linalg.js";
+export {
+  broadcastTo,
+  concat,
+  indexSelect,
+  permute,
+  reshape,
+  slice,
+  split,
+  squeeze,
+  stack,
+  transpose,
+  unsqueeze,
+} from "./ops/movement.js";
+export { logsumexp, max, mean, min, sum } from "./ops/reduce.js";
+export { Adam, Optimizer, RMSprop, SGD } from "./optim.js";
+export { defaultRandom, manualSeed, Random } from "./random.js";
+export { recomputedVjp } from "./recompute.js";
 export { broadcastShapes } from "./shape.js";
+export { Storage } from "./storage.js";
+export {
+  allocate,
+  type DType,
+  expectTensor,
+  fromOp,
+  fromOpMulti,
+  type NestedArray,
+  opOutput,
+  Tensor,
+  type TensorLike,
+  type TypedArray,
+} from "./tensor.js";
+export { keep, tidy } from "./tidy.js";

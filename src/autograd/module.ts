@@ -67,13 +67,7 @@ export class Module {
    */
   loadStateDict(state: unknown): void {
     const s = state as Partial<StateDict> | null;
-    if (
-      !s ||
-      s.format !== "flowgrad.parameters" ||
-      s.version !== 1 ||
-      typeof s.parameters !== "object" ||
-      !s.parameters
-    ) {
+    if (s?.format !== "flowgrad.parameters" || s.version !== 1 || typeof s.parameters !== "object" || !s.parameters) {
       throw new Error(
         'loadStateDict: not a flowgrad parameter file (expected format "flowgrad.parameters", version 1)',
       );

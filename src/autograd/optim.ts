@@ -91,7 +91,10 @@ export abstract class Optimizer {
 
   private buffers(p: Tensor): KernelInput[] {
     let b = this.state.get(p);
-    if (!b) this.state.set(p, (b = Array.from({ length: this.bufferCount }, () => new Float64Array(p.size))));
+    if (!b) {
+      b = Array.from({ length: this.bufferCount }, () => new Float64Array(p.size));
+      this.state.set(p, b);
+    }
     return b;
   }
 

@@ -1,7 +1,7 @@
 import { gradients } from "./backward.js";
-import { fromOp, Tensor } from "./tensor.js";
 import { addN } from "./ops/elementwise.js";
 import { sum } from "./ops/reduce.js";
+import { fromOp, Tensor } from "./tensor.js";
 
 /**
  * The vector-Jacobian product of a fused op, for a backward pass that creates a graph: run the

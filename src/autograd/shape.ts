@@ -1,6 +1,7 @@
 import type { Shape } from "../kernels/index.js";
 
-export { sizeOf, contiguousStrides, broadcastStrides } from "../kernels/index.js";
+export { broadcastStrides, contiguousStrides, sizeOf } from "../kernels/index.js";
+
 import { describe } from "./validate.js";
 
 /** How shapes print in every error message: [2, 3]. */

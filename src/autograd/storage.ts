@@ -1,4 +1,4 @@
-import { isDeviceArray, type DeviceArray, type DType, type TypedArray } from "../kernels/index.js";
+import { type DeviceArray, type DType, isDeviceArray, type TypedArray } from "../kernels/index.js";
 
 // A safety net for device tensors nobody reads or frees: when the garbage collector takes the
 // Storage, its texture is released. It runs late and at no set time, so tidy() is the real tool.

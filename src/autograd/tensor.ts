@@ -1,6 +1,6 @@
 import type { DeviceArray, DType, TypedArray } from "../kernels/index.js";
-import { backward as runBackward, type BackwardOptions } from "./backward.js";
-import { checkFinite, isAnomalyDetectionEnabled, isGradEnabled, type BackwardRule, type Node } from "./graph.js";
+import { type BackwardOptions, backward as runBackward } from "./backward.js";
+import { type BackwardRule, checkFinite, isAnomalyDetectionEnabled, isGradEnabled, type Node } from "./graph.js";
 import * as ew from "./ops/elementwise.js";
 import * as la from "./ops/linalg.js";
 import * as mv from "./ops/movement.js";

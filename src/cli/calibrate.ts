@@ -1,7 +1,11 @@
 import { mkdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { GpuMode } from "../kernels/gpu/load.js";
 import {
+  type AutoThresholds,
+  type CalibrateOptions,
+  type Calibration,
   calibrateAuto,
   calibrationFile,
   initBackend,
@@ -9,11 +13,7 @@ import {
   machineKey,
   readCalibrationStore,
   withCalibration,
-  type AutoThresholds,
-  type CalibrateOptions,
-  type Calibration,
 } from "../kernels/index.js";
-import type { GpuMode } from "../kernels/gpu/load.js";
 import { UserError, writeJsonAtomic } from "../node/io.js";
 import { progress } from "./progress.js";
 

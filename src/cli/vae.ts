@@ -1,22 +1,22 @@
 // `flowgrad vae` and `flowgrad sample`: DLGMs with flow posteriors on MNIST (section 6.2).
 import path from "node:path";
+import { Random } from "../autograd/index.js";
 import {
   blankImage,
   drawGrey,
   evaluateVAE,
   evaluateVAEAsync,
+  type FlowKind,
   FlowVAE,
   pairedDifference,
   sampleBinary,
   sampleDigits,
   trainVAE,
   trainVAEAsync,
-  type FlowKind,
   type VAEEvaluation,
 } from "../models/index.js";
-import { Random } from "../autograd/index.js";
 import { prepareOutputDir, prepareOutputFile, UserError, writeJsonAtomic, writePng } from "../node/io.js";
-import { loadMnist, PIXELS, type MnistSplit } from "../node/mnist.js";
+import { loadMnist, type MnistSplit, PIXELS } from "../node/mnist.js";
 import { checkModelInputs, loadVAE, loadVAEFile, saveVAE } from "../node/model-files.js";
 import { asyncReads, onHost } from "./host.js";
 import { progress } from "./progress.js";
@@ -112,8 +112,8 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
     });
     const label = `vae ${s.flow} K=${K}`;
     const bar = progress(label, 1);
-    let result,
-      lastValidation = "";
+    let result: Awaited<ReturnType<typeof trainVAEAsync>>;
+    let lastValidation = "";
     try {
       const options = {
         epochs: s.epochs,

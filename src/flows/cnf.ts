@@ -8,12 +8,12 @@ import {
   noGrad,
   Random,
   sum,
-  Tensor,
+  type Tensor,
   vjpFunction,
   zeros,
 } from "../autograd/index.js";
 import { checkPoints, type Flow, type FlowOutput } from "./flow.js";
-import { dopri5, rk4, type OdeFunction, type SolveStats, type Solution } from "./ode.js";
+import { dopri5, type OdeFunction, rk4, type Solution, type SolveStats } from "./ode.js";
 
 // A continuous normalizing flow (neural ODE; the paper's section 3.2 taken to continuous time,
 // FFJORD's estimator): z(T) from dz/dt = f(z, t) started at z(0) = z, with

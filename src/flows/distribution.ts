@@ -1,4 +1,4 @@
-import { Module, noGrad, randn, sum, tensor, type Random, type Tensor } from "../autograd/index.js";
+import { Module, noGrad, type Random, randn, sum, type Tensor, tensor } from "../autograd/index.js";
 import type { Flow } from "./flow.js";
 
 const LOG_2PI = Math.log(2 * Math.PI);

@@ -1,6 +1,7 @@
 import {
   addN,
   allocate,
+  type DType,
   fromOpMulti,
   isComposedPreferred,
   isCreatingGraph,
@@ -8,10 +9,9 @@ import {
   recomputedVjp,
   Storage,
   Tensor,
-  type DType,
   type TypedArray,
 } from "../autograd/index.js";
-import { sizeOf, type DeviceArray } from "../kernels/index.js";
+import { type DeviceArray, sizeOf } from "../kernels/index.js";
 
 /** A flow layer's result: the transformed points and log|det ∂f/∂z| per point. */
 export interface FlowOutput {

@@ -1,4 +1,15 @@
-import { grad, Module, noGrad, softplus, sum, Tensor, tensor, zeros, concat, type Random } from "../autograd/index.js";
+import {
+  concat,
+  grad,
+  Module,
+  noGrad,
+  type Random,
+  softplus,
+  sum,
+  type Tensor,
+  tensor,
+  zeros,
+} from "../autograd/index.js";
 import { checkPoints, type Flow, type FlowOutput } from "./flow.js";
 
 // The Hamiltonian flow of the paper's section 3.2, as in Hamiltonian VAEs (Caterini et al., 2018):

@@ -1,6 +1,6 @@
-import { Module, noGrad, opOutput, randn, sum, Tensor, tensor, where, type Random } from "../autograd/index.js";
+import { Module, noGrad, opOutput, type Random, randn, sum, Tensor, tensor, where } from "../autograd/index.js";
 import { getBackend, planarSlackError, planarSlackResidual, SLACK_FLOOR } from "../kernels/index.js";
-import { checkLayerParams, checkPointShape, FlowInputError, fusedOp, type Flow, type FlowOutput } from "./flow.js";
+import { checkLayerParams, checkPointShape, type Flow, FlowInputError, type FlowOutput, fusedOp } from "./flow.js";
 
 /** Raw (unconstrained) planar parameters: shared u, w of [D] and b of [] or [1], or per sample [N, D], [N, D], [N]. */
 export interface PlanarParams {

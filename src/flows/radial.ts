@@ -1,6 +1,6 @@
-import { Module, noGrad, opOutput, randn, sum, Tensor, tensor, type Random } from "../autograd/index.js";
+import { Module, noGrad, opOutput, type Random, randn, sum, Tensor, tensor } from "../autograd/index.js";
 import { getBackend } from "../kernels/index.js";
-import { checkLayerParams, checkPointShape, fusedOp, type Flow, type FlowOutput } from "./flow.js";
+import { checkLayerParams, checkPointShape, type Flow, type FlowOutput, fusedOp } from "./flow.js";
 import type { Implementation } from "./planar.js";
 
 /** Raw radial parameters: z0 of [D] with α̃, β̃ of [1] (shared), or z0 [N, D] with α̃, β̃ [N] (per sample). */

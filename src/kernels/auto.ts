@@ -1,6 +1,6 @@
 import type { GpuMode } from "./gpu/load.js";
 import { sizeOf } from "./strides.js";
-import { isDeviceArray, type Backend, type KernelInput, type ResidentKernels } from "./types.js";
+import { type Backend, isDeviceArray, type KernelInput, type ResidentKernels } from "./types.js";
 
 /**
  * Small arrays on the CPU, large ones on the GPU backend: per-call overhead (conversion, upload,

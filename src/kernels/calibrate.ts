@@ -1,4 +1,4 @@
-import { autoThresholds, type AutoThresholds } from "./auto.js";
+import { type AutoThresholds, autoThresholds } from "./auto.js";
 import { cpuBackend } from "./cpu/index.js";
 import type { GpuInfo } from "./gpu/load.js";
 import type { Backend, DeviceArray, UnaryOp } from "./types.js";

@@ -1,4 +1,4 @@
-import { parseAutoThreshold, type AutoThresholds } from "./auto.js";
+import { type AutoThresholds, parseAutoThreshold } from "./auto.js";
 import type { GpuInfo } from "./gpu/load.js";
 
 /**
@@ -85,7 +85,7 @@ export function parseCalibrationStore(text: string, file: string): CalibrationSt
     throw bad(`not JSON (${(error as Error).message})`);
   }
   const store = value as Partial<CalibrationStore> | null;
-  if (!store || store.format !== "flowgrad-auto-thresholds" || store.version !== 1 || !Array.isArray(store.machines))
+  if (store?.format !== "flowgrad-auto-thresholds" || store.version !== 1 || !Array.isArray(store.machines))
     throw bad('expected {"format": "flowgrad-auto-thresholds", "version": 1, "machines": [...]}');
   store.machines.forEach((m, i) => {
     const ok =

@@ -1,4 +1,42 @@
 /** flowgrad/kernels: the compute under the autograd, behind one Backend interface. */
+
+export {
+  type AutoThresholds,
+  autoBackend,
+  autoThresholds,
+  DEFAULT_GPU_THRESHOLD,
+  DEFAULT_GPU_THRESHOLDS,
+  defaultThresholdSource,
+  PROVISIONAL_THRESHOLD_MODES,
+  parseAutoThreshold,
+} from "./auto.js";
+export { type CalibrateOptions, type Calibration, type CalibrationRow, calibrateAuto, crossover } from "./calibrate.js";
+export {
+  type CalibrationStore,
+  calibrationFile,
+  type MachineKey,
+  machineKey,
+  parseCalibrationStore,
+  readCalibrationStore,
+  type SavedCalibration,
+  savedThresholds,
+  withCalibration,
+} from "./calibration-store.js";
+export { planarSlackError, planarSlackResidual, SLACK_FLOOR } from "./cpu/flows.js";
+export { cpuBackend } from "./cpu/index.js";
+export { BINARY_EXPRESSIONS, UNARY_EXPRESSIONS } from "./elementwise.js";
+export type { GpuBackend } from "./gpu/backend.js";
+export type { GpuInfo, GpuMode } from "./gpu/load.js";
+export {
+  availableBackends,
+  backendInfo,
+  getBackend,
+  initBackend,
+  loadedGpuBackend,
+  registerBackend,
+  setBackend,
+} from "./registry.js";
+export { broadcastStrides, contiguousStrides, sizeOf } from "./strides.js";
 export type {
   Backend,
   BinaryOp,
@@ -13,40 +51,3 @@ export type {
   UpdateRule,
 } from "./types.js";
 export { isDeviceArray } from "./types.js";
-export { BINARY_EXPRESSIONS, UNARY_EXPRESSIONS } from "./elementwise.js";
-export { broadcastStrides, contiguousStrides, sizeOf } from "./strides.js";
-export { cpuBackend } from "./cpu/index.js";
-export { SLACK_FLOOR, planarSlackError, planarSlackResidual } from "./cpu/flows.js";
-export {
-  availableBackends,
-  backendInfo,
-  getBackend,
-  initBackend,
-  loadedGpuBackend,
-  registerBackend,
-  setBackend,
-} from "./registry.js";
-export {
-  autoBackend,
-  autoThresholds,
-  DEFAULT_GPU_THRESHOLD,
-  DEFAULT_GPU_THRESHOLDS,
-  defaultThresholdSource,
-  parseAutoThreshold,
-  PROVISIONAL_THRESHOLD_MODES,
-  type AutoThresholds,
-} from "./auto.js";
-export {
-  calibrationFile,
-  machineKey,
-  parseCalibrationStore,
-  readCalibrationStore,
-  savedThresholds,
-  withCalibration,
-  type CalibrationStore,
-  type MachineKey,
-  type SavedCalibration,
-} from "./calibration-store.js";
-export { calibrateAuto, crossover, type CalibrateOptions, type Calibration, type CalibrationRow } from "./calibrate.js";
-export type { GpuMode, GpuInfo } from "./gpu/load.js";
-export type { GpuBackend } from "./gpu/backend.js";

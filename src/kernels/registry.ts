@@ -1,11 +1,11 @@
 import {
+  type AutoThresholds,
   autoBackend,
   autoThresholds,
   DEFAULT_GPU_THRESHOLDS,
   defaultThresholdSource,
-  parseAutoThreshold,
   PROVISIONAL_THRESHOLD_MODES,
-  type AutoThresholds,
+  parseAutoThreshold,
 } from "./auto.js";
 import { savedThresholds } from "./calibration-store.js";
 import { cpuBackend } from "./cpu/index.js";
@@ -48,7 +48,7 @@ export function setBackend(backend: string | Backend): Backend {
   const found = backends.get(backend);
   if (!found) {
     const hint =
-      backend === "gpu" || backend === "auto" ? ' (load it first with "await initBackend(\"' + backend + '\")")' : "";
+      backend === "gpu" || backend === "auto" ? ` (load it first with "await initBackend("${backend}")")` : "";
     throw new Error(
       `setBackend: unknown backend "${backend}"${hint}; registered backends: ${availableBackends().join(", ")}`,
     );
@@ -109,7 +109,10 @@ export async function initBackend(
   return setBackend(name);
 }
 
-/** What runs the ops now: the backend's name and, for gpu.js, the mode and kernel class that ran (and the WebGPU adapter); for "auto", its thresholds and where they came from. */
+/**
+ * What runs the ops now: the backend's name and, for gpu.js, the mode and kernel class that ran
+ * (and the WebGPU adapter); for "auto", its thresholds and where they came from.
+ */
 export function backendInfo(): {
   backend: string;
   gpuMode: GpuMode | null;

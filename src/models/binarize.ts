@@ -1,4 +1,4 @@
-import { Random } from "../autograd/index.js";
+import type { Random } from "../autograd/index.js";
 
 // Stochastic binarisation (Salakhutdinov & Murray, 2008): each pixel is 1 with probability equal
 // to its grey intensity. Drawing a fresh binarisation for every minibatch makes a small training

@@ -1,28 +1,28 @@
 import {
   Adam,
   noGrad,
+  type Optimizer,
   Random,
   RMSprop,
-  tensor,
-  tidy,
-  type Optimizer,
   type Tensor,
   type TypedArray,
+  tensor,
+  tidy,
 } from "../autograd/index.js";
 import {
   augmentedEnergy,
   CNF,
+  type ContinuousFlowOptions,
   FlowDistribution,
   FlowInputError,
   HamiltonianFlow,
+  type Implementation,
   PlanarFlow,
   RadialFlow,
   Sequential,
-  type ContinuousFlowOptions,
-  type Implementation,
 } from "../flows/index.js";
 import { fittedEnergy, type TargetName } from "./densities.js";
-import { runLoop, runLoopAsync, type Loop } from "./loop.js";
+import { type Loop, runLoop, runLoopAsync } from "./loop.js";
 
 export type FlowKind = "planar" | "radial";
 /** The 2-D fits take the continuous and Hamiltonian flows too (the VAE's amortised flows are planar or radial). */

@@ -67,7 +67,7 @@ export function langevin(U: (z: Tensor) => Tensor, dim: number, options: Langevi
     options.onSnapshot?.(step);
   };
   snap(0);
-  let current = scoreAndEnergy(U, new Tensor(z, [n, dim]));
+  const current = scoreAndEnergy(U, new Tensor(z, [n, dim]));
   let accepted = 0,
     proposed = 0;
   const noise = Math.sqrt(2 * h);

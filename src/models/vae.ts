@@ -5,19 +5,19 @@ import {
   MLP,
   Module,
   noGrad,
+  type Optimizer,
   Random,
-  randn,
   RMSprop,
+  randn,
   split,
   sum,
   Tensor,
   tidy,
-  type Optimizer,
 } from "../autograd/index.js";
 import { normalLogProb, planar, radial, SLACK_FLOOR } from "../flows/index.js";
 import { sampleBinary } from "./binarize.js";
 import type { FlowKind } from "./fit2d.js";
-import { runLoop, runLoopAsync, type Loop } from "./loop.js";
+import { type Loop, runLoop, runLoopAsync } from "./loop.js";
 
 // Deep latent Gaussian models with flow posteriors (section 6.2): an encoder gives μ, log σ and
 // the parameters of K flow layers per data point (amortised, Algorithm 1); a decoder gives
@@ -92,7 +92,8 @@ export class FlowVAE extends Module {
   readonly upper: MLP | null;
   constructor(config: Partial<VAEConfig> = {}) {
     super();
-    const c = (this.config = { ...DEFAULT_VAE, ...config });
+    this.config = { ...DEFAULT_VAE, ...config };
+    const c = this.config;
     for (const key of ["inputs", "latent", "latent2", "hidden"] as const) {
       if (!Number.isInteger(c[key]) || c[key] < 1)
         throw new Error(`FlowVAE: ${key} must be a positive integer, got ${c[key]}`);

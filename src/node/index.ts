@@ -1,4 +1,4 @@
 /** flowgrad/node: the Node-only parts — atomic file output, PNG writing, the MNIST loader. */
-export { writeFileAtomic, writeJsonAtomic, writePng, prepareOutputDir, prepareOutputFile, UserError } from "./io.js";
-export { loadMnist, PIXELS, type Mnist, type MnistSplit } from "./mnist.js";
-export { saveVAE, loadVAE, loadVAEFile, checkModelInputs, type VAEFile } from "./model-files.js";
+export { prepareOutputDir, prepareOutputFile, UserError, writeFileAtomic, writeJsonAtomic, writePng } from "./io.js";
+export { loadMnist, type Mnist, type MnistSplit, PIXELS } from "./mnist.js";
+export { checkModelInputs, loadVAE, loadVAEFile, saveVAE, type VAEFile } from "./model-files.js";

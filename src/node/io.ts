@@ -28,7 +28,7 @@ const TEMPORARY = /^\..+\.(\d+)\.[a-z0-9]+\.tmp$/;
 
 /** What is at `file` when it is something a write must not replace (a link, a device, a folder), else null. */
 function notARegularFile(file: string): string | null {
-  let stats;
+  let stats: ReturnType<typeof lstatSync>;
   try {
     stats = lstatSync(file);
   } catch {
@@ -100,7 +100,7 @@ function isRunning(pid: number): boolean {
 }
 
 export function writeJsonAtomic(file: string, value: unknown): void {
-  writeFileAtomic(file, JSON.stringify(value, null, 2) + "\n");
+  writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 export function writePng(file: string, image: Image): void {

@@ -24,8 +24,9 @@ export interface Mnist {
 
 /**
  * Load, binarise (pixel intensity ≥ 0.5 → 1, else 0: a fixed threshold, so the data set is the
- * same on every run; the grey intensities are kept too, for stochastic binarisation) and split: the digits are shuffled once with seed 0 and the first `trainCount`
- * go to training, the rest (1,000 by default) to test.
+ * same on every run; the grey intensities are kept too, for stochastic binarisation) and split:
+ * the digits are shuffled once with seed 0 and the first `trainCount` go to training, the rest
+ * (1,000 by default) to test.
  */
 export function loadMnist(options: { trainCount?: number; dataDir?: string } = {}): Mnist {
   const dir =

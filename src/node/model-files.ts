@@ -1,10 +1,10 @@
 // Saving and loading trained models: parameters plus a manifest with the configuration, in one
 // JSON file written atomically and validated on load.
 import { readFileSync } from "node:fs";
-import { FlowVAE, DEFAULT_VAE, type VAEConfig } from "../models/vae.js";
-import { makeFlow2D, TARGETS, type CNF2DOptions, type Flow2DKind, type TargetName } from "../models/index.js";
 import { Random } from "../autograd/index.js";
 import type { FlowDistribution } from "../flows/index.js";
+import { type CNF2DOptions, type Flow2DKind, makeFlow2D, TARGETS, type TargetName } from "../models/index.js";
+import { DEFAULT_VAE, FlowVAE, type VAEConfig } from "../models/vae.js";
 import { UserError, writeJsonAtomic } from "./io.js";
 
 export interface VAEFile {
@@ -32,8 +32,7 @@ export function loadFlow2D(file: string): { q: FlowDistribution; target: TargetN
   }
   const m = (parsed as { manifest?: Record<string, unknown> } | null)?.manifest;
   if (
-    !m ||
-    m.kind !== "flowgrad.flow2d" ||
+    m?.kind !== "flowgrad.flow2d" ||
     !TARGETS.includes(m.target as TargetName) ||
     !["planar", "radial", "cnf", "hamiltonian"].includes(m.flow as string) ||
     !Number.isInteger(m.K) ||
@@ -83,7 +82,7 @@ export function loadVAEFile(file: string): { model: FlowVAE; manifest: VAEFile["
   }
   const content = parsed as Partial<VAEFile>;
   const m = content.manifest;
-  if (!m || m.kind !== "flowgrad.vae" || m.version !== 1 || typeof m.config !== "object" || m.config === null) {
+  if (m?.kind !== "flowgrad.vae" || m.version !== 1 || typeof m.config !== "object" || m.config === null) {
     throw new UserError(`${file} is not a flowgrad VAE model file (expected manifest kind "flowgrad.vae", version 1)`);
   }
   const config = m.config as Partial<VAEConfig>;

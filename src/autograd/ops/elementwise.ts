@@ -1,4 +1,4 @@
-import { getBackend, type BinaryOp, type DeviceArray, type UnaryOp } from "../../kernels/index.js";
+import { type BinaryOp, type DeviceArray, getBackend, type UnaryOp } from "../../kernels/index.js";
 import { broadcastShapes, sameShape, shapeString, sizeOf } from "../shape.js";
 import { Storage } from "../storage.js";
 import { allocate, expectTensor, fromOp, opOutput, Tensor, type TensorLike, type TypedArray } from "../tensor.js";

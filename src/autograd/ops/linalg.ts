@@ -1,6 +1,6 @@
 import { getBackend } from "../../kernels/index.js";
 import { broadcastShapes, broadcastStrides, shapeString, sizeOf } from "../shape.js";
-import { expectTensor, fromOp, opOutput, Tensor } from "../tensor.js";
+import { expectTensor, fromOp, opOutput, type Tensor } from "../tensor.js";
 import { asTensor } from "./elementwise.js";
 import { reshape } from "./movement.js";
 

@@ -1,10 +1,10 @@
-import { getBackend, type DeviceArray } from "../../kernels/index.js";
+import { type DeviceArray, getBackend } from "../../kernels/index.js";
+import { isCreatingGraph, noGrad } from "../graph.js";
 import { broadcastStrides, contiguousStrides, normalizeAxis, sameShape, shapeString, sizeOf } from "../shape.js";
 import { Storage } from "../storage.js";
-import { add, deviceSum } from "./elementwise.js";
 import { allocate, expectTensor, fromOp, fromOpMulti, opOutput, Tensor, type TypedArray } from "../tensor.js";
-import { isCreatingGraph, noGrad } from "../graph.js";
 import { checkIntegerList, checkList, checkShape, describe } from "../validate.js";
+import { add, deviceSum } from "./elementwise.js";
 
 // Ops that move values without arithmetic. Their backward rules move the gradient back.
 

@@ -1,7 +1,7 @@
 import { getBackend, isDeviceArray, type KernelInput, type ReduceOp } from "../../kernels/index.js";
 import { normalizeAxes, sizeOf } from "../shape.js";
 import { Storage } from "../storage.js";
-import { allocate, expectTensor, fromOp, Tensor, type TypedArray } from "../tensor.js";
+import { allocate, expectTensor, fromOp, type Tensor, type TypedArray } from "../tensor.js";
 import { add, div, eq, exp, log, mul, neg, sub, where } from "./elementwise.js";
 import { broadcastTo, reshape } from "./movement.js";
 

@@ -35,8 +35,8 @@ function extreme(isMax: boolean, x: TypedArray, outer: number, size: number, inn
       let base = o * size * inner + i;
       for (let j = 0; j < size; j++, base += inner) {
         const v = sign * x[base]!;
-        if (v > best || v !== v) best = v; // NaN wins, as in NumPy
-        if (best !== best) break;
+        if (v > best || Number.isNaN(v)) best = v; // NaN wins, as in NumPy
+        if (Number.isNaN(best)) break;
       }
       out[o * inner + i] = sign * best;
     }

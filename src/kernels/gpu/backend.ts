@@ -10,10 +10,10 @@
 import { cpuBackend } from "../cpu/index.js";
 import { sizeOf } from "../strides.js";
 import {
-  isDeviceArray,
   type Backend,
   type BinaryOp,
   type DeviceArray,
+  isDeviceArray,
   type KernelInput,
   type ReduceOp,
   type ResidentKernels,
@@ -21,32 +21,32 @@ import {
   type TypedArray,
   type UnaryOp,
 } from "../types.js";
-import { BufferArray, copyResult, TextureArray, ViewArray, type GpuBufferHandle } from "./device-arrays.js";
+import { BufferArray, copyResult, type GpuBufferHandle, TextureArray, ViewArray } from "./device-arrays.js";
 import {
   chooseMode,
-  glLoadError,
-  importGpuJs,
-  webgpuNotChosen,
   type GpuInfo,
   type GpuInstance,
   type GpuKernel,
   type GpuMode,
   type GpuTexture,
+  glLoadError,
+  importGpuJs,
+  webgpuNotChosen,
 } from "./load.js";
 import {
   MAX_WIDTH,
   outputStarts,
-  shiftInputs,
   planarBackwardSharedSource,
   planarBackwardSource,
-  radialBackwardSharedSource,
   planarConstraintBackwardSource,
   planarConstraintSource,
   planarInverseSource,
   planarSource,
+  radialBackwardSharedSource,
   radialBackwardSource,
   radialInverseSource,
   radialSource,
+  shiftInputs,
   updateOutputs,
 } from "./sources.js";
 import {
@@ -54,17 +54,17 @@ import {
   constraintSpec,
   flowSpec,
   gatherSpec,
+  type KernelSpec,
   luSpec,
   matmulSpec,
   padSpec,
-  scatterAddSpec,
   reduceSpec,
+  scatterAddSpec,
   stridedCopySpec,
   unarySpec,
   updateScalars,
   updateSpec,
   whereSpec,
-  type KernelSpec,
 } from "./specs.js";
 import { installWebGpu } from "./webgpu.js";
 
@@ -120,7 +120,10 @@ export class GpuBackend implements Backend {
     return this.launches;
   }
 
-  /** Launches so far by kind of kernel (the cache key's first field: "u" unary, "b" binary, "m" matmul, "opt" updates, "pf" planar forward, "pbs" its shared gradients…). */
+  /**
+   * Launches so far by kind of kernel (the cache key's first field: "u" unary, "b" binary,
+   * "m" matmul, "opt" updates, "pf" planar forward, "pbs" its shared gradients…).
+   */
   kernelLaunchesByKind(): Record<string, number> {
     return Object.fromEntries([...this.launchesByKind].sort((a, b) => b[1] - a[1]));
   }

@@ -132,7 +132,11 @@ function selectPart(sizes: number[]): string {
 /** Where each of several outputs written one after another starts. */
 export function outputStarts(sizes: number[]): number[] {
   const starts: number[] = [];
-  sizes.reduce((start, size) => (starts.push(start), start + size), 0);
+  let start = 0;
+  for (const size of sizes) {
+    starts.push(start);
+    start += size;
+  }
   return starts;
 }
 
@@ -193,7 +197,11 @@ function pointSumSource(
     return total; }`;
 }
 
-/** The planar constraint's row quantities at row p of [rows, D]: wᵀu, ‖w‖², slack = softplus(wᵀu) + floor (1 at w = 0, where the layer is a translation; `live` is 0 there); `alsoInLoop` accumulates more in the same loop over the row (gc, backward). */
+/**
+ * The planar constraint's row quantities at row p of [rows, D]: wᵀu, ‖w‖², slack = softplus(wᵀu)
+ * + floor (1 at w = 0, where the layer is a translation; `live` is 0 there); `alsoInLoop`
+ * accumulates more in the same loop over the row (gc, backward).
+ */
 const constraintRow = (alsoInLoop = ""): string => `const o = p * this.constants.d;
     let wu = 0; let ww = 0; let gc = 0;
     for (let q = 0; q < this.constants.d; q++) { wu += Wt[o + q] * U[o + q]; ww += Wt[o + q] * Wt[o + q]; ${alsoInLoop} }
