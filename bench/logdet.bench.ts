@@ -8,7 +8,7 @@ import { noGrad, Random, randn, type Tensor, tidy } from "../src/autograd/index.
 import { type Flow, jacobian, logAbsDet, PlanarFlow, RadialFlow, Sequential } from "../src/flows/index.js";
 import { backendInfo, type DeviceArray, type GpuMode, initBackend, loadedGpuBackend } from "../src/kernels/index.js";
 import { environment, type Row, runCases, runCasesAsync, writeResult } from "./harness.js";
-import { logLogPlot, slope } from "./plot.js";
+import { logdetFigure, slope } from "./plot.js";
 
 const quick = process.argv.includes("--quick");
 const argAfter = (flag: string) => {
@@ -179,15 +179,7 @@ for (const K of depths) {
 }
 console.log(lines.join("\n"));
 
-const svg = logLogPlot(
-  `log|det J| time vs D (N = ${N}, K = ${depths[0]})`,
-  PATHS.map((p) => ({
-    label: p,
-    points: points.filter((q) => q.path === p && q.K === depths[0]).map((q) => [q.D, q.meanMs] as [number, number]),
-  })),
-  "D (dimension)",
-  "time per batch (ms)",
-);
+const svg = logdetFigure(N, points, depths[0]!);
 const svgFile = `results/logdet${suffix}.svg`;
 writeResult(`results/logdet-bench${suffix}.json`, {
   suite: "logdet",

@@ -41,13 +41,13 @@ export function logLogPlot(
   for (let e = x0; e <= x1; e++) {
     const x = px(10 ** e);
     out.push(
-      `<line x1="${x}" y1="${T}" x2="${x}" y2="${H - B}" stroke="#ddd"/><text x="${x}" y="${H - B + 16}" text-anchor="middle">10^${e}</text>`,
+      `<line x1="${x}" y1="${T}" x2="${x}" y2="${H - B}" stroke="#ddd"/><text x="${x}" y="${H - B + 16}" text-anchor="middle">${powerOfTen(e)}</text>`,
     );
   }
   for (let e = y0; e <= y1; e++) {
     const y = py(10 ** e);
     out.push(
-      `<line x1="${L}" y1="${y}" x2="${W - R}" y2="${y}" stroke="#ddd"/><text x="${L - 6}" y="${y + 4}" text-anchor="end">10^${e}</text>`,
+      `<line x1="${L}" y1="${y}" x2="${W - R}" y2="${y}" stroke="#ddd"/><text x="${L - 6}" y="${y + 4}" text-anchor="end">${powerOfTen(e)}</text>`,
     );
   }
   out.push(`<text x="${(W - R + L) / 2}" y="${H - 16}" text-anchor="middle">${escapeXml(xLabel)}</text>`);
@@ -74,4 +74,27 @@ export function logLogPlot(
 
 function escapeXml(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/** A tick label 10ᵉ as SVG text: the exponent raised and smaller, as printed on paper (not "10^3"). */
+export function powerOfTen(e: number): string {
+  return `10<tspan dy="-0.5em" font-size="75%">${e < 0 ? "−" : ""}${Math.abs(e)}</tspan>`;
+}
+
+/** The log-det benchmark's figure: time of each path against D at depth K, from its results' points. */
+export function logdetFigure(
+  N: number,
+  points: ReadonlyArray<{ path: string; K: number; D: number; meanMs: number }>,
+  K: number,
+): string {
+  const paths = [...new Set(points.map((q) => q.path))];
+  return logLogPlot(
+    `log|det J| time vs D (N = ${N}, K = ${K})`,
+    paths.map((p) => ({
+      label: p,
+      points: points.filter((q) => q.path === p && q.K === K).map((q) => [q.D, q.meanMs] as [number, number]),
+    })),
+    "D (dimension)",
+    "time per batch (ms)",
+  );
 }

@@ -109,6 +109,10 @@ function drawSamples(r: Run): void {
       y = ((HALF - z[i + 1]!) / (2 * HALF)) * PANEL;
     ctx.fillRect(x - 1, y - 1, 2, 2);
   }
+  // Before Start these are q's samples as initialised, not yet fitted: say which step they are from.
+  ctx.fillStyle = "#222";
+  ctx.font = "11px sans-serif";
+  ctx.fillText(r.step === 0 ? "before training (step 0)" : `step ${r.step}`, 6, 14);
 }
 
 function drawCurves(r: Run): void {
@@ -117,11 +121,39 @@ function drawCurves(r: Run): void {
   ctx.fillRect(0, 0, PANEL, PANEL);
   const losses = r.losses,
     n = losses.length;
+  // Axes: nats up the left, training steps along the bottom.
+  const L = 38,
+    B = 28,
+    T = 8,
+    R = 6;
+  ctx.fillStyle = "#333";
+  ctx.font = "10px sans-serif";
+  ctx.fillText("training step", PANEL / 2 - 28, PANEL - 4);
+  ctx.save();
+  ctx.translate(10, PANEL / 2 + 12);
+  ctx.rotate(-Math.PI / 2);
+  ctx.fillText("nats", 0, 0);
+  ctx.restore();
   if (n < 2) return;
   const lo = Math.min(...losses.slice(-2000), -r.logZ),
     hi = Math.max(...losses.slice(-2000), -r.logZ + 2);
-  const px = (i: number) => (i / (n - 1)) * (PANEL - 10) + 5,
-    py = (v: number) => PANEL - 5 - ((v - lo) / (hi - lo || 1)) * (PANEL - 10);
+  const px = (i: number) => L + (i / (n - 1)) * (PANEL - L - R),
+    py = (v: number) => PANEL - B - ((v - lo) / (hi - lo || 1)) * (PANEL - B - T);
+  ctx.strokeStyle = "#bbb";
+  ctx.beginPath();
+  ctx.moveTo(L, T);
+  ctx.lineTo(L, PANEL - B);
+  ctx.lineTo(PANEL - R, PANEL - B);
+  ctx.stroke();
+  ctx.fillStyle = "#333";
+  ctx.textAlign = "right";
+  ctx.fillText(hi.toFixed(1), L - 3, py(hi) + 8);
+  ctx.fillText(lo.toFixed(1), L - 3, py(lo));
+  ctx.textAlign = "left";
+  ctx.fillText("0", L, PANEL - B + 11);
+  ctx.textAlign = "right";
+  ctx.fillText(String(n - 1), PANEL - R, PANEL - B + 11);
+  ctx.textAlign = "left";
   ctx.strokeStyle = "#999";
   ctx.beginPath();
   losses.forEach((v, i) => (i === 0 ? ctx.moveTo(px(i), py(v)) : ctx.lineTo(px(i), py(v))));
@@ -130,8 +162,8 @@ function drawCurves(r: Run): void {
   ctx.strokeStyle = "#2a2";
   ctx.setLineDash([4, 4]);
   ctx.beginPath();
-  ctx.moveTo(5, py(-r.logZ));
-  ctx.lineTo(PANEL - 5, py(-r.logZ));
+  ctx.moveTo(L, py(-r.logZ));
+  ctx.lineTo(PANEL - R, py(-r.logZ));
   ctx.stroke();
   ctx.setLineDash([]);
   ctx.fillStyle = "#1f77b4";
@@ -204,10 +236,14 @@ function reset(): void {
   $("kl").textContent = "–";
   $("rate").textContent = "–";
   drawTarget(settings().target);
-  const ctx = ($("loss-canvas") as HTMLCanvasElement).getContext("2d")!;
-  ctx.fillStyle = "#fff";
-  ctx.fillRect(0, 0, PANEL, PANEL);
-  ($("samples-canvas") as HTMLCanvasElement).getContext("2d")!.drawImage($("target-canvas") as HTMLCanvasElement, 0, 0);
+  // q as initialised, so the panel shows where training starts (not a copy of the target).
+  try {
+    run = newRun();
+    drawSamples(run);
+    drawCurves(run);
+  } catch (error) {
+    notice((error as Error).message);
+  }
 }
 
 async function chooseBackend(): Promise<void> {

@@ -2,9 +2,18 @@ import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { PNG } from "pngjs";
 import { describe, expect, it } from "vitest";
 import { Random, tensor } from "../src/autograd/index.js";
-import { ENERGIES, estimateKL, fit2D, fittedEnergy, logPartition, makeFlow2D } from "../src/models/index.js";
+import {
+  ENERGIES,
+  estimateKL,
+  fit2D,
+  fittedEnergy,
+  labelledGrid,
+  logPartition,
+  makeFlow2D,
+} from "../src/models/index.js";
 import { cliHarness, expectClose } from "./helpers.js";
 
 // Independent plain-JS transcriptions of Table 1 of the paper.
@@ -151,9 +160,18 @@ describe("the flowgrad command", () => {
       "fig/flows.png",
     );
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/U1: cnf K=4, hamiltonian K=2/);
-    const png = readFileSync(path.join(tmp, "fig/flows.png"));
-    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([4 + 3 * (128 + 4), 4 + 128 + 4]); // 3 columns, 1 row
+    expect(r.stdout).toMatch(/U1: CNF \(4 hidden\), Hamiltonian K = 2/);
+    // 3 columns, 1 row, laid out as labelledGrid lays them out, with the titles inked above the panels.
+    const png = PNG.sync.read(readFileSync(path.join(tmp, "fig/flows.png")));
+    const grid = labelledGrid(["U1"], ["true density", "CNF (4 hidden)", "Hamiltonian K = 2"], 128);
+    expect([png.width, png.height]).toEqual([grid.image.width, grid.image.height]);
+    for (let column = 0; column < 3; column++) {
+      const { left, top } = grid.at(0, column);
+      let ink = 0;
+      for (let y = 0; y < top; y++)
+        for (let x = left; x < left + 128; x++) if (png.data[4 * (y * png.width + x)]! < 128) ink++;
+      expect(ink, `title of column ${column}`).toBeGreaterThan(20);
+    }
     writeFileSync(
       path.join(tmp, "fig/vae.model.json"),
       JSON.stringify({ manifest: { kind: "flowgrad.vae", version: 1, config: {} }, parameters: {} }),
@@ -211,6 +229,19 @@ describe("the flowgrad command", () => {
     );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/\| planar \| 1 \| 1 \| [1-3] \/ [1-3] \| \d+\.\d\d \| \d+\.\d\d \|/);
+    // The evaluation announces its size (S = 5 is already short: no advice to shorten it) …
+    expect(r.stdout).toMatch(
+      /vae planar K=1: estimating test −ln p\(x\) by importance sampling, S = 5 per digit on \d+ digits/,
+    );
+    expect(r.stdout).not.toMatch(/--samples 20 takes a tenth/);
+    // … and the run ends by listing every file it wrote.
+    const listed = r.stdout
+      .slice(r.stdout.lastIndexOf("written:"))
+      .split("\n")
+      .slice(1)
+      .map((l) => path.basename(l.trim()))
+      .filter(Boolean);
+    expect(listed.sort()).toEqual(readdirSync(path.join(tmp, "vae")).sort());
     expect(readdirSync(path.join(tmp, "vae")).sort()).toEqual([
       "vae-planar-K0-L1.model.json",
       "vae-planar-K0-L1.samples.png",
@@ -405,14 +436,24 @@ describe("the flowgrad command", () => {
       expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
     }
   });
-  it("Ctrl-C stops a run at once and leaves no file, whole or partial; stale temporaries are cleaned", async () => {
+  it("Ctrl-C stops a run at once, says what was and was not saved, and leaves no file; stale temporaries are cleaned", async () => {
     const { spawn } = await import("node:child_process");
     const out = path.join(tmp, "interrupted");
     const child = spawn(process.execPath, [cli, "fit", "--steps", "1000000", "--out", out], { cwd: tmp });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
     await new Promise((resolve) => setTimeout(resolve, 2000)); // training by now
-    const exited = new Promise<string | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const sent = performance.now();
     child.kill("SIGINT");
-    expect(await exited).toBe("SIGINT");
+    expect(await exited).toBe(130);
+    expect(performance.now() - sent).toBeLessThan(2000); // answered mid-fit, not at its end
+    expect(stderr).toMatch(
+      /interrupted during fit U1 planar K=32 \(\d+ of 1000000\): the work in progress was not saved/,
+    );
+    expect(stderr).toMatch(/Nothing was saved: no file was written/);
     expect(readdirSync(out)).toEqual([]);
     // A temporary from a write cut short is removed when the folder is used again.
     writeFileSync(path.join(out, ".U1-planar-K2.json.12345.abc123.tmp"), "{ half");

@@ -80,6 +80,25 @@ describe.skipIf(!chromium)(
         page.on("request", (r) => requests.push(r.url()));
         await page.goto(url);
         await page.selectOption("#target", "U1");
+        // Before Start the samples panel shows q as initialised (red points on a faded target), not a
+        // copy of the target, which would look as if q already fitted.
+        const beforeStart = await page.evaluate(() => {
+          const pixels = (id: string) => {
+            const c = document.getElementById(id) as HTMLCanvasElement;
+            return c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+          };
+          const target = pixels("target-canvas");
+          const samples = pixels("samples-canvas");
+          let differ = 0;
+          let red = 0;
+          for (let i = 0; i < samples.length; i += 4) {
+            if (Math.abs(samples[i]! - target[i]!) + Math.abs(samples[i + 1]! - target[i + 1]!) > 30) differ++;
+            if (samples[i]! > 180 && samples[i + 1]! < 150 && samples[i + 2]! < 150) red++;
+          }
+          return { differ, red, pixels: samples.length / 4 };
+        });
+        expect(beforeStart.differ).toBeGreaterThan(beforeStart.pixels / 4);
+        expect(beforeStart.red).toBeGreaterThan(100);
         await page.click("#start");
         // Bounded wait: the KL estimate (every 250 steps) must fall below 0.5 nats.
         await page.waitForFunction(

@@ -18,7 +18,7 @@ import { Tensor } from "../src/autograd/index.js";
 import { FlowDistribution, jacobian, logAbsDet, PlanarFlow, planar, radial, Sequential } from "../src/flows/index.js";
 import { chooseMode } from "../src/kernels/gpu/load.js";
 import { cpuBackend } from "../src/kernels/index.js";
-import { estimateKL, FlowVAE, fit2D, fittedEnergy, logPartition, trainVAE } from "../src/models/index.js";
+import { estimateKL, FlowVAE, fit2D, fittedEnergy, labelledGrid, logPartition, trainVAE } from "../src/models/index.js";
 import { prepareOutputDir, writeFileAtomic } from "../src/node/io.js";
 import { loadMnist } from "../src/node/mnist.js";
 import { loadVAEFile, saveVAE } from "../src/node/model-files.js";
@@ -492,8 +492,13 @@ describe("the flowgrad command: model files, outputs and concurrent runs", () =>
     ]);
     const png = readFileSync(path.join(tmp, "demo/figure3.png"));
     expect(png.subarray(1, 4).toString()).toBe("PNG");
-    // 4 rows of panels and 1 + 2 columns: the image is taller than wide by the rows' count.
-    expect(png.readUInt32BE(20)).toBeGreaterThan(png.readUInt32BE(16));
+    // 4 rows of panels and 1 + 2 columns, with room for the rows' names and the columns' titles.
+    const grid = labelledGrid(["U1", "U2", "U3", "U4"], ["true density", "planar K = 2", "planar K = 3"], 128);
+    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([grid.image.width, grid.image.height]);
+    // And the default is the paper's Figure 3: K = 2, 8, 32.
+    expect(run("demo", "--help").stdout.replace(/\s+/g, " ")).toMatch(
+      /flow lengths, comma-separated \(the paper's Figure 3: 2, 8, 32\) \(default: \[2,8,32\]\)/,
+    );
   }, 120_000);
 
   it("sample draws digits from a saved model into a PNG grid", () => {

@@ -2,6 +2,7 @@
 // kernel Stein discrepancy of the particles against time, beside that of exact samples of p.
 import path from "node:path";
 import { noGrad, Random, tensor } from "../autograd/index.js";
+import { drawDensity, labelledGrid } from "../models/heatmap.js";
 import {
   fittedEnergy,
   kernelSteinDiscrepancy,
@@ -9,7 +10,6 @@ import {
   type SteinDiscrepancy,
   type TargetName,
 } from "../models/index.js";
-import { blankImage, drawDensity } from "../models/heatmap.js";
 import { prepareOutputDir, writeJsonAtomic, writePng } from "../node/io.js";
 import { binPoints, FIGURE_PANEL, targetLogDensity } from "./fit.js";
 import { progress } from "./progress.js";
@@ -103,17 +103,22 @@ export function langevinCommand(s: LangevinSettings, out: string): void {
     exactSamples: floor,
   });
   // The figure: the true density, then a histogram of the particles at the last step.
-  const gap = 4,
-    image = blankImage(gap + 2 * (FIGURE_PANEL + gap), 2 * gap + FIGURE_PANEL);
-  drawDensity(image, targetLogDensity(s.target, 0), FIGURE_PANEL, gap, gap);
+  const t = s.steps * s.stepSize;
+  const grid = labelledGrid(
+    [s.target],
+    ["true density", `${s.adjusted ? "MALA" : "ULA"} particles, t = ${+t.toFixed(4)}`],
+    FIGURE_PANEL,
+  );
+  const image = grid.image;
+  drawDensity(image, targetLogDensity(s.target, 0), FIGURE_PANEL, grid.at(0, 0).left, grid.at(0, 0).top);
   const counts = new Float64Array(FIGURE_PANEL * FIGURE_PANEL);
   binPoints(result.snapshots.at(-1)!.particles, 2, counts);
   drawDensity(
     image,
     counts.map((c) => Math.log(c)),
     FIGURE_PANEL,
-    2 * gap + FIGURE_PANEL,
-    gap,
+    grid.at(0, 1).left,
+    grid.at(0, 1).top,
   );
   writePng(`${stem}.png`, image);
   console.log(`written: ${stem}.{json,png}`);

@@ -1,6 +1,8 @@
 // Density pictures as plain RGBA pixels, so they can be drawn in a page or written as PNG by
 // the Node-only writer (src/node/png.ts). No file or DOM access here.
 
+import { drawText, GLYPH_HEIGHT, GLYPH_WIDTH, textWidth } from "./text.js";
+
 /** Colour anchors of the viridis map, from low density (dark purple) to high (yellow). */
 const VIRIDIS: ReadonlyArray<readonly [number, number, number]> = [
   [68, 1, 84],
@@ -48,6 +50,59 @@ export interface Image {
   width: number;
   height: number;
   data: Uint8Array;
+}
+
+/** Where each panel of a labelled grid sits: columns titled along the top, rows named down the left. */
+export interface PanelGrid {
+  image: Image;
+  /** The top-left pixel of the panel in `row`, `column`. */
+  at(row: number, column: number): { left: number; top: number };
+}
+
+/**
+ * A white image for rows × columns square panels of `panel` pixels, with each column's title above it
+ * and each row's name at its left (text.ts's font, at twice its size), so a figure says what it shows.
+ */
+export function labelledGrid(rowLabels: string[], columnLabels: string[], panel: number, gap = 4): PanelGrid {
+  const scale = 2;
+  const left = gap + Math.max(0, ...rowLabels.map((l) => textWidth(l, scale))) + gap;
+  // Titles wider than a panel wrap at spaces; one whose word is still too wide drops to half size.
+  // A title may use half of each gap beside its panel (the last glyph's spacing is blank anyway).
+  const room = panel + gap;
+  const titles = columnLabels.map((label) => {
+    const lines = wrap(label, Math.floor(room / (GLYPH_WIDTH * scale)));
+    if (lines.every((l) => textWidth(l, scale) <= room)) return { lines, scale };
+    return { lines: wrap(label, Math.floor(room / GLYPH_WIDTH)), scale: 1 };
+  });
+  const lineHeight = (GLYPH_HEIGHT + 3) * scale;
+  const titleLines = Math.max(1, ...titles.map((t) => Math.ceil((t.lines.length * t.scale) / scale)));
+  const top = gap + titleLines * lineHeight + gap;
+  const image = blankImage(left + columnLabels.length * (panel + gap), top + rowLabels.length * (panel + gap));
+  const at = (row: number, column: number) => ({ left: left + column * (panel + gap), top: top + row * (panel + gap) });
+  titles.forEach((title, c) =>
+    title.lines.forEach((line, k) => {
+      const x = at(0, c).left + Math.floor((panel - textWidth(line, title.scale)) / 2);
+      drawText(image, line, x, gap + (k * lineHeight * title.scale) / scale, title.scale);
+    }),
+  );
+  rowLabels.forEach((label, r) => {
+    drawText(image, label, gap, at(r, 0).top + Math.floor((panel - GLYPH_HEIGHT * scale) / 2), scale);
+  });
+  return { image, at };
+}
+
+function wrap(text: string, width: number): string[] {
+  const out: string[] = [];
+  let line = "";
+  // "K = 8" stays on one line.
+  for (const word of text.match(/\S+(?: = \S+)?/g) ?? []) {
+    if (line && `${line} ${word}`.length > width) {
+      out.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) out.push(line);
+  return out;
 }
 
 export function blankImage(width: number, height: number, grey = 255): Image {

@@ -1,47 +1,58 @@
 /** flowgrad/models: the paper's 2-D target densities and fits (6.1), and DLGMs with flow posteriors (6.2). */
-export { ENERGIES, TARGETS, BOX_HALF_WIDTH, energy, fittedEnergy, type TargetName } from "./densities.js";
-export { viridis, gridPoints, blankImage, drawDensity, drawGrey, type Image } from "./heatmap.js";
+
+export { sampleBinary } from "./binarize.js";
+export { BOX_HALF_WIDTH, ENERGIES, energy, fittedEnergy, TARGETS, type TargetName } from "./densities.js";
 export {
-  makeFlow2D,
-  scoringEnergy,
   annealedBeta,
-  freeEnergy,
-  fit2D,
-  fit2DAsync,
-  logPartition,
-  logPartitionAsync,
+  type CNF2DOptions,
   estimateKL,
   estimateKLAsync,
-  type FlowKind,
-  type Flow2DKind,
-  type CNF2DOptions,
   type Fit2DOptions,
   type Fit2DResult,
+  type Flow2DKind,
+  type FlowKind,
+  fit2D,
+  fit2DAsync,
+  freeEnergy,
   type KLEstimate,
+  logPartition,
+  logPartitionAsync,
+  makeFlow2D,
+  scoringEnergy,
 } from "./fit2d.js";
 export {
-  FlowVAE,
-  DEFAULT_VAE,
-  trainVAE,
-  trainVAEAsync,
-  evaluateVAE,
-  evaluateVAEAsync,
-  pairedDifference,
-  sampleDigits,
-  type VAEConfig,
-  type TrainVAEOptions,
-  type TrainVAEResult,
-  type VAEEvaluation,
-  type VAEEvaluationDetail,
-  type Draw,
-} from "./vae.js";
-export { sampleBinary } from "./binarize.js";
-export { runLoop, runLoopAsync, type Loop, type LoopRequest } from "./loop.js";
+  blankImage,
+  drawDensity,
+  drawGrey,
+  gridPoints,
+  type Image,
+  labelledGrid,
+  type PanelGrid,
+  viridis,
+} from "./heatmap.js";
 export {
-  langevin,
   kernelSteinDiscrepancy,
   type LangevinOptions,
   type LangevinResult,
   type LangevinSnapshot,
+  langevin,
   type SteinDiscrepancy,
 } from "./langevin.js";
+export { type Loop, type LoopRequest, runLoop, runLoopAsync } from "./loop.js";
+export { drawText, textWidth } from "./text.js";
+export {
+  DEFAULT_VAE,
+  type Draw,
+  evaluateVAE,
+  evaluateVAEAsync,
+  FlowVAE,
+  pairedDifference,
+  sampleDigits,
+  type TrainVAEOptions,
+  type TrainVAEResult,
+  trainVAE,
+  trainVAEAsync,
+  type VAEConfig,
+  type VAEEvaluation,
+  type VAEEvaluationDetail,
+} from "./vae.js";

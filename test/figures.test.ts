@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { drawText, type Image, labelledGrid, textWidth } from "../src/models/index.js";
+import { hasGlyph } from "../src/models/text.js";
+
+// Figures name their rows and columns in the image itself (a 5×7 font in src/models/text.ts).
+const inked = (image: Image, x0: number, y0: number, x1: number, y1: number) => {
+  let n = 0;
+  for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) if (image.data[4 * (y * image.width + x)]! < 128) n++;
+  return n;
+};
+
+describe("labelled figures", () => {
+  it("the font draws every character the figures' labels use, and distinct characters differently", () => {
+    const labels = ["U1", "U2", "U3", "U4", "true density", "planar K = 32", "radial K = 8", "CNF (16 hidden)"];
+    labels.push("Hamiltonian K = 5", "Langevin (MALA, t = 10)", "MALA particles, t = 30", "ULA particles, t = 0.5");
+    for (const label of labels) for (const ch of label) expect(hasGlyph(ch), `"${ch}" in "${label}"`).toBe(true);
+    const pixels = (s: string) => {
+      const image: Image = { width: 12, height: 8, data: new Uint8Array(4 * 12 * 8).fill(255) };
+      drawText(image, s, 0, 0);
+      return Array.from(image.data).join(",");
+    };
+    const chars = [..."0123456789UKCNFHLMAtrueplanz=(),"];
+    const drawn = new Set(chars.map(pixels));
+    expect(drawn.size).toBe(chars.length);
+  });
+  it("a grid puts each column's title above its panel and each row's name left of its row, never on a panel", () => {
+    const panel = 64;
+    const grid = labelledGrid(["U1", "U2"], ["true density", "planar K = 32", "CNF"], panel);
+    const { image } = grid;
+    for (let c = 0; c < 3; c++) {
+      const { left, top } = grid.at(0, c);
+      expect(inked(image, left, 0, left + panel, top), `title of column ${c}`).toBeGreaterThan(20);
+      for (let r = 0; r < 2; r++) {
+        const p = grid.at(r, c);
+        expect(inked(image, p.left, p.top, p.left + panel, p.top + panel), `panel ${r}, ${c}`).toBe(0);
+      }
+    }
+    for (let r = 0; r < 2; r++) {
+      const { top } = grid.at(r, 0);
+      expect(inked(image, 0, top, grid.at(r, 0).left, top + panel), `name of row ${r}`).toBeGreaterThan(10);
+    }
+    // A title wider than its panel wraps onto lines that fit above it ("K = 32" kept together).
+    expect(textWidth("planar K = 32", 2)).toBeGreaterThan(panel);
+    const { left } = grid.at(0, 1);
+    expect(inked(image, grid.at(0, 0).left + panel, 0, left, grid.at(0, 1).top)).toBe(0);
+  });
+});
