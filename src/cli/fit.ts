@@ -1,23 +1,21 @@
 // `flowgrad fit` and `flowgrad demo`: the paper's section 6.1 experiments from the command line.
 import path from "node:path";
 import { noGrad, Random, tensor } from "../autograd/index.js";
+import { ContinuousFlow, type FlowDistribution } from "../flows/index.js";
+import { drawDensity, gridPoints, type Image, labelledGrid } from "../models/heatmap.js";
 import {
+  type CNF2DOptions,
   energy,
-  estimateKL,
   estimateKLAsync,
-  fit2D,
+  type Flow2DKind,
   fit2DAsync,
+  type KLEstimate,
   logPartition,
   TARGETS,
-  type CNF2DOptions,
-  type Flow2DKind,
-  type KLEstimate,
   type TargetName,
 } from "../models/index.js";
-import { blankImage, drawDensity, gridPoints, type Image } from "../models/heatmap.js";
-import { ContinuousFlow, type FlowDistribution } from "../flows/index.js";
 import { prepareOutputDir, writeJsonAtomic, writePng } from "../node/io.js";
-import { asyncReads, onHost } from "./host.js";
+import { onHost } from "./host.js";
 import { progress } from "./progress.js";
 
 export interface FitSettings {
@@ -86,7 +84,7 @@ export const FIGURE_PANEL = PANEL;
 export async function runFit(settings: FitSettings, logZ: number): Promise<{ record: FitRecord; q: FlowDistribution }> {
   const { target, flow, K, steps } = settings;
   const bar = progress(`fit ${target} ${flow} K=${K}`, steps);
-  let result;
+  let result: Awaited<ReturnType<typeof fit2DAsync>>;
   try {
     const options = {
       target,
@@ -102,13 +100,12 @@ export async function runFit(settings: FitSettings, logZ: number): Promise<{ rec
         if (t % 50 === 0 || t === steps - 1) bar.update(t + 1, `F ${loss.toFixed(3)} β ${beta.toFixed(2)}`);
       },
     };
-    result = asyncReads() ? await fit2DAsync(options) : fit2D(options);
+    // The async driver on every backend: it yields to the event loop, so Ctrl-C is answered mid-fit.
+    result = await fit2DAsync(options);
   } finally {
     bar.stop();
   }
-  const kl = asyncReads()
-    ? await estimateKLAsync(result.q, target, logZ, settings.klSamples)
-    : estimateKL(result.q, target, logZ, settings.klSamples);
+  const kl = await estimateKLAsync(result.q, target, logZ, settings.klSamples);
   const continuous = result.q.flow instanceof ContinuousFlow ? result.q.flow : null;
   const record: FitRecord = {
     target,
@@ -130,16 +127,25 @@ export async function runFit(settings: FitSettings, logZ: number): Promise<{ rec
 }
 
 /** One figure like the paper's Figure 3: a row per target, the true density then each fit. */
-export function figure(rows: Array<{ target: TargetName; logZ: number; fits: FlowDistribution[] }>): Image {
-  const gap = 4,
-    columns = 1 + Math.max(...rows.map((r) => r.fits.length));
-  const image = blankImage(gap + columns * (PANEL + gap), gap + rows.length * (PANEL + gap));
+/** Rows of target densities and their fits, labelled: the row's target, "true density", then `columns`. */
+export function figure(
+  rows: Array<{ target: TargetName; logZ: number; fits: FlowDistribution[] }>,
+  columns: string[],
+): Image {
+  const grid = labelledGrid(
+    rows.map((r) => r.target),
+    ["true density", ...columns],
+    PANEL,
+  );
   rows.forEach((row, i) => {
-    const top = gap + i * (PANEL + gap);
-    drawDensity(image, targetLogDensity(row.target, row.logZ), PANEL, gap, top);
-    row.fits.forEach((q, j) => drawDensity(image, fittedLogDensity(q), PANEL, gap + (j + 1) * (PANEL + gap), top));
+    const { left, top } = grid.at(i, 0);
+    drawDensity(grid.image, targetLogDensity(row.target, row.logZ), PANEL, left, top);
+    row.fits.forEach((q, j) => {
+      const panel = grid.at(i, j + 1);
+      drawDensity(grid.image, fittedLogDensity(q), PANEL, panel.left, panel.top);
+    });
   });
-  return image;
+  return grid.image;
 }
 
 export function klTable(records: FitRecord[]): string {
@@ -176,7 +182,7 @@ export async function fitCommand(settings: FitSettings, out: string): Promise<vo
   });
   writePng(
     path.join(dir, `${stem}.png`),
-    onHost(() => figure([{ target: settings.target, logZ, fits: [q] }])),
+    onHost(() => figure([{ target: settings.target, logZ, fits: [q] }], [`${settings.flow} K = ${settings.K}`])),
   );
   console.log(klTable([record]));
   console.log(`\nwritten: ${path.join(dir, stem)}.{json,model.json,png}`);
@@ -221,7 +227,12 @@ export async function demoCommand(options: {
   }
   writePng(
     path.join(dir, "figure3.png"),
-    onHost(() => figure(rows)),
+    onHost(() =>
+      figure(
+        rows,
+        options.Ks.map((K) => `planar K = ${K}`),
+      ),
+    ),
   );
   writeJsonAtomic(path.join(dir, "summary.json"), {
     command: `flowgrad ${process.argv.slice(2).join(" ")}`,

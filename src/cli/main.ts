@@ -5,14 +5,15 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { backendInfo, initBackend, loadedGpuBackend } from "../kernels/index.js";
 import { GPU_MODES, type GpuMode } from "../kernels/gpu/load.js";
+import { backendInfo, initBackend, loadedGpuBackend } from "../kernels/index.js";
 import { TARGETS, type TargetName } from "../models/index.js";
 import { UserError } from "../node/io.js";
 import { calibrateCommand, describeThresholds } from "./calibrate.js";
-import { demoCommand, fitCommand } from "./fit.js";
-import { langevinCommand } from "./langevin.js";
 import { figureCommand } from "./figure.js";
+import { demoCommand, fitCommand } from "./fit.js";
+import { exitOnInterrupt } from "./interrupt.js";
+import { langevinCommand } from "./langevin.js";
 import { compareCommand, sampleCommand, vaeCommand } from "./vae.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -209,7 +210,7 @@ program
   .command("demo")
   .description("the main job: fit U1–U4 with planar flows, print the KL table and write the figure")
   .option("--steps <n>", "parameter updates per fit", positiveInt("steps"), 20_000)
-  .option("--K <list>", "flow lengths, comma-separated", intList("K"), [8, 32])
+  .option("--K <list>", "flow lengths, comma-separated (the paper's Figure 3: 2, 8, 32)", intList("K"), [2, 8, 32])
   .option("--seed <n>", "random seed", integer("seed"), 0)
   .option("--kl-samples <n>", "samples for each KL estimate", positiveInt("kl-samples"), 100_000)
   .option("--out <dir>", "output folder", "results/demo")
@@ -381,6 +382,7 @@ program
     process.exitCode = r.status ?? 1;
   });
 
+exitOnInterrupt();
 try {
   await program.parseAsync();
   const webgpu = loadedGpuBackend()?.info.gpuMode === "webgpu"; // loaded, even if no longer selected (calibrate)

@@ -9,7 +9,30 @@ export interface Progress {
  * A progress bar with ETA on a terminal; where stderr is not a terminal (CI, a log file), one line
  * every 10% instead, so logs stay readable.
  */
+let active: { label: string; done: number; total: number } | null = null;
+
+/** The task whose bar is showing, and how far it got: what an interruption cut short. */
+export function activeTask(): { label: string; done: number; total: number } | null {
+  return active;
+}
+
 export function progress(label: string, total: number): Progress {
+  const task = { label, done: 0, total };
+  active = task;
+  const track = (bar: Progress): Progress => ({
+    update: (done, info) => {
+      task.done = done;
+      bar.update(done, info);
+    },
+    stop: () => {
+      if (active === task) active = null;
+      bar.stop();
+    },
+  });
+  return track(bar(label, total));
+}
+
+function bar(label: string, total: number): Progress {
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
       {

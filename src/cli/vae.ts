@@ -4,21 +4,19 @@ import { Random } from "../autograd/index.js";
 import {
   blankImage,
   drawGrey,
-  evaluateVAE,
   evaluateVAEAsync,
   type FlowKind,
   FlowVAE,
   pairedDifference,
   sampleBinary,
   sampleDigits,
-  trainVAE,
   trainVAEAsync,
   type VAEEvaluation,
 } from "../models/index.js";
-import { prepareOutputDir, prepareOutputFile, UserError, writeJsonAtomic, writePng } from "../node/io.js";
+import { filesWritten, prepareOutputDir, prepareOutputFile, UserError, writeJsonAtomic, writePng } from "../node/io.js";
 import { loadMnist, type MnistSplit, PIXELS } from "../node/mnist.js";
 import { checkModelInputs, loadVAE, loadVAEFile, saveVAE } from "../node/model-files.js";
-import { asyncReads, onHost } from "./host.js";
+import { onHost } from "./host.js";
 import { progress } from "./progress.js";
 
 export interface VAESettings {
@@ -133,7 +131,8 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
           if (v !== null) lastValidation = ` · validation −ELBO ${v.toFixed(2)} after epoch ${epoch}`;
         },
       } as const;
-      result = asyncReads() ? await trainVAEAsync(model, train, options) : trainVAE(model, train, options);
+      // The async driver on every backend: it yields to the event loop, so Ctrl-C is answered mid-epoch.
+      result = await trainVAEAsync(model, train, options);
     } finally {
       bar.stop();
     }
@@ -141,12 +140,14 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
       console.log(
         `${label}: best validation −ELBO after epoch ${result.bestEpoch} of ${result.epochsRun}; testing those parameters`,
       );
+    // The S-sample estimate often takes longer than a short training run: say so, and how to shorten it.
+    console.log(
+      `${label}: estimating test −ln p(x) by importance sampling, S = ${s.samples} per digit on ${data.test.count} digits (${(s.samples * data.test.count).toLocaleString("en")} passes through the model)${s.samples > 20 ? "; --samples 20 takes a tenth of the time, with a noisier estimate" : ""}`,
+    );
     const evalBar = progress(`${label} eval`, data.test.count);
     const t0 = performance.now();
     const onEvalProgress = (done: number) => evalBar.update(done);
-    const { perExample: nll, ...evaluation } = asyncReads()
-      ? await evaluateVAEAsync(model, test, s.samples, 99, onEvalProgress)
-      : evaluateVAE(model, test, s.samples, 99, onEvalProgress);
+    const { perExample: nll, ...evaluation } = await evaluateVAEAsync(model, test, s.samples, 99, onEvalProgress);
     evalBar.stop();
     perExample.push(nll);
     const record: VAERecord = {
@@ -192,7 +193,11 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
       `| ${r.K === 0 ? "none (diagonal Gaussian)" : r.flow} | ${r.K} | ${r.layers} | ${r.bestEpoch} / ${r.epochsRun} | ${r.negativeElbo.toFixed(2)} | ${r.negLogLikelihood.toFixed(2)} | ${r.standardError.toFixed(2)} | ${r.trainSeconds.toFixed(0)} s | ${r.evalSeconds.toFixed(0)} s |`,
     );
   }
-  console.log(`\n${lines.join("\n")}\n${paired.text}\nwritten: ${dir}`);
+  console.log(
+    `\n${lines.join("\n")}\n${paired.text}\nwritten:\n${filesWritten()
+      .map((f) => `  ${f}`)
+      .join("\n")}`,
+  );
 }
 
 /** Paired differences of −ln p(x) between consecutive models, over the same test digits. */
@@ -242,9 +247,7 @@ export async function compareCommand(
   for (const { file, model } of loaded) {
     const bar = progress(`eval ${path.basename(file)}`, test.length / PIXELS);
     const onProgress = (done: number, total: number) => bar.update(done, `${done}/${total} digits`);
-    const { perExample: nll, ...evaluation } = asyncReads()
-      ? await evaluateVAEAsync(model, test, samples, 99, onProgress)
-      : evaluateVAE(model, test, samples, 99, onProgress);
+    const { perExample: nll, ...evaluation } = await evaluateVAEAsync(model, test, samples, 99, onProgress);
     bar.stop();
     perExample.push(nll);
     rows.push({

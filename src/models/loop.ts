@@ -41,10 +41,22 @@ export function runLoop<T>(loop: Loop<T>): T {
   }
 }
 
-/** Run a loop, awaiting every read and update: for backends that read only asynchronously. */
+/** How often runLoopAsync lets timers and signals (Ctrl-C) run, in milliseconds. */
+const YIELD_EVERY_MS = 50;
+
+/**
+ * Run a loop, awaiting every read and update: for backends that read only asynchronously, and for
+ * long runs that must stay interruptible: about every 50 ms it yields to the event loop, so that
+ * timers, a page's rendering and signal handlers run (awaiting a read alone does not).
+ */
 export async function runLoopAsync<T>(loop: Loop<T>): Promise<T> {
   const stepped = new Set<Optimizer>();
+  let lastYield = performance.now();
   for (let r = loop.next(); ; ) {
+    if (performance.now() - lastYield > YIELD_EVERY_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      lastYield = performance.now();
+    }
     if (r.done) {
       for (const opt of stepped) {
         await Promise.all(opt.params.map((p) => p.read()));

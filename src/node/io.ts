@@ -48,6 +48,13 @@ function notARegularFile(file: string): string | null {
             : "not a regular file";
 }
 
+const written: string[] = [];
+
+/** Every file this process has written (atomically, so each one whole), in order: what an interrupted run kept. */
+export function filesWritten(): readonly string[] {
+  return written;
+}
+
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const existing = notARegularFile(file);
   if (existing)
@@ -68,6 +75,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
       closeSync(fd);
     }
     renameSync(tmp, file);
+    written.push(file);
   } catch (error) {
     rmSync(tmp, { force: true });
     throw error;
