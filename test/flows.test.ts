@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { noGrad, Random, sum, Tensor, tensor, zeros } from "../src/autograd/index.js";
+import { noGrad, Random, randn, sum, Tensor, tensor, zeros } from "../src/autograd/index.js";
 import {
   constrainPlanar,
   constrainPlanarU,
@@ -18,6 +18,7 @@ import {
   solveMonotone,
 } from "../src/flows/index.js";
 import { SLACK_FLOOR } from "../src/kernels/index.js";
+import { freeEnergy } from "../src/models/index.js";
 import { exactOnePlusDot, expectClose, expectGradcheck, knownDeterminants, randomTensor } from "./helpers.js";
 
 const rng = new Random(2024);
@@ -354,5 +355,71 @@ describe("bad input names the layer and the problem", () => {
       expect(slack.item()).toBeGreaterThan(0); // 1 + wᵀû > 0
       expect(Number.isFinite(l.forward(zeros([1, 2])).logAbsDet.item())).toBe(true);
     }
+  });
+});
+
+describe("float32 layers and caller-given base draws", () => {
+  const z64 = T([16, 3]);
+  const z32 = z64.astype("float32");
+  for (const implementation of ["fused", "composed"] as const) {
+    it(`PlanarFlow and RadialFlow hold float32 parameters (${implementation}) and agree with float64 to float32 rounding`, () => {
+      for (const make of [
+        (dtype: "float32" | "float64") => new PlanarFlow(3, { random: 5, dtype, implementation }),
+        (dtype: "float32" | "float64") =>
+          new RadialFlow(3, { random: 6, alpha: 0.3, beta: 0.2, dtype, implementation }),
+      ]) {
+        const f32 = make("float32");
+        const f64 = make("float64");
+        expect(f32.parameters().every((p) => p.dtype === "float32")).toBe(true);
+        const a = f32.forward(z32);
+        const b = f64.forward(z64);
+        expect(a.z.dtype).toBe("float32");
+        expect(a.logAbsDet.dtype).toBe("float32");
+        // float32 keeps about 7 digits: a few ulps of each value, well below float64's agreement.
+        expectClose(a.z.astype("float64").data, b.z.data, 1e-5, 1e-5);
+        expectClose(a.logAbsDet.astype("float64").data, b.logAbsDet.data, 1e-5, 1e-5);
+        a.z.sum().add(a.logAbsDet.sum()).backward();
+        for (const p of f32.parameters()) {
+          expect(p.grad!.dtype).toBe("float32");
+          expect(Array.from(p.grad!.data).every(Number.isFinite)).toBe(true);
+        }
+      }
+    });
+  }
+  it("a float32 layer refuses float64 points, naming both dtypes", () => {
+    expect(() => new PlanarFlow(3, { dtype: "float32" }).forward(z64)).toThrow(/float64.*float32|float32.*float64/);
+    expect(() => new PlanarFlow(3, { dtype: "int8" as never })).toThrow(
+      /PlanarFlow: dtype must be "float32" or "float64"/,
+    );
+  });
+  it("FlowDistribution takes its flow's dtype, samples in it, and its log-density matches through the inverse", () => {
+    const q = new FlowDistribution(new Sequential([new PlanarFlow(2, { random: 1, dtype: "float32" })]));
+    expect(q.mean.dtype).toBe("float32");
+    const s = q.sample(5, 3);
+    expect(s.z.dtype).toBe("float32");
+    expectClose(q.logProb(s.z.detach()).data, s.logProb.data, 1e-4, 1e-4);
+  });
+  it("freeEnergy on the caller's base draws equals freeEnergy drawing the same numbers itself", () => {
+    const q = new FlowDistribution(new PlanarFlow(2, { random: 4 }));
+    const U = (z: Tensor) => z.square().sum(1);
+    const drawn = freeEnergy(q, U, 50, 0.7, new Random(9)).item();
+    const eps = randn([50, 2], { random: new Random(9) });
+    expect(freeEnergy(q, U, 50, 0.7, eps).item()).toBe(drawn);
+    // By hand: ln N(z0; 0, I) − log|det| + β U(f(z0)), averaged.
+    const { z, logAbsDet } = q.flow.forward(eps);
+    const byHand = eps
+      .square()
+      .sum(1)
+      .mul(-0.5)
+      .sub(Math.log(2 * Math.PI))
+      .sub(logAbsDet)
+      .add(U(z).mul(0.7))
+      .mean();
+    expect(Math.abs(freeEnergy(q, U, 50, 0.7, eps).item() - byHand.item())).toBeLessThan(1e-12);
+    expect(() => freeEnergy(q, U, 40, 0.7, eps)).toThrow(/freeEnergy: n is 40 but the base draws eps have 50 rows/);
+    expect(() => q.pushForward(randn([5, 3]))).toThrow(/eps must be a tensor of shape \[n, 2\]/);
+    expect(() => q.pushForward(randn([5, 2], { dtype: "float32" }))).toThrow(
+      /eps is float32, the distribution float64/,
+    );
   });
 });

@@ -1,4 +1,5 @@
-import { Module, noGrad, type Random, randn, sum, type Tensor, tensor } from "../autograd/index.js";
+import { type DType, Module, noGrad, type Random, randn, sum, Tensor, tensor } from "../autograd/index.js";
+import { checkDType } from "../autograd/validate.js";
 import type { Flow } from "./flow.js";
 
 const LOG_2PI = Math.log(2 * Math.PI);
@@ -22,12 +23,15 @@ export class FlowDistribution extends Module {
   readonly logStd: Tensor;
   constructor(
     readonly flow: Flow,
-    options: { mean?: ArrayLike<number>; logStd?: ArrayLike<number>; fixedBase?: boolean } = {},
+    options: { mean?: ArrayLike<number>; logStd?: ArrayLike<number>; fixedBase?: boolean; dtype?: DType } = {},
   ) {
     super();
     const d = flow.dim;
-    const mean = tensor(Array.from(options.mean ?? new Array<number>(d).fill(0)));
-    const logStd = tensor(Array.from(options.logStd ?? new Array<number>(d).fill(0)));
+    // The base takes the flow's dtype unless told: a float32 flow gets a float32 base.
+    const flowDType = flow instanceof Module ? flow.parameters()[0]?.dtype : undefined;
+    const dtype = checkDType("FlowDistribution", options.dtype) ?? flowDType ?? "float64";
+    const mean = tensor(Array.from(options.mean ?? new Array<number>(d).fill(0)), { dtype });
+    const logStd = tensor(Array.from(options.logStd ?? new Array<number>(d).fill(0)), { dtype });
     if (mean.size !== d || logStd.size !== d)
       throw new Error(`FlowDistribution: base mean and logStd need ${d} values (the flow's dimension)`);
     this.mean = options.fixedBase ? mean : this.addParameter("mean", mean);
@@ -39,7 +43,22 @@ export class FlowDistribution extends Module {
   sample(n: number, random?: Random | number): { z0: Tensor; z: Tensor; logProb: Tensor } {
     if (!Number.isInteger(n) || n < 1)
       throw new Error(`FlowDistribution.sample: n must be a positive integer, got ${n}`);
-    const eps = randn([n, this.flow.dim], { random });
+    return this.pushForward(randn([n, this.flow.dim], { random, dtype: this.mean.dtype }));
+  }
+
+  /**
+   * sample() from base draws the caller gives: eps [n, D] of N(0, I) become z_0 = μ + σ·eps, then
+   * z_K = f(z_0) with ln q_K(z_K). For common random numbers across models, or draws made elsewhere.
+   */
+  pushForward(eps: Tensor): { z0: Tensor; z: Tensor; logProb: Tensor } {
+    if (!(eps instanceof Tensor) || eps.shape.length !== 2 || eps.shape[1] !== this.flow.dim || eps.shape[0]! < 1)
+      throw new Error(
+        `FlowDistribution.pushForward: eps must be a tensor of shape [n, ${this.flow.dim}] (n ≥ 1), got ${eps instanceof Tensor ? `[${eps.shape.join(", ")}]` : typeof eps}`,
+      );
+    if (eps.dtype !== this.mean.dtype)
+      throw new Error(
+        `FlowDistribution.pushForward: eps is ${eps.dtype}, the distribution ${this.mean.dtype}; convert it with astype()`,
+      );
     const z0 = eps.mul(this.logStd.exp()).add(this.mean);
     const { z, logAbsDet } = this.flow.forward(z0);
     return { z0, z, logProb: normalLogProb(z0, this.mean, this.logStd).sub(logAbsDet) };

@@ -1,4 +1,16 @@
-import { Module, noGrad, opOutput, type Random, randn, sum, Tensor, tensor, where } from "../autograd/index.js";
+import {
+  type DType,
+  Module,
+  noGrad,
+  opOutput,
+  type Random,
+  randn,
+  sum,
+  Tensor,
+  tensor,
+  where,
+} from "../autograd/index.js";
+import { checkDType } from "../autograd/validate.js";
 import { getBackend, planarSlackError, planarSlackResidual, SLACK_FLOOR } from "../kernels/index.js";
 import { checkLayerParams, checkPointShape, type Flow, FlowInputError, type FlowOutput, fusedOp } from "./flow.js";
 
@@ -310,21 +322,28 @@ export class PlanarFlow extends Module implements Flow {
       b?: number;
       random?: Random | number;
       implementation?: Implementation;
+      /** The parameters' dtype (float64 by default); the points it maps must have the same. */
+      dtype?: DType;
     } = {},
   ) {
     super();
     if (!Number.isInteger(dim) || dim < 1)
       throw new Error(`PlanarFlow: dimension must be a positive integer, got ${dim}`);
+    const dtype = checkDType("PlanarFlow", options.dtype) ?? "float64";
     const init = (name: "u" | "w", given?: ArrayLike<number>): Tensor => {
       // N(0, 0.1²), scaled on the host: parameters start on the host whatever the backend.
-      if (given === undefined) return tensor(Array.from(randn([dim], { random: options.random }).data, (v) => 0.1 * v));
+      if (given === undefined)
+        return tensor(
+          Array.from(randn([dim], { random: options.random }).data, (v) => 0.1 * v),
+          { dtype },
+        );
       if (given.length !== dim)
         throw new Error(`PlanarFlow: initial ${name} has ${given.length} values, the layer has dimension ${dim}`);
-      return tensor(Array.from(given));
+      return tensor(Array.from(given), { dtype });
     };
     this.u = this.addParameter("u", init("u", options.u));
     this.w = this.addParameter("w", init("w", options.w));
-    this.b = this.addParameter("b", tensor([options.b ?? 0]));
+    this.b = this.addParameter("b", tensor([options.b ?? 0], { dtype }));
     this.implementation = options.implementation ?? "fused";
   }
   /** û, the constrained u actually used (wᵀû > −1). */

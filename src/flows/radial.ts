@@ -1,4 +1,5 @@
-import { Module, noGrad, opOutput, type Random, randn, sum, Tensor, tensor } from "../autograd/index.js";
+import { type DType, Module, noGrad, opOutput, type Random, randn, sum, Tensor, tensor } from "../autograd/index.js";
+import { checkDType } from "../autograd/validate.js";
 import { getBackend } from "../kernels/index.js";
 import { checkLayerParams, checkPointShape, type Flow, type FlowOutput, fusedOp } from "./flow.js";
 import type { Implementation } from "./planar.js";
@@ -168,19 +169,22 @@ export class RadialFlow extends Module implements Flow {
       beta?: number;
       random?: Random | number;
       implementation?: Implementation;
+      /** The parameters' dtype (float64 by default); the points it maps must have the same. */
+      dtype?: DType;
     } = {},
   ) {
     super();
     if (!Number.isInteger(dim) || dim < 1)
       throw new Error(`RadialFlow: dimension must be a positive integer, got ${dim}`);
+    const dtype = checkDType("RadialFlow", options.dtype) ?? "float64";
     if (options.z0 !== undefined && options.z0.length !== dim)
       throw new Error(`RadialFlow: initial z0 has ${options.z0.length} values, the layer has dimension ${dim}`);
     this.z0 = this.addParameter(
       "z0",
-      options.z0 ? tensor(Array.from(options.z0)) : randn([dim], { random: options.random }),
+      options.z0 ? tensor(Array.from(options.z0), { dtype }) : randn([dim], { random: options.random, dtype }),
     );
-    this.alpha = this.addParameter("alpha", tensor([options.alpha ?? 0]));
-    this.beta = this.addParameter("beta", tensor([options.beta ?? 0]));
+    this.alpha = this.addParameter("alpha", tensor([options.alpha ?? 0], { dtype }));
+    this.beta = this.addParameter("beta", tensor([options.beta ?? 0], { dtype }));
     this.implementation = options.implementation ?? "fused";
   }
   forward(z: Tensor): FlowOutput {

@@ -4,7 +4,7 @@ import {
   type Optimizer,
   Random,
   RMSprop,
-  type Tensor,
+  Tensor,
   type TypedArray,
   tensor,
   tidy,
@@ -64,15 +64,21 @@ export function annealedBeta(step: number, annealSteps: number): number {
   return Math.min(1, 0.01 + step / annealSteps);
 }
 
-/** F = E_q0[ln q0(z0) − Σ ln|det| + β U(z_K)], estimated with n reparameterised samples. */
+/**
+ * F = E_q0[ln q0(z0) − Σ ln|det| + β U(z_K)], estimated with n reparameterised samples: drawn from
+ * `random`, or the caller's own standard-normal base draws `eps` [n, D] (pushed through the base and
+ * the flow by q.pushForward), so that several models can be scored on the same draws.
+ */
 export function freeEnergy(
   q: FlowDistribution,
   U: (z: Tensor) => Tensor,
   n: number,
   beta: number,
-  random: Random,
+  random: Random | Tensor,
 ): Tensor {
-  const { z, logProb } = q.sample(n, random);
+  if (random instanceof Tensor && random.shape[0] !== n)
+    throw new Error(`freeEnergy: n is ${n} but the base draws eps have ${random.shape[0]} rows`);
+  const { z, logProb } = random instanceof Tensor ? q.pushForward(random) : q.sample(n, random);
   return logProb.add(U(z).mul(beta)).mean();
 }
 
