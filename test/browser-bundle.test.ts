@@ -1,6 +1,6 @@
 import { builtinModules } from "node:module";
 import path from "node:path";
-import { build, type Plugin } from "vite";
+import { build, createLogger, type Plugin, type Rollup } from "vite";
 import { describe, expect, it } from "vitest";
 
 // flowgrad/autograd, /kernels, /flows and /models must bundle for the browser without any Node
@@ -37,5 +37,24 @@ describe("the browser bundle", () => {
       },
     });
     expect(pulled).toEqual([]);
+  }, 120_000);
+  it("builds the playground without warnings, with the webgpu shim in a chunk of its own, loaded only when asked", async () => {
+    const warnings: string[] = [];
+    const logger = createLogger("warn", { allowClearScreen: false });
+    logger.warn = (msg) => warnings.push(msg);
+    logger.warnOnce = (msg) => warnings.push(msg);
+    const output = (await build({
+      configFile: path.join(root, "playground/vite.config.ts"),
+      customLogger: logger,
+      logLevel: "warn",
+      build: { write: false },
+    })) as Rollup.RollupOutput | Rollup.RollupOutput[];
+    expect(warnings).toEqual([]);
+    const chunks = (Array.isArray(output) ? output : [output])
+      .flatMap((o) => o.output)
+      .filter((c) => c.type === "chunk");
+    const entry = chunks.find((c) => c.isEntry)!;
+    expect(Object.keys(entry.modules).some((m) => m.endsWith("kernels/gpu/webgpu.ts"))).toBe(false);
+    expect(chunks.some((c) => Object.keys(c.modules).some((m) => m.endsWith("kernels/gpu/webgpu.ts")))).toBe(true);
   }, 120_000);
 });

@@ -66,7 +66,6 @@ import {
   updateSpec,
   whereSpec,
 } from "./specs.js";
-import { installWebGpu } from "./webgpu.js";
 
 /** Larger arrays go to the CPU backend: gpu.js indexes in float32, exact only below 2²⁴. */
 const MAX_ELEMENTS = 1 << 24;
@@ -758,6 +757,8 @@ export async function createGpuBackend(requested: GpuMode | "auto" = "auto"): Pr
   let webgpuReason: string | null = null;
   if (requested === "webgpu") {
     try {
+      // Loaded only when asked for: a page that never uses webgpu never fetches its shim.
+      const { installWebGpu } = await import("./webgpu.js");
       adapter = await installWebGpu();
     } catch (error) {
       webgpuReason = (error as Error).message;
