@@ -85,5 +85,11 @@ describe("the packed package", () => {
     for (const sub of ["autograd", "kernels", "flows", "models"]) {
       expect(() => readFileSync(path.join(app, "node_modules/flowgrad/dist/src", sub, "index.d.ts"))).not.toThrow();
     }
+    // Source maps carry the TypeScript they map to (the package ships no src/), so a debugger
+    // steps through the real source: every map's sources have their content inlined.
+    const mapFile = path.join(app, "node_modules/flowgrad/dist/src/autograd/backward.js.map");
+    const map = JSON.parse(readFileSync(mapFile, "utf8")) as { sources: string[]; sourcesContent?: string[] };
+    expect(map.sourcesContent?.length).toBe(map.sources.length);
+    expect(map.sourcesContent![0]).toContain("export function backward");
   }, 180_000);
 });

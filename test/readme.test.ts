@@ -1,11 +1,23 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 
-// Every ```js block of README.md is run; each line with `// →` must print exactly that text.
+// Every ```js block of README.md and docs/*.md is run; each line with `// →` must print exactly that text.
 const root = path.resolve(import.meta.dirname, "..");
-const readme = readFileSync(path.join(root, "README.md"), "utf8");
-const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]!);
+const pages = [
+  "README.md",
+  ...readdirSync(path.join(root, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => `docs/${f}`),
+];
+const blocks = pages.flatMap((page) => {
+  const text = readFileSync(path.join(root, page), "utf8");
+  return [...text.matchAll(/```js\n([\s\S]*?)```/g)].map((m, k) => ({
+    page,
+    label: `${page} example ${k + 1}`,
+    code: m[1]!,
+  }));
+});
 const tmp = path.join(root, ".tmp");
 // The webgpu example runs where gpu.js's webgpu mode does (see test/webgpu.test.ts), else it is skipped with the reason.
 const { createGpuBackend } = await import("../src/kernels/gpu/backend.js");
@@ -17,17 +29,20 @@ const webgpu = await createGpuBackend("webgpu").then(
   (e: Error) => e.message,
 );
 
-describe("README examples", () => {
-  it("has examples", () => expect(blocks.length).toBeGreaterThanOrEqual(3));
-  blocks.forEach((code, i) => {
+describe("README and docs examples", () => {
+  it("has examples", () => {
+    expect(blocks.filter((b) => b.page === "README.md").length).toBeGreaterThanOrEqual(3);
+    expect(blocks.length).toBeGreaterThanOrEqual(10);
+  });
+  blocks.forEach(({ label, code }, i) => {
     if (webgpu && code.includes('gpuMode: "webgpu"')) {
       // Where CI asked for webgpu (FLOWGRAD_EXPECT_WEBGPU=1), not running this example is a failure.
       if (process.env.FLOWGRAD_EXPECT_WEBGPU === "1")
-        it(`example ${i + 1} needs gpu.js webgpu mode, which CI asked for`, () => expect.fail(webgpu));
-      else it.skip(`example ${i + 1} needs gpu.js webgpu mode: ${webgpu}`, () => {});
+        it(`${label} needs gpu.js webgpu mode, which CI asked for`, () => expect.fail(webgpu));
+      else it.skip(`${label} needs gpu.js webgpu mode: ${webgpu}`, () => {});
       return;
     }
-    it(`example ${i + 1} prints what it says`, async () => {
+    it(`${label} prints what it says`, async () => {
       const expected = code.split("\n").flatMap((line) => {
         const m = /console\.log\(.*\/\/ → (.*)$/.exec(line);
         return m ? [m[1]!.trim()] : [];

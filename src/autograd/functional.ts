@@ -5,7 +5,8 @@ import { shapeString } from "./shape.js";
 import { allocate, expectTensor, fromOp, Tensor } from "./tensor.js";
 import { checkFunction } from "./validate.js";
 
-type Fn = (...xs: Tensor[]) => Tensor;
+/** A function of tensors to one tensor, the kind grad, vjp and the other transforms take. */
+export type Fn = (...xs: Tensor[]) => Tensor;
 
 export interface GradOptions {
   /**

@@ -20,6 +20,7 @@ export {
   zerosLike,
 } from "./creation.js";
 export {
+  type Fn,
   type GradOptions,
   grad,
   hessian,
@@ -40,6 +41,7 @@ export {
   isComposedPreferred,
   isCreatingGraph,
   isGradEnabled,
+  type Node,
   noGrad,
   preferComposed,
 } from "./graph.js";
@@ -97,7 +99,7 @@ export { logsumexp, max, mean, min, sum } from "./ops/reduce.js";
 export { Adam, Optimizer, RMSprop, SGD } from "./optim.js";
 export { defaultRandom, manualSeed, Random } from "./random.js";
 export { recomputedVjp } from "./recompute.js";
-export { broadcastShapes } from "./shape.js";
+export { type Axis, broadcastShapes } from "./shape.js";
 export { Storage } from "./storage.js";
 export {
   allocate,

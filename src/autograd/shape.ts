@@ -55,3 +55,6 @@ export function normalizeAxes(op: string, axis: number | readonly number[] | und
   if (new Set(axes).size !== axes.length) throw new Error(`${op}: repeated axis in [${list.join(", ")}]`);
   return axes.sort((a, b) => a - b);
 }
+
+/** One axis or several, negative counting from the end (−1 is the last). */
+export type Axis = number | readonly number[];

@@ -5,7 +5,7 @@ import * as ew from "./ops/elementwise.js";
 import * as la from "./ops/linalg.js";
 import * as mv from "./ops/movement.js";
 import * as rd from "./ops/reduce.js";
-import { shapeString, sizeOf } from "./shape.js";
+import { type Axis, shapeString, sizeOf } from "./shape.js";
 import { Storage } from "./storage.js";
 import { checkShape, describe } from "./validate.js";
 
@@ -13,7 +13,6 @@ export type { DType, TypedArray };
 export type NestedArray = number | NestedArray[];
 /** Where an op takes a tensor it also takes a plain number, made a scalar tensor of the other input's dtype. */
 export type TensorLike = Tensor | number;
-type Axis = number | readonly number[];
 
 export function allocate(dtype: DType, size: number): TypedArray {
   return dtype === "float64" ? new Float64Array(size) : new Float32Array(size);

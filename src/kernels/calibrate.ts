@@ -46,7 +46,8 @@ const ELEMENTWISE_CHAIN = ELEMENTWISE_OPS.length;
 const MATMUL_CHAIN = 2;
 
 /** A backend with gpu.js underneath: its kernels, and device-resident kernels where the mode has them. */
-type GpuLike = Backend & { info: Pick<GpuInfo, "gpuMode" | "kernelClass" | "adapter"> };
+/** A gpu.js backend as calibration sees it: the kernels and what runs them. */
+export type GpuLike = Backend & { info: Pick<GpuInfo, "gpuMode" | "kernelClass" | "adapter"> };
 
 /**
  * The threshold a set of rows of one kind supports: the least work from which gpu.js won at every

@@ -10,7 +10,14 @@ export {
   PROVISIONAL_THRESHOLD_MODES,
   parseAutoThreshold,
 } from "./auto.js";
-export { type CalibrateOptions, type Calibration, type CalibrationRow, calibrateAuto, crossover } from "./calibrate.js";
+export {
+  type CalibrateOptions,
+  type Calibration,
+  type CalibrationRow,
+  calibrateAuto,
+  crossover,
+  type GpuLike,
+} from "./calibrate.js";
 export {
   type CalibrationStore,
   calibrationFile,

@@ -1,11 +1,9 @@
 import { getBackend, isDeviceArray, type KernelInput, type ReduceOp } from "../../kernels/index.js";
-import { normalizeAxes, sizeOf } from "../shape.js";
+import { type Axis, normalizeAxes, sizeOf } from "../shape.js";
 import { Storage } from "../storage.js";
 import { allocate, expectTensor, fromOp, type Tensor, type TypedArray } from "../tensor.js";
 import { add, div, eq, exp, log, mul, neg, sub, where } from "./elementwise.js";
 import { broadcastTo, reshape } from "./movement.js";
-
-type Axis = number | readonly number[];
 
 /** The kept-dims shape: reduced axes become 1. */
 function keptShape(shape: readonly number[], axes: number[]): number[] {

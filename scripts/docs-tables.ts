@@ -1,0 +1,283 @@
+// The result tables of README.md and docs/*.md, generated from the committed results JSON, so text
+// and numbers cannot drift apart. A page marks each table with
+//   <!-- table: NAME -->  …  <!-- /table -->
+// and `npm run docs` rewrites what is between the markers; test/docs.test.ts fails when they differ.
+
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { markdownTable, type Row } from "../bench/harness.js";
+import { logdetFigure } from "../bench/plot.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: results files are read as written; each table names the fields it uses
+type Json = Record<string, any>;
+
+const TARGETS = ["U1", "U2", "U3", "U4"];
+
+function read(root: string, file: string): Json {
+  return JSON.parse(readFileSync(path.join(root, file), "utf8")) as Json;
+}
+
+/** Milliseconds as µs, ms or s, the benchmarks' format. */
+function time(ms: number): string {
+  if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
+  return ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(1)} µs`;
+}
+
+const pm = (value: number, se: number, digits = 4) => `${value.toFixed(digits)} ± ${se.toFixed(digits)}`;
+
+function table(header: string[], align: string[], rows: string[][]): string {
+  return [`| ${header.join(" | ")} |`, `|${align.join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+}
+
+// ---- the paper's experiments -------------------------------------------------------------------
+
+function figure3(root: string): string {
+  const { records } = read(root, "results/figure3/summary.json");
+  const Ks = [...new Set(records.map((r: Json) => r.K as number))] as number[];
+  const rows = TARGETS.map((t) => [
+    t,
+    ...Ks.map((K) => {
+      const r = records.find((x: Json) => x.target === t && x.K === K);
+      return r ? pm(r.kl.kl, r.kl.standardError) : "—";
+    }),
+  ]);
+  return table(["target", ...Ks.map((K) => `K = ${K}`)], ["---", ...Ks.map(() => "---:")], rows);
+}
+
+function flows2d(root: string): string {
+  const fitRecord = (dir: string, t: string, suffix: string) => read(root, `results/${dir}/${t}-${suffix}.json`);
+  const langevin = (t: string) => read(root, `results/langevin/${t}-langevin-mala.json`);
+  const planar = fitRecord("planar-K32", "U1", "planar-K32");
+  const cnf = fitRecord("cnf", "U1", "cnf-K16");
+  const ham = fitRecord("hamiltonian", "U1", "hamiltonian-K5");
+  const lan = langevin("U1");
+  const last = lan.rows.at(-1);
+  const secs = (r: Json) => `${Math.round(r.seconds)} s`;
+  const rows = TARGETS.map((t) => {
+    const p = fitRecord("planar-K32", t, "planar-K32");
+    const c = fitRecord("cnf", t, "cnf-K16");
+    const h = fitRecord("hamiltonian", t, "hamiltonian-K5");
+    const l = langevin(t);
+    const end = l.rows.at(-1).ksd;
+    return [
+      t,
+      `${pm(p.kl.kl, p.kl.standardError)} (${secs(p)})`,
+      `${pm(c.kl.kl, c.kl.standardError)} (${secs(c)})`,
+      `≤ ${pm(h.kl.kl, h.kl.standardError)} (${secs(h)})`,
+      `${pm(end.squared, end.standardError)} (${pm(l.exactSamples.squared, l.exactSamples.standardError)}; ${secs(l)})`,
+    ];
+  });
+  const hidden = (cnf.command as string).match(/--K (\d+)/)?.[1] ?? "?";
+  rows.push([
+    "parameters",
+    `${planar.parameters}`,
+    `${cnf.parameters}`,
+    `${ham.parameters}`,
+    `none (${lan.particles.toLocaleString("en")} particles)`,
+  ]);
+  rows.push([
+    "evaluations per sample batch",
+    `${planar.K} layers`,
+    `${cnf.fieldEvaluations} of the field (${cnf.cnf.solver.toUpperCase()}, ${cnf.cnf.steps} steps; ${cnf.cnf.trace === "exact" ? "exact trace: 2 products each" : "Hutchinson's trace: 1 product each"})`,
+    `${2 * ham.K} gradients of U`,
+    `${lan.steps.toLocaleString("en")} gradients of U`,
+  ]);
+  return table(
+    [
+      "target",
+      `planar K = ${planar.K} (${planar.steps.toLocaleString("en")} steps)`,
+      `CNF, MLP 3-${hidden}-${hidden}-2 (${cnf.steps.toLocaleString("en")} steps)`,
+      `Hamiltonian K = ${ham.K} (${ham.steps.toLocaleString("en")} steps; on (z, ρ), an upper bound)`,
+      `Langevin (MALA), t = ${last.time}: KSD², not a KL (exact samples: the floor)`,
+    ],
+    ["---", "---:", "---:", "---:", "---:"],
+    rows,
+  );
+}
+
+function langevinTable(root: string, kind: "ula" | "mala"): string {
+  const runs = TARGETS.map((t) => read(root, `results/langevin/${t}-langevin-${kind}.json`));
+  const rows = runs[0]!.rows.map((row: Json, i: number) => [
+    `${row.time}`,
+    ...runs.map((r) => pm(r.rows[i].ksd.squared, r.rows[i].ksd.standardError)),
+  ]);
+  rows.push(["exact samples of p", ...runs.map((r) => pm(r.exactSamples.squared, r.exactSamples.standardError))]);
+  return table(["t", ...TARGETS], ["---:", ...TARGETS.map(() => "---:")], rows);
+}
+
+function mnist(root: string): string {
+  const records = [
+    ...read(root, "results/vae-readout/vae-planar-L1.json").records,
+    ...read(root, "results/vae-readout-K40/vae-planar-L1.json").records,
+  ] as Json[];
+  const paper: Record<number, string> = { 0: "89.9", 10: "87.5", 40: "85.7" };
+  return table(
+    [
+      "posterior q(z\\|x)",
+      "K",
+      "test −ELBO (nats)",
+      "test −ln p(x) (nats)",
+      "± s.e.",
+      "paper's −ln p(x)",
+      "train time",
+      "eval time",
+    ],
+    ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"],
+    records.map((r) => [
+      r.K === 0 ? "diagonal Gaussian" : `+ ${r.flow} flow`,
+      `${r.K}`,
+      r.negativeElbo.toFixed(2),
+      r.negLogLikelihood.toFixed(2),
+      r.standardError.toFixed(2),
+      paper[r.K] ?? "—",
+      `${Math.round(r.trainSeconds)} s`,
+      `${Math.round(r.evalSeconds)} s`,
+    ]),
+  );
+}
+
+// ---- benchmarks --------------------------------------------------------------------------------
+
+const LOGDET_PATHS = ["planar analytic", "radial analytic", "baseline total", "baseline Jacobian", "baseline LU"];
+
+function logdet(root: string, K: number): string {
+  const { points, slopes, stoppedAfterD } = read(root, "results/logdet-bench.json");
+  const dims = [...new Set(points.filter((p: Json) => p.K === K).map((p: Json) => p.D as number))] as number[];
+  const at = (p: string, D: number) => points.find((q: Json) => q.path === p && q.K === K && q.D === D);
+  const lines = [
+    table(
+      ["D", ...LOGDET_PATHS],
+      ["---:", ...LOGDET_PATHS.map(() => "---:")],
+      dims.map((D) => [`${D}`, ...LOGDET_PATHS.map((p) => (at(p, D) ? time(at(p, D).meanMs) : "—"))]),
+    ),
+    "",
+  ];
+  for (const p of LOGDET_PATHS) {
+    const s = slopes[`${p} K=${K}`];
+    if (s !== undefined) lines.push(`- slope of log time vs log D for D ≥ 64, ${p}: **${s.toFixed(2)}**`);
+  }
+  for (const D of [128, 512]) {
+    const base = at("baseline total", D);
+    const ana = at("planar analytic", D);
+    if (base && ana)
+      lines.push(`- D = ${D}: baseline / planar analytic = **${Math.round(base.meanMs / ana.meanMs)}×**`);
+  }
+  for (const p of LOGDET_PATHS) {
+    const D = stoppedAfterD[`${p} K=${K}`];
+    if (D !== undefined) lines.push(`- ${p} stopped after D = ${D} (its next size would take too long)`);
+  }
+  return lines.join("\n");
+}
+
+function logdetGpu(root: string): string {
+  const modes = ["headlessgl", "webgpu"].map((m) => ({ m, r: read(root, `results/logdet-bench-gpu-${m}.json`) }));
+  const paths = ["planar analytic", "baseline total", "baseline LU"];
+  const dims = [...new Set(modes[0]!.r.points.filter((p: Json) => p.K === 1).map((p: Json) => p.D as number))];
+  const cell = (r: Json, p: string, D: number) => {
+    const pt = r.points.find((q: Json) => q.path === p && q.K === 1 && q.D === D);
+    return pt ? time(pt.meanMs) : "—";
+  };
+  const label = (m: string) => (m === "webgpu" ? "webgpu (lavapipe)" : m);
+  return table(
+    ["D", ...modes.flatMap(({ m }) => paths.map((p, i) => (i === 0 ? `${label(m)}: ${p}` : p)))],
+    ["---:", ...modes.flatMap(() => paths.map(() => "---:"))],
+    (dims as number[]).map((D) => [`${D}`, ...modes.flatMap(({ r }) => paths.map((p) => cell(r, p, D)))]),
+  );
+}
+
+/** A suite's rows as the benchmark printed them (bench/harness.ts), optionally only those matching. */
+function benchRows(root: string, file: string, keep: (r: Row) => boolean = () => true): string {
+  return markdownTable((read(root, file).rows as Row[]).filter(keep));
+}
+
+function higherOrder(root: string): string {
+  const { rows } = read(root, "results/higher-order-bench.json");
+  const workloads = [
+    ...new Set((rows as Row[]).filter((r) => r.name.endsWith(": hvp")).map((r) => r.name.slice(0, -5))),
+  ];
+  const mean = (name: string) => (rows as Row[]).find((r) => r.name === name)!.meanMs;
+  return table(
+    ["function of x", "gradient", "hvp", "hvp / gradient"],
+    ["---", "---:", "---:", "---:"],
+    workloads.map((w) => {
+      const g = mean(`${w}: gradient`);
+      const h = mean(`${w}: hvp`);
+      return [w, time(g), time(h), `${(h / g).toFixed(2)}×`];
+    }),
+  );
+}
+
+function cnfBench(root: string): string {
+  const { rows } = read(root, "results/cnf-bench.json");
+  const dims = [...new Set((rows as Row[]).map((r) => Number(/^D=(\d+)/.exec(r.name)![1])))];
+  const mean = (D: number, trace: string) => (rows as Row[]).find((r) => r.name === `D=${D} ${trace}`)?.meanMs;
+  return table(
+    ["D", "exact trace", "Hutchinson", "exact / Hutchinson"],
+    ["---:", "---:", "---:", "---:"],
+    dims.map((D) => {
+      const e = mean(D, "exact");
+      const h = mean(D, "hutchinson");
+      return [`${D}`, e ? time(e) : "—", h ? time(h) : "—", e && h ? `${(e / h).toFixed(1)}×` : "—"];
+    }),
+  );
+}
+
+function training(root: string): string {
+  const { rows, longRun } = read(root, "results/training-bench.json");
+  return [
+    ...(rows as Row[]).map((r) => `- ${r.name}: **${Math.round(r.opsPerSec * 100)} examples/s**`),
+    `- ${longRun.steps.toLocaleString("en")} fused planar K=32 U1 steps (N = 1000): ${Math.round(longRun.steps / longRun.seconds)} steps/s; RSS ${Math.round(longRun.rssAfterTenthMiB)} MiB after ${longRun.steps / 10} steps, peak ${Math.round(longRun.peakRssMiB)} MiB over the run`,
+  ].join("\n");
+}
+
+/** Every generated table by the name its markers use. */
+export const TABLES: Record<string, (root: string) => string> = {
+  "figure3-kl": figure3,
+  "flows-2d": flows2d,
+  "langevin-ula": (root) => langevinTable(root, "ula"),
+  "langevin-mala": (root) => langevinTable(root, "mala"),
+  mnist,
+  "logdet-K1": (root) => logdet(root, 1),
+  "logdet-K8": (root) => logdet(root, 8),
+  "logdet-gpu": logdetGpu,
+  "bench-autograd": (root) => benchRows(root, "results/autograd-bench.json"),
+  "bench-flows": (root) => benchRows(root, "results/flows-bench.json"),
+  "bench-peers": (root) => benchRows(root, "results/peers-bench.json"),
+  "bench-gpu": (root) => benchRows(root, "results/gpu-bench.json"),
+  "bench-webgpu": (root) => benchRows(root, "results/webgpu-bench.json"),
+  "bench-higher-order": higherOrder,
+  "bench-cnf": cnfBench,
+  "bench-training": training,
+};
+
+/** Figures drawn from results JSON alone (no rerun), by the file they are written to. */
+export const FIGURES: Record<string, (root: string) => string> = {
+  "docs/logdet.svg": (root) => {
+    const { N, points } = read(root, "results/logdet-bench.json");
+    return logdetFigure(N, points, 1);
+  },
+};
+
+const MARKER = /<!-- table: ([\w-]+) -->\n([\s\S]*?)<!-- \/table -->/g;
+
+/** The page with every marked table regenerated; an unknown table name is an error naming it. */
+export function renderPage(text: string, root: string, file = "page"): string {
+  return text.replace(MARKER, (_, name: string) => {
+    const make = TABLES[name];
+    if (!make) throw new Error(`${file}: unknown table "${name}"; known: ${Object.keys(TABLES).join(", ")}`);
+    return `<!-- table: ${name} -->\n${make(root)}\n<!-- /table -->`;
+  });
+}
+
+/** The names of the tables a page marks, in order. */
+export function tablesIn(text: string): string[] {
+  return [...text.matchAll(MARKER)].map((m) => m[1]!);
+}
+
+/** README.md and every Markdown page under docs/ (not the generated API reference). */
+export function pages(root: string): string[] {
+  const docs = readdirSync(path.join(root, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => path.join("docs", f));
+  return ["README.md", ...docs.sort()];
+}

@@ -1,0 +1,43 @@
+// npm run docs: regenerate the result tables in README.md and docs/*.md, and the figures drawn
+// from results alone (docs/logdet.svg), from results/*.json.
+// --check: change nothing, exit 1 naming each page whose tables differ from the JSON.
+
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { writeFileAtomic } from "../src/node/io.js";
+import { FIGURES, pages, renderPage } from "./docs-tables.js";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const check = process.argv.includes("--check");
+let stale = 0;
+for (const page of pages(root)) {
+  const file = path.join(root, page);
+  const text = readFileSync(file, "utf8");
+  const fresh = renderPage(text, root, page);
+  if (fresh === text) continue;
+  stale++;
+  if (check) console.error(`${page}: its tables differ from results/*.json (run npm run docs)`);
+  else {
+    writeFileAtomic(file, fresh);
+    console.log(`updated ${page}`);
+  }
+}
+for (const [figure, draw] of Object.entries(FIGURES)) {
+  const file = path.join(root, figure);
+  const fresh = draw(root);
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    // not drawn yet
+  }
+  if (fresh === text) continue;
+  stale++;
+  if (check) console.error(`${figure}: differs from what its results JSON draws (run npm run docs)`);
+  else {
+    writeFileAtomic(file, fresh);
+    console.log(`updated ${figure}`);
+  }
+}
+if (check && stale > 0) process.exit(1);
+if (stale === 0) console.log("every table matches results/*.json");
