@@ -115,27 +115,43 @@ describe("importance-sampled likelihood against quadrature", () => {
 
 describe("training, evaluation, saving", () => {
   const data = loadMnist();
+  /** Train briefly; the bound must fall, IS must sit below it, and a saved copy must give the same numbers. */
+  const trainsAndRoundTrips = (model: FlowVAE, trainCount: number, file: string) => {
+    const test = data.test.images.subarray(0, 50 * 784);
+    const before = evaluateVAE(model, test, 20);
+    trainVAE(model, data.train.images.subarray(0, trainCount * 784), { epochs: 2, batchSize: 50, lr: 2e-3 });
+    const after = evaluateVAE(model, test, 20);
+    expect(after.negativeElbo).toBeLessThan(before.negativeElbo - 50);
+    expect(after.negLogLikelihood).toBeLessThan(after.negativeElbo);
+    saveVAE(path.join(tmp, file), model);
+    const loaded = loadVAE(path.join(tmp, file));
+    expect(loaded.config).toEqual(model.config);
+    const x = new Tensor(test.slice(0, 5 * 784), [5, 784]);
+    expect(Array.from(loaded.negLogLikelihood(x, 10, new Random(5)))).toEqual(
+      Array.from(model.negLogLikelihood(x, 10, new Random(5))),
+    );
+    expect(Array.from(sampleDigits(loaded, 3, 1))).toEqual(Array.from(sampleDigits(model, 3, 1)));
+  };
   it("a few hundred steps lower the test bound; −ln p(x) by IS is below −ELBO; save and load round-trip", () => {
-    for (const stochasticLayers of [1, 2] as const) {
-      const model = new FlowVAE({ K: 2, latent: 8, hidden: 32, stochasticLayers, seed: 3 });
-      const test = data.test.images.subarray(0, 50 * 784);
-      const before = evaluateVAE(model, test, 20);
-      trainVAE(model, data.train.images.subarray(0, 2000 * 784), { epochs: 2, batchSize: 50, lr: 2e-3 });
-      const after = evaluateVAE(model, test, 20);
-      expect(after.negativeElbo).toBeLessThan(before.negativeElbo - 50);
-      expect(after.negLogLikelihood).toBeLessThan(after.negativeElbo);
-      const file = path.join(tmp, `m${stochasticLayers}.model.json`);
-      saveVAE(file, model);
-      const loaded = loadVAE(file);
-      const x = new Tensor(test.slice(0, 5 * 784), [5, 784]);
-      expect(Array.from(loaded.negLogLikelihood(x, 10, new Random(5)))).toEqual(
-        Array.from(model.negLogLikelihood(x, 10, new Random(5))),
+    for (const stochasticLayers of [1, 2] as const)
+      trainsAndRoundTrips(
+        new FlowVAE({ K: 2, latent: 8, hidden: 32, stochasticLayers, seed: 3 }),
+        2000,
+        `m${stochasticLayers}.model.json`,
       );
-      expect(Array.from(sampleDigits(loaded, 3, 1))).toEqual(Array.from(sampleDigits(model, 3, 1)));
-    }
   }, 120_000);
+  it("a NICE posterior trains, its −ln p(x) is below its −ELBO, and it saves and loads", () => {
+    trainsAndRoundTrips(
+      new FlowVAE({ K: 4, flow: "nice", niceHidden: [16], latent: 8, hidden: 32, seed: 3 }),
+      1000,
+      "nice.model.json",
+    );
+    expect(() => new FlowVAE({ flow: "nice", niceHidden: [0] })).toThrow(
+      /niceHidden must be a list of positive integers/,
+    );
+  }, 60_000);
   it("flows initialised at the identity: a K-layer model starts as exactly the K = 0 model", () => {
-    for (const flow of ["planar", "radial"] as const) {
+    for (const flow of ["planar", "radial", "nice"] as const) {
       const base = new FlowVAE({ inputs: 6, K: 0, latent: 5, hidden: 7, seed: 2 });
       const model = new FlowVAE({ inputs: 6, K: 4, latent: 5, hidden: 7, seed: 2, flow });
       // The same encoder, decoder and μ, log σ columns of the head; the flow columns as initialised.
@@ -155,16 +171,27 @@ describe("training, evaluation, saving", () => {
       expect(Array.from(b.logJoint.data)).toEqual(Array.from(a.logJoint.data).map((v) => expect.closeTo(v, 10)));
       // and the random start is not the identity
       const random = new FlowVAE({ inputs: 6, K: 4, latent: 5, hidden: 7, seed: 2, flow, flowInit: "random" });
-      expect(random.head.weight.data.some((v, i) => i % random.head.outFeatures >= 10 && v !== 0)).toBe(true);
+      if (flow === "nice") {
+        expect(random.head.outFeatures).toBe(10); // NICE is not amortised: the head gives only μ and log σ
+        const out = random.nice!.forward(tensor([[0.1, 0.2, 0.3, 0.4, 0.5]]));
+        expect(
+          out.z
+            .sub(tensor([[0.1, 0.2, 0.3, 0.4, 0.5]]))
+            .abs()
+            .max()
+            .item(),
+        ).toBeGreaterThan(1e-3);
+      } else expect(random.head.weight.data.some((v, i) => i % random.head.outFeatures >= 10 && v !== 0)).toBe(true);
     }
     expect(() => new FlowVAE({ flowInit: "zero" as "identity" })).toThrow(
       /flowInit must be "identity" or "random", got zero/,
     );
   });
-  it("the free energy's gradient matches central differences for every parameter (shared head, planar and radial, L = 1 and 2)", () => {
+  it("the free energy's gradient matches central differences for every parameter (shared head, planar, radial and NICE, L = 1 and 2)", () => {
     for (const [flow, stochasticLayers] of [
       ["planar", 1],
       ["radial", 1],
+      ["nice", 1],
       ["planar", 2],
     ] as const) {
       const m = new FlowVAE({
@@ -180,6 +207,10 @@ describe("training, evaluation, saving", () => {
         flowInit: "random",
       });
       m.head.weight.data.forEach((v, i, a) => (a[i] = 10 * v)); // flows well away from the identity
+      if (m.nice) {
+        expect(m.nice.parameters().length).toBeGreaterThan(0);
+        for (const p of m.nice.parameters()) p.data.forEach((v, i, a) => (a[i] = v + 0.3 * Math.sin(i + 1)));
+      }
       const x = tensor([
         [1, 0, 1, 1, 0, 0],
         [0, 1, 1, 0, 1, 1],

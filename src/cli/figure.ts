@@ -50,6 +50,7 @@ export function figureCommand(models: string[], withLangevin: boolean, out: stri
 function modelTitle(flow: string, K: number): string {
   if (flow === "cnf") return `CNF (${K} hidden)`;
   if (flow === "hamiltonian") return `Hamiltonian K = ${K}`;
+  if (flow === "nice") return `NICE k = ${K}`;
   return `${flow} K = ${K}`;
 }
 

@@ -93,9 +93,9 @@ program
   .addOption(
     new Option(
       "--flow <kind>",
-      "flow: planar or radial layers, a CNF (neural ODE), or a Hamiltonian flow (its KL is an upper bound, on (z, ρ))",
+      "flow: planar or radial layers, NICE (K coupling layers), a CNF (neural ODE), or a Hamiltonian flow (its KL is an upper bound, on (z, ρ))",
     )
-      .choices(["planar", "radial", "cnf", "hamiltonian"])
+      .choices(["planar", "radial", "nice", "cnf", "hamiltonian"])
       .default("planar"),
   )
   .option(
@@ -125,7 +125,7 @@ program
   .action(
     async (o: {
       target: TargetName;
-      flow: "planar" | "radial" | "cnf" | "hamiltonian";
+      flow: "planar" | "radial" | "nice" | "cnf" | "hamiltonian";
       K: number;
       solver: "rk4" | "dopri5";
       odeSteps: number;
@@ -224,7 +224,15 @@ program
     "train DLGMs with flow posteriors on the real MNIST digits (section 6.2) and score −ln p(x) by importance sampling",
   )
   .option("--K <list>", "flow lengths to train, comma-separated (0 = diagonal Gaussian)", intList("K", true), [10])
-  .addOption(new Option("--flow <kind>", "flow layer").choices(["planar", "radial"]).default("planar"))
+  .addOption(
+    new Option(
+      "--flow <kind>",
+      "posterior flow: planar or radial layers (amortised), or NICE coupling layers (shared; K of them, then a scaling)",
+    )
+      .choices(["planar", "radial", "nice"])
+      .default("planar"),
+  )
+  .option("--nice-hidden <list>", "NICE: hidden layer sizes of each coupling network", intList("nice-hidden"), [50])
   .addOption(
     new Option("--layers <n>", "stochastic layers (1 = VAE, 2 = DLGM with L = 2)").choices(["1", "2"]).default("1"),
   )
@@ -242,7 +250,12 @@ program
       .default("readout"),
   )
   .option("--latent <n>", "latent dimension", positiveInt("latent"), 40)
-  .option("--hidden <n>", "hidden units per layer", positiveInt("hidden"), 200)
+  .option(
+    "--hidden <n>",
+    "hidden units per layer of the encoder and decoder (the paper's 400)",
+    positiveInt("hidden"),
+    400,
+  )
   .option("--epochs <n>", "the most passes over the training digits", positiveInt("epochs"), 10)
   .option("--batch <n>", "minibatch size", positiveInt("batch"), 100)
   .option("--lr <x>", "learning rate", positiveNumber("lr"), 1e-3)
@@ -271,7 +284,8 @@ program
   .action(
     async (o: {
       K: number[];
-      flow: "planar" | "radial";
+      flow: "planar" | "radial" | "nice";
+      niceHidden: number[];
       layers: string;
       flowInit: "identity" | "random";
       flowHead: "readout" | "shared";
@@ -300,6 +314,7 @@ program
         flowHead: o.flowHead,
         latent: o.latent,
         hidden: o.hidden,
+        niceHidden: o.niceHidden,
         epochs: o.epochs,
         batch: o.batch,
         lr: o.lr,

@@ -27,6 +27,8 @@ export interface VAESettings {
   flowHead: "readout" | "shared";
   latent: number;
   hidden: number;
+  /** NICE only: hidden layer sizes of each coupling network */
+  niceHidden: number[];
   epochs: number;
   batch: number;
   lr: number;
@@ -106,6 +108,7 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
       stochasticLayers: s.layers,
       latent: s.latent,
       hidden: s.hidden,
+      niceHidden: s.niceHidden,
       seed: s.seed,
     });
     const label = `vae ${s.flow} K=${K}`;

@@ -1,4 +1,4 @@
-/** flowgrad/flows: planar and radial flows with O(D) log-dets, and the O(D³) general-Jacobian baseline. */
+/** flowgrad/flows: planar and radial flows with O(D) log-dets, NICE, continuous and Hamiltonian flows, and the O(D³) general-Jacobian baseline. */
 
 export { CNF, ContinuousFlow, type ContinuousFlowOptions, type TraceEstimator } from "./cnf.js";
 export { FlowDistribution, normalLogProb } from "./distribution.js";
@@ -13,6 +13,7 @@ export {
 } from "./flow.js";
 export { augmentedEnergy, HamiltonianFlow, type HamiltonianFlowOptions } from "./hamiltonian.js";
 export { jacobian, logAbsDet, logAbsDetJacobian } from "./jacobian.js";
+export { AdditiveCoupling, type CouplingOptions, DiagonalScaling, NICE, type NICEOptions } from "./nice.js";
 export {
   type Dopri5Options,
   dopri5,

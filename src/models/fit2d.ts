@@ -17,6 +17,7 @@ import {
   FlowInputError,
   HamiltonianFlow,
   type Implementation,
+  NICE,
   PlanarFlow,
   RadialFlow,
   Sequential,
@@ -24,7 +25,8 @@ import {
 import { fittedEnergy, type TargetName } from "./densities.js";
 import { type Loop, runLoop, runLoopAsync } from "./loop.js";
 
-export type FlowKind = "planar" | "radial";
+/** The VAE's posterior flows: planar and radial are amortised (their parameters come from the encoder), NICE is not. */
+export type FlowKind = "planar" | "radial" | "nice";
 /** The 2-D fits take the continuous and Hamiltonian flows too (the VAE's amortised flows are planar or radial). */
 export type Flow2DKind = FlowKind | "cnf" | "hamiltonian";
 /** The CNF's solver and trace for a 2-D fit (see ContinuousFlowOptions). */
@@ -51,8 +53,10 @@ export function makeFlow2D(
     // Its base is learned too (as the encoder gives q0 in Hamiltonian VAEs): leapfrog steps alone move N(0, I) little.
     return new FlowDistribution(new HamiltonianFlow(2, fittedEnergy(target), { K, random }));
   }
+  // NICE: K coupling layers, each shifting one coordinate by an MLP of the other, then the scaling.
+  if (kind === "nice") return new FlowDistribution(new NICE(2, K, { hidden: [32, 32], random }), { fixedBase: true });
   if (kind !== "planar" && kind !== "radial")
-    throw new Error(`unknown flow "${String(kind)}"; choose planar, radial, cnf or hamiltonian`);
+    throw new Error(`unknown flow "${String(kind)}"; choose planar, radial, nice, cnf or hamiltonian`);
   const layers = Array.from({ length: K }, () =>
     kind === "planar" ? new PlanarFlow(2, { random, implementation }) : new RadialFlow(2, { random, implementation }),
   );

@@ -14,7 +14,7 @@ import {
   Tensor,
   tidy,
 } from "../autograd/index.js";
-import { normalLogProb, planar, radial, SLACK_FLOOR } from "../flows/index.js";
+import { NICE, normalLogProb, planar, radial, SLACK_FLOOR } from "../flows/index.js";
 import { sampleBinary } from "./binarize.js";
 import type { FlowKind } from "./fit2d.js";
 import { type Loop, runLoop, runLoopAsync } from "./loop.js";
@@ -22,6 +22,8 @@ import { type Loop, runLoop, runLoopAsync } from "./loop.js";
 // Deep latent Gaussian models with flow posteriors (section 6.2): an encoder gives μ, log σ and
 // the parameters of K flow layers per data point (amortised, Algorithm 1); a decoder gives
 // Bernoulli logits. One stochastic layer is the VAE; two is a DLGM with L = 2.
+// NICE posteriors are not amortised: their K coupling networks (and the final scaling) are shared
+// by every digit, as in NICE itself, and act on z₀ = μ(x) + σ(x)·ε, whose μ and σ are amortised.
 
 export interface VAEConfig {
   /** Pixels per example (784 for MNIST). */
@@ -31,9 +33,11 @@ export interface VAEConfig {
   /** Dimension of z₂ when stochasticLayers = 2. */
   latent2: number;
   hidden: number;
-  /** Flow layers in q(z|x); 0 is the diagonal-Gaussian DLGM. */
+  /** Flow layers in q(z|x) (NICE: coupling layers); 0 is the diagonal-Gaussian DLGM. */
   K: number;
   flow: FlowKind;
+  /** NICE only: hidden layer sizes of each coupling network (one layer of 50 units by default). */
+  niceHidden: readonly number[];
   stochasticLayers: 1 | 2;
   seed: number;
   /**
@@ -57,6 +61,7 @@ export const DEFAULT_VAE: VAEConfig = {
   hidden: 200,
   K: 10,
   flow: "planar",
+  niceHidden: [50],
   stochasticLayers: 1,
   seed: 0,
   flowInit: "identity",
@@ -90,6 +95,8 @@ export class FlowVAE extends Module {
   readonly decoder: MLP;
   readonly prior: MLP | null;
   readonly upper: MLP | null;
+  /** The NICE posterior's flow (flow "nice", K > 0), shared by every data point. */
+  readonly nice: NICE | null;
   constructor(config: Partial<VAEConfig> = {}) {
     super();
     this.config = { ...DEFAULT_VAE, ...config };
@@ -99,8 +106,10 @@ export class FlowVAE extends Module {
         throw new Error(`FlowVAE: ${key} must be a positive integer, got ${c[key]}`);
     }
     if (!Number.isInteger(c.K) || c.K < 0) throw new Error(`FlowVAE: K must be a non-negative integer, got ${c.K}`);
-    if (c.flow !== "planar" && c.flow !== "radial")
-      throw new Error(`FlowVAE: unknown flow "${String(c.flow)}"; choose planar or radial`);
+    if (c.flow !== "planar" && c.flow !== "radial" && c.flow !== "nice")
+      throw new Error(`FlowVAE: unknown flow "${String(c.flow)}"; choose planar, radial or nice`);
+    if (!Array.isArray(c.niceHidden) || !c.niceHidden.every((h) => Number.isInteger(h) && h >= 1))
+      throw new Error(`FlowVAE: niceHidden must be a list of positive integers, got ${JSON.stringify(c.niceHidden)}`);
     if (c.flowHead !== "readout" && c.flowHead !== "shared")
       throw new Error(`FlowVAE: flowHead must be "readout" or "shared", got ${String(c.flowHead)}`);
     if (c.flowInit !== "identity" && c.flowInit !== "random")
@@ -126,6 +135,17 @@ export class FlowVAE extends Module {
         : null;
     // Layers that output means and log σ start small, so every Gaussian starts near N(·, I): with
     // full-size weights, log σ of one layer feeds the next and exp(log σ) can overflow at step 0.
+    this.nice =
+      c.flow === "nice" && c.K > 0
+        ? this.addModule(
+            "nice",
+            new NICE(c.latent, c.K, {
+              hidden: c.niceHidden,
+              random,
+              init: c.flowInit === "identity" ? "identity" : "random",
+            }),
+          )
+        : null;
     const outputLayers = [this.head, this.prior?.layers.at(-1), this.upper?.layers.at(-1)];
     for (const layer of outputLayers) if (layer) layer.weight.data.forEach((v, i, a) => (a[i] = 0.1 * v));
     if (c.flowInit === "identity") this.startFlowsAtIdentity();
@@ -144,6 +164,7 @@ export class FlowVAE extends Module {
       width = this.head.outFeatures;
     const weight = this.head.weight.data,
       bias = this.head.bias.data;
+    if (per === 0) return; // NICE: its couplings start at the identity themselves
     for (let k = 0; k < c.K; k++) {
       const offset = 2 * d + k * per;
       for (let row = 0; row < c.hidden; row++) weight.fill(0, row * width + offset, row * width + offset + per);
@@ -156,9 +177,11 @@ export class FlowVAE extends Module {
     }
   }
 
+  /** Head outputs per flow layer: planar (u, w, b), radial (z0, α̃, β̃); none for NICE (not amortised). */
   private flowParamsPerLayer(): number {
     const d = this.config.latent;
-    return this.config.flow === "planar" ? 2 * d + 1 : d + 2; // (u, w, b) or (z0, α̃, β̃)
+    if (this.config.flow === "nice") return 0;
+    return this.config.flow === "planar" ? 2 * d + 1 : d + 2;
   }
 
   /** One reparameterised draw per row of x ([B, inputs] in {0, 1}). */
@@ -167,9 +190,10 @@ export class FlowVAE extends Module {
       d = c.latent;
     const hidden = this.encoder.forward(x).softplus();
     const flowSizes: number[] = [];
-    for (let k = 0; k < c.K; k++) flowSizes.push(...(c.flow === "planar" ? [d, d, 1] : [d, 1, 1]));
+    if (c.flow !== "nice")
+      for (let k = 0; k < c.K; k++) flowSizes.push(...(c.flow === "planar" ? [d, d, 1] : [d, 1, 1]));
     let mean: Tensor, logStd: Tensor, flowParams: Tensor[];
-    if (c.K > 0 && c.flowHead === "readout") {
+    if (flowSizes.length > 0 && c.flowHead === "readout") {
       // The head's flow columns read the encoder's features without sending gradient back into them.
       const F = c.K * this.flowParamsPerLayer();
       const [wGauss, wFlow] = split(this.head.weight, [2 * d, F], 1) as [Tensor, Tensor];
@@ -186,7 +210,12 @@ export class FlowVAE extends Module {
     const eps = randn([x.shape[0]!, d], { random, dtype: x.dtype });
     let z = eps.mul(logStd.exp()).add(mean);
     let logQ = normalLogProb(z, mean, logStd);
-    for (let k = 0; k < c.K; k++) {
+    if (this.nice) {
+      const out = this.nice.forward(z);
+      z = out.z;
+      logQ = logQ.sub(out.logAbsDet);
+    }
+    for (let k = 0; k < flowParams.length / 3; k++) {
       const [p1, p2, p3] = flowParams.slice(3 * k, 3 * k + 3) as [Tensor, Tensor, Tensor];
       const out =
         c.flow === "planar"

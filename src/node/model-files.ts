@@ -34,7 +34,7 @@ export function loadFlow2D(file: string): { q: FlowDistribution; target: TargetN
   if (
     m?.kind !== "flowgrad.flow2d" ||
     !TARGETS.includes(m.target as TargetName) ||
-    !["planar", "radial", "cnf", "hamiltonian"].includes(m.flow as string) ||
+    !["planar", "radial", "nice", "cnf", "hamiltonian"].includes(m.flow as string) ||
     !Number.isInteger(m.K) ||
     (m.K as number) < 1
   ) {
