@@ -7,7 +7,7 @@ import { jacobian, logAbsDet, planar } from "../src/flows/index.js";
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
 import type { GpuMode } from "../src/kernels/gpu/load.js";
 import {
-  BINARY_EXPRESSIONS,
+  BINARY,
   type BinaryOp,
   backendInfo,
   cpuBackend,
@@ -16,7 +16,7 @@ import {
   loadedGpuBackend,
   machineKey,
   setBackend,
-  UNARY_EXPRESSIONS,
+  UNARY,
   type UnaryOp,
   withCalibration,
 } from "../src/kernels/index.js";
@@ -107,7 +107,7 @@ for (const mode of modes) {
     });
     it("every unary op", () => {
       const x = rand(5000, 0.05, 3); // in every op's domain (log, sqrt, reciprocal)
-      for (const op of Object.keys(UNARY_EXPRESSIONS) as UnaryOp[]) {
+      for (const op of Object.keys(UNARY) as UnaryOp[]) {
         const g = new Float64Array(x.length),
           c = new Float64Array(x.length);
         backend.unary(op, x, g);
@@ -132,7 +132,7 @@ for (const mode of modes) {
           [3, 1, 5],
         ],
       ];
-      for (const op of Object.keys(BINARY_EXPRESSIONS) as BinaryOp[]) {
+      for (const op of Object.keys(BINARY) as BinaryOp[]) {
         for (const [as, bs] of cases) {
           const shape = ag.broadcastShapes("test", as, bs);
           const a = Float64Array.from(

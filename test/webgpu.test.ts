@@ -5,14 +5,14 @@ import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js
 import type { BufferArray } from "../src/kernels/gpu/device-arrays.js";
 import {
   autoBackend,
-  BINARY_EXPRESSIONS,
+  BINARY,
   type BinaryOp,
   backendInfo,
   cpuBackend,
   type DeviceArray,
   initBackend,
   setBackend,
-  UNARY_EXPRESSIONS,
+  UNARY,
   type UnaryOp,
 } from "../src/kernels/index.js";
 import {
@@ -102,7 +102,7 @@ if (typeof backend === "string") {
 
     it("every unary op, over more than one output row (W = 4096)", async () => {
       const x = rand(9000, 0.05, 3); // in every op's domain (log, sqrt, reciprocal)
-      for (const op of Object.keys(UNARY_EXPRESSIONS) as UnaryOp[]) {
+      for (const op of Object.keys(UNARY) as UnaryOp[]) {
         const c = new Float32Array(x.length);
         cpuBackend.unary(op, x, c);
         expectFloat32Close(await read(r.unary(op, x, x.length)), c);
@@ -126,7 +126,7 @@ if (typeof backend === "string") {
           [3, 1, 5],
         ],
       ];
-      for (const op of Object.keys(BINARY_EXPRESSIONS) as BinaryOp[]) {
+      for (const op of Object.keys(BINARY) as BinaryOp[]) {
         for (const [as, bs] of cases) {
           const shape = ag.broadcastShapes("test", as, bs);
           const x = rand(sizeOf(as), 0.5, 2),

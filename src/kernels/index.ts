@@ -31,7 +31,15 @@ export {
 } from "./calibration-store.js";
 export { planarSlackError, planarSlackResidual, SLACK_FLOOR } from "./cpu/flows.js";
 export { cpuBackend } from "./cpu/index.js";
-export { BINARY_EXPRESSIONS, UNARY_EXPRESSIONS } from "./elementwise.js";
+export {
+  BINARY,
+  type BinaryKernel,
+  type BinaryLoop,
+  UNARY,
+  type UnaryKernel,
+  type UnaryLoop,
+  type Walk,
+} from "./elementwise.js";
 export type { GpuBackend } from "./gpu/backend.js";
 export type { GpuInfo, GpuMode } from "./gpu/load.js";
 export {

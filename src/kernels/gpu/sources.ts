@@ -1,7 +1,7 @@
 // gpu.js kernel sources, generated per op and shape signature. Each kernel writes a 2-D output of
 // width W (≤ 4096, under GL's 16384 texture side) so that the flat index is y·W + x; loop bounds and
 // sizes are constants, never arguments (gpu.js caps argument-bound loops at 1000 iterations).
-import { BINARY_EXPRESSIONS, UNARY_EXPRESSIONS } from "../elementwise.js";
+import { BINARY, UNARY } from "../elementwise.js";
 import type { BinaryOp, ReduceOp, Shape, UnaryOp, UpdateRule } from "../types.js";
 
 export const MAX_WIDTH = 4096;
@@ -24,15 +24,11 @@ export function shiftInputs(source: string, offsets: number[]): string {
   return out;
 }
 
-/**
- * tanh in a kernel. gpu.js's GL tanh returns NaN once e^{2x} overflows float32 (x above ~44); in
- * float32 tanh is ±1 beyond |x| ≈ 9.1 anyway, so clamping the argument to ±15 changes no value.
- */
-const tanh = (x: string): string => `Math.tanh(Math.min(Math.max(${x}, -15), 15))`;
+/** tanh of an expression in a kernel: UNARY.tanh's gpu.js form (with its clamp), applied to `arg`. */
+const tanh = (arg: string): string => UNARY.tanh.gpu.replace(/\bx\b/g, `(${arg})`);
 
 export function unarySource(op: UnaryOp): string {
-  const expression = op === "tanh" ? tanh("x") : UNARY_EXPRESSIONS[op];
-  return `function (X) { ${flatIndex} if (i >= this.constants.n) { return 0; } const x = X[i]; return ${expression}; }`;
+  return `function (X) { ${flatIndex} if (i >= this.constants.n) { return 0; } const x = X[i]; return ${UNARY[op].gpu}; }`;
 }
 
 /**
@@ -46,7 +42,7 @@ export function binarySource(op: BinaryOp, shape: number[], aStrides: number[], 
       `c = rest % ${shape[d]}; rest = Math.floor(rest / ${shape[d]}); ia += c * ${aStrides[d]}; ib += c * ${bStrides[d]};`,
     );
   }
-  return `function (A, B) { ${flatIndex} if (i >= this.constants.n) { return 0; } let rest = i; let c = 0; let ia = 0; let ib = 0; ${lines.join(" ")} const a = A[ia]; const b = B[ib]; return ${BINARY_EXPRESSIONS[op]}; }`;
+  return `function (A, B) { ${flatIndex} if (i >= this.constants.n) { return 0; } let rest = i; let c = 0; let ia = 0; let ib = 0; ${lines.join(" ")} const a = A[ia]; const b = B[ib]; return ${BINARY[op].gpu}; }`;
 }
 
 /** where(cond, a, b), all of one length. */
@@ -205,7 +201,7 @@ function pointSumSource(
 const constraintRow = (alsoInLoop = ""): string => `const o = p * this.constants.d;
     let wu = 0; let ww = 0; let gc = 0;
     for (let q = 0; q < this.constants.d; q++) { wu += Wt[o + q] * U[o + q]; ww += Wt[o + q] * Wt[o + q]; ${alsoInLoop} }
-    const x = wu; const sp = ${UNARY_EXPRESSIONS.softplus} + this.constants.floor;
+    const x = wu; const sp = ${UNARY.softplus.gpu} + this.constants.floor;
     let safe = 1; let slack = 1; let live = 0; if (ww > 0) { safe = ww; slack = sp; live = 1; } const c = (sp - 1 - wu) / safe;`;
 
 /**
@@ -227,7 +223,7 @@ export function planarConstraintSource(rows: number, d: number): string {
 /** Its backward, one kernel: dL/du then dL/dw, both [rows, D] (the formulas of planarConstraintBackward). */
 export function planarConstraintBackwardSource(rows: number, d: number): string {
   const body = `${constraintRow("gc += GU[o + q] * Wt[o + q];")}
-    const sigma = ${UNARY_EXPRESSIONS.sigmoid};
+    const sigma = ${UNARY.sigmoid.gpu};
     let dcdww = 0; if (ww > 0) { dcdww = -(c / ww); }
     const gwu = (gc * (sigma - 1)) / safe + GS[p] * sigma * live;`;
   return packedSource(
