@@ -15,9 +15,9 @@ import {
   radial,
   radialInverse,
   Sequential,
+  SLACK_FLOOR,
   solveMonotone,
 } from "../src/flows/index.js";
-import { SLACK_FLOOR } from "../src/kernels/index.js";
 import { freeEnergy } from "../src/models/index.js";
 import { exactOnePlusDot, expectClose, expectGradcheck, knownDeterminants, randomTensor } from "./helpers.js";
 

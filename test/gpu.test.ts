@@ -3,7 +3,17 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import * as ag from "../src/autograd/index.js";
-import { jacobian, logAbsDet, planar } from "../src/flows/index.js";
+import {
+  jacobian,
+  logAbsDet,
+  planar,
+  planarBackwardKernel,
+  planarConstraintBackwardKernel,
+  planarConstraintKernel,
+  planarForwardKernel,
+  radialBackwardKernel,
+  radialForwardKernel,
+} from "../src/flows/index.js";
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
 import type { GpuMode } from "../src/kernels/gpu/load.js";
 import {
@@ -37,6 +47,8 @@ import {
   inverseOnDevice,
   jacobianCase,
   knownDeterminants,
+  onDevice,
+  runToHost,
   secondOrderCase,
   secondOrderReference,
   tinyRegression,
@@ -258,13 +270,13 @@ for (const mode of modes) {
             c = new Float64Array(n * d),
             gl = new Float64Array(n),
             cl = new Float64Array(n);
-          if (layer === "planar") {
-            backend.planarForward(z, u, w, b, sp, n, d, perSample, g, gl);
-            cpuBackend.planarForward(z, u, w, b, sp, n, d, perSample, c, cl);
-          } else {
-            backend.radialForward(z, z0, al, ab, n, d, perSample, g, gl);
-            cpuBackend.radialForward(z, z0, al, ab, n, d, perSample, c, cl);
-          }
+          const args = { n, d, perSample };
+          const [fwd, bwd, params] =
+            layer === "planar"
+              ? [planarForwardKernel, planarBackwardKernel, [z, u, w, b, sp]]
+              : [radialForwardKernel, radialBackwardKernel, [z, z0, al, ab]];
+          [g, gl].forEach((x, k) => x.set(runToHost(backend, fwd, params, args)[k]!));
+          [c, cl].forEach((x, k) => x.set(runToHost(cpuBackend, fwd, params, args)[k]!));
           expectFloat32Close(g, c, 4);
           expectFloat32Close(gl, cl, 10); // logs of sums: absolute error ~1e-6 of their terms
           // Backward, with both output gradients, then with only one of them.
@@ -273,48 +285,11 @@ for (const mode of modes) {
             [f32(n * d), null],
             [null, f32(n)],
           ] as const) {
-            const sizes = layer === "planar" ? [n * d, pn * d, pn * d, pn, pn] : [n * d, pn * d, pn, pn];
-            const gg = sizes.map((m) => new Float64Array(m)),
-              cg = sizes.map((m) => new Float64Array(m));
-            if (layer === "planar") {
-              backend.planarBackward(
-                z,
-                u,
-                w,
-                b,
-                sp,
-                n,
-                d,
-                perSample,
-                gOut,
-                gLd,
-                gg[0]!,
-                gg[1]!,
-                gg[2]!,
-                gg[3]!,
-                gg[4]!,
-              );
-              cpuBackend.planarBackward(
-                z,
-                u,
-                w,
-                b,
-                sp,
-                n,
-                d,
-                perSample,
-                gOut,
-                gLd,
-                cg[0]!,
-                cg[1]!,
-                cg[2]!,
-                cg[3]!,
-                cg[4]!,
-              );
-            } else {
-              backend.radialBackward(z, z0, al, ab, n, d, perSample, gOut, gLd, gg[0]!, gg[1]!, gg[2]!, gg[3]!);
-              cpuBackend.radialBackward(z, z0, al, ab, n, d, perSample, gOut, gLd, cg[0]!, cg[1]!, cg[2]!, cg[3]!);
-            }
+            const gg = runToHost(backend, bwd, [...params, gOut, gLd], args),
+              cg = runToHost(cpuBackend, bwd, [...params, gOut, gLd], args);
+            expect(gg.map((x) => x.length)).toEqual(
+              layer === "planar" ? [n * d, pn * d, pn * d, pn, pn] : [n * d, pn * d, pn, pn],
+            );
             gg.forEach((x, k) => expectFloat32Close(x, cg[k]!, 20));
           }
         }
@@ -328,21 +303,16 @@ for (const mode of modes) {
         w = Float64Array.of(1.5, 0.8),
         b = Float64Array.of(0.3),
         sp = Float64Array.of(1.2);
-      const g = new Float64Array(n * d),
-        c = new Float64Array(n * d),
-        gl = new Float64Array(n),
-        cl = new Float64Array(n);
-      backend.planarForward(z, u, w, b, sp, n, d, false, g, gl);
-      cpuBackend.planarForward(z, u, w, b, sp, n, d, false, c, cl);
-      expectFloat32Close(g, c, 100);
-      expectFloat32Close(gl, cl, 10);
-      const sizes = [n * d, d, d, 1, 1],
-        gg = sizes.map((m) => new Float64Array(m)),
-        cg = sizes.map((m) => new Float64Array(m));
+      const args = { n, d, perSample: false },
+        params = [z, u, w, b, sp];
+      const [g, gl] = runToHost(backend, planarForwardKernel, params, args),
+        [c, cl] = runToHost(cpuBackend, planarForwardKernel, params, args);
+      expectFloat32Close(g!, c!, 100);
+      expectFloat32Close(gl!, cl!, 10);
       const gOut = Float64Array.from(Float32Array.from(rand(n * d))),
         gLd = Float64Array.from(Float32Array.from(rand(n)));
-      backend.planarBackward(z, u, w, b, sp, n, d, false, gOut, gLd, gg[0]!, gg[1]!, gg[2]!, gg[3]!, gg[4]!);
-      cpuBackend.planarBackward(z, u, w, b, sp, n, d, false, gOut, gLd, cg[0]!, cg[1]!, cg[2]!, cg[3]!, cg[4]!);
+      const gg = runToHost(backend, planarBackwardKernel, [...params, gOut, gLd], args),
+        cg = runToHost(cpuBackend, planarBackwardKernel, [...params, gOut, gLd], args);
       gg.forEach((x, k) => expectFloat32Close(x, cg[k]!, 1000));
     });
     it("the baseline's LU log-det: matrices of known determinant (pivoting, a zero first pivot, a singular one), on host arrays and on the device", () => {
@@ -493,7 +463,6 @@ for (const mode of modes) {
         s.release();
       });
       it("the planar constraint and its backward on textures match the CPU backend (w = 0, wᵀu ≪ −1 and ≫ 1 included)", () => {
-        const r = backend.resident!;
         for (const [rows, d] of [
           [1, 2],
           [40, 3],
@@ -501,25 +470,21 @@ for (const mode of modes) {
         ] as const) {
           const { u, w } = constraintCases(rand, Math.max(rows, 3), d);
           const n = Math.max(rows, 3);
-          const uHat = new Float32Array(n * d),
-            slack = new Float32Array(n),
-            gu = new Float32Array(n * d),
-            gw = new Float32Array(n * d);
           const gUHat = Float32Array.from(rand(n * d)),
             gSlack = Float32Array.from(rand(n));
-          cpuBackend.planarConstraint(u, w, n, d, uHat, slack);
-          cpuBackend.planarConstraintBackward(u, w, n, d, gUHat, gSlack, gu, gw);
-          const [du, ds] = r.planarConstraint!(u, w, n, d)!;
-          expectFloat32Close(du.read(), uHat, 40);
-          expectFloat32Close(ds.read(), slack, 10);
-          const [dgu, dgw] = r.planarConstraintBackward!(u, w, n, d, gUHat, gSlack)!;
-          expectFloat32Close(dgu.read(), gu, 40);
-          expectFloat32Close(dgw.read(), gw, 40);
+          const args = { rows: n, d };
+          const [uHat, slack] = runToHost(cpuBackend, planarConstraintKernel, [u, w], args);
+          const [gu, gw] = runToHost(cpuBackend, planarConstraintBackwardKernel, [u, w, gUHat, gSlack], args);
+          const [du, ds] = onDevice(backend, planarConstraintKernel, [u, w], args);
+          expectFloat32Close(du!.read(), uHat!, 40);
+          expectFloat32Close(ds!.read(), slack!, 10);
+          const [dgu, dgw] = onDevice(backend, planarConstraintBackwardKernel, [u, w, gUHat, gSlack], args);
+          expectFloat32Close(dgu!.read(), gu!, 40);
+          expectFloat32Close(dgw!.read(), gw!, 40);
           for (const x of [du, ds, dgu, dgw]) x.release();
         }
       });
       it("the fused layers' backward on textures: a shared parameter's gradient summed over n points in its kernel (n above gpu.js's 1000-iteration cap on argument-bound loops)", () => {
-        const r = backend.resident!;
         for (const [n, d] of [
           [7000, 1],
           [300, 3],
@@ -536,33 +501,13 @@ for (const mode of modes) {
             gOut = f(n * d),
             gLd = f(n);
           for (const layer of ["planar", "radial"] as const) {
-            const sizes = layer === "planar" ? [n * d, d, d, 1, 1] : [n * d, d, 1, 1];
-            const cg = sizes.map((m) => new Float64Array(m));
-            if (layer === "planar") {
-              cpuBackend.planarBackward(
-                z,
-                u,
-                w,
-                bb,
-                sp,
-                n,
-                d,
-                false,
-                gOut,
-                gLd,
-                cg[0]!,
-                cg[1]!,
-                cg[2]!,
-                cg[3]!,
-                cg[4]!,
-              );
-            } else {
-              cpuBackend.radialBackward(z, z0, al, ab, n, d, false, gOut, gLd, cg[0]!, cg[1]!, cg[2]!, cg[3]!);
-            }
-            const grads =
+            const args = { n, d, perSample: false };
+            const [kernel, inputs] =
               layer === "planar"
-                ? r.planarBackward!(z, u, w, bb, sp, n, d, false, gOut, gLd)!
-                : r.radialBackward!(z, z0, al, ab, n, d, false, gOut, gLd)!;
+                ? [planarBackwardKernel, [z, u, w, bb, sp, gOut, gLd]]
+                : [radialBackwardKernel, [z, z0, al, ab, gOut, gLd]];
+            const cg = runToHost(cpuBackend, kernel, inputs, args);
+            const grads = onDevice(backend, kernel, inputs, args);
             // A sum of n float32 shares: error up to n·2⁻²⁴ of their sizes.
             grads.forEach((t, k) => expectFloat32Close(t.read(), cg[k]!, k === 0 ? 20 : 20 * n));
             for (const t of grads) t.release();
@@ -577,7 +522,7 @@ for (const mode of modes) {
       });
       it("a kernel's several outputs are views of one texture, read right alone and as inputs to other kernels", async () => {
         await expectViewsAsInputs(
-          backend.resident!,
+          backend,
           (x) => x.readAsync(),
           (a, e) => expectFloat32Close(a, e, 10),
         );

@@ -9,6 +9,9 @@ import {
   PlanarFlow,
   type PlanarParams,
   planar,
+  planarBackwardKernel,
+  planarConstraintKernel,
+  planarForwardKernel,
   planarInverse,
   type RadialParams,
   radial,
@@ -17,12 +20,42 @@ import {
 } from "../src/flows/index.js";
 import {
   type Backend,
+  type CustomKernel,
   cpuBackend,
   type DeviceArray,
+  isDeviceArray,
+  type KernelInput,
   type ResidentKernels,
   setBackend,
   type UpdateRule,
 } from "../src/kernels/index.js";
+
+/** A custom kernel (a flow layer's) run by `backend`, its outputs as float64 host arrays (device arrays read back and released). */
+export function runToHost<A>(
+  backend: Backend,
+  kernel: CustomKernel<A>,
+  inputs: ReadonlyArray<KernelInput | null>,
+  args: A,
+): Float64Array[] {
+  return backend.run(kernel, inputs, args, "float64").map((x) => {
+    if (!isDeviceArray(x)) return x instanceof Float64Array ? x : Float64Array.from(x);
+    const values = Float64Array.from(x.read());
+    x.release();
+    return values;
+  });
+}
+
+/** A custom kernel run by a backend with device memory, whose outputs must stay on the device. */
+export function onDevice<A>(
+  backend: Backend,
+  kernel: CustomKernel<A>,
+  inputs: ReadonlyArray<KernelInput | null>,
+  args: A,
+): DeviceArray[] {
+  const out = backend.run(kernel, inputs, args, "float32");
+  expect(out.every(isDeviceArray), `${kernel.name} left the device`).toBe(true);
+  return out as DeviceArray[];
+}
 
 /** Random float64 tensor from a fixed-seed stream; `lo`/`hi` bound the values (uniform), else normal. */
 export function randomTensor(rng: Random, shape: number[], range?: [number, number]): Tensor {
@@ -264,7 +297,7 @@ export function inverseOnDevice(c: InverseCase, backend: Backend): Tensor {
  * of that length, too — gives its own values.
  */
 export async function expectViewsAsInputs(
-  r: ResidentKernels,
+  backend: Backend,
   read: (x: DeviceArray) => Promise<Float32Array>,
   close: (actual: ArrayLike<number>, expected: ArrayLike<number>) => void,
 ): Promise<void> {
@@ -273,11 +306,13 @@ export async function expectViewsAsInputs(
     rng = new Random(13);
   const u = Float32Array.from({ length: rows * d }, () => rng.normal()),
     w = Float32Array.from({ length: rows * d }, () => rng.normal());
-  const uHat = new Float64Array(rows * d),
-    slack = new Float64Array(rows);
-  cpuBackend.planarConstraint(u, w, rows, d, uHat, slack);
+  const r = backend.resident!;
+  const [uHat, slack] = runToHost(cpuBackend, planarConstraintKernel, [u, w], { rows, d }) as [
+    Float64Array,
+    Float64Array,
+  ];
   const plain = r.unary("neg", Float32Array.of(1, 2, 3), 3)!; // compiles neg for a plain array of 3
-  const [hu, hs] = r.planarConstraint!(u, w, rows, d)!;
+  const [hu, hs] = onDevice(backend, planarConstraintKernel, [u, w], { rows, d });
   close(await read(hu!), uHat);
   close(await read(hs!), slack);
   const negSlack = r.unary("neg", hs!, rows)!,
@@ -300,33 +335,14 @@ export async function expectViewsAsInputs(
     f = (m: number) => Float32Array.from({ length: m }, () => 0.5 * rng.normal());
   const sp = Float32Array.from({ length: n }, () => 0.5 + rng.uniform());
   const wide = [f(n * 3 * D), f(3 * D), f(3 * D), f(1), sp.subarray(0, 1)] as const;
-  const [fz, fld] = r.planarForward!(...wide, n, 3 * D, false)!;
+  const [fz, fld] = onDevice(backend, planarForwardKernel, wide, { n, d: 3 * D, perSample: false });
   const narrow = [f(n * D), f(n * D), f(n * D), f(n), sp, f(n * D), f(n)] as const;
-  const back = r.planarBackward!(
-    ...(narrow.slice(0, 5) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array]),
-    n,
-    D,
-    true,
-    narrow[5],
-    narrow[6],
-  )!;
-  const ld = new Float64Array(n),
-    gb = new Float64Array(n);
-  cpuBackend.planarForward(...wide, n, 3 * D, false, new Float64Array(n * 3 * D), ld);
-  const sink = (m: number) => new Float64Array(m);
-  cpuBackend.planarBackward(
-    ...(narrow.slice(0, 5) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array]),
-    n,
-    D,
-    true,
-    narrow[5],
-    narrow[6],
-    sink(n * D),
-    sink(n * D),
-    sink(n * D),
-    gb,
-    sink(n),
-  );
+  const back = onDevice(backend, planarBackwardKernel, narrow, { n, d: D, perSample: true });
+  const [, ld] = runToHost(cpuBackend, planarForwardKernel, wide, { n, d: 3 * D, perSample: false }) as [
+    Float64Array,
+    Float64Array,
+  ];
+  const gb = runToHost(cpuBackend, planarBackwardKernel, narrow, { n, d: D, perSample: true })[3]!;
   const negLd = r.unary("neg", fld!, n)!,
     negGb = r.unary("neg", back[3]!, n)!;
   close(

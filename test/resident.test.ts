@@ -4,6 +4,7 @@ import {
   autoBackend,
   type Backend,
   type CalibrationRow,
+  type CustomKernel,
   calibrateAuto,
   cpuBackend,
   crossover,
@@ -112,86 +113,24 @@ class FakeDevice {
           );
         },
       ),
-    planarConstraint: (u, w, rows, d) => {
-      const uHat = new Float32Array(rows * d),
-        slack = new Float32Array(rows);
-      cpuBackend.planarConstraint(...this.all(u, w), rows, d, uHat, slack);
-      return [new FakeArray(uHat, this), new FakeArray(slack, this)];
-    },
-    planarConstraintBackward: (u, w, rows, d, gu, gs) => {
-      const du = new Float32Array(rows * d),
-        dw = new Float32Array(rows * d);
-      cpuBackend.planarConstraintBackward(
-        ...this.all(u, w),
-        rows,
-        d,
-        gu && (this.on(gu) as Float32Array),
-        gs && (this.on(gs) as Float32Array),
-        du,
-        dw,
-      );
-      return [new FakeArray(du, this), new FakeArray(dw, this)];
-    },
-    planarForward: (z, u, w, b, sp, n, d, ps) => {
-      const out = new Float32Array(n * d),
-        ld = new Float32Array(n);
-      cpuBackend.planarForward(...this.all(z, u, w, b, sp), n, d, ps, out, ld);
-      return [new FakeArray(out, this), new FakeArray(ld, this)];
-    },
-    planarBackward: (z, u, w, b, sp, n, d, ps, g, gl) => {
-      const grads = [n * d, u.length, w.length, b.length, sp.length].map((m) => new Float32Array(m)) as [
-        Float32Array,
-        Float32Array,
-        Float32Array,
-        Float32Array,
-        Float32Array,
-      ];
-      cpuBackend.planarBackward(
-        ...this.all(z, u, w, b, sp),
-        n,
-        d,
-        ps,
-        g && (this.on(g) as Float32Array),
-        gl && (this.on(gl) as Float32Array),
-        ...grads,
-      );
-      return grads.map((x) => new FakeArray(x, this));
-    },
-    radialForward: (z, z0, al, ab, n, d, ps) => {
-      const out = new Float32Array(n * d),
-        ld = new Float32Array(n);
-      cpuBackend.radialForward(...this.all(z, z0, al, ab), n, d, ps, out, ld);
-      return [new FakeArray(out, this), new FakeArray(ld, this)];
-    },
-    radialBackward: (z, z0, al, ab, n, d, ps, g, gl) => {
-      const grads = [n * d, z0.length, al.length, ab.length].map((m) => new Float32Array(m)) as [
-        Float32Array,
-        Float32Array,
-        Float32Array,
-        Float32Array,
-      ];
-      cpuBackend.radialBackward(
-        ...this.all(z, z0, al, ab),
-        n,
-        d,
-        ps,
-        g && (this.on(g) as Float32Array),
-        gl && (this.on(gl) as Float32Array),
-        ...grads,
-      );
-      return grads.map((x) => new FakeArray(x, this));
-    },
   };
-  private all<T extends KernelInput[]>(...xs: T): { [K in keyof T]: Float32Array } {
-    return xs.map((x) => this.on(x)) as { [K in keyof T]: Float32Array };
-  }
   private make(n: number, fill: (out: Float32Array) => void): FakeArray {
     const out = new Float32Array(n);
     fill(out);
     return new FakeArray(out, this);
   }
+  /** Custom kernels (the flow layers'): their CPU loops on the device's own arrays, outputs left there. */
+  run<A>(kernel: CustomKernel<A>, inputs: ReadonlyArray<KernelInput | null>, args: A): KernelInput[] {
+    const outputs = kernel.outputs(args).map((n) => new Float32Array(n));
+    kernel.cpu(
+      inputs.map((x) => (x === null ? null : (this.on(x) as Float32Array))),
+      args,
+      outputs,
+    );
+    return outputs.map((o) => new FakeArray(o, this));
+  }
   backend(): Backend {
-    return { ...cpuBackend, name: "fake-device", resident: this.resident };
+    return { ...cpuBackend, name: "fake-device", resident: this.resident, run: (k, i, a) => this.run(k, i, a) };
   }
 }
 

@@ -1,6 +1,14 @@
 import { afterAll, describe, expect, it, vi } from "vitest";
 import * as ag from "../src/autograd/index.js";
-import { logAbsDetJacobian } from "../src/flows/index.js";
+import {
+  logAbsDetJacobian,
+  planarBackwardKernel,
+  planarConstraintBackwardKernel,
+  planarConstraintKernel,
+  planarForwardKernel,
+  radialBackwardKernel,
+  radialForwardKernel,
+} from "../src/flows/index.js";
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
 import type { BufferArray } from "../src/kernels/gpu/device-arrays.js";
 import {
@@ -42,6 +50,8 @@ import {
   inverseOnDevice,
   jacobianCase,
   knownDeterminants,
+  onDevice,
+  runToHost,
   secondOrderCase,
   secondOrderReference,
   tinyRegression,
@@ -252,38 +262,15 @@ if (typeof backend === "string") {
         const gOut = rand(n * d),
           gLd = rand(n);
         for (const layer of ["planar", "radial"] as const) {
-          const out = new Float32Array(n * d),
-            ld = new Float32Array(n);
-          const sizes = layer === "planar" ? [n * d, pn * d, pn * d, pn, pn] : [n * d, pn * d, pn, pn];
-          const cg = sizes.map((m) => new Float32Array(m));
-          let device: [DeviceArray, DeviceArray], grads: DeviceArray[];
-          if (layer === "planar") {
-            cpuBackend.planarForward(z, u, w, bb, sp, n, d, perSample, out, ld);
-            cpuBackend.planarBackward(
-              z,
-              u,
-              w,
-              bb,
-              sp,
-              n,
-              d,
-              perSample,
-              gOut,
-              gLd,
-              cg[0]!,
-              cg[1]!,
-              cg[2]!,
-              cg[3]!,
-              cg[4]!,
-            );
-            device = r.planarForward!(z, u, w, bb, sp, n, d, perSample)!;
-            grads = r.planarBackward!(z, u, w, bb, sp, n, d, perSample, gOut, gLd)!;
-          } else {
-            cpuBackend.radialForward(z, z0, al, ab, n, d, perSample, out, ld);
-            cpuBackend.radialBackward(z, z0, al, ab, n, d, perSample, gOut, gLd, cg[0]!, cg[1]!, cg[2]!, cg[3]!);
-            device = r.radialForward!(z, z0, al, ab, n, d, perSample)!;
-            grads = r.radialBackward!(z, z0, al, ab, n, d, perSample, gOut, gLd)!;
-          }
+          const args = { n, d, perSample };
+          const [fwd, bwd, params] =
+            layer === "planar"
+              ? [planarForwardKernel, planarBackwardKernel, [z, u, w, bb, sp]]
+              : [radialForwardKernel, radialBackwardKernel, [z, z0, al, ab]];
+          const [out, ld] = runToHost(cpuBackend, fwd, params, args) as [Float64Array, Float64Array];
+          const cg = runToHost(cpuBackend, bwd, [...params, gOut, gLd], args);
+          const device = onDevice(b, fwd, params, args) as [DeviceArray, DeviceArray];
+          const grads = onDevice(b, bwd, [...params, gOut, gLd], args);
           expectFloat32Close(await device[0].readAsync(), out, 4);
           expectFloat32Close(await device[1].readAsync(), ld, 10);
           // A shared parameter's gradient sums n per-point shares: error up to n·2⁻²⁴ of their sizes.
@@ -301,15 +288,21 @@ if (typeof backend === "string") {
         [300, 5],
       ] as const) {
         const { u, w } = constraintCases(rand, n, d);
-        const uHat = new Float32Array(n * d),
-          slack = new Float32Array(n),
-          gu = new Float32Array(n * d),
-          gw = new Float32Array(n * d);
         const gUHat = rand(n * d),
           gSlack = rand(n);
-        cpuBackend.planarConstraint(u, w, n, d, uHat, slack);
-        cpuBackend.planarConstraintBackward(u, w, n, d, gUHat, gSlack, gu, gw);
-        const outs = [...r.planarConstraint!(u, w, n, d)!, ...r.planarConstraintBackward!(u, w, n, d, gUHat, gSlack)!];
+        const args = { rows: n, d };
+        const [uHat, slack] = runToHost(cpuBackend, planarConstraintKernel, [u, w], args) as [
+          Float64Array,
+          Float64Array,
+        ];
+        const [gu, gw] = runToHost(cpuBackend, planarConstraintBackwardKernel, [u, w, gUHat, gSlack], args) as [
+          Float64Array,
+          Float64Array,
+        ];
+        const outs = [
+          ...onDevice(b, planarConstraintKernel, [u, w], args),
+          ...onDevice(b, planarConstraintBackwardKernel, [u, w, gUHat, gSlack], args),
+        ];
         const [du, ds, dgu, dgw] = await Promise.all(outs.map((o) => o.readAsync()));
         expectFloat32Close(du!, uHat, 40);
         expectFloat32Close(ds!, slack, 10);
@@ -321,7 +314,7 @@ if (typeof backend === "string") {
 
     it("a kernel's several outputs are views of one buffer, read right alone and as inputs to other kernels", async () => {
       await expectViewsAsInputs(
-        r,
+        b,
         (x) => x.readAsync(),
         (a, e) => expectFloat32Close(a, e, 10),
       );

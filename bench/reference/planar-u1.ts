@@ -4,7 +4,7 @@
 import type { Random } from "../../src/autograd/index.js";
 
 const LOG_2PI = Math.log(2 * Math.PI);
-const SLACK_FLOOR = 1e-8; // as in src/kernels/cpu/flows.ts
+const SLACK_FLOOR = 1e-8; // as in src/flows/planar-kernels.ts
 
 export class HandWrittenPlanarU1 {
   /** Raw parameters per layer, laid out [u0, u1, w0, w1, b] × K. */

@@ -1,6 +1,5 @@
 import {
   addN,
-  allocate,
   type DType,
   fromOpMulti,
   isComposedPreferred,
@@ -9,9 +8,8 @@ import {
   recomputedVjp,
   Storage,
   Tensor,
-  type TypedArray,
 } from "../autograd/index.js";
-import { type DeviceArray, sizeOf } from "../kernels/index.js";
+import { type CustomKernel, getBackend } from "../kernels/index.js";
 
 /** A flow layer's result: the transformed points and log|det ∂f/∂z| per point. */
 export interface FlowOutput {
@@ -24,52 +22,43 @@ export interface FlowOutput {
 /**
  * An op with two outputs from one fused kernel (a flow layer's [z', log|det|], the planar
  * constraint's [û, slack]) whose backward gives the gradients of all its inputs from one kernel.
- * Each runs on the device when the backend keeps it there (outputs and gradients then stay on the
- * device), else on fresh host arrays. `composed` is the same map written with tensor ops (the
- * readable reference): a backward pass that creates a graph differentiates it instead of running
- * the fused backward kernel, so the fused layer has derivatives of every order.
+ * Each is one call to the backend (`run`), which decides where it runs: on the device, outputs and
+ * gradients stay there. `composed` is the same map written with tensor ops (the readable
+ * reference): a backward pass that creates a graph differentiates it instead of running the fused
+ * backward kernel, so the fused layer has derivatives of every order.
  */
-export function fusedOp(
+export function fusedOp<A>(
   op: string,
   shapes: [readonly number[], readonly number[]],
   dtype: DType,
   inputs: Tensor[],
-  forward: { device: () => [DeviceArray, DeviceArray] | null; host: (first: TypedArray, second: TypedArray) => void },
-  backward: {
-    device: (gFirst: Tensor | null, gSecond: Tensor | null) => DeviceArray[] | null;
-    host: (gFirst: Tensor | null, gSecond: Tensor | null, grads: TypedArray[]) => void;
-  },
+  kernels: { forward: CustomKernel<A>; backward: CustomKernel<A>; args: A },
   composed: (...xs: Tensor[]) => [Tensor, Tensor],
 ): [Tensor, Tensor] {
   // Inside a forward that a createGraph pass will differentiate (hvp, hessian, nested grad), the
   // second pass needs the composed ops anyway: record them now rather than recompute them then.
   if (isComposedPreferred() && inputs.some((t) => t.requiresGrad)) return composed(...inputs);
-  const device = forward.device();
-  let results: [TypedArray | Storage, TypedArray | Storage];
-  if (device) {
-    results = [new Storage(device[0], dtype), new Storage(device[1], dtype)];
-  } else {
-    const host: [TypedArray, TypedArray] = [allocate(dtype, sizeOf(shapes[0])), allocate(dtype, sizeOf(shapes[1]))];
-    forward.host(...host);
-    results = host;
-  }
-  const [first, second] = fromOpMulti(
+  const on = inputs.map((t) => t.storage.kernelInput);
+  const [first, second] = getBackend().run(kernels.forward, on, kernels.args, dtype);
+  const [a, b] = fromOpMulti(
     op,
     [
-      [results[0], shapes[0]],
-      [results[1], shapes[1]],
+      [new Storage(first!, dtype), shapes[0]],
+      [new Storage(second!, dtype), shapes[1]],
     ],
     inputs,
     ([g0, g1]) => {
       if (isCreatingGraph()) return recomputedVjp(inputs, composed, [g0 ?? null, g1 ?? null]);
-      const onDevice = backward.device(g0 ?? null, g1 ?? null);
-      if (onDevice) return onDevice.map((g, i) => new Tensor(new Storage(g, inputs[i]!.dtype), inputs[i]!.shape));
-      const grads = inputs.map((t) => allocate(t.dtype, t.size));
-      backward.host(g0 ?? null, g1 ?? null, grads);
-      return grads.map((g, i) => new Tensor(g, inputs[i]!.shape));
+      const grads = getBackend().run(
+        kernels.backward,
+        [...on, g0?.storage.kernelInput ?? null, g1?.storage.kernelInput ?? null],
+        kernels.args,
+        dtype,
+      );
+      return grads.map((g, i) => new Tensor(new Storage(g, inputs[i]!.dtype), inputs[i]!.shape));
     },
   );
-  return [first!, second!];
+  return [a!, b!];
 }
 
 /**

@@ -36,4 +36,16 @@ export {
   SLACK_TOLERANCE,
   solveMonotone,
 } from "./planar.js";
+export {
+  type PointsArgs,
+  planarBackwardKernel,
+  planarConstraintBackwardKernel,
+  planarConstraintKernel,
+  planarForwardKernel,
+  planarInverseKernel,
+  planarSlackError,
+  planarSlackResidual,
+  type RowsArgs,
+} from "./planar-kernels.js";
 export { constrainRadial, RADIAL_FLOOR, RadialFlow, type RadialParams, radial, radialInverse } from "./radial.js";
+export { radialBackwardKernel, radialForwardKernel, radialInverseKernel } from "./radial-kernels.js";

@@ -2,17 +2,28 @@ import {
   type DType,
   Module,
   noGrad,
-  opOutput,
   type Random,
   randn,
+  Storage,
   sum,
   Tensor,
   tensor,
   where,
 } from "../autograd/index.js";
 import { checkDType } from "../autograd/validate.js";
-import { getBackend, planarSlackError, planarSlackResidual, SLACK_FLOOR } from "../kernels/index.js";
+import { getBackend } from "../kernels/index.js";
 import { checkLayerParams, checkPointShape, type Flow, FlowInputError, type FlowOutput, fusedOp } from "./flow.js";
+import {
+  planarBackwardKernel,
+  planarConstraintBackwardKernel,
+  planarConstraintKernel,
+  planarForwardKernel,
+  planarInverseKernel,
+  planarSlackError,
+  planarSlackResidual,
+  SLACK_FLOOR,
+  solveMonotone,
+} from "./planar-kernels.js";
 
 /** Raw (unconstrained) planar parameters: shared u, w of [D] and b of [] or [1], or per sample [N, D], [N, D], [N]. */
 export interface PlanarParams {
@@ -63,7 +74,7 @@ export function constrainPlanarComposed(u: Tensor, w: Tensor): { uHat: Tensor; s
 }
 
 /**
- * The same constraint as one fused op (kernels/cpu/flows.ts), with its hand-written backward. Second
+ * The same constraint as one fused op (planar-kernels.ts), with its hand-written backward. Second
  * derivatives: a createGraph pass differentiates constrainPlanarComposed instead (fusedOp).
  */
 export function constrainPlanar(
@@ -79,38 +90,12 @@ export function constrainPlanar(
   const d = u.shape[u.rank - 1]!,
     rows = u.rank === 2 ? u.shape[0]! : 1;
   if (implementation === "composed") return checkSlack(constrainPlanarComposed(u, w), u, w, rows, d);
-  const on = [u.storage.kernelInput, w.storage.kernelInput] as const;
   const [uHat, slack] = fusedOp(
     "planarConstraint",
     [u.shape, [rows]],
     u.dtype,
     [u, w],
-    {
-      device: () => getBackend().resident?.planarConstraint?.(on[0], on[1], rows, d) ?? null,
-      host: (uHatOut, slackOut) => getBackend().planarConstraint(u.data, w.data, rows, d, uHatOut, slackOut),
-    },
-    {
-      device: (gUHat, gSlack) =>
-        getBackend().resident?.planarConstraintBackward?.(
-          on[0],
-          on[1],
-          rows,
-          d,
-          gUHat?.storage.kernelInput ?? null,
-          gSlack?.storage.kernelInput ?? null,
-        ) ?? null,
-      host: (gUHat, gSlack, [gu, gw]) =>
-        getBackend().planarConstraintBackward(
-          u.data,
-          w.data,
-          rows,
-          d,
-          gUHat?.data ?? null,
-          gSlack?.data ?? null,
-          gu!,
-          gw!,
-        ),
-    },
+    { forward: planarConstraintKernel, backward: planarConstraintBackwardKernel, args: { rows, d } },
     (u, w) => {
       const c = constrainPlanarComposed(u, w);
       return [c.uHat, c.slack];
@@ -119,7 +104,7 @@ export function constrainPlanar(
   return checkSlack({ uHat, slack }, u, w, rows, d);
 }
 
-export { SLACK_FLOOR };
+export { SLACK_FLOOR, solveMonotone };
 
 /** How far 1 + wᵀû of the map applied may be from the slack its log-det uses: at most 0.01 nats of log-det. */
 export const SLACK_TOLERANCE = 1e-2;
@@ -164,7 +149,7 @@ function checkPlanarParams(z: Tensor, p: PlanarParams, layer: string): { n: numb
  * One planar layer f(z) = z + û tanh(wᵀz + b) with log|det ∂f/∂z| = log|1 + ûᵀψ(z)|, ψ = tanh'(wᵀz + b) w,
  * evaluated as log(h² + (1 − h²)(1 + wᵀû)), h = tanh(wᵀz + b), which is the same number without cancellation.
  * "composed" builds it from autograd ops (the readable reference); "fused" (the default) runs one
- * kernel forward and the hand-written backward of kernels/cpu/flows.ts. Second derivatives of the
+ * kernel forward and the hand-written backward of planar-kernels.ts. Second derivatives of the
  * fused layer come from planarComposed: differentiated in a createGraph pass, or recorded in the
  * forward by hvp, hessian, jvp and nested grad (fusedOp).
  */
@@ -178,52 +163,12 @@ export function planar(
   const { uHat, slack } = constrainPlanar(params.u, params.w, implementation);
   const { w, b } = params;
   if (implementation === "composed") return planarComposed(z, uHat, w, b, slack);
-  const inputs = [z, uHat, w, b, slack];
-  const on = inputs.map((t) => t.storage.kernelInput);
   const [out, logAbsDet] = fusedOp(
     "planar",
     [z.shape, [n]],
     z.dtype,
-    inputs,
-    {
-      device: () =>
-        getBackend().resident?.planarForward?.(on[0]!, on[1]!, on[2]!, on[3]!, on[4]!, n, d, perSample) ?? null,
-      host: (out, logAbsDet) =>
-        getBackend().planarForward(z.data, uHat.data, w.data, b.data, slack.data, n, d, perSample, out, logAbsDet),
-    },
-    {
-      device: (gOut, gLd) =>
-        getBackend().resident?.planarBackward?.(
-          on[0]!,
-          on[1]!,
-          on[2]!,
-          on[3]!,
-          on[4]!,
-          n,
-          d,
-          perSample,
-          gOut?.storage.kernelInput ?? null,
-          gLd?.storage.kernelInput ?? null,
-        ) ?? null,
-      host: (gOut, gLd, g) =>
-        getBackend().planarBackward(
-          z.data,
-          uHat.data,
-          w.data,
-          b.data,
-          slack.data,
-          n,
-          d,
-          perSample,
-          gOut?.data ?? null,
-          gLd?.data ?? null,
-          g[0]!,
-          g[1]!,
-          g[2]!,
-          g[3]!,
-          g[4]!,
-        ),
-    },
+    [z, uHat, w, b, slack],
+    { forward: planarForwardKernel, backward: planarBackwardKernel, args: { n, d, perSample } },
     (...xs) => {
       const o = planarComposed(...(xs as [Tensor, Tensor, Tensor, Tensor, Tensor]));
       return [o.z, o.logAbsDet];
@@ -250,62 +195,8 @@ export function planarInverse(y: Tensor, params: PlanarParams, layer = "planar.i
   const { n, d, perSample } = checkPlanarParams(y, params, layer);
   const constrained = noGrad(() => constrainPlanar(params.u, params.w));
   const on = [y, constrained.uHat, params.w, params.b, constrained.slack].map((t) => t.storage.kernelInput);
-  const device =
-    getBackend().resident?.planarInverse?.(on[0]!, on[1]!, on[2]!, on[3]!, on[4]!, n, d, perSample) ?? null;
-  const out = opOutput(device, y.dtype, n * d, (out) => {
-    const uHat = constrained.uHat.data,
-      slack = constrained.slack.data,
-      w = params.w.data,
-      b = params.b.data;
-    for (let i = 0; i < n; i++) {
-      const yo = i * d,
-        po = perSample ? yo : 0,
-        bi = b[perSample ? i : 0]!;
-      let c = 0;
-      for (let j = 0; j < d; j++) c += w[po + j]! * y.data[yo + j]!;
-      const s = solveMonotone(c, slack[perSample ? i : 0]!, bi);
-      const h = Math.tanh(s + bi);
-      for (let j = 0; j < d; j++) out[yo + j] = y.data[yo + j]! - uHat[po + j]! * h;
-    }
-  });
-  return new Tensor(out, y.shape);
-}
-
-/**
- * The root of g(s) = s + κ tanh(s + b) − c for κ = slack − 1 > −1, to within a few ulps. The slope
- * 1 + κ(1 − t²) is evaluated as t² + slack·(1 − t²), which stays positive however close κ is to −1.
- */
-export function solveMonotone(c: number, slack: number, b: number): number {
-  const kappa = slack - 1;
-  // |tanh| ≤ 1 brackets the root in [c − |κ|, c + |κ|].
-  let lo = c - Math.abs(kappa),
-    hi = c + Math.abs(kappa);
-  let s = c - kappa * Math.tanh(c + b); // a good first guess when |κ| is small
-  if (!(s >= lo && s <= hi)) s = 0.5 * (lo + hi);
-  // Newton, but bisect when the Newton step leaves the bracket or would not halve the error
-  // (Newton alone can oscillate across the kink of tanh for large κ): "rtsafe".
-  let step = hi - lo,
-    previousStep = step;
-  for (let iter = 0; iter < 200; iter++) {
-    const t = Math.tanh(s + b);
-    const g = s + kappa * t - c;
-    if (g === 0) return s;
-    if (g > 0) hi = s;
-    else lo = s;
-    const slope = t * t + slack * (1 - t * t);
-    const newton = s - g / slope;
-    if (!(newton > lo && newton < hi) || Math.abs(2 * g) > Math.abs(previousStep * slope)) {
-      previousStep = step;
-      step = 0.5 * (hi - lo);
-      s = lo + step;
-    } else {
-      previousStep = step;
-      step = g / slope;
-      s = newton;
-    }
-    if (Math.abs(step) <= 2 * Number.EPSILON * Math.max(1, Math.abs(s))) return s;
-  }
-  return s;
+  const [out] = getBackend().run(planarInverseKernel, on, { n, d, perSample }, y.dtype);
+  return new Tensor(new Storage(out!, y.dtype), y.shape);
 }
 
 /** A planar flow layer with its own parameters (stored raw; the constraint is applied on use). */

@@ -1,8 +1,9 @@
-import { type DType, Module, noGrad, opOutput, type Random, randn, sum, Tensor, tensor } from "../autograd/index.js";
+import { type DType, Module, noGrad, type Random, randn, Storage, sum, Tensor, tensor } from "../autograd/index.js";
 import { checkDType } from "../autograd/validate.js";
 import { getBackend } from "../kernels/index.js";
 import { checkLayerParams, checkPointShape, type Flow, type FlowOutput, fusedOp } from "./flow.js";
 import type { Implementation } from "./planar.js";
+import { radialBackwardKernel, radialForwardKernel, radialInverseKernel } from "./radial-kernels.js";
 
 /** Raw radial parameters: z0 of [D] with α̃, β̃ of [1] (shared), or z0 [N, D] with α̃, β̃ [N] (per sample). */
 export interface RadialParams {
@@ -50,48 +51,12 @@ export function radial(
   const { alpha, beta, alphaPlusBeta } = constrainRadial(params.alpha, params.beta);
   const z0 = params.z0;
   if (implementation === "composed") return radialComposed(z, z0, alpha, alphaPlusBeta, beta);
-  const inputs = [z, z0, alpha, alphaPlusBeta];
-  const on = inputs.map((t) => t.storage.kernelInput);
   const [out, logAbsDet] = fusedOp(
     "radial",
     [z.shape, [n]],
     z.dtype,
-    inputs,
-    {
-      device: () => getBackend().resident?.radialForward?.(on[0]!, on[1]!, on[2]!, on[3]!, n, d, perSample) ?? null,
-      host: (out, logAbsDet) =>
-        getBackend().radialForward(z.data, z0.data, alpha.data, alphaPlusBeta.data, n, d, perSample, out, logAbsDet),
-    },
-    {
-      device: (gOut, gLd) =>
-        getBackend().resident?.radialBackward?.(
-          on[0]!,
-          on[1]!,
-          on[2]!,
-          on[3]!,
-          n,
-          d,
-          perSample,
-          gOut?.storage.kernelInput ?? null,
-          gLd?.storage.kernelInput ?? null,
-        ) ?? null,
-      host: (gOut, gLd, g) =>
-        getBackend().radialBackward(
-          z.data,
-          z0.data,
-          alpha.data,
-          alphaPlusBeta.data,
-          n,
-          d,
-          perSample,
-          gOut?.data ?? null,
-          gLd?.data ?? null,
-          g[0]!,
-          g[1]!,
-          g[2]!,
-          g[3]!,
-        ),
-    },
+    [z, z0, alpha, alphaPlusBeta],
+    { forward: radialForwardKernel, backward: radialBackwardKernel, args: { n, d, perSample } },
     (...xs) => {
       const [zs, z0s, al, ab] = xs as [Tensor, Tensor, Tensor, Tensor];
       const o = radialComposed(zs, z0s, al, ab, ab.sub(al));
@@ -124,35 +89,13 @@ function radialComposed(z: Tensor, z0: Tensor, alpha: Tensor, alphaPlusBeta: Ten
   };
 }
 
-/**
- * f⁻¹ for radial, in closed form along the ray from z0: with ρ = ‖y − z0‖, ρ = r (1 + β/(α + r)),
- * i.e. r² + (α + β − ρ) r − αρ = 0, whose non-negative root gives r; then z = z0 + (y − z0)/(1 + β/(α + r)).
- */
+/** f⁻¹ for radial, in closed form along the ray from z0 (radialInverseKernel). */
 export function radialInverse(y: Tensor, params: RadialParams, layer = "radial.inverse"): Tensor {
   const { n, d, perSample } = checkRadialParams(y, params, layer);
   const { alpha, alphaPlusBeta } = noGrad(() => constrainRadial(params.alpha, params.beta));
   const on = [y, params.z0, alpha, alphaPlusBeta].map((t) => t.storage.kernelInput);
-  const device = getBackend().resident?.radialInverse?.(on[0]!, on[1]!, on[2]!, on[3]!, n, d, perSample) ?? null;
-  const out = opOutput(device, y.dtype, n * d, (out) => {
-    const z0 = params.z0.data;
-    for (let i = 0; i < n; i++) {
-      const yo = i * d,
-        po = perSample ? yo : 0,
-        s = perSample ? i : 0;
-      const al = alpha.data[s]!,
-        ab = alphaPlusBeta.data[s]!;
-      let rho2 = 0;
-      for (let j = 0; j < d; j++) rho2 += (y.data[yo + j]! - z0[po + j]!) ** 2;
-      const rho = Math.sqrt(rho2);
-      const p = ab - rho,
-        disc = Math.sqrt(p * p + 4 * al * rho);
-      // The two algebraically equal forms of the root; each avoids cancellation on its side of p = 0.
-      const r = p <= 0 ? (disc - p) / 2 : (2 * al * rho) / (disc + p);
-      const scale = (al + r) / (r + ab); // 1 / (1 + βh)
-      for (let j = 0; j < d; j++) out[yo + j] = z0[po + j]! + (y.data[yo + j]! - z0[po + j]!) * scale;
-    }
-  });
-  return new Tensor(out, y.shape);
+  const [out] = getBackend().run(radialInverseKernel, on, { n, d, perSample }, y.dtype);
+  return new Tensor(new Storage(out!, y.dtype), y.shape);
 }
 
 /** A radial flow layer with its own parameters (raw α̃, β̃; constrained on use). */

@@ -122,38 +122,7 @@ export function autoBackend(
       scatterAdd: (g, o, s, i, idx) => (go(o * s * i, g) ? r.scatterAdd!(g, o, s, i, idx) : null),
     }),
     ...(r.pad && { pad: (src, sh, st, os) => (go(sizeOf(os), src) ? r.pad!(src, sh, st, os) : null) }),
-    ...(r.planarConstraint && {
-      planarConstraint: (u, w, rows, d) => (go(rows * d, u, w) ? r.planarConstraint!(u, w, rows, d) : null),
-    }),
-    ...(r.planarConstraintBackward && {
-      planarConstraintBackward: (u, w, rows, d, gu, gs) =>
-        go(rows * d, u, w, gu, gs) ? r.planarConstraintBackward!(u, w, rows, d, gu, gs) : null,
-    }),
-    ...(r.planarForward && {
-      planarForward: (z, u, w, b, sp, n, d, ps) =>
-        go(n * d, z, u, w, b, sp) ? r.planarForward!(z, u, w, b, sp, n, d, ps) : null,
-    }),
-    ...(r.planarBackward && {
-      planarBackward: (z, u, w, b, sp, n, d, ps, g, gl) =>
-        go(n * d, z, u, w, b, sp, g, gl) ? r.planarBackward!(z, u, w, b, sp, n, d, ps, g, gl) : null,
-    }),
-    ...(r.planarInverse && {
-      planarInverse: (y, u, w, b, sp, n, d, ps) =>
-        go(n * d, y, u, w, b, sp) ? r.planarInverse!(y, u, w, b, sp, n, d, ps) : null,
-    }),
-    ...(r.radialInverse && {
-      radialInverse: (y, z0, al, ab, n, d, ps) =>
-        go(n * d, y, z0, al, ab) ? r.radialInverse!(y, z0, al, ab, n, d, ps) : null,
-    }),
-    ...(r.radialForward && {
-      radialForward: (z, z0, al, ab, n, d, ps) =>
-        go(n * d, z, z0, al, ab) ? r.radialForward!(z, z0, al, ab, n, d, ps) : null,
-    }),
     ...(r.logAbsDet && { logAbsDet: (a, n, d) => (go(n * d * d, a) ? r.logAbsDet!(a, n, d) : null) }),
-    ...(r.radialBackward && {
-      radialBackward: (z, z0, al, ab, n, d, ps, g, gl) =>
-        go(n * d, z, z0, al, ab, g, gl) ? r.radialBackward!(z, z0, al, ab, n, d, ps, g, gl) : null,
-    }),
   };
   return {
     ...cpu,
@@ -165,5 +134,8 @@ export function autoBackend(
     // A product costs m·k·n multiply-adds per matrix: that, not the output size, decides.
     matmul: (a, ao, b, bo, out, m, k, n, ta, tb) =>
       pickProduct(matmulCost(ao.length, m, k, n)).matmul(a, ao, b, bo, out, m, k, n, ta, tb),
+    // A custom kernel (a flow layer's) by its work, or to the device when an input is already there.
+    run: (kernel, inputs, args, dtype) =>
+      (r && go(kernel.work(args), ...inputs) ? gpu : cpu).run(kernel, inputs, args, dtype),
   };
 }

@@ -29,8 +29,7 @@ export {
   savedThresholds,
   withCalibration,
 } from "./calibration-store.js";
-export { planarSlackError, planarSlackResidual, SLACK_FLOOR } from "./cpu/flows.js";
-export { cpuBackend } from "./cpu/index.js";
+export { cpuBackend, onHost, runOnHost } from "./cpu/index.js";
 export {
   BINARY,
   type BinaryKernel,
@@ -42,6 +41,16 @@ export {
 } from "./elementwise.js";
 export type { GpuBackend } from "./gpu/backend.js";
 export type { GpuInfo, GpuMode } from "./gpu/load.js";
+// For kernels defined outside this layer (CustomKernel): gpu.js source building blocks.
+export {
+  flatIndex,
+  type Part,
+  packedSource,
+  pointPrelude,
+  pointSumSource,
+  tanh as gpuTanh,
+} from "./gpu/sources.js";
+export type { KernelSpec } from "./gpu/specs.js";
 export {
   availableBackends,
   backendInfo,
@@ -55,9 +64,11 @@ export { broadcastStrides, contiguousStrides, sizeOf } from "./strides.js";
 export type {
   Backend,
   BinaryOp,
+  CustomKernel,
   DeviceArray,
   DType,
   KernelInput,
+  Launcher,
   ReduceOp,
   ResidentKernels,
   Shape,

@@ -1,3 +1,5 @@
+import type { KernelSpec } from "./gpu/specs.js";
+
 /** Element types flowgrad computes in. float64 is the default on the CPU; gpu.js computes in float32. */
 export type DType = "float32" | "float64";
 export type TypedArray = Float32Array | Float64Array;
@@ -121,89 +123,34 @@ export interface ResidentKernels {
   scatterAdd?(g: KernelInput, outer: number, size: number, inner: number, indices: Int32Array): DeviceArray | null;
   /** Zeros of outShape with src (of shape `shape`) placed at `starts`: the backward of a slice. */
   pad?(src: KernelInput, shape: Shape, starts: Shape, outShape: Shape): DeviceArray | null;
-  /** The planar constraint (Backend.planarConstraint): [û, slack]. */
-  planarConstraint?(u: KernelInput, w: KernelInput, rows: number, d: number): [DeviceArray, DeviceArray] | null;
-  /** Its backward (a missing output gradient is zero): [dL/du, dL/dw]. */
-  planarConstraintBackward?(
-    u: KernelInput,
-    w: KernelInput,
-    rows: number,
-    d: number,
-    gUHat: KernelInput | null,
-    gSlack: KernelInput | null,
-  ): [DeviceArray, DeviceArray] | null;
-  /** The fused planar layer (Backend.planarForward): [z', log|det|]. */
-  planarForward?(
-    z: KernelInput,
-    uHat: KernelInput,
-    w: KernelInput,
-    b: KernelInput,
-    sp: KernelInput,
-    n: number,
-    d: number,
-    perSample: boolean,
-  ): [DeviceArray, DeviceArray] | null;
-  /** Its backward (a missing output gradient is zero): the gradients of z, û, w, b, sp, shaped like them. */
-  planarBackward?(
-    z: KernelInput,
-    uHat: KernelInput,
-    w: KernelInput,
-    b: KernelInput,
-    sp: KernelInput,
-    n: number,
-    d: number,
-    perSample: boolean,
-    gOut: KernelInput | null,
-    gLogAbsDet: KernelInput | null,
-  ): DeviceArray[] | null;
-  /**
-   * The planar inverse (flows/planar.ts): z = y − û tanh(s + b) with s the root of
-   * s + (slack − 1) tanh(s + b) = wᵀy, found per point by safeguarded Newton.
-   */
-  planarInverse?(
-    y: KernelInput,
-    uHat: KernelInput,
-    w: KernelInput,
-    b: KernelInput,
-    slack: KernelInput,
-    n: number,
-    d: number,
-    perSample: boolean,
-  ): DeviceArray | null;
-  /** The radial inverse, in closed form (flows/radial.ts). */
-  radialInverse?(
-    y: KernelInput,
-    z0: KernelInput,
-    alpha: KernelInput,
-    alphaPlusBeta: KernelInput,
-    n: number,
-    d: number,
-    perSample: boolean,
-  ): DeviceArray | null;
-  /** The fused radial layer (Backend.radialForward): [z', log|det|]. */
-  radialForward?(
-    z: KernelInput,
-    z0: KernelInput,
-    alpha: KernelInput,
-    alphaPlusBeta: KernelInput,
-    n: number,
-    d: number,
-    perSample: boolean,
-  ): [DeviceArray, DeviceArray] | null;
-  /** Its backward: the gradients of z, z0, α, α + β, shaped like them. */
-  radialBackward?(
-    z: KernelInput,
-    z0: KernelInput,
-    alpha: KernelInput,
-    alphaPlusBeta: KernelInput,
-    n: number,
-    d: number,
-    perSample: boolean,
-    gOut: KernelInput | null,
-    gLogAbsDet: KernelInput | null,
-  ): DeviceArray[] | null;
   /** log|det| of n square d×d matrices (Backend.logAbsDet), LU with partial pivoting on the device. */
   logAbsDet?(a: KernelInput, n: number, d: number): DeviceArray | null;
+}
+
+/**
+ * What a custom kernel's gpu.js program launches with: `packed` runs one kernel whose outputs are
+ * written one after another (sizes) and hands back each, as device arrays or, in gpu.js modes
+ * without device memory, as host arrays. The backend owns caching, launch counts and transfers.
+ */
+export interface Launcher<B> {
+  packed(spec: KernelSpec, sizes: readonly number[], inputs: ReadonlyArray<KernelInput>): B[];
+}
+
+/**
+ * A kernel registered from outside src/kernels (the fused flow layers, beside their flows): its
+ * math once per backend — a CPU loop and a gpu.js program — with named arguments `A`.
+ */
+export interface CustomKernel<A> {
+  /** For messages and launch counts. */
+  readonly name: string;
+  /** The sizes of its outputs. */
+  outputs(args: A): number[];
+  /** Elements of work, by which "auto" decides where it runs. */
+  work(args: A): number;
+  /** The CPU loop: fills the (zeroed) outputs from host inputs; null is an absent optional input. */
+  cpu(inputs: ReadonlyArray<TypedArray | null>, args: A, outputs: TypedArray[]): void;
+  /** The gpu.js program (absent: the CPU loop runs on every backend); it stands in zeros for null inputs. */
+  gpu?<B>(launch: Launcher<B>, inputs: ReadonlyArray<KernelInput | null>, args: A): B[];
 }
 
 export function isDeviceArray(x: KernelInput): x is DeviceArray {
@@ -268,73 +215,13 @@ export interface Backend {
   /** An optimizer step in place: x and its state buffers updated from the gradient g (UpdateRule). */
   update(rule: UpdateRule, x: TypedArray, g: TypedArray, state: TypedArray[]): void;
 
-  // Fused flow layers (math and argument order in kernels/cpu/flows.ts).
-  planarConstraint(u: TypedArray, w: TypedArray, rows: number, d: number, uHat: TypedArray, slack: TypedArray): void;
-  planarConstraintBackward(
-    u: TypedArray,
-    w: TypedArray,
-    rows: number,
-    d: number,
-    gUHat: TypedArray | null,
-    gSlack: TypedArray | null,
-    gu: TypedArray,
-    gw: TypedArray,
-  ): void;
-  planarForward(
-    z: TypedArray,
-    uHat: TypedArray,
-    w: TypedArray,
-    b: TypedArray,
-    sp: TypedArray,
-    n: number,
-    d: number,
-    perSample: boolean,
-    out: TypedArray,
-    logAbsDet: TypedArray,
-  ): void;
-  planarBackward(
-    z: TypedArray,
-    uHat: TypedArray,
-    w: TypedArray,
-    b: TypedArray,
-    sp: TypedArray,
-    n: number,
-    d: number,
-    perSample: boolean,
-    gOut: TypedArray | null,
-    gLogAbsDet: TypedArray | null,
-    gz: TypedArray,
-    gu: TypedArray,
-    gw: TypedArray,
-    gb: TypedArray,
-    gsp: TypedArray,
-  ): void;
-  radialForward(
-    z: TypedArray,
-    z0: TypedArray,
-    alpha: TypedArray,
-    alphaPlusBeta: TypedArray,
-    n: number,
-    d: number,
-    perSample: boolean,
-    out: TypedArray,
-    logAbsDet: TypedArray,
-  ): void;
-  radialBackward(
-    z: TypedArray,
-    z0: TypedArray,
-    alpha: TypedArray,
-    alphaPlusBeta: TypedArray,
-    n: number,
-    d: number,
-    perSample: boolean,
-    gOut: TypedArray | null,
-    gLogAbsDet: TypedArray | null,
-    gz: TypedArray,
-    gz0: TypedArray,
-    galpha: TypedArray,
-    gAlphaPlusBeta: TypedArray,
-  ): void;
+  /**
+   * Run a kernel defined outside this layer (a flow layer's, in src/flows): its CPU loop, or its
+   * gpu.js program where the backend has a device and the work is worth it. Inputs are host or
+   * device arrays (null: an absent optional input, such as a missing output gradient); the outputs
+   * are this backend's arrays, of `dtype` on the host. One call per use: the backend decides where.
+   */
+  run<A>(kernel: CustomKernel<A>, inputs: ReadonlyArray<KernelInput | null>, args: A, dtype: DType): KernelInput[];
 
   /** log|det| of n square d×d matrices, one after another in `a` (LU with partial pivoting, kernels/cpu/linalg.ts); −Infinity where singular. */
   logAbsDet(a: TypedArray, n: number, d: number, out: TypedArray): void;

@@ -1,20 +1,23 @@
-// The gpu.js backend: the compute-heavy kernels (elementwise, reductions, matmul, the fused flow
-// layers forward and backward) as gpu.js kernels, compiled once per shape signature and cached, in
-// two forms: on host arrays (Backend) and on device arrays that stay on the GPU (ResidentKernels,
-// which also copy, gather, pad, select and run optimizer updates); on host arrays, those run on the
-// CPU backend. gpu.js computes in float32: float64 inputs are converted on the way in and results
+// The gpu.js backend: the compute-heavy kernels (elementwise, reductions, matmul, and the custom
+// kernels of other layers, such as the fused flow layers) as gpu.js kernels, compiled once per
+// shape signature and cached, in two forms: on host arrays (Backend) and on device arrays that stay
+// on the GPU (ResidentKernels, which also copy, gather, pad, select and run optimizer updates); on
+// host arrays, those run on the CPU backend. gpu.js computes in float32: float64 inputs are converted on the way in and results
 // written back into the caller's array (a documented conversion). In webgpu mode results cannot
 // come back synchronously: there only the resident kernels run on the GPU, and the host-array
 // kernels run on the CPU. A kernel with several outputs writes them into one array, handed out as
 // views of it (ViewArray): launches, not arithmetic, decide a small step's time.
-import { cpuBackend } from "../cpu/index.js";
+import { cpuBackend, runOnHost } from "../cpu/index.js";
 import { sizeOf } from "../strides.js";
 import {
   type Backend,
   type BinaryOp,
+  type CustomKernel,
   type DeviceArray,
+  type DType,
   isDeviceArray,
   type KernelInput,
+  type Launcher,
   type ReduceOp,
   type ResidentKernels,
   type Shape,
@@ -33,26 +36,9 @@ import {
   importGpuJs,
   webgpuNotChosen,
 } from "./load.js";
-import {
-  MAX_WIDTH,
-  outputStarts,
-  planarBackwardSharedSource,
-  planarBackwardSource,
-  planarConstraintBackwardSource,
-  planarConstraintSource,
-  planarInverseSource,
-  planarSource,
-  radialBackwardSharedSource,
-  radialBackwardSource,
-  radialInverseSource,
-  radialSource,
-  shiftInputs,
-  updateOutputs,
-} from "./sources.js";
+import { MAX_WIDTH, outputStarts, shiftInputs, updateOutputs } from "./sources.js";
 import {
   binarySpec,
-  constraintSpec,
-  flowSpec,
   gatherSpec,
   type KernelSpec,
   luSpec,
@@ -71,17 +57,6 @@ import {
 const MAX_ELEMENTS = 1 << 24;
 /** Compiled kernels kept; the least recently used beyond this are destroyed. */
 const CACHE_SIZE = 128;
-
-/** target += values, elementwise. */
-function addInto(target: TypedArray, values: Float32Array): void {
-  for (let i = 0; i < values.length; i++) target[i] += values[i]!;
-}
-
-/** Add per-point shares [n, width] into per-sample parameters, or their sum over points into shared ones. */
-function addShares(target: TypedArray, shares: Float32Array, n: number, width: number, perSample: boolean): void {
-  if (perSample) return addInto(target, shares);
-  for (let p = 0; p < n; p++) for (let j = 0; j < width; j++) target[j] += shares[p * width + j]!;
-}
 
 function toFloat32(a: TypedArray): Float32Array {
   return a instanceof Float32Array ? a : Float32Array.from(a);
@@ -197,12 +172,12 @@ export class GpuBackend implements Backend {
   }
 
   /** Run and copy the (row-major, W-wide) result into out. */
-  private run(k: GpuKernel, args: unknown[], out: TypedArray): void {
+  private runKernel(k: GpuKernel, args: unknown[], out: TypedArray): void {
     copyResult(k(...args) as Float32Array | Float32Array[], out);
   }
 
   private runSpec(spec: KernelSpec, n: number, args: unknown[], out: TypedArray): void {
-    this.run(this.kernel(spec.key, spec.source, n, spec.constants), args, out);
+    this.runKernel(this.kernel(spec.key, spec.source, n, spec.constants), args, out);
   }
 
   /** Run a kernel with several outputs one after another (sizes) on host arrays; each output's values. */
@@ -372,89 +347,6 @@ export class GpuBackend implements Backend {
         if (n === 0 || sizeOf(shape) === 0 || tooLarge(n)) return null;
         return this.runResident(padSpec(shape, starts, outShape), n, [src]);
       },
-      planarConstraint: (u, w, rows, d) => {
-        if (rows * d === 0 || tooLarge(rows * d)) return null;
-        const [uHat, slack] = this.runPacked(
-          constraintSpec("pc", planarConstraintSource(rows, d), rows, d),
-          [rows * d, rows],
-          [u, w],
-        );
-        return [uHat!, slack!];
-      },
-      planarConstraintBackward: (u, w, rows, d, gUHat, gSlack) => {
-        if (rows * d === 0 || tooLarge(rows * d)) return null;
-        // A missing output gradient is zero.
-        const inputs = [u, w, gUHat ?? new Float32Array(rows * d), gSlack ?? new Float32Array(rows)];
-        const [gu, gw] = this.runPacked(
-          constraintSpec("pcb", planarConstraintBackwardSource(rows, d), rows, d),
-          [rows * d, rows * d],
-          inputs,
-        );
-        return [gu!, gw!];
-      },
-      planarForward: (z, uHat, w, b, sp, n, d, perSample) => {
-        if (n * d === 0 || tooLarge(n * d + n)) return null;
-        const [out, logAbsDet] = this.runPacked(
-          flowSpec("pf", planarSource(n, d), n, d, perSample),
-          [n * d, n],
-          [z, uHat, w, b, sp],
-        );
-        return [out!, logAbsDet!];
-      },
-      planarBackward: (z, uHat, w, b, sp, n, d, perSample, gOut, gLogAbsDet) => {
-        if (n * d === 0 || tooLarge(3 * n * d + 2 * n)) return null;
-        // A missing output gradient is zero.
-        const inputs = [z, uHat, w, b, sp, gOut ?? new Float32Array(n * d), gLogAbsDet ?? new Float32Array(n)];
-        if (perSample)
-          return this.runPacked(
-            flowSpec("pb", planarBackwardSource(n, d), n, d, true),
-            [n * d, n * d, n * d, n, n],
-            inputs,
-          );
-        // Shared parameters: dL/dz and their gradients, summed over the points, in one kernel.
-        return this.runPacked(
-          flowSpec("pbs", planarBackwardSharedSource(n, d), n, d, false),
-          [n * d, d, d, 1, 1],
-          inputs,
-        );
-      },
-      planarInverse: (y, uHat, w, b, slack, n, d, perSample) =>
-        n * d === 0 || tooLarge(n * d)
-          ? null
-          : this.runResident(flowSpec("pi", planarInverseSource(), n, d, perSample), n * d, [y, uHat, w, b, slack]),
-      radialInverse: (y, z0, alpha, alphaPlusBeta, n, d, perSample) =>
-        n * d === 0 || tooLarge(n * d)
-          ? null
-          : this.runResident(flowSpec("ri", radialInverseSource(), n, d, perSample), n * d, [
-              y,
-              z0,
-              alpha,
-              alphaPlusBeta,
-            ]),
-      radialForward: (z, z0, alpha, alphaPlusBeta, n, d, perSample) => {
-        if (n * d === 0 || tooLarge(n * d + n)) return null;
-        const [out, logAbsDet] = this.runPacked(
-          flowSpec("rf", radialSource(n, d), n, d, perSample),
-          [n * d, n],
-          [z, z0, alpha, alphaPlusBeta],
-        );
-        return [out!, logAbsDet!];
-      },
-      radialBackward: (z, z0, alpha, alphaPlusBeta, n, d, perSample, gOut, gLogAbsDet) => {
-        if (n * d === 0 || tooLarge(2 * n * d + 2 * n)) return null;
-        const inputs = [
-          z,
-          z0,
-          alpha,
-          alphaPlusBeta,
-          gOut ?? new Float32Array(n * d),
-          gLogAbsDet ?? new Float32Array(n),
-        ];
-        if (perSample)
-          return this.runPacked(flowSpec("rb", radialBackwardSource(n, d), n, d, true), [n * d, n * d, n, n], inputs);
-        // Shared parameters: dL/dz and their gradients, summed over the points, in one kernel.
-        return this.runPacked(flowSpec("rbs", radialBackwardSharedSource(n, d), n, d, false), [n * d, d, 1, 1], inputs);
-      },
       logAbsDet: (a, mats, d) => {
         if (mats * d === 0 || tooLarge(mats * d * d + 2 * mats)) return null;
         // Each step's array is freed once the next is queued.
@@ -529,177 +421,47 @@ export class GpuBackend implements Backend {
     );
   }
 
-  planarForward(
-    z: TypedArray,
-    uHat: TypedArray,
-    w: TypedArray,
-    b: TypedArray,
-    sp: TypedArray,
-    n: number,
-    d: number,
-    perSample: boolean,
-    out: TypedArray,
-    logAbsDet: TypedArray,
-  ): void {
-    if (this.asyncReads) return this.fallback.planarForward(z, uHat, w, b, sp, n, d, perSample, out, logAbsDet);
-    if (n * d === 0) return;
-    if (n * d + n > MAX_ELEMENTS)
-      return this.tooLarge().planarForward(z, uHat, w, b, sp, n, d, perSample, out, logAbsDet);
-    const [zOut, ld] = this.runSpecParts(
-      flowSpec("pf", planarSource(n, d), n, d, perSample),
-      [n * d, n],
-      [toFloat32(z), toFloat32(uHat), toFloat32(w), toFloat32(b), toFloat32(sp)],
-    );
-    out.set(zOut!);
-    logAbsDet.set(ld!);
-  }
-
-  radialForward(
-    z: TypedArray,
-    z0: TypedArray,
-    alpha: TypedArray,
-    alphaPlusBeta: TypedArray,
-    n: number,
-    d: number,
-    perSample: boolean,
-    out: TypedArray,
-    logAbsDet: TypedArray,
-  ): void {
-    if (this.asyncReads)
-      return this.fallback.radialForward(z, z0, alpha, alphaPlusBeta, n, d, perSample, out, logAbsDet);
-    if (n * d === 0) return;
-    if (n * d + n > MAX_ELEMENTS)
-      return this.tooLarge().radialForward(z, z0, alpha, alphaPlusBeta, n, d, perSample, out, logAbsDet);
-    const [zOut, ld] = this.runSpecParts(
-      flowSpec("rf", radialSource(n, d), n, d, perSample),
-      [n * d, n],
-      [toFloat32(z), toFloat32(z0), toFloat32(alpha), toFloat32(alphaPlusBeta)],
-    );
-    out.set(zOut!);
-    logAbsDet.set(ld!);
-  }
-
-  planarBackward(
-    z: TypedArray,
-    uHat: TypedArray,
-    w: TypedArray,
-    b: TypedArray,
-    sp: TypedArray,
-    n: number,
-    d: number,
-    perSample: boolean,
-    gOut: TypedArray | null,
-    gLogAbsDet: TypedArray | null,
-    gz: TypedArray,
-    gu: TypedArray,
-    gw: TypedArray,
-    gb: TypedArray,
-    gsp: TypedArray,
-  ): void {
-    if (this.asyncReads)
-      return this.fallback.planarBackward(z, uHat, w, b, sp, n, d, perSample, gOut, gLogAbsDet, gz, gu, gw, gb, gsp);
-    if (n * d === 0) return;
-    if (3 * n * d + 2 * n > MAX_ELEMENTS)
-      return this.tooLarge().planarBackward(z, uHat, w, b, sp, n, d, perSample, gOut, gLogAbsDet, gz, gu, gw, gb, gsp);
-    // A missing output gradient is zero. Shared parameters' per-point shares are summed here, in float64.
-    const args = [
-      toFloat32(z),
-      toFloat32(uHat),
-      toFloat32(w),
-      toFloat32(b),
-      toFloat32(sp),
-      gOut ? toFloat32(gOut) : new Float32Array(n * d),
-      gLogAbsDet ? toFloat32(gLogAbsDet) : new Float32Array(n),
-    ];
-    const [dz, du, dw, db, dsp] = this.runSpecParts(
-      flowSpec("pb", planarBackwardSource(n, d), n, d, perSample),
-      [n * d, n * d, n * d, n, n],
-      args,
-    );
-    addInto(gz, dz!);
-    addShares(gu, du!, n, d, perSample);
-    addShares(gw, dw!, n, d, perSample);
-    addShares(gb, db!, n, 1, perSample);
-    addShares(gsp, dsp!, n, 1, perSample);
-  }
-
-  radialBackward(
-    z: TypedArray,
-    z0: TypedArray,
-    alpha: TypedArray,
-    alphaPlusBeta: TypedArray,
-    n: number,
-    d: number,
-    perSample: boolean,
-    gOut: TypedArray | null,
-    gLogAbsDet: TypedArray | null,
-    gz: TypedArray,
-    gz0: TypedArray,
-    galpha: TypedArray,
-    gAlphaPlusBeta: TypedArray,
-  ): void {
-    if (this.asyncReads)
-      return this.fallback.radialBackward(
-        z,
-        z0,
-        alpha,
-        alphaPlusBeta,
-        n,
-        d,
-        perSample,
-        gOut,
-        gLogAbsDet,
-        gz,
-        gz0,
-        galpha,
-        gAlphaPlusBeta,
-      );
-    if (n * d === 0) return;
-    if (2 * n * d + 2 * n > MAX_ELEMENTS)
-      return this.tooLarge().radialBackward(
-        z,
-        z0,
-        alpha,
-        alphaPlusBeta,
-        n,
-        d,
-        perSample,
-        gOut,
-        gLogAbsDet,
-        gz,
-        gz0,
-        galpha,
-        gAlphaPlusBeta,
-      );
-    const args = [
-      toFloat32(z),
-      toFloat32(z0),
-      toFloat32(alpha),
-      toFloat32(alphaPlusBeta),
-      gOut ? toFloat32(gOut) : new Float32Array(n * d),
-      gLogAbsDet ? toFloat32(gLogAbsDet) : new Float32Array(n),
-    ];
-    const [dz, dz0, da, ds] = this.runSpecParts(
-      flowSpec("rb", radialBackwardSource(n, d), n, d, perSample),
-      [n * d, n * d, n, n],
-      args,
-    );
-    addInto(gz, dz!);
-    addShares(gz0, dz0!, n, d, perSample);
-    addShares(galpha, da!, n, 1, perSample);
-    addShares(gAlphaPlusBeta, ds!, n, 1, perSample);
-  }
-
-  // On host arrays, data movement, optimizer updates and the planar constraint (O(D) work) stay on the CPU backend.
+  // On host arrays, data movement and optimizer updates stay on the CPU backend.
   stridedCopy: Backend["stridedCopy"] = (...args) => this.fallback.stridedCopy(...args);
   stridedScatter: Backend["stridedScatter"] = (...args) => this.fallback.stridedScatter(...args);
   gather: Backend["gather"] = (...args) => this.fallback.gather(...args);
   scatterAdd: Backend["scatterAdd"] = (...args) => this.fallback.scatterAdd(...args);
   where: Backend["where"] = (...args) => this.fallback.where(...args);
   update: Backend["update"] = (...args) => this.fallback.update(...args);
-  planarConstraint: Backend["planarConstraint"] = (...args) => this.fallback.planarConstraint(...args);
-  planarConstraintBackward: Backend["planarConstraintBackward"] = (...args) =>
-    this.fallback.planarConstraintBackward(...args);
+
+  /**
+   * A custom kernel (a flow layer's, registered from src/flows): its gpu.js program, with outputs
+   * left on the device where this mode has device memory, read back into host arrays where it has
+   * not (webasm, cpu); its CPU loop when it has no program or its arrays are past what gpu.js indexes.
+   */
+  run<A>(kernel: CustomKernel<A>, inputs: ReadonlyArray<KernelInput | null>, args: A, dtype: DType): KernelInput[] {
+    const total = kernel.outputs(args).reduce((x, y) => x + y, 0);
+    if (!kernel.gpu || total === 0) return runOnHost(kernel, inputs, args, dtype);
+    if (total > MAX_ELEMENTS || inputs.some((x) => x && x.length > MAX_ELEMENTS))
+      return this.tooLarge().run(kernel, inputs, args, dtype);
+    if (this.resident) return kernel.gpu(this.deviceLauncher, inputs, args);
+    return kernel
+      .gpu(this.hostLauncher, inputs, args)
+      .map((values) => (dtype === "float32" ? values : Float64Array.from(values)));
+  }
+
+  /** Custom kernels' launches that leave their outputs on the device (each output a view of one array). */
+  private readonly deviceLauncher: Launcher<DeviceArray> = {
+    packed: (spec, sizes, inputs) =>
+      sizes.length === 1
+        ? [this.runResident(spec, sizes[0]!, [...inputs])]
+        : this.runPacked(spec, [...sizes], [...inputs]),
+  };
+
+  /** The same launches in modes without device memory: each output read back as float32. */
+  private readonly hostLauncher: Launcher<Float32Array> = {
+    packed: (spec, sizes, inputs) =>
+      this.runSpecParts(
+        spec,
+        [...sizes],
+        inputs.map((x) => this.argument(x)),
+      ),
+  };
 
   logAbsDet(a: TypedArray, n: number, d: number, out: TypedArray): void {
     if (this.asyncReads) return this.fallback.logAbsDet(a, n, d, out);

@@ -6,7 +6,7 @@ import type { BinaryOp, ReduceOp, Shape, UnaryOp, UpdateRule } from "../types.js
 
 export const MAX_WIDTH = 4096;
 
-const flatIndex = "const i = this.thread.y * this.constants.W + this.thread.x;";
+export const flatIndex = "const i = this.thread.y * this.constants.W + this.thread.x;";
 
 /**
  * The source with input k read from offsets[k] on (X[e] becomes X[offset + e]): how a kernel reads
@@ -25,7 +25,7 @@ export function shiftInputs(source: string, offsets: number[]): string {
 }
 
 /** tanh of an expression in a kernel: UNARY.tanh's gpu.js form (with its clamp), applied to `arg`. */
-const tanh = (arg: string): string => UNARY.tanh.gpu.replace(/\bx\b/g, `(${arg})`);
+export const tanh = (arg: string): string => UNARY.tanh.gpu.replace(/\bx\b/g, `(${arg})`);
 
 export function unarySource(op: UnaryOp): string {
   return `function (X) { ${flatIndex} if (i >= this.constants.n) { return 0; } const x = X[i]; return ${UNARY[op].gpu}; }`;
@@ -113,9 +113,11 @@ export function matmulSource(transA: boolean, transB: boolean): string {
     return s; }`;
 }
 
-// The fused flow layers, forward and backward. Parameters are shared (offset 0) or per sample
+// Building blocks for kernels over n points of dimension d, such as the fused flow layers (their
+// sources are beside the layers, in src/flows). Parameters are shared (offset 0) or per sample
 // (offset p·D), chosen by the constant perSample (0 or 1).
-const pointPrelude = `const p = Math.floor(i / this.constants.d); const po = this.constants.perSample * p * this.constants.d; const s = this.constants.perSample * p;`;
+/** Point p of flat element i, and its parameters' offsets po ([N, D]) and s ([N]). */
+export const pointPrelude = `const p = Math.floor(i / this.constants.d); const po = this.constants.perSample * p * this.constants.d; const s = this.constants.perSample * p;`;
 
 /** Which output thread tid writes (`part`) and its index there (`i`), outputs of `sizes` one after another. */
 function selectPart(sizes: number[]): string {
@@ -137,7 +139,7 @@ export function outputStarts(sizes: number[]): number[] {
 }
 
 /** One output of a packed kernel: its size, whether it is [n, D] (else one value per point or row), and its value. */
-interface Part {
+export interface Part {
   size: number;
   perElement: boolean;
   value: string;
@@ -149,7 +151,7 @@ interface Part {
  * element's point for an [n, D] output, else i itself — with j = i − p·D its coordinate. `body`
  * holds what the outputs share (a flow layer's wᵀz + b, tanh, …), computed once per thread.
  */
-function packedSource(params: string, parts: Part[], body: string, perSample = true): string {
+export function packedSource(params: string, parts: Part[], body: string, perSample = true): string {
   const select = selectPart(parts.map((part) => part.size));
   const divisor = parts
     .map((part, k) => (part.perElement ? `if (part === ${k}) { div = this.constants.d; }` : ""))
@@ -172,7 +174,7 @@ function packedSource(params: string, parts: Part[], body: string, perSample = t
  * one launch replaces a per-point kernel and a reduction per output. With `perPoint`, an [n, D]
  * output computed point by point comes first (dL/dz): the layer's whole backward in one launch.
  */
-function pointSumSource(
+export function pointSumSource(
   params: string,
   parts: Array<{ size: number; share: string }>,
   body: string,
@@ -191,212 +193,6 @@ function pointSumSource(
     let total = 0;
     for (let p = 0; p < this.constants.points; p++) { const po = 0; const s = 0; ${body} ${add} }
     return total; }`;
-}
-
-/**
- * The planar constraint's row quantities at row p of [rows, D]: wᵀu, ‖w‖², slack = softplus(wᵀu)
- * + floor (1 at w = 0, where the layer is a translation; `live` is 0 there); `alsoInLoop`
- * accumulates more in the same loop over the row (gc, backward).
- */
-const constraintRow = (alsoInLoop = ""): string => `const o = p * this.constants.d;
-    let wu = 0; let ww = 0; let gc = 0;
-    for (let q = 0; q < this.constants.d; q++) { wu += Wt[o + q] * U[o + q]; ww += Wt[o + q] * Wt[o + q]; ${alsoInLoop} }
-    const x = wu; const sp = ${UNARY.softplus.gpu} + this.constants.floor;
-    let safe = 1; let slack = 1; let live = 0; if (ww > 0) { safe = ww; slack = sp; live = 1; } const c = (sp - 1 - wu) / safe;`;
-
-/**
- * The planar constraint for [rows, D] parameters (kernels/cpu/flows.ts), one kernel: û ([rows, D])
- * then the slack (one per row); softplus and sigmoid as in elementwise.ts.
- */
-export function planarConstraintSource(rows: number, d: number): string {
-  return packedSource(
-    "U, Wt",
-    [
-      { size: rows * d, perElement: true, value: "U[i] + c * Wt[i]" },
-      { size: rows, perElement: false, value: "slack" },
-    ],
-    constraintRow(),
-    false,
-  );
-}
-
-/** Its backward, one kernel: dL/du then dL/dw, both [rows, D] (the formulas of planarConstraintBackward). */
-export function planarConstraintBackwardSource(rows: number, d: number): string {
-  const body = `${constraintRow("gc += GU[o + q] * Wt[o + q];")}
-    const sigma = ${UNARY.sigmoid.gpu};
-    let dcdww = 0; if (ww > 0) { dcdww = -(c / ww); }
-    const gwu = (gc * (sigma - 1)) / safe + GS[p] * sigma * live;`;
-  return packedSource(
-    "U, Wt, GU, GS",
-    [
-      { size: rows * d, perElement: true, value: "GU[i] + gwu * Wt[i]" },
-      { size: rows * d, perElement: true, value: "c * GU[i] + gwu * U[i] + 2 * gc * dcdww * Wt[i]" },
-    ],
-    body,
-    false,
-  );
-}
-
-/** Planar forward, one kernel: z' ([n, D]) then log|det| (one per point). */
-export function planarSource(n: number, d: number): string {
-  return packedSource(
-    "Z, U, Wt, Bt, SP",
-    [
-      { size: n * d, perElement: true, value: "Z[i] + U[po + j] * h" },
-      { size: n, perElement: false, value: "Math.log(h * h + (1 - h * h) * SP[s])" },
-    ],
-    `let a = Bt[s];
-    for (let q = 0; q < this.constants.d; q++) { a += Wt[po + q] * Z[p * this.constants.d + q]; }
-    const h = ${tanh("a")};`,
-  );
-}
-
-/** Radial forward, one kernel: z' then log|det| (see kernels/cpu/flows.ts). */
-export function radialSource(n: number, d: number): string {
-  return packedSource(
-    "Z, Z0, AL, AB",
-    [
-      { size: n * d, perElement: true, value: "Z[i] + ((ab - al) / (al + r)) * (Z[i] - Z0[po + j])" },
-      {
-        size: n,
-        perElement: false,
-        value:
-          "(this.constants.d - 1) * Math.log(r + ab) + Math.log(r * r + 2 * al * r + al * ab) - (this.constants.d + 1) * Math.log(al + r)",
-      },
-    ],
-    `const al = AL[s]; const ab = AB[s];
-    let r2 = 0;
-    for (let q = 0; q < this.constants.d; q++) { const dq = Z[p * this.constants.d + q] - Z0[po + q]; r2 += dq * dq; }
-    const r = Math.sqrt(r2);`,
-  );
-}
-
-/**
- * Planar inverse, element i = p·D + j of z: the root s of s + κ tanh(s + b) = wᵀy (κ = slack − 1)
- * by Newton kept inside a shrinking bracket, bisecting when a step leaves it or would not halve the
- * error (solveMonotone in flows/planar.ts, at float32's resolution), then y − û tanh(s + b).
- */
-export function planarInverseSource(): string {
-  return `function (Y, U, Wt, Bt, SP) { ${flatIndex} if (i >= this.constants.n) { return 0; } ${pointPrelude}
-    const bb = Bt[s]; const slack = SP[s]; const kappa = slack - 1;
-    let c = 0;
-    for (let q = 0; q < this.constants.d; q++) { c += Wt[po + q] * Y[p * this.constants.d + q]; }
-    let lo = c - Math.abs(kappa); let hi = c + Math.abs(kappa);
-    let x = c - kappa * ${tanh("c + bb")};
-    if (x < lo || x > hi) { x = 0.5 * (lo + hi); }
-    let step = hi - lo; let previous = step; let done = 0;
-    for (let it = 0; it < 100; it++) {
-      if (done === 0) {
-        const t = ${tanh("x + bb")}; const g = x + kappa * t - c;
-        if (g === 0) { done = 1; } else {
-          if (g > 0) { hi = x; } else { lo = x; }
-          const slope = t * t + slack * (1 - t * t); const newton = x - g / slope;
-          if (newton <= lo || newton >= hi || Math.abs(2 * g) > Math.abs(previous * slope)) { previous = step; step = 0.5 * (hi - lo); x = lo + step; }
-          else { previous = step; step = g / slope; x = newton; }
-          if (Math.abs(step) <= 2.4e-7 * Math.max(1, Math.abs(x))) { done = 1; }
-        }
-      }
-    }
-    const j = i - p * this.constants.d; return Y[i] - U[po + j] * ${tanh("x + bb")}; }`;
-}
-
-/** Radial inverse, element i = p·D + j of z, in closed form (radialInverse in flows/radial.ts). */
-export function radialInverseSource(): string {
-  return `function (Y, Z0, AL, AB) { ${flatIndex} if (i >= this.constants.n) { return 0; } ${pointPrelude}
-    const al = AL[s]; const ab = AB[s];
-    let rho2 = 0;
-    for (let q = 0; q < this.constants.d; q++) { const dq = Y[p * this.constants.d + q] - Z0[po + q]; rho2 += dq * dq; }
-    const rho = Math.sqrt(rho2); const pp = ab - rho; const disc = Math.sqrt(pp * pp + 4 * al * rho);
-    let r = (2 * al * rho) / (disc + pp);
-    if (pp <= 0) { r = (disc - pp) / 2; }
-    const j = i - p * this.constants.d; return Z0[po + j] + (Y[i] - Z0[po + j]) * ((al + r) / (r + ab)); }`;
-}
-
-/** The planar backward's per-point quantities at point p (offsets po, s): h = tanh(a), h′, gq, ga = dL/da. */
-const planarBackwardPoint = `let a = Bt[s]; let ug = 0;
-    for (let q = 0; q < this.constants.d; q++) { a += Wt[po + q] * Z[p * this.constants.d + q]; ug += U[po + q] * G[p * this.constants.d + q]; }
-    const h = ${tanh("a")}; const hp = 1 - h * h; const sp = SP[s];
-    const gq = GL[p] / (h * h + hp * sp);
-    const ga = hp * ug + 2 * h * hp * (1 - sp) * gq;`;
-
-/**
- * Planar backward per point, one kernel: dL/dz, then each parameter's gradient per point — the
- * gradient itself for per-sample parameters, a point's share of it for shared ones — dL/du, dL/dw
- * ([n, D]), dL/db and dL/d(slack) (one per point).
- */
-export function planarBackwardSource(n: number, d: number): string {
-  const parts: Part[] = [
-    { size: n * d, perElement: true, value: "G[i] + ga * Wt[po + j]" },
-    { size: n * d, perElement: true, value: "h * G[i]" },
-    { size: n * d, perElement: true, value: "ga * Z[i]" },
-    { size: n, perElement: false, value: "ga" },
-    { size: n, perElement: false, value: "hp * gq" },
-  ];
-  return packedSource("Z, U, Wt, Bt, SP, G, GL", parts, planarBackwardPoint);
-}
-
-/**
- * A shared planar layer's backward in one kernel: dL/dz ([n, D], point by point), then the
- * parameter gradients summed over the points: dL/du, dL/dw (D each), dL/db, dL/d(slack).
- */
-export function planarBackwardSharedSource(n: number, d: number): string {
-  return pointSumSource(
-    "Z, U, Wt, Bt, SP, G, GL",
-    [
-      { size: d, share: "h * G[p * this.constants.d + i]" },
-      { size: d, share: "ga * Z[p * this.constants.d + i]" },
-      { size: 1, share: "ga" },
-      { size: 1, share: "hp * gq" },
-    ],
-    planarBackwardPoint,
-    { size: n * d, value: "G[i] + ga * Wt[po + j]" },
-  );
-}
-
-/** The radial backward's per-point quantities at point p (offsets po, s), with the radial term of dL/dz. */
-const radialBackwardPoint = `const al = AL[s]; const ab = AB[s];
-    let r2 = 0; let t = 0;
-    for (let q = 0; q < this.constants.d; q++) { const dq = Z[p * this.constants.d + q] - Z0[po + q]; r2 += dq * dq; t += dq * G[p * this.constants.d + q]; }
-    const r = Math.sqrt(r2); const h = 1 / (al + r); const h2 = h * h; const c = (ab - al) * h; const P = r2 + 2 * al * r + al * ab;
-    const gl = GL[p];
-    const lr = (this.constants.d - 1) / (r + ab) + (2 * (r + al)) / P - (this.constants.d + 1) * h;
-    let radial = 0; if (r > 0) { radial = (-(ab - al) * h2 * t + gl * lr) / r; }`;
-const radialShares = {
-  ga: "-(r + ab) * h2 * t + gl * ((2 * r + ab) / P - (this.constants.d + 1) * h)",
-  gs: "h * t + gl * ((this.constants.d - 1) / (r + ab) + al / P)",
-};
-
-/**
- * Radial backward per point, one kernel (as planarBackwardSource): dL/dz, dL/dz0 = g − dL/dz
- * ([n, D]), dL/dα and dL/d(α+β) (one per point).
- */
-export function radialBackwardSource(n: number, d: number): string {
-  const dz = "(1 + c) * G[i] + radial * (Z[i] - Z0[po + j])";
-  const parts: Part[] = [
-    { size: n * d, perElement: true, value: dz },
-    { size: n * d, perElement: true, value: `G[i] - (${dz})` },
-    { size: n, perElement: false, value: radialShares.ga },
-    { size: n, perElement: false, value: radialShares.gs },
-  ];
-  return packedSource("Z, Z0, AL, AB, G, GL", parts, radialBackwardPoint);
-}
-
-/**
- * A shared radial layer's backward in one kernel: dL/dz ([n, D]), then the parameter gradients
- * summed over the points: dL/dz0 (D), dL/dα, dL/d(α+β).
- */
-export function radialBackwardSharedSource(n: number, d: number): string {
-  const i = "p * this.constants.d + i";
-  return pointSumSource(
-    "Z, Z0, AL, AB, G, GL",
-    [
-      { size: d, share: `G[${i}] - ((1 + c) * G[${i}] + radial * (Z[${i}] - Z0[i]))` },
-      { size: 1, share: radialShares.ga },
-      { size: 1, share: radialShares.gs },
-    ],
-    radialBackwardPoint,
-    { size: n * d, value: "(1 + c) * G[i] + radial * (Z[i] - Z0[po + j])" },
-  );
 }
 
 /**

@@ -1,6 +1,5 @@
 // What compiles each gpu.js kernel: a cache key (the shape signature), a source and constants. One
 // spec per op, shared by the kernels that read back and those that leave outputs on the device.
-import { SLACK_FLOOR } from "../cpu/flows.js";
 import { broadcastStrides, collapseAxes } from "../strides.js";
 import type { BinaryOp, ReduceOp, Shape, UnaryOp, UpdateRule } from "../types.js";
 import {
@@ -95,13 +94,6 @@ export const scatterAddSpec = (outer: number, size: number, inner: number, m: nu
   constants: { size, inner, m },
 });
 
-/** A fused flow kernel: its tag (pf, pl, pb-gz, rf, …) and source, for n points of dimension d. */
-export const flowSpec = (tag: string, source: string, n: number, d: number, perSample: boolean): KernelSpec => ({
-  key: `${tag}:${n}:${d}:${perSample}`,
-  source,
-  constants: { d, perSample: perSample ? 1 : 0, points: n },
-});
-
 /** An update rule's step on n elements, its state packed after the parameter or in separate arrays (updateSource). */
 export const updateSpec = (kind: UpdateRule["kind"], packed: boolean, n: number): KernelSpec => ({
   key: `opt:${kind}:${packed ? "p" : "s"}:${n}`,
@@ -128,13 +120,6 @@ export function updateScalars(rule: UpdateRule): Float32Array {
       return Float32Array.of(rule.lr, rule.alpha, 1 - rule.alpha, rule.eps, rule.momentum);
   }
 }
-
-/** A planar-constraint kernel (tag pc-uhat, pc-slack, pcb-gu, pcb-gw) for [rows, d] parameters. */
-export const constraintSpec = (tag: string, source: string, rows: number, d: number): KernelSpec => ({
-  key: `${tag}:${rows}:${d}`,
-  source,
-  constants: { d, floor: SLACK_FLOOR },
-});
 
 /** LU log-det of `mats` d×d matrices: the first launch (copy, column 0's pivots), a column's step, or the last (log-dets alone). */
 export const luSpec = (stage: "start" | "step" | "last", mats: number, d: number): KernelSpec => ({
