@@ -7,24 +7,15 @@ import {
   type CustomKernel,
   flatIndex,
   type KernelInput,
-  type KernelSpec,
+  orZeros,
   type Part,
   packedSource,
   pointPrelude,
   pointSumSource,
+  pointsSpec,
   type TypedArray,
 } from "../kernels/index.js";
 import type { PointsArgs } from "./planar-kernels.js";
-
-/** Zeros standing in for an absent output gradient in a gpu.js program. */
-const orZeros = (x: KernelInput | null, n: number): KernelInput => x ?? new Float32Array(n);
-
-/** A kernel over n points of dimension d: its cache key and constants. */
-const pointsSpec = (tag: string, source: string, n: number, d: number, perSample: boolean): KernelSpec => ({
-  key: `${tag}:${n}:${d}:${perSample}`,
-  source,
-  constants: { d, perSample: perSample ? 1 : 0, points: n },
-});
 
 // ---- the layer: [z, z0, α, α + β] → [z', log|det|] -----------------------------------------------
 

@@ -50,7 +50,7 @@ export {
   pointSumSource,
   tanh as gpuTanh,
 } from "./gpu/sources.js";
-export type { KernelSpec } from "./gpu/specs.js";
+export { type KernelSpec, orZeros, pointsSpec } from "./gpu/specs.js";
 export {
   availableBackends,
   backendInfo,

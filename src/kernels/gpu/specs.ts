@@ -1,7 +1,7 @@
 // What compiles each gpu.js kernel: a cache key (the shape signature), a source and constants. One
 // spec per op, shared by the kernels that read back and those that leave outputs on the device.
 import { broadcastStrides, collapseAxes } from "../strides.js";
-import type { BinaryOp, ReduceOp, Shape, UnaryOp, UpdateRule } from "../types.js";
+import type { BinaryOp, KernelInput, ReduceOp, Shape, UnaryOp, UpdateRule } from "../types.js";
 import {
   binarySource,
   gatherSource,
@@ -95,6 +95,16 @@ export const scatterAddSpec = (outer: number, size: number, inner: number, m: nu
 });
 
 /** An update rule's step on n elements, its state packed after the parameter or in separate arrays (updateSource). */
+/** A kernel over n points of dimension d (pointPrelude in sources.ts): its tag's key and constants. */
+export const pointsSpec = (tag: string, source: string, n: number, d: number, perSample: boolean): KernelSpec => ({
+  key: `${tag}:${n}:${d}:${perSample}`,
+  source,
+  constants: { d, perSample: perSample ? 1 : 0, points: n },
+});
+
+/** Zeros standing in for an absent input of a gpu.js program (a missing output gradient). */
+export const orZeros = (x: KernelInput | null, n: number): KernelInput => x ?? new Float32Array(n);
+
 export const updateSpec = (kind: UpdateRule["kind"], packed: boolean, n: number): KernelSpec => ({
   key: `opt:${kind}:${packed ? "p" : "s"}:${n}`,
   source: updateSource(kind, packed),
