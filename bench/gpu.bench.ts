@@ -27,7 +27,7 @@ for (const n of sizes) {
   const x = Float64Array.from({ length: n }, () => rng.normal()),
     out = new Float64Array(n);
   for (const [name, b] of backends)
-    cases.push({ name: `exp n=${n}: ${name}`, fn: () => b.unary("exp", x, out), elements: n, bytes: 16 * n });
+    cases.push({ name: `exp n=${n}: ${name}`, fn: () => b.host.unary("exp", x, out), elements: n, bytes: 16 * n });
 }
 // Row sums of [n/256, 256]: one output per row (gpu.js: one thread per row, looping over it).
 for (const n of quick ? [1 << 16] : [1 << 14, 1 << 18, 1 << 22]) {
@@ -36,7 +36,7 @@ for (const n of quick ? [1 << 16] : [1 << 14, 1 << 18, 1 << 22]) {
   for (const [name, b] of backends)
     cases.push({
       name: `row sums [${n / 256}, 256]: ${name}`,
-      fn: () => b.reduce("sum", x, n / 256, 256, 1, out),
+      fn: () => b.host.reduce("sum", x, n / 256, 256, 1, out),
       elements: n,
       bytes: 8 * (n + n / 256),
     });
@@ -49,7 +49,7 @@ for (const d of dims) {
   for (const [name, b] of backends)
     cases.push({
       name: `matmul n=${d}: ${name}`,
-      fn: () => b.matmul(a, off, a, off, out, d, d, d, false, false),
+      fn: () => b.host.matmul(a, off, a, off, out, d, d, d, false, false),
       flops: 2 * d ** 3,
       maxTime: d >= 1024 ? 0.1 : undefined,
     });
@@ -66,7 +66,7 @@ if (gl?.resident) {
     cases.push({
       name: `10 × tanh n=${n}: ${gl.info.gpuMode} with transfers`,
       fn: () => {
-        for (let i = 0; i < 10; i++) gl.unary("tanh", i === 0 ? x : out, out);
+        for (let i = 0; i < 10; i++) gl.host.unary("tanh", i === 0 ? x : out, out);
       },
       elements: 10 * n,
     });
@@ -93,7 +93,7 @@ if (gl?.resident) {
     deviceInputs.push(onDevice);
     cases.push({
       name: `matmul n=${d}: ${gl.info.gpuMode} with transfers`,
-      fn: () => gl.matmul(a, off, a, off, out, d, d, d, false, false),
+      fn: () => gl.host.matmul(a, off, a, off, out, d, d, d, false, false),
       flops: 2 * d ** 3,
     });
     cases.push({

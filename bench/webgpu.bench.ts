@@ -34,7 +34,12 @@ const sizes = quick ? [1 << 10, 1 << 16, 1 << 20] : [1 << 10, 1 << 14, 1 << 16, 
 for (const n of sizes) {
   const x = Float32Array.from({ length: n }, () => rng.normal()),
     out = new Float32Array(n);
-  cases.push({ name: `exp n=${n}: cpu backend`, fn: () => cpuBackend.unary("exp", x, out), elements: n, bytes: 8 * n });
+  cases.push({
+    name: `exp n=${n}: cpu backend`,
+    fn: () => cpuBackend.host.unary("exp", x, out),
+    elements: n,
+    bytes: 8 * n,
+  });
   cases.push({
     name: `exp n=${n}: ${label} with transfers`,
     asyncFn: () => finish(r.unary("exp", x, n)!),
@@ -49,7 +54,7 @@ for (const n of quick ? [1 << 16] : [1 << 14, 1 << 18, 1 << 22]) {
   const bytes = 4 * (n + n / 256);
   cases.push({
     name: `row sums [${n / 256}, 256]: cpu backend`,
-    fn: () => cpuBackend.reduce("sum", x, n / 256, 256, 1, out),
+    fn: () => cpuBackend.host.reduce("sum", x, n / 256, 256, 1, out),
     elements: n,
     bytes,
   });
@@ -99,7 +104,7 @@ for (const d of dims) {
   const flops = 2 * d ** 3;
   cases.push({
     name: `matmul n=${d}: cpu backend`,
-    fn: () => cpuBackend.matmul(a, off, a, off, out, d, d, d, false, false),
+    fn: () => cpuBackend.host.matmul(a, off, a, off, out, d, d, d, false, false),
     flops,
   });
   cases.push({

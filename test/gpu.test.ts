@@ -112,8 +112,8 @@ for (const mode of modes) {
       for (const op of ["tanh", "sigmoid", "softplus"] as const) {
         const g = new Float64Array(x.length),
           c = new Float64Array(x.length);
-        backend.unary(op, x, g);
-        cpuBackend.unary(op, x, c);
+        backend.host.unary(op, x, g);
+        cpuBackend.host.unary(op, x, c);
         expectFloat32Close(g, c, 100);
       }
     });
@@ -122,8 +122,8 @@ for (const mode of modes) {
       for (const op of Object.keys(UNARY) as UnaryOp[]) {
         const g = new Float64Array(x.length),
           c = new Float64Array(x.length);
-        backend.unary(op, x, g);
-        cpuBackend.unary(op, Float64Array.from(Float32Array.from(x)), c); // the same float32 inputs
+        backend.host.unary(op, x, g);
+        cpuBackend.host.unary(op, Float64Array.from(Float32Array.from(x)), c); // the same float32 inputs
         expectFloat32Close(g, c);
       }
     });
@@ -168,8 +168,8 @@ for (const mode of modes) {
           const n = shape.reduce((p, d) => p * d, 1);
           const g = new Float64Array(n),
             c = new Float64Array(n);
-          backend.binary(op, a, as, b, bs, g, shape);
-          cpuBackend.binary(op, a, as, b, bs, c, shape);
+          backend.host.binary(op, a, as, b, bs, g, shape);
+          cpuBackend.host.binary(op, a, as, b, bs, c, shape);
           expectFloat32Close(g, c, 4);
         }
       }
@@ -187,8 +187,8 @@ for (const mode of modes) {
           for (const op of ["sum", "max", "min"] as const) {
             const g = new Float64Array(outer * inner),
               c = new Float64Array(outer * inner);
-            backend.reduce(op, x, outer, size, inner, g);
-            cpuBackend.reduce(op, x, outer, size, inner, c);
+            backend.host.reduce(op, x, outer, size, inner, g);
+            cpuBackend.host.reduce(op, x, outer, size, inner, c);
             expectReduced(op, x, outer, size, inner, g, c, exact);
           }
         }
@@ -218,7 +218,7 @@ for (const mode of modes) {
           );
         for (const op of Object.keys(COMPARISONS) as Array<keyof typeof COMPARISONS>) {
           const g = new Float64Array(n);
-          backend.binary(op, a, as, b, bs, g, shape);
+          backend.host.binary(op, a, as, b, bs, g, shape);
           expectComparison(op, a, as, b, bs, g, shape);
         }
       }
@@ -241,8 +241,8 @@ for (const mode of modes) {
             bo = Int32Array.from({ length: batch }, (_, t) => t * k * n);
           const g = new Float64Array(batch * m * n),
             c = new Float64Array(batch * m * n);
-          backend.matmul(a, ao, b, bo, g, m, k, n, ta, tb);
-          cpuBackend.matmul(a, ao, b, bo, c, m, k, n, ta, tb);
+          backend.host.matmul(a, ao, b, bo, g, m, k, n, ta, tb);
+          cpuBackend.host.matmul(a, ao, b, bo, c, m, k, n, ta, tb);
           const bound = k * 2 ** -24 * 4 * k;
           for (let i = 0; i < c.length; i++) expect(Math.abs(g[i]! - c[i]!)).toBeLessThanOrEqual(bound);
         }
@@ -320,7 +320,7 @@ for (const mode of modes) {
       for (const d of [1, 2, 3, 8, 33]) {
         const { a, logAbsDet } = knownDeterminants(local, 4, d);
         const out = new Float64Array(logAbsDet.length);
-        backend.logAbsDet(a, logAbsDet.length, d, out);
+        backend.host.logAbsDet(a, logAbsDet.length, d, out);
         expectLogAbsDets(out, logAbsDet, d);
         const device = backend.resident?.logAbsDet?.(a, logAbsDet.length, d);
         if (backend.resident) expect(device).toBeTruthy();
@@ -453,8 +453,8 @@ for (const mode of modes) {
           idx = Int32Array.from([6, 0, 6, 2, 5]);
         const picked = new Float32Array(3 * 5 * 4),
           back = new Float32Array(3 * 7 * 4);
-        cpuBackend.gather(rows, 3, 7, 4, idx, picked);
-        cpuBackend.scatterAdd(picked, 3, 7, 4, idx, back);
+        cpuBackend.host.gather(rows, 3, 7, 4, idx, picked);
+        cpuBackend.host.scatterAdd(picked, 3, 7, 4, idx, back);
         const g = r.gather!(rows, 3, 7, 4, idx)!,
           s = r.scatterAdd!(g, 3, 7, 4, idx)!; // the second takes the first's texture
         expect(Array.from(g.read())).toEqual(Array.from(picked));
@@ -619,7 +619,7 @@ for (const mode of modes) {
       }, 120_000);
     }
     it("keeps a bounded number of compiled kernels however many shapes it sees", () => {
-      for (let n = 1; n <= 300; n++) backend.unary("exp", rand(n), new Float64Array(n));
+      for (let n = 1; n <= 300; n++) backend.host.unary("exp", rand(n), new Float64Array(n));
       expect(backend.liveKernels()).toBeLessThanOrEqual(128);
     });
   });
@@ -634,9 +634,9 @@ describe("arrays too large for gpu.js's float32 indices", () => {
       const n = (1 << 24) + 4,
         x = new Float32Array(n).fill(0.5),
         out = new Float64Array(1);
-      b.reduce("sum", x, 1, n, 1, out);
+      b.host.reduce("sum", x, 1, n, 1, out);
       expect(out[0]).toBe(n / 2); // exact: the CPU backend sums float32 inputs in float64
-      b.reduce("max", x, 1, n, 1, out);
+      b.host.reduce("max", x, 1, n, 1, out);
       expect(out[0]).toBe(0.5);
       expect(warn).toHaveBeenCalledTimes(1);
       expect(String(warn.mock.calls[0]![0])).toMatch(/arrays above 2\^24 elements run on the CPU backend/);

@@ -174,7 +174,7 @@ export async function expectDeviceUpdatesMatch(
       cx = Float64Array.from(x),
       cs = state.map((b) => Float64Array.from(b));
     const one = r.update!(first, x, g1, state)!;
-    cpuBackend.update(first, cx, g1, cs);
+    cpuBackend.host.update(first, cx, g1, cs);
     const unpack = async (outs: DeviceArray[]): Promise<Float32Array[]> => {
       const values = await Promise.all(outs.map(read));
       expect(values[0]!.length).toBe(n);
@@ -186,7 +186,7 @@ export async function expectDeviceUpdatesMatch(
     };
     (await unpack(one)).forEach((v, j) => close(v, [cx, ...cs][j]!));
     const two = r.update!(second, one[0]!, g2, one.slice(1))!;
-    cpuBackend.update(second, cx, g2, cs);
+    cpuBackend.host.update(second, cx, g2, cs);
     (await unpack(two)).forEach((v, j) => close(v, [cx, ...cs][j]!));
     expect(Array.from(x)).toEqual(Array.from(x0));
     for (const o of [...one, ...two]) o.release(); // every kernel that read them has run: their outputs were read

@@ -125,7 +125,7 @@ describe("checks that can fail: each shown failing on a deliberately broken resu
   it("a device sum that drops one element, or double-counts one, fails the exact-sum check", () => {
     const x = Float64Array.from({ length: 500 }, (_, i) => (i % 8) + 1);
     const reference = new Float64Array(1);
-    cpuBackend.reduce("sum", x, 1, 500, 1, reference);
+    cpuBackend.host.reduce("sum", x, 1, 500, 1, reference);
     expectReduced("sum", x, 1, 500, 1, reference, reference, true);
     expect(() => expectReduced("sum", x, 1, 500, 1, [reference[0]! - x[17]!], reference, true)).toThrow(
       /sum 0: device/,

@@ -3,6 +3,7 @@ import * as ag from "../src/autograd/index.js";
 import {
   autoBackend,
   type Backend,
+  backendFrom,
   type CalibrationRow,
   type CustomKernel,
   calibrateAuto,
@@ -63,47 +64,49 @@ class FakeDevice {
     return (x as FakeArray).values;
   }
   readonly resident: ResidentKernels = {
-    unary: (op, x, n) => this.make(n, (out) => cpuBackend.unary(op, this.on(x) as Float32Array, out)),
+    unary: (op, x, n) => this.make(n, (out) => cpuBackend.host.unary(op, this.on(x) as Float32Array, out)),
     binary: (op, a, as, b, bs, os) =>
       this.make(
         os.reduce((p, d) => p * d, 1),
-        (out) => cpuBackend.binary(op, this.on(a) as Float32Array, as, this.on(b) as Float32Array, bs, out, os),
+        (out) => cpuBackend.host.binary(op, this.on(a) as Float32Array, as, this.on(b) as Float32Array, bs, out, os),
       ),
     reduce: (op, x, outer, size, inner) =>
-      this.make(outer * inner, (out) => cpuBackend.reduce(op, this.on(x) as Float32Array, outer, size, inner, out)),
+      this.make(outer * inner, (out) =>
+        cpuBackend.host.reduce(op, this.on(x) as Float32Array, outer, size, inner, out),
+      ),
     matmul: (a, ao, b, bo, m, k, n, ta, tb) =>
       this.make(ao.length * m * n, (out) =>
-        cpuBackend.matmul(this.on(a) as Float32Array, ao, this.on(b) as Float32Array, bo, out, m, k, n, ta, tb),
+        cpuBackend.host.matmul(this.on(a) as Float32Array, ao, this.on(b) as Float32Array, bo, out, m, k, n, ta, tb),
       ),
     liveArrays: () => this.live.size,
     update: (rule, x, g, state) => {
       const outs = [x, ...state].map((a) => Float32Array.from(this.on(a) as Float32Array)); // new arrays: the inputs stay as they were
-      cpuBackend.update(rule, outs[0]!, this.on(g) as Float32Array, outs.slice(1));
+      cpuBackend.host.update(rule, outs[0]!, this.on(g) as Float32Array, outs.slice(1));
       return outs.map((o) => new FakeArray(o, this));
     },
     where: (c, a, b, n) =>
       this.make(n, (out) =>
-        cpuBackend.where(this.on(c) as Float32Array, this.on(a) as Float32Array, this.on(b) as Float32Array, out),
+        cpuBackend.host.where(this.on(c) as Float32Array, this.on(a) as Float32Array, this.on(b) as Float32Array, out),
       ),
     stridedCopy: (src, o, shape, strides) =>
       this.make(
         shape.reduce((p, d) => p * d, 1),
-        (out) => cpuBackend.stridedCopy(this.on(src) as Float32Array, o, shape, strides, out),
+        (out) => cpuBackend.host.stridedCopy(this.on(src) as Float32Array, o, shape, strides, out),
       ),
     gather: (x, outer, size, inner, idx) =>
       this.make(outer * idx.length * inner, (out) =>
-        cpuBackend.gather(this.on(x) as Float32Array, outer, size, inner, idx, out),
+        cpuBackend.host.gather(this.on(x) as Float32Array, outer, size, inner, idx, out),
       ),
     scatterAdd: (g, outer, size, inner, idx) =>
       this.make(outer * size * inner, (out) =>
-        cpuBackend.scatterAdd(this.on(g) as Float32Array, outer, size, inner, idx, out),
+        cpuBackend.host.scatterAdd(this.on(g) as Float32Array, outer, size, inner, idx, out),
       ),
     pad: (src, shape, starts, outShape) =>
       this.make(
         outShape.reduce((p, d) => p * d, 1),
         (out) => {
           const strides = outShape.map((_, i) => outShape.slice(i + 1).reduce((p, d) => p * d, 1));
-          cpuBackend.stridedScatter(
+          cpuBackend.host.stridedScatter(
             this.on(src) as Float32Array,
             out,
             starts.reduce((o, s, i) => o + s * strides[i]!, 0),
@@ -130,7 +133,12 @@ class FakeDevice {
     return outputs.map((o) => new FakeArray(o, this));
   }
   backend(): Backend {
-    return { ...cpuBackend, name: "fake-device", resident: this.resident, run: (k, i, a) => this.run(k, i, a) };
+    return backendFrom({
+      name: "fake-device",
+      host: cpuBackend.host,
+      resident: this.resident,
+      run: (k, i, a) => this.run(k, i, a),
+    });
   }
 }
 

@@ -114,7 +114,7 @@ if (typeof backend === "string") {
       const x = rand(9000, 0.05, 3); // in every op's domain (log, sqrt, reciprocal)
       for (const op of Object.keys(UNARY) as UnaryOp[]) {
         const c = new Float32Array(x.length);
-        cpuBackend.unary(op, x, c);
+        cpuBackend.host.unary(op, x, c);
         expectFloat32Close(await read(r.unary(op, x, x.length)), c);
       }
     });
@@ -142,7 +142,7 @@ if (typeof backend === "string") {
           const x = rand(sizeOf(as), 0.5, 2),
             y = rand(sizeOf(bs), 0.5, 2);
           const c = new Float32Array(sizeOf(shape));
-          cpuBackend.binary(op, x, as, y, bs, c, shape);
+          cpuBackend.host.binary(op, x, as, y, bs, c, shape);
           expectFloat32Close(await read(r.binary(op, x, as, y, bs, shape)), c, 4);
         }
       }
@@ -160,7 +160,7 @@ if (typeof backend === "string") {
             : rand(outer * size * inner);
           for (const op of ["sum", "max", "min"] as const) {
             const c = new Float64Array(outer * inner);
-            cpuBackend.reduce(op, Float64Array.from(x), outer, size, inner, c);
+            cpuBackend.host.reduce(op, Float64Array.from(x), outer, size, inner, c);
             const g = await read(r.reduce(op, x, outer, size, inner));
             expectReduced(op, x, outer, size, inner, g, c, exact);
           }
@@ -206,7 +206,7 @@ if (typeof backend === "string") {
           const ao = Int32Array.from({ length: batch }, (_, t) => t * m * k),
             bo = Int32Array.from({ length: batch }, (_, t) => t * k * n);
           const c = new Float32Array(batch * m * n);
-          cpuBackend.matmul(x, ao, y, bo, c, m, k, n, ta, tb);
+          cpuBackend.host.matmul(x, ao, y, bo, c, m, k, n, ta, tb);
           const g = await read(r.matmul(x, ao, y, bo, m, k, n, ta, tb));
           for (let i = 0; i < c.length; i++) expect(Math.abs(g[i]! - c[i]!)).toBeLessThanOrEqual(k * 2 ** -24 * 4 * k);
         }
@@ -218,7 +218,7 @@ if (typeof backend === "string") {
         x = rand(5000),
         y = rand(5000);
       const cw = new Float32Array(5000);
-      cpuBackend.where(c, x, y, cw);
+      cpuBackend.host.where(c, x, y, cw);
       expect(Array.from(await read(r.where!(c, x, y, 5000)))).toEqual(Array.from(cw));
       const src = rand(4 * 5 * 6); // a [4, 5, 6] tensor: its permute(2, 0, 1), a slice and a broadcast
       for (const [offset, shape, strides] of [
@@ -227,20 +227,20 @@ if (typeof backend === "string") {
         [5, [3, 7, 4], [0, 0, 1]],
       ] as const) {
         const out = new Float32Array(sizeOf(shape));
-        cpuBackend.stridedCopy(src, offset, shape, strides, out);
+        cpuBackend.host.stridedCopy(src, offset, shape, strides, out);
         expect(Array.from(await read(r.stridedCopy!(src, offset, shape, strides)))).toEqual(Array.from(out));
       }
       const rows = rand(3 * 7 * 4),
         idx = Int32Array.from([6, 0, 6, 2, 5]); // [3, 7, 4] gathered along the middle axis, with a repeat
       const picked = new Float32Array(3 * 5 * 4),
         back = new Float32Array(3 * 7 * 4);
-      cpuBackend.gather(rows, 3, 7, 4, idx, picked);
+      cpuBackend.host.gather(rows, 3, 7, 4, idx, picked);
       expect(Array.from(await read(r.gather!(rows, 3, 7, 4, idx)))).toEqual(Array.from(picked));
-      cpuBackend.scatterAdd(picked, 3, 7, 4, idx, back);
+      cpuBackend.host.scatterAdd(picked, 3, 7, 4, idx, back);
       expectFloat32Close(await read(r.scatterAdd!(picked, 3, 7, 4, idx)), back);
       const piece = rand(2 * 3),
         padded = new Float32Array(4 * 5);
-      cpuBackend.stridedScatter(piece, padded, 1 * 5 + 2, [2, 3], [5, 1], false);
+      cpuBackend.host.stridedScatter(piece, padded, 1 * 5 + 2, [2, 3], [5, 1], false);
       expect(Array.from(await read(r.pad!(piece, [2, 3], [1, 2], [4, 5])))).toEqual(Array.from(padded));
     });
 

@@ -38,20 +38,34 @@ export abstract class Optimizer {
     for (const p of this.params) p.zeroGrad();
   }
 
+  /**
+   * One update per parameter with a gradient, one backend call each: where the backend runs it on
+   * its device the parameter and its state come back there (and stay, step after step); on the
+   * host it runs in place.
+   */
   step(): void {
     const rule = this.nextRule();
-    for (const p of this.updateOnDevice(rule)) this.updateOnHost(p, rule);
+    const backend = getBackend();
+    for (const p of this.params) {
+      if (!p.grad) continue;
+      const state = this.buffers(p);
+      const [x, ...next] = backend.update(rule, p.storage.kernelInput, p.grad.storage.kernelInput, state, p.dtype);
+      if (x !== p.storage.kernelInput) p.storage.assign(x!);
+      for (const b of state) if (isDeviceArray(b) && !next.includes(b)) b.release();
+      this.state.set(p, next);
+    }
   }
 
   /**
-   * step() where values come back only asynchronously (webgpu): updates that run on the device need
-   * nothing read; the rest read their parameter, gradient and state back first.
+   * step() where values come back only asynchronously (webgpu). A backend with a device runs the
+   * updates there and nothing is read; one without (the CPU, after a switch) first reads back,
+   * awaiting, what a previous backend left on its device.
    */
   async stepAsync(): Promise<void> {
-    const rule = this.nextRule();
-    const rest = this.updateOnDevice(rule);
-    await Promise.all(rest.flatMap((p) => [p.read(), p.grad!.read(), this.readState(p)]));
-    for (const p of rest) this.updateOnHost(p, rule);
+    if (!getBackend().keepsOnDevice) {
+      await Promise.all(this.params.flatMap((p) => (p.grad ? [p.read(), p.grad.read(), this.readState(p)] : [])));
+    }
+    this.step();
   }
 
   /** Free the optimizer's state on the device (it starts again from zeros if stepped afterwards). */
@@ -65,30 +79,6 @@ export abstract class Optimizer {
   /** The update rule with this step's hyperparameters (called once per step). */
   protected abstract nextRule(): UpdateRule;
 
-  /** Update the parameters whose step the backend runs on its device; return the others. */
-  private updateOnDevice(rule: UpdateRule): Tensor[] {
-    const backend = getBackend(),
-      rest: Tensor[] = [];
-    for (const p of this.params) {
-      if (!p.grad) continue;
-      const state = this.buffers(p);
-      const out = backend.resident?.update?.(rule, p.storage.kernelInput, p.grad.storage.kernelInput, state) ?? null;
-      if (!out) {
-        rest.push(p);
-        continue;
-      }
-      const [x, ...next] = out;
-      p.storage.assign(x!);
-      for (const b of state) if (isDeviceArray(b)) b.release();
-      this.state.set(p, next);
-    }
-    return rest;
-  }
-
-  private updateOnHost(p: Tensor, rule: UpdateRule): void {
-    getBackend().update(rule, p.data, p.grad!.data, this.hostBuffers(p));
-  }
-
   private buffers(p: Tensor): KernelInput[] {
     let b = this.state.get(p);
     if (!b) {
@@ -96,19 +86,6 @@ export abstract class Optimizer {
       this.state.set(p, b);
     }
     return b;
-  }
-
-  /** The state on the host (read back once, if a step ran on the device). */
-  private hostBuffers(p: Tensor): TypedArray[] {
-    const b = this.buffers(p);
-    if (!b.some(isDeviceArray)) return b as TypedArray[];
-    const host = this.toHost(
-      p,
-      b,
-      b.map((x) => (isDeviceArray(x) ? x.read() : x)),
-    );
-    this.state.set(p, host);
-    return host;
   }
 
   private async readState(p: Tensor): Promise<void> {

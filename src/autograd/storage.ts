@@ -91,21 +91,26 @@ export class Storage {
   }
 
   /**
-   * Take new values that are on the device (an optimizer step computed there), freeing the old ones.
+   * Take new values (an optimizer step's), on the device or the host, freeing the old device ones.
    * Parameters outlive every tidy() scope, so this storage is left out of them.
    */
-  assign(device: DeviceArray): void {
-    if (device.length !== this.length)
-      throw new Error(`Storage: ${device.length} new values for a storage of ${this.length}`);
+  assign(values: TypedArray | DeviceArray): void {
+    if (values.length !== this.length)
+      throw new Error(`Storage: ${values.length} new values for a storage of ${this.length}`);
     keepStorage(this);
     if (this.deviceData) {
       this.deviceData.release();
       collected.unregister(this);
     }
-    this.hostData = null;
-    this.deviceData = device;
     this.freedBy = null;
-    collected.register(this, device, this);
+    if (isDeviceArray(values)) {
+      this.hostData = null;
+      this.deviceData = values;
+      collected.register(this, values, this);
+    } else {
+      this.hostData = this.dtype === "float32" || values instanceof Float64Array ? values : Float64Array.from(values);
+      this.deviceData = null;
+    }
   }
 
   private liveDevice(): DeviceArray {

@@ -1,4 +1,4 @@
-import type { DeviceArray, DType, TypedArray } from "../kernels/index.js";
+import { type DType, isDeviceArray, type KernelInput, type TypedArray } from "../kernels/index.js";
 import { type BackwardOptions, backward as runBackward } from "./backward.js";
 import { type BackwardRule, checkFinite, isAnomalyDetectionEnabled, isGradEnabled, type Node } from "./graph.js";
 import * as ew from "./ops/elementwise.js";
@@ -18,20 +18,9 @@ export function allocate(dtype: DType, size: number): TypedArray {
   return dtype === "float64" ? new Float64Array(size) : new Float32Array(size);
 }
 
-/**
- * An op's output data: the device array when the backend kept the result on its device, else a new
- * host array of `size` that `host` fills with the host kernel.
- */
-export function opOutput(
-  device: DeviceArray | null,
-  dtype: DType,
-  size: number,
-  host: (out: TypedArray) => void,
-): TypedArray | Storage {
-  if (device) return new Storage(device, dtype);
-  const out = allocate(dtype, size);
-  host(out);
-  return out;
+/** A kernel's result as a tensor's data: a host array as it is, a device array in a Storage of `dtype`. */
+export function kernelOutput(x: KernelInput, dtype: DType): TypedArray | Storage {
+  return isDeviceArray(x) ? new Storage(x, dtype) : x;
 }
 
 export function dtypeOf(data: TypedArray): DType {

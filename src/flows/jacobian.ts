@@ -1,4 +1,4 @@
-import { allocate, isGradEnabled, opOutput, stack, Tensor, vjpFunction } from "../autograd/index.js";
+import { allocate, isGradEnabled, kernelOutput, stack, Tensor, vjpFunction } from "../autograd/index.js";
 import { getBackend } from "../kernels/index.js";
 
 // The general-Jacobian baseline: what log|det ∂f/∂z| costs when nothing is known about f.
@@ -45,11 +45,8 @@ export function logAbsDet(matrices: Tensor): Tensor {
       "logAbsDet: has no backward (it is the O(D³) baseline, for measuring); call it on matrices.detach() or inside noGrad()",
     );
   const [n, d] = matrices.shape as [number, number];
-  const device = getBackend().resident?.logAbsDet?.(matrices.storage.kernelInput, n, d) ?? null;
-  return new Tensor(
-    opOutput(device, matrices.dtype, n, (out) => getBackend().logAbsDet(matrices.data, n, d, out)),
-    [n],
-  );
+  const out = getBackend().logAbsDet(matrices.storage.kernelInput, n, d, matrices.dtype);
+  return new Tensor(kernelOutput(out, matrices.dtype), [n]);
 }
 
 /** log|det ∂f/∂z| per point, the O(D³) way: the full Jacobian by autograd, then LU. */

@@ -1,6 +1,7 @@
 import type { GpuMode } from "./gpu/load.js";
+import { backendFrom } from "./one-call.js";
 import { sizeOf } from "./strides.js";
-import { type Backend, isDeviceArray, type KernelInput, type ResidentKernels } from "./types.js";
+import { type Backend, type HostKernels, isDeviceArray, type KernelInput, type ResidentKernels } from "./types.js";
 
 /**
  * Small arrays on the CPU, large ones on the GPU backend: per-call overhead (conversion, upload,
@@ -124,18 +125,22 @@ export function autoBackend(
     ...(r.pad && { pad: (src, sh, st, os) => (go(sizeOf(os), src) ? r.pad!(src, sh, st, os) : null) }),
     ...(r.logAbsDet && { logAbsDet: (a, n, d) => (go(n * d * d, a) ? r.logAbsDet!(a, n, d) : null) }),
   };
-  return {
-    ...cpu,
-    name: "auto",
-    resident,
-    unary: (op, x, out) => pick(out.length).unary(op, x, out),
-    binary: (op, a, as, b, bs, out, os) => pick(out.length).binary(op, a, as, b, bs, out, os),
-    reduce: (op, x, outer, size, inner, out) => pick(x.length).reduce(op, x, outer, size, inner, out),
+  // Host arrays: gpu.js's host kernels from the thresholds on, the CPU's below them.
+  const host: HostKernels = {
+    ...cpu.host,
+    unary: (op, x, out) => pick(out.length).host.unary(op, x, out),
+    binary: (op, a, as, b, bs, out, os) => pick(out.length).host.binary(op, a, as, b, bs, out, os),
+    reduce: (op, x, outer, size, inner, out) => pick(x.length).host.reduce(op, x, outer, size, inner, out),
     // A product costs m·k·n multiply-adds per matrix: that, not the output size, decides.
     matmul: (a, ao, b, bo, out, m, k, n, ta, tb) =>
-      pickProduct(matmulCost(ao.length, m, k, n)).matmul(a, ao, b, bo, out, m, k, n, ta, tb),
+      pickProduct(matmulCost(ao.length, m, k, n)).host.matmul(a, ao, b, bo, out, m, k, n, ta, tb),
+  };
+  return backendFrom({
+    name: "auto",
+    host,
+    ...(resident ? { resident } : {}),
     // A custom kernel (a flow layer's) by its work, or to the device when an input is already there.
     run: (kernel, inputs, args, dtype) =>
       (r && go(kernel.work(args), ...inputs) ? gpu : cpu).run(kernel, inputs, args, dtype),
-  };
+  });
 }

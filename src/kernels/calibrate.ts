@@ -149,8 +149,8 @@ export async function calibrateAuto(gpu: GpuLike, options: CalibrateOptions = {}
       const x = random(n, 1),
         out = new Float32Array(n);
       return async () => {
-        cpuBackend.unary(ELEMENTWISE_OPS[0]!, x, out);
-        for (let i = 1; i < ELEMENTWISE_CHAIN; i++) cpuBackend.unary(ELEMENTWISE_OPS[i]!, out, out);
+        cpuBackend.host.unary(ELEMENTWISE_OPS[0]!, x, out);
+        for (let i = 1; i < ELEMENTWISE_CHAIN; i++) cpuBackend.host.unary(ELEMENTWISE_OPS[i]!, out, out);
       };
     },
     (n) => {
@@ -158,8 +158,8 @@ export async function calibrateAuto(gpu: GpuLike, options: CalibrateOptions = {}
         out = new Float32Array(n);
       if (!r) {
         return async () => {
-          gpu.unary(ELEMENTWISE_OPS[0]!, x, out);
-          for (let i = 1; i < ELEMENTWISE_CHAIN; i++) gpu.unary(ELEMENTWISE_OPS[i]!, out, out);
+          gpu.host.unary(ELEMENTWISE_OPS[0]!, x, out);
+          for (let i = 1; i < ELEMENTWISE_CHAIN; i++) gpu.host.unary(ELEMENTWISE_OPS[i]!, out, out);
         };
       }
       return async () => {
@@ -185,10 +185,10 @@ export async function calibrateAuto(gpu: GpuLike, options: CalibrateOptions = {}
         out = new Float32Array(n * n),
         tmp = new Float32Array(n * n);
       return async () => {
-        cpuBackend.matmul(a, zero, b, zero, out, n, n, n, false, false);
+        cpuBackend.host.matmul(a, zero, b, zero, out, n, n, n, false, false);
         for (let i = 1; i < MATMUL_CHAIN; i++) {
           tmp.set(out);
-          cpuBackend.matmul(tmp, zero, b, zero, out, n, n, n, false, false);
+          cpuBackend.host.matmul(tmp, zero, b, zero, out, n, n, n, false, false);
         }
       };
     },
@@ -199,10 +199,10 @@ export async function calibrateAuto(gpu: GpuLike, options: CalibrateOptions = {}
         tmp = new Float32Array(n * n);
       if (!r) {
         return async () => {
-          gpu.matmul(a, zero, b, zero, out, n, n, n, false, false);
+          gpu.host.matmul(a, zero, b, zero, out, n, n, n, false, false);
           for (let i = 1; i < MATMUL_CHAIN; i++) {
             tmp.set(out);
-            gpu.matmul(tmp, zero, b, zero, out, n, n, n, false, false);
+            gpu.host.matmul(tmp, zero, b, zero, out, n, n, n, false, false);
           }
         };
       }

@@ -29,7 +29,7 @@ export {
   savedThresholds,
   withCalibration,
 } from "./calibration-store.js";
-export { cpuBackend, onHost, runOnHost } from "./cpu/index.js";
+export { cpuBackend, cpuKernels, runOnHost } from "./cpu/index.js";
 export {
   BINARY,
   type BinaryKernel,
@@ -51,6 +51,7 @@ export {
   tanh as gpuTanh,
 } from "./gpu/sources.js";
 export { type KernelSpec, orZeros, pointsSpec } from "./gpu/specs.js";
+export { backendFrom, onHost } from "./one-call.js";
 export {
   availableBackends,
   backendInfo,
@@ -67,6 +68,7 @@ export type {
   CustomKernel,
   DeviceArray,
   DType,
+  HostKernels,
   KernelInput,
   Launcher,
   ReduceOp,
@@ -76,4 +78,4 @@ export type {
   UnaryOp,
   UpdateRule,
 } from "./types.js";
-export { isDeviceArray } from "./types.js";
+export { isDeviceArray, STATE_BUFFERS } from "./types.js";

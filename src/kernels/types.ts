@@ -153,18 +153,19 @@ export interface CustomKernel<A> {
   gpu?<B>(launch: Launcher<B>, inputs: ReadonlyArray<KernelInput | null>, args: A): B[];
 }
 
+/** State buffers each update rule keeps beside the parameter (kernels/cpu/optim.ts). */
+export const STATE_BUFFERS: Record<UpdateRule["kind"], number> = { sgd: 1, adam: 2, rmsprop: 2 };
+
 export function isDeviceArray(x: KernelInput): x is DeviceArray {
   return !ArrayBuffer.isView(x);
 }
 
 /**
- * The low-level operations a compute backend provides. The autograd calls only these; it never
- * knows which backend ran them. Inputs and outputs are contiguous row-major typed arrays.
+ * Kernels on host arrays, writing into outputs the caller made (contiguous, row-major typed
+ * arrays): the CPU backend's loops (kernels/cpu/), or gpu.js run on host arrays. A backend's
+ * one-call ops (Backend) run these when the work stays on the host.
  */
-export interface Backend {
-  readonly name: string;
-  /** Device-resident versions of the heavy kernels, where the backend has a device (GL modes of gpu.js). */
-  readonly resident?: ResidentKernels;
+export interface HostKernels {
   /** out[i] = op(x[i]) */
   unary(op: UnaryOp, x: TypedArray, out: TypedArray): void;
   /** out = op(a, b) with NumPy broadcasting of aShape and bShape to outShape. */
@@ -215,14 +216,84 @@ export interface Backend {
   /** An optimizer step in place: x and its state buffers updated from the gradient g (UpdateRule). */
   update(rule: UpdateRule, x: TypedArray, g: TypedArray, state: TypedArray[]): void;
 
+  /** log|det| of n square d×d matrices, one after another in `a` (LU with partial pivoting, kernels/cpu/linalg.ts); −Infinity where singular. */
+  logAbsDet(a: TypedArray, n: number, d: number, out: TypedArray): void;
+}
+
+/**
+ * What the autograd calls: one call per op. Inputs are host arrays or device arrays; each result is
+ * left where the backend ran the op (a device array stays on the device until someone reads it, by
+ * name: DeviceArray.read). The backend decides where each op runs; the autograd never does.
+ */
+export interface Backend {
+  readonly name: string;
+  /** The backend's kernels on host arrays (out-parameters). */
+  readonly host: HostKernels;
+  /** Kernels whose outputs stay on a device, where the backend has one (gpu.js GL and webgpu modes). */
+  readonly resident?: ResidentKernels;
+  /** Whether op results can stay on a device (the backend has resident kernels). */
+  readonly keepsOnDevice: boolean;
+  unary(op: UnaryOp, x: KernelInput, n: number, dtype: DType): KernelInput;
+  binary(
+    op: BinaryOp,
+    a: KernelInput,
+    aShape: Shape,
+    b: KernelInput,
+    bShape: Shape,
+    outShape: Shape,
+    dtype: DType,
+  ): KernelInput;
+  /** x viewed as [outer, size, inner] reduced over the middle axis: [outer, inner]. */
+  reduce(op: ReduceOp, x: KernelInput, outer: number, size: number, inner: number, dtype: DType): KernelInput;
+  /** The batched product of HostKernels.matmul: [batch, m, n]. */
+  matmul(
+    a: KernelInput,
+    aOffsets: Int32Array,
+    b: KernelInput,
+    bOffsets: Int32Array,
+    m: number,
+    k: number,
+    n: number,
+    transA: boolean,
+    transB: boolean,
+    dtype: DType,
+  ): KernelInput;
+  /** cond !== 0 ? a : b, all of length n. */
+  where(cond: KernelInput, a: KernelInput, b: KernelInput, n: number, dtype: DType): KernelInput;
+  /** The strided view (offset, shape, strides) of src, made contiguous. */
+  stridedCopy(src: KernelInput, offset: number, shape: Shape, strides: Shape, dtype: DType): KernelInput;
+  /** Pieces of one rank placed in zeros of outShape, piece k at starts[k]: concat, a slice's gradient. */
+  place(
+    pieces: ReadonlyArray<{ x: KernelInput; shape: Shape; starts: Shape }>,
+    outShape: Shape,
+    dtype: DType,
+  ): KernelInput;
+  /** x viewed as [outer, size, inner]: out[o, j, i] = x[o, indices[j], i]. */
+  gather(x: KernelInput, outer: number, size: number, inner: number, indices: Int32Array, dtype: DType): KernelInput;
+  /** Its adjoint, into zeros of [outer, size, inner]: out[o, indices[j], i] += g[o, j, i]. */
+  scatterAdd(
+    g: KernelInput,
+    outer: number,
+    size: number,
+    inner: number,
+    indices: Int32Array,
+    dtype: DType,
+  ): KernelInput;
+  /** Σ of terms of length n. */
+  addN(terms: readonly KernelInput[], n: number, dtype: DType): KernelInput;
+  /**
+   * An optimizer step (UpdateRule): [x′, ...state′]. On the host it runs in place on host arrays (so
+   * x′ is x); on a device the inputs stay as they were and the state may come back packed as one
+   * array, the parameter's n values then each buffer's, to be passed back as it came.
+   */
+  update(rule: UpdateRule, x: KernelInput, g: KernelInput, state: readonly KernelInput[], dtype: DType): KernelInput[];
+  /** log|det| of n square d×d matrices one after another in `a` (LU with partial pivoting); −Infinity where singular. */
+  logAbsDet(a: KernelInput, n: number, d: number, dtype: DType): KernelInput;
   /**
    * Run a kernel defined outside this layer (a flow layer's, in src/flows): its CPU loop, or its
    * gpu.js program where the backend has a device and the work is worth it. Inputs are host or
    * device arrays (null: an absent optional input, such as a missing output gradient); the outputs
-   * are this backend's arrays, of `dtype` on the host. One call per use: the backend decides where.
+   * are this backend's arrays, of `dtype` on the host.
    */
   run<A>(kernel: CustomKernel<A>, inputs: ReadonlyArray<KernelInput | null>, args: A, dtype: DType): KernelInput[];
-
-  /** log|det| of n square d×d matrices, one after another in `a` (LU with partial pivoting, kernels/cpu/linalg.ts); −Infinity where singular. */
-  logAbsDet(a: TypedArray, n: number, d: number, out: TypedArray): void;
 }

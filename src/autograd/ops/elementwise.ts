@@ -1,7 +1,6 @@
-import { type BinaryOp, type DeviceArray, getBackend, type UnaryOp } from "../../kernels/index.js";
+import { type BinaryOp, getBackend, type KernelInput, type UnaryOp } from "../../kernels/index.js";
 import { broadcastShapes, sameShape, shapeString, sizeOf } from "../shape.js";
-import { Storage } from "../storage.js";
-import { allocate, expectTensor, fromOp, opOutput, Tensor, type TensorLike, type TypedArray } from "../tensor.js";
+import { allocate, expectTensor, fromOp, kernelOutput, Tensor, type TensorLike } from "../tensor.js";
 import { checkDType, checkList } from "../validate.js";
 import { broadcastTo } from "./movement.js";
 
@@ -10,10 +9,8 @@ import { broadcastTo } from "./movement.js";
 
 function unaryOp(op: UnaryOp, x: Tensor, rule: ((g: Tensor, x: Tensor, y: Tensor) => Tensor) | null): Tensor {
   if (!(x instanceof Tensor)) expectTensor(op, x);
-  const backend = getBackend();
-  const device = backend.resident?.unary(op, x.storage.kernelInput, x.size) ?? null;
-  const out = opOutput(device, x.dtype, x.size, (o) => backend.unary(op, x.data, o));
-  return fromOp(op, out, x.shape, [x], rule && ((g, y) => [rule(g, x, y)]));
+  const out = getBackend().unary(op, x.storage.kernelInput, x.size, x.dtype);
+  return fromOp(op, kernelOutput(out, x.dtype), x.shape, [x], rule && ((g, y) => [rule(g, x, y)]));
 }
 
 /** A plain number becomes a scalar tensor of the other operand's dtype; two tensors must share one. */
@@ -39,42 +36,12 @@ function binaryOp(
   const a = asTensor(op, aIn, first),
     b = asTensor(op, bIn, first);
   const shape = sameShape(a.shape, b.shape) ? a.shape : broadcastShapes(op, a.shape, b.shape);
-  const backend = getBackend();
-  const device =
-    backend.resident?.binary(op, a.storage.kernelInput, a.shape, b.storage.kernelInput, b.shape, shape) ?? null;
-  const out = opOutput(device, a.dtype, sizeOf(shape), (o) =>
-    backend.binary(op, a.data, a.shape, b.data, b.shape, o, shape),
-  );
-  return fromOp(op, out, shape, [a, b], rule && ((g, y) => rule(g, a, b, y)));
+  const out = getBackend().binary(op, a.storage.kernelInput, a.shape, b.storage.kernelInput, b.shape, shape, a.dtype);
+  return fromOp(op, kernelOutput(out, a.dtype), shape, [a, b], rule && ((g, y) => rule(g, a, b, y)));
 }
 
 // d(a + b) = da + db
 export const add = (a: TensorLike, b: TensorLike): Tensor => binaryOp("add", a, b, (g) => [g, g]);
-/** Terms on a device summed there, pairwise (partial sums freed as they are used up); null if the backend declines. */
-export function deviceSum(terms: readonly Tensor[]): DeviceArray | null {
-  const resident = getBackend().resident;
-  const shape = terms[0]!.shape;
-  let sum: DeviceArray | null = null;
-  for (let k = 1; k < terms.length; k++) {
-    const next: DeviceArray | null =
-      resident?.binary(
-        "add",
-        sum ?? terms[0]!.storage.kernelInput,
-        shape,
-        terms[k]!.storage.kernelInput,
-        shape,
-        shape,
-      ) ?? null;
-    if (!next) {
-      sum?.release();
-      return null; // the backend's rule depends on the size only, so this happens at k = 1
-    }
-    sum?.release();
-    sum = next;
-  }
-  return sum;
-}
-
 /** Σ of tensors of one shape in one op (a chain of adds would record one node per term). */
 export function addN(terms: readonly Tensor[]): Tensor {
   checkList("addN", terms, "tensors");
@@ -88,20 +55,13 @@ export function addN(terms: readonly Tensor[]): Tensor {
       );
     }
   }
-  let out: TypedArray | Storage;
-  const device = terms.length > 1 && terms.some((t) => t.storage.onDevice) ? deviceSum(terms) : null;
-  if (device) {
-    out = new Storage(device, first.dtype);
-  } else {
-    const host = first.data.slice();
-    for (let k = 1; k < terms.length; k++) {
-      const d = terms[k]!.data;
-      for (let i = 0; i < host.length; i++) host[i] += d[i]!;
-    }
-    out = host;
-  }
+  const out = getBackend().addN(
+    terms.map((t) => t.storage.kernelInput),
+    first.size,
+    first.dtype,
+  );
   // d Σ xₖ = Σ dxₖ: every term gets the same gradient
-  return fromOp("addN", out, first.shape, [...terms], (g) => terms.map(() => g));
+  return fromOp("addN", kernelOutput(out, first.dtype), first.shape, [...terms], (g) => terms.map(() => g));
 }
 // d(a - b) = da - db
 export const sub = (a: TensorLike, b: TensorLike): Tensor =>
@@ -182,18 +142,21 @@ export function where(cond: Tensor, aIn: TensorLike, bIn: TensorLike): Tensor {
     b = asTensor("where", bIn, like);
   const shape = broadcastShapes("where", cond.shape, a.shape, b.shape);
   const full = (t: Tensor): Tensor => (sameShape(t.shape, shape) ? t : broadcastTo(t.detach(), shape));
-  const backend = getBackend();
   const [c, x, y] = [full(cond), full(a), full(b)];
-  const device =
-    backend.resident?.where?.(c.storage.kernelInput, x.storage.kernelInput, y.storage.kernelInput, sizeOf(shape)) ??
-    null;
-  const out = opOutput(device, a.dtype, sizeOf(shape), (o) => backend.where(c.data, x.data, y.data, o));
+  const on = [c, x, y].map((t) => t.storage.kernelInput) as [KernelInput, KernelInput, KernelInput];
+  const out = kernelOutput(getBackend().where(...on, sizeOf(shape), a.dtype), a.dtype);
   // d where(c, a, b) = where(c, da, 0) + where(c, 0, db)
   return fromOp("where", out, shape, [cond, a, b], (g) => [
     null,
     a.requiresGrad ? where(cond, g, 0) : null,
     b.requiresGrad ? where(cond, 0, g) : null,
   ]);
+}
+
+function converted(values: ArrayLike<number>, dtype: Tensor["dtype"]) {
+  const out = allocate(dtype, values.length);
+  out.set(values);
+  return out;
 }
 
 /** The same values in another dtype; the gradient is converted back. */
@@ -203,9 +166,8 @@ export function astype(x: Tensor, dtype: Tensor["dtype"]): Tensor {
     throw new Error('astype: dtype must be "float32" or "float64", got undefined');
   if (x.dtype === dtype) return x;
   // A device holds float32 whatever the label (see kernels/gpu/backend.ts): there, a relabelled copy.
-  const device = x.storage.onDevice
-    ? (getBackend().resident?.stridedCopy?.(x.storage.kernelInput, 0, [x.size], [1]) ?? null)
-    : null;
-  const out = opOutput(device, dtype, x.size, (o) => o.set(x.data));
+  const out = x.storage.onDevice
+    ? kernelOutput(getBackend().stridedCopy(x.storage.kernelInput, 0, [x.size], [1], dtype), dtype)
+    : converted(x.data, dtype);
   return fromOp("astype", out, x.shape, [x], (g) => [astype(g, x.dtype)]);
 }

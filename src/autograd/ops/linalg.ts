@@ -1,6 +1,6 @@
 import { getBackend } from "../../kernels/index.js";
 import { broadcastShapes, broadcastStrides, shapeString, sizeOf } from "../shape.js";
-import { expectTensor, fromOp, opOutput, type Tensor } from "../tensor.js";
+import { expectTensor, fromOp, kernelOutput, type Tensor } from "../tensor.js";
 import { asTensor } from "./elementwise.js";
 import { reshape } from "./movement.js";
 
@@ -62,26 +62,22 @@ function matmulData(a: Tensor, b: Tensor, transA: boolean, transB: boolean) {
   const m = transA ? ak : am,
     k = transA ? am : ak,
     n = transB ? bk : bn;
-  const count = sizeOf(batch);
   // Offsets of each matrix of the broadcast batch, in elements.
   const aOffsets = batchOffsets(a.shape.slice(0, -2), batch, am * ak);
   const bOffsets = batchOffsets(b.shape.slice(0, -2), batch, bk * bn);
-  const backend = getBackend();
-  const device =
-    backend.resident?.matmul(
-      a.storage.kernelInput,
-      aOffsets,
-      b.storage.kernelInput,
-      bOffsets,
-      m,
-      k,
-      n,
-      transA,
-      transB,
-    ) ?? null;
-  return opOutput(device, a.dtype, count * m * n, (o) =>
-    backend.matmul(a.data, aOffsets, b.data, bOffsets, o, m, k, n, transA, transB),
+  const out = getBackend().matmul(
+    a.storage.kernelInput,
+    aOffsets,
+    b.storage.kernelInput,
+    bOffsets,
+    m,
+    k,
+    n,
+    transA,
+    transB,
+    a.dtype,
   );
+  return kernelOutput(out, a.dtype);
 }
 
 function batchOffsets(own: number[], batch: number[], matrixSize: number): Int32Array {

@@ -1,30 +1,17 @@
-import { type DeviceArray, getBackend } from "../../kernels/index.js";
-import { isCreatingGraph, noGrad } from "../graph.js";
+import { getBackend } from "../../kernels/index.js";
+import { isCreatingGraph } from "../graph.js";
 import { broadcastStrides, contiguousStrides, normalizeAxis, sameShape, shapeString, sizeOf } from "../shape.js";
-import { Storage } from "../storage.js";
-import { allocate, expectTensor, fromOp, fromOpMulti, opOutput, Tensor, type TypedArray } from "../tensor.js";
+import type { Storage } from "../storage.js";
+import { allocate, expectTensor, fromOp, fromOpMulti, kernelOutput, Tensor, type TypedArray } from "../tensor.js";
 import { checkIntegerList, checkList, checkShape, describe } from "../validate.js";
-import { add, deviceSum } from "./elementwise.js";
 
 // Ops that move values without arithmetic. Their backward rules move the gradient back.
 
-/**
- * Zeros of outShape with g placed at `starts` (offset and strides: the same place in outShape's
- * contiguous layout): on the device when g is there and the backend can, else on the host.
- */
-function place(
-  g: Tensor,
-  starts: readonly number[],
-  outShape: readonly number[],
-  offset: number,
-  strides: readonly number[],
-): Tensor {
-  const backend = getBackend();
-  const device = g.storage.onDevice
-    ? (backend.resident?.pad?.(g.storage.kernelInput, g.shape, starts, outShape) ?? null)
-    : null;
-  const out = opOutput(device, g.dtype, sizeOf(outShape), (dx) =>
-    backend.stridedScatter(g.data, dx, offset, g.shape, strides, false),
+/** Zeros of outShape with g placed at `starts` (the backend decides where: Backend.place). */
+function place(g: Tensor, starts: readonly number[], outShape: readonly number[]): Tensor {
+  const out = kernelOutput(
+    getBackend().place([{ x: g.storage.kernelInput, shape: g.shape, starts }], outShape, g.dtype),
+    g.dtype,
   );
   // d pad(g) = the slice of dg that g was placed at (recorded only when a backward pass creates a graph)
   return fromOp("pad", out, outShape, [g], (gg) => [
@@ -46,11 +33,7 @@ function copyView(
   shape: readonly number[],
   strides: readonly number[],
 ): TypedArray | Storage {
-  const backend = getBackend();
-  const device = x.storage.onDevice
-    ? (backend.resident?.stridedCopy?.(x.storage.kernelInput, offset, shape, strides) ?? null)
-    : null;
-  return opOutput(device, x.dtype, sizeOf(shape), (out) => backend.stridedCopy(x.data, offset, shape, strides, out));
+  return kernelOutput(getBackend().stridedCopy(x.storage.kernelInput, offset, shape, strides, x.dtype), x.dtype);
 }
 
 /** Same values, new shape (one axis may be −1). Shares the data buffer: no copy. */
@@ -164,45 +147,7 @@ export function slice(x: Tensor, starts: readonly number[], ends?: readonly numb
   const offset = begin.reduce((o, b, i) => o + b * strides[i]!, 0);
   const out = copyView(x, offset, shape, strides);
   // d slice(x) puts dx back in its place and zeros elsewhere
-  return fromOp("slice", out, shape, [x], (g) => [place(g, begin, x.shape, offset, strides)]);
-}
-
-/**
- * concat's values on a device, for two or more tensors: the two halves (each joined the same way)
- * placed in zeros of the output's shape and summed, their places not overlapping. Halving makes m
- * pieces cost O(size · log m), where placing every piece in the whole output costs O(size · m).
- */
-function concatOnDevice(tensors: readonly Tensor[], axis: number): DeviceArray | null {
-  const half = tensors.length >> 1;
-  const [left, right] = [tensors.slice(0, half), tensors.slice(half)].map((part) => {
-    if (part.length === 1) return part[0]!;
-    const joined = concatOnDevice(part, axis);
-    const shape = [...part[0]!.shape];
-    shape[axis] = part.reduce((n, t) => n + t.shape[axis]!, 0);
-    return joined && new Tensor(new Storage(joined, part[0]!.dtype), shape);
-  }) as [Tensor | null, Tensor | null];
-  let sum: DeviceArray | null = null;
-  if (left && right) {
-    const shape = [...left.shape];
-    shape[axis] = left.shape[axis]! + right.shape[axis]!;
-    const strides = contiguousStrides(shape);
-    const at = shape.map((_, k) => (k === axis ? left.shape[axis]! : 0));
-    // Values only (concat records its own node): the placed halves are freed just below.
-    const placed = noGrad(() => [
-      place(
-        left,
-        shape.map(() => 0),
-        shape,
-        0,
-        strides,
-      ),
-      place(right, at, shape, at[axis]! * strides[axis]!, strides),
-    ]);
-    sum = deviceSum(placed);
-    for (const p of placed) p.storage.free();
-  }
-  for (const joined of [left, right]) if (joined && !tensors.includes(joined)) joined.storage.free();
-  return sum;
+  return fromOp("slice", out, shape, [x], (g) => [place(g, begin, x.shape)]);
 }
 
 /** Join tensors of equal shape except along `axis`. */
@@ -222,21 +167,16 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   }
   const shape = [...first.shape];
   shape[a] = tensors.reduce((n, t) => n + t.shape[a]!, 0);
-  const strides = contiguousStrides(shape);
   const starts: number[] = [];
-  let at = 0;
+  let along = 0;
   for (const t of tensors) {
-    starts.push(at);
-    at += t.shape[a]!;
+    starts.push(along);
+    along += t.shape[a]!;
   }
   if (tensors.length === 1) return first;
-  const device =
-    tensors.some((t) => t.storage.onDevice) && getBackend().resident?.pad ? concatOnDevice(tensors, a) : null;
-  const out = opOutput(device, first.dtype, sizeOf(shape), (o) =>
-    tensors.forEach((t, i) =>
-      getBackend().stridedScatter(t.data, o, starts[i]! * strides[a]!, t.shape, strides, false),
-    ),
-  );
+  const at = (start: number) => shape.map((_, k) => (k === a ? start : 0));
+  const pieces = tensors.map((t, i) => ({ x: t.storage.kernelInput, shape: t.shape, starts: at(starts[i]!) }));
+  const out = kernelOutput(getBackend().place(pieces, shape, first.dtype), first.dtype);
   // d concat(xs) = the slices of the gradient, one per input
   return fromOp("concat", out, shape, [...tensors], (g) =>
     tensors.map((t, i) => {
@@ -287,28 +227,19 @@ export function split(x: Tensor, sizes: readonly number[], axis = 0): Tensor[] {
         ),
       ];
     }
-    if (grads.some((g) => g?.storage.onDevice)) {
-      // On the device: each gradient placed in zeros of x's shape, then summed (the places do not overlap).
-      const placed = grads.flatMap((g, i) =>
-        g
-          ? [
-              place(
-                g,
-                x.shape.map((_, k) => (k === a ? pieces[i]!.offset / strides[a]! : 0)),
-                x.shape,
-                pieces[i]!.offset,
-                strides,
-              ),
-            ]
-          : [],
-      );
-      return [placed.reduce((s, t) => add(s, t))];
-    }
-    const dx = allocate(x.dtype, x.size);
-    grads.forEach((g, i) => {
-      if (g) getBackend().stridedScatter(g.data, dx, pieces[i]!.offset, pieces[i]!.shape, strides, false);
-    });
-    return [new Tensor(dx, x.shape)];
+    // Each piece's gradient in its place, zeros where a piece got none.
+    const placed = grads.flatMap((g, i) =>
+      g
+        ? [
+            {
+              x: g.storage.kernelInput,
+              shape: g.shape,
+              starts: x.shape.map((_, k) => (k === a ? pieces[i]!.offset / strides[a]! : 0)),
+            },
+          ]
+        : [],
+    );
+    return [new Tensor(kernelOutput(getBackend().place(placed, x.shape, x.dtype), x.dtype), x.shape)];
   });
 }
 
@@ -347,12 +278,7 @@ export function indexSelect(x: Tensor, axis: number, indices: ArrayLike<number>)
     inner = sizeOf(x.shape.slice(a + 1));
   const shape = [...x.shape];
   shape[a] = idx.length;
-  // A gather runs where its input is (and its adjoint where the gradient is), like copyView.
-  const backend = getBackend();
-  const device = x.storage.onDevice
-    ? (backend.resident?.gather?.(x.storage.kernelInput, outer, n, inner, idx) ?? null)
-    : null;
-  const out = opOutput(device, x.dtype, sizeOf(shape), (o) => backend.gather(x.data, outer, n, inner, idx, o));
+  const out = kernelOutput(getBackend().gather(x.storage.kernelInput, outer, n, inner, idx, x.dtype), x.dtype);
   // d x[idx] adds each picked gradient back at its index (repeats add up)
   return fromOp("indexSelect", out, shape, [x], (g) => [indexAdd(g, a, n, idx)]);
 }
@@ -363,12 +289,7 @@ function indexAdd(g: Tensor, axis: number, n: number, idx: Int32Array): Tensor {
     inner = sizeOf(g.shape.slice(axis + 1));
   const shape = [...g.shape];
   shape[axis] = n;
-  const onDevice = g.storage.onDevice
-    ? (getBackend().resident?.scatterAdd?.(g.storage.kernelInput, outer, n, inner, idx) ?? null)
-    : null;
-  const out = opOutput(onDevice, g.dtype, sizeOf(shape), (dx) =>
-    getBackend().scatterAdd(g.data, outer, n, inner, idx, dx),
-  );
+  const out = kernelOutput(getBackend().scatterAdd(g.storage.kernelInput, outer, n, inner, idx, g.dtype), g.dtype);
   // d indexAdd(g) = dg picked at the same indices
   return fromOp("indexAdd", out, shape, [g], (gg) => [indexSelect(gg, axis, idx)]);
 }

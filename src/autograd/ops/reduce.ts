@@ -1,7 +1,7 @@
 import { getBackend, isDeviceArray, type KernelInput, type ReduceOp } from "../../kernels/index.js";
 import { type Axis, normalizeAxes, sizeOf } from "../shape.js";
 import { Storage } from "../storage.js";
-import { allocate, expectTensor, fromOp, type Tensor, type TypedArray } from "../tensor.js";
+import { expectTensor, fromOp, type Tensor, type TypedArray } from "../tensor.js";
 import { add, div, eq, exp, log, mul, neg, sub, where } from "./elementwise.js";
 import { broadcastTo, reshape } from "./movement.js";
 
@@ -28,15 +28,8 @@ function reduceAxes(op: ReduceOp, x: Tensor, axes: number[]): TypedArray | Stora
     const outer = sizeOf(shape.slice(0, lo)),
       size = sizeOf(shape.slice(lo, hi + 1)),
       inner = sizeOf(shape.slice(hi + 1));
-    let out: KernelInput | null = backend.resident?.reduce(op, data, outer, size, inner) ?? null;
-    if (!out) {
-      // An intermediate run's device result comes to the host through a Storage of its own.
-      const host = isDeviceArray(data) ? (data === input ? x.data : new Storage(data, x.dtype).host) : data;
-      out = allocate(x.dtype, outer * inner);
-      backend.reduce(op, host, outer, size, inner, out);
-    } else if (isDeviceArray(data) && data !== input) {
-      data.release(); // an intermediate run, used up
-    }
+    const out = backend.reduce(op, data, outer, size, inner, x.dtype);
+    if (isDeviceArray(data) && data !== input) data.release(); // an intermediate run, used up
     data = out;
     shape = [...shape.slice(0, lo), ...new Array<number>(hi - lo + 1).fill(1), ...shape.slice(hi + 1)];
     r = first - 1;

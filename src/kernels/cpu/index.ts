@@ -1,24 +1,11 @@
-import {
-  type Backend,
-  type CustomKernel,
-  type DType,
-  isDeviceArray,
-  type KernelInput,
-  type TypedArray,
-} from "../types.js";
+import { backendFrom, onHost } from "../one-call.js";
+import type { CustomKernel, DType, HostKernels, KernelInput, TypedArray } from "../types.js";
 import { binary, unary, where } from "./elementwise.js";
 import { logAbsDet } from "./linalg.js";
 import { matmul } from "./matmul.js";
 import { gather, scatterAdd, stridedCopy, stridedScatter } from "./movement.js";
 import { update } from "./optim.js";
 import { reduce } from "./reduce.js";
-
-/** A host array of `dtype` holding x's values: a device array is read back (a copy, not freed). */
-export function onHost(x: KernelInput, dtype: DType): TypedArray {
-  if (!isDeviceArray(x)) return x;
-  const values = x.read();
-  return dtype === "float32" ? values : Float64Array.from(values);
-}
 
 /** A custom kernel's CPU loop on fresh host outputs of `dtype`. */
 export function runOnHost<A>(
@@ -33,9 +20,8 @@ export function runOnHost<A>(
   return outputs;
 }
 
-/** Plain TypeScript loops over typed arrays, float64 and float32. Always available. */
-export const cpuBackend: Backend = {
-  name: "cpu",
+/** Plain TypeScript loops over typed arrays, float64 and float32: the readable reference. */
+export const cpuKernels: HostKernels = {
   unary,
   binary,
   reduce,
@@ -47,5 +33,7 @@ export const cpuBackend: Backend = {
   where,
   update,
   logAbsDet,
-  run: runOnHost,
 };
+
+/** The CPU backend: every op on host arrays, one call each. Always available. */
+export const cpuBackend = backendFrom({ name: "cpu", host: cpuKernels, run: runOnHost });

@@ -8,6 +8,7 @@
 // kernels run on the CPU. A kernel with several outputs writes them into one array, handed out as
 // views of it (ViewArray): launches, not arithmetic, decide a small step's time.
 import { cpuBackend, runOnHost } from "../cpu/index.js";
+import { backendFrom } from "../one-call.js";
 import { sizeOf } from "../strides.js";
 import {
   type Backend,
@@ -15,6 +16,7 @@ import {
   type CustomKernel,
   type DeviceArray,
   type DType,
+  type HostKernels,
   isDeviceArray,
   type KernelInput,
   type Launcher,
@@ -79,6 +81,21 @@ export class GpuBackend implements Backend {
   private launches = 0;
   private readonly launchesByKind = new Map<string, number>();
 
+  // One call per op (see one-call.ts): on the device where it takes the op, else the host kernels.
+  readonly unary: Backend["unary"];
+  readonly binary: Backend["binary"];
+  readonly reduce: Backend["reduce"];
+  readonly matmul: Backend["matmul"];
+  readonly where: Backend["where"];
+  readonly stridedCopy: Backend["stridedCopy"];
+  readonly place: Backend["place"];
+  readonly gather: Backend["gather"];
+  readonly scatterAdd: Backend["scatterAdd"];
+  readonly addN: Backend["addN"];
+  readonly update: Backend["update"];
+  readonly keepsOnDevice: boolean;
+  readonly logAbsDet: Backend["logAbsDet"];
+
   constructor(
     private readonly gpu: GpuInstance,
     readonly info: GpuInfo,
@@ -87,6 +104,25 @@ export class GpuBackend implements Backend {
   ) {
     this.asyncReads = info.gpuMode === "webgpu";
     this.resident = PIPELINE_MODES.has(info.gpuMode) || this.asyncReads ? this.residentKernels() : undefined;
+    const ops = backendFrom({
+      name: this.name,
+      host: this.host,
+      ...(this.resident ? { resident: this.resident } : {}),
+      run: (...args) => this.run(...args),
+    });
+    this.unary = ops.unary;
+    this.binary = ops.binary;
+    this.reduce = ops.reduce;
+    this.matmul = ops.matmul;
+    this.where = ops.where;
+    this.stridedCopy = ops.stridedCopy;
+    this.place = ops.place;
+    this.gather = ops.gather;
+    this.scatterAdd = ops.scatterAdd;
+    this.addN = ops.addN;
+    this.update = ops.update;
+    this.keepsOnDevice = ops.keepsOnDevice;
+    this.logAbsDet = ops.logAbsDet;
   }
 
   /** Kernels run so far (launches: what a step costs on a device where each has a fixed overhead). */
@@ -361,15 +397,15 @@ export class GpuBackend implements Backend {
     };
   }
 
-  unary(op: UnaryOp, x: TypedArray, out: TypedArray): void {
-    if (this.asyncReads) return this.fallback.unary(op, x, out);
+  private hostUnary(op: UnaryOp, x: TypedArray, out: TypedArray): void {
+    if (this.asyncReads) return this.fallback.host.unary(op, x, out);
     const n = out.length;
     if (n === 0) return;
-    if (n > MAX_ELEMENTS) return this.tooLarge().unary(op, x, out);
+    if (n > MAX_ELEMENTS) return this.tooLarge().host.unary(op, x, out);
     this.runSpec(unarySpec(op, n), n, [toFloat32(x)], out);
   }
 
-  binary(
+  private hostBinary(
     op: BinaryOp,
     a: TypedArray,
     aShape: Shape,
@@ -378,24 +414,24 @@ export class GpuBackend implements Backend {
     out: TypedArray,
     outShape: Shape,
   ): void {
-    if (this.asyncReads) return this.fallback.binary(op, a, aShape, b, bShape, out, outShape);
+    if (this.asyncReads) return this.fallback.host.binary(op, a, aShape, b, bShape, out, outShape);
     const n = out.length;
     if (n === 0) return;
     if (n > MAX_ELEMENTS || a.length > MAX_ELEMENTS || b.length > MAX_ELEMENTS)
-      return this.tooLarge().binary(op, a, aShape, b, bShape, out, outShape);
+      return this.tooLarge().host.binary(op, a, aShape, b, bShape, out, outShape);
     this.runSpec(binarySpec(op, aShape, bShape, outShape), n, [toFloat32(a), toFloat32(b)], out);
   }
 
-  reduce(op: ReduceOp, x: TypedArray, outer: number, size: number, inner: number, out: TypedArray): void {
-    if (this.asyncReads) return this.fallback.reduce(op, x, outer, size, inner, out);
+  private hostReduce(op: ReduceOp, x: TypedArray, outer: number, size: number, inner: number, out: TypedArray): void {
+    if (this.asyncReads) return this.fallback.host.reduce(op, x, outer, size, inner, out);
     const n = outer * inner;
     if (n === 0) return;
-    if (x.length > MAX_ELEMENTS) return this.tooLarge().reduce(op, x, outer, size, inner, out);
-    if (size === 0) return this.fallback.reduce(op, x, outer, size, inner, out);
+    if (x.length > MAX_ELEMENTS) return this.tooLarge().host.reduce(op, x, outer, size, inner, out);
+    if (size === 0) return this.fallback.host.reduce(op, x, outer, size, inner, out);
     this.runSpec(reduceSpec(op, outer, size, inner), n, [toFloat32(x)], out);
   }
 
-  matmul(
+  private hostMatmul(
     a: TypedArray,
     aOffsets: Int32Array,
     b: TypedArray,
@@ -407,12 +443,12 @@ export class GpuBackend implements Backend {
     transA: boolean,
     transB: boolean,
   ): void {
-    if (this.asyncReads) return this.fallback.matmul(a, aOffsets, b, bOffsets, out, m, k, n, transA, transB);
+    if (this.asyncReads) return this.fallback.host.matmul(a, aOffsets, b, bOffsets, out, m, k, n, transA, transB);
     const total = out.length;
     if (total === 0) return;
     if (total > MAX_ELEMENTS || a.length > MAX_ELEMENTS || b.length > MAX_ELEMENTS)
-      return this.tooLarge().matmul(a, aOffsets, b, bOffsets, out, m, k, n, transA, transB);
-    if (k === 0) return this.fallback.matmul(a, aOffsets, b, bOffsets, out, m, k, n, transA, transB);
+      return this.tooLarge().host.matmul(a, aOffsets, b, bOffsets, out, m, k, n, transA, transB);
+    if (k === 0) return this.fallback.host.matmul(a, aOffsets, b, bOffsets, out, m, k, n, transA, transB);
     this.runSpec(
       matmulSpec(aOffsets.length, m, k, n, transA, transB),
       total,
@@ -421,13 +457,23 @@ export class GpuBackend implements Backend {
     );
   }
 
-  // On host arrays, data movement and optimizer updates stay on the CPU backend.
-  stridedCopy: Backend["stridedCopy"] = (...args) => this.fallback.stridedCopy(...args);
-  stridedScatter: Backend["stridedScatter"] = (...args) => this.fallback.stridedScatter(...args);
-  gather: Backend["gather"] = (...args) => this.fallback.gather(...args);
-  scatterAdd: Backend["scatterAdd"] = (...args) => this.fallback.scatterAdd(...args);
-  where: Backend["where"] = (...args) => this.fallback.where(...args);
-  update: Backend["update"] = (...args) => this.fallback.update(...args);
+  /**
+   * gpu.js on host arrays (read back into the caller's arrays): elementwise ops, reductions,
+   * products and the LU; data movement and optimizer updates stay on the CPU backend's loops.
+   */
+  readonly host: HostKernels = {
+    unary: (...args) => this.hostUnary(...args),
+    binary: (...args) => this.hostBinary(...args),
+    reduce: (...args) => this.hostReduce(...args),
+    matmul: (...args) => this.hostMatmul(...args),
+    logAbsDet: (...args) => this.hostLogAbsDet(...args),
+    stridedCopy: (...args) => this.fallback.host.stridedCopy(...args),
+    stridedScatter: (...args) => this.fallback.host.stridedScatter(...args),
+    gather: (...args) => this.fallback.host.gather(...args),
+    scatterAdd: (...args) => this.fallback.host.scatterAdd(...args),
+    where: (...args) => this.fallback.host.where(...args),
+    update: (...args) => this.fallback.host.update(...args),
+  };
 
   /**
    * A custom kernel (a flow layer's, registered from src/flows): its gpu.js program, with outputs
@@ -463,10 +509,10 @@ export class GpuBackend implements Backend {
       ),
   };
 
-  logAbsDet(a: TypedArray, n: number, d: number, out: TypedArray): void {
-    if (this.asyncReads) return this.fallback.logAbsDet(a, n, d, out);
+  private hostLogAbsDet(a: TypedArray, n: number, d: number, out: TypedArray): void {
+    if (this.asyncReads) return this.fallback.host.logAbsDet(a, n, d, out);
     if (n * d === 0) return;
-    if (n * d * d + 2 * n > MAX_ELEMENTS) return this.tooLarge().logAbsDet(a, n, d, out);
+    if (n * d * d + 2 * n > MAX_ELEMENTS) return this.tooLarge().host.logAbsDet(a, n, d, out);
     const onDevice = this.resident?.logAbsDet?.(a, n, d);
     if (onDevice) {
       try {
