@@ -182,27 +182,34 @@ export function backward(root: Tensor, grad?: Tensor, options: BackwardOptions =
     );
   }
   const seed = grad ?? new Tensor(allocate(root.dtype, root.size).fill(1), root.shape);
-  const firstMadeHere = storageCount();
+  const fresh = freshBuffers();
   const createGraph = options.createGraph ?? false;
   const grads = gradients(root, seed, { retainGraph: options.retainGraph ?? createGraph, createGraph });
-  const taken = new Set<Storage>();
   // With createGraph the accumulation is recorded too, so x.grad carries the graph of its own derivative.
   withGradMode(createGraph, () => {
     for (const [t, g] of grads) {
       if (!t.isLeaf || !t.requiresGrad) continue;
-      // A gradient may share its buffer with the seed, a tensor of the caller's, or another leaf's
-      // gradient (add gives both inputs the same one): those get a copy of their own. A buffer this
-      // pass made for one leaf alone is taken as it is (on a GPU, a kernel launch saved per parameter).
-      const own = g.storage.serial >= firstMadeHere && !taken.has(g.storage);
-      t.grad = t.grad
-        ? add(t.grad, g)
-        : own
-          ? g
-          : g.storage.onDevice || createGraph
-            ? mul(g, 1)
-            : new Tensor(g.data.slice(), g.shape);
-      taken.add(t.grad.storage);
+      t.grad = t.grad ? add(t.grad, g) : fresh.own(g, createGraph);
       keepStorage(t.grad.storage);
     }
   });
+}
+
+/**
+ * Whose buffer a leaf's gradient may take. A gradient may share its buffer with the seed, a tensor
+ * of the caller's, or another leaf's gradient (add gives both inputs the same one): those get a
+ * copy of their own. A buffer this pass made (its Storage serial is past the mark) for one leaf
+ * alone is taken as it is: on a device, a kernel launch saved per parameter.
+ */
+function freshBuffers() {
+  const mark = storageCount();
+  const taken = new Set<Storage>();
+  return {
+    own(g: Tensor, createGraph: boolean): Tensor {
+      const mine = g.storage.serial >= mark && !taken.has(g.storage);
+      const out = mine ? g : g.storage.onDevice || createGraph ? mul(g, 1) : new Tensor(g.data.slice(), g.shape);
+      taken.add(out.storage);
+      return out;
+    },
+  };
 }

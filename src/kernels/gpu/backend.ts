@@ -1,15 +1,15 @@
-// The gpu.js backend: the compute-heavy kernels (elementwise, reductions, matmul, and the custom
-// kernels of other layers, such as the fused flow layers) as gpu.js kernels, compiled once per
-// shape signature and cached, in two forms: on host arrays (Backend) and on device arrays that stay
-// on the GPU (ResidentKernels, which also copy, gather, pad, select and run optimizer updates); on
-// host arrays, those run on the CPU backend. gpu.js computes in float32: float64 inputs are converted on the way in and results
-// written back into the caller's array (a documented conversion). In webgpu mode results cannot
-// come back synchronously: there only the resident kernels run on the GPU, and the host-array
-// kernels run on the CPU. A kernel with several outputs writes them into one array, handed out as
-// views of it (ViewArray): launches, not arithmetic, decide a small step's time.
+// The gpu.js backend, composed of: its kernel cache and launch accounting (kernel-cache.ts), its
+// resident kernels whose outputs stay on the device (resident.ts, sources in sources.ts, keys in
+// specs.ts), the LU's launch sequence (lu.ts), the device arrays (device-arrays.ts), and here the
+// launching itself (host arrays in, or device arrays kept on the device; webgpu's queue) and its
+// kernels on host arrays (HostKernels), the path of gpu.js modes without device memory. gpu.js
+// computes in float32: float64 inputs are converted on the way in and results written back into the
+// caller's array (a documented conversion). In webgpu mode results cannot come back synchronously:
+// there only resident kernels run on the GPU, and the host-array kernels run on the CPU. A kernel
+// with several outputs writes them into one array, handed out as views of it (ViewArray): launches,
+// not arithmetic, decide a small step's time. One call per op (Backend) comes from one-call.ts.
 import { cpuBackend, runOnHost } from "../cpu/index.js";
 import { backendFrom } from "../one-call.js";
-import { sizeOf } from "../strides.js";
 import {
   type Backend,
   type BinaryOp,
@@ -27,6 +27,7 @@ import {
   type UnaryOp,
 } from "../types.js";
 import { BufferArray, copyResult, type GpuBufferHandle, TextureArray, ViewArray } from "./device-arrays.js";
+import { KernelCache } from "./kernel-cache.js";
 import {
   chooseMode,
   type GpuInfo,
@@ -38,27 +39,10 @@ import {
   importGpuJs,
   webgpuNotChosen,
 } from "./load.js";
-import { MAX_WIDTH, outputStarts, shiftInputs, updateOutputs } from "./sources.js";
-import {
-  binarySpec,
-  gatherSpec,
-  type KernelSpec,
-  luSpec,
-  matmulSpec,
-  padSpec,
-  reduceSpec,
-  scatterAddSpec,
-  stridedCopySpec,
-  unarySpec,
-  updateScalars,
-  updateSpec,
-  whereSpec,
-} from "./specs.js";
-
-/** Larger arrays go to the CPU backend: gpu.js indexes in float32, exact only below 2²⁴. */
-const MAX_ELEMENTS = 1 << 24;
-/** Compiled kernels kept; the least recently used beyond this are destroyed. */
-const CACHE_SIZE = 128;
+import { luLaunches } from "./lu.js";
+import { MAX_ELEMENTS, residentKernels } from "./resident.js";
+import { outputStarts, shiftInputs } from "./sources.js";
+import { binarySpec, type KernelSpec, matmulSpec, reduceSpec, unarySpec } from "./specs.js";
 
 function toFloat32(a: TypedArray): Float32Array {
   return a instanceof Float32Array ? a : Float32Array.from(a);
@@ -73,13 +57,11 @@ export class GpuBackend implements Backend {
   readonly resident: ResidentKernels | undefined;
   /** webgpu: results come back only asynchronously, so the host-array kernels run on the CPU backend. */
   private readonly asyncReads: boolean;
-  private readonly kernels = new Map<string, GpuKernel>();
+  private readonly kernels: KernelCache;
   /** device arrays alive: textures (GL modes) or buffers (webgpu) */
   private readonly live = new Set<DeviceArray>();
   private disposed = false;
   private warnedTooLarge = false;
-  private launches = 0;
-  private readonly launchesByKind = new Map<string, number>();
 
   // One call per op (see one-call.ts): on the device where it takes the op, else the host kernels.
   readonly unary: Backend["unary"];
@@ -102,8 +84,15 @@ export class GpuBackend implements Backend {
     private readonly fallback: Backend = cpuBackend,
     private readonly onDispose?: () => void,
   ) {
+    this.kernels = new KernelCache(gpu);
     this.asyncReads = info.gpuMode === "webgpu";
-    this.resident = PIPELINE_MODES.has(info.gpuMode) || this.asyncReads ? this.residentKernels() : undefined;
+    this.resident =
+      PIPELINE_MODES.has(info.gpuMode) || this.asyncReads
+        ? residentKernels({
+            launch: (spec, n, inputs, extra) => this.runResident(spec, n, inputs, extra),
+            liveArrays: () => this.live.size,
+          })
+        : undefined;
     const ops = backendFrom({
       name: this.name,
       host: this.host,
@@ -127,7 +116,7 @@ export class GpuBackend implements Backend {
 
   /** Kernels run so far (launches: what a step costs on a device where each has a fixed overhead). */
   kernelLaunches(): number {
-    return this.launches;
+    return this.kernels.count();
   }
 
   /**
@@ -135,7 +124,7 @@ export class GpuBackend implements Backend {
    * "m" matmul, "opt" updates, "pf" planar forward, "pbs" its shared gradients…).
    */
   kernelLaunchesByKind(): Record<string, number> {
-    return Object.fromEntries([...this.launchesByKind].sort((a, b) => b[1] - a[1]));
+    return this.kernels.countByKind();
   }
 
   /** Compiled kernels alive now (a test checks this stays bounded over long runs). */
@@ -152,8 +141,7 @@ export class GpuBackend implements Backend {
   dispose(): void {
     if (this.disposed) return;
     for (const t of [...this.live]) t.release();
-    for (const k of this.kernels.values()) k.destroy();
-    this.kernels.clear();
+    this.kernels.destroyAll();
     this.gpu.destroy();
     this.disposed = true;
     this.onDispose?.();
@@ -168,32 +156,7 @@ export class GpuBackend implements Backend {
     pipeline = false,
   ): GpuKernel {
     if (this.disposed) throw new Error("GPU backend: used after dispose()");
-    this.launches++;
-    const kind = key.slice(0, key.indexOf(":"));
-    this.launchesByKind.set(kind, (this.launchesByKind.get(kind) ?? 0) + 1);
-    const cached = this.kernels.get(key);
-    if (cached) {
-      this.kernels.delete(key); // re-insert: the Map's order is the LRU order
-      this.kernels.set(key, cached);
-      return cached;
-    }
-    const W = Math.min(Math.max(n, 1), MAX_WIDTH),
-      H = Math.ceil(Math.max(n, 1) / W);
-    // immutable: every call returns a texture of its own (else the next call would overwrite it).
-    const k = this.gpu.createKernel(source, {
-      output: [W, H],
-      constants: { ...constants, W, n },
-      precision: "single",
-      tactic: "precision",
-      ...(pipeline ? { pipeline: true, immutable: true } : {}),
-    });
-    this.kernels.set(key, k);
-    if (this.kernels.size > CACHE_SIZE) {
-      const [oldKey, oldest] = this.kernels.entries().next().value as [string, GpuKernel];
-      oldest.destroy();
-      this.kernels.delete(oldKey);
-    }
-    return k;
+    return this.kernels.get(key, source, n, constants, pipeline);
   }
 
   /** The CPU backend, for arrays gpu.js cannot index exactly; says so once. */
@@ -316,85 +279,6 @@ export class GpuBackend implements Backend {
     const done = () => used.forEach((x) => x.drop());
     pending.then(done, done);
     return new BufferArray(pending, n, this, this.live);
-  }
-
-  private residentKernels(): ResidentKernels {
-    const tooLarge = (...sizes: number[]) => sizes.some((s) => s > MAX_ELEMENTS);
-    return {
-      unary: (op, x, n) => {
-        if (n === 0 || tooLarge(n)) return null;
-        return this.runResident(unarySpec(op, n), n, [x]);
-      },
-      binary: (op, a, aShape, b, bShape, outShape) => {
-        const n = sizeOf(outShape);
-        if (n === 0 || tooLarge(n, a.length, b.length)) return null;
-        return this.runResident(binarySpec(op, aShape, bShape, outShape), n, [a, b]);
-      },
-      reduce: (op, x, outer, size, inner) => {
-        const n = outer * inner;
-        if (n === 0 || size === 0 || tooLarge(x.length)) return null;
-        return this.runResident(reduceSpec(op, outer, size, inner), n, [x]);
-      },
-      matmul: (a, aOffsets, b, bOffsets, m, k, n, transA, transB) => {
-        const total = aOffsets.length * m * n;
-        if (total === 0 || k === 0 || tooLarge(total, a.length, b.length)) return null;
-        return this.runResident(
-          matmulSpec(aOffsets.length, m, k, n, transA, transB),
-          total,
-          [a, b],
-          [Float32Array.from(aOffsets), Float32Array.from(bOffsets)],
-        );
-      },
-      liveArrays: () => this.live.size,
-      update: (rule, x, g, state) => {
-        // One kernel writes the new parameter and state into one array, [x′, s₀′, s₁′…]; the
-        // parameter's tensor gets a handle on its first n values, the optimizer the whole array,
-        // which the next step reads its state from.
-        const n = x.length,
-          size = updateOutputs(rule.kind) * n;
-        if (n === 0 || tooLarge(size)) return null;
-        const packed = state.length === 1 && state[0]!.length === size;
-        const all = this.runResident(updateSpec(rule.kind, packed, n), size, [x, g, ...state], [updateScalars(rule)]);
-        return [new ViewArray(all, 0, n), all];
-      },
-      where: (cond, a, b, n) => (n === 0 || tooLarge(n) ? null : this.runResident(whereSpec(n), n, [cond, a, b])),
-      stridedCopy: (src, offset, shape, strides) => {
-        const n = sizeOf(shape);
-        if (n === 0 || tooLarge(n, src.length)) return null;
-        return this.runResident(stridedCopySpec(offset, shape, strides), n, [src]);
-      },
-      gather: (x, outer, size, inner, indices) => {
-        const n = outer * indices.length * inner;
-        if (n === 0 || tooLarge(n, x.length)) return null;
-        return this.runResident(gatherSpec(outer, size, inner, indices.length), n, [x], [Float32Array.from(indices)]);
-      },
-      scatterAdd: (g, outer, size, inner, indices) => {
-        const n = outer * size * inner;
-        if (n === 0 || indices.length === 0 || tooLarge(n, g.length)) return null;
-        return this.runResident(
-          scatterAddSpec(outer, size, inner, indices.length),
-          n,
-          [g],
-          [Float32Array.from(indices)],
-        );
-      },
-      pad: (src, shape, starts, outShape) => {
-        const n = sizeOf(outShape);
-        if (n === 0 || sizeOf(shape) === 0 || tooLarge(n)) return null;
-        return this.runResident(padSpec(shape, starts, outShape), n, [src]);
-      },
-      logAbsDet: (a, mats, d) => {
-        if (mats * d === 0 || tooLarge(mats * d * d + 2 * mats)) return null;
-        // Each step's array is freed once the next is queued.
-        return this.luLaunches<DeviceArray>(
-          a,
-          mats,
-          d,
-          (spec, size, input, extra) => this.runResident(spec, size, [input], extra),
-          (x) => x.release(),
-        );
-      },
-    };
   }
 
   private hostUnary(op: UnaryOp, x: TypedArray, out: TypedArray): void {
@@ -528,29 +412,7 @@ export class GpuBackend implements Backend {
       this.runSpec(spec, size, [this.argument(input), ...extra], result);
       return result;
     };
-    out.set(this.luLaunches<Float32Array>(a, n, d, run, () => {}));
-  }
-
-  /**
-   * LU log-dets of n d×d matrices (luStepSource): a first launch on the matrices, then one per
-   * column on the previous launch's array; `done` is given each array once the next launch has it.
-   */
-  private luLaunches<S extends KernelInput>(
-    a: KernelInput,
-    n: number,
-    d: number,
-    run: (spec: KernelSpec, size: number, input: KernelInput, extra: Float32Array[]) => S,
-    done: (state: S) => void,
-  ): S {
-    const size = n * d * d + 2 * n;
-    let state = run(luSpec("start", n, d), size, a, []);
-    for (let k = 0; k < d; k++) {
-      const last = k === d - 1;
-      const next = run(luSpec(last ? "last" : "step", n, d), last ? n : size, state, [Float32Array.of(k)]);
-      done(state);
-      state = next;
-    }
-    return state;
+    out.set(luLaunches<Float32Array>(a, n, d, run, () => {}));
   }
 }
 

@@ -1,6 +1,8 @@
 // Device arrays of the gpu.js backend: a pipeline kernel's output texture (GL modes), or a WebGPU
 // buffer (webgpu mode), whose values come back only asynchronously. Both are counted by their
-// backend (`live`) until released.
+// backend (`live`) until released. One reference count for both: hold() adds a use (a view of the
+// array, a queued kernel or read), drop() ends one; release() is the owner's drop, and the memory
+// goes with the last use.
 import type { DeviceArray, TypedArray } from "../types.js";
 import type { GpuTexture } from "./load.js";
 
@@ -42,7 +44,7 @@ export class TextureArray implements DeviceArray {
   release(): void {
     if (this.released) return;
     this.released = true;
-    this.unhold();
+    this.drop();
   }
   /** The first `length` values (for a ViewArray, which checks its own release). */
   values(length: number): Float32Array {
@@ -53,7 +55,7 @@ export class TextureArray implements DeviceArray {
   hold(): void {
     this.holders++;
   }
-  unhold(): void {
+  drop(): void {
     if (--this.holders > 0) return;
     this.texture.delete();
     this.live.delete(this);
@@ -196,8 +198,7 @@ export class ViewArray implements DeviceArray {
   release(): void {
     if (this.released) return;
     this.released = true;
-    if (this.base instanceof TextureArray) this.base.unhold();
-    else this.base.drop();
+    this.base.drop();
   }
   private check(): void {
     if (this.released) throw new Error("GPU backend: a device array was used after it was released");
