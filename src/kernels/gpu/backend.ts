@@ -121,7 +121,7 @@ export class GpuBackend implements Backend {
 
   /**
    * Launches so far by kind of kernel (the cache key's first field: "u" unary, "b" binary,
-   * "m" matmul, "opt" updates, "pf" planar forward, "pbs" its shared gradients…).
+   * "m" matmul, "opt" updates, and each custom kernel's own tags…).
    */
   kernelLaunchesByKind(): Record<string, number> {
     return this.kernels.countByKind();
