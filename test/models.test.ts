@@ -436,6 +436,65 @@ describe("the flowgrad command", () => {
       expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
     }
   });
+  it("vae --resume after Ctrl-C: finished models are kept, the interrupted one continues from its checkpoint, and the results equal an uninterrupted run's", async () => {
+    const { spawn } = await import("node:child_process");
+    const { existsSync } = await import("node:fs");
+    const args = (out: string) => [
+      "vae",
+      "--K",
+      "0,1",
+      "--latent",
+      "4",
+      "--hidden",
+      "8",
+      "--epochs",
+      "3",
+      "--train-count",
+      "400",
+      "--validation",
+      "100",
+      "--samples",
+      "3",
+      "--out",
+      out,
+    ];
+    const straight = run(...args("resume-straight"));
+    expect(straight.status, straight.stderr).toBe(0);
+    // Interrupted once K = 1 has saved its first epoch's checkpoint.
+    const child = spawn(process.execPath, [cli, ...args("resume-cut")], { cwd: tmp });
+    const checkpoint = path.join(tmp, "resume-cut/vae-planar-K1-L1.checkpoint.json");
+    for (let i = 0; i < 300 && !existsSync(checkpoint); i++) await new Promise((r) => setTimeout(r, 50));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    expect(readdirSync(path.join(tmp, "resume-cut"))).toContain("vae-planar-K0-L1.model.json");
+    const resumed = run(...args("resume-cut"), "--resume");
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(/K=0: finished before the interruption/);
+    expect(resumed.stdout).toMatch(/K=1: resuming after epoch [12]/);
+    const result = (dir: string) => JSON.parse(readFileSync(path.join(tmp, dir, "vae-planar-L1.json"), "utf8"));
+    const [a, b] = [result("resume-straight"), result("resume-cut")];
+    const numbers = (r: { records: Array<Record<string, unknown>> }) =>
+      r.records.map(({ negativeElbo, negLogLikelihood, validationLosses, bestEpoch }) => ({
+        negativeElbo,
+        negLogLikelihood,
+        validationLosses,
+        bestEpoch,
+      }));
+    expect(numbers(b)).toEqual(numbers(a));
+    expect(b.paired).toEqual(a.paired);
+    expect(readdirSync(path.join(tmp, "resume-cut")).some((f) => f.includes("checkpoint"))).toBe(false);
+    // A checkpoint is resumed only with the options it was made with.
+    const other = spawn(process.execPath, [cli, ...args("resume-other")], { cwd: tmp });
+    const otherCheckpoint = path.join(tmp, "resume-other/vae-planar-K0-L1.checkpoint.json");
+    for (let i = 0; i < 300 && !existsSync(otherCheckpoint); i++) await new Promise((r) => setTimeout(r, 50));
+    const otherExited = new Promise((resolve) => other.on("exit", resolve));
+    other.kill("SIGINT");
+    await otherExited;
+    const refused = run(...args("resume-other").map((a) => (a === "8" ? "9" : a)), "--resume");
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/is a checkpoint of a run with other settings; resume with the same options/);
+  }, 120_000);
   it("Ctrl-C stops a run at once, says what was and was not saved, and leaves no file; stale temporaries are cleaned", async () => {
     const { spawn } = await import("node:child_process");
     const out = path.join(tmp, "interrupted");

@@ -150,6 +150,35 @@ describe("training, evaluation, saving", () => {
       /niceHidden must be a list of positive integers/,
     );
   }, 60_000);
+  it("a run resumed from a checkpoint (saved as JSON) ends with the same parameters, bit for bit, as one never interrupted", () => {
+    const make = () => new FlowVAE({ K: 2, latent: 4, hidden: 16, seed: 8 });
+    const train = data.train.images.subarray(0, 600 * 784),
+      validation = data.train.images.subarray(600 * 784, 700 * 784);
+    const options = { epochs: 3, batchSize: 50, lr: 2e-3, validation, binarize: "fixed" as const };
+    const straight = make();
+    const whole = trainVAE(straight, train, options);
+    // Interrupted after epoch 2: only the checkpoint of that epoch survives, through JSON.
+    let saved = "";
+    const first = make();
+    trainVAE(first, train, {
+      ...options,
+      epochs: 2,
+      checkpoint: (state) => {
+        saved = JSON.stringify(state);
+      },
+    });
+    const resumed = make();
+    const rest = trainVAE(resumed, train, { ...options, resume: JSON.parse(saved) });
+    expect(rest.losses).toEqual(whole.losses);
+    expect(rest.validationLosses).toEqual(whole.validationLosses);
+    resumed
+      .parameters()
+      .forEach((p, i) => expect(Array.from(p.data)).toEqual(Array.from(straight.parameters()[i]!.data)));
+    // A checkpoint of another run is refused.
+    expect(() => trainVAE(make(), train.subarray(0, 500 * 784), { ...options, resume: JSON.parse(saved) })).toThrow(
+      /the checkpoint is not of this run \(500 training images\)/,
+    );
+  });
   it("flows initialised at the identity: a K-layer model starts as exactly the K = 0 model", () => {
     for (const flow of ["planar", "radial", "nice"] as const) {
       const base = new FlowVAE({ inputs: 6, K: 0, latent: 5, hidden: 7, seed: 2 });

@@ -96,7 +96,7 @@ export {
   unsqueeze,
 } from "./ops/movement.js";
 export { logsumexp, max, mean, min, sum } from "./ops/reduce.js";
-export { Adam, Optimizer, RMSprop, SGD } from "./optim.js";
+export { Adam, Optimizer, type OptimizerState, RMSprop, SGD } from "./optim.js";
 export { defaultRandom, manualSeed, Random } from "./random.js";
 export { recomputedVjp } from "./recompute.js";
 export { type Axis, broadcastShapes } from "./shape.js";

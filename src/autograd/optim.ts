@@ -68,6 +68,50 @@ export abstract class Optimizer {
     this.step();
   }
 
+  /**
+   * The optimizer's state for a checkpoint: its learning rate, step count and each parameter's
+   * buffers (read to the host), by parameter index. loadState() continues from it exactly.
+   */
+  saveState(): OptimizerState {
+    const buffers: Record<string, number[][]> = {};
+    this.params.forEach((p, i) => {
+      const b = this.state.get(p);
+      if (!b) return;
+      const host = this.toHost(
+        p,
+        b,
+        b.map((x) => (isDeviceArray(x) ? x.read() : x)),
+      );
+      this.state.set(p, host);
+      buffers[i] = host.map((x) => Array.from(x));
+    });
+    return { kind: this.constructor.name, lr: this.lr, steps: this.stepCount(), buffers };
+  }
+
+  /** Continue from a checkpoint's saveState() (the same kind of optimizer, over the same parameters). */
+  loadState(state: OptimizerState): void {
+    if (state?.kind !== this.constructor.name)
+      throw new Error(`${this.constructor.name}.loadState: the saved state is of ${String(state?.kind)}`);
+    this.lr = state.lr;
+    this.setStepCount(state.steps);
+    this.dispose();
+    for (const [key, buffers] of Object.entries(state.buffers)) {
+      const p = this.params[Number(key)];
+      if (!p || buffers.length !== this.bufferCount || buffers.some((b) => b.length !== p.size))
+        throw new Error(`${this.constructor.name}.loadState: buffers of parameter ${key} do not fit it`);
+      this.state.set(
+        p,
+        buffers.map((b) => Float64Array.from(b)),
+      );
+    }
+  }
+
+  /** Steps taken, where the rule depends on it (Adam's bias correction); 0 otherwise. */
+  protected stepCount(): number {
+    return 0;
+  }
+  protected setStepCount(_steps: number): void {}
+
   /** Free the optimizer's state on the device (it starts again from zeros if stepped afterwards). */
   dispose(): void {
     releaseDeviceState(this.state);
@@ -110,6 +154,15 @@ export abstract class Optimizer {
   }
 }
 
+/** An optimizer's state in a checkpoint (Optimizer.saveState). */
+export interface OptimizerState {
+  kind: string;
+  lr: number;
+  steps: number;
+  /** each parameter's buffers, by the parameter's index */
+  buffers: Record<string, number[][]>;
+}
+
 /** x ← x − lr·b with b ← μ b + g (heavy-ball momentum; plain SGD when μ = 0). */
 export class SGD extends Optimizer {
   protected readonly bufferCount = 1;
@@ -140,6 +193,12 @@ export class Adam extends Optimizer {
   }
   protected nextRule(): UpdateRule {
     return { kind: "adam", lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, t: ++this.t };
+  }
+  protected override stepCount(): number {
+    return this.t;
+  }
+  protected override setStepCount(steps: number): void {
+    this.t = steps;
   }
 }
 

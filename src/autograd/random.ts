@@ -30,6 +30,27 @@ export class Random {
     this.spare = null;
   }
 
+  /** The generator's whole state (for a checkpoint): its four words and the kept normal, if any. */
+  getState(): number[] {
+    const words = [this.s0, this.s1, this.s2, this.s3].map((w) => w >>> 0);
+    return [...words, ...(this.spare === null ? [] : [this.spare])];
+  }
+
+  /** Continue from a state getState() returned: the same numbers follow. */
+  setState(state: readonly number[]): void {
+    const ok =
+      Array.isArray(state) &&
+      (state.length === 4 || state.length === 5) &&
+      state.slice(0, 4).every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32) &&
+      (state.length === 4 || Number.isFinite(state[4]));
+    if (!ok)
+      throw new Error(
+        `Random.setState: expected 4 unsigned 32-bit words and an optional number, got ${JSON.stringify(state)}`,
+      );
+    [this.s0, this.s1, this.s2, this.s3] = state as [number, number, number, number];
+    this.spare = state.length === 5 ? state[4]! : null;
+  }
+
   /** A uniform 32-bit unsigned integer. */
   nextUint32(): number {
     const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;

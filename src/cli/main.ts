@@ -281,6 +281,10 @@ program
   .option("--train-count <n>", "use only the first n training digits", positiveInt("train-count"))
   .option("--seed <n>", "random seed", integer("seed"), 0)
   .option("--out <dir>", "output folder", "results/vae")
+  .option(
+    "--resume",
+    "continue an interrupted run in --out with the same options: finished models are kept, the others continue from their last epoch's checkpoint",
+  )
   .action(
     async (o: {
       K: number[];
@@ -303,6 +307,7 @@ program
       trainCount?: number;
       seed: number;
       out: string;
+      resume?: boolean;
     }) => {
       if (o.annealSteps < 0) throw new UserError("anneal-steps must be 0 or more");
       if (o.validation < 0) throw new UserError("validation must be 0 or more");
@@ -327,6 +332,7 @@ program
         trainCount: o.trainCount,
         seed: o.seed,
         out: o.out,
+        resume: o.resume ?? false,
       });
     },
   );

@@ -1,4 +1,5 @@
 // `flowgrad vae` and `flowgrad sample`: DLGMs with flow posteriors on MNIST (section 6.2).
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { Random } from "../autograd/index.js";
 import {
@@ -10,6 +11,7 @@ import {
   pairedDifference,
   sampleBinary,
   sampleDigits,
+  type TrainingCheckpoint,
   trainVAEAsync,
   type VAEEvaluation,
 } from "../models/index.js";
@@ -43,6 +45,30 @@ export interface VAESettings {
   seed: number;
   trainCount?: number;
   out: string;
+  /** Continue an interrupted run in `out`: finished models are kept, the rest resume from their checkpoints. */
+  resume?: boolean;
+}
+
+/** Settings a checkpoint must share with the run that resumes it (the epoch budget may grow). */
+function runSignature(s: VAESettings, K: number): string {
+  const { Ks: _ks, epochs: _epochs, out: _out, resume: _resume, samples: _samples, ...rest } = s;
+  return JSON.stringify({ ...rest, K });
+}
+
+/** A saved checkpoint of this K's training, if --resume and one is there; refused if its settings differ. */
+function readCheckpoint(file: string, signature: string): TrainingCheckpoint | undefined {
+  if (!existsSync(file)) return undefined;
+  let saved: { signature?: string; state?: TrainingCheckpoint };
+  try {
+    saved = JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new UserError(`cannot read checkpoint ${file}: ${(error as Error).message}`);
+  }
+  if (saved?.signature !== signature || saved.state?.format !== "flowgrad.training-checkpoint")
+    throw new UserError(
+      `${file} is a checkpoint of a run with other settings; resume with the same options, or delete it to start over`,
+    );
+  return saved.state;
 }
 
 interface VAERecord extends VAEEvaluation {
@@ -100,6 +126,23 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
   const records: VAERecord[] = [];
   const perExample: Float64Array[] = [];
   for (const K of s.Ks) {
+    const stem = path.join(dir, `vae-${s.flow}-K${K}-L${s.layers}`);
+    const checkpointFile = `${stem}.checkpoint.json`,
+      modelFile = `${stem}.model.json`,
+      signature = runSignature(s, K);
+    if (s.resume && !existsSync(checkpointFile) && existsSync(modelFile)) {
+      // Finished before the interruption: its record and per-digit −ln p(x) are in its model file.
+      const { manifest } = loadVAEFile(modelFile);
+      const done = manifest as { signature?: string; record?: VAERecord; perExample?: number[] };
+      if (done.signature === signature && done.record && done.perExample) {
+        records.push(done.record);
+        perExample.push(Float64Array.from(done.perExample));
+        console.log(`vae ${s.flow} K=${K}: finished before the interruption (${modelFile}), kept`);
+        continue;
+      }
+    }
+    const resume = s.resume ? readCheckpoint(checkpointFile, signature) : undefined;
+    if (resume) console.log(`vae ${s.flow} K=${K}: resuming after epoch ${resume.epochsRun} (${checkpointFile})`);
     const model = new FlowVAE({
       K,
       flow: s.flow,
@@ -133,6 +176,9 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
         onEpoch: (epoch: number, v: number | null) => {
           if (v !== null) lastValidation = ` · validation −ELBO ${v.toFixed(2)} after epoch ${epoch}`;
         },
+        // Every epoch, everything needed to continue exactly from there (--resume).
+        checkpoint: (state: TrainingCheckpoint) => writeJsonAtomic(checkpointFile, { signature, state }),
+        ...(resume ? { resume } : {}),
       } as const;
       // The async driver on every backend: it yields to the event loop, so Ctrl-C is answered mid-epoch.
       result = await trainVAEAsync(model, train, options);
@@ -168,8 +214,15 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
       ...evaluation,
     };
     records.push(record);
-    const stem = path.join(dir, `vae-${s.flow}-K${K}-L${s.layers}`);
-    saveVAE(`${stem}.model.json`, model, { trainedEpochs: result.bestEpoch, binarize: s.binarize, evaluation });
+    saveVAE(modelFile, model, {
+      trainedEpochs: result.bestEpoch,
+      binarize: s.binarize,
+      evaluation,
+      signature,
+      record,
+      perExample: Array.from(nll),
+    });
+    rmSync(checkpointFile, { force: true }); // finished: the model file is what a resume keeps
     onHost(() => digitGrid(model, `${stem}.samples.png`, s.seed));
     console.log(
       `K=${K}: test −ELBO ${record.negativeElbo.toFixed(2)}, −ln p(x) ${record.negLogLikelihood.toFixed(2)} ± ${record.standardError.toFixed(2)} nats (train ${record.trainSeconds.toFixed(0)} s, eval ${record.evalSeconds.toFixed(0)} s)`,
@@ -197,7 +250,8 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
     );
   }
   console.log(
-    `\n${lines.join("\n")}\n${paired.text}\nwritten:\n${filesWritten()
+    `\n${lines.join("\n")}\n${paired.text}\nwritten:\n${[...new Set(filesWritten())]
+      .filter((f) => existsSync(f))
       .map((f) => `  ${f}`)
       .join("\n")}`,
   );

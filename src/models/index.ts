@@ -48,6 +48,7 @@ export {
   FlowVAE,
   pairedDifference,
   sampleDigits,
+  type TrainingCheckpoint,
   type TrainVAEOptions,
   type TrainVAEResult,
   trainVAE,

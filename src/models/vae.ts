@@ -6,6 +6,7 @@ import {
   Module,
   noGrad,
   type Optimizer,
+  type OptimizerState,
   Random,
   RMSprop,
   randn,
@@ -285,8 +286,32 @@ export interface TrainVAEOptions {
   validation?: Float64Array;
   /** With validation: stop after this many epochs without a better validation bound (default: never). */
   patience?: number;
+  /**
+   * Called after every epoch with everything needed to continue exactly from there (save it, and
+   * pass it back as `resume` after an interruption); `resume` continues such a run: the remaining
+   * epochs give the same parameters, bit for bit, as an uninterrupted run (on one backend).
+   */
+  checkpoint?: (state: TrainingCheckpoint) => void;
+  resume?: TrainingCheckpoint;
   onStep?: (step: number, totalSteps: number, loss: number) => void;
   onEpoch?: (epoch: number, validationLoss: number | null) => void;
+}
+
+/** A training run after some epoch (TrainVAEOptions.checkpoint). Plain JSON. */
+export interface TrainingCheckpoint {
+  format: "flowgrad.training-checkpoint";
+  epochsRun: number;
+  step: number;
+  parameters: ReturnType<FlowVAE["stateDict"]>;
+  optimizer: OptimizerState;
+  random: number[];
+  order: number[];
+  losses: number[];
+  validationLosses: number[];
+  best: number | null;
+  bestEpoch: number;
+  bestParams: number[][] | null;
+  seconds: number;
 }
 
 export interface TrainVAEResult {
@@ -371,9 +396,45 @@ function* trainLoop(model: FlowVAE, images: Float64Array, options: TrainVAEOptio
     bestEpoch = epochs,
     bestParams: Float64Array[] | null = null,
     epochsRun = 0;
-  const started = performance.now();
+  let started = performance.now();
   let step = 0;
-  for (let e = 0; e < epochs; e++) {
+  const resume = options.resume;
+  if (resume) {
+    if (resume.format !== "flowgrad.training-checkpoint" || resume.order.length !== count)
+      throw new Error(`trainVAE: the checkpoint is not of this run (${count} training images)`);
+    model.loadStateDict(resume.parameters);
+    opt.loadState(resume.optimizer);
+    random.setState(resume.random);
+    order.set(resume.order);
+    losses.push(...resume.losses);
+    validationLosses.push(...resume.validationLosses);
+    best = resume.best ?? Infinity;
+    bestEpoch = resume.bestEpoch;
+    bestParams = resume.bestParams ? resume.bestParams.map((p) => Float64Array.from(p)) : null;
+    epochsRun = resume.epochsRun;
+    step = resume.step;
+    started -= resume.seconds * 1000;
+  }
+  const saveCheckpoint = function* (): Loop<void> {
+    if (!options.checkpoint) return;
+    yield { toHost: model.parameters() };
+    options.checkpoint({
+      format: "flowgrad.training-checkpoint",
+      epochsRun,
+      step,
+      parameters: model.stateDict(),
+      optimizer: opt.saveState(),
+      random: random.getState(),
+      order: Array.from(order),
+      losses: [...losses],
+      validationLosses: [...validationLosses],
+      best: Number.isFinite(best) ? best : null,
+      bestEpoch,
+      bestParams: bestParams ? bestParams.map((p) => Array.from(p)) : null,
+      seconds: (performance.now() - started) / 1000,
+    });
+  };
+  for (let e = epochsRun; e < epochs; e++) {
     for (let i = count - 1; i > 0; i--) {
       const j = Math.floor(random.uniform() * (i + 1));
       [order[i], order[j]] = [order[j]!, order[i]!];
@@ -402,6 +463,7 @@ function* trainLoop(model: FlowVAE, images: Float64Array, options: TrainVAEOptio
     epochsRun = e + 1;
     if (!validation) {
       options.onEpoch?.(epochsRun, null);
+      yield* saveCheckpoint();
       continue;
     }
     const v = yield* meanNegativeElbo(model, validation, new Random(seed + 7919));
@@ -415,6 +477,7 @@ function* trainLoop(model: FlowVAE, images: Float64Array, options: TrainVAEOptio
     } else if (epochsRun - bestEpoch >= patience) {
       break;
     }
+    yield* saveCheckpoint();
   }
   if (bestParams) {
     yield { toHost: model.parameters() };
