@@ -2,7 +2,9 @@
 // plain-JS loop, on the same planar K = 32 U1 training step and the same matrix products.
 // tfjs computes in float32 only; flowgrad and the hand-written loop in float64 (their defaults).
 // Run: npm run bench:peers   (--quick for a shorter run)
+import { spawnSync } from "node:child_process";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs"; // the union package: tfjs-core plus its registered gradients
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { Adam, matmul, Random, randn } from "../src/autograd/index.js";
@@ -56,6 +58,52 @@ function tfjsStep(): () => void {
   };
 }
 
+// Each TensorFlow.js backend runs in a Node process of its own (`--tfjs cpu|wasm`), alone with
+// its binary after a warm-up — as a user tuning it would — and reports its rows as JSON; flowgrad
+// and the hand-written loop run here. Sharing one process made tfjs switch backends between cases.
+const only = process.argv.includes("--tfjs") ? process.argv[process.argv.indexOf("--tfjs") + 1] : undefined;
+const sizes = quick ? [64, 256] : [64, 256, 512];
+
+if (only) {
+  setWasmPaths(`${path.resolve("node_modules/@tensorflow/tfjs-backend-wasm/dist")}/`);
+  const ok = await tf.setBackend(only).catch(() => false);
+  await tf.ready();
+  if (!ok || tf.getBackend() !== only) {
+    console.log(JSON.stringify({ backend: only, rows: [] }));
+    process.exit(0);
+  }
+  const cases: Case[] = [{ name: `planar K=32 U1 step: tfjs-${only} (float32)`, fn: tfjsStep() }];
+  for (const n of sizes) {
+    const a = tf.randomNormal([n, n]),
+      b = tf.randomNormal([n, n]);
+    cases.push({
+      name: `matmul n=${n}: tfjs-${only} (float32)`,
+      // The product is read (dataSync) and disposed, but not returned from tidy(): tidy walks what
+      // its function returns looking for tensors, and a returned Float32Array of n² values cost it
+      // ≈ 110 ms at n = 512 — 12× the product itself — in the runs before this was found.
+      fn: () => {
+        const c = tf.matMul(a, b);
+        c.dataSync();
+        c.dispose();
+      },
+      flops: 2 * n ** 3,
+    });
+  }
+  for (const c of cases) for (let i = 0; i < 5; i++) c.fn!(); // warm-up: compiled kernels, allocated memory
+  const rows = runCases(cases, maxTime);
+  console.log(
+    JSON.stringify({
+      backend: only,
+      rows,
+      simd: await tf
+        .env()
+        .getAsync("WASM_HAS_SIMD_SUPPORT")
+        .catch(() => null),
+    }),
+  );
+  process.exit(0);
+}
+
 const cases: Case[] = [];
 const hand = new HandWrittenPlanarU1(K, N, init);
 const handRng = new Random(2);
@@ -79,58 +127,38 @@ cases.push({ name: "planar K=32 U1 step: hand-written plain JS (float64)", fn: (
     },
   });
 }
-const sizes = quick ? [64, 256] : [64, 256, 512];
 for (const n of sizes) {
   const a = randn([n, n], { random: 1 }),
     b = randn([n, n], { random: 2 });
   cases.push({ name: `matmul n=${n}: flowgrad (float64)`, fn: () => matmul(a, b), flops: 2 * n ** 3 });
 }
-
+const results: Row[] = runCases(cases, maxTime);
 const backends: string[] = [];
-setWasmPaths(`${path.resolve("node_modules/@tensorflow/tfjs-backend-wasm/dist")}/`);
 for (const backend of ["cpu", "wasm"]) {
-  let ok = false;
+  const child = spawnSync(
+    process.execPath,
+    [fileURLToPath(import.meta.url), "--tfjs", backend, ...(quick ? ["--quick"] : [])],
+    { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 24 },
+  );
+  const last = child.stdout.trim().split("\n").at(-1) ?? "";
+  let report: { rows: Row[] } | null = null;
   try {
-    ok = await tf.setBackend(backend);
-    await tf.ready();
-  } catch (error) {
-    console.error(`tfjs ${backend} backend did not load: ${(error as Error).message}`);
+    report = JSON.parse(last) as { rows: Row[] };
+  } catch {
+    console.error(
+      `tfjs ${backend}: its process reported nothing readable (exit ${child.status}); its rows are left out`,
+    );
   }
-  if (!ok || tf.getBackend() !== backend) {
+  if (!report || report.rows.length === 0) {
     console.error(`tfjs ${backend} backend is not available; its rows are left out`);
     continue;
   }
   backends.push(backend);
-  cases.push({ name: `planar K=32 U1 step: tfjs-${backend} (float32)`, fn: tfjsStep() });
-  for (const n of sizes) {
-    const a = tf.randomNormal([n, n]),
-      b = tf.randomNormal([n, n]);
-    cases.push({
-      name: `matmul n=${n}: tfjs-${backend} (float32)`,
-      // The product is read (dataSync) and disposed, but not returned from tidy(): tidy walks what
-      // its function returns looking for tensors, and a returned Float32Array of n² values cost it
-      // ≈ 110 ms at n = 512 — 12× the product itself — in the runs before this was found.
-      fn: () => {
-        const c = tf.matMul(a, b);
-        c.dataSync();
-        c.dispose();
-      },
-      flops: 2 * n ** 3,
-    });
-  }
-}
-
-// Run everything, switching tfjs to the right backend before each of its cases.
-const tfCaseBackend = (name: string) => /tfjs-(\w+)/.exec(name)?.[1];
-const results: Row[] = [];
-for (const c of cases) {
-  const b = tfCaseBackend(c.name);
-  if (b) await tf.setBackend(b);
-  results.push(...runCases([{ ...c, maxTime }], maxTime));
+  results.push(...report.rows);
 }
 const env = environment();
 console.log(
-  `\n## flowgrad beside TensorFlow.js ${tf.version_core} (${env.cpu}, ${env.cores} cores, Node ${env.node}; tfjs backends: ${backends.join(", ") || "none"})\n`,
+  `\n## flowgrad beside TensorFlow.js ${tf.version_core} (${env.cpu}, ${env.cores} cores, Node ${env.node}; tfjs backends: ${backends.join(", ") || "none"}, each in a process of its own)\n`,
 );
 console.log(markdownTable(results));
 const ms = (name: string) => results.find((r) => r.name === name)?.meanMs;
@@ -147,7 +175,7 @@ for (const b of backends) {
 writeResult(quick ? "results/peers-bench-quick.json" : "results/peers-bench.json", {
   suite: "peers",
   quick,
-  environment: { ...env, tfjs: tf.version_core, tfjsBackends: backends },
+  environment: { ...env, tfjs: tf.version_core, tfjsBackends: backends, tfjsProcesses: "one per backend, warmed up" },
   rows: results,
 });
 console.log(`written: results/peers-bench${quick ? "-quick" : ""}.json`);
