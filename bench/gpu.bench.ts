@@ -131,7 +131,7 @@ if (gl?.resident) {
   const net = new MLP([2, 32, 1], "tanh", { random, dtype: "float32" });
   const opt = new Adam(net.parameters(), { lr: 0.01 });
   const x = randn([256, 2], { random, dtype: "float32" }),
-    target = tidy(() => sum(x.square(), 1, true).data);
+    target = tidy(() => sum(x.square(), 1, true).toHost().data);
   const y = new Tensor(target, [256, 1]);
   const liveAt: number[] = [],
     rssAt: number[] = [];

@@ -81,7 +81,12 @@ function newRun(): Run {
 function drawTarget(target: TargetName): void {
   const ctx = ($("target-canvas") as HTMLCanvasElement).getContext("2d")!;
   const size = 120;
-  const logp = noGrad(() => energy(target)(tensor(gridPoints(size, HALF), { shape: [size * size, 2] })).neg().data);
+  const logp = noGrad(
+    () =>
+      energy(target)(tensor(gridPoints(size, HALF), { shape: [size * size, 2] }))
+        .neg()
+        .toHost().data,
+  );
   let max = -Infinity;
   for (const v of logp) max = Math.max(max, v);
   const img = ctx.createImageData(size, size);
@@ -102,7 +107,7 @@ function drawSamples(r: Run): void {
   ctx.drawImage($("target-canvas") as HTMLCanvasElement, 0, 0);
   ctx.fillStyle = "rgba(255, 255, 255, 0.65)";
   ctx.fillRect(0, 0, PANEL, PANEL);
-  const z = noGrad(() => r.q.sample(1500, new Random(r.step)).z.data);
+  const z = noGrad(() => r.q.sample(1500, new Random(r.step)).z.toHost().data);
   ctx.fillStyle = "rgba(200, 30, 30, 0.55)";
   for (let i = 0; i < z.length; i += 2) {
     const x = ((z[i]! + HALF) / (2 * HALF)) * PANEL,

@@ -347,7 +347,7 @@ for (const mode of modes) {
           return logAbsDet(J);
         });
         expect(ld.storage.onDevice).toBe(!!backend.resident);
-        expectFloat32Close(ld.data, analytic, 10);
+        expectFloat32Close(ld.toHost().data, analytic, 10);
         expect(backend.liveTextures()).toBe(before); // read, and nothing else left
         if (backend.resident) {
           // concat of m pieces joins halves: each intermediate freed, one array left for the result.
@@ -356,7 +356,7 @@ for (const mode of modes) {
           const joined = ag.concat(pieces, 1);
           expect(backend.liveTextures() - live).toBe(1);
           expectFloat32Close(
-            joined.data,
+            joined.toHost().data,
             Array.from({ length: 2 }, () => [1, 2, 3, 4, 5].flatMap((k) => [k, k, k].map(Math.exp))).flat(),
             200,
           );
@@ -400,14 +400,14 @@ for (const mode of modes) {
         if (backend.resident) expect(hv.storage.onDevice).toBe(true);
         expect(backend.liveTextures() - before).toBe(backend.resident ? 3 : 0); // the graphs' textures went with the scope
         const scale = Math.max(...Array.from(reference.hvp, Math.abs));
-        const values = hv.data;
+        const values = hv.toHost().data;
         reference.hvp.forEach((e, i) =>
           expect(Math.abs(values[i]! - e), `hvp element ${i}: ${values[i]} vs ${e}`).toBeLessThanOrEqual(
             2e-4 * Math.abs(e) + 2e-4 * scale,
           ),
         );
         expect(Math.abs(jv.item() - reference.jvp)).toBeLessThanOrEqual(2e-4 * (1 + Math.abs(reference.jvp)));
-        const byBackward = byBackwardTensor.data; // the fused kernels' forward, their createGraph rules
+        const byBackward = byBackwardTensor.toHost().data; // the fused kernels' forward, their createGraph rules
         reference.hvp.forEach((e, i) =>
           expect(Math.abs(byBackward[i]! - e), `hvp by backward, element ${i}`).toBeLessThanOrEqual(
             2e-4 * Math.abs(e) + 2e-4 * scale,
@@ -440,7 +440,7 @@ for (const mode of modes) {
           const y = h.tanh().mul(h).sum(1);
           expect(h.storage.onDevice && y.storage.onDevice).toBe(true);
           expect(backend.liveTextures() - before).toBe(4); // matmul, tanh, mul, sum
-          expectFloat32Close(y.data, expected, 30);
+          expectFloat32Close(y.toHost().data, expected, 30);
           expect(y.storage.onDevice).toBe(false);
           expect(backend.liveTextures() - before).toBe(3);
         } finally {
@@ -517,7 +517,7 @@ for (const mode of modes) {
       it("planar and radial inverses on textures solve f(z) = y as the CPU's do", () => {
         for (const c of inverseCases()) {
           const back = inverseOnDevice(c, backend);
-          expectInverseSolves(c, back, back.data);
+          expectInverseSolves(c, back, back.toHost().data);
         }
       });
       it("a kernel's several outputs are views of one texture, read right alone and as inputs to other kernels", async () => {
@@ -582,8 +582,8 @@ for (const mode of modes) {
         try {
           const gpu = flowDensityStep();
           expect(gpu.loss.storage.onDevice && gpu.params.every((p) => p.grad!.storage.onDevice)).toBe(true);
-          expectFloat32Close(gpu.loss.data, cpu.loss.data, 100);
-          gpu.params.forEach((p, i) => expectFloat32Close(p.grad!.data, cpu.params[i]!.grad!.data, 100));
+          expectFloat32Close(gpu.loss.toHost().data, cpu.loss.toHost().data, 100);
+          gpu.params.forEach((p, i) => expectFloat32Close(p.grad!.toHost().data, cpu.params[i]!.grad!.data, 100));
         } finally {
           setBackend("cpu");
         }
@@ -677,7 +677,7 @@ describe("choosing a mode", () => {
       await initBackend("auto", { gpuMode: "webasm", quiet: true });
       expect(backendInfo().autoThresholds).toEqual({ elements: 1000, multiplyAdds: 5e5 });
       const x = ag.randn([1000], { random: 1, dtype: "float32" }); // at the threshold: gpu.js (webasm has no device arrays, so the values come back)
-      expect(x.exp().data[0]).toBeCloseTo(Math.exp(x.data[0]!), 5);
+      expect(x.exp().toHost().data[0]).toBeCloseTo(Math.exp(x.toHost().data[0]!), 5);
       vi.stubEnv("FLOWGRAD_AUTO_THRESHOLD", "lots");
       await expect(initBackend("auto", { gpuMode: "webasm", quiet: true })).rejects.toThrow(
         /FLOWGRAD_AUTO_THRESHOLD="lots": expected ELEMENTS or ELEMENTS,MULTIPLY_ADDS/,

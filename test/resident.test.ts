@@ -161,10 +161,15 @@ describe("device-resident tensors (stand-in device)", () => {
     expect(r.storage).toBe(h.storage); // a reshape shares the storage: no copy, no read back
     setBackend("cpu");
     const expected = x.matmul(w).tanh().mul(2).sum(1).data;
-    expectClose(y.data, expected, 1e-6, 1e-6);
+    // Reading is a named transfer: .data refuses a tensor on the device, saying how to bring it back.
+    expect(() => y.data).toThrow(/its values are on the device; bring them to the host by name first: t\.toHost\(\)/);
+    expect(device.reads).toBe(0);
+    expectClose(y.toHost().data, expected, 1e-6, 1e-6);
     expect(device.reads).toBe(1);
     expect(y.storage.onDevice).toBe(false);
     expect(device.live.size).toBe(3);
+    y.toHost(); // nothing left to transfer
+    expect(device.reads).toBe(1);
   });
 
   it("tidy frees what a scope made, except what it returns or keeps; a freed tensor says so when used", () => {
@@ -178,15 +183,15 @@ describe("device-resident tensors (stand-in device)", () => {
       return { a: inner.add(1), list: [kept, x.neg()] };
     });
     expect(device.live.size).toBe(3); // a, kept, x.neg(); inner is freed
-    expect(() => inner!.data).toThrow(
+    expect(() => inner!.toHost().data).toThrow(
       /its device memory was freed when the tidy\(\) scope that made it ended; return it from the scope, or keep\(\) it/,
     );
     expectClose(
-      a.data,
+      a.toHost().data,
       [1, 2, 3, 4].map((v) => Math.fround(Math.exp(v)) + 1),
       1e-6,
     );
-    expectClose(list[0]!.data, [1, 4, 9, 16]);
+    expectClose(list[0]!.toHost().data, [1, 4, 9, 16]);
     // A nested scope's result belongs to the enclosing scope, and an error still frees the scope.
     const before = device.live.size;
     ag.tidy(() => {
@@ -223,7 +228,7 @@ describe("device-resident tensors (stand-in device)", () => {
         losses.push(loss);
         live.push(device.live.size);
       }
-      const weights = net.parameters().map((p) => Array.from(p.data));
+      const weights = net.parameters().map((p) => Array.from(p.toHost().data));
       setBackend("cpu");
       return { losses, live, reads, weights };
     };
@@ -276,7 +281,7 @@ describe("device-resident tensors (stand-in device)", () => {
         opt.step();
       }
       opt.dispose();
-      return [Array.from(x.data), Array.from(y.data)];
+      return [Array.from(x.toHost().data), Array.from(y.toHost().data)];
     };
     const makers: Array<(ps: ag.Tensor[]) => ag.Optimizer> = [
       (ps) => new ag.SGD(ps, { lr: 0.1, momentum: 0.9 }),
@@ -301,7 +306,7 @@ describe("device-resident tensors (stand-in device)", () => {
     const before = device.live.size;
     w.zeroGrad();
     expect(device.live.size).toBe(before - 1);
-    expect(() => g.data).toThrow(/freed when zeroGrad\(\) dropped the gradient/);
+    expect(() => g.toHost().data).toThrow(/freed when zeroGrad\(\) dropped the gradient/);
   });
 
   it("flow layers, copies, where and logsumexp keep a whole planar/radial density step on the device: only the loss and the gradients are read", () => {
@@ -311,7 +316,7 @@ describe("device-resident tensors (stand-in device)", () => {
       const readsBefore = device.reads;
       const { loss, params } = flowDensityStep();
       const readsInStep = device.reads - readsBefore;
-      const grads = params.map((t) => Array.from(t.grad!.data));
+      const grads = params.map((t) => Array.from(t.grad!.toHost().data));
       setBackend("cpu");
       return { loss: loss.item(), grads, readsInStep };
     };
@@ -348,10 +353,10 @@ describe("device-resident tensors (stand-in device)", () => {
     loss.backward();
     expect(device.reads).toBe(reads);
     setBackend("cpu");
-    expectClose(c.data, [1, 2, 5, 3, 4, 6]);
+    expectClose(c.toHost().data, [1, 2, 5, 3, 4, 6]);
     // dL/dc = [[1, 0, 3], [1, 0, 3]] + the picks' row weights (row 0: 4, row 1: 1 + 2)
-    expectClose(a.grad!.data, [5, 4, 4, 3]);
-    expectClose(b.grad!.data, [7, 6]);
+    expectClose(a.grad!.toHost().data, [5, 4, 4, 3]);
+    expectClose(b.grad!.toHost().data, [7, 6]);
   });
 
   it("auto: small work on host inputs runs on the host; large work, and any op with an input on the device, runs there", () => {
@@ -367,7 +372,7 @@ describe("device-resident tensors (stand-in device)", () => {
     expect(s.storage.onDevice && t.storage.onDevice).toBe(true);
     expect(device.reads).toBe(0);
     setBackend("cpu");
-    expectClose(t.data, [(big.matmul(big).sum().item() + 1) * 6], 1e-5);
+    expectClose(t.toHost().data, [(big.matmul(big).sum().item() + 1) * 6], 1e-5);
   });
 
   it("auto: products go by multiply-adds and everything else by elements, each with its own threshold", () => {
@@ -475,7 +480,7 @@ describe("device-resident tensors (stand-in device)", () => {
     expect(binaries).toBe(1); // dy/dw = g·x, taken as w.grad (a copy would be a second launch)
     expect(w.grad!.storage.onDevice).toBe(true);
     setBackend("cpu");
-    expectClose(w.grad!.data, [1, 2, 3].map(Math.exp), 1e-6);
+    expectClose(w.grad!.toHost().data, [1, 2, 3].map(Math.exp), 1e-6);
   });
 
   it("astype on the device is a relabelled copy there, and its gradient comes back converted", () => {
@@ -488,9 +493,9 @@ describe("device-resident tensors (stand-in device)", () => {
     y.square().sum().backward();
     expect(device.reads).toBe(0);
     expect(x.grad!.dtype).toBe("float32");
-    expect(y.data).toBeInstanceOf(Float64Array);
-    expectClose(y.data, [2, 4, 6]);
-    expectClose(x.grad!.data, [8, 16, 24]); // d/dx (2x)² = 8x
+    expect(y.toHost().data).toBeInstanceOf(Float64Array);
+    expectClose(y.toHost().data, [2, 4, 6]);
+    expectClose(x.grad!.toHost().data, [8, 16, 24]); // d/dx (2x)² = 8x
   });
 
   it("without tidy, a device tensor's memory goes when its values are read", () => {
@@ -499,7 +504,7 @@ describe("device-resident tensors (stand-in device)", () => {
     const t = f32([1, 2], [2]).exp();
     expect(device.live.size).toBe(1);
     expect(t.item === undefined).toBe(false);
-    t.data; // eslint-disable-line @typescript-eslint/no-unused-expressions
+    t.toHost().data; // eslint-disable-line @typescript-eslint/no-unused-expressions
     expect(device.live.size).toBe(0);
   });
 
@@ -512,10 +517,10 @@ describe("device-resident tensors (stand-in device)", () => {
     expect(device.live.size).toBe(3); // the results alone: the graphs' arrays went with the scope
     expect(hv.storage.onDevice && jv.storage.onDevice).toBe(true); // computed there, not read back
     const scale = Math.max(...Array.from(reference.hvp, Math.abs));
-    expectClose(hv.data, reference.hvp, 1e-4, 1e-4 * scale);
-    expectClose(jv.data, [reference.jvp], 1e-4, 1e-4);
+    expectClose(hv.toHost().data, reference.hvp, 1e-4, 1e-4 * scale);
+    expectClose(jv.toHost().data, [reference.jvp], 1e-4, 1e-4);
     expect(byBackward.storage.onDevice).toBe(true); // the fused kernels' forward, their createGraph rules
-    expectClose(byBackward.data, reference.hvp, 1e-4, 1e-4 * scale);
+    expectClose(byBackward.toHost().data, reference.hvp, 1e-4, 1e-4 * scale);
   });
 
   it("a training loop that uses hvp every step keeps device memory flat over 10,000 steps (the second-order graph is released)", () => {

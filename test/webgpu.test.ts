@@ -370,13 +370,13 @@ if (typeof backend === "string") {
         const y = h.tanh().mul(h).sum(1);
         expect(h.storage.onDevice && y.storage.onDevice).toBe(true);
         expect(b.liveTextures() - before).toBe(4); // matmul, tanh, mul, sum
-        expect(() => y.data).toThrow(
+        expect(() => y.toHost().data).toThrow(
           /its values are in a WebGPU buffer, and WebGPU reads only asynchronously: use `await tensor.read\(\)`/,
         );
         expect(() => y.sum().item()).toThrow(/await tensor.read\(\)/);
         expectFloat32Close(await y.read(), expected, 30);
         expect(y.storage.onDevice).toBe(false);
-        expect(y.data).toBe(await y.read()); // read once; from then on the host copy
+        expect(y.toHost().data).toBe(await y.read()); // read once; from then on the host copy
       } finally {
         setBackend("cpu");
       }
@@ -398,9 +398,9 @@ if (typeof backend === "string") {
         const loss = f(gpu);
         loss.backward();
         expect(gpu.w.grad!.storage.onDevice && gpu.c.grad!.storage.onDevice).toBe(true);
-        expectFloat32Close(await loss.read(), cpuLoss.data, 10);
-        expectFloat32Close(await gpu.w.grad!.read(), cpu.w.grad!.data, 10);
-        expectFloat32Close(await gpu.c.grad!.read(), cpu.c.grad!.data, 10);
+        expectFloat32Close(await loss.read(), cpuLoss.toHost().data, 10);
+        expectFloat32Close(await gpu.w.grad!.read(), cpu.w.grad!.toHost().data, 10);
+        expectFloat32Close(await gpu.c.grad!.read(), cpu.c.grad!.toHost().data, 10);
       } finally {
         setBackend("cpu");
       }
@@ -474,7 +474,7 @@ if (typeof backend === "string") {
       try {
         const gpu = flowDensityStep(); // a synchronous read of a webgpu tensor would throw
         expect(gpu.loss.storage.onDevice && gpu.params.every((p) => p.grad!.storage.onDevice)).toBe(true);
-        expectFloat32Close(await gpu.loss.read(), cpu.loss.data, 100);
+        expectFloat32Close(await gpu.loss.read(), cpu.loss.toHost().data, 100);
         for (let i = 0; i < gpu.params.length; i++)
           expectFloat32Close(await gpu.params[i]!.grad!.read(), cpu.params[i]!.grad!.data, 100);
         // Alive: only the parameters made on the device (the planar u = randn · 0.5); everything else the

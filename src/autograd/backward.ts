@@ -141,7 +141,7 @@ export function gradients(
             `backward: op "${node.op}" gave a gradient of shape ${shapeString(reduced.shape)} for input ${j} of shape ${shapeString(p.shape)}`,
           );
         }
-        if (isAnomalyDetectionEnabled()) checkFinite(node.op, "backward", reduced.data);
+        if (isAnomalyDetectionEnabled()) checkFinite(node.op, "backward", reduced.toHost().data);
         const previous = grads.get(p);
         grads.set(p, previous ? add(previous, reduced) : reduced);
       });

@@ -47,17 +47,18 @@ export function gradcheck(
     if (x.dtype !== "float64") throw new Error(`gradcheck: input ${i} is ${x.dtype}; finite differences need float64`);
   }
   const rng = new Random(seed);
-  const leaves = inputs.map((x) => new Tensor(x.data.slice(), x.shape, true));
+  const leaves = inputs.map((x) => new Tensor(x.toHost().data.slice(), x.shape, true));
   const y = f(...leaves);
   const v = new Tensor(
     Float64Array.from({ length: y.size }, () => rng.normal()),
     y.shape,
   );
   const grads = y.requiresGrad ? gradients(y, v) : new Map<Tensor, Tensor>();
-  const analytic = leaves.map((l) => grads.get(l)?.data ?? new Float64Array(l.size));
+  const analytic = leaves.map((l) => grads.get(l)?.toHost().data ?? new Float64Array(l.size));
 
   // ⟨v, f(x)⟩ at the leaves' current values, without recording a graph.
-  const probe = (): number => noGrad(() => dot(v.data, f(...leaves.map((l) => new Tensor(l.data, l.shape))).data));
+  const probe = (): number =>
+    noGrad(() => dot(v.data, f(...leaves.map((l) => new Tensor(l.data, l.shape))).toHost().data));
   const tolerance = (a: number, b: number): number => atol + rtol * Math.max(Math.abs(a), Math.abs(b));
 
   let worst = { input: -1, index: -1, analytic: 0, numeric: 0, error: 0 };
@@ -126,7 +127,7 @@ export function gradgradcheck(
     if (x.dtype !== "float64")
       throw new Error(`gradgradcheck: input ${i} is ${x.dtype}; finite differences need float64`);
   }
-  const y = noGrad(() => f(...inputs.map((x) => new Tensor(x.data.slice(), x.shape))));
+  const y = noGrad(() => f(...inputs.map((x) => new Tensor(x.toHost().data.slice(), x.shape))));
   const rng = new Random((options.seed ?? 0) + 7919);
   const v = new Tensor(
     Float64Array.from({ length: y.size }, () => rng.normal()),

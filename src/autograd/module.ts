@@ -57,7 +57,7 @@ export class Module {
   stateDict(): StateDict {
     const parameters: StateDict["parameters"] = {};
     for (const [n, t] of this.namedParameters())
-      parameters[n] = { shape: [...t.shape], dtype: t.dtype, data: Array.from(t.data) };
+      parameters[n] = { shape: [...t.shape], dtype: t.dtype, data: Array.from(t.toHost().data) };
     return { format: "flowgrad.parameters", version: 1, parameters };
   }
 
@@ -103,6 +103,6 @@ export class Module {
         throw new Error(`loadStateDict: parameter "${n}" needs ${t.size} finite numbers`);
       }
     }
-    for (const [n, t] of own) t.data.set(saved[n]!.data);
+    for (const [n, t] of own) t.toHost().data.set(saved[n]!.data);
   }
 }

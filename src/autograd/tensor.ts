@@ -58,9 +58,27 @@ export class Tensor {
     this.requiresGrad = requiresGrad;
   }
 
-  /** Contiguous row-major values on the host (values on a device are read back on first use). */
+  /**
+   * Contiguous row-major values on the host. A tensor whose values are on a device has none here
+   * until they are brought back by name — toHost() (a transfer) or await read() — so that no
+   * read-back hides in a property access.
+   */
   get data(): TypedArray {
+    if (this.storage.onDevice)
+      throw new Error(
+        "Tensor: its values are on the device; bring them to the host by name first: t.toHost() (a transfer, the device copy freed) or await t.read()",
+      );
     return this.storage.host;
+  }
+
+  /**
+   * Bring the values to the host: a device array is read back once and freed (the host copy is the
+   * truth from then on, since callers may write to it). Nothing happens for a host tensor. Returns
+   * this tensor, so `t.toHost().data` reads it.
+   */
+  toHost(): this {
+    void this.storage.host;
+    return this;
   }
 
   /** The values, read back from the device if need be: the only way to read a webgpu tensor. */
@@ -83,11 +101,12 @@ export class Tensor {
   item(): number {
     if (this.size !== 1)
       throw new Error(`item: tensor of shape ${shapeString(this.shape)} has ${this.size} elements, not 1`);
-    return this.data[0]!;
+    return this.toHost().data[0]!;
   }
 
   /** Values as nested arrays (a number for a scalar). */
   toArray(): NestedArray {
+    this.toHost();
     const build = (axis: number, offset: number): NestedArray => {
       if (axis === this.rank) return this.data[offset]!;
       const n = this.shape[axis]!,
@@ -276,7 +295,7 @@ export function fromOp(
   rule: ((grad: Tensor, out: Tensor) => Array<Tensor | null>) | null,
 ): Tensor {
   const out = new Tensor(data, shape);
-  if (isAnomalyDetectionEnabled()) checkFinite(op, "forward", out.data);
+  if (isAnomalyDetectionEnabled()) checkFinite(op, "forward", out.toHost().data);
   if (rule !== null && isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
     out.node = { op, parents: inputs, outputs: [out], backward: (grads) => rule(grads[0]!, out) };
@@ -293,7 +312,7 @@ export function fromOpMulti(
 ): Tensor[] {
   const outs = results.map(([data, shape]) => {
     const out = new Tensor(data, shape);
-    if (isAnomalyDetectionEnabled()) checkFinite(op, "forward", out.data);
+    if (isAnomalyDetectionEnabled()) checkFinite(op, "forward", out.toHost().data);
     return out;
   });
   if (isGradEnabled() && inputs.some((t) => t.requiresGrad)) {

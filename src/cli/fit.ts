@@ -47,13 +47,13 @@ const PANEL = 128;
 /** ln p on the figure grid: −U(z) − ln Z. */
 export function targetLogDensity(target: TargetName, logZ: number): Float64Array {
   const points = tensor(gridPoints(PANEL), { shape: [PANEL * PANEL, 2] });
-  return noGrad(() => energy(target)(points).neg().sub(logZ).data as Float64Array);
+  return noGrad(() => energy(target)(points).neg().sub(logZ).toHost().data as Float64Array);
 }
 
 /** ln q_K on the figure grid, through the flow's inverse. */
 export function fittedLogDensity(q: FlowDistribution): Float64Array {
   if (q.flow.dim === 4) return sampledLogDensity(q);
-  return q.logProb(tensor(gridPoints(PANEL), { shape: [PANEL * PANEL, 2] })).data as Float64Array;
+  return q.logProb(tensor(gridPoints(PANEL), { shape: [PANEL * PANEL, 2] })).toHost().data as Float64Array;
 }
 
 /**
@@ -64,7 +64,7 @@ function sampledLogDensity(q: FlowDistribution): Float64Array {
   const counts = new Float64Array(PANEL * PANEL),
     random = new Random(2024);
   for (let drawn = 0; drawn < 200_000; drawn += 10_000)
-    binPoints(noGrad(() => q.sample(10_000, random).z).data, 4, counts);
+    binPoints(noGrad(() => q.sample(10_000, random).z).toHost().data, 4, counts);
   return counts.map((c) => Math.log(c)); // −∞ where no sample fell: drawn as 0
 }
 

@@ -37,7 +37,7 @@ export function gridSamples(target: TargetName, n: number, seed: number, size = 
       centres[2 * (i * size + j)] = -half + (i + 0.5) * h;
       centres[2 * (i * size + j) + 1] = -half + (j + 0.5) * h;
     }
-  const energy = noGrad(() => U(tensor(centres, { shape: [size * size, 2] }))).data;
+  const energy = noGrad(() => U(tensor(centres, { shape: [size * size, 2] }))).toHost().data;
   let min = Infinity;
   for (const u of energy) if (u < min) min = u;
   const cumulative = new Float64Array(energy.length);

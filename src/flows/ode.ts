@@ -185,9 +185,10 @@ function errorNorm(err: OdeState, y: OdeState, next: OdeState, rtol: number, ato
   let sum = 0,
     count = 0;
   err.forEach((e, j) => {
-    const ed = e.data,
-      yd = y[j]!.data,
-      nd = next[j]!.data;
+    // The step-size control reads the error estimate on the host: a transfer on a device, by name.
+    const ed = e.toHost().data,
+      yd = y[j]!.toHost().data,
+      nd = next[j]!.toHost().data;
     for (let i = 0; i < ed.length; i++) {
       const scale = atol + rtol * Math.max(Math.abs(yd[i]!), Math.abs(nd[i]!));
       sum += (ed[i]! / scale) ** 2;

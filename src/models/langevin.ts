@@ -41,10 +41,10 @@ function scoreAndEnergy(U: (z: Tensor) => Tensor, z: Tensor): { score: TypedArra
   let energy: TypedArray = new Float64Array(0);
   const [g] = grad((x) => {
     const u = U(x);
-    energy = noGrad(() => u.detach()).data;
+    energy = noGrad(() => u.detach()).toHost().data;
     return sum(u);
   })(z);
-  return { score: g!.data.map((v) => -v), energy };
+  return { score: g!.toHost().data.map((v) => -v), energy };
 }
 
 /** Simulate the Langevin dynamics of U from N(0, I) on `particles` points of dimension `dim`. */

@@ -23,15 +23,15 @@ export function runLoop<T>(loop: Loop<T>): T {
   for (let r = loop.next(); ; ) {
     if (r.done) {
       for (const opt of stepped) {
-        for (const p of opt.params) void p.data;
+        for (const p of opt.params) p.toHost();
         opt.dispose();
       }
       return r.value;
     }
     const q = r.value;
-    if ("read" in q) r = loop.next(q.read.data);
+    if ("read" in q) r = loop.next(q.read.toHost().data);
     else if ("toHost" in q) {
-      for (const t of q.toHost) void t.data;
+      for (const t of q.toHost) t.toHost();
       r = loop.next(NOTHING);
     } else {
       q.update.step();

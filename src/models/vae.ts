@@ -247,7 +247,7 @@ export class FlowVAE extends Module {
 
   /** −ln p(x) per example by importance sampling with S draws from q: −(logsumexp_s(ln p − ln q) − ln S). */
   negLogLikelihood(x: Tensor, samples: number, random: Random): Float64Array {
-    return Float64Array.from(this.negLogLikelihoodTensor(x, samples, random).data);
+    return Float64Array.from(this.negLogLikelihoodTensor(x, samples, random).toHost().data);
   }
 
   /** negLogLikelihood as a tensor [B], without a graph (where it stays on a device until read). */
@@ -473,7 +473,7 @@ function* trainLoop(model: FlowVAE, images: Float64Array, options: TrainVAEOptio
       yield { toHost: model.parameters() };
       best = v;
       bestEpoch = epochsRun;
-      bestParams = model.parameters().map((p) => Float64Array.from(p.data));
+      bestParams = model.parameters().map((p) => Float64Array.from(p.toHost().data));
     } else if (epochsRun - bestEpoch >= patience) {
       break;
     }
@@ -588,6 +588,6 @@ export function sampleDigits(model: FlowVAE, n: number, seed = 0): Float64Array 
     } else {
       z = randn([n, c.latent], { random });
     }
-    return Float64Array.from(model.decoder.forward(z).sigmoid().data);
+    return Float64Array.from(model.decoder.forward(z).sigmoid().toHost().data);
   });
 }

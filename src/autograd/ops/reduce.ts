@@ -34,7 +34,7 @@ function reduceAxes(op: ReduceOp, x: Tensor, axes: number[]): TypedArray | Stora
     shape = [...shape.slice(0, lo), ...new Array<number>(hi - lo + 1).fill(1), ...shape.slice(hi + 1)];
     r = first - 1;
   }
-  if (isDeviceArray(data)) return data === input ? x.data.slice() : new Storage(data, x.dtype);
+  if (isDeviceArray(data)) return data === input ? x.toHost().data.slice() : new Storage(data, x.dtype);
   return data === input ? data.slice() : data;
 }
 
