@@ -1,8 +1,8 @@
 // The gpu.js backend, composed of: its kernel cache and launch accounting (kernel-cache.ts), its
 // resident kernels whose outputs stay on the device (resident.ts, sources in sources.ts, keys in
-// specs.ts), the LU's launch sequence (lu.ts), the device arrays (device-arrays.ts), and here the
-// launching itself (host arrays in, or device arrays kept on the device; webgpu's queue) and its
-// kernels on host arrays (HostKernels), the path of gpu.js modes without device memory. gpu.js
+// specs.ts), its kernels on host arrays (host-kernels.ts, the path of gpu.js modes without device
+// memory), the LU's launch sequence (lu.ts), the device arrays (device-arrays.ts), and here the
+// launching itself: host arrays in, device arrays kept on the device, webgpu's queue. gpu.js
 // computes in float32: float64 inputs are converted on the way in and results written back into the
 // caller's array (a documented conversion). In webgpu mode results cannot come back synchronously:
 // there only resident kernels run on the GPU, and the host-array kernels run on the CPU. A kernel
@@ -12,7 +12,6 @@ import { cpuBackend, runOnHost } from "../cpu/index.js";
 import { backendFrom } from "../one-call.js";
 import {
   type Backend,
-  type BinaryOp,
   type CustomKernel,
   type DeviceArray,
   type DType,
@@ -20,13 +19,11 @@ import {
   isDeviceArray,
   type KernelInput,
   type Launcher,
-  type ReduceOp,
   type ResidentKernels,
-  type Shape,
   type TypedArray,
-  type UnaryOp,
 } from "../types.js";
 import { BufferArray, copyResult, type GpuBufferHandle, TextureArray, ViewArray } from "./device-arrays.js";
+import { gpuHostKernels } from "./host-kernels.js";
 import { KernelCache } from "./kernel-cache.js";
 import {
   chooseMode,
@@ -39,10 +36,9 @@ import {
   importGpuJs,
   webgpuNotChosen,
 } from "./load.js";
-import { luLaunches } from "./lu.js";
 import { MAX_ELEMENTS, residentKernels } from "./resident.js";
 import { outputStarts, shiftInputs } from "./sources.js";
-import { binarySpec, type KernelSpec, matmulSpec, reduceSpec, unarySpec } from "./specs.js";
+import type { KernelSpec } from "./specs.js";
 
 function toFloat32(a: TypedArray): Float32Array {
   return a instanceof Float32Array ? a : Float32Array.from(a);
@@ -281,83 +277,18 @@ export class GpuBackend implements Backend {
     return new BufferArray(pending, n, this, this.live);
   }
 
-  private hostUnary(op: UnaryOp, x: TypedArray, out: TypedArray): void {
-    if (this.asyncReads) return this.fallback.host.unary(op, x, out);
-    const n = out.length;
-    if (n === 0) return;
-    if (n > MAX_ELEMENTS) return this.tooLarge().host.unary(op, x, out);
-    this.runSpec(unarySpec(op, n), n, [toFloat32(x)], out);
-  }
-
-  private hostBinary(
-    op: BinaryOp,
-    a: TypedArray,
-    aShape: Shape,
-    b: TypedArray,
-    bShape: Shape,
-    out: TypedArray,
-    outShape: Shape,
-  ): void {
-    if (this.asyncReads) return this.fallback.host.binary(op, a, aShape, b, bShape, out, outShape);
-    const n = out.length;
-    if (n === 0) return;
-    if (n > MAX_ELEMENTS || a.length > MAX_ELEMENTS || b.length > MAX_ELEMENTS)
-      return this.tooLarge().host.binary(op, a, aShape, b, bShape, out, outShape);
-    this.runSpec(binarySpec(op, aShape, bShape, outShape), n, [toFloat32(a), toFloat32(b)], out);
-  }
-
-  private hostReduce(op: ReduceOp, x: TypedArray, outer: number, size: number, inner: number, out: TypedArray): void {
-    if (this.asyncReads) return this.fallback.host.reduce(op, x, outer, size, inner, out);
-    const n = outer * inner;
-    if (n === 0) return;
-    if (x.length > MAX_ELEMENTS) return this.tooLarge().host.reduce(op, x, outer, size, inner, out);
-    if (size === 0) return this.fallback.host.reduce(op, x, outer, size, inner, out);
-    this.runSpec(reduceSpec(op, outer, size, inner), n, [toFloat32(x)], out);
-  }
-
-  private hostMatmul(
-    a: TypedArray,
-    aOffsets: Int32Array,
-    b: TypedArray,
-    bOffsets: Int32Array,
-    out: TypedArray,
-    m: number,
-    k: number,
-    n: number,
-    transA: boolean,
-    transB: boolean,
-  ): void {
-    if (this.asyncReads) return this.fallback.host.matmul(a, aOffsets, b, bOffsets, out, m, k, n, transA, transB);
-    const total = out.length;
-    if (total === 0) return;
-    if (total > MAX_ELEMENTS || a.length > MAX_ELEMENTS || b.length > MAX_ELEMENTS)
-      return this.tooLarge().host.matmul(a, aOffsets, b, bOffsets, out, m, k, n, transA, transB);
-    if (k === 0) return this.fallback.host.matmul(a, aOffsets, b, bOffsets, out, m, k, n, transA, transB);
-    this.runSpec(
-      matmulSpec(aOffsets.length, m, k, n, transA, transB),
-      total,
-      [toFloat32(a), toFloat32(b), Float32Array.from(aOffsets), Float32Array.from(bOffsets)],
-      out,
-    );
-  }
-
   /**
    * gpu.js on host arrays (read back into the caller's arrays): elementwise ops, reductions,
    * products and the LU; data movement and optimizer updates stay on the CPU backend's loops.
    */
-  readonly host: HostKernels = {
-    unary: (...args) => this.hostUnary(...args),
-    binary: (...args) => this.hostBinary(...args),
-    reduce: (...args) => this.hostReduce(...args),
-    matmul: (...args) => this.hostMatmul(...args),
-    logAbsDet: (...args) => this.hostLogAbsDet(...args),
-    stridedCopy: (...args) => this.fallback.host.stridedCopy(...args),
-    stridedScatter: (...args) => this.fallback.host.stridedScatter(...args),
-    gather: (...args) => this.fallback.host.gather(...args),
-    scatterAdd: (...args) => this.fallback.host.scatterAdd(...args),
-    where: (...args) => this.fallback.host.where(...args),
-    update: (...args) => this.fallback.host.update(...args),
-  };
+  readonly host: HostKernels = gpuHostKernels({
+    asyncReads: () => this.asyncReads,
+    fallback: () => this.fallback.host,
+    tooLarge: () => this.tooLarge().host,
+    runSpec: (spec, n, args, out) => this.runSpec(spec, n, args, out),
+    argument: (x) => this.argument(x),
+    resident: () => this.resident,
+  });
 
   /**
    * A custom kernel (a flow layer's, registered from src/flows): its gpu.js program, with outputs
@@ -392,28 +323,6 @@ export class GpuBackend implements Backend {
         inputs.map((x) => this.argument(x)),
       ),
   };
-
-  private hostLogAbsDet(a: TypedArray, n: number, d: number, out: TypedArray): void {
-    if (this.asyncReads) return this.fallback.host.logAbsDet(a, n, d, out);
-    if (n * d === 0) return;
-    if (n * d * d + 2 * n > MAX_ELEMENTS) return this.tooLarge().host.logAbsDet(a, n, d, out);
-    const onDevice = this.resident?.logAbsDet?.(a, n, d);
-    if (onDevice) {
-      try {
-        out.set(onDevice.read());
-      } finally {
-        onDevice.release();
-      }
-      return;
-    }
-    // Modes without device arrays (webasm, cpu): the same launches, each step's array passed to the next.
-    const run = (spec: KernelSpec, size: number, input: KernelInput, extra: Float32Array[]): Float32Array => {
-      const result = new Float32Array(size);
-      this.runSpec(spec, size, [this.argument(input), ...extra], result);
-      return result;
-    };
-    out.set(luLaunches<Float32Array>(a, n, d, run, () => {}));
-  }
 }
 
 /**
