@@ -98,6 +98,25 @@ describe("fitting the annealed free energy", () => {
 
 describe("the flowgrad command", () => {
   const { cli, tmp, run } = cliHarness("flowgrad-cli-");
+  /** A vae run small enough for a test: K = 0 and 1, a 4-D latent, 8 hidden units, 3 epochs on 400 digits. */
+  const tinyVae = (out: string, ...extra: string[]) => [
+    "vae",
+    "--K",
+    "0,1",
+    "--latent",
+    "4",
+    "--hidden",
+    "8",
+    "--epochs",
+    "3",
+    "--train-count",
+    "400",
+    "--validation",
+    "100",
+    ...extra,
+    "--out",
+    out,
+  ];
 
   it("fits, prints the KL table and writes JSON, model and PNG atomically", () => {
     const r = run("fit", "--target", "U1", "--K", "2", "--steps", "200", "--kl-samples", "2000", "--out", "out");
@@ -206,27 +225,7 @@ describe("the flowgrad command", () => {
     expect(record.fieldEvaluations).toBe(8); // 2 RK4 steps of 4 evaluations, for the KL estimate's last batch
   }, 60_000);
   it("vae: trains with early stopping and dynamic binarisation, writes the table, JSON, model and digits", () => {
-    const r = run(
-      "vae",
-      "--K",
-      "0,1",
-      "--latent",
-      "4",
-      "--hidden",
-      "8",
-      "--epochs",
-      "3",
-      "--train-count",
-      "400",
-      "--validation",
-      "100",
-      "--binarize",
-      "dynamic",
-      "--samples",
-      "5",
-      "--out",
-      "vae",
-    );
+    const r = run(...tinyVae("vae", "--binarize", "dynamic", "--samples", "5"));
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/\| planar \| 1 \| 1 \| [1-3] \/ [1-3] \| \d+\.\d\d \| \d+\.\d\d \|/);
     // The evaluation announces its size (S = 5 is already short: no advice to shorten it) …
@@ -439,25 +438,7 @@ describe("the flowgrad command", () => {
   it("vae --resume after Ctrl-C: finished models are kept, the interrupted one continues from its checkpoint, and the results equal an uninterrupted run's", async () => {
     const { spawn } = await import("node:child_process");
     const { existsSync } = await import("node:fs");
-    const args = (out: string) => [
-      "vae",
-      "--K",
-      "0,1",
-      "--latent",
-      "4",
-      "--hidden",
-      "8",
-      "--epochs",
-      "3",
-      "--train-count",
-      "400",
-      "--validation",
-      "100",
-      "--samples",
-      "3",
-      "--out",
-      out,
-    ];
+    const args = (out: string) => tinyVae(out, "--samples", "3");
     const straight = run(...args("resume-straight"));
     expect(straight.status, straight.stderr).toBe(0);
     // Interrupted once K = 1 has saved its first epoch's checkpoint.
