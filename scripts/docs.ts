@@ -10,34 +10,30 @@ import { FIGURES, pages, renderPage } from "./docs-tables.js";
 const root = path.resolve(import.meta.dirname, "../..");
 const check = process.argv.includes("--check");
 let stale = 0;
+/** Write `fresh` to a file whose text differs from it (or, with --check, say so). */
+function sync(name: string, file: string, text: string, fresh: string, what: string): void {
+  if (fresh === text) return;
+  stale++;
+  if (check) console.error(`${name}: ${what} (run npm run docs)`);
+  else {
+    writeFileAtomic(file, fresh);
+    console.log(`updated ${name}`);
+  }
+}
 for (const page of pages(root)) {
   const file = path.join(root, page);
   const text = readFileSync(file, "utf8");
-  const fresh = renderPage(text, root, page);
-  if (fresh === text) continue;
-  stale++;
-  if (check) console.error(`${page}: its tables differ from results/*.json (run npm run docs)`);
-  else {
-    writeFileAtomic(file, fresh);
-    console.log(`updated ${page}`);
-  }
+  sync(page, file, text, renderPage(text, root, page), "its tables differ from results/*.json");
 }
 for (const [figure, draw] of Object.entries(FIGURES)) {
   const file = path.join(root, figure);
-  const fresh = draw(root);
   let text = "";
   try {
     text = readFileSync(file, "utf8");
   } catch {
     // not drawn yet
   }
-  if (fresh === text) continue;
-  stale++;
-  if (check) console.error(`${figure}: differs from what its results JSON draws (run npm run docs)`);
-  else {
-    writeFileAtomic(file, fresh);
-    console.log(`updated ${figure}`);
-  }
+  sync(figure, file, text, draw(root), "differs from what its results JSON draws");
 }
 if (check && stale > 0) process.exit(1);
 if (stale === 0) console.log("every table matches results/*.json");

@@ -25,9 +25,14 @@ export function onHost(x: KernelInput, dtype: DType): TypedArray {
   return dtype === "float32" ? values : Float64Array.from(values);
 }
 
+/** Zeros of `dtype` on the host. */
+export function hostArray(dtype: DType, n: number): TypedArray {
+  return dtype === "float64" ? new Float64Array(n) : new Float32Array(n);
+}
+
 /** A fresh host array of `dtype` filled by `fill`. */
 function hostOutput(dtype: DType, n: number, fill: (out: TypedArray) => void): TypedArray {
-  const out = dtype === "float64" ? new Float64Array(n) : new Float32Array(n);
+  const out = hostArray(dtype, n);
   fill(out);
   return out;
 }

@@ -1,4 +1,4 @@
-import { backendFrom, onHost } from "../one-call.js";
+import { backendFrom, hostArray, onHost } from "../one-call.js";
 import type { CustomKernel, DType, HostKernels, KernelInput, TypedArray } from "../types.js";
 import { binary, unary, where } from "./elementwise.js";
 import { logAbsDet } from "./linalg.js";
@@ -15,7 +15,7 @@ export function runOnHost<A>(
   dtype: DType,
 ): TypedArray[] {
   const host = inputs.map((x) => (x === null ? null : onHost(x, dtype)));
-  const outputs = kernel.outputs(args).map((n) => (dtype === "float64" ? new Float64Array(n) : new Float32Array(n)));
+  const outputs = kernel.outputs(args).map((n) => hostArray(dtype, n));
   kernel.cpu(host, args, outputs);
   return outputs;
 }

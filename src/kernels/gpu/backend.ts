@@ -23,7 +23,7 @@ import {
   type TypedArray,
 } from "../types.js";
 import { BufferArray, copyResult, type GpuBufferHandle, TextureArray, ViewArray } from "./device-arrays.js";
-import { gpuHostKernels } from "./host-kernels.js";
+import { gpuHostKernels, toFloat32 } from "./host-kernels.js";
 import { KernelCache } from "./kernel-cache.js";
 import {
   chooseMode,
@@ -39,10 +39,6 @@ import {
 import { MAX_ELEMENTS, residentKernels } from "./resident.js";
 import { outputStarts, shiftInputs } from "./sources.js";
 import type { KernelSpec } from "./specs.js";
-
-function toFloat32(a: TypedArray): Float32Array {
-  return a instanceof Float32Array ? a : Float32Array.from(a);
-}
 
 /** Modes in which gpu.js can leave a kernel's output on the GPU as a texture (pipeline mode). */
 const PIPELINE_MODES: ReadonlySet<GpuMode> = new Set(["webgl2", "webgl", "headlessgl"]);

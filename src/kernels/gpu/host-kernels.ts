@@ -18,7 +18,8 @@ import { luLaunches } from "./lu.js";
 import { MAX_ELEMENTS } from "./resident.js";
 import { binarySpec, type KernelSpec, matmulSpec, reduceSpec, unarySpec } from "./specs.js";
 
-function toFloat32(a: TypedArray): Float32Array {
+/** The values as float32, what gpu.js computes in (float32 arrays as they are). */
+export function toFloat32(a: TypedArray): Float32Array {
   return a instanceof Float32Array ? a : Float32Array.from(a);
 }
 
