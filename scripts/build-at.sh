@@ -10,5 +10,7 @@ rm -rf "$dir"
 mkdir -p "$dir"
 git archive "$rev" | tar -x -C "$dir"
 # Its imports (gpu.js, benchmark) resolve to this checkout's node_modules, one folder up the tree.
+# Builds since the WebAssembly kernels compile them first (their module is generated, not committed).
+if [ -f "$dir/scripts/build-wasm.mjs" ]; then (cd "$dir" && node scripts/build-wasm.mjs) >&2; fi
 npx tsc -p "$dir/tsconfig.build.json" >&2
 echo "$dir/dist"

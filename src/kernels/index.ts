@@ -29,7 +29,7 @@ export {
   savedThresholds,
   withCalibration,
 } from "./calibration-store.js";
-export { cpuBackend, cpuKernels, runOnHost } from "./cpu/index.js";
+export { cpuBackend, cpuKernels, runOnHost, typescriptKernels } from "./cpu/index.js";
 export {
   BINARY,
   type BinaryKernel,
@@ -79,3 +79,5 @@ export type {
   UpdateRule,
 } from "./types.js";
 export { isDeviceArray, STATE_BUFFERS } from "./types.js";
+export { wasmReady } from "./wasm/load.js";
+export { type CpuKernelInfo, cpuKernelInfo, setCpuKernels, THREADS_FROM, WASM_FROM } from "./wasm/matmul.js";

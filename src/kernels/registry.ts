@@ -12,6 +12,7 @@ import { cpuBackend } from "./cpu/index.js";
 import type { GpuBackend } from "./gpu/backend.js";
 import type { GpuMode } from "./gpu/load.js";
 import type { Backend } from "./types.js";
+import { type CpuKernelInfo, cpuKernelInfo } from "./wasm/matmul.js";
 
 /**
  * Which backend runs the kernels. The CPU backend is always registered; the gpu.js backend is
@@ -111,7 +112,8 @@ export async function initBackend(
 
 /**
  * What runs the ops now: the backend's name and, for gpu.js, the mode and kernel class that ran
- * (and the WebGPU adapter); for "auto", its thresholds and where they came from.
+ * (and the WebGPU adapter); for "auto", its thresholds and where they came from; and which kernels
+ * the CPU side's products run on (WebAssembly SIMD or TypeScript, threads, how many went each way).
  */
 export function backendInfo(): {
   backend: string;
@@ -121,6 +123,7 @@ export function backendInfo(): {
   notices: string[];
   autoThresholds: AutoThresholds | null;
   autoThresholdSource: string | null;
+  cpu: CpuKernelInfo;
 } {
   const b = getBackend();
   const gpu = b.name === "gpu" || b.name === "auto" ? gpuBackend : null;
@@ -132,6 +135,7 @@ export function backendInfo(): {
     notices: gpu?.info.notices ?? [],
     autoThresholds: b.name === "auto" ? thresholds : null,
     autoThresholdSource: b.name === "auto" ? thresholdSource : null,
+    cpu: cpuKernelInfo(),
   };
 }
 

@@ -1,5 +1,6 @@
 import { backendFrom, hostArray, onHost } from "../one-call.js";
 import type { CustomKernel, DType, HostKernels, KernelInput, TypedArray } from "../types.js";
+import { matmul as wasmOrTypescriptMatmul } from "../wasm/matmul.js";
 import { binary, unary, where } from "./elementwise.js";
 import { logAbsDet } from "./linalg.js";
 import { matmul } from "./matmul.js";
@@ -21,7 +22,7 @@ export function runOnHost<A>(
 }
 
 /** Plain TypeScript loops over typed arrays, float64 and float32: the readable reference. */
-export const cpuKernels: HostKernels = {
+export const typescriptKernels: HostKernels = {
   unary,
   binary,
   reduce,
@@ -34,6 +35,12 @@ export const cpuKernels: HostKernels = {
   update,
   logAbsDet,
 };
+
+/**
+ * The CPU backend's kernels: the TypeScript loops, except products large enough for the
+ * WebAssembly SIMD kernels (../wasm; FLOWGRAD_CPU_KERNELS=plain or setCpuKernels turns them off).
+ */
+export const cpuKernels: HostKernels = { ...typescriptKernels, matmul: wasmOrTypescriptMatmul };
 
 /** The CPU backend: every op on host arrays, one call each. Always available. */
 export const cpuBackend = backendFrom({ name: "cpu", host: cpuKernels, run: runOnHost });
