@@ -55,7 +55,7 @@ export const SHARED_WASM = "${sharedB64}";
 /** The same kernels for an unshared memory (a page without cross-origin isolation). */
 export const PLAIN_WASM = "${plainB64}";
 /** Pages (64 KiB) the kernels' memory may grow to. */
-const MAXIMUM_PAGES = ${MAXIMUM_PAGES};
+export const MAXIMUM_PAGES = ${MAXIMUM_PAGES};
 `;
 await mkdir(dirname(target), { recursive: true });
 // Written whole or not at all: a temporary file renamed over the old one.

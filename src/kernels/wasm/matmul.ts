@@ -9,11 +9,12 @@ import { type GemmJob, startPool, type ThreadPool, threadsSupported } from "./th
 
 /**
  * Where the kernels take over, in multiply-adds per product (m·k·n), from `npm run bench:matmul`
- * (results/matmul-bench.json) on the 2-core development machine: below WASM_FROM the copies in and
- * out cost more than the loops they replace; threads pay their wake-up from THREADS_FROM.
+ * (results/matmul-bench.json, its `crossovers`) on the 2-core development machine: below WASM_FROM
+ * (8³) the call and the copies in and out cost more than the loops they replace; threads repay
+ * waking the workers from THREADS_FROM (128³). test/wasm-matmul.test.ts holds them to that file.
  */
-export const WASM_FROM = 4096;
-export const THREADS_FROM = 1 << 20;
+export const WASM_FROM = 512;
+export const THREADS_FROM = 1 << 21;
 /** At most this many threads by default: past it the products here are too small to share. */
 const DEFAULT_MAX_THREADS = 8;
 
@@ -168,16 +169,33 @@ export function matmul(
     !kernels ||
     a.constructor !== out.constructor ||
     b.constructor !== out.constructor ||
-    !viaWasm(kernels, s, a, aOffsets, b, bOffsets, out, m, k, n, transA, transB)
+    !matmulWasm(
+      kernels,
+      m * k * n >= THREADS_FROM ? usableThreads(kernels, current()) : 1,
+      a,
+      aOffsets,
+      b,
+      bOffsets,
+      out,
+      m,
+      k,
+      n,
+      transA,
+      transB,
+    )
   ) {
     calls.typescript++;
     typescriptMatmul(a, aOffsets, b, bOffsets, out, m, k, n, transA, transB);
   }
 }
 
-function viaWasm(
+/**
+ * The product on the kernels, on `threads` threads (the caller included), whatever its size; false
+ * if the operands do not fit the kernels' memory. matmul above decides when; benchmarks call this.
+ */
+export function matmulWasm(
   kernels: WasmKernels,
-  s: Settings,
+  threads: number,
   a: TypedArray,
   aOffsets: Int32Array,
   b: TypedArray,
@@ -189,10 +207,9 @@ function viaWasm(
   transA: boolean,
   transB: boolean,
 ): boolean {
-  const threads = m * k * n >= THREADS_FROM ? usableThreads(kernels, s) : 1;
   const scratchBytes = kernels.exports.scratchBytes();
   const size = out.BYTES_PER_ELEMENT;
-  const aPtr = RESERVED_BYTES + align(scratchBytes * Math.max(threads, s.threads));
+  const aPtr = RESERVED_BYTES + align(scratchBytes * Math.max(threads, current().threads));
   const bPtr = aPtr + align(a.length * size);
   const cPtr = bPtr + align(b.length * size);
   const buffer = ensureBytes(kernels, cPtr + out.length * size);
