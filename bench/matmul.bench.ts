@@ -2,7 +2,8 @@
 // WebAssembly SIMD kernels on one thread, and on every core. Square sizes from 4 to 512 find where
 // each starts to win (the crossovers src/kernels/wasm/matmul.ts takes as WASM_FROM and THREADS_FROM);
 // the MNIST model's shapes (batch 100, 784 → 400) show forward and both backward products.
-// Medians of timed calls, copies in and out included. Run: npm run bench:matmul  (--quick: fewer reps)
+// Medians of timed calls, copies in and out included. Run: npm run bench:matmul  (--quick: fewer reps;
+// --scaling 1,2,4,8: thread scaling of the large products, on a machine with that many cores)
 import os from "node:os";
 import { setCpuKernels, typescriptKernels } from "../src/kernels/index.js";
 import type { TypedArray } from "../src/kernels/types.js";
@@ -97,6 +98,50 @@ for (const dtype of ["float64", "float32"] as const) {
   measure(dtype, "xᵀ·g (100×784)ᵀ·100×400", 784, 100, 400, true, false);
 }
 
+// --scaling 1,2,4,8: the large products on each thread count, and whether every count gives the
+// one-thread result bit for bit (the kernels promise it; this checks it on the machine at hand).
+const scalingAt = process.argv.indexOf("--scaling");
+const scaling: Array<{
+  dtype: Row["dtype"];
+  shape: string;
+  threads: number;
+  medianMs: number;
+  gflops: number;
+  identical: boolean;
+}> = [];
+if (scalingAt >= 0) {
+  const counts = (process.argv[scalingAt + 1] ?? "").split(",").map(Number);
+  if (counts.some((t) => !Number.isInteger(t) || t < 1)) throw new Error("--scaling needs thread counts, e.g. 1,2,4,8");
+  for (const dtype of ["float64", "float32"] as const)
+    for (const [shape, m, k, n] of [
+      ["512×512·512×512", 512, 512, 512],
+      ["x·W 100×784·784×400", 100, 784, 400],
+    ] as const) {
+      const make = (size: number): TypedArray => {
+        const x = dtype === "float64" ? new Float64Array(size) : new Float32Array(size);
+        for (let i = 0; i < size; i++) x[i] = Math.random() - 0.5;
+        return x;
+      };
+      const a = make(m * k),
+        b = make(k * n);
+      let first: TypedArray | null = null;
+      for (const threads of counts) {
+        setCpuKernels({ threads });
+        const out = make(m * n);
+        const ms = median(
+          () => matmulWasm(kernels, threads, a, Int32Array.of(0), b, Int32Array.of(0), out, m, k, n, false, false),
+          budget,
+        );
+        first ??= out.slice();
+        const identical = out.every((v, i) => Object.is(v, first![i]));
+        scaling.push({ dtype, shape, threads, medianMs: ms, gflops: (2 * m * k * n) / ms / 1e6, identical });
+        process.stderr.write(
+          `  ${dtype} ${shape} on ${threads} thread(s): ${ms.toFixed(3)} ms, identical to 1 thread: ${identical}\n`,
+        );
+      }
+    }
+}
+
 /** The smallest square size from which `faster` beats `slower` at every larger size measured. */
 function crossover(dtype: Row["dtype"], faster: Way, slower: Way): number | null {
   const square = rows.filter((r) => r.dtype === dtype && r.m === r.k && r.k === r.n && !r.transA && !r.transB);
@@ -128,6 +173,7 @@ writeResult(file, {
   threads: cores,
   rows,
   crossovers,
+  ...(scaling.length ? { scaling } : {}),
 });
 console.log(`| dtype | product | TypeScript | wasm, 1 thread | wasm, ${cores} threads |`);
 console.log("|---|---|---:|---:|---:|");

@@ -424,6 +424,7 @@ describe("the flowgrad command", () => {
       ],
       [["vae", "--validation", "9000"], /--validation 9000 leaves no training digits \(there are 9000\)/],
       [["vae", "--binarize", "sometimes"], /Allowed choices are threshold, dynamic/],
+      [["vae", "--checkpoint-every", "-1"], /checkpoint-every must be 0 or more seconds/],
       [["--backend", "tpu", "fit"], /argument 'tpu' is invalid. Allowed choices are cpu, gpu, auto/],
       [["compare", "--models", "missing.model.json"], /cannot read model file missing.model.json: ENOENT/],
       [["frobnicate"], /unknown command 'frobnicate'/],
@@ -438,7 +439,7 @@ describe("the flowgrad command", () => {
   it("vae --resume after Ctrl-C: finished models are kept, the interrupted one continues from its checkpoint, and the results equal an uninterrupted run's", async () => {
     const { spawn } = await import("node:child_process");
     const { existsSync } = await import("node:fs");
-    const args = (out: string) => tinyVae(out, "--samples", "3");
+    const args = (out: string) => tinyVae(out, "--samples", "3", "--checkpoint-every", "0");
     const straight = run(...args("resume-straight"));
     expect(straight.status, straight.stderr).toBe(0);
     // Interrupted once K = 1 has saved its first epoch's checkpoint.

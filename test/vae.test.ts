@@ -174,6 +174,14 @@ describe("training, evaluation, saving", () => {
     resumed
       .parameters()
       .forEach((p, i) => expect(Array.from(p.data)).toEqual(Array.from(straight.parameters()[i]!.data)));
+    // checkpointSeconds spaces them out: every epoch at 0, none within an hour's budget here.
+    const count = (checkpointSeconds: number) => {
+      let n = 0;
+      trainVAE(make(), train, { ...options, checkpointSeconds, checkpoint: () => n++ });
+      return n;
+    };
+    expect(count(0)).toBe(3);
+    expect(count(3600)).toBe(0);
     // A checkpoint of another run is refused.
     expect(() => trainVAE(make(), train.subarray(0, 500 * 784), { ...options, resume: JSON.parse(saved) })).toThrow(
       /the checkpoint is not of this run \(500 training images\)/,

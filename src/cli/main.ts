@@ -283,7 +283,13 @@ program
   .option("--out <dir>", "output folder", "results/vae")
   .option(
     "--resume",
-    "continue an interrupted run in --out with the same options: finished models are kept, the others continue from their last epoch's checkpoint",
+    "continue an interrupted run in --out with the same options: finished models are kept, the others continue from their last checkpoint",
+  )
+  .option(
+    "--checkpoint-every <seconds>",
+    "save a checkpoint for --resume after the first epoch that ends this long after the last one (0: every epoch)",
+    integer("checkpoint-every"),
+    60,
   )
   .action(
     async (o: {
@@ -308,8 +314,10 @@ program
       seed: number;
       out: string;
       resume?: boolean;
+      checkpointEvery: number;
     }) => {
       if (o.annealSteps < 0) throw new UserError("anneal-steps must be 0 or more");
+      if (o.checkpointEvery < 0) throw new UserError("checkpoint-every must be 0 or more seconds");
       if (o.validation < 0) throw new UserError("validation must be 0 or more");
       await vaeCommand({
         Ks: o.K,
@@ -333,6 +341,7 @@ program
         seed: o.seed,
         out: o.out,
         resume: o.resume ?? false,
+        checkpointEvery: o.checkpointEvery,
       });
     },
   );

@@ -23,6 +23,8 @@ import { progress } from "./progress.js";
 
 export interface VAESettings {
   Ks: number[];
+  /** Seconds of training between checkpoints (each after an epoch); 0: after every epoch. */
+  checkpointEvery: number;
   flow: FlowKind;
   layers: 1 | 2;
   flowInit: "identity" | "random";
@@ -51,7 +53,7 @@ export interface VAESettings {
 
 /** Settings a checkpoint must share with the run that resumes it (the epoch budget may grow). */
 function runSignature(s: VAESettings, K: number): string {
-  const { Ks: _ks, epochs: _epochs, out: _out, resume: _resume, samples: _samples, ...rest } = s;
+  const { Ks: _ks, epochs: _epochs, out: _out, resume: _resume, samples: _samples, checkpointEvery: _every, ...rest } = s;
   return JSON.stringify({ ...rest, K });
 }
 
@@ -176,8 +178,9 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
         onEpoch: (epoch: number, v: number | null) => {
           if (v !== null) lastValidation = ` · validation −ELBO ${v.toFixed(2)} after epoch ${epoch}`;
         },
-        // Every epoch, everything needed to continue exactly from there (--resume).
+        // After an epoch, at most every --checkpoint-every seconds, everything needed to continue exactly from there (--resume).
         checkpoint: (state: TrainingCheckpoint) => writeJsonAtomic(checkpointFile, { signature, state }),
+        checkpointSeconds: s.checkpointEvery,
         ...(resume ? { resume } : {}),
       } as const;
       // The async driver on every backend: it yields to the event loop, so Ctrl-C is answered mid-epoch.

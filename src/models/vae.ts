@@ -292,6 +292,11 @@ export interface TrainVAEOptions {
    * epochs give the same parameters, bit for bit, as an uninterrupted run (on one backend).
    */
   checkpoint?: (state: TrainingCheckpoint) => void;
+  /**
+   * At most one checkpoint per this many seconds of training (default 0: every epoch). A
+   * checkpoint of a 400-unit model is tens of megabytes; a minute's work is what a crash may cost.
+   */
+  checkpointSeconds?: number;
   resume?: TrainingCheckpoint;
   onStep?: (step: number, totalSteps: number, loss: number) => void;
   onEpoch?: (epoch: number, validationLoss: number | null) => void;
@@ -415,8 +420,11 @@ function* trainLoop(model: FlowVAE, images: Float64Array, options: TrainVAEOptio
     step = resume.step;
     started -= resume.seconds * 1000;
   }
+  let lastCheckpoint = performance.now();
   const saveCheckpoint = function* (): Loop<void> {
     if (!options.checkpoint) return;
+    if (performance.now() - lastCheckpoint < (options.checkpointSeconds ?? 0) * 1000) return;
+    lastCheckpoint = performance.now();
     yield { toHost: model.parameters() };
     options.checkpoint({
       format: "flowgrad.training-checkpoint",
