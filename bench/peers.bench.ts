@@ -3,12 +3,14 @@
 // tfjs computes in float32 only; flowgrad and the hand-written loop in float64 (their defaults).
 // Run: npm run bench:peers   (--quick for a shorter run)
 import { spawnSync } from "node:child_process";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs"; // the union package: tfjs-core plus its registered gradients
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
-import { Adam, matmul, Random, randn } from "../src/autograd/index.js";
+import { Adam, matmul, ones, Random, randn, type Tensor } from "../src/autograd/index.js";
 import { FlowDistribution, PlanarFlow, Sequential } from "../src/flows/index.js";
+import { setCpuKernels } from "../src/kernels/index.js";
 import { energy, freeEnergy } from "../src/models/index.js";
 import { type Case, environment, markdownTable, type Row, runCases, writeResult } from "./harness.js";
 import { HandWrittenPlanarU1 } from "./reference/planar-u1.js";
@@ -75,7 +77,35 @@ if (only) {
   const cases: Case[] = [{ name: `planar K=32 U1 step: tfjs-${only} (float32)`, fn: tfjsStep() }];
   for (const n of sizes) {
     const a = tf.randomNormal([n, n]),
-      b = tf.randomNormal([n, n]);
+      b = tf.randomNormal([n, n]),
+      dc = tf.onesLike(a);
+    // Forward and both gradients: three products, as in a training step (tf.grads runs the forward too).
+    const grads = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D));
+    cases.push({
+      name: `matmul n=${n} forward+backward: tfjs-${only} (float32)`,
+      fn: () => {
+        const [da, db] = grads([a, b], dc);
+        da!.dataSync();
+        db!.dataSync();
+        da!.dispose();
+        db!.dispose();
+      },
+      flops: 3 * 2 * n ** 3,
+    });
+    // The same three products written out with transpose flags, as a user tuning tfjs would.
+    cases.push({
+      name: `matmul n=${n} forward+backward, by hand: tfjs-${only} (float32)`,
+      fn: () => {
+        const c = tf.matMul(a, b),
+          da = tf.matMul(dc, b, false, true),
+          db = tf.matMul(a, dc, true, false);
+        c.dataSync();
+        da.dataSync();
+        db.dataSync();
+        tf.dispose([c, da, db]);
+      },
+      flops: 3 * 2 * n ** 3,
+    });
     cases.push({
       name: `matmul n=${n}: tfjs-${only} (float32)`,
       // The product is read (dataSync) and disposed, but not returned from tidy(): tidy walks what
@@ -127,11 +157,39 @@ cases.push({ name: "planar K=32 U1 step: hand-written plain JS (float64)", fn: (
     },
   });
 }
-for (const n of sizes) {
-  const a = randn([n, n], { random: 1 }),
-    b = randn([n, n], { random: 2 });
-  cases.push({ name: `matmul n=${n}: flowgrad (float64)`, fn: () => matmul(a, b), flops: 2 * n ** 3 });
-}
+// flowgrad's products on its WebAssembly SIMD kernels, in both dtypes, on one thread and on every
+// core (tfjs-wasm runs one thread here: its threaded build needs cross-origin isolation in Node too).
+const cores = os.availableParallelism();
+// Their tensors are made on first use, after the planar step has been timed: float32 arrays seen
+// earlier make the shared loops polymorphic and the float64 planar step measurably slower.
+for (const threads of [...new Set([1, cores])])
+  for (const dtype of ["float64", "float32"] as const)
+    for (const n of sizes) {
+      let t: { a: Tensor; b: Tensor; ar: Tensor; br: Tensor; dc: Tensor } | null = null;
+      const made = () =>
+        (t ??= {
+          a: randn([n, n], { random: 1, dtype }),
+          b: randn([n, n], { random: 2, dtype }),
+          ar: randn([n, n], { random: 1, dtype, requiresGrad: true }),
+          br: randn([n, n], { random: 2, dtype, requiresGrad: true }),
+          dc: ones([n, n], { dtype }),
+        });
+      const label = `flowgrad (${dtype}, ${threads} thread${threads > 1 ? "s" : ""})`;
+      const pinned = (fn: () => void) => () => {
+        setCpuKernels({ threads });
+        fn();
+      };
+      cases.push({ name: `matmul n=${n}: ${label}`, fn: pinned(() => matmul(made().a, made().b)), flops: 2 * n ** 3 });
+      cases.push({
+        name: `matmul n=${n} forward+backward: ${label}`,
+        fn: pinned(() => {
+          const { ar, br, dc } = made();
+          ar.grad = br.grad = null;
+          matmul(ar, br).backward(dc);
+        }),
+        flops: 3 * 2 * n ** 3,
+      });
+    }
 const results: Row[] = runCases(cases, maxTime);
 const backends: string[] = [];
 for (const backend of ["cpu", "wasm"]) {
@@ -172,10 +230,36 @@ for (const b of backends) {
       `  tfjs-${b} = ${(t / handMs).toFixed(1)}× the hand-written loop; flowgrad fused is ${(t / fusedMs).toFixed(1)}× faster than tfjs-${b}`,
     );
 }
+// The issue's targets (#18), as ratios from this one run: > 1 means flowgrad is faster.
+const n = sizes.at(-1)!;
+const tfWasm = (what: string) => ms(`matmul n=${n}${what}: tfjs-wasm (float32)`);
+const ours = (what: string, threads: number) =>
+  ms(`matmul n=${n}${what}: flowgrad (float32, ${threads} thread${threads > 1 ? "s" : ""})`);
+const tfBest = Math.min(tfWasm(" forward+backward") ?? Infinity, tfWasm(" forward+backward, by hand") ?? Infinity);
+const targets = backends.includes("wasm")
+  ? {
+      n,
+      forwardFloat32OverTfjsWasm: { oneThread: tfWasm("")! / ours("", 1)!, allThreads: tfWasm("")! / ours("", cores)! },
+      // Against tfjs's faster way: tf.grads, or the three products written out.
+      forwardBackwardFloat32OverTfjsWasm: {
+        oneThread: tfBest / ours(" forward+backward", 1)!,
+        allThreads: tfBest / ours(" forward+backward", cores)!,
+      },
+      float64Gflops: {
+        oneThread: results.find((r) => r.name === `matmul n=${n}: flowgrad (float64, 1 thread)`)?.gflops,
+        allThreads: results.find((r) => r.name === `matmul n=${n}: flowgrad (float64, ${cores} threads)`)?.gflops,
+      },
+      planarStepOverHand: fusedMs / handMs,
+      tfjsWasmPlanarStepOverFlowgrad: ms("planar K=32 U1 step: tfjs-wasm (float32)")! / fusedMs,
+    }
+  : null;
+if (targets) console.log(`\ntargets (speed ratios, > 1: flowgrad faster): ${JSON.stringify(targets, null, 1)}`);
 writeResult(quick ? "results/peers-bench-quick.json" : "results/peers-bench.json", {
   suite: "peers",
   quick,
   environment: { ...env, tfjs: tf.version_core, tfjsBackends: backends, tfjsProcesses: "one per backend, warmed up" },
+  threads: cores,
   rows: results,
+  targets,
 });
 console.log(`written: results/peers-bench${quick ? "-quick" : ""}.json`);

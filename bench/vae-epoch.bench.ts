@@ -1,11 +1,14 @@
 // One epoch of `flowgrad vae`'s training (the paper's 784-400-40 model, batch 100, the 80 steps
 // of its 8,000 training digits; no validation or checkpoint), timed for this build on one thread
-// and on its default threads, and, with --baseline DIR (scripts/build-at.sh REV), for an older
-// build in the same process, alternating, so the speed-up is measured side by side.
+// and on every core, and, with --baseline DIR (scripts/build-at.sh REV), for an older build,
+// alternating, so the speed-up is measured side by side. Each timing runs in a fresh process of
+// its own (after 5 warm-up steps): sharing one, the older build's garbage slowed the newer one.
 // Run: npm run bench:vae-epoch -- --baseline .tmp/build-REV/dist   (--quick: 20 steps, K = 0 and 10)
+
+import { spawnSync } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import * as here from "../src/index.js";
 import { setCpuKernels } from "../src/kernels/index.js";
 import { loadMnist } from "../src/node/mnist.js";
@@ -23,11 +26,11 @@ const baseline: Lib | null = baselineDir
 
 const steps = quick ? 20 : 80;
 const Ks = quick ? [0, 10] : [0, 10, 40];
-const data = loadMnist();
 const cores = os.availableParallelism();
 
-/** Seconds for `steps` training steps of a fresh model built with `lib`. */
+/** Seconds for `steps` training steps of a fresh model built with `lib`, scaled to an epoch's 80. */
 function epochSeconds(lib: Lib, K: number): number {
+  const data = loadMnist();
   const model = new lib.FlowVAE({ K, hidden: 400, latent: 40, seed: 1 });
   const opt = new lib.Adam(model.parameters(), { lr: 1e-3 });
   const random = new lib.Random(2);
@@ -38,10 +41,22 @@ function epochSeconds(lib: Lib, K: number): number {
     model.freeEnergy(batchAt(s % 80), random).backward();
     opt.step();
   };
-  step(0); // warm-up: compile the kernels, load WebAssembly
+  for (let s = 0; s < 5; s++) step(s); // warm-up: compiled code, WebAssembly, worker threads
   const started = performance.now();
   for (let s = 0; s < steps; s++) step(s);
   return ((performance.now() - started) / 1000) * (80 / steps);
+}
+
+// A child: --child this|baseline --K k --threads t; prints its seconds as its last line.
+const childAt = process.argv.indexOf("--child");
+if (childAt >= 0) {
+  const which = process.argv[childAt + 1];
+  const K = Number(process.argv[process.argv.indexOf("--K") + 1]);
+  setCpuKernels({ threads: Number(process.argv[process.argv.indexOf("--threads") + 1]) });
+  const lib = which === "baseline" ? baseline : here;
+  if (!lib) throw new Error("--child baseline needs --baseline DIR");
+  console.log(epochSeconds(lib, K));
+  process.exit(0);
 }
 
 interface Row {
@@ -52,16 +67,31 @@ interface Row {
 }
 const rows: Row[] = [];
 for (const K of Ks) {
-  const ways: Array<[string, Lib, number]> = [
-    ["this build", here, 1],
-    ["this build", here, cores],
-    ...(baseline ? [["baseline", baseline, 1] as [string, Lib, number]] : []),
+  const ways: Array<[string, number]> = [
+    ["this build", 1],
+    ["this build", cores],
+    ...(baseline ? [["baseline", 1] as [string, number]] : []),
   ];
-  const found = ways.map(([build, , threads]) => ({ K, build, threads, epochSeconds: [] as number[] }));
+  const found = ways.map(([build, threads]) => ({ K, build, threads, epochSeconds: [] as number[] }));
   for (let round = 0; round < 2; round++)
-    ways.forEach(([build, lib, threads], i) => {
-      setCpuKernels({ threads });
-      const s = epochSeconds(lib, K);
+    ways.forEach(([build, threads], i) => {
+      const args = [
+        fileURLToPath(import.meta.url),
+        "--child",
+        build === "baseline" ? "baseline" : "this",
+        "--K",
+        `${K}`,
+      ];
+      args.push(
+        "--threads",
+        `${threads}`,
+        ...(baselineDir ? ["--baseline", baselineDir] : []),
+        ...(quick ? ["--quick"] : []),
+      );
+      const child = spawnSync(process.execPath, args, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+      const s = Number(child.stdout.trim().split("\n").at(-1));
+      if (child.status !== 0 || !Number.isFinite(s))
+        throw new Error(`bench:vae-epoch: the ${build} child failed (exit ${child.status})`);
       found[i]!.epochSeconds.push(s);
       process.stderr.write(`  K=${K} ${build}, ${threads} thread(s): ${s.toFixed(2)} s per epoch\n`);
     });

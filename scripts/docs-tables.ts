@@ -3,10 +3,12 @@
 //   <!-- table: NAME -->  …  <!-- /table -->
 // and `npm run docs` rewrites what is between the markers; test/docs.test.ts fails when they differ.
 
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { markdownTable, type Row } from "../bench/harness.js";
 import { logdetFigure } from "../bench/plot.js";
+import type { Image } from "../src/models/heatmap.js";
+import { figure4, TABLE2_DIR, table2 } from "./table2.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: results files are read as written; each table names the fields it uses
 type Json = Record<string, any>;
@@ -230,6 +232,94 @@ function training(root: string): string {
   ].join("\n");
 }
 
+// ---- the CPU backend's WebAssembly kernels (issue 18) ------------------------------------------
+
+/** bench:matmul: GFLOP/s of the TypeScript loops and the WebAssembly kernels, by shape and dtype. */
+function matmulBench(root: string, file: string): string {
+  const { rows, threads } = read(root, file);
+  const big = (rows as Json[]).filter((r) => r.multiplyAdds >= 32 ** 3);
+  return table(
+    ["dtype", "product", "TypeScript loops", "WebAssembly, 1 thread", `WebAssembly, ${threads} threads`],
+    ["---", "---", "---:", "---:", "---:"],
+    big.map((r) => [
+      r.dtype,
+      r.shape,
+      ...["typescript", "wasm-1", "wasm-all"].map((w) => `${r.gflops[w].toFixed(1)} GFLOP/s`),
+    ]),
+  );
+}
+
+/** bench:matmul --scaling: GFLOP/s by thread count, and whether each count gave the 1-thread bits. */
+function matmulScaling(root: string, file: string): string {
+  const { scaling } = read(root, file);
+  const counts = [...new Set((scaling as Json[]).map((r) => r.threads as number))];
+  const products = [...new Set((scaling as Json[]).map((r) => `${r.dtype} ${r.shape}`))];
+  return table(
+    ["product", ...counts.map((t) => `${t} thread${t > 1 ? "s" : ""}`), "bit-identical"],
+    ["---", ...counts.map(() => "---:"), "---"],
+    products.map((p) => {
+      const of = (scaling as Json[]).filter((r) => `${r.dtype} ${r.shape}` === p);
+      return [
+        p,
+        ...counts.map((t) => `${of.find((r) => r.threads === t)!.gflops.toFixed(1)} GFLOP/s`),
+        of.every((r) => r.identical) ? "yes" : "NO",
+      ];
+    }),
+  );
+}
+
+/** bench:vae-epoch: seconds per epoch of the 784-400-40 VAE, this build against the baseline. */
+function vaeEpoch(root: string, file: string): string {
+  const { rows } = read(root, file);
+  const best = (r: Json) => Math.min(...(r.epochSeconds as number[]));
+  return table(
+    ["K", "build", "threads", "seconds per epoch", "speed-up"],
+    ["---:", "---", "---:", "---:", "---:"],
+    (rows as Json[]).map((r) => {
+      const base = (rows as Json[]).find((b) => b.K === r.K && b.build === "baseline");
+      return [
+        `${r.K}`,
+        r.build,
+        `${r.threads}`,
+        best(r).toFixed(1),
+        base ? `${(best(base) / best(r)).toFixed(1)}×` : "—",
+      ];
+    }),
+  );
+}
+
+/** bench:peers' targets: flowgrad against TensorFlow.js wasm, as speed ratios from one run. */
+function peersTargets(root: string): string {
+  const { targets, threads } = read(root, "results/peers-bench.json");
+  const x = (v: number) => `${v.toFixed(2)}×`;
+  return table(
+    [`measure (n = ${targets.n})`, "1 thread", `${threads} threads`, "target"],
+    ["---", "---:", "---:", "---"],
+    [
+      [
+        "float32 product: tfjs-wasm time / flowgrad time",
+        x(targets.forwardFloat32OverTfjsWasm.oneThread),
+        x(targets.forwardFloat32OverTfjsWasm.allThreads),
+        "≥ 1× (threads allowed)",
+      ],
+      [
+        "float32 forward+backward: tfjs-wasm (its faster way) / flowgrad",
+        x(targets.forwardBackwardFloat32OverTfjsWasm.oneThread),
+        x(targets.forwardBackwardFloat32OverTfjsWasm.allThreads),
+        "≥ 1.5×",
+      ],
+      [
+        "float64 product, flowgrad",
+        `${targets.float64Gflops.oneThread.toFixed(1)} GFLOP/s`,
+        `${targets.float64Gflops.allThreads.toFixed(1)} GFLOP/s`,
+        "≥ 10 GFLOP/s",
+      ],
+      ["planar K = 32 step: flowgrad / hand-written loop", x(targets.planarStepOverHand), "", "≤ 1.2×"],
+      ["planar K = 32 step: tfjs-wasm / flowgrad", x(targets.tfjsWasmPlanarStepOverFlowgrad), "", "≥ 4×"],
+    ],
+  );
+}
+
 /** Every generated table by the name its markers use. */
 export const TABLES: Record<string, (root: string) => string> = {
   "figure3-kl": figure3,
@@ -248,6 +338,13 @@ export const TABLES: Record<string, (root: string) => string> = {
   "bench-higher-order": higherOrder,
   "bench-cnf": cnfBench,
   "bench-training": training,
+  "bench-matmul": (root) => matmulBench(root, "results/matmul-bench.json"),
+  "bench-matmul-16": (root) => matmulBench(root, "results/device/matmul-bench-16-cores.json"),
+  "bench-matmul-scaling-16": (root) => matmulScaling(root, "results/device/matmul-bench-16-cores.json"),
+  "bench-vae-epoch": (root) => vaeEpoch(root, "results/vae-epoch-bench.json"),
+  "bench-vae-epoch-16": (root) => vaeEpoch(root, "results/device/vae-epoch-bench-16-cores.json"),
+  "bench-peers-targets": peersTargets,
+  table2,
 };
 
 /** Figures drawn from results JSON alone (no rerun), by the file they are written to. */
@@ -280,4 +377,12 @@ export function pages(root: string): string[] {
     .filter((f) => f.endsWith(".md"))
     .map((f) => path.join("docs", f));
   return ["README.md", ...docs.sort()];
+}
+
+/**
+ * Figures drawn as pixels from results JSON alone (PNG), by the file they are written to. Figure 4
+ * joins once results/table2 holds runs (scripts/table2.sh); before that there is nothing to draw.
+ */
+export function pngFigures(root: string): Record<string, (root: string) => Image> {
+  return existsSync(path.join(root, TABLE2_DIR)) ? { "docs/figure4.png": figure4 } : {};
 }

@@ -4,8 +4,9 @@
 
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { writeFileAtomic } from "../src/node/io.js";
-import { FIGURES, pages, renderPage } from "./docs-tables.js";
+import { PNG } from "pngjs";
+import { writeFileAtomic, writePng } from "../src/node/io.js";
+import { FIGURES, pages, pngFigures, renderPage } from "./docs-tables.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const check = process.argv.includes("--check");
@@ -34,6 +35,27 @@ for (const [figure, draw] of Object.entries(FIGURES)) {
     // not drawn yet
   }
   sync(figure, file, text, draw(root), "differs from what its results JSON draws");
+}
+for (const [figure, draw] of Object.entries(pngFigures(root))) {
+  const file = path.join(root, figure);
+  const image = draw(root);
+  let same = false;
+  try {
+    const old = PNG.sync.read(readFileSync(file));
+    same =
+      old.width === image.width &&
+      old.height === image.height &&
+      Buffer.compare(old.data, Buffer.from(image.data)) === 0;
+  } catch {
+    // not drawn yet
+  }
+  if (same) continue;
+  stale++;
+  if (check) console.error(`${figure}: differs from what its results JSON draws (run npm run docs)`);
+  else {
+    writePng(file, image);
+    console.log(`updated ${figure}`);
+  }
 }
 if (check && stale > 0) process.exit(1);
 if (stale === 0) console.log("every table matches results/*.json");

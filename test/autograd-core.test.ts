@@ -1,7 +1,23 @@
 import { describe, expect, it } from "vitest";
 import * as ag from "../src/autograd/index.js";
 import { Adam, Linear, MLP, Module, Random, RMSprop, SGD, type Tensor, tensor } from "../src/autograd/index.js";
+import { cpuKernelInfo } from "../src/kernels/index.js";
 import { expectClose, randomTensor } from "./helpers.js";
+
+describe("the CPU kernels this run tests", () => {
+  it("are WebAssembly SIMD products in the default project and the TypeScript loops in plain-kernels", ({ task }) => {
+    const a = ag.randn([32, 32], { random: 1 });
+    a.matmul(a);
+    const info = cpuKernelInfo();
+    if (task.file.projectName === "plain-kernels") {
+      expect(info.matmul).toBe("typescript");
+      expect(info.calls.wasm + info.calls.threaded).toBe(0);
+    } else {
+      expect(info.matmul).toBe("wasm-simd");
+      expect(info.calls.wasm + info.calls.threaded).toBeGreaterThan(0);
+    }
+  });
+});
 
 describe("tensor creation", () => {
   it("builds from numbers, nested arrays and typed arrays", () => {

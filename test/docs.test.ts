@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { PNG } from "pngjs";
 import { describe, expect, it } from "vitest";
-import { FIGURES, pages, renderPage, TABLES, tablesIn } from "../scripts/docs-tables.js";
+import { FIGURES, pages, pngFigures, renderPage, TABLES, tablesIn } from "../scripts/docs-tables.js";
 
 // The result tables in README.md and docs/*.md are generated from results/*.json (npm run docs):
 // a page whose table differs from its JSON fails here, so numbers and text cannot drift apart.
@@ -27,6 +28,14 @@ describe("docs: result tables match the committed results JSON", () => {
   for (const [figure, draw] of Object.entries(FIGURES)) {
     it(`${figure} is what its results JSON draws`, () => {
       expect(readFileSync(path.join(root, figure), "utf8") === draw(root), `${figure}: run npm run docs`).toBe(true);
+    });
+  }
+  for (const [figure, draw] of Object.entries(pngFigures(root))) {
+    it(`${figure} has the pixels its results JSON draws`, () => {
+      const image = draw(root);
+      const saved = PNG.sync.read(readFileSync(path.join(root, figure)));
+      expect([saved.width, saved.height]).toEqual([image.width, image.height]);
+      expect(Buffer.compare(saved.data, Buffer.from(image.data)) === 0, `${figure}: run npm run docs`).toBe(true);
     });
   }
   it("figures label powers of ten as 10 with a raised exponent, never 10^e", () => {

@@ -227,7 +227,9 @@ describe("the flowgrad command", () => {
   it("vae: trains with early stopping and dynamic binarisation, writes the table, JSON, model and digits", () => {
     const r = run(...tinyVae("vae", "--binarize", "dynamic", "--samples", "5"));
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/\| planar \| 1 \| 1 \| [1-3] \/ [1-3] \| \d+\.\d\d \| \d+\.\d\d \|/);
+    expect(r.stdout).toMatch(
+      /\| planar \| 1 \| 1 \| [1-3] \/ [1-3] \((epochs|early-stopping)\) \| \d+\.\d\d \| \d+\.\d\d \|/,
+    );
     // The evaluation announces its size (S = 5 is already short: no advice to shorten it) …
     expect(r.stdout).toMatch(
       /vae planar K=1: estimating test −ln p\(x\) by importance sampling, S = 5 per digit on \d+ digits/,
@@ -254,6 +256,10 @@ describe("the flowgrad command", () => {
       expect(rec.validationLosses.length).toBe(rec.epochsRun);
       expect(rec.validationLosses[rec.bestEpoch - 1]).toBe(Math.min(...rec.validationLosses));
       expect(rec.negLogLikelihood).toBeLessThan(rec.negativeElbo);
+      expect(rec.stoppedBy).toBe(rec.epochsRun < 3 ? "early-stopping" : "epochs");
+      // Every test digit's −ln p(x), so runs can be paired later; their mean is the estimate.
+      const mean = rec.perExample.reduce((a: number, b: number) => a + b, 0) / rec.perExample.length;
+      expect(mean).toBeCloseTo(rec.negLogLikelihood, 3);
     }
     expect(r.stdout).toMatch(
       /K=1 − K=0: [+-]\d+\.\d\d ± \d+\.\d\d nats of −ln p\(x\), paired over the same test digits/,
@@ -425,6 +431,7 @@ describe("the flowgrad command", () => {
       [["vae", "--validation", "9000"], /--validation 9000 leaves no training digits \(there are 9000\)/],
       [["vae", "--binarize", "sometimes"], /Allowed choices are threshold, dynamic/],
       [["vae", "--checkpoint-every", "-1"], /checkpoint-every must be 0 or more seconds/],
+      [["vae", "--max-minutes", "0"], /max-minutes must be a positive number/],
       [["--backend", "tpu", "fit"], /argument 'tpu' is invalid. Allowed choices are cpu, gpu, auto/],
       [["compare", "--models", "missing.model.json"], /cannot read model file missing.model.json: ENOENT/],
       [["frobnicate"], /unknown command 'frobnicate'/],

@@ -174,6 +174,15 @@ describe("training, evaluation, saving", () => {
     resumed
       .parameters()
       .forEach((p, i) => expect(Array.from(p.data)).toEqual(Array.from(straight.parameters()[i]!.data)));
+    // Why a run ended is part of its result: its epoch budget, a time budget, or early stopping.
+    expect(whole.stoppedBy).toBe("epochs");
+    const timed = trainVAE(make(), train, { ...options, maxSeconds: 1e-6 });
+    expect([timed.stoppedBy, timed.epochsRun]).toEqual(["time", 1]);
+    // A validation bound that cannot improve stops the run after `patience` epochs: steps of 1e-30
+    // are below the parameters' rounding, so they never change and the bound is the same each epoch.
+    const stuck = trainVAE(make(), train, { ...options, epochs: 10, lr: 1e-30, patience: 1 });
+    expect([stuck.stoppedBy, stuck.epochsRun, stuck.bestEpoch]).toEqual(["early-stopping", 2, 1]);
+    expect(() => trainVAE(make(), train, { ...options, maxSeconds: -1 })).toThrow(/maxSeconds must be a positive/);
     // checkpointSeconds spaces them out: every epoch at 0, none within an hour's budget here.
     const count = (checkpointSeconds: number) => {
       let n = 0;
@@ -321,7 +330,7 @@ describe("training, evaluation, saving", () => {
   it("paired differences: the mean of b − a and its standard error", () => {
     const d = pairedDifference(Float64Array.of(1, 2, 3), Float64Array.of(2, 2, 5)); // differences 1, 0, 2
     expect(d.mean).toBeCloseTo(1, 14);
-    expect(d.standardError).toBeCloseTo(Math.sqrt(2 / 3 / 3), 14); // population variance 2/3, over n = 3
+    expect(d.standardError).toBeCloseTo(Math.sqrt(1 / 3), 14); // sample variance 2/(3 − 1) = 1, over n = 3
     expect(() => pairedDifference(Float64Array.of(1), Float64Array.of(1, 2))).toThrow(
       /equally long, non-empty lists, got 1 and 2/,
     );

@@ -286,6 +286,11 @@ program
     "continue an interrupted run in --out with the same options: finished models are kept, the others continue from their last checkpoint",
   )
   .option(
+    "--max-minutes <m>",
+    "stop each model's training after the epoch that passes m minutes, then evaluate it (the table says it stopped by time, not by early stopping)",
+    positiveNumber("max-minutes"),
+  )
+  .option(
     "--checkpoint-every <seconds>",
     "save a checkpoint for --resume after the first epoch that ends this long after the last one (0: every epoch)",
     integer("checkpoint-every"),
@@ -315,6 +320,7 @@ program
       out: string;
       resume?: boolean;
       checkpointEvery: number;
+      maxMinutes?: number;
     }) => {
       if (o.annealSteps < 0) throw new UserError("anneal-steps must be 0 or more");
       if (o.checkpointEvery < 0) throw new UserError("checkpoint-every must be 0 or more seconds");
@@ -342,6 +348,7 @@ program
         out: o.out,
         resume: o.resume ?? false,
         checkpointEvery: o.checkpointEvery,
+        maxMinutes: o.maxMinutes,
       });
     },
   );

@@ -25,6 +25,8 @@ export interface VAESettings {
   Ks: number[];
   /** Seconds of training between checkpoints (each after an epoch); 0: after every epoch. */
   checkpointEvery: number;
+  /** Stop each model's training after the epoch that passes this many minutes (then evaluate it). */
+  maxMinutes?: number | undefined;
   flow: FlowKind;
   layers: 1 | 2;
   flowInit: "identity" | "random";
@@ -53,7 +55,16 @@ export interface VAESettings {
 
 /** Settings a checkpoint must share with the run that resumes it (the epoch budget may grow). */
 function runSignature(s: VAESettings, K: number): string {
-  const { Ks: _ks, epochs: _epochs, out: _out, resume: _resume, samples: _samples, checkpointEvery: _every, ...rest } = s;
+  const {
+    Ks: _ks,
+    epochs: _epochs,
+    out: _out,
+    resume: _resume,
+    samples: _samples,
+    checkpointEvery: _every,
+    maxMinutes: _minutes,
+    ...rest
+  } = s;
   return JSON.stringify({ ...rest, K });
 }
 
@@ -85,6 +96,10 @@ interface VAERecord extends VAEEvaluation {
   trainSeconds: number;
   evalSeconds: number;
   finalTrainLoss: number;
+  /** Why training ended: "early-stopping" (converged, in that sense), "epochs" or "time" (--max-minutes). */
+  stoppedBy: "early-stopping" | "epochs" | "time";
+  /** −ln p(x) of each test digit (nats, 4 decimals), so models of different runs can be paired. */
+  perExample: number[];
 }
 
 function digitGrid(model: FlowVAE, file: string, seed: number): void {
@@ -181,6 +196,7 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
         // After an epoch, at most every --checkpoint-every seconds, everything needed to continue exactly from there (--resume).
         checkpoint: (state: TrainingCheckpoint) => writeJsonAtomic(checkpointFile, { signature, state }),
         checkpointSeconds: s.checkpointEvery,
+        ...(s.maxMinutes !== undefined ? { maxSeconds: s.maxMinutes * 60 } : {}),
         ...(resume ? { resume } : {}),
       } as const;
       // The async driver on every backend: it yields to the event loop, so Ctrl-C is answered mid-epoch.
@@ -214,7 +230,9 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
       trainSeconds: result.seconds,
       evalSeconds: (performance.now() - t0) / 1000,
       finalTrainLoss: result.losses[result.losses.length - 1]!,
+      stoppedBy: result.stoppedBy,
       ...evaluation,
+      perExample: Array.from(nll, (v) => Math.round(v * 1e4) / 1e4),
     };
     records.push(record);
     saveVAE(modelFile, model, {
@@ -242,14 +260,14 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
     paired: paired.records,
   });
   const lines = [
-    "| flow | K | layers | best epoch / run | test −ELBO | test −ln p(x) (IS, S=" +
+    "| flow | K | layers | best epoch / run (stopped by) | test −ELBO | test −ln p(x) (IS, S=" +
       s.samples +
       ") | ± s.e. | train time | eval time |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const r of records) {
     lines.push(
-      `| ${r.K === 0 ? "none (diagonal Gaussian)" : r.flow} | ${r.K} | ${r.layers} | ${r.bestEpoch} / ${r.epochsRun} | ${r.negativeElbo.toFixed(2)} | ${r.negLogLikelihood.toFixed(2)} | ${r.standardError.toFixed(2)} | ${r.trainSeconds.toFixed(0)} s | ${r.evalSeconds.toFixed(0)} s |`,
+      `| ${r.K === 0 ? "none (diagonal Gaussian)" : r.flow} | ${r.K} | ${r.layers} | ${r.bestEpoch} / ${r.epochsRun} (${r.stoppedBy}) | ${r.negativeElbo.toFixed(2)} | ${r.negLogLikelihood.toFixed(2)} | ${r.standardError.toFixed(2)} | ${r.trainSeconds.toFixed(0)} s | ${r.evalSeconds.toFixed(0)} s |`,
     );
   }
   console.log(

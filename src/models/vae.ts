@@ -298,6 +298,12 @@ export interface TrainVAEOptions {
    */
   checkpointSeconds?: number;
   resume?: TrainingCheckpoint;
+  /**
+   * Stop after the epoch in which this many seconds of training (resumed time included) have
+   * passed, whatever the validation bound does; the result says so (stoppedBy "time"). For a run
+   * that must end in a time slot: its model is then the best so far, not a converged one.
+   */
+  maxSeconds?: number;
   onStep?: (step: number, totalSteps: number, loss: number) => void;
   onEpoch?: (epoch: number, validationLoss: number | null) => void;
 }
@@ -328,6 +334,11 @@ export interface TrainVAEResult {
   /** the epoch (1-based) whose parameters the model holds at the end */
   bestEpoch: number;
   seconds: number;
+  /**
+   * Why training ended: early stopping (`patience` epochs without a better validation bound: the
+   * run converged in that sense), the epoch budget, or `maxSeconds`.
+   */
+  stoppedBy: "early-stopping" | "epochs" | "time";
 }
 
 /** Rows of an images array: it must hold whole images of `pixels` values. */
@@ -381,6 +392,8 @@ function* trainLoop(model: FlowVAE, images: Float64Array, options: TrainVAEOptio
   if (binarize !== "fixed" && binarize !== "dynamic")
     throw new Error(`trainVAE: binarize must be "fixed" or "dynamic", got ${String(binarize)}`);
   if (!(patience >= 1)) throw new Error(`trainVAE: patience must be at least 1 epoch, got ${patience}`);
+  if (options.maxSeconds !== undefined && !(options.maxSeconds > 0))
+    throw new Error(`trainVAE: maxSeconds must be a positive number of seconds, got ${options.maxSeconds}`);
   const P = model.config.inputs,
     count = imageCount(images, P, "trainVAE");
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > count)
@@ -420,6 +433,12 @@ function* trainLoop(model: FlowVAE, images: Float64Array, options: TrainVAEOptio
     step = resume.step;
     started -= resume.seconds * 1000;
   }
+  let stoppedBy: TrainVAEResult["stoppedBy"] = "epochs";
+  const overTime = (): boolean => {
+    if (options.maxSeconds === undefined || performance.now() - started < options.maxSeconds * 1000) return false;
+    stoppedBy = "time";
+    return true;
+  };
   let lastCheckpoint = performance.now();
   const saveCheckpoint = function* (): Loop<void> {
     if (!options.checkpoint) return;
@@ -472,6 +491,7 @@ function* trainLoop(model: FlowVAE, images: Float64Array, options: TrainVAEOptio
     if (!validation) {
       options.onEpoch?.(epochsRun, null);
       yield* saveCheckpoint();
+      if (overTime()) break;
       continue;
     }
     const v = yield* meanNegativeElbo(model, validation, new Random(seed + 7919));
@@ -483,15 +503,17 @@ function* trainLoop(model: FlowVAE, images: Float64Array, options: TrainVAEOptio
       bestEpoch = epochsRun;
       bestParams = model.parameters().map((p) => Float64Array.from(p.toHost().data));
     } else if (epochsRun - bestEpoch >= patience) {
+      stoppedBy = "early-stopping";
       break;
     }
     yield* saveCheckpoint();
+    if (overTime()) break;
   }
   if (bestParams) {
     yield { toHost: model.parameters() };
     model.parameters().forEach((p, i) => p.data.set(bestParams[i]!));
   } else bestEpoch = epochsRun;
-  return { losses, validationLosses, epochsRun, bestEpoch, seconds: (performance.now() - started) / 1000 };
+  return { losses, validationLosses, epochsRun, bestEpoch, seconds: (performance.now() - started) / 1000, stoppedBy };
 }
 
 export interface VAEEvaluation {
@@ -561,16 +583,18 @@ function* evaluationLoop(
   return { negativeElbo: elbo / count, negLogLikelihood: mean, standardError, samples, examples: count, perExample };
 }
 
-/** Mean and its standard error. */
+/**
+ * Mean and its standard error, s/√n with the sample standard deviation s (n − 1 in its
+ * denominator); two passes, so a spread small against the mean is not lost to cancellation.
+ */
 function meanAndError(values: ArrayLike<number>): { mean: number; standardError: number } {
-  let sum = 0,
-    sumSq = 0;
-  for (let i = 0; i < values.length; i++) {
-    sum += values[i]!;
-    sumSq += values[i]! * values[i]!;
-  }
-  const mean = sum / values.length;
-  return { mean, standardError: Math.sqrt(Math.max(0, sumSq / values.length - mean * mean) / values.length) };
+  const n = values.length;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += values[i]!;
+  const mean = sum / n;
+  let squares = 0;
+  for (let i = 0; i < n; i++) squares += (values[i]! - mean) ** 2;
+  return { mean, standardError: n > 1 ? Math.sqrt(squares / (n - 1) / n) : 0 };
 }
 
 /**

@@ -1,0 +1,154 @@
+// The paper's Table 2 and Figure 4 from the runs of scripts/table2.sh: each run is one model (a
+// posterior flow, a length K, a seed) in results/table2/<flow>-K<K>-seed<s>/, written by
+// `flowgrad vae`. Rows missing runs show "—"; a row whose training stopped by time, not by early
+// stopping, says so. Used by scripts/docs-tables.ts (the table in docs and README, and the figure).
+
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import type { Image } from "../src/models/heatmap.js";
+import { lineChart } from "../src/models/line-chart.js";
+import { pairedDifference } from "../src/models/vae.js";
+
+export const TABLE2_DIR = "results/table2";
+export const TABLE2_KS = [10, 20, 40, 80];
+/** The paper's test −ln p(x) (Table 2) as the reference at hand gives them (../shared/reference). */
+const PAPER: Record<string, string> = {
+  "planar 0": "89.9",
+  "planar 10": "87.5",
+  "planar 20": "86.5",
+  "planar 40": "85.7",
+  "planar 80": "85.1",
+  "nice 80": "87.2",
+};
+
+export interface Table2Record {
+  flow: string;
+  K: number;
+  seed: number;
+  negativeElbo: number;
+  negLogLikelihood: number;
+  standardError: number;
+  perExample: number[];
+  bestEpoch: number;
+  epochsRun: number;
+  stoppedBy: string;
+  trainSeconds: number;
+  evalSeconds: number;
+}
+
+/** Every model run found under results/table2, with its seed. */
+export function table2Records(root: string, folder = TABLE2_DIR): Table2Record[] {
+  const dir = path.join(root, folder);
+  if (!existsSync(dir)) return [];
+  const out: Table2Record[] = [];
+  for (const run of readdirSync(dir).sort()) {
+    const runDir = path.join(dir, run);
+    if (!statSync(runDir).isDirectory()) continue; // s2000.json sits beside the runs
+    for (const file of readdirSync(runDir).filter((f) => /^vae-\w+-L1\.json$/.test(f))) {
+      const json = JSON.parse(readFileSync(path.join(runDir, file), "utf8"));
+      for (const r of json.records) out.push({ ...r, flow: r.K === 0 ? "planar" : r.flow, seed: json.settings.seed });
+    }
+  }
+  return out;
+}
+
+/** The table's rows in order: the diagonal Gaussian, planar K, NICE k. */
+const ROWS: Array<{ flow: string; K: number; label: string; above: [string, number] | null }> = [
+  { flow: "planar", K: 0, label: "diagonal Gaussian", above: null },
+  ...TABLE2_KS.map((K, i) => ({
+    flow: "planar",
+    K,
+    label: "+ planar flow",
+    above: ["planar", i ? TABLE2_KS[i - 1]! : 0] as [string, number],
+  })),
+  ...TABLE2_KS.map((K, i) => ({
+    flow: "nice",
+    K,
+    label: "+ NICE",
+    above: (i ? ["nice", TABLE2_KS[i - 1]!] : ["planar", 0]) as [string, number],
+  })),
+];
+
+const seedsOf = (records: Table2Record[], flow: string, K: number) =>
+  records.filter((r) => r.flow === flow && r.K === K).sort((a, b) => a.seed - b.seed);
+
+function paired(records: Table2Record[], from: [string, number], to: [string, number]): string {
+  const parts: string[] = [];
+  for (const b of seedsOf(records, to[0], to[1])) {
+    const a = seedsOf(records, from[0], from[1]).find((r) => r.seed === b.seed);
+    if (!a) continue;
+    const d = pairedDifference(Float64Array.from(a.perExample), Float64Array.from(b.perExample));
+    parts.push(`${d.mean >= 0 ? "+" : "−"}${Math.abs(d.mean).toFixed(2)} ± ${d.standardError.toFixed(2)}`);
+  }
+  return parts.length ? parts.join(" / ") : "—";
+}
+
+/** Table 2 as markdown: per-seed values separated by " / ", seed 0 first. */
+export function table2(root: string, folder = TABLE2_DIR): string {
+  const records = table2Records(root, folder);
+  const header = [
+    "posterior q(z\\|x)",
+    "K",
+    "test −ELBO (nats)",
+    "test −ln p(x) (nats, S = 200)",
+    "change from the row it extends (paired)",
+    "planar − NICE at this K (paired)",
+    "best epoch / run, stopped by",
+    "train time",
+    "eval time",
+    "paper's −ln p(x)",
+  ];
+  const rows = ROWS.map(({ flow, K, label, above }) => {
+    const rs = seedsOf(records, flow, K);
+    const each = (f: (r: Table2Record) => string) => (rs.length ? rs.map(f).join(" / ") : "—");
+    return [
+      label,
+      `${K}`,
+      each((r) => r.negativeElbo.toFixed(2)),
+      each((r) => `${r.negLogLikelihood.toFixed(2)} ± ${r.standardError.toFixed(2)}`),
+      above ? paired(records, above, [flow, K]) : "—",
+      flow === "nice" ? paired(records, ["nice", K], ["planar", K]) : "—",
+      each((r) => `${r.bestEpoch} / ${r.epochsRun}, ${r.stoppedBy}`),
+      each((r) => `${Math.round(r.trainSeconds)} s`),
+      each((r) => `${Math.round(r.evalSeconds)} s`),
+      PAPER[`${flow} ${K}`] ?? "—",
+    ];
+  });
+  // The estimate's convergence: one model scored again with ten times the samples (scripts/table2.sh).
+  const check = path.join(root, folder, "s2000.json");
+  let note = "";
+  const again = seedsOf(records, "planar", 80).find((x) => x.seed === 0);
+  if (existsSync(check) && again) {
+    const m = JSON.parse(readFileSync(check, "utf8")).models[0];
+    note = `\n\nPlanar K = 80, seed 0, scored again with S = 2,000 importance samples: ${m.negLogLikelihood.toFixed(2)} ± ${m.standardError.toFixed(2)} nats, against ${again.negLogLikelihood.toFixed(2)} ± ${again.standardError.toFixed(2)} with S = 200.`;
+  }
+  const lines = [
+    `| ${header.join(" | ")} |`,
+    `|${["---", "---:", "---:", "---:", "---:", "---:", "---", "---:", "---:", "---:"].join("|")}|`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ];
+  return lines.join("\n") + note;
+}
+
+/** Figure 4: the bound, −ln p(x) and their gap against the flow length, planar and NICE, seeds averaged. */
+export function figure4(root: string, folder = TABLE2_DIR): Image {
+  const records = table2Records(root, folder);
+  const Ks = [0, ...TABLE2_KS];
+  const mean = (flow: string, K: number, f: (r: Table2Record) => number): number | null => {
+    const rs = seedsOf(records, K === 0 ? "planar" : flow, K);
+    return rs.length ? rs.reduce((s, r) => s + f(r), 0) / rs.length : null;
+  };
+  const series = (f: (r: Table2Record) => number) => [
+    { label: "planar", colour: [31, 119, 180] as const, values: Ks.map((K) => mean("planar", K, f)) },
+    { label: "NICE", colour: [255, 127, 14] as const, values: Ks.map((K) => mean("nice", K, f)) },
+  ];
+  return lineChart(
+    [
+      { title: "test -ELBO", series: series((r) => r.negativeElbo) },
+      { title: "test -ln p(x)", series: series((r) => r.negLogLikelihood) },
+      { title: "gap (KL to posterior)", series: series((r) => r.negativeElbo - r.negLogLikelihood) },
+    ],
+    Ks.map(String),
+    "flow length K (nats on the y axes)",
+  );
+}

@@ -1,0 +1,88 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { figure4, table2, table2Records } from "../scripts/table2.js";
+
+// Table 2 and Figure 4 are assembled from the runs' JSON (scripts/table2.sh writes them): checked
+// here on made-up runs whose paired differences are worked out by hand.
+function run(root: string, flow: string, K: number, seed: number, perExample: number[], extra: object = {}) {
+  const dir = path.join(root, "results/table2", `${flow}-K${K}-seed${seed}`);
+  mkdirSync(dir, { recursive: true });
+  const mean = perExample.reduce((a, b) => a + b, 0) / perExample.length;
+  const record = {
+    K,
+    flow,
+    negativeElbo: mean + 5,
+    negLogLikelihood: mean,
+    standardError: 0.5,
+    perExample,
+    bestEpoch: 30,
+    epochsRun: 40,
+    stoppedBy: "early-stopping",
+    trainSeconds: 100,
+    evalSeconds: 10,
+    ...extra,
+  };
+  writeFileSync(path.join(dir, `vae-${flow}-L1.json`), JSON.stringify({ settings: { seed }, records: [record] }));
+}
+
+describe("Table 2 and Figure 4 from the runs' JSON", () => {
+  const root = mkdtempSync(path.join(tmpdir(), "flowgrad-table2-"));
+  run(root, "planar", 0, 0, [90, 92, 94, 96]);
+  run(root, "planar", 10, 0, [89, 90, 93, 94]); // differences −1, −2, −1, −2: mean −1.5, sample sd √(1/3), s.e. sd/√4
+  run(root, "nice", 10, 0, [90, 91, 93, 96], { stoppedBy: "time" });
+  run(root, "planar", 0, 1, [91, 93, 95, 97]);
+
+  it("finds every run with its seed", () => {
+    expect(table2Records(root).map((r) => `${r.flow} ${r.K} ${r.seed}`)).toEqual([
+      "nice 10 0",
+      "planar 0 0",
+      "planar 0 1",
+      "planar 10 0",
+    ]);
+  });
+
+  it("rows in the paper's order, seeds side by side, paired differences worked out by hand, missing runs as —", () => {
+    const lines = table2(root).split("\n");
+    const row = (label: string, K: number) => lines.find((l) => l.startsWith(`| ${label} | ${K} |`))!.split(" | ");
+    // diagonal: two seeds, no row above it, the paper's 89.9
+    expect(row("diagonal Gaussian", 0)[3]).toBe("93.00 ± 0.50 / 94.00 ± 0.50");
+    expect(row("diagonal Gaussian", 0)[4]).toBe("—");
+    expect(row("diagonal Gaussian", 0)[9]).toBe("89.9 |");
+    // planar K = 10 against the diagonal, seed 0: d = (−1, −2, −1, −2), sd = √(1/3), s.e. = sd/2
+    const se = Math.sqrt(1 / 3) / 2;
+    expect(row("+ planar flow", 10)[4]).toBe(`−1.50 ± ${se.toFixed(2)}`);
+    // NICE k = 10 extends the diagonal too; planar − NICE at K = 10: d = (−1, −1, 0, −2)
+    // NICE k = 10 extends the diagonal: d = (0, −1, −1, 0), mean −0.5, sd √(1/3)
+    expect(row("+ NICE", 10)[4]).toBe(`−0.50 ± ${se.toFixed(2)}`);
+    const d = [-1, -1, 0, -2],
+      m = -1,
+      sd = Math.sqrt(d.reduce((a, x) => a + (x - m) ** 2, 0) / 3);
+    expect(row("+ NICE", 10)[5]).toBe(`−1.00 ± ${(sd / 2).toFixed(2)}`);
+    expect(row("+ NICE", 10)[6]).toBe("30 / 40, time");
+    // rows not run yet
+    expect(row("+ planar flow", 80)[3]).toBe("—");
+    expect(row("+ planar flow", 80)[9]).toBe("85.1 |");
+  });
+
+  it("Figure 4 draws three panels with both flows' lines", () => {
+    const image = figure4(root);
+    expect(image.width).toBeGreaterThan(3 * 250);
+    let planarBlue = 0;
+    for (let p = 0; p < image.data.length; p += 4)
+      if (image.data[p] === 31 && image.data[p + 1] === 119 && image.data[p + 2] === 180) planarBlue++;
+    expect(planarBlue).toBeGreaterThan(100);
+  });
+
+  it("with no runs at all, the table is all — and the figure still draws", () => {
+    const empty = mkdtempSync(path.join(tmpdir(), "flowgrad-table2-empty-"));
+    expect(
+      table2(empty)
+        .split("\n")
+        .slice(2)
+        .every((l) => l.split(" | ")[3] === "—"),
+    ).toBe(true);
+    expect(figure4(empty).width).toBeGreaterThan(0);
+  });
+});
