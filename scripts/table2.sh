@@ -6,7 +6,9 @@
 # process, JOBS at a time, each on one thread; every run resumes from its checkpoint if it was cut
 # short (run the script again). Then `npm run docs` writes the table and docs/figure4.png.
 #
-# usage: bash scripts/table2.sh [--jobs N] [--seeds 0,1] [--max-minutes M] [--out results/table2] [--no-docs] [-- VAE OPTIONS]
+# usage: bash scripts/table2.sh [--jobs N] [--seeds 0,1] [--models planar:0,nice:10,…] [--max-minutes M]
+#                               [--out results/table2] [--no-docs] [-- VAE OPTIONS]
+#   --models runs only those rows (flow:K), for a machine that can take a few at a time.
 #   --max-minutes M stops each model's training after M minutes (the table then says "time"); such
 #   runs belong in a folder of their own (--out), since a finished run is not run again.
 set -euo pipefail
@@ -15,6 +17,7 @@ jobs=$(node -p "Math.min(18, require('os').availableParallelism())")
 seeds="0,1"
 out_root=results/table2
 docs=yes
+models=""
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -22,6 +25,7 @@ while [ $# -gt 0 ]; do
     --seeds) seeds=$2; shift 2 ;;
     --max-minutes) extra+=(--max-minutes "$2"); shift 2 ;;
     --out) out_root=$2; shift 2 ;;
+    --models) models=$2; shift 2 ;;
     --no-docs) docs=no; shift ;;
     --) shift; extra+=("$@"); break ;; # anything after -- goes to every vae run (a smoke test: --hidden 16 --train-count 300)
     *) echo "table2.sh: unknown option $1" >&2; exit 1 ;;
@@ -30,6 +34,10 @@ done
 [ -f dist/src/cli/main.js ] || npm run build --silent
 runs=()
 for seed in ${seeds//,/ }; do
+  if [ -n "$models" ]; then
+    for m in ${models//,/ }; do runs+=("${m%%:*} ${m##*:} $seed"); done
+    continue
+  fi
   runs+=("planar 0 $seed")
   for K in 10 20 40 80; do runs+=("planar $K $seed" "nice $K $seed"); done
 done

@@ -7,7 +7,7 @@ export interface Progress {
 
 /**
  * A progress bar with ETA on a terminal; where stderr is not a terminal (CI, a log file), one line
- * every 10% instead, so logs stay readable.
+ * every 10% and at least once a minute instead, so logs stay readable and never go quiet.
  */
 let active: { label: string; done: number; total: number } | null = null;
 
@@ -15,6 +15,9 @@ let active: { label: string; done: number; total: number } | null = null;
 export function activeTask(): { label: string; done: number; total: number } | null {
   return active;
 }
+
+/** Without a terminal, the longest wait between two progress lines. */
+export const LINE_EVERY_MS = 60_000;
 
 export function progress(label: string, total: number): Progress {
   const task = { label, done: 0, total };
@@ -47,10 +50,14 @@ function bar(label: string, total: number): Progress {
     return { update: (done, info = "") => bar.update(done, { info }), stop: () => bar.stop() };
   }
   const started = Date.now();
-  let nextTenth = 1;
+  let nextTenth = 1,
+    lastLine = started;
   return {
     update: (done, info = "") => {
-      if (done >= (nextTenth * total) / 10) {
+      // A line at every tenth, and at least once a minute: a run whose total is an upper bound
+      // (vae --epochs 2000 with early stopping) may never reach its first tenth.
+      if (done >= (nextTenth * total) / 10 || Date.now() - lastLine >= LINE_EVERY_MS) {
+        lastLine = Date.now();
         const elapsed = (Date.now() - started) / 1000,
           eta = done > 0 ? (elapsed * (total - done)) / done : 0;
         process.stderr.write(
