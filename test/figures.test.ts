@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { drawText, type Image, labelledGrid, textWidth } from "../src/models/index.js";
+import { blankImage, drawText, type Image, labelledGrid, textWidth } from "../src/models/index.js";
 import { hasGlyph } from "../src/models/text.js";
 
 // Figures name their rows and columns in the image itself (a 5×7 font in src/models/text.ts).
@@ -10,6 +10,14 @@ const inked = (image: Image, x0: number, y0: number, x1: number, y1: number) => 
 };
 
 describe("labelled figures", () => {
+  it("text at a fractional corner is drawn at the nearest whole pixel, not between rows", () => {
+    const at = (left: number, top: number) => {
+      const image = blankImage(40, 20);
+      drawText(image, "92", left, top);
+      return image.data;
+    };
+    expect(Buffer.from(at(10.4, 2.6)).equals(Buffer.from(at(10, 3)))).toBe(true);
+  });
   it("the font draws every character the figures' labels use, and distinct characters differently", () => {
     const labels = ["U1", "U2", "U3", "U4", "true density", "planar K = 32", "radial K = 8", "CNF (16 hidden)"];
     labels.push("Hamiltonian K = 5", "Langevin (MALA, t = 10)", "MALA particles, t = 30", "ULA particles, t = 0.5");

@@ -111,7 +111,9 @@ export function drawText(
   scale = 1,
   colour: readonly [number, number, number] = [20, 20, 20],
 ): void {
-  let x0 = left;
+  // Whole pixels: a fractional corner would index the image between rows, so elsewhere.
+  let x0 = Math.round(left);
+  top = Math.round(top);
   for (const ch of plain(text)) {
     const rows = (GLYPHS[ch] ?? GLYPHS["?"] ?? GLYPHS[" "]!).split(" ");
     rows.forEach((row, r) => {

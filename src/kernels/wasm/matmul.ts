@@ -57,7 +57,7 @@ function parseThreads(value: string | number, where: string): number {
 let settings: Settings | null = null;
 let pool: ThreadPool | null = null;
 let threadNotice: string | null = null;
-let noticeShown = false;
+const noticesShown = new Set<string>();
 const calls = { wasm: 0, threaded: 0, typescript: 0 };
 
 function current(): Settings {
@@ -129,9 +129,10 @@ function usableThreads(kernels: WasmKernels, s: Settings): number {
   return threadNotice && !pool ? 1 : s.threads;
 }
 
+/** Say `text` once per process (each different notice once). */
 function notice(text: string): void {
-  if (noticeShown) return;
-  noticeShown = true;
+  if (noticesShown.has(text)) return;
+  noticesShown.add(text);
   console.warn(`flowgrad: ${text}`);
 }
 
