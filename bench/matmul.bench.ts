@@ -51,6 +51,13 @@ function median(fn: () => void, budgetMs: number): number {
   return times[times.length >> 1]!;
 }
 
+/** Values in [−0.5, 0.5) of the dtype. */
+function randomArray(dtype: "float64" | "float32", size: number): TypedArray {
+  const x = dtype === "float64" ? new Float64Array(size) : new Float32Array(size);
+  for (let i = 0; i < size; i++) x[i] = Math.random() - 0.5;
+  return x;
+}
+
 interface Row {
   dtype: "float64" | "float32";
   shape: string;
@@ -67,14 +74,9 @@ interface Row {
 const rows: Row[] = [];
 const budget = quick ? 60 : 300;
 function measure(dtype: Row["dtype"], shape: string, m: number, k: number, n: number, tA = false, tB = false): Row {
-  const make = (size: number, random: boolean): TypedArray => {
-    const x = dtype === "float64" ? new Float64Array(size) : new Float32Array(size);
-    if (random) for (let i = 0; i < size; i++) x[i] = Math.random() - 0.5;
-    return x;
-  };
-  const a = make(m * k, true),
-    b = make(k * n, true),
-    out = make(m * n, false);
+  const a = randomArray(dtype, m * k),
+    b = randomArray(dtype, k * n),
+    out = dtype === "float64" ? new Float64Array(m * n) : new Float32Array(m * n);
   const medianMs = {} as Record<Way, number>,
     gflops = {} as Record<Way, number>;
   for (const way of WAYS) {
@@ -117,17 +119,12 @@ if (scalingAt >= 0) {
       ["512×512·512×512", 512, 512, 512],
       ["x·W 100×784·784×400", 100, 784, 400],
     ] as const) {
-      const make = (size: number): TypedArray => {
-        const x = dtype === "float64" ? new Float64Array(size) : new Float32Array(size);
-        for (let i = 0; i < size; i++) x[i] = Math.random() - 0.5;
-        return x;
-      };
-      const a = make(m * k),
-        b = make(k * n);
+      const a = randomArray(dtype, m * k),
+        b = randomArray(dtype, k * n);
       let first: TypedArray | null = null;
       for (const threads of counts) {
         setCpuKernels({ threads });
-        const out = make(m * n);
+        const out = randomArray(dtype, m * n);
         const ms = median(
           () => matmulWasm(kernels, threads, a, Int32Array.of(0), b, Int32Array.of(0), out, m, k, n, false, false),
           budget,

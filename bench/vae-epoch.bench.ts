@@ -20,9 +20,6 @@ const baselineDir = at >= 0 ? process.argv[at + 1] : undefined;
 if (at >= 0 && !baselineDir)
   throw new Error("--baseline needs the dist/ folder of an older build (scripts/build-at.sh REV)");
 type Lib = Pick<typeof here, "FlowVAE" | "Adam" | "Random" | "Tensor">;
-const baseline: Lib | null = baselineDir
-  ? ((await import(pathToFileURL(path.resolve(baselineDir, "src/index.js")).href)) as Lib)
-  : null;
 
 const steps = quick ? 20 : 80;
 const Ks = quick ? [0, 10] : [0, 10, 40];
@@ -53,8 +50,12 @@ if (childAt >= 0) {
   const which = process.argv[childAt + 1];
   const K = Number(process.argv[process.argv.indexOf("--K") + 1]);
   setCpuKernels({ threads: Number(process.argv[process.argv.indexOf("--threads") + 1]) });
-  const lib = which === "baseline" ? baseline : here;
-  if (!lib) throw new Error("--child baseline needs --baseline DIR");
+  if (which === "baseline" && !baselineDir) throw new Error("--child baseline needs --baseline DIR");
+  // Only the child that times the older build loads it.
+  const lib =
+    which === "baseline" && baselineDir
+      ? ((await import(pathToFileURL(path.resolve(baselineDir, "src/index.js")).href)) as Lib)
+      : here;
   console.log(epochSeconds(lib, K));
   process.exit(0);
 }
@@ -70,7 +71,7 @@ for (const K of Ks) {
   const ways: Array<[string, number]> = [
     ["this build", 1],
     ["this build", cores],
-    ...(baseline ? [["baseline", 1] as [string, number]] : []),
+    ...(baselineDir ? [["baseline", 1] as [string, number]] : []),
   ];
   const found = ways.map(([build, threads]) => ({ K, build, threads, epochSeconds: [] as number[] }));
   for (let round = 0; round < 2; round++)
@@ -98,7 +99,7 @@ for (const K of Ks) {
   rows.push(...found);
 }
 const best = (r: Row) => Math.min(...r.epochSeconds);
-const speedups = baseline
+const speedups = baselineDir
   ? Ks.map((K) => {
       const of = (build: string, threads: number) =>
         rows.find((r) => r.K === K && r.build === build && r.threads === threads)!;
@@ -106,8 +107,8 @@ const speedups = baseline
       return { K, oneThread: base / best(of("this build", 1)), allThreads: base / best(of("this build", cores)) };
     })
   : [];
-console.log(`| K | build | threads | seconds per epoch (best of 2) |${baseline ? " speed-up |" : ""}`);
-console.log(`|---:|---|---:|---:|${baseline ? "---:|" : ""}`);
+console.log(`| K | build | threads | seconds per epoch (best of 2) |${baselineDir ? " speed-up |" : ""}`);
+console.log(`|---:|---|---:|---:|${baselineDir ? "---:|" : ""}`);
 for (const r of rows) {
   const base = rows.find((b) => b.K === r.K && b.build === "baseline");
   console.log(

@@ -11,6 +11,7 @@ import { savedThresholds } from "./calibration-store.js";
 import { cpuBackend } from "./cpu/index.js";
 import type { GpuBackend } from "./gpu/backend.js";
 import type { GpuMode } from "./gpu/load.js";
+import { env } from "./runtime.js";
 import type { Backend } from "./types.js";
 import { type CpuKernelInfo, cpuKernelInfo } from "./wasm/matmul.js";
 
@@ -26,10 +27,6 @@ let active: Backend | null = null;
 let gpuBackend: GpuBackend | null = null;
 let thresholds: AutoThresholds | null = null;
 let thresholdSource: string | null = null;
-
-function env(name: string): string | undefined {
-  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
-}
 
 export function registerBackend(backend: Backend): void {
   backends.set(backend.name, backend);

@@ -3,9 +3,10 @@
 // and the product copied out: O(m·k + k·n + m·n) against the product's O(m·k·n).
 
 import { matmul as typescriptMatmul } from "../cpu/matmul.js";
+import { builtinModule, env } from "../runtime.js";
 import type { TypedArray } from "../types.js";
 import { ensureBytes, RESERVED_BYTES, unavailableReason, type WasmKernels, wasmKernels } from "./load.js";
-import { type GemmJob, startPool, type ThreadPool, threadsSupported } from "./threads.js";
+import { type GemmJob, runShare, startPool, type ThreadPool, threadsSupported } from "./threads.js";
 
 /**
  * Where the kernels take over, in multiply-adds per product (m·k·n), from `npm run bench:matmul`
@@ -25,14 +26,8 @@ interface Settings {
   threads: number;
 }
 
-function env(name: string): string | undefined {
-  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
-}
-
 function defaultThreads(): number {
-  const os = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.(
-    "node:os",
-  ) as { availableParallelism?: () => number } | undefined;
+  const os = builtinModule<{ availableParallelism?: () => number }>("node:os");
   return Math.max(1, Math.min(DEFAULT_MAX_THREADS, os?.availableParallelism?.() ?? 1));
 }
 
@@ -172,7 +167,7 @@ export function matmul(
     b.constructor !== out.constructor ||
     !matmulWasm(
       kernels,
-      m * k * n >= THREADS_FROM ? usableThreads(kernels, current()) : 1,
+      m * k * n >= THREADS_FROM ? usableThreads(kernels, s) : 1,
       a,
       aOffsets,
       b,
@@ -236,22 +231,9 @@ export function matmulWasm(
       scratch: RESERVED_BYTES,
       scratchBytes,
     };
+    // One thread: the caller's share is the whole product.
     if (team) team.run(job);
-    else
-      (job.float32 ? kernels.exports.gemmF32 : kernels.exports.gemmF64)(
-        job.a,
-        job.ais,
-        job.aps,
-        job.b,
-        job.bps,
-        job.bjs,
-        job.c,
-        k,
-        n,
-        0,
-        m,
-        RESERVED_BYTES,
-      );
+    else runShare(kernels.exports, job, 0);
   }
   out.set(new View(buffer, cPtr, out.length));
   if (team) calls.threaded++;

@@ -4,7 +4,8 @@
 // then blocks until the workers are done. Each element of C is summed the same way whichever
 // thread computes it, so the result does not depend on the thread count.
 
-import type { WasmKernels } from "./load.js";
+import { builtinModule } from "../runtime.js";
+import type { GemmExports, WasmKernels } from "./load.js";
 
 // The control block (an Int32Array over a SharedArrayBuffer): a job generation the workers wait
 // on, a count of finished workers, stop and error flags, then the job itself.
@@ -41,11 +42,7 @@ export function rowRange(m: number, threads: number, index: number): [number, nu
 }
 
 /** Thread `index`'s share of a job: the kernel call itself, the same on the caller and in workers. */
-export function runShare(
-  kernels: { gemmF32: (...a: number[]) => void; gemmF64: (...a: number[]) => void },
-  job: GemmJob,
-  index: number,
-): void {
+export function runShare(kernels: Pick<GemmExports, "gemmF32" | "gemmF64">, job: GemmJob, index: number): void {
   const [row0, row1] = rowRange(job.m, job.threads, index);
   if (row0 >= row1) return;
   const gemm = job.float32 ? kernels.gemmF32 : kernels.gemmF64;
@@ -114,8 +111,7 @@ interface WorkerLike {
 type WorkerThreads = { Worker: new (source: string, options: object) => WorkerLike };
 
 function workerThreads(): WorkerThreads | null {
-  const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  return (p?.getBuiltinModule?.("node:worker_threads") as WorkerThreads | undefined) ?? null;
+  return builtinModule<WorkerThreads>("node:worker_threads") ?? null;
 }
 
 /** Whether this runtime can start worker threads for the kernels (Node 20.16+ with a shared memory). */
