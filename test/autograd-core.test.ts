@@ -420,6 +420,24 @@ describe("optimizers", () => {
     // m̂ = g, v̂ = g², step = lr·g/(|g| + eps)
     expectClose(p.data, [1 - (0.1 * 2) / (2 + 1e-8)]);
   });
+  it("scaleLearningRate: the scaled parameters step at factor·lr, the others at lr (Adam and SGD)", () => {
+    const [p, q] = [tensor([1], { requiresGrad: true }), tensor([1], { requiresGrad: true })];
+    const adam = new Adam([p, q], { lr: 0.1 });
+    adam.scaleLearningRate([q], 0.25);
+    p.mul(2).add(q.mul(2)).sum().backward();
+    adam.step();
+    expectClose(p.data, [1 - (0.1 * 2) / (2 + 1e-8)]);
+    expectClose(q.data, [1 - (0.025 * 2) / (2 + 1e-8)]);
+    const [a, b] = [tensor([1, 2], { requiresGrad: true }), tensor([3], { requiresGrad: true })];
+    const sgd = new SGD([a, b], { lr: 0.5 });
+    sgd.scaleLearningRate([b], 3);
+    a.square().sum().add(b.square().sum()).backward(); // g = 2x
+    sgd.step();
+    expectClose(a.data, [1 - 0.5 * 2, 2 - 0.5 * 4]);
+    expectClose(b.data, [3 - 1.5 * 6]);
+    expect(() => sgd.scaleLearningRate([b], 0)).toThrow(/factor must be a positive number, got 0/);
+    expect(() => sgd.scaleLearningRate([p], 2)).toThrow(/a parameter that this optimizer does not update/);
+  });
   it("one RMSprop step matches the formula", () => {
     const p = tensor([1], { requiresGrad: true });
     const opt = new RMSprop([p], { lr: 0.1, alpha: 0.9, momentum: 0.5 });

@@ -86,8 +86,12 @@ describe("importance-sampled likelihood against quadrature", () => {
       // A q unlike the posterior but wider than it (so the importance weights have finite variance):
       // the head gives μ = 0.2, log σ = 0.7 and fixed flow parameters for every x.
       model.head.weight.data.fill(0);
+      model.head.bias.data.set([0.2, 0.7]);
       const per = flow === "planar" ? [0.9, 0.8, 0.3] : [0.3, 0, 1]; // (u, w, b) or (z0, α̃, β̃), D = 1
-      model.head.bias.data.set([0.2, 0.7, ...Array.from({ length: K }, () => per).flat()]);
+      if (model.flowParamsHead) {
+        model.flowParamsHead.weight.data.fill(0);
+        model.flowParamsHead.bias.data.set(Array.from({ length: K }, () => per).flat());
+      }
       const x = tensor([
         [1, 0, 1],
         [0, 0, 1],
@@ -200,13 +204,12 @@ describe("training, evaluation, saving", () => {
     for (const flow of ["planar", "radial", "nice"] as const) {
       const base = new FlowVAE({ inputs: 6, K: 0, latent: 5, hidden: 7, seed: 2 });
       const model = new FlowVAE({ inputs: 6, K: 4, latent: 5, hidden: 7, seed: 2, flow });
-      // The same encoder, decoder and μ, log σ columns of the head; the flow columns as initialised.
-      for (const name of ["encoder", "decoder"] as const)
-        base[name].parameters().forEach((p, i) => model[name].parameters()[i]!.data.set(p.data));
-      for (let row = 0; row < 7; row++) {
-        for (let col = 0; col < 10; col++)
-          model.head.weight.data[row * model.head.outFeatures + col] = base.head.weight.data[row * 10 + col]!;
-      }
+      // The same seed gives the same encoder, decoder and μ, log σ head (the flow's head is made
+      // last); the flow layers as initialised.
+      for (const name of ["encoder", "decoder", "head"] as const)
+        expect(model[name].parameters().map((p) => Array.from(p.data))).toEqual(
+          base[name].parameters().map((p) => Array.from(p.data)),
+        );
       const x = tensor([
         [1, 0, 1, 1, 0, 0],
         [0, 1, 1, 0, 1, 1],
@@ -227,7 +230,7 @@ describe("training, evaluation, saving", () => {
             .max()
             .item(),
         ).toBeGreaterThan(1e-3);
-      } else expect(random.head.weight.data.some((v, i) => i % random.head.outFeatures >= 10 && v !== 0)).toBe(true);
+      } else expect(random.flowParamsHead!.weight.data.some((v) => v !== 0)).toBe(true);
     }
     expect(() => new FlowVAE({ flowInit: "zero" as "identity" })).toThrow(
       /flowInit must be "identity" or "random", got zero/,
@@ -252,7 +255,7 @@ describe("training, evaluation, saving", () => {
         flowHead: "shared",
         flowInit: "random",
       });
-      m.head.weight.data.forEach((v, i, a) => (a[i] = 10 * v)); // flows well away from the identity
+      m.flowParamsHead?.weight.data.forEach((v, i, a) => (a[i] = 10 * v)); // flows well away from the identity
       if (m.nice) {
         expect(m.nice.parameters().length).toBeGreaterThan(0);
         for (const p of m.nice.parameters()) p.data.forEach((v, i, a) => (a[i] = v + 0.3 * Math.sin(i + 1)));
@@ -296,9 +299,9 @@ describe("training, evaluation, saving", () => {
     const readout = make("readout"),
       shared = make("shared");
     expect(readout.value).toBeCloseTo(shared.value, 12);
-    const grads = (m: FlowVAE, name: "encoder" | "decoder" | "head") =>
-      m[name].parameters().flatMap((p) => Array.from(p.grad!.data));
-    for (const name of ["decoder", "head"] as const) {
+    const grads = (m: FlowVAE, name: "encoder" | "decoder" | "head" | "flowParamsHead") =>
+      m[name]!.parameters().flatMap((p) => Array.from(p.grad!.data));
+    for (const name of ["decoder", "head", "flowParamsHead"] as const) {
       grads(readout.m, name).forEach((g, i) => expect(g).toBeCloseTo(grads(shared.m, name)[i]!, 10));
     }
     const diff = grads(readout.m, "encoder").reduce((s, g, i) => s + Math.abs(g - grads(shared.m, "encoder")[i]!), 0);
@@ -384,6 +387,29 @@ describe("training, evaluation, saving", () => {
       /binarize must be "fixed" or "dynamic", got sometimes/,
     );
   }, 60_000);
+  it("a file from before the flow head was its own layer (flow columns at the end of head) loads as the same model", () => {
+    const model = new FlowVAE({ inputs: 6, K: 2, latent: 3, hidden: 4, seed: 7, flowInit: "random" });
+    saveVAE(path.join(tmp, "new.model.json"), model);
+    const file = JSON.parse(readFileSync(path.join(tmp, "new.model.json"), "utf8"));
+    const p = file.parameters.parameters;
+    const [gw, fw, gb, fb] = [p["head.weight"], p["flowParamsHead.weight"], p["head.bias"], p["flowParamsHead.bias"]];
+    const width = 6 + 14; // μ, log σ (2·3) then two planar layers (2·3 + 1 each)
+    p["head.weight"] = {
+      ...gw,
+      shape: [4, width],
+      data: Array.from({ length: 4 }, (_, r) => [
+        ...gw.data.slice(r * 6, r * 6 + 6),
+        ...fw.data.slice(r * 14, r * 14 + 14),
+      ]).flat(),
+    };
+    p["head.bias"] = { ...gb, shape: [width], data: [...gb.data, ...fb.data] };
+    delete p["flowParamsHead.weight"];
+    delete p["flowParamsHead.bias"];
+    writeFileSync(path.join(tmp, "old.model.json"), JSON.stringify(file));
+    const loaded = loadVAE(path.join(tmp, "old.model.json"));
+    for (const [name, t] of model.namedParameters())
+      expect(Array.from(loaded.namedParameters().find(([n]) => n === name)![1].data), name).toEqual(Array.from(t.data));
+  });
   it("a damaged model file is refused with the reason, and nothing is half-loaded", () => {
     const model = new FlowVAE({ K: 1, latent: 4, hidden: 8 });
     const file = path.join(tmp, "ok.model.json");

@@ -21,6 +21,8 @@ export abstract class Optimizer {
 
   /** The learning rate; schedules change it between steps. */
   lr: number;
+  /** Parameters that step at a multiple of lr (scaleLearningRate), like a parameter group's own rate. */
+  private readonly lrScale = new Map<Tensor, number>();
 
   constructor(params: Iterable<Tensor>, lr: number) {
     this.lr = lr;
@@ -31,6 +33,20 @@ export abstract class Optimizer {
       if (!p.requiresGrad) throw new Error(`${this.constructor.name}: parameter ${i} does not require grad`);
     });
     collected.register(this, this.state, this);
+  }
+
+  /**
+   * Make these parameters step at factor·lr from now on (PyTorch's per-group learning rate): a part
+   * of a model that should move more slowly than the rest.
+   */
+  scaleLearningRate(params: Iterable<Tensor>, factor: number): void {
+    if (!(factor > 0) || !Number.isFinite(factor))
+      throw new Error(`${this.constructor.name}.scaleLearningRate: factor must be a positive number, got ${factor}`);
+    for (const p of params) {
+      if (!this.params.includes(p))
+        throw new Error(`${this.constructor.name}.scaleLearningRate: a parameter that this optimizer does not update`);
+      this.lrScale.set(p, factor);
+    }
   }
 
   /** Drop every parameter's gradient (freeing its device memory, if it has any). */
@@ -49,7 +65,9 @@ export abstract class Optimizer {
     for (const p of this.params) {
       if (!p.grad) continue;
       const state = this.buffers(p);
-      const [x, ...next] = backend.update(rule, p.storage.kernelInput, p.grad.storage.kernelInput, state, p.dtype);
+      const scale = this.lrScale.get(p);
+      const own = scale === undefined ? rule : { ...rule, lr: rule.lr * scale };
+      const [x, ...next] = backend.update(own, p.storage.kernelInput, p.grad.storage.kernelInput, state, p.dtype);
       if (x !== p.storage.kernelInput) p.storage.assign(x!);
       for (const b of state) if (isDeviceArray(b) && !next.includes(b)) b.release();
       this.state.set(p, next);

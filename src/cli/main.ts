@@ -265,6 +265,12 @@ program
       .default("adam"),
   )
   .option(
+    "--flow-lr <factor>",
+    "the flow's parameters (flow head or NICE couplings) learn at this multiple of --lr",
+    positiveNumber("flow-lr"),
+    1,
+  )
+  .option(
     "--anneal-steps <n>",
     "updates over which β rises from 0.01 to 1 (annealed free energy; 0 = none)",
     integer("anneal-steps"),
@@ -310,6 +316,7 @@ program
       batch: number;
       lr: number;
       optimizer: "adam" | "rmsprop";
+      flowLr: number;
       annealSteps: number;
       binarize: "threshold" | "dynamic";
       validation: number;
@@ -338,6 +345,7 @@ program
         batch: o.batch,
         lr: o.lr,
         optimizer: o.optimizer,
+        flowLr: o.flowLr,
         annealSteps: o.annealSteps,
         binarize: o.binarize,
         validation: o.validation,

@@ -39,6 +39,8 @@ export interface VAESettings {
   batch: number;
   lr: number;
   optimizer: "adam" | "rmsprop";
+  /** The flow's parameters learn at flowLr · lr. */
+  flowLr: number;
   annealSteps: number;
   /** "threshold": intensity ≥ 0.5; "dynamic": a fresh Bernoulli draw per minibatch (test and validation drawn once) */
   binarize: "threshold" | "dynamic";
@@ -181,6 +183,7 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
         batchSize: s.batch,
         lr: s.lr,
         optimizer: s.optimizer,
+        flowLrScale: s.flowLr,
         annealSteps: s.annealSteps,
         seed: s.seed + 1,
         binarize: dynamic ? "dynamic" : "fixed",

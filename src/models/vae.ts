@@ -92,7 +92,10 @@ export interface Draw {
 export class FlowVAE extends Module {
   readonly config: VAEConfig;
   readonly encoder: MLP;
+  /** μ and log σ of q(z₀|x) from the encoder's features. */
   readonly head: Linear;
+  /** The K flow layers' parameters from the encoder's features (planar, radial; null otherwise). */
+  readonly flowParamsHead: Linear | null;
   readonly decoder: MLP;
   readonly prior: MLP | null;
   readonly upper: MLP | null;
@@ -120,10 +123,7 @@ export class FlowVAE extends Module {
     const random = new Random(c.seed);
     // The encoder's last layer has no activation of its own (MLP), so the head applies one softplus.
     this.encoder = this.addModule("encoder", new MLP([c.inputs, c.hidden, c.hidden], "softplus", { random }));
-    this.head = this.addModule(
-      "head",
-      new Linear(c.hidden, 2 * c.latent + c.K * this.flowParamsPerLayer(), { random }),
-    );
+    this.head = this.addModule("head", new Linear(c.hidden, 2 * c.latent, { random }));
     this.decoder = this.addModule("decoder", new MLP([c.latent, c.hidden, c.hidden, c.inputs], "softplus", { random }));
     // Two stochastic layers: p(z₁|z₂) and q(z₂|z₁), both diagonal Gaussians from MLPs.
     this.prior =
@@ -147,7 +147,11 @@ export class FlowVAE extends Module {
             }),
           )
         : null;
-    const outputLayers = [this.head, this.prior?.layers.at(-1), this.upper?.layers.at(-1)];
+    // Made last, so that every other parameter starts where it does with K = 0 (the same seed).
+    const flowOutputs = c.K * this.flowParamsPerLayer();
+    this.flowParamsHead =
+      flowOutputs > 0 ? this.addModule("flowParamsHead", new Linear(c.hidden, flowOutputs, { random })) : null;
+    const outputLayers = [this.head, this.flowParamsHead, this.prior?.layers.at(-1), this.upper?.layers.at(-1)];
     for (const layer of outputLayers) if (layer) layer.weight.data.forEach((v, i, a) => (a[i] = 0.1 * v));
     if (c.flowInit === "identity") this.startFlowsAtIdentity();
   }
@@ -161,21 +165,23 @@ export class FlowVAE extends Module {
   private startFlowsAtIdentity(): void {
     const c = this.config,
       d = c.latent,
-      per = this.flowParamsPerLayer(),
-      width = this.head.outFeatures;
-    const weight = this.head.weight.data,
-      bias = this.head.bias.data;
-    if (per === 0) return; // NICE: its couplings start at the identity themselves
+      per = this.flowParamsPerLayer();
+    if (!this.flowParamsHead) return; // NICE: its couplings start at the identity themselves
+    this.flowParamsHead.weight.data.fill(0);
+    const bias = this.flowParamsHead.bias.data;
+    bias.fill(0);
+    if (c.flow !== "planar") return;
     for (let k = 0; k < c.K; k++) {
-      const offset = 2 * d + k * per;
-      for (let row = 0; row < c.hidden; row++) weight.fill(0, row * width + offset, row * width + offset + per);
-      bias.fill(0, offset, offset + per);
-      if (c.flow === "planar") {
-        const j = k % d;
-        bias[offset + j] = Math.log(Math.expm1(1 - SLACK_FLOOR)); // u
-        bias[offset + d + j] = 1; // w
-      }
+      const offset = k * per,
+        j = k % d;
+      bias[offset + j] = Math.log(Math.expm1(1 - SLACK_FLOOR)); // u
+      bias[offset + d + j] = 1; // w
     }
+  }
+
+  /** The parameters of the flow part of q(z|x): the flow head (planar, radial) or NICE's couplings. */
+  flowParameters(): Tensor[] {
+    return [...(this.flowParamsHead?.parameters() ?? []), ...(this.nice?.parameters() ?? [])];
   }
 
   /** Head outputs per flow layer: planar (u, w, b), radial (z0, α̃, β̃); none for NICE (not amortised). */
@@ -193,21 +199,11 @@ export class FlowVAE extends Module {
     const flowSizes: number[] = [];
     if (c.flow !== "nice")
       for (let k = 0; k < c.K; k++) flowSizes.push(...(c.flow === "planar" ? [d, d, 1] : [d, 1, 1]));
-    let mean: Tensor, logStd: Tensor, flowParams: Tensor[];
-    if (flowSizes.length > 0 && c.flowHead === "readout") {
-      // The head's flow columns read the encoder's features without sending gradient back into them.
-      const F = c.K * this.flowParamsPerLayer();
-      const [wGauss, wFlow] = split(this.head.weight, [2 * d, F], 1) as [Tensor, Tensor];
-      const [bGauss, bFlow] = split(this.head.bias, [2 * d, F], 0) as [Tensor, Tensor];
-      [mean, logStd] = split(hidden.matmul(wGauss).add(bGauss), [d, d], 1) as [Tensor, Tensor];
-      flowParams = split(hidden.detach().matmul(wFlow).add(bFlow), flowSizes, 1);
-    } else {
-      [mean, logStd, ...flowParams] = split(this.head.forward(hidden), [d, d, ...flowSizes], 1) as [
-        Tensor,
-        Tensor,
-        ...Tensor[],
-      ];
-    }
+    const [mean, logStd] = split(this.head.forward(hidden), [d, d], 1) as [Tensor, Tensor];
+    // "readout": the flow columns read the encoder's features without sending gradient back into them.
+    const flowParams = this.flowParamsHead
+      ? split(this.flowParamsHead.forward(c.flowHead === "readout" ? hidden.detach() : hidden), flowSizes, 1)
+      : [];
     const eps = randn([x.shape[0]!, d], { random, dtype: x.dtype });
     let z = eps.mul(logStd.exp()).add(mean);
     let logQ = normalLogProb(z, mean, logStd);
@@ -270,6 +266,8 @@ export interface TrainVAEOptions {
   batchSize?: number;
   lr?: number;
   optimizer?: "adam" | "rmsprop";
+  /** The flow's parameters (FlowVAE.flowParameters) step at this multiple of lr (default 1). */
+  flowLrScale?: number;
   /** Updates over which β rises from 0.01 to 1 (the annealed free energy); 0 = no annealing. */
   annealSteps?: number;
   seed?: number;
@@ -387,6 +385,7 @@ function* trainLoop(model: FlowVAE, images: Float64Array, options: TrainVAEOptio
     binarize = "fixed",
     validation,
     patience = Infinity,
+    flowLrScale = 1,
   } = options;
   if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`epochs must be a positive integer, got ${epochs}`);
   if (binarize !== "fixed" && binarize !== "dynamic")
@@ -404,6 +403,7 @@ function* trainLoop(model: FlowVAE, images: Float64Array, options: TrainVAEOptio
     optimizer === "adam"
       ? new Adam(model.parameters(), { lr })
       : new RMSprop(model.parameters(), { lr, momentum: 0.9 });
+  if (flowLrScale !== 1) opt.scaleLearningRate(model.flowParameters(), flowLrScale);
   const batches = Math.floor(count / batchSize),
     total = epochs * batches;
   const order = Int32Array.from({ length: count }, (_, i) => i);

@@ -95,9 +95,40 @@ export function loadVAEFile(file: string): { model: FlowVAE; manifest: VAEFile["
     throw new UserError(`${file}: invalid configuration: ${(error as Error).message}`);
   }
   try {
-    model.loadStateDict(content.parameters);
+    model.loadStateDict(splitCombinedHead(content.parameters, model));
   } catch (error) {
     throw new UserError(`${file}: ${(error as Error).message}`);
   }
   return { model, manifest: m };
+}
+
+type SavedParameter = { shape: number[]; dtype: string; data: number[] };
+
+/**
+ * Files saved before the flow parameters had a head of their own kept them as the last columns of
+ * "head" ([hidden, 2·latent + F]); split those columns into "flowParamsHead" so the file still loads.
+ */
+function splitCombinedHead(parameters: unknown, model: FlowVAE): unknown {
+  const saved = (parameters as { parameters?: Record<string, SavedParameter> } | null)?.parameters;
+  const flow = model.flowParamsHead;
+  const weight = saved?.["head.weight"],
+    bias = saved?.["head.bias"];
+  if (!flow || !saved || "flowParamsHead.weight" in saved || !weight?.data || !bias?.data) return parameters;
+  const rows = model.config.hidden,
+    gauss = model.head.outFeatures,
+    width = gauss + flow.outFeatures;
+  if (weight.shape?.join() !== `${rows},${width}` || bias.shape?.join() !== `${width}`) return parameters;
+  const columns = (data: number[], from: number, to: number, n: number) =>
+    Array.from({ length: n }, (_, r) => data.slice(r * width + from, r * width + to)).flat();
+  const part = (shape: number[], data: number[]) => ({ shape, dtype: weight.dtype, data });
+  return {
+    ...(parameters as object),
+    parameters: {
+      ...saved,
+      "head.weight": part([rows, gauss], columns(weight.data, 0, gauss, rows)),
+      "head.bias": part([gauss], bias.data.slice(0, gauss)),
+      "flowParamsHead.weight": part([rows, width - gauss], columns(weight.data, gauss, width, rows)),
+      "flowParamsHead.bias": part([width - gauss], bias.data.slice(gauss)),
+    },
+  };
 }
