@@ -7,6 +7,7 @@ const MATH = [
   "test/properties.test.ts",
   "test/reference.test.ts",
   "test/flows.test.ts",
+  "test/planar-chain.test.ts",
   "test/nice.test.ts",
   "test/vae.test.ts",
   "test/cnf.test.ts",

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs"; // the union package: tfjs-core plus its registered gradients
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { Adam, matmul, ones, Random, randn, type Tensor } from "../src/autograd/index.js";
-import { FlowDistribution, PlanarFlow, Sequential } from "../src/flows/index.js";
+import { FlowDistribution, PlanarChain, PlanarFlow, Sequential } from "../src/flows/index.js";
 import { setCpuKernels } from "../src/kernels/index.js";
 import { energy, freeEnergy } from "../src/models/index.js";
 import { type Case, environment, markdownTable, type Row, runCases, writeResult } from "./harness.js";
@@ -138,18 +138,22 @@ const cases: Case[] = [];
 const hand = new HandWrittenPlanarU1(K, N, init);
 const handRng = new Random(2);
 cases.push({ name: "planar K=32 U1 step: hand-written plain JS (float64)", fn: () => hand.step(handRng, 1) });
-{
-  const layers = Array.from(
-    { length: K },
-    (_, k) =>
-      new PlanarFlow(2, { u: init.slice(5 * k, 5 * k + 2), w: init.slice(5 * k + 2, 5 * k + 4), b: init[5 * k + 4]! }),
-  );
-  const q = new FlowDistribution(new Sequential(layers), { fixedBase: true });
+// The K layers as one PlanarChain (what `flowgrad fit` trains), and as K PlanarFlow modules.
+for (const form of ["fused", "fused, K separate layers"] as const) {
+  const row = (j: number) =>
+    Array.from({ length: K }, (_, k) => Array.from(init.slice(5 * k + j, 5 * k + j + (j === 4 ? 1 : 2))));
+  const flow =
+    form === "fused"
+      ? new PlanarChain(2, K, { u: row(0).flat(), w: row(2).flat(), b: row(4).flat() })
+      : new Sequential(
+          Array.from({ length: K }, (_, k) => new PlanarFlow(2, { u: row(0)[k]!, w: row(2)[k]!, b: row(4)[k]![0]! })),
+        );
+  const q = new FlowDistribution(flow, { fixedBase: true });
   const opt = new Adam(q.parameters(), { lr: 1e-3 });
   const U = energy("U1"),
     rng = new Random(3);
   cases.push({
-    name: "planar K=32 U1 step: flowgrad fused (float64)",
+    name: `planar K=32 U1 step: flowgrad ${form} (float64)`,
     fn: () => {
       opt.zeroGrad();
       freeEnergy(q, U, N, 1, rng).backward();
@@ -222,7 +226,10 @@ console.log(markdownTable(results));
 const ms = (name: string) => results.find((r) => r.name === name)?.meanMs;
 const handMs = ms("planar K=32 U1 step: hand-written plain JS (float64)")!;
 const fusedMs = ms("planar K=32 U1 step: flowgrad fused (float64)")!;
-console.log(`\nplanar K=32 step: flowgrad fused = ${(fusedMs / handMs).toFixed(2)}× the hand-written loop`);
+const layersMs = ms("planar K=32 U1 step: flowgrad fused, K separate layers (float64)")!;
+console.log(
+  `\nplanar K=32 step: flowgrad fused = ${(fusedMs / handMs).toFixed(2)}× the hand-written loop (as K separate layers: ${(layersMs / handMs).toFixed(2)}×)`,
+);
 for (const b of backends) {
   const t = ms(`planar K=32 U1 step: tfjs-${b} (float32)`);
   if (t)
@@ -250,6 +257,7 @@ const targets = backends.includes("wasm")
         allThreads: results.find((r) => r.name === `matmul n=${n}: flowgrad (float64, ${cores} threads)`)?.gflops,
       },
       planarStepOverHand: fusedMs / handMs,
+      planarLayersStepOverHand: layersMs / handMs,
       tfjsWasmPlanarStepOverFlowgrad: ms("planar K=32 U1 step: tfjs-wasm (float32)")! / fusedMs,
     }
   : null;

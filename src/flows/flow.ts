@@ -25,7 +25,8 @@ export interface FlowOutput {
  * Each is one call to the backend (`run`), which decides where it runs: on the device, outputs and
  * gradients stay there. `composed` is the same map written with tensor ops (the readable
  * reference): a backward pass that creates a graph differentiates it instead of running the fused
- * backward kernel, so the fused layer has derivatives of every order.
+ * backward kernel, so the fused layer has derivatives of every order. Outputs of the forward kernel
+ * past the first two are kept for the backward kernel, which gets them after the inputs.
  */
 export function fusedOp<A>(
   op: string,
@@ -39,7 +40,7 @@ export function fusedOp<A>(
   // second pass needs the composed ops anyway: record them now rather than recompute them then.
   if (isComposedPreferred() && inputs.some((t) => t.requiresGrad)) return composed(...inputs);
   const on = inputs.map((t) => t.storage.kernelInput);
-  const [first, second] = getBackend().run(kernels.forward, on, kernels.args, dtype);
+  const [first, second, ...saved] = getBackend().run(kernels.forward, on, kernels.args, dtype);
   const [a, b] = fromOpMulti(
     op,
     [
@@ -51,7 +52,7 @@ export function fusedOp<A>(
       if (isCreatingGraph()) return recomputedVjp(inputs, composed, [g0 ?? null, g1 ?? null]);
       const grads = getBackend().run(
         kernels.backward,
-        [...on, g0?.storage.kernelInput ?? null, g1?.storage.kernelInput ?? null],
+        [...on, ...saved, g0?.storage.kernelInput ?? null, g1?.storage.kernelInput ?? null],
         kernels.args,
         dtype,
       );
@@ -111,7 +112,7 @@ export function checkPoints(layer: string, z: Tensor, dim: number): void {
 }
 
 /** Throw if a parameter on the host holds NaN or ±Infinity (a training step that overflowed), naming it. */
-function checkFiniteParameter(layer: string, key: string, t: Tensor): void {
+export function checkFiniteParameter(layer: string, key: string, t: Tensor): void {
   if (t.storage.onDevice) return; // as for points: not read back just to be checked
   const data = t.data;
   for (let i = 0; i < data.length; i++) {

@@ -36,6 +36,8 @@ export {
   SLACK_TOLERANCE,
   solveMonotone,
 } from "./planar.js";
+export { PlanarChain, type PlanarChainParams, planarChain } from "./planar-chain.js";
+export { type ChainArgs, planarChainBackwardKernel, planarChainForwardKernel } from "./planar-chain-kernels.js";
 export {
   type PointsArgs,
   planarBackwardKernel,

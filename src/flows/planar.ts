@@ -14,6 +14,7 @@ import { checkDType } from "../autograd/validate.js";
 import { getBackend } from "../kernels/index.js";
 import { checkLayerParams, checkPointShape, type Flow, FlowInputError, type FlowOutput, fusedOp } from "./flow.js";
 import {
+  type PointsArgs,
   planarBackwardKernel,
   planarConstraintBackwardKernel,
   planarConstraintKernel,
@@ -161,14 +162,26 @@ export function planar(
 ): FlowOutput {
   const { n, d, perSample } = checkPlanarParams(z, params, layer);
   const { uHat, slack } = constrainPlanar(params.u, params.w, implementation);
-  const { w, b } = params;
+  return planarConstrained(z, uHat, params.w, params.b, slack, implementation, { n, d, perSample });
+}
+
+/** The planar layer from constrained parameters (û and the slack of constrainPlanar), checked by the caller. */
+export function planarConstrained(
+  z: Tensor,
+  uHat: Tensor,
+  w: Tensor,
+  b: Tensor,
+  slack: Tensor,
+  implementation: Implementation,
+  args: PointsArgs,
+): FlowOutput {
   if (implementation === "composed") return planarComposed(z, uHat, w, b, slack);
   const [out, logAbsDet] = fusedOp(
     "planar",
-    [z.shape, [n]],
+    [z.shape, [args.n]],
     z.dtype,
     [z, uHat, w, b, slack],
-    { forward: planarForwardKernel, backward: planarBackwardKernel, args: { n, d, perSample } },
+    { forward: planarForwardKernel, backward: planarBackwardKernel, args },
     (...xs) => {
       const o = planarComposed(...(xs as [Tensor, Tensor, Tensor, Tensor, Tensor]));
       return [o.z, o.logAbsDet];
@@ -178,7 +191,7 @@ export function planar(
 }
 
 /** The planar layer written with autograd ops, from the constrained parameters: the fused kernel's reference. */
-function planarComposed(z: Tensor, uHat: Tensor, w: Tensor, b: Tensor, slack: Tensor): FlowOutput {
+export function planarComposed(z: Tensor, uHat: Tensor, w: Tensor, b: Tensor, slack: Tensor): FlowOutput {
   const a = sum(z.mul(w), -1).add(b); // [N]
   const h = a.tanh(),
     h2 = h.square();

@@ -18,7 +18,7 @@ import {
   HamiltonianFlow,
   type Implementation,
   NICE,
-  PlanarFlow,
+  PlanarChain,
   RadialFlow,
   Sequential,
 } from "../flows/index.js";
@@ -57,9 +57,10 @@ export function makeFlow2D(
   if (kind === "nice") return new FlowDistribution(new NICE(2, K, { hidden: [32, 32], random }), { fixedBase: true });
   if (kind !== "planar" && kind !== "radial")
     throw new Error(`unknown flow "${String(kind)}"; choose planar, radial, nice, cnf or hamiltonian`);
-  const layers = Array.from({ length: K }, () =>
-    kind === "planar" ? new PlanarFlow(2, { random, implementation }) : new RadialFlow(2, { random, implementation }),
-  );
+  // Planar: the K layers as one PlanarChain (one op each way on the CPU), the same flow as K PlanarFlows.
+  if (kind === "planar")
+    return new FlowDistribution(new PlanarChain(2, K, { random, implementation }), { fixedBase: true });
+  const layers = Array.from({ length: K }, () => new RadialFlow(2, { random, implementation }));
   return new FlowDistribution(new Sequential(layers), { fixedBase: true });
 }
 

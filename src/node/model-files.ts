@@ -45,7 +45,8 @@ export function loadFlow2D(file: string): { q: FlowDistribution; target: TargetN
   const [target, flow, K] = [m.target as TargetName, m.flow as Flow2DKind, m.K as number];
   try {
     const q = makeFlow2D(flow, K, new Random(0), "fused", (m.cnf ?? {}) as CNF2DOptions, target);
-    q.loadStateDict((parsed as { parameters?: unknown }).parameters);
+    const parameters = (parsed as { parameters?: unknown }).parameters;
+    q.loadStateDict(flow === "planar" ? stackPlanarLayers(parameters, K) : parameters);
     return { q, target, flow, K };
   } catch (error) {
     throw new UserError(`${file}: ${(error as Error).message}`);
@@ -103,6 +104,31 @@ export function loadVAEFile(file: string): { model: FlowVAE; manifest: VAEFile["
 }
 
 type SavedParameter = { shape: number[]; dtype: string; data: number[] };
+
+/**
+ * Planar fits saved before the K layers became one PlanarChain hold "flow.k.u", "flow.k.w" and
+ * "flow.k.b" per layer: stack them into the chain's rows "flow.u", "flow.w" ([K, 2]) and "flow.b".
+ */
+function stackPlanarLayers(parameters: unknown, K: number): unknown {
+  const saved = (parameters as { parameters?: Record<string, SavedParameter> } | null)?.parameters;
+  if (!saved || "flow.u" in saved || !("flow.0.u" in saved)) return parameters;
+  const rest = Object.fromEntries(Object.entries(saved).filter(([n]) => !/^flow\.\d+\.[uwb]$/.test(n)));
+  const layer = (k: number, key: string) => saved[`flow.${k}.${key}`];
+  const stacked = (key: string, shape: number[]) => {
+    const rows = Array.from({ length: K }, (_, k) => layer(k, key)?.data ?? []);
+    return { shape, dtype: layer(0, key)?.dtype ?? "float64", data: rows.flat() };
+  };
+  const d = layer(0, "u")?.data?.length ?? 0;
+  return {
+    ...(parameters as object),
+    parameters: {
+      ...rest,
+      "flow.u": stacked("u", [K, d]),
+      "flow.w": stacked("w", [K, d]),
+      "flow.b": stacked("b", [K]),
+    },
+  };
+}
 
 /**
  * Files saved before the flow parameters had a head of their own kept them as the last columns of
