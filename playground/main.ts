@@ -1,8 +1,10 @@
 // The playground: fit the paper's 2-D densities live, and time the O(D) log-det against the O(D³)
 // baseline in the reader's browser. Everything comes from flowgrad's own modules, bundled by Vite.
+import * as autograd from "../src/autograd/index.js";
 import { Adam, noGrad, Random, randn, tensor, tidy } from "../src/autograd/index.js";
 import { jacobian, logAbsDet, PlanarFlow } from "../src/flows/index.js";
-import { backendInfo, initBackend } from "../src/kernels/index.js";
+import * as kernels from "../src/kernels/index.js";
+import { backendInfo, initBackend, startCpuThreads } from "../src/kernels/index.js";
 import {
   annealedBeta,
   energy,
@@ -18,6 +20,8 @@ import {
 } from "../src/models/index.js";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+// For the browser console: flowgrad.autograd and flowgrad.kernels, the modules the page runs on.
+Object.assign(globalThis, { flowgrad: { autograd, kernels } });
 const HALF = 4,
   PANEL = 240,
   BATCH = 200,
@@ -251,6 +255,13 @@ function reset(): void {
   }
 }
 
+/** The CPU backend's products: WebAssembly SIMD or the TypeScript loops, on how many threads (a cross-origin isolated page gets workers). */
+async function cpuDescription(): Promise<string> {
+  const cpu = await startCpuThreads();
+  const kind = cpu.matmul === "wasm-simd" ? "WebAssembly SIMD" : "TypeScript loops";
+  return `cpu: ${kind}, ${cpu.threads} thread${cpu.threads > 1 ? "s" : ""}${cpu.threads > 1 ? "" : crossOriginIsolated ? "" : " (page not cross-origin isolated)"}`;
+}
+
 async function chooseBackend(): Promise<void> {
   const name = ($("backend") as HTMLSelectElement).value;
   try {
@@ -258,12 +269,12 @@ async function chooseBackend(): Promise<void> {
     const info = backendInfo();
     $("backend-info").textContent = info.gpuMode
       ? `${info.backend}: gpu.js ${info.gpuMode} (${info.kernelClass})`
-      : info.backend;
+      : await cpuDescription();
     notice(info.notices.length ? `GPU: ${info.notices.join("; ")}. Running gpu.js in ${info.gpuMode} mode.` : null);
   } catch (error) {
     await initBackend("cpu");
     ($("backend") as HTMLSelectElement).value = "cpu";
-    $("backend-info").textContent = "cpu";
+    $("backend-info").textContent = await cpuDescription();
     notice(`The GPU backend could not start (${(error as Error).message}); running on the CPU backend.`);
   }
 }
@@ -340,3 +351,6 @@ for (const id of ["target", "flow", "K", "lr"]) $(id).addEventListener("change",
 $("backend").addEventListener("change", () => void chooseBackend());
 $("measure").addEventListener("click", () => void measure());
 reset();
+void cpuDescription().then((text) => {
+  if (backendInfo().backend === "cpu") $("backend-info").textContent = text;
+});

@@ -8,7 +8,7 @@ import path from "node:path";
 import { markdownTable, type Row } from "../bench/harness.js";
 import { logdetFigure } from "../bench/plot.js";
 import type { Image } from "../src/models/heatmap.js";
-import { figure4, TABLE2_DIR, table2 } from "./table2.js";
+import { figure4, TABLE2_DIR, table2, table2Sweep } from "./table2.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: results files are read as written; each table names the fields it uses
 type Json = Record<string, any>;
@@ -345,6 +345,7 @@ export const TABLES: Record<string, (root: string) => string> = {
   "bench-vae-epoch-16": (root) => vaeEpoch(root, "results/device/vae-epoch-bench-16-cores.json"),
   "bench-peers-targets": peersTargets,
   table2,
+  "table2-sweep": table2Sweep,
 };
 
 /** Figures drawn from results JSON alone (no rerun), by the file they are written to. */

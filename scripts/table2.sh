@@ -8,7 +8,7 @@
 #
 # usage: bash scripts/table2.sh [--jobs N] [--seeds 0,1] [--models planar:0,nice:10,…] [--max-minutes M]
 #                               [--out results/table2] [--no-docs] [-- VAE OPTIONS]
-#   --models runs only those rows (flow:K), for a machine that can take a few at a time.
+#   --models runs only those rows (flow:K for every seed, flow:K:seed for one, in the order given), for a machine that can take a few at a time.
 #   --max-minutes M stops each model's training after M minutes (the table then says "time"); such
 #   runs belong in a folder of their own (--out), since a finished run is not run again.
 set -euo pipefail
@@ -33,9 +33,17 @@ while [ $# -gt 0 ]; do
 done
 [ -f dist/src/cli/main.js ] || npm run build --silent
 runs=()
+# flow:K:seed entries run once, whatever --seeds says (a queue across seeds, in this order)
+for m in ${models//,/ }; do
+  IFS=: read -r f k s <<< "$m"
+  if [ -n "$s" ]; then runs+=("$f $k $s"); fi
+done
 for seed in ${seeds//,/ }; do
   if [ -n "$models" ]; then
-    for m in ${models//,/ }; do runs+=("${m%%:*} ${m##*:} $seed"); done
+    for m in ${models//,/ }; do
+      IFS=: read -r f k s <<< "$m"
+      if [ -z "$s" ]; then runs+=("$f $k $seed"); fi
+    done
     continue
   fi
   runs+=("planar 0 $seed")

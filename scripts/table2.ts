@@ -152,3 +152,80 @@ export function figure4(root: string, folder = TABLE2_DIR): Image {
     "flow length K (nats on the y axes)",
   );
 }
+
+export const SWEEP_DIR = "results/table2-sweep";
+/** The training settings a sweep variant may change, with the values scripts/table2.sh trains with. */
+const SWEEP_DEFAULTS: Record<string, unknown> = {
+  flowHead: "readout",
+  flowLr: 1,
+  flowInit: "identity",
+  annealSteps: 0,
+  binarize: "threshold",
+  optimizer: "adam",
+  lr: 0.001,
+};
+
+/**
+ * The screen of scripts/table2-sweep.sh: every variant's runs side by side, each trained for the
+ * same minutes (all at once, one thread each), compared on the validation bound at equal epochs
+ * (same seed, same validation draws), against the diagonal model trained on the same binarisation.
+ */
+export function table2Sweep(root: string, folder = SWEEP_DIR): string {
+  const dir = path.join(root, folder);
+  if (!existsSync(dir)) return "(no sweep run: bash scripts/table2-sweep.sh)";
+  type Run = { variant: string; changes: string; settings: Record<string, unknown>; r: Record<string, unknown> };
+  const runs: Run[] = [];
+  const variants = readdirSync(dir)
+    .filter((v) => statSync(path.join(dir, v)).isDirectory())
+    .sort((a, b) => (a === "base" ? -1 : b === "base" ? 1 : a.localeCompare(b)));
+  for (const variant of variants) {
+    for (const run of readdirSync(path.join(dir, variant)).sort()) {
+      const runDir = path.join(dir, variant, run);
+      if (!statSync(runDir).isDirectory()) continue;
+      for (const file of readdirSync(runDir).filter((f) => /^vae-\w+-L1\.json$/.test(f))) {
+        const json = JSON.parse(readFileSync(path.join(runDir, file), "utf8"));
+        const settings = json.settings as Record<string, unknown>;
+        const changes = Object.entries(SWEEP_DEFAULTS)
+          .filter(([k, v]) => settings[k] !== undefined && settings[k] !== v)
+          .map(([k]) => `${k} ${String(settings[k])}`)
+          .join(", ");
+        for (const r of json.records) runs.push({ variant, changes: changes || "as Table 2", settings, r });
+      }
+    }
+  }
+  const at = (r: Record<string, unknown>, epoch: number) => (r.validationLosses as number[])[epoch - 1];
+  // The diagonal model of the same variant, else one trained on the same binarisation (no flow, so
+  // the flow settings do not touch it).
+  const diagonal = (run: Run) =>
+    runs.find((o) => o.r.K === 0 && o.variant === run.variant) ??
+    runs.find((o) => o.r.K === 0 && o.settings.binarize === run.settings.binarize && o.settings.annealSteps === 0);
+  const rows = runs.map((run) => {
+    const { r } = run;
+    const d = run.r.K === 0 ? null : diagonal(run);
+    const common = d ? Math.min(r.epochsRun as number, d.r.epochsRun as number) : 0;
+    const gap = d ? at(r, common)! - at(d.r, common)! : null;
+    return [
+      `${run.variant} (${run.changes})`,
+      r.K === 0 ? "diagonal" : `${r.flow} K = ${r.K}`,
+      `${r.epochsRun}`,
+      [20, 30].map((e) => at(r, e)?.toFixed(1) ?? "—").join(" / "),
+      Math.min(...(r.validationLosses as number[])).toFixed(2),
+      gap === null ? "—" : `${gap >= 0 ? "+" : "−"}${Math.abs(gap).toFixed(2)} (epoch ${common})`,
+      (r.negLogLikelihood as number).toFixed(2),
+    ];
+  });
+  const header = [
+    "variant (what it changes)",
+    "q(z\\|x)",
+    "epochs in the time",
+    "validation −ELBO after epoch 20 / 30",
+    "best validation −ELBO",
+    "minus the diagonal model's, at equal epochs",
+    `test −ln p(x) (S = ${runs[0]?.settings.samples ?? "?"})`,
+  ];
+  return [
+    `| ${header.join(" | ")} |`,
+    `|${["---", "---", "---:", "---:", "---:", "---:", "---:"].join("|")}|`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ].join("\n");
+}

@@ -46,8 +46,13 @@ describe.skipIf(!chromium)(
           res.writeHead(404).end();
           return;
         }
+        // Cross-origin isolated, as playground/vite.config.ts serves it: the products may use Web Workers.
         res
-          .writeHead(200, { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream" })
+          .writeHead(200, {
+            "content-type": TYPES[path.extname(file)] ?? "application/octet-stream",
+            "cross-origin-opener-policy": "same-origin",
+            "cross-origin-embedder-policy": "require-corp",
+          })
           .end(readFileSync(file));
       });
       await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -79,6 +84,38 @@ describe.skipIf(!chromium)(
         page.on("pageerror", (e) => errors.push(e.message));
         page.on("request", (r) => requests.push(r.url()));
         await page.goto(url);
+        // The CPU backend's large products on Web Workers (the page is cross-origin isolated), with
+        // the same result, bit for bit, as on one thread.
+        const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+        if (cores > 1) {
+          await page.waitForFunction(
+            () => /threads/.test(document.getElementById("backend-info")?.textContent ?? ""),
+            undefined,
+            {
+              timeout: 30_000,
+            },
+          );
+          expect(await page.textContent("#backend-info")).toMatch(/^cpu: WebAssembly SIMD, \d+ threads$/);
+          const product = await page.evaluate(() => {
+            // biome-ignore lint/suspicious/noExplicitAny: the page's console hook
+            const { autograd: ag, kernels: k } = (globalThis as any).flowgrad;
+            const a = ag.randn([300, 200], { random: 1 }),
+              b = ag.randn([200, 250], { random: 2 });
+            const before = k.cpuKernelInfo();
+            const threaded = Array.from(ag.matmul(a, b).data as Float64Array);
+            const after = k.cpuKernelInfo();
+            k.setCpuKernels({ threads: 1 });
+            const single = Array.from(ag.matmul(a, b).data as Float64Array);
+            k.setCpuKernels({ threads: before.threads });
+            return {
+              isolated: crossOriginIsolated,
+              threads: before.threads,
+              threadedCalls: after.calls.threaded - before.calls.threaded,
+              same: threaded.length === 75_000 && threaded.every((v, i) => Object.is(v, single[i])),
+            };
+          });
+          expect(product).toEqual({ isolated: true, threads: Math.min(cores, 8), threadedCalls: 1, same: true });
+        }
         await page.selectOption("#target", "U1");
         // Before Start the samples panel shows q as initialised (red points on a faded target), not a
         // copy of the target, which would look as if q already fitted.
@@ -161,7 +198,10 @@ describe.skipIf(!chromium)(
         await page.click("#pause");
         expect(await page.isHidden("#notice"), (await page.textContent("#notice")) ?? "").toBe(true);
         expect(errors).toEqual([]);
-        expect(requests.filter((r) => !r.startsWith(url.replace(/index\.html$/, "")))).toEqual([]);
+        // blob: URLs are the kernels' Web Workers, made in the page
+        expect(
+          requests.filter((r) => !r.startsWith(url.replace(/index\.html$/, "")) && !r.startsWith("blob:")),
+        ).toEqual([]);
       } finally {
         await browser.close();
       }

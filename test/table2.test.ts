@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { figure4, table2, table2Records } from "../scripts/table2.js";
+import { figure4, table2, table2Records, table2Sweep } from "../scripts/table2.js";
 
 // Table 2 and Figure 4 are assembled from the runs' JSON (scripts/table2.sh writes them): checked
 // here on made-up runs whose paired differences are worked out by hand.
@@ -84,5 +84,35 @@ describe("Table 2 and Figure 4 from the runs' JSON", () => {
         .every((l) => l.split(" | ")[3] === "—"),
     ).toBe(true);
     expect(figure4(empty).width).toBeGreaterThan(0);
+  });
+});
+
+describe("the training-variant screen (scripts/table2-sweep.sh) from its runs' JSON", () => {
+  const root = mkdtempSync(path.join(tmpdir(), "flowgrad-sweep-"));
+  const sweepRun = (variant: string, K: number, losses: number[], settings: object = {}) => {
+    const dir = path.join(root, "results/table2-sweep", variant, `planar-K${K}-seed0`);
+    mkdirSync(dir, { recursive: true });
+    const record = { K, flow: "planar", epochsRun: losses.length, validationLosses: losses, negLogLikelihood: 100 + K };
+    const all = { binarize: "threshold", annealSteps: 0, flowLr: 1, samples: 20, ...settings };
+    writeFileSync(path.join(dir, "vae-planar-L1.json"), JSON.stringify({ settings: all, records: [record] }));
+  };
+  const epochs = (n: number, start: number) => Array.from({ length: n }, (_, i) => start - i);
+  sweepRun("base", 0, epochs(35, 150)); // epoch 32: 150 − 31 = 119
+  sweepRun("base", 10, epochs(32, 148)); // epoch 32: 117
+  sweepRun("slow-flow", 10, epochs(31, 151), { flowLr: 0.1 }); // epoch 31: 121, the diagonal's 120
+  sweepRun("dynamic", 0, epochs(30, 160), { binarize: "dynamic" }); // epoch 30: 131
+  sweepRun("dynamic-slow", 10, epochs(30, 158), { binarize: "dynamic", flowLr: 0.1 }); // epoch 30: 129
+
+  it("names what each variant changes and compares with the diagonal model at equal epochs, on the same binarisation", () => {
+    const lines = table2Sweep(root).split("\n");
+    const row = (start: string) => lines.find((l) => l.startsWith(`| ${start}`))!.split(" | ");
+    expect(lines[2]).toMatch(
+      /^\| base \(as Table 2\) \| diagonal \| 35 \| 131\.0 \/ 121\.0 \| 116\.00 \| — \| 100\.00 \|$/,
+    );
+    expect(row("base (as Table 2) | planar K = 10")[5]).toBe("−2.00 (epoch 32)");
+    expect(row("slow-flow (flowLr 0.1)")[5]).toBe("+1.00 (epoch 31)");
+    // no diagonal model of its own: the one trained on dynamic binarisation, not base's
+    expect(row("dynamic-slow (flowLr 0.1, binarize dynamic)")[5]).toBe("−2.00 (epoch 30)");
+    expect(lines[0]).toContain("test −ln p(x) (S = 20)");
   });
 });

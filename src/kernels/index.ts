@@ -80,4 +80,11 @@ export type {
 } from "./types.js";
 export { isDeviceArray, STATE_BUFFERS } from "./types.js";
 export { wasmReady } from "./wasm/load.js";
-export { type CpuKernelInfo, cpuKernelInfo, setCpuKernels, THREADS_FROM, WASM_FROM } from "./wasm/matmul.js";
+export {
+  type CpuKernelInfo,
+  cpuKernelInfo,
+  setCpuKernels,
+  startCpuThreads,
+  THREADS_FROM,
+  WASM_FROM,
+} from "./wasm/matmul.js";

@@ -6,7 +6,16 @@ import { matmul as typescriptMatmul } from "../cpu/matmul.js";
 import { builtinModule, env } from "../runtime.js";
 import type { TypedArray } from "../types.js";
 import { ensureBytes, RESERVED_BYTES, unavailableReason, type WasmKernels, wasmKernels } from "./load.js";
-import { type GemmJob, runShare, startPool, type ThreadPool, threadsSupported } from "./threads.js";
+import {
+  type GemmJob,
+  poolStartsAsync,
+  rowRange,
+  runShare,
+  startPool,
+  startPoolAsync,
+  type ThreadPool,
+  threadsSupported,
+} from "./threads.js";
 
 /**
  * Where the kernels take over, in multiply-adds per product (m·k·n), from `npm run bench:matmul`
@@ -28,7 +37,10 @@ interface Settings {
 
 function defaultThreads(): number {
   const os = builtinModule<{ availableParallelism?: () => number }>("node:os");
-  return Math.max(1, Math.min(DEFAULT_MAX_THREADS, os?.availableParallelism?.() ?? 1));
+  const cores =
+    os?.availableParallelism?.() ??
+    (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
+  return Math.max(1, Math.min(DEFAULT_MAX_THREADS, cores ?? 1));
 }
 
 function settingsFromEnv(): Settings {
@@ -51,6 +63,8 @@ function parseThreads(value: string | number, where: string): number {
 
 let settings: Settings | null = null;
 let pool: ThreadPool | null = null;
+/** A browser's pool while its workers start (they start only while the page's thread is free). */
+let starting: Promise<ThreadPool | null> | null = null;
 let threadNotice: string | null = null;
 const noticesShown = new Set<string>();
 const calls = { wasm: 0, threaded: 0, typescript: 0 };
@@ -78,6 +92,37 @@ export function setCpuKernels(options: { kernels?: "wasm" | "plain"; threads?: n
     pool = null;
   }
   settings = next;
+}
+
+/**
+ * Start the worker threads now rather than at the first large product, and resolve with what the
+ * products will run on. In a browser this is how threads start at all: workers come up only while
+ * the page's thread is free, so the first large products run on one thread until this resolves
+ * (a large product starts it too). The page must be cross-origin isolated (COOP/COEP headers).
+ */
+export async function startCpuThreads(): Promise<CpuKernelInfo> {
+  const s = current();
+  const kernels = s.kernels === "wasm" ? wasmKernels() : null;
+  if (kernels && s.threads > 1 && threadsSupported(kernels) && !pool && !threadNotice) {
+    if (!poolStartsAsync()) getPool(kernels, s.threads);
+    else {
+      starting ??= startPoolAsync(kernels, s.threads).then(
+        (started) => {
+          if (current().threads === started.size) pool = started;
+          else started.close();
+          return pool;
+        },
+        (e: Error) => {
+          threadNotice = `${e.message}; products run on one thread`;
+          notice(threadNotice);
+          return null;
+        },
+      );
+      await starting;
+      starting = null;
+    }
+  }
+  return cpuKernelInfo();
 }
 
 /** What the CPU backend's products run on, and how many went each way so far. */
@@ -118,10 +163,15 @@ function usableThreads(kernels: WasmKernels, s: Settings): number {
   if (s.threads <= 1) return 1;
   if (!threadsSupported(kernels)) {
     threadNotice ??=
-      "worker threads cannot run here (no worker_threads or no shared memory): products run on one thread";
+      "worker threads cannot run here (no worker_threads or Web Workers, or no shared memory: a page must be cross-origin isolated): products run on one thread";
     return 1;
   }
-  return threadNotice && !pool ? 1 : s.threads;
+  if (threadNotice && !pool) return 1;
+  if (poolStartsAsync() && !pool) {
+    if (!starting) void startCpuThreads();
+    return 1; // until the page's workers are up
+  }
+  return s.threads;
 }
 
 /** Say `text` once per process (each different notice once). */
@@ -233,7 +283,7 @@ export function matmulWasm(
     };
     // One thread: the caller's share is the whole product.
     if (team) team.run(job);
-    else runShare(kernels.exports, job, 0);
+    else runShare(kernels.exports, job, 0, rowRange);
   }
   out.set(new View(buffer, cPtr, out.length));
   if (team) calls.threaded++;
