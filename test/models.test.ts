@@ -432,6 +432,7 @@ describe("the flowgrad command", () => {
       [["vae", "--binarize", "sometimes"], /Allowed choices are threshold, dynamic/],
       [["vae", "--checkpoint-every", "-1"], /checkpoint-every must be 0 or more seconds/],
       [["vae", "--max-minutes", "0"], /max-minutes must be a positive number/],
+      [["vae", "--flow-lr", "0"], /flow-lr must be a positive number/],
       [["--backend", "tpu", "fit"], /argument 'tpu' is invalid. Allowed choices are cpu, gpu, auto/],
       [["compare", "--models", "missing.model.json"], /cannot read model file missing.model.json: ENOENT/],
       [["frobnicate"], /unknown command 'frobnicate'/],

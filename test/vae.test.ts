@@ -387,6 +387,26 @@ describe("training, evaluation, saving", () => {
       /binarize must be "fixed" or "dynamic", got sometimes/,
     );
   }, 60_000);
+  it("flowLrScale: the flow's parameters move by that multiple of what the others' Adam steps allow", () => {
+    const images = data.train.images.subarray(0, 100 * 784);
+    const moved = (flowLrScale: number) => {
+      const model = new FlowVAE({ K: 2, latent: 3, hidden: 8, seed: 6, flowInit: "random" });
+      const start = model.parameters().map((p) => Float64Array.from(p.data));
+      trainVAE(model, images, { epochs: 1, batchSize: 100, lr: 1e-3, flowLrScale });
+      // One Adam step moves each element by lr·g/(|g| + ε) ≈ lr: the largest move per group.
+      const largest = (ps: Tensor[]) =>
+        Math.max(
+          ...ps.map((p) => Math.max(...p.data.map((v, i) => Math.abs(v - start[model.parameters().indexOf(p)]![i]!)))),
+        );
+      const flow = model.flowParameters();
+      return { flow: largest(flow), rest: largest(model.parameters().filter((p) => !flow.includes(p))) };
+    };
+    for (const scale of [1, 0.01]) {
+      const m = moved(scale);
+      expect(m.rest).toBeCloseTo(1e-3, 5);
+      expect(m.flow).toBeCloseTo(scale * 1e-3, 5);
+    }
+  });
   it("a file from before the flow head was its own layer (flow columns at the end of head) loads as the same model", () => {
     const model = new FlowVAE({ inputs: 6, K: 2, latent: 3, hidden: 4, seed: 7, flowInit: "random" });
     saveVAE(path.join(tmp, "new.model.json"), model);
