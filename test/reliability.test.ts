@@ -233,7 +233,7 @@ describe("numerics at the edges: the log-det is the map's, or the layer refuses"
   });
   it("a fit with far too many layers says that an update made the parameters non-finite, not that the input points were bad", () => {
     expect(() => fit2D({ target: "U1", flow: "planar", K: 3000, steps: 3, batchSize: 20, seed: 0 })).toThrow(
-      /fit U1: diverged: the update of step \d left parameters the flow cannot use \(PlanarFlow: parameter \w+ holds NaN/,
+      /fit U1: diverged: the update of step \d left parameters the flow cannot use \(PlanarChain: parameter \w+ holds NaN/,
     );
   });
   it("a diverged fit stops with an error (learning rate 1e3 on U1) instead of returning a result", () => {
