@@ -34,6 +34,8 @@ export interface Table2Record {
   stoppedBy: string;
   trainSeconds: number;
   evalSeconds: number;
+  /** The validation −ELBO after every epoch (the same draws each time). */
+  validationLosses: number[];
 }
 
 /** Every model run found under results/table2, with its seed. */
@@ -128,6 +130,35 @@ export function table2(root: string, folder = TABLE2_DIR): string {
     ...rows.map((r) => `| ${r.join(" | ")} |`),
   ];
   return lines.join("\n") + note;
+}
+
+/**
+ * The validation curves' tails: for each run, its best epoch's bound and every epoch after it, so
+ * a reader sees that the bound had stopped improving when early stopping ended the run.
+ */
+export function table2Tails(root: string, folder = TABLE2_DIR): string {
+  // The table's order: the diagonal model, planar by K, NICE by K; seeds side by side.
+  const rank = (r: Table2Record) => (r.flow === "nice" ? 1000 : 0) + r.K;
+  const records = table2Records(root, folder).sort((a, b) => rank(a) - rank(b) || a.seed - b.seed);
+  const rows = records.map((r) => {
+    const v = r.validationLosses ?? [],
+      best = v[r.bestEpoch - 1] ?? Number.NaN;
+    const after = v.slice(r.bestEpoch);
+    const label = r.K === 0 ? "diagonal Gaussian" : `${r.flow === "nice" ? "NICE" : "planar"} K = ${r.K}`;
+    return [
+      label,
+      `${r.seed}`,
+      `${best.toFixed(2)} (epoch ${r.bestEpoch})`,
+      after.length ? after.map((x) => x.toFixed(2)).join(", ") : "—",
+      after.length ? `+${(Math.min(...after) - best).toFixed(2)}` : "—",
+      r.stoppedBy,
+    ];
+  });
+  return [
+    "| run | seed | best validation −ELBO | the epochs after it | best of those − best | stopped by |",
+    "|---|---:|---:|---|---:|---|",
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ].join("\n");
 }
 
 /** Figure 4: the bound, −ln p(x) and their gap against the flow length, planar and NICE, seeds averaged. */

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { figure4, table2, table2Records, table2Sweep } from "../scripts/table2.js";
+import { figure4, table2, table2Records, table2Sweep, table2Tails } from "../scripts/table2.js";
 
 // Table 2 and Figure 4 are assembled from the runs' JSON (scripts/table2.sh writes them): checked
 // here on made-up runs whose paired differences are worked out by hand.
@@ -84,6 +84,20 @@ describe("Table 2 and Figure 4 from the runs' JSON", () => {
         .every((l) => l.split(" | ")[3] === "—"),
     ).toBe(true);
     expect(figure4(empty).width).toBeGreaterThan(0);
+  });
+});
+
+describe("the validation curves' tails", () => {
+  it("each run's best epoch, every epoch after it, and how close the best of those came, in the table's order", () => {
+    const root = mkdtempSync(path.join(tmpdir(), "flowgrad-tails-"));
+    const losses = [100, 99, 98.5, 98.7, 98.6, 99];
+    run(root, "nice", 10, 0, [1, 2], { bestEpoch: 3, epochsRun: 6, validationLosses: losses });
+    run(root, "planar", 0, 0, [1, 2], { bestEpoch: 6, epochsRun: 6, validationLosses: losses, stoppedBy: "time" });
+    const lines = table2Tails(root).split("\n");
+    expect(lines.slice(2)).toEqual([
+      "| diagonal Gaussian | 0 | 99.00 (epoch 6) | — | — | time |",
+      "| NICE K = 10 | 0 | 98.50 (epoch 3) | 98.70, 98.60, 99.00 | +0.10 | early-stopping |",
+    ]);
   });
 });
 
