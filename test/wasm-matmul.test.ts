@@ -5,11 +5,12 @@ import {
   cpuKernelInfo,
   cpuKernels,
   setCpuKernels,
+  startCpuThreads,
   THREADS_FROM,
   typescriptKernels,
   WASM_FROM,
 } from "../src/kernels/index.js";
-import { rowRange } from "../src/kernels/wasm/threads.js";
+import { poolStartsAsync, rowRange, runShare } from "../src/kernels/wasm/threads.js";
 
 // The WebAssembly SIMD products (src/kernels/wasm) against arithmetic, not against themselves.
 // Each element of C is summed in k order, one rounded multiply and one rounded add per term, so:
@@ -146,6 +147,52 @@ describe("WebAssembly SIMD matmul", () => {
     expect(Array.from(two)).toEqual(Array.from(one));
   });
 
+  it("startCpuThreads starts the pool ahead of the first large product and says what products will run on", async () => {
+    setCpuKernels({ threads: 3 });
+    expect(poolStartsAsync()).toBe(false); // Node: workers start synchronously; a page's start only while it is free
+    const info = await startCpuThreads();
+    expect(info).toMatchObject({ matmul: "wasm-simd", threads: 3, reason: null });
+    const [m, k, n] = [100, 100, 100];
+    const a = values(m * k, 3, "float64"),
+      b = values(k * n, 4, "float64");
+    const before = cpuKernelInfo().calls.threaded;
+    const three = product(cpuKernels, a, b, m, k, n, false, false);
+    expect(cpuKernelInfo().calls.threaded).toBe(before + 1);
+    setCpuKernels({ threads: 1 });
+    expect(Array.from(product(cpuKernels, a, b, m, k, n, false, false))).toEqual(Array.from(three));
+    setCpuKernels({ threads: 2 });
+  });
+  it("the workers' code is self-contained: rowRange and runShare rebuilt from their source (as a bundler's renaming leaves it) agree", () => {
+    // The workers get these two functions as source text; nothing they use may come from outside them.
+    const rebuiltRange = new Function(`return ${rowRange.toString()}`)() as typeof rowRange;
+    const rebuiltShare = new Function(`return ${runShare.toString()}`)() as typeof runShare;
+    for (const [m, threads, index] of [
+      [130, 3, 2],
+      [17, 2, 1],
+      [4, 5, 4],
+    ] as const)
+      expect(rebuiltRange(m, threads, index)).toEqual(rowRange(m, threads, index));
+    const calls: number[][] = [];
+    const record = (...args: number[]) => void calls.push(args);
+    const job = {
+      float32: false,
+      a: 1,
+      ais: 2,
+      aps: 3,
+      b: 4,
+      bps: 5,
+      bjs: 6,
+      c: 7,
+      m: 10,
+      k: 8,
+      n: 9,
+      threads: 2,
+      scratch: 100,
+      scratchBytes: 50,
+    };
+    rebuiltShare({ gemmF32: record, gemmF64: record } as never, job, 1, rebuiltRange);
+    expect(calls).toEqual([[1, 2, 3, 4, 5, 6, 7, 8, 9, 8, 10, 150]]); // rows 8–10 of 10, its own scratch
+  });
   it("row ranges cover every row once, in 4-row tiles, whatever the thread count", () => {
     for (const m of [1, 3, 4, 5, 17, 130])
       for (const threads of [1, 2, 3, 8]) {
