@@ -2,12 +2,13 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { gradgradcheck, Random, sum, type Tensor, tensor } from "../src/autograd/index.js";
+import { gradgradcheck, Random, sum, Tensor, tensor } from "../src/autograd/index.js";
 import {
   FlowDistribution,
   logAbsDetJacobian,
   PlanarChain,
   PlanarFlow,
+  planar,
   planarChain,
   Sequential,
 } from "../src/flows/index.js";
@@ -50,6 +51,44 @@ describe("PlanarChain: K planar layers as one op", () => {
       expect(Array.from(chain.w.grad!.data)).toEqual(rows((l) => l.w));
       expect(Array.from(chain.b.grad!.data)).toEqual(rows((l) => l.b));
     }
+  });
+  it("per-sample parameters ([N, K, D], as the VAE's inference network gives them): the same values and gradients, bit for bit, as K planar() calls", () => {
+    for (const d of [2, 3]) {
+      const [n, K] = [7, 4];
+      const leaves = () => [T([n, d], 1.2), T([n, K, d], 0.7), T([n, K, d], 0.7), T([n, K], 0.4)];
+      const values = leaves();
+      const run = (chain: boolean) => {
+        const [z, u, w, b] = values.map((t) => new Tensor(Float64Array.from(t.data), t.shape, true)) as [
+          Tensor,
+          Tensor,
+          Tensor,
+          Tensor,
+        ];
+        let out: { z: Tensor; logAbsDet: Tensor };
+        if (chain) out = planarChain(z, { u, w, b });
+        else {
+          let x = z,
+            ld: Tensor | null = null;
+          for (let k = 0; k < K; k++) {
+            const row = (t: Tensor) => t.indexSelect(1, [k]).reshape(t.rank === 3 ? [n, d] : [n]);
+            const o = planar(x, { u: row(u), w: row(w), b: row(b) });
+            x = o.z;
+            ld = ld ? ld.add(o.logAbsDet) : o.logAbsDet;
+          }
+          out = { z: x, logAbsDet: ld! };
+        }
+        loss(out.z, out.logAbsDet).backward();
+        return [out.z, out.logAbsDet, z.grad!, u.grad!, w.grad!, b.grad!].map((t) => Array.from(t.data));
+      };
+      expect(run(true)).toEqual(run(false));
+      expectGradcheck((z, u, w, b) => {
+        const o = planarChain(z!, { u: u!, w: w!, b: b! });
+        return o.z.sum(1).add(o.logAbsDet);
+      }, leaves());
+    }
+    expect(() => planarChain(T([3, 2]), { u: T([3, 2, 2]), w: T([3, 2, 2]), b: T([3]) })).toThrow(
+      /planarChain: parameter b has shape \[3\], expected \[3, 2\] with K ≥ 1 layers for points \[3, 2\] \(per-sample parameters\)/,
+    );
   });
   it("log|det| equals the brute-force log|det J| of the chain (D = 3, K = 5)", () => {
     const chain = new PlanarChain(3, 5, { random: 4 });

@@ -1,16 +1,18 @@
-// K planar layers with shared parameters as one kernel each way (PlanarChain in planar-chain.ts):
-// the per-layer kernels of planar-kernels.ts run K times, each through the graph, allocating its
-// outputs and gradients; here one loop takes every point through all K layers. The math of each
-// layer is planarForwardLoop's and planarBackwardLoop's, in the same order, so the gradients are
-// bit for bit those of K separate layers. CPU only: on a device backend the chain runs per layer.
+// K planar layers as one kernel each way (planarChain in planar-chain.ts): the per-layer kernels of
+// planar-kernels.ts run K times, each through the graph, allocating its outputs and gradients;
+// here one loop takes every point through all K layers. Parameters are shared (rows of [K, d]) or
+// per sample ([n, K, d], the VAE's amortised flows). The math of each layer is planarForwardLoop's
+// and planarBackwardLoop's, in the same order, so the gradients are bit for bit those of K
+// separate layers. CPU only: on a device backend the chain runs per layer.
 
 import type { CustomKernel, TypedArray } from "../kernels/index.js";
 
-/** n points of dimension d through K layers whose parameters are rows of [K, d] (and [K]). */
+/** n points of dimension d through K layers whose parameters are rows of [K, d] and [K], or per sample [n, K, d] and [n, K]. */
 export interface ChainArgs {
   n: number;
   d: number;
   K: number;
+  perSample: boolean;
 }
 
 /**
@@ -24,19 +26,20 @@ function planarChainForwardLoop(
   w: TypedArray,
   b: TypedArray,
   sp: TypedArray,
-  { n, d, K }: ChainArgs,
+  { n, d, K, perSample }: ChainArgs,
   out: TypedArray,
   logAbsDet: TypedArray,
   saved: TypedArray,
 ): void {
-  if (d === 2) return planarChainForward2D(z, uHat, w, b, sp, n, K, out, logAbsDet, saved);
+  if (d === 2 && !perSample) return planarChainForward2D(z, uHat, w, b, sp, n, K, out, logAbsDet, saved);
   out.set(z);
   for (let k = 0; k < K; k++) {
-    const po = k * d;
     for (let i = 0; i < n; i++) {
       const zo = i * d,
-        so = (k * n + i) * (d + 1);
-      let a = b[k]!;
+        so = (k * n + i) * (d + 1),
+        s = perSample ? i * K + k : k, // this point's layer-k parameter set
+        po = s * d;
+      let a = b[s]!;
       for (let j = 0; j < d; j++) {
         saved[so + j] = out[zo + j]!;
         a += w[po + j]! * out[zo + j]!;
@@ -45,7 +48,7 @@ function planarChainForwardLoop(
         h2 = h * h;
       saved[so + d] = h;
       for (let j = 0; j < d; j++) out[zo + j] = out[zo + j]! + uHat[po + j]! * h;
-      logAbsDet[i] = logAbsDet[i]! + Math.log(h2 + (1 - h2) * sp[k]!);
+      logAbsDet[i] = logAbsDet[i]! + Math.log(h2 + (1 - h2) * sp[s]!);
     }
   }
 }
@@ -63,35 +66,36 @@ function planarChainBackwardLoop(
   saved: TypedArray,
   gOut: TypedArray | null,
   gLogAbsDet: TypedArray | null,
-  { n, d, K }: ChainArgs,
+  { n, d, K, perSample }: ChainArgs,
   gz: TypedArray,
   gu: TypedArray,
   gw: TypedArray,
   gb: TypedArray,
   gsp: TypedArray,
 ): void {
-  if (d === 2 && gOut && gLogAbsDet)
+  if (d === 2 && !perSample && gOut && gLogAbsDet)
     return planarChainBackward2D(uHat, w, sp, saved, gOut, gLogAbsDet, n, K, gz, gu, gw, gb, gsp);
   if (gOut) gz.set(gOut);
   for (let k = K - 1; k >= 0; k--) {
-    const po = k * d,
-      s = sp[k]!;
     for (let i = 0; i < n; i++) {
       const zo = i * d,
         so = (k * n + i) * (d + 1),
+        s = perSample ? i * K + k : k,
+        po = s * d,
         h = saved[so + d]!,
-        hp = 1 - h * h;
+        hp = 1 - h * h,
+        slack = sp[s]!;
       let ug = 0;
       for (let j = 0; j < d; j++) ug += uHat[po + j]! * gz[zo + j]!;
-      const gamma = gLogAbsDet ? gLogAbsDet[i]! / (h * h + hp * s) : 0; // γ / Q
-      const ga = hp * ug + 2 * h * hp * (1 - s) * gamma;
+      const gamma = gLogAbsDet ? gLogAbsDet[i]! / (h * h + hp * slack) : 0; // γ / Q
+      const ga = hp * ug + 2 * h * hp * (1 - slack) * gamma;
       for (let j = 0; j < d; j++) {
         gu[po + j] += h * gz[zo + j]!;
         gw[po + j] += ga * saved[so + j]!;
         gz[zo + j] = gz[zo + j]! + ga * w[po + j]!;
       }
-      gb[k] += ga;
-      gsp[k] += hp * gamma;
+      gb[s] += ga;
+      gsp[s] += hp * gamma;
     }
   }
 }
@@ -203,7 +207,10 @@ export const planarChainForwardKernel: CustomKernel<ChainArgs> = {
 /** [z, û, w, b, slack, saved, dL/dz_K, dL/dΣlog|det|] → the gradients of z, û, w, b and the slack. */
 export const planarChainBackwardKernel: CustomKernel<ChainArgs> = {
   name: "planarChainBackward",
-  outputs: ({ n, d, K }) => [n * d, K * d, K * d, K, K],
+  outputs: ({ n, d, K, perSample }) => {
+    const sets = perSample ? n * K : K;
+    return [n * d, sets * d, sets * d, sets, sets];
+  },
   work: ({ n, d, K }) => n * d * K,
   cpu: ([, uHat, w, , sp, saved, gOut, gLd], args, [gz, gu, gw, gb, gsp]) =>
     planarChainBackwardLoop(uHat!, w!, sp!, saved!, gOut ?? null, gLd ?? null, args, gz!, gu!, gw!, gb!, gsp!),

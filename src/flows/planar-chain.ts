@@ -76,19 +76,26 @@ export class PlanarChain extends Module implements Flow {
 
   inverse(x: Tensor): Tensor {
     checkPointShape("PlanarChain.inverse", x, this.dim);
-    const [us, ws, bs] = noGrad(() => [this.u, this.w, this.b].map((t) => rowsOf(t, this.K)));
+    const [us, ws, bs] = noGrad(() => [this.u, this.w, this.b].map((t) => rowsOf(t, this.K, false)));
     for (let k = this.K - 1; k >= 0; k--)
       x = planarInverse(x, { u: us![k]!, w: ws![k]!, b: bs![k]! }, "PlanarChain.inverse");
     return x;
   }
 }
 
-/** The K rows of a [K, D] or [K] tensor, each as [D] or [1]. */
-function rowsOf(t: Tensor, K: number): Tensor[] {
-  return split(t, new Array<number>(K).fill(1), 0).map((r) => (t.rank === 2 ? r.reshape([t.shape[1]!]) : r));
+/** Layer k's parameters for each k: rows of [K, D] or [K] (as [D], [1]), or per sample, [N, K, D] or [N, K] (as [N, D], [N]). */
+function rowsOf(t: Tensor, K: number, perSample: boolean): Tensor[] {
+  const axis = perSample ? 1 : 0;
+  return split(t, new Array<number>(K).fill(1), axis).map((r) => {
+    if (perSample) return r.reshape(t.rank === 3 ? [t.shape[0]!, t.shape[2]!] : [t.shape[0]!]);
+    return t.rank === 2 ? r.reshape([t.shape[1]!]) : r;
+  });
 }
 
-/** Raw parameters of K planar layers as rows: u, w of [K, D], b of [K]. */
+/**
+ * Raw parameters of K planar layers: shared, u and w of [K, D] and b of [K]; or per sample (an
+ * inference network's, one set per point), u and w of [N, K, D] and b of [N, K].
+ */
 export interface PlanarChainParams {
   u: Tensor;
   w: Tensor;
@@ -96,8 +103,8 @@ export interface PlanarChainParams {
 }
 
 /**
- * K planar layers with shared parameters (the rows of params) applied in turn: z_K and Σ_k log|det|.
- * Parameters are constrained once for all rows (constrainPlanar); then, on the CPU, one fused op.
+ * K planar layers applied in turn: z_K and Σ_k log|det|. Parameters are constrained once for all
+ * K (or N·K) sets (constrainPlanar); then, on the CPU, one fused op each way.
  */
 export function planarChain(
   z: Tensor,
@@ -108,25 +115,31 @@ export function planarChain(
   const { u, w, b } = params;
   if (z.rank !== 2) throw new Error(`${layer}: expected points of shape [N, D], got [${z.shape.join(", ")}]`);
   const [n, d] = z.shape as [number, number];
-  const K = u.shape[0] ?? 0;
-  const fits = (t: Tensor, shape: number[]) => t.rank === shape.length && t.shape.every((s, i) => s === shape[i]);
+  const perSample = u.rank === 3;
+  const K = (perSample ? u.shape[1] : u.shape[0]) ?? 0;
+  const sets = perSample ? [n, K] : [K];
+  const fits = (t: Tensor, shape: readonly number[]) =>
+    t.rank === shape.length && t.shape.every((s, i) => s === shape[i]);
   for (const [key, t, shape] of [
-    ["u", u, [K, d]],
-    ["w", w, [K, d]],
-    ["b", b, [K]],
+    ["u", u, [...sets, d]],
+    ["w", w, [...sets, d]],
+    ["b", b, sets],
   ] as const) {
-    if (!fits(t, shape as unknown as number[]) || K < 1)
+    if (!fits(t, shape) || K < 1)
       throw new Error(
-        `${layer}: parameter ${key} has shape [${t.shape.join(", ")}], expected [${shape.join(", ")}] with K ≥ 1 rows for points [${n}, ${d}]`,
+        `${layer}: parameter ${key} has shape [${t.shape.join(", ")}], expected [${shape.join(", ")}] with K ≥ 1 layers for points [${n}, ${d}] (${perSample ? "per-sample" : "shared"} parameters)`,
       );
     if (t.dtype !== z.dtype) throw new Error(`${layer}: parameter ${key} is ${t.dtype}, points are ${z.dtype}`);
     checkFiniteParameter(layer, key, t);
   }
   checkPoints(layer, z, d);
-  const { uHat, slack } = constrainPlanar(u, w, implementation);
+  const flat = (t: Tensor) => (perSample ? t.reshape([n * K, d]) : t);
+  const constrained = constrainPlanar(flat(u), flat(w), implementation);
+  const uHat = constrained.uHat.reshape(u.shape),
+    slack = constrained.slack.reshape(sets);
   if (implementation === "composed" || getBackend().keepsOnDevice)
-    return layerByLayer(z, uHat, w, b, slack, K, implementation);
-  const args: ChainArgs = { n, d, K };
+    return layerByLayer(z, uHat, w, b, slack, K, perSample, implementation);
+  const args: ChainArgs = { n, d, K, perSample };
   const [out, logAbsDet] = fusedOp(
     "planarChain",
     [z.shape, [n]],
@@ -134,7 +147,7 @@ export function planarChain(
     [z, uHat, w, b, slack],
     { forward: planarChainForwardKernel, backward: planarChainBackwardKernel, args },
     (z, uHat, w, b, slack) => {
-      const o = layerByLayer(z!, uHat!, w!, b!, slack!, K, "composed");
+      const o = layerByLayer(z!, uHat!, w!, b!, slack!, K, perSample, "composed");
       return [o.z, o.logAbsDet];
     },
   );
@@ -159,9 +172,10 @@ function layerByLayer(
   b: Tensor,
   slack: Tensor,
   K: number,
+  perSample: boolean,
   implementation: Implementation,
 ): FlowOutput {
-  const [us, ws, bs, ss] = [uHat, w, b, slack].map((t) => rowsOf(t, K)) as Tensor[][];
+  const [us, ws, bs, ss] = [uHat, w, b, slack].map((t) => rowsOf(t, K, perSample)) as Tensor[][];
   const n = z.shape[0]!,
     d = z.shape[1]!;
   let logAbsDet: Tensor | null = null;
@@ -169,7 +183,7 @@ function layerByLayer(
     const o =
       implementation === "composed"
         ? planarComposed(z, us![k]!, ws![k]!, bs![k]!, ss![k]!)
-        : planarConstrained(z, us![k]!, ws![k]!, bs![k]!, ss![k]!, "fused", { n, d, perSample: false });
+        : planarConstrained(z, us![k]!, ws![k]!, bs![k]!, ss![k]!, "fused", { n, d, perSample });
     z = o.z;
     logAbsDet = logAbsDet ? logAbsDet.add(o.logAbsDet) : o.logAbsDet;
   }

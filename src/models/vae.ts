@@ -15,7 +15,7 @@ import {
   Tensor,
   tidy,
 } from "../autograd/index.js";
-import { NICE, normalLogProb, planar, radial, SLACK_FLOOR } from "../flows/index.js";
+import { NICE, normalLogProb, planarChain, radial, SLACK_FLOOR } from "../flows/index.js";
 import { sampleBinary } from "./binarize.js";
 import type { FlowKind } from "./fit2d.js";
 import { type Loop, runLoop, runLoopAsync } from "./loop.js";
@@ -70,6 +70,22 @@ export const DEFAULT_VAE: VAEConfig = {
 };
 
 const LOG_2PI = Math.log(2 * Math.PI);
+
+/** The flow head's columns of u, of w and of b for K planar layers laid out [u_k (D), w_k (D), b_k] per layer. */
+function planarColumns(K: number, d: number): [Int32Array, Int32Array, Int32Array] {
+  const per = 2 * d + 1;
+  const u = new Int32Array(K * d),
+    w = new Int32Array(K * d),
+    b = new Int32Array(K);
+  for (let k = 0; k < K; k++) {
+    for (let j = 0; j < d; j++) {
+      u[k * d + j] = k * per + j;
+      w[k * d + j] = k * per + d + j;
+    }
+    b[k] = k * per + 2 * d;
+  }
+  return [u, w, b];
+}
 
 /** ln N(z; 0, I) per row. */
 function standardNormalLogProb(z: Tensor): Tensor {
@@ -196,14 +212,9 @@ export class FlowVAE extends Module {
     const c = this.config,
       d = c.latent;
     const hidden = this.encoder.forward(x).softplus();
-    const flowSizes: number[] = [];
-    if (c.flow !== "nice")
-      for (let k = 0; k < c.K; k++) flowSizes.push(...(c.flow === "planar" ? [d, d, 1] : [d, 1, 1]));
     const [mean, logStd] = split(this.head.forward(hidden), [d, d], 1) as [Tensor, Tensor];
     // "readout": the flow columns read the encoder's features without sending gradient back into them.
-    const flowParams = this.flowParamsHead
-      ? split(this.flowParamsHead.forward(c.flowHead === "readout" ? hidden.detach() : hidden), flowSizes, 1)
-      : [];
+    const flowParams = this.flowParamsHead?.forward(c.flowHead === "readout" ? hidden.detach() : hidden);
     const eps = randn([x.shape[0]!, d], { random, dtype: x.dtype });
     let z = eps.mul(logStd.exp()).add(mean);
     let logQ = normalLogProb(z, mean, logStd);
@@ -212,14 +223,25 @@ export class FlowVAE extends Module {
       z = out.z;
       logQ = logQ.sub(out.logAbsDet);
     }
-    for (let k = 0; k < flowParams.length / 3; k++) {
-      const [p1, p2, p3] = flowParams.slice(3 * k, 3 * k + 3) as [Tensor, Tensor, Tensor];
-      const out =
-        c.flow === "planar"
-          ? planar(z, { u: p1, w: p2, b: p3.reshape([-1]) })
-          : radial(z, { z0: p1, alpha: p2.reshape([-1]), beta: p3.reshape([-1]) });
+    if (flowParams && c.flow === "planar") {
+      // The K layers as one op: u, w, b of every layer gathered from the head's columns ([u, w, b] per layer).
+      const [u, w, b] = planarColumns(c.K, d).map((columns) => flowParams.indexSelect(1, columns)) as [
+        Tensor,
+        Tensor,
+        Tensor,
+      ];
+      const B = x.shape[0]!;
+      const out = planarChain(z, { u: u.reshape([B, c.K, d]), w: w.reshape([B, c.K, d]), b });
       z = out.z;
       logQ = logQ.sub(out.logAbsDet);
+    } else if (flowParams) {
+      const params = split(flowParams, Array.from({ length: c.K }, () => [d, 1, 1]).flat(), 1);
+      for (let k = 0; k < c.K; k++) {
+        const [z0, alpha, beta] = params.slice(3 * k, 3 * k + 3) as [Tensor, Tensor, Tensor];
+        const out = radial(z, { z0, alpha: alpha.reshape([-1]), beta: beta.reshape([-1]) });
+        z = out.z;
+        logQ = logQ.sub(out.logAbsDet);
+      }
     }
     let logJoint = bernoulliLogProb(x, this.decoder.forward(z));
     if (this.prior && this.upper) {
