@@ -1,11 +1,11 @@
-// One K = 40 MNIST training step, repeated, for a CPU profile: node --cpu-prof scripts/profile-vae-step.mjs
-// (after npm run build). results/profiles/vae-K40-step.md holds what it showed.
+// One MNIST training step (K = 40 planar layers, or K from the environment), repeated, for a CPU profile:
+// node --cpu-prof scripts/profile-vae-step.mjs (after npm run build). results/profiles/vae-K40-step.md holds what it showed.
 import { Adam, Random, Tensor } from "../dist/src/autograd/index.js";
 import { setCpuKernels } from "../dist/src/kernels/index.js";
 import { FlowVAE } from "../dist/src/models/index.js";
 
 setCpuKernels({ threads: 1 });
-const m = new FlowVAE({ K: 40, hidden: 400, latent: 40, seed: 0 });
+const m = new FlowVAE({ K: Number(process.env.K ?? 40), hidden: 400, latent: 40, seed: 0 });
 const opt = new Adam(m.parameters(), { lr: 1e-3 });
 const r = new Random(1);
 const x = new Tensor(
