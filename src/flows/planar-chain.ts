@@ -2,7 +2,7 @@ import { type DType, Module, noGrad, type Random, randn, split, type Tensor, ten
 import { checkDType } from "../autograd/validate.js";
 import { getBackend } from "../kernels/index.js";
 import { checkFiniteParameter, checkPointShape, checkPoints, type Flow, type FlowOutput, fusedOp } from "./flow.js";
-import { constrainPlanar, type Implementation, planarComposed, planarConstrained, planarInverse } from "./planar.js";
+import { constrainPlanar, type Implementation, planarConstrained, planarInverse } from "./planar.js";
 import { type ChainArgs, planarChainBackwardKernel, planarChainForwardKernel } from "./planar-chain-kernels.js";
 
 /**
@@ -180,10 +180,7 @@ function layerByLayer(
     d = z.shape[1]!;
   let logAbsDet: Tensor | null = null;
   for (let k = 0; k < K; k++) {
-    const o =
-      implementation === "composed"
-        ? planarComposed(z, us![k]!, ws![k]!, bs![k]!, ss![k]!)
-        : planarConstrained(z, us![k]!, ws![k]!, bs![k]!, ss![k]!, "fused", { n, d, perSample });
+    const o = planarConstrained(z, us![k]!, ws![k]!, bs![k]!, ss![k]!, implementation, { n, d, perSample });
     z = o.z;
     logAbsDet = logAbsDet ? logAbsDet.add(o.logAbsDet) : o.logAbsDet;
   }

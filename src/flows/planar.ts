@@ -191,7 +191,7 @@ export function planarConstrained(
 }
 
 /** The planar layer written with autograd ops, from the constrained parameters: the fused kernel's reference. */
-export function planarComposed(z: Tensor, uHat: Tensor, w: Tensor, b: Tensor, slack: Tensor): FlowOutput {
+function planarComposed(z: Tensor, uHat: Tensor, w: Tensor, b: Tensor, slack: Tensor): FlowOutput {
   const a = sum(z.mul(w), -1).add(b); // [N]
   const h = a.tanh(),
     h2 = h.square();
