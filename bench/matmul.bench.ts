@@ -7,13 +7,15 @@
 import os from "node:os";
 import { setCpuKernels, typescriptKernels } from "../src/kernels/index.js";
 import type { TypedArray } from "../src/kernels/types.js";
-import { wasmKernels } from "../src/kernels/wasm/load.js";
+import { unsharedKernels, wasmKernels } from "../src/kernels/wasm/load.js";
 import { matmulWasm } from "../src/kernels/wasm/matmul.js";
 import { environment, writeResult } from "./harness.js";
 
 const quick = process.argv.includes("--quick");
 const kernels = wasmKernels();
 if (!kernels) throw new Error("bench:matmul: the WebAssembly kernels cannot run here");
+// One thread copies through an unshared memory, as the CPU backend does (see src/kernels/wasm/load.ts).
+const oneThread = unsharedKernels()!;
 const cores = os.availableParallelism();
 setCpuKernels({ threads: cores });
 
@@ -33,7 +35,22 @@ function run(
 ) {
   const one = Int32Array.of(0);
   if (way === "typescript") typescriptKernels.matmul(a, one, b, one, out, m, k, n, tA, tB);
-  else if (!matmulWasm(kernels!, way === "wasm-1" ? 1 : cores, a, one, b, one, out, m, k, n, tA, tB))
+  else if (
+    !matmulWasm(
+      way === "wasm-1" ? oneThread : kernels!,
+      way === "wasm-1" ? 1 : cores,
+      a,
+      one,
+      b,
+      one,
+      out,
+      m,
+      k,
+      n,
+      tA,
+      tB,
+    )
+  )
     throw new Error("bench:matmul: operands too large for the kernels' memory");
 }
 
@@ -126,7 +143,21 @@ if (scalingAt >= 0) {
         setCpuKernels({ threads });
         const out = randomArray(dtype, m * n);
         const ms = median(
-          () => matmulWasm(kernels, threads, a, Int32Array.of(0), b, Int32Array.of(0), out, m, k, n, false, false),
+          () =>
+            matmulWasm(
+              threads === 1 ? oneThread : kernels,
+              threads,
+              a,
+              Int32Array.of(0),
+              b,
+              Int32Array.of(0),
+              out,
+              m,
+              k,
+              n,
+              false,
+              false,
+            ),
           budget,
         );
         first ??= out.slice();

@@ -249,6 +249,28 @@ function matmulBench(root: string, file: string): string {
   );
 }
 
+/** bench:optim: the optimizer updates, TypeScript loop against WebAssembly, from 256 values up. */
+function optimBench(root: string, file: string): string {
+  const { rows } = read(root, file);
+  const ns = (ms: number, size: number) => `${((ms * 1e6) / size).toFixed(2)} ns`;
+  return table(
+    ["rule", "dtype", "values", "TypeScript loop", "WebAssembly", "speed-up", "a plain stream (JS)", "same bits"],
+    ["---", "---", "---:", "---:", "---:", "---:", "---:", "---"],
+    (rows as Json[])
+      .filter((r) => r.size >= 256)
+      .map((r) => [
+        r.rule,
+        r.dtype,
+        r.size.toLocaleString("en-US"),
+        ns(r.medianMs.typescript, r.size),
+        ns(r.medianMs.wasm, r.size),
+        `${r.speedup.toFixed(2)}×`,
+        ns(r.medianMs.stream, r.size),
+        r.identical ? "yes" : "NO",
+      ]),
+  );
+}
+
 /** bench:matmul --scaling: GFLOP/s by thread count, and whether each count gave the 1-thread bits. */
 function matmulScaling(root: string, file: string): string {
   const { scaling } = read(root, file);
@@ -341,6 +363,7 @@ export const TABLES: Record<string, (root: string) => string> = {
   "bench-matmul": (root) => matmulBench(root, "results/matmul-bench.json"),
   "bench-matmul-16": (root) => matmulBench(root, "results/device/matmul-bench-16-cores.json"),
   "bench-matmul-scaling-16": (root) => matmulScaling(root, "results/device/matmul-bench-16-cores.json"),
+  "bench-optim": (root) => optimBench(root, "results/optim-bench.json"),
   "bench-vae-epoch": (root) => vaeEpoch(root, "results/vae-epoch-bench.json"),
   "bench-vae-epoch-16": (root) => vaeEpoch(root, "results/device/vae-epoch-bench-16-cores.json"),
   "bench-peers-targets": peersTargets,

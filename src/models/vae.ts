@@ -71,22 +71,6 @@ export const DEFAULT_VAE: VAEConfig = {
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
-/** The flow head's columns of u, of w and of b for K planar layers laid out [u_k (D), w_k (D), b_k] per layer. */
-function planarColumns(K: number, d: number): [Int32Array, Int32Array, Int32Array] {
-  const per = 2 * d + 1;
-  const u = new Int32Array(K * d),
-    w = new Int32Array(K * d),
-    b = new Int32Array(K);
-  for (let k = 0; k < K; k++) {
-    for (let j = 0; j < d; j++) {
-      u[k * d + j] = k * per + j;
-      w[k * d + j] = k * per + d + j;
-    }
-    b[k] = k * per + 2 * d;
-  }
-  return [u, w, b];
-}
-
 /** ln N(z; 0, I) per row. */
 function standardNormalLogProb(z: Tensor): Tensor {
   return sum(z.square(), 1)
@@ -224,14 +208,12 @@ export class FlowVAE extends Module {
       logQ = logQ.sub(out.logAbsDet);
     }
     if (flowParams && c.flow === "planar") {
-      // The K layers as one op: u, w, b of every layer gathered from the head's columns ([u, w, b] per layer).
-      const [u, w, b] = planarColumns(c.K, d).map((columns) => flowParams.indexSelect(1, columns)) as [
-        Tensor,
-        Tensor,
-        Tensor,
-      ];
+      // The K layers as one op. The head's columns are [u_k (D), w_k (D), b_k] per layer: one split
+      // of [B, K, 2D + 1] (whose backward is one concat, where three column gathers would scatter
+      // into three [B, K·(2D + 1)] arrays and add them).
       const B = x.shape[0]!;
-      const out = planarChain(z, { u: u.reshape([B, c.K, d]), w: w.reshape([B, c.K, d]), b });
+      const [u, w, b] = split(flowParams.reshape([B, c.K, 2 * d + 1]), [d, d, 1], 2) as [Tensor, Tensor, Tensor];
+      const out = planarChain(z, { u, w, b: b.reshape([B, c.K]) });
       z = out.z;
       logQ = logQ.sub(out.logAbsDet);
     } else if (flowParams) {

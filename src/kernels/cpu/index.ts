@@ -1,6 +1,7 @@
 import { backendFrom, hostArray, onHost } from "../one-call.js";
 import type { CustomKernel, DType, HostKernels, KernelInput, TypedArray } from "../types.js";
-import { matmul as wasmOrTypescriptMatmul } from "../wasm/matmul.js";
+import { enabledKernels, matmul as wasmOrTypescriptMatmul } from "../wasm/matmul.js";
+import { update as wasmOrTypescriptUpdate } from "../wasm/optim.js";
 import { binary, unary, where } from "./elementwise.js";
 import { logAbsDet } from "./linalg.js";
 import { matmul } from "./matmul.js";
@@ -37,10 +38,15 @@ export const typescriptKernels: HostKernels = {
 };
 
 /**
- * The CPU backend's kernels: the TypeScript loops, except products large enough for the
- * WebAssembly SIMD kernels (../wasm; FLOWGRAD_CPU_KERNELS=plain or setCpuKernels turns them off).
+ * The CPU backend's kernels: the TypeScript loops, except products and Adam/RMSprop updates large
+ * enough for the WebAssembly SIMD kernels (../wasm; FLOWGRAD_CPU_KERNELS=plain or setCpuKernels
+ * turns them off).
  */
-export const cpuKernels: HostKernels = { ...typescriptKernels, matmul: wasmOrTypescriptMatmul };
+export const cpuKernels: HostKernels = {
+  ...typescriptKernels,
+  matmul: wasmOrTypescriptMatmul,
+  update: (rule, x, g, state) => wasmOrTypescriptUpdate(enabledKernels(), rule, x, g, state),
+};
 
 /** The CPU backend: every op on host arrays, one call each. Always available. */
 export const cpuBackend = backendFrom({ name: "cpu", host: cpuKernels, run: runOnHost });

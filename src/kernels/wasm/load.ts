@@ -81,6 +81,27 @@ export function wasmKernels(): WasmKernels | null {
   return loaded;
 }
 
+let unshared: WasmKernels | null = null;
+
+/**
+ * The kernels on an unshared memory, for work that runs on the caller's thread alone: V8 copies a
+ * typed array into a SharedArrayBuffer element by element (~7× slower than into an ArrayBuffer),
+ * and every kernel call copies its operands in. The shared instance where the kernels are already
+ * unshared, or where a second module cannot be compiled synchronously; null as wasmKernels().
+ */
+export function unsharedKernels(): WasmKernels | null {
+  const kernels = wasmKernels();
+  if (!kernels?.shared) return kernels;
+  if (!unshared) {
+    try {
+      unshared = instantiate(new WebAssembly.Module(bytesOf(PLAIN_WASM) as BufferSource), false);
+    } catch {
+      unshared = kernels; // a browser's main thread refusing to compile synchronously: copy the slow way
+    }
+  }
+  return unshared;
+}
+
 /** Resolves when the kernels are ready (or known to be unavailable): for a page that wants them from its first product. */
 export async function wasmReady(): Promise<boolean> {
   wasmKernels();

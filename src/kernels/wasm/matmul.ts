@@ -1,11 +1,19 @@
-// The CPU backend's matmul: the WebAssembly SIMD kernels where they win, the TypeScript loops of
-// ../cpu/matmul.ts (the readable reference) elsewhere. Operands are copied into the kernels' memory
-// and the product copied out: O(m·k + k·n + m·n) against the product's O(m·k·n).
+// The CPU backend's matmul, and the settings of all its WebAssembly kernels: the kernels where they
+// win, the TypeScript loops of ../cpu/matmul.ts (the readable reference) elsewhere. Operands are
+// copied into the kernels' memory and the product copied out: O(m·k + k·n + m·n) against O(m·k·n).
 
 import { matmul as typescriptMatmul } from "../cpu/matmul.js";
 import { builtinModule, env } from "../runtime.js";
 import type { TypedArray } from "../types.js";
-import { ensureBytes, RESERVED_BYTES, unavailableReason, type WasmKernels, wasmKernels } from "./load.js";
+import {
+  ensureBytes,
+  RESERVED_BYTES,
+  unavailableReason,
+  unsharedKernels,
+  type WasmKernels,
+  wasmKernels,
+} from "./load.js";
+import { UPDATE_FROM, updateCalls } from "./optim.js";
 import {
   type GemmJob,
   poolStartsAsync,
@@ -138,6 +146,10 @@ export interface CpuKernelInfo {
   /** Products from this many multiply-adds go to WebAssembly, and from THREADS_FROM to threads. */
   wasmFrom: number;
   threadsFrom: number;
+  /** Adam and RMSprop updates of tensors from `updateFrom` values: on the kernels when `matmul` is "wasm-simd". */
+  updateFrom: number;
+  /** Optimizer updates each path ran (SGD and small tensors always take the TypeScript loop). */
+  updateCalls: { wasm: number; typescript: number };
 }
 
 export function cpuKernelInfo(): CpuKernelInfo {
@@ -156,6 +168,8 @@ export function cpuKernelInfo(): CpuKernelInfo {
     calls: { ...calls },
     wasmFrom: WASM_FROM,
     threadsFrom: THREADS_FROM,
+    updateFrom: UPDATE_FROM,
+    updateCalls: { ...updateCalls },
   };
 }
 
@@ -192,6 +206,17 @@ function getPool(kernels: WasmKernels, threads: number): ThreadPool | null {
   return pool;
 }
 
+/**
+ * The kernels for work on one thread (their unshared instance) if the settings allow them and they
+ * are loaded, else null (and a one-line notice when the runtime cannot run them): for ./optim.ts.
+ */
+export function enabledKernels(): WasmKernels | null {
+  if (current().kernels !== "wasm") return null;
+  const kernels = unsharedKernels();
+  if (!kernels && unavailableReason()) notice(`${unavailableReason()}; the CPU backend runs its TypeScript loops`);
+  return kernels;
+}
+
 const align = (bytes: number): number => Math.ceil(bytes / 16) * 16;
 
 /** Batched matmul with the HostKernels signature; see Backend.matmul. */
@@ -211,13 +236,15 @@ export function matmul(
   const kernels = s.kernels === "wasm" && m * k * n >= WASM_FROM ? wasmKernels() : null;
   if (s.kernels === "wasm" && !kernels && unavailableReason())
     notice(`${unavailableReason()}; the CPU backend runs its TypeScript loops`);
+  const threads = kernels && m * k * n >= THREADS_FROM ? usableThreads(kernels, s) : 1;
   if (
     !kernels ||
     a.constructor !== out.constructor ||
     b.constructor !== out.constructor ||
     !matmulWasm(
-      kernels,
-      m * k * n >= THREADS_FROM ? usableThreads(kernels, s) : 1,
+      // One thread copies through the unshared instance's memory (faster copies, see load.ts).
+      threads > 1 ? kernels : (unsharedKernels() ?? kernels),
+      threads,
       a,
       aOffsets,
       b,
