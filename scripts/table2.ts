@@ -260,3 +260,60 @@ export function table2Sweep(root: string, folder = SWEEP_DIR): string {
     ...rows.map((r) => `| ${r.join(" | ")} |`),
   ].join("\n");
 }
+
+export const FLOWLR_DIR = "results/table2-flowlr";
+
+/**
+ * The follow-up on planar K = 20 (scripts/table2.sh --out results/table2-flowlr … -- --flow-lr F):
+ * its runs beside Table 2's K = 0, 10 and 20 of the same seed, with paired differences on the test
+ * digits, and the validation bound at equal epochs (the same draws every epoch).
+ */
+export function table2FlowLr(root: string, folder = FLOWLR_DIR): string {
+  const dir = path.join(root, folder);
+  if (!existsSync(dir)) return "(not run)";
+  const base = table2Records(root);
+  const runs: Array<Table2Record & { flowLr: number }> = [];
+  for (const run of readdirSync(dir).sort()) {
+    const runDir = path.join(dir, run);
+    if (!statSync(runDir).isDirectory()) continue;
+    for (const file of readdirSync(runDir).filter((f) => /^vae-\w+-L1\.json$/.test(f))) {
+      const json = JSON.parse(readFileSync(path.join(runDir, file), "utf8"));
+      for (const r of json.records)
+        runs.push({ ...r, seed: json.settings.seed, flowLr: json.settings.flowLr ?? 1, flow: r.flow });
+    }
+  }
+  const diff = (a: Table2Record | undefined, b: Table2Record) => {
+    if (!a) return "—";
+    const d = pairedDifference(Float64Array.from(a.perExample), Float64Array.from(b.perExample));
+    return `${d.mean >= 0 ? "+" : "−"}${Math.abs(d.mean).toFixed(2)} ± ${d.standardError.toFixed(2)}`;
+  };
+  const rows: string[][] = [];
+  for (const run of runs) {
+    const same = (K: number) => base.find((r) => r.flow === "planar" && r.K === K && r.seed === run.seed);
+    const epoch = Math.min(40, run.validationLosses.length);
+    const at = (r: Table2Record | undefined) => r?.validationLosses[epoch - 1]?.toFixed(2) ?? "—";
+    for (const [label, r] of [
+      ["diagonal (Table 2)", same(0)],
+      ["planar K = 10, flow lr × 1 (Table 2)", same(10)],
+      ["planar K = 20, flow lr × 1 (Table 2)", same(run.K)],
+      [`planar K = ${run.K}, flow lr × ${run.flowLr}`, run],
+    ] as Array<[string, Table2Record | undefined]>) {
+      if (!r) continue;
+      rows.push([
+        label,
+        `${run.seed}`,
+        at(r),
+        `${r.bestEpoch} / ${r.epochsRun}`,
+        r.negativeElbo.toFixed(2),
+        `${r.negLogLikelihood.toFixed(2)} ± ${r.standardError.toFixed(2)}`,
+        r === run ? diff(same(10), run) : "—",
+        r === run ? diff(same(run.K), run) : "—",
+      ]);
+    }
+  }
+  return [
+    "| q(z\\|x) | seed | validation −ELBO after epoch 40 | best epoch / run | test −ELBO | test −ln p(x) (S = 200) | minus K = 10 (paired) | minus K = 20 at × 1 (paired) |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ].join("\n");
+}

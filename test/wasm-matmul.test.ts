@@ -152,7 +152,7 @@ describe("WebAssembly SIMD matmul", () => {
     expect(poolStartsAsync()).toBe(false); // Node: workers start synchronously; a page's start only while it is free
     const info = await startCpuThreads();
     expect(info).toMatchObject({ matmul: "wasm-simd", threads: 3, reason: null });
-    const [m, k, n] = [100, 100, 100];
+    const [m, k, n] = [130, 128, 128]; // past THREADS_FROM
     const a = values(m * k, 3, "float64"),
       b = values(k * n, 4, "float64");
     const before = cpuKernelInfo().calls.threaded;

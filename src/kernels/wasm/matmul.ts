@@ -29,10 +29,10 @@ import {
  * Where the kernels take over, in multiply-adds per product (m·k·n), from `npm run bench:matmul`
  * (results/matmul-bench.json, its `crossovers`) on the 2-core development machine: below WASM_FROM
  * (8³) the call and the copies in and out cost more than the loops they replace; threads repay
- * waking the workers from THREADS_FROM (96³). test/wasm-matmul.test.ts holds them to that file.
+ * waking the workers from THREADS_FROM (128³). test/wasm-matmul.test.ts holds them to that file.
  */
 export const WASM_FROM = 512;
-export const THREADS_FROM = 96 ** 3;
+export const THREADS_FROM = 128 ** 3;
 /** At most this many threads by default: past it the products here are too small to share. */
 const DEFAULT_MAX_THREADS = 8;
 
