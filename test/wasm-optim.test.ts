@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { Adam, RMSprop, tensor } from "../src/autograd/index.js";
 import { cpuKernelInfo, cpuKernels, setCpuKernels, typescriptKernels } from "../src/kernels/index.js";
 import type { TypedArray, UpdateRule } from "../src/kernels/types.js";
@@ -154,5 +154,39 @@ describe("WebAssembly SIMD optimizer updates", () => {
     };
     expect(UPDATE_FROM).toBe(crossover);
     expect(rows.every((r) => r.identical)).toBe(true);
+  });
+});
+
+describe("WebAssembly SIMD optimizer updates in a runtime without SIMD", () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    vi.resetModules();
+  });
+
+  it("the TypeScript loop runs, with the same one-line notice as the products, and gives the rule's values", async () => {
+    vi.resetModules();
+    const real = WebAssembly;
+    class NoSimdModule {
+      constructor() {
+        throw new real.CompileError("WebAssembly.Module(): invalid simd opcode");
+      }
+    }
+    vi.stubGlobal("WebAssembly", { ...real, Module: NoSimdModule, CompileError: real.CompileError });
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const fresh = await import("../src/kernels/index.js");
+    const n = 4 * UPDATE_FROM;
+    const start = [values(n, 1, "float64"), values(n, 2, "float64", -0.1, 0.1), values(n, 3, "float64", 0, 0.01)];
+    const ours = start.map((a) => a.slice());
+    const book = start.map((a) => Array.from(a));
+    const g = values(n, 4, "float64");
+    for (let t = 1; t <= 2; t++) {
+      fresh.cpuKernels.update(adam(t), ours[0]!, g, [ours[1]!, ours[2]!]);
+      byTheBook(adam(t) as Exclude<UpdateRule, { kind: "sgd" }>, book[0]!, g, [book[1]!, book[2]!], "float64");
+    }
+    for (let j = 0; j < 3; j++) expect(Array.from(ours[j]!)).toEqual(book[j]);
+    expect(fresh.cpuKernelInfo().updateCalls).toEqual({ wasm: 0, typescript: 2 });
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0]![0])).toMatch(/cannot compile the WebAssembly SIMD kernels.*TypeScript loops/);
+    warn.mockRestore();
   });
 });

@@ -5,7 +5,7 @@
 
 import { MAXIMUM_PAGES, PLAIN_WASM, SHARED_WASM } from "./modules.generated.js";
 
-/** The compiled kernels' exports (assembly/matmul.ts). Pointers are byte addresses in `memory`. */
+/** The compiled kernels' products (assembly/matmul.ts; ./optim.ts types the updates). Pointers are byte addresses in `memory`. */
 export interface GemmExports {
   scratchBytes(): number;
   gemmF64(...args: number[]): void;
@@ -82,6 +82,7 @@ export function wasmKernels(): WasmKernels | null {
 }
 
 let unshared: WasmKernels | null = null;
+let compilingUnshared: Promise<void> | null = null;
 
 /**
  * The kernels on an unshared memory, for work that runs on the caller's thread alone: V8 copies a
@@ -92,14 +93,23 @@ let unshared: WasmKernels | null = null;
 export function unsharedKernels(): WasmKernels | null {
   const kernels = wasmKernels();
   if (!kernels?.shared) return kernels;
-  if (!unshared) {
+  if (!unshared && !compilingUnshared) {
+    const bytes = bytesOf(PLAIN_WASM) as BufferSource;
     try {
-      unshared = instantiate(new WebAssembly.Module(bytesOf(PLAIN_WASM) as BufferSource), false);
+      unshared = instantiate(new WebAssembly.Module(bytes), false);
     } catch {
-      unshared = kernels; // a browser's main thread refusing to compile synchronously: copy the slow way
+      // A browser's main thread refuses to compile synchronously: the shared instance until this is ready.
+      compilingUnshared = WebAssembly.compile(bytes).then(
+        (module) => {
+          unshared = instantiate(module, false);
+        },
+        () => {
+          unshared = kernels;
+        },
+      );
     }
   }
-  return unshared;
+  return unshared ?? kernels;
 }
 
 /** Resolves when the kernels are ready (or known to be unavailable): for a page that wants them from its first product. */
