@@ -2,7 +2,7 @@ import { execFileSync, type SpawnSyncReturns, spawnSync } from "node:child_proce
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, expect } from "vitest";
+import { afterAll, beforeAll, expect, vi } from "vitest";
 import * as ag from "../src/autograd/index.js";
 import { type GradcheckOptions, gradcheck, Random, Tensor } from "../src/autograd/index.js";
 import {
@@ -633,4 +633,18 @@ export function cliHarness(prefix: string): {
   }, 120_000);
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
   return { cli, tmp, run: (...args) => spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", cwd: tmp }) };
+}
+
+/**
+ * Make WebAssembly look like a runtime without SIMD: compiling any module throws the CompileError
+ * such a runtime gives (undo with vi.unstubAllGlobals; import the kernels afresh after vi.resetModules).
+ */
+export function stubRuntimeWithoutSimd(): void {
+  const real = WebAssembly;
+  class NoSimdModule {
+    constructor() {
+      throw new real.CompileError("WebAssembly.Module(): invalid simd opcode");
+    }
+  }
+  vi.stubGlobal("WebAssembly", { ...real, Module: NoSimdModule, CompileError: real.CompileError });
 }

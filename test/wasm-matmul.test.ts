@@ -11,6 +11,7 @@ import {
   WASM_FROM,
 } from "../src/kernels/index.js";
 import { poolStartsAsync, rowRange, runShare } from "../src/kernels/wasm/threads.js";
+import { stubRuntimeWithoutSimd } from "./helpers.js";
 
 // The WebAssembly SIMD products (src/kernels/wasm) against arithmetic, not against themselves.
 // Each element of C is summed in k order, one rounded multiply and one rounded add per term, so:
@@ -291,13 +292,7 @@ describe("WebAssembly SIMD matmul: settings from the environment and runtimes wi
 
   it("a runtime that cannot compile SIMD gets the TypeScript loops, a one-line notice and right answers", async () => {
     vi.resetModules();
-    const real = WebAssembly;
-    class NoSimdModule {
-      constructor() {
-        throw new real.CompileError("WebAssembly.Module(): invalid simd opcode");
-      }
-    }
-    vi.stubGlobal("WebAssembly", { ...real, Module: NoSimdModule, CompileError: real.CompileError });
+    stubRuntimeWithoutSimd();
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     const fresh = await import("../src/kernels/wasm/matmul.js");
     const a = values(32 * 32, 9, "float64");

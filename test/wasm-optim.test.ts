@@ -6,6 +6,7 @@ import { cpuKernelInfo, cpuKernels, setCpuKernels, typescriptKernels } from "../
 import type { TypedArray, UpdateRule } from "../src/kernels/types.js";
 import { unsharedKernels, wasmKernels } from "../src/kernels/wasm/load.js";
 import { UPDATE_FROM, updateWasm } from "../src/kernels/wasm/optim.js";
+import { stubRuntimeWithoutSimd } from "./helpers.js";
 
 // The WebAssembly SIMD optimizer updates (src/kernels/wasm/optim.ts) against the published update
 // rules written out here per element in float64 — Adam (Kingma & Ba, algorithm 1, with the bias
@@ -165,13 +166,7 @@ describe("WebAssembly SIMD optimizer updates in a runtime without SIMD", () => {
 
   it("the TypeScript loop runs, with the same one-line notice as the products, and gives the rule's values", async () => {
     vi.resetModules();
-    const real = WebAssembly;
-    class NoSimdModule {
-      constructor() {
-        throw new real.CompileError("WebAssembly.Module(): invalid simd opcode");
-      }
-    }
-    vi.stubGlobal("WebAssembly", { ...real, Module: NoSimdModule, CompileError: real.CompileError });
+    stubRuntimeWithoutSimd();
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     const fresh = await import("../src/kernels/index.js");
     const n = 4 * UPDATE_FROM;
