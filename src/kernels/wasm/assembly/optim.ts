@@ -1,7 +1,7 @@
 // The optimizers' updates in WebAssembly SIMD: Adam and RMSprop, whose square root and division per
-// parameter make the TypeScript loops of ../../cpu/optim.ts compute-bound (a plain stream over the
-// same arrays runs ~3× faster than the Adam loop); two lanes of f64x2 per instruction halve that.
-// SGD is a stream of multiply-adds that already runs at memory speed, so it stays in TypeScript.
+// parameter bound the TypeScript loops of ../../cpu/optim.ts (a plain loop over the same arrays with
+// a multiply-add each runs about twice as fast as Adam's; `npm run bench:optim`); two lanes of f64x2
+// per instruction halve that. SGD has neither, and stays in TypeScript (its kernel is not measured).
 //
 // Each formula is the TypeScript loop's, operation for operation, in float64 (IEEE arithmetic is
 // exact per lane): the results are bit-identical to the loops. float32 parameters are widened to
