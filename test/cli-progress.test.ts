@@ -34,3 +34,17 @@ describe("progress lines without a terminal", () => {
     }
   });
 });
+
+describe("the vae progress note", () => {
+  it("counts down the epochs early stopping has left, from the best epoch", async () => {
+    const { earlyStoppingInfo } = await import("../src/cli/vae.js");
+    // Best at epoch 40, patience 10: after epoch 43 three epochs have passed without a better bound.
+    expect(earlyStoppingInfo(43, 95.123, { loss: 94.5, epoch: 40 }, 10)).toBe(
+      "validation −ELBO 95.12 after epoch 43 (best 94.50, epoch 40; stops after 7 more without a better one)",
+    );
+    // A new best resets the count to the full patience.
+    expect(earlyStoppingInfo(44, 94.2, { loss: 94.2, epoch: 44 }, 10)).toMatch(
+      /best 94\.20, epoch 44; stops after 10 more/,
+    );
+  });
+});

@@ -55,6 +55,17 @@ export interface VAESettings {
   resume?: boolean;
 }
 
+/** The progress line's note after an epoch: its validation bound, the best so far, and how near early stopping is. */
+export function earlyStoppingInfo(
+  epoch: number,
+  validationLoss: number,
+  best: { loss: number; epoch: number },
+  patience: number,
+): string {
+  const left = patience - (epoch - best.epoch);
+  return `validation −ELBO ${validationLoss.toFixed(2)} after epoch ${epoch} (best ${best.loss.toFixed(2)}, epoch ${best.epoch}; stops after ${left} more without a better one)`;
+}
+
 /** Settings a checkpoint must share with the run that resumes it (the epoch budget may grow). */
 function runSignature(s: VAESettings, K: number): string {
   const {
@@ -174,9 +185,11 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
       seed: s.seed,
     });
     const label = `vae ${s.flow} K=${K}`;
-    const bar = progress(label, 1);
+    // The bar's 100% is the --epochs ceiling; with early stopping the info says how near the stop is.
+    const bar = progress(validation ? `${label} (≤ ${s.epochs} epochs)` : label, 1);
     let result: Awaited<ReturnType<typeof trainVAEAsync>>;
     let lastValidation = "";
+    let best = { loss: resume?.best ?? Number.POSITIVE_INFINITY, epoch: resume?.bestEpoch ?? 0 };
     try {
       const options = {
         epochs: s.epochs,
@@ -194,7 +207,9 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
             bar.update(step / total, `step ${step}/${total} F ${loss.toFixed(1)}${lastValidation}`);
         },
         onEpoch: (epoch: number, v: number | null) => {
-          if (v !== null) lastValidation = ` · validation −ELBO ${v.toFixed(2)} after epoch ${epoch}`;
+          if (v === null) return;
+          if (v < best.loss) best = { loss: v, epoch };
+          lastValidation = ` · ${earlyStoppingInfo(epoch, v, best, s.patience)}`;
         },
         // After an epoch, at most every --checkpoint-every seconds, everything needed to continue exactly from there (--resume).
         checkpoint: (state: TrainingCheckpoint) => writeJsonAtomic(checkpointFile, { signature, state }),
