@@ -53,3 +53,27 @@ describe("labelled figures", () => {
     expect(inked(image, grid.at(0, 0).left + panel, 0, left, grid.at(0, 1).top)).toBe(0);
   });
 });
+
+describe("line-chart ticks", () => {
+  it("cover the range they are given, so no point is drawn outside the axis", async () => {
+    const { ticks } = await import("../src/models/line-chart.js");
+    // Table 2's −ELBO panel: values up to 103.32 once cut off at a top tick of 102.
+    const t = ticks(96.5, 103.8);
+    expect(t[0]!).toBeLessThanOrEqual(96.5);
+    expect(t.at(-1)!).toBeGreaterThanOrEqual(103.8);
+    const fc = (await import("fast-check")).default;
+    fc.assert(
+      fc.property(
+        fc.double({ min: -1e4, max: 1e4, noNaN: true }),
+        fc.double({ min: 1e-3, max: 1e4, noNaN: true }),
+        (lo, span) => {
+          const u = ticks(lo, lo + span);
+          // Within a billionth of the span: the ends are rounded to the step, in floating point.
+        const slack = 1e-9 * span;
+        return u[0]! <= lo + slack && u.at(-1)! >= lo + span - slack && u.length <= 12;
+        },
+      ),
+      { seed: 2015 },
+    );
+  });
+});

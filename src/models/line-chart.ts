@@ -59,7 +59,9 @@ export function ticks(lo: number, hi: number): number[] {
     p = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw)!;
   const out: number[] = [];
-  for (let t = Math.floor(lo / step) * step; t <= hi + step * 1e-9; t += step) out.push(Number(t.toPrecision(12)));
+  // From the step at or below lo to the step at or above hi, so every value lies inside the axis.
+  const last = Math.ceil(hi / step - 1e-9) * step;
+  for (let t = Math.floor(lo / step) * step; t <= last + step * 1e-9; t += step) out.push(Number(t.toPrecision(12)));
   return out;
 }
 
