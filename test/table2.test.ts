@@ -104,6 +104,21 @@ describe("the validation curves' tails", () => {
       "| NICE K = 10 | 0 | 98.50 (epoch 3) | 98.70, 98.60, 99.00 | +0.10 | early-stopping |",
     ]);
   });
+
+  it("a run whose training blew up after its best epoch says so, in both tables (more than 10 nats above the best)", () => {
+    const root = mkdtempSync(path.join(tmpdir(), "flowgrad-blowup-"));
+    // Best 97 at epoch 3; epoch 5 jumps 53 nats above it (the worst), epoch 6 is still 23 above.
+    run(root, "planar", 80, 0, [1, 2], {
+      bestEpoch: 3,
+      epochsRun: 6,
+      validationLosses: [100, 98, 97, 106.9, 150.4, 120],
+    });
+    const label = "early-stopping after training blew up (validation −ELBO 150 at epoch 5)";
+    expect(table2Tails(root).split("\n")[2]).toBe(
+      `| planar K = 80 | 0 | 97.00 (epoch 3) | 106.90, 150.40, 120.00 | +9.90 | ${label} |`,
+    );
+    expect(table2(root)).toContain(`| 3 / 6, ${label} |`);
+  });
 });
 
 describe("the training-variant screen (scripts/table2-sweep.sh) from its runs' JSON", () => {
