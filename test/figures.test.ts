@@ -69,8 +69,8 @@ describe("line-chart ticks", () => {
         (lo, span) => {
           const u = ticks(lo, lo + span);
           // Within a billionth of the span: the ends are rounded to the step, in floating point.
-        const slack = 1e-9 * span;
-        return u[0]! <= lo + slack && u.at(-1)! >= lo + span - slack && u.length <= 12;
+          const slack = 1e-9 * span;
+          return u[0]! <= lo + slack && u.at(-1)! >= lo + span - slack && u.length <= 12;
         },
       ),
       { seed: 2015 },
