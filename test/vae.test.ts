@@ -345,18 +345,27 @@ describe("training, evaluation, saving", () => {
     for (let i = 0; i < 100; i++) train.set(data.train.images.subarray(0, 784), i * 784);
     const model = new FlowVAE({ K: 1, latent: 4, hidden: 16, seed: 5 });
     const snapshots: Float64Array[][] = [];
+    const bests: Array<{ loss: number; epoch: number } | null> = [];
     const result = trainVAE(model, train, {
       epochs: 40,
       batchSize: 50,
       lr: 1e-2,
       validation: data.train.images.subarray(8000 * 784, 8200 * 784),
       patience: 3,
-      onEpoch: () => snapshots.push(model.parameters().map((p) => Float64Array.from(p.data))),
+      onEpoch: (_epoch, _v, best) => {
+        snapshots.push(model.parameters().map((p) => Float64Array.from(p.data)));
+        bests.push(best);
+      },
     });
     expect(result.validationLosses.length).toBe(result.epochsRun);
     expect(snapshots.length).toBe(result.epochsRun);
     const best = result.validationLosses.indexOf(Math.min(...result.validationLosses));
     expect(result.bestEpoch).toBe(best + 1);
+    // onEpoch is told the best so far after each epoch: the running minimum and its epoch.
+    bests.forEach((b, e) => {
+      const upTo = result.validationLosses.slice(0, e + 1);
+      expect(b).toEqual({ loss: Math.min(...upTo), epoch: upTo.indexOf(Math.min(...upTo)) + 1 });
+    });
     // It stopped early, `patience` epochs after the best one, holding the best epoch's parameters.
     expect(result.epochsRun).toBeLessThan(40);
     expect(result.epochsRun).toBe(result.bestEpoch + 3);

@@ -189,7 +189,6 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
     const bar = progress(validation ? `${label} (≤ ${s.epochs} epochs)` : label, 1);
     let result: Awaited<ReturnType<typeof trainVAEAsync>>;
     let lastValidation = "";
-    let best = { loss: resume?.best ?? Number.POSITIVE_INFINITY, epoch: resume?.bestEpoch ?? 0 };
     try {
       const options = {
         epochs: s.epochs,
@@ -206,10 +205,8 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
           if (step % 5 === 0 || step === total)
             bar.update(step / total, `step ${step}/${total} F ${loss.toFixed(1)}${lastValidation}`);
         },
-        onEpoch: (epoch: number, v: number | null) => {
-          if (v === null) return;
-          if (v < best.loss) best = { loss: v, epoch };
-          lastValidation = ` · ${earlyStoppingInfo(epoch, v, best, s.patience)}`;
+        onEpoch: (epoch: number, v: number | null, best: { loss: number; epoch: number } | null) => {
+          if (v !== null && best) lastValidation = ` · ${earlyStoppingInfo(epoch, v, best, s.patience)}`;
         },
         // After an epoch, at most every --checkpoint-every seconds, everything needed to continue exactly from there (--resume).
         checkpoint: (state: TrainingCheckpoint) => writeJsonAtomic(checkpointFile, { signature, state }),

@@ -307,7 +307,8 @@ export interface TrainVAEOptions {
    */
   maxSeconds?: number;
   onStep?: (step: number, totalSteps: number, loss: number) => void;
-  onEpoch?: (epoch: number, validationLoss: number | null) => void;
+  /** After every epoch: its validation −ELBO and the best so far (the epoch early stopping counts from); null without validation. */
+  onEpoch?: (epoch: number, validationLoss: number | null, best: { loss: number; epoch: number } | null) => void;
 }
 
 /** A training run after some epoch (TrainVAEOptions.checkpoint). Plain JSON. */
@@ -493,18 +494,21 @@ function* trainLoop(model: FlowVAE, images: Float64Array, options: TrainVAEOptio
     }
     epochsRun = e + 1;
     if (!validation) {
-      options.onEpoch?.(epochsRun, null);
+      options.onEpoch?.(epochsRun, null, null);
       yield* saveCheckpoint();
       if (overTime()) break;
       continue;
     }
     const v = yield* meanNegativeElbo(model, validation, new Random(seed + 7919));
     validationLosses.push(v);
-    options.onEpoch?.(epochsRun, v);
-    if (v < best) {
-      yield { toHost: model.parameters() };
+    const improved = v < best;
+    if (improved) {
       best = v;
       bestEpoch = epochsRun;
+    }
+    options.onEpoch?.(epochsRun, v, { loss: best, epoch: bestEpoch });
+    if (improved) {
+      yield { toHost: model.parameters() };
       bestParams = model.parameters().map((p) => Float64Array.from(p.toHost().data));
     } else if (epochsRun - bestEpoch >= patience) {
       stoppedBy = "early-stopping";
