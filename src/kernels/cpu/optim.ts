@@ -1,5 +1,10 @@
 import type { TypedArray, UpdateRule } from "../types.js";
 
+/** Adam's bias corrections at step t: the step size lr / (1 − β₁ᵗ) and c2 = 1 − β₂ᵗ (also what the WebAssembly kernel is given). */
+export function adamCorrections(rule: Extract<UpdateRule, { kind: "adam" }>): { stepSize: number; c2: number } {
+  return { stepSize: rule.lr / (1 - rule.beta1 ** rule.t), c2: 1 - rule.beta2 ** rule.t };
+}
+
 /** The optimizers' updates, in place, one loop per rule (the formulas are in autograd/optim.ts). */
 export function update(rule: UpdateRule, x: TypedArray, g: TypedArray, state: TypedArray[]): void {
   const n = x.length;
@@ -14,12 +19,10 @@ export function update(rule: UpdateRule, x: TypedArray, g: TypedArray, state: Ty
       return;
     }
     case "adam": {
-      const { beta1, beta2, eps, t } = rule,
+      const { beta1, beta2, eps } = rule,
         m = state[0]!,
         v = state[1]!;
-      const c1 = 1 - beta1 ** t,
-        c2 = 1 - beta2 ** t;
-      const stepSize = rule.lr / c1;
+      const { stepSize, c2 } = adamCorrections(rule);
       for (let i = 0; i < n; i++) {
         const gi = g[i]!;
         m[i] = beta1 * m[i]! + (1 - beta1) * gi;

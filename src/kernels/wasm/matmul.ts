@@ -208,7 +208,7 @@ function getPool(kernels: WasmKernels, threads: number): ThreadPool | null {
 
 /**
  * The kernels for work on one thread (their unshared instance) if the settings allow them and they
- * are loaded, else null (and a one-line notice when the runtime cannot run them): for ./optim.ts.
+ * are loaded, else null (and a one-line notice when the runtime cannot run them): for matmul below and ./optim.ts.
  */
 export function enabledKernels(): WasmKernels | null {
   if (current().kernels !== "wasm") return null;
@@ -232,30 +232,15 @@ export function matmul(
   transA: boolean,
   transB: boolean,
 ): void {
-  const s = current();
-  const kernels = s.kernels === "wasm" && m * k * n >= WASM_FROM ? wasmKernels() : null;
-  if (s.kernels === "wasm" && !kernels && unavailableReason())
-    notice(`${unavailableReason()}; the CPU backend runs its TypeScript loops`);
-  const threads = kernels && m * k * n >= THREADS_FROM ? usableThreads(kernels, s) : 1;
+  // One thread copies through the unshared instance's memory (faster copies, see load.ts); threads need the shared one.
+  const oneThread = m * k * n >= WASM_FROM ? enabledKernels() : null;
+  const shared = oneThread && m * k * n >= THREADS_FROM ? wasmKernels() : null;
+  const threads = shared ? usableThreads(shared, current()) : 1;
   if (
-    !kernels ||
+    !oneThread ||
     a.constructor !== out.constructor ||
     b.constructor !== out.constructor ||
-    !matmulWasm(
-      // One thread copies through the unshared instance's memory (faster copies, see load.ts).
-      threads > 1 ? kernels : (unsharedKernels() ?? kernels),
-      threads,
-      a,
-      aOffsets,
-      b,
-      bOffsets,
-      out,
-      m,
-      k,
-      n,
-      transA,
-      transB,
-    )
+    !matmulWasm(threads > 1 ? shared! : oneThread, threads, a, aOffsets, b, bOffsets, out, m, k, n, transA, transB)
   ) {
     calls.typescript++;
     typescriptMatmul(a, aOffsets, b, bOffsets, out, m, k, n, transA, transB);

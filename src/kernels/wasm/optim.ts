@@ -6,7 +6,7 @@
 // cache when the kernel reads it and when it is copied back: the extra copies cost little beside
 // the square root and division per parameter that the SIMD lanes halve.
 
-import { update as typescriptUpdate } from "../cpu/optim.js";
+import { adamCorrections, update as typescriptUpdate } from "../cpu/optim.js";
 import type { TypedArray, UpdateRule } from "../types.js";
 import { ensureBytes, RESERVED_BYTES, type WasmKernels } from "./load.js";
 
@@ -67,11 +67,9 @@ export function updateWasm(
   const arrays = [x, g, s0, s1];
   let run: (count: number) => void;
   if (rule.kind === "adam") {
-    const { beta1, beta2, eps, t, lr } = rule;
-    // The constants exactly as the TypeScript loop computes them.
-    const c1 = 1 - beta1 ** t,
-      c2 = 1 - beta2 ** t;
-    const constants = [beta1, 1 - beta1, beta2, 1 - beta2, lr / c1, c2, eps];
+    const { beta1, beta2, eps } = rule;
+    const { stepSize, c2 } = adamCorrections(rule); // the loop's own, so the same bits
+    const constants = [beta1, 1 - beta1, beta2, 1 - beta2, stepSize, c2, eps];
     const kernel = f64 ? exports.adamF64 : exports.adamF32;
     run = (count) => kernel(px, pg, p0, p1, count, ...constants);
   } else {
