@@ -73,6 +73,30 @@ function toRow(c: Case, bench: Benchmark): Row {
   return row;
 }
 
+/**
+ * Median milliseconds of calls to `fn`, after three warm-up calls, over about `budgetMs`: at least
+ * `minCalls`, at most `maxCalls` (for timings too short for benchmark.js's per-sample overhead).
+ */
+export function medianTime(fn: () => void, budgetMs: number, minCalls: number, maxCalls: number): number {
+  for (let i = 0; i < 3; i++) fn();
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < minCalls || (performance.now() - start < budgetMs && times.length < maxCalls)) {
+    const t = performance.now();
+    fn();
+    times.push(performance.now() - t);
+  }
+  times.sort((x, y) => x - y);
+  return times[times.length >> 1]!;
+}
+
+/** `size` values in [−scale/2, scale/2) of the dtype. */
+export function randomArray(dtype: "float64" | "float32", size: number, scale = 1): Float64Array | Float32Array {
+  const x = dtype === "float64" ? new Float64Array(size) : new Float32Array(size);
+  for (let i = 0; i < size; i++) x[i] = scale * (Math.random() - 0.5);
+  return x;
+}
+
 /** Run the cases one after another (benchmark.js picks the sample count; maxTime bounds each case). */
 export function runCases(cases: Case[], maxTime: number): Row[] {
   return cases.map((c) => {

@@ -9,7 +9,7 @@ import { setCpuKernels, typescriptKernels } from "../src/kernels/index.js";
 import type { TypedArray } from "../src/kernels/types.js";
 import { unsharedKernels, wasmKernels } from "../src/kernels/wasm/load.js";
 import { matmulWasm } from "../src/kernels/wasm/matmul.js";
-import { environment, writeResult } from "./harness.js";
+import { environment, medianTime, randomArray, writeResult } from "./harness.js";
 
 const quick = process.argv.includes("--quick");
 const kernels = wasmKernels();
@@ -55,25 +55,7 @@ function run(
 }
 
 /** Median milliseconds of calls, after warm-up, over about `budgetMs` (at least 5 calls). */
-function median(fn: () => void, budgetMs: number): number {
-  for (let i = 0; i < 3; i++) fn();
-  const times: number[] = [];
-  const start = performance.now();
-  while (times.length < 5 || (performance.now() - start < budgetMs && times.length < 2000)) {
-    const t = performance.now();
-    fn();
-    times.push(performance.now() - t);
-  }
-  times.sort((x, y) => x - y);
-  return times[times.length >> 1]!;
-}
-
-/** Values in [−0.5, 0.5) of the dtype. */
-function randomArray(dtype: "float64" | "float32", size: number): TypedArray {
-  const x = dtype === "float64" ? new Float64Array(size) : new Float32Array(size);
-  for (let i = 0; i < size; i++) x[i] = Math.random() - 0.5;
-  return x;
-}
+const median = (fn: () => void, budgetMs: number): number => medianTime(fn, budgetMs, 5, 2000);
 
 interface Row {
   dtype: "float64" | "float32";

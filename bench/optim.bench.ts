@@ -9,7 +9,7 @@ import { typescriptKernels } from "../src/kernels/index.js";
 import type { TypedArray, UpdateRule } from "../src/kernels/types.js";
 import { unsharedKernels } from "../src/kernels/wasm/load.js";
 import { updateWasm } from "../src/kernels/wasm/optim.js";
-import { environment, writeResult } from "./harness.js";
+import { environment, medianTime, randomArray, writeResult } from "./harness.js";
 
 const quick = process.argv.includes("--quick");
 // The unshared instance: what the CPU backend updates on (faster copies than a shared memory).
@@ -22,24 +22,7 @@ type Way = "typescript" | "wasm" | "stream";
 const SIZES = quick ? [64, 256, 4096, 1 << 20] : [16, 64, 128, 256, 512, 1024, 4096, 65536, 1 << 20, 2_000_000];
 
 /** Median milliseconds of calls, after warm-up, over about `budgetMs` (at least 7 calls). */
-function median(fn: () => void, budgetMs: number): number {
-  for (let i = 0; i < 3; i++) fn();
-  const times: number[] = [];
-  const start = performance.now();
-  while (times.length < 7 || (performance.now() - start < budgetMs && times.length < 5000)) {
-    const t = performance.now();
-    fn();
-    times.push(performance.now() - t);
-  }
-  times.sort((x, y) => x - y);
-  return times[times.length >> 1]!;
-}
-
-function randomArray(dtype: Dtype, size: number, scale = 1): TypedArray {
-  const x = dtype === "float64" ? new Float64Array(size) : new Float32Array(size);
-  for (let i = 0; i < size; i++) x[i] = scale * (Math.random() - 0.5);
-  return x;
-}
+const median = (fn: () => void, budgetMs: number): number => medianTime(fn, budgetMs, 7, 5000);
 
 /** The memory traffic of an update without its arithmetic: x, m, v read and written, g read. */
 function stream(x: TypedArray, g: TypedArray, m: TypedArray, v: TypedArray): void {
