@@ -36,6 +36,8 @@ export interface Table2Record {
   evalSeconds: number;
   /** The validation −ELBO after every epoch (the same draws each time). */
   validationLosses: number[];
+  /** The flow parameters' learning rate, as a multiple of the rest's (`vae --flow-lr`; 1 in Table 2). */
+  flowLr: number;
 }
 
 /** Every model run found under results/table2, with its seed. */
@@ -48,7 +50,13 @@ export function table2Records(root: string, folder = TABLE2_DIR): Table2Record[]
     if (!statSync(runDir).isDirectory()) continue; // s2000.json sits beside the runs
     for (const file of readdirSync(runDir).filter((f) => /^vae-\w+-L1\.json$/.test(f))) {
       const json = JSON.parse(readFileSync(path.join(runDir, file), "utf8"));
-      for (const r of json.records) out.push({ ...r, flow: r.K === 0 ? "planar" : r.flow, seed: json.settings.seed });
+      for (const r of json.records)
+        out.push({
+          ...r,
+          flow: r.K === 0 ? "planar" : r.flow,
+          seed: json.settings.seed,
+          flowLr: json.settings.flowLr ?? 1,
+        });
     }
   }
   return out;
@@ -303,19 +311,9 @@ export const FLOWLR_DIR = "results/table2-flowlr";
  * digits, and the validation bound at equal epochs (the same draws every epoch).
  */
 export function table2FlowLr(root: string, folder = FLOWLR_DIR): string {
-  const dir = path.join(root, folder);
-  if (!existsSync(dir)) return "(not run)";
+  if (!existsSync(path.join(root, folder))) return "(not run)";
   const base = table2Records(root);
-  const runs: Array<Table2Record & { flowLr: number }> = [];
-  for (const run of readdirSync(dir).sort()) {
-    const runDir = path.join(dir, run);
-    if (!statSync(runDir).isDirectory()) continue;
-    for (const file of readdirSync(runDir).filter((f) => /^vae-\w+-L1\.json$/.test(f))) {
-      const json = JSON.parse(readFileSync(path.join(runDir, file), "utf8"));
-      for (const r of json.records)
-        runs.push({ ...r, seed: json.settings.seed, flowLr: json.settings.flowLr ?? 1, flow: r.flow });
-    }
-  }
+  const runs = table2Records(root, folder);
   const diff = (a: Table2Record | undefined, b: Table2Record) => {
     if (!a) return "—";
     const d = pairedDifference(Float64Array.from(a.perExample), Float64Array.from(b.perExample));
