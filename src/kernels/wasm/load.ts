@@ -5,17 +5,25 @@
 
 import { MAXIMUM_PAGES, PLAIN_WASM, SHARED_WASM } from "./modules.generated.js";
 
-/** The compiled kernels' products (assembly/matmul.ts; ./optim.ts types the updates). Pointers are byte addresses in `memory`. */
+/** The compiled products (assembly/matmul.ts). Pointers are byte addresses in `memory`. */
 export interface GemmExports {
   scratchBytes(): number;
   gemmF64(...args: number[]): void;
   gemmF32(...args: number[]): void;
 }
 
+/** The compiled optimizer updates (assembly/optim.ts): x, g and two state arrays, n values, then the rule's constants. */
+export interface OptimExports {
+  adamF64(x: number, g: number, m: number, v: number, n: number, ...constants: number[]): void;
+  adamF32(x: number, g: number, m: number, v: number, n: number, ...constants: number[]): void;
+  rmspropF64(x: number, g: number, s: number, b: number, n: number, ...constants: number[]): void;
+  rmspropF32(x: number, g: number, s: number, b: number, n: number, ...constants: number[]): void;
+}
+
 export interface WasmKernels {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
-  exports: GemmExports;
+  exports: GemmExports & OptimExports;
   /** The memory is a SharedArrayBuffer, so worker threads can run the same kernels on it. */
   shared: boolean;
 }
@@ -44,7 +52,7 @@ function canShare(): boolean {
 function instantiate(module: WebAssembly.Module, shared: boolean): WasmKernels {
   const memory = new WebAssembly.Memory({ initial: 2, maximum: MAXIMUM_PAGES, shared });
   const instance = new WebAssembly.Instance(module, { env: { memory } });
-  return { module, memory, exports: instance.exports as unknown as GemmExports, shared };
+  return { module, memory, exports: instance.exports as unknown as GemmExports & OptimExports, shared };
 }
 
 /**

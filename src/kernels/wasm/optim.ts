@@ -22,14 +22,6 @@ const CHUNK = 4096;
 /** Updates each path ran so far (for cpuKernelInfo). */
 export const updateCalls = { wasm: 0, typescript: 0 };
 
-/** The four exports the updates call; pointers are byte addresses in the kernels' memory. */
-interface OptimExports {
-  adamF64(x: number, g: number, m: number, v: number, n: number, ...constants: number[]): void;
-  adamF32(x: number, g: number, m: number, v: number, n: number, ...constants: number[]): void;
-  rmspropF64(x: number, g: number, s: number, b: number, n: number, ...constants: number[]): void;
-  rmspropF32(x: number, g: number, s: number, b: number, n: number, ...constants: number[]): void;
-}
-
 /** The HostKernels update, on `kernels` where they apply (null: the TypeScript loops always). */
 export function update(
   kernels: WasmKernels | null,
@@ -60,7 +52,7 @@ export function updateWasm(
   const size = x.BYTES_PER_ELEMENT;
   const buffer = ensureBytes(kernels, RESERVED_BYTES + 4 * CHUNK * size);
   if (!buffer) return false;
-  const exports = kernels.exports as unknown as OptimExports;
+  const exports = kernels.exports;
   const f64 = size === 8;
   const views = [0, 1, 2, 3].map((j) => new View(buffer, RESERVED_BYTES + j * CHUNK * size, CHUNK));
   const [px, pg, p0, p1] = views.map((v) => v.byteOffset) as [number, number, number, number];
