@@ -95,18 +95,25 @@ function stoppedBy(r: Table2Record): string {
     : `${r.stoppedBy} after training blew up (validation −ELBO ${v[worst]!.toFixed(0)} at epoch ${worst + 1})`;
 }
 
-const seedsOf = (records: Table2Record[], flow: string, K: number) =>
-  records.filter((r) => r.flow === flow && r.K === K).sort((a, b) => a.seed - b.seed);
+const mapRun = <T>(r: Table2Record | undefined, f: (r: Table2Record) => T): T | null => (r ? f(r) : null);
 
-function paired(records: Table2Record[], from: [string, number], to: [string, number]): string {
-  const parts: string[] = [];
-  for (const b of seedsOf(records, to[0], to[1])) {
-    const a = seedsOf(records, from[0], from[1]).find((r) => r.seed === b.seed);
-    if (!a) continue;
-    const d = pairedDifference(Float64Array.from(a.perExample), Float64Array.from(b.perExample));
-    parts.push(`${d.mean >= 0 ? "+" : "−"}${Math.abs(d.mean).toFixed(2)} ± ${d.standardError.toFixed(2)}`);
-  }
-  return parts.length ? parts.join(" / ") : "—";
+const runOf = (records: Table2Record[], flow: string, K: number, seed: number) =>
+  records.find((r) => r.flow === flow && r.K === K && r.seed === seed);
+
+/** Every seed that has a run, in order: the tables' values are per seed, separated by " / ". */
+const seedsIn = (records: Table2Record[]) => [...new Set(records.map((r) => r.seed))].sort((a, b) => a - b);
+
+/** One value per seed: "—" for a seed without one (so seed 1 is never read as seed 0), "—" alone when none has one. */
+function perSeed(seeds: number[], value: (seed: number) => string | null): string {
+  const v = seeds.map(value);
+  return v.every((x) => x === null) ? "—" : v.map((x) => x ?? "—").join(" / ");
+}
+
+/** b − a, paired over the test digits, as "±" text; null where either run is missing. */
+function paired(a: Table2Record | undefined, b: Table2Record | undefined): string | null {
+  if (!a || !b) return null;
+  const d = pairedDifference(Float64Array.from(a.perExample), Float64Array.from(b.perExample));
+  return `${d.mean >= 0 ? "+" : "−"}${Math.abs(d.mean).toFixed(2)} ± ${d.standardError.toFixed(2)}`;
 }
 
 /** Table 2 as markdown: per-seed values separated by " / ", seed 0 first. */
@@ -119,22 +126,23 @@ export function table2(root: string, folder = TABLE2_DIR): string {
     "test −ln p(x) (nats, S = 200)",
     "change from the row it extends (paired)",
     "planar − NICE at this K (paired)",
-    "best epoch / run, stopped by",
+    "best epoch of the run, stopped by",
     "train time",
     "eval time",
     "paper's −ln p(x)",
   ];
+  const seeds = seedsIn(records);
   const rows = ROWS.map(({ flow, K, label, above }) => {
-    const rs = seedsOf(records, flow, K);
-    const each = (f: (r: Table2Record) => string) => (rs.length ? rs.map(f).join(" / ") : "—");
+    const at = (s: number) => runOf(records, flow, K, s);
+    const each = (f: (r: Table2Record) => string) => perSeed(seeds, (s) => mapRun(at(s), f));
     return [
       label,
       `${K}`,
       each((r) => r.negativeElbo.toFixed(2)),
       each((r) => `${r.negLogLikelihood.toFixed(2)} ± ${r.standardError.toFixed(2)}`),
-      above ? paired(records, above, [flow, K]) : "—",
-      flow === "nice" ? paired(records, ["nice", K], ["planar", K]) : "—",
-      each((r) => `${r.bestEpoch} / ${r.epochsRun}, ${stoppedBy(r)}`),
+      above ? perSeed(seeds, (s) => paired(runOf(records, ...above, s), at(s))) : "—",
+      flow === "nice" ? perSeed(seeds, (s) => paired(at(s), runOf(records, "planar", K, s))) : "—",
+      each((r) => `${r.bestEpoch} of ${r.epochsRun}, ${stoppedBy(r)}`),
       each((r) => `${Math.round(r.trainSeconds)} s`),
       each((r) => `${Math.round(r.evalSeconds)} s`),
       PAPER[`${flow} ${K}`] ?? "—",
@@ -143,7 +151,7 @@ export function table2(root: string, folder = TABLE2_DIR): string {
   // The estimate's convergence: one model scored again with ten times the samples (scripts/table2.sh).
   const check = path.join(root, folder, "s2000.json");
   let note = "";
-  const again = seedsOf(records, "planar", 10).find((x) => x.seed === 0);
+  const again = runOf(records, "planar", 10, 0);
   if (existsSync(check) && again) {
     const m = JSON.parse(readFileSync(check, "utf8")).models[0];
     note = `\n\nPlanar K = 10, seed 0, scored again with S = 2,000 importance samples: ${m.negLogLikelihood.toFixed(2)} ± ${m.standardError.toFixed(2)} nats, against ${again.negLogLikelihood.toFixed(2)} ± ${again.standardError.toFixed(2)} with S = 200.`;
@@ -168,7 +176,9 @@ export function table2Tails(root: string, folder = TABLE2_DIR): string {
     const v = r.validationLosses ?? [],
       best = v[r.bestEpoch - 1] ?? Number.NaN;
     const after = v.slice(r.bestEpoch);
-    const label = r.K === 0 ? "diagonal Gaussian" : `${r.flow === "nice" ? "NICE" : "planar"} K = ${r.K}`;
+    const label =
+      (r.K === 0 ? "diagonal Gaussian" : `${r.flow === "nice" ? "NICE" : "planar"} K = ${r.K}`) +
+      (r.flowLr === 1 ? "" : `, flow lr × ${r.flowLr}`);
     return [
       label,
       `${r.seed}`,
@@ -188,33 +198,40 @@ export function table2Tails(root: string, folder = TABLE2_DIR): string {
 /**
  * Figure 4: the bound, −ln p(x) and their gap against the flow length, planar and NICE, one line
  * per training seed (the seeds differ by as much as the rows do, so an average would hide it; a
- * point is missing where that seed's run is).
+ * point is missing where that seed's run is), and the follow-up's planar column at flow lr × 10/K
+ * where it has runs past K = 10 (drawn first: up to K = 10 it is the same models as planar's).
  */
-export function figure4(root: string, folder = TABLE2_DIR): Image {
+export function figure4(root: string, folder = TABLE2_DIR, followUp = FLOWLR_DIR): Image {
   const records = table2Records(root, folder);
+  const column = planarAtTenOverK(records, table2Records(root, followUp));
   const Ks = [0, ...TABLE2_KS];
-  const seeds = [...new Set(records.map((r) => r.seed))].sort((a, b) => a - b);
+  const seeds = seedsIn(records);
   if (!seeds.length) seeds.push(0);
-  const value = (flow: string, K: number, seed: number, f: (r: Table2Record) => number): number | null => {
-    const r = seedsOf(records, K === 0 ? "planar" : flow, K).find((x) => x.seed === seed);
-    return r ? f(r) : null;
-  };
+  const value = (runs: Table2Record[], flow: string, K: number, seed: number, f: (r: Table2Record) => number) =>
+    mapRun(runOf(runs, K === 0 ? "planar" : flow, K, seed), f);
   // Seed 0 in the full colour, later seeds paler.
   const shade = (rgb: [number, number, number], i: number) =>
     rgb.map((c) => Math.round(c + (255 - c) * Math.min(0.75, 0.45 * i))) as [number, number, number];
-  const series = (f: (r: Table2Record) => number) =>
-    seeds.flatMap((seed, i) => [
+  const slower = seeds.filter((seed) => column.some((r) => r.flow === "planar" && r.K > 10 && r.seed === seed));
+  const series = (f: (r: Table2Record) => number) => [
+    ...slower.map((seed, i) => ({
+      label: `planar, flow lr x 10/K, seed ${seed}`,
+      colour: shade([44, 160, 44], i),
+      values: Ks.map((K) => value(column, "planar", K, seed, f)),
+    })),
+    ...seeds.flatMap((seed, i) => [
       {
         label: `planar, seed ${seed}`,
         colour: shade([31, 119, 180], i),
-        values: Ks.map((K) => value("planar", K, seed, f)),
+        values: Ks.map((K) => value(records, "planar", K, seed, f)),
       },
       {
         label: `NICE, seed ${seed}`,
         colour: shade([255, 127, 14], i),
-        values: Ks.map((K) => value("nice", K, seed, f)),
+        values: Ks.map((K) => value(records, "nice", K, seed, f)),
       },
-    ]);
+    ]),
+  ];
   return lineChart(
     [
       { title: "test -ELBO", series: series((r) => r.negativeElbo) },
@@ -305,47 +322,49 @@ export function table2Sweep(root: string, folder = SWEEP_DIR): string {
 
 export const FLOWLR_DIR = "results/table2-flowlr";
 
+/** The flow's learning rate, as a multiple of the rest's, that the follow-up gives planar K: 10/K (× 1 at K = 10, as in Table 2). */
+export const flowLrFor = (K: number) => (K <= 10 ? 1 : 10 / K);
+
 /**
- * The follow-up on the flow's learning rate (scripts/table2.sh --out results/table2-flowlr … -- --flow-lr F):
- * its runs beside Table 2's K = 0, 10 and the same K of the same seed, with paired differences on the test
- * digits, and the validation bound at equal epochs (the same draws every epoch).
+ * Table 2's records with the planar column replaced by the follow-up's runs at flow lr × 10/K
+ * (K = 0 and 10 are Table 2's own models, which already train at × 10/K; runs at other rates are left out).
+ */
+export function planarAtTenOverK(table2Runs: Table2Record[], followUpRuns: Table2Record[]): Table2Record[] {
+  const kept = table2Runs.filter((r) => r.flow !== "planar" || r.K <= 10);
+  return [...kept, ...followUpRuns.filter((r) => r.flow === "planar" && r.K > 10 && r.flowLr === flowLrFor(r.K))];
+}
+
+/**
+ * The follow-up on the flow's learning rate (scripts/table2.sh --out results/table2-flowlr … -- --flow-lr 10/K):
+ * the planar column again, each K's flow at × 10/K, laid out like Table 2 (seeds side by side), with
+ * paired differences from the row above, from the same K at × 1 and from NICE at the same length.
  */
 export function table2FlowLr(root: string, folder = FLOWLR_DIR): string {
-  if (!existsSync(path.join(root, folder))) return "(not run)";
   const base = table2Records(root);
-  const runs = table2Records(root, folder);
-  const diff = (a: Table2Record | undefined, b: Table2Record) => {
-    if (!a) return "—";
-    const d = pairedDifference(Float64Array.from(a.perExample), Float64Array.from(b.perExample));
-    return `${d.mean >= 0 ? "+" : "−"}${Math.abs(d.mean).toFixed(2)} ± ${d.standardError.toFixed(2)}`;
-  };
-  const rows: string[][] = [];
-  for (const run of runs) {
-    const same = (K: number) => base.find((r) => r.flow === "planar" && r.K === K && r.seed === run.seed);
-    const epoch = Math.min(40, run.validationLosses.length);
-    const at = (r: Table2Record | undefined) => r?.validationLosses[epoch - 1]?.toFixed(2) ?? "—";
-    for (const [label, r] of [
-      ["diagonal (Table 2)", same(0)],
-      ["planar K = 10, flow lr × 1 (Table 2)", same(10)],
-      [`planar K = ${run.K}, flow lr × 1 (Table 2)`, same(run.K)],
-      [`planar K = ${run.K}, flow lr × ${run.flowLr}`, run],
-    ] as Array<[string, Table2Record | undefined]>) {
-      if (!r) continue;
-      rows.push([
-        label,
-        `${run.seed}`,
-        at(r),
-        `${r.bestEpoch} / ${r.epochsRun}`,
-        r.negativeElbo.toFixed(2),
-        `${r.negLogLikelihood.toFixed(2)} ± ${r.standardError.toFixed(2)}`,
-        r === run ? diff(same(10), run) : "—",
-        r === run ? diff(same(run.K), run) : "—",
-      ]);
-    }
-  }
+  const column = planarAtTenOverK(base, table2Records(root, folder));
+  const seeds = seedsIn(column);
+  const rows = [0, ...TABLE2_KS].map((K, i) => {
+    const at = (s: number) => runOf(column, "planar", K, s);
+    const each = (f: (r: Table2Record) => string) => perSeed(seeds, (s) => mapRun(at(s), f));
+    const pairedWith = (records: Table2Record[], flow: string, K2: number) =>
+      perSeed(seeds, (s) => paired(runOf(records, flow, K2, s), at(s)));
+    const fromTable2 = K <= 10;
+    return [
+      K === 0 ? "diagonal Gaussian (Table 2)" : `+ planar flow${fromTable2 ? " (Table 2)" : ""}`,
+      `${K}`,
+      K === 0 ? "—" : `× ${flowLrFor(K)}`,
+      each((r) => r.negativeElbo.toFixed(2)),
+      each((r) => `${r.negLogLikelihood.toFixed(2)} ± ${r.standardError.toFixed(2)}`),
+      i ? pairedWith(column, "planar", i > 1 ? TABLE2_KS[i - 2]! : 0) : "—",
+      fromTable2 ? "—" : pairedWith(base, "planar", K),
+      K ? pairedWith(column, "nice", K) : "—",
+      each((r) => `${r.bestEpoch} of ${r.epochsRun}, ${stoppedBy(r)}`),
+      each((r) => `${Math.round(r.trainSeconds)} s`),
+    ];
+  });
   return [
-    "| q(z\\|x) | seed | validation −ELBO after epoch 40 | best epoch / run | test −ELBO | test −ln p(x) (S = 200) | minus K = 10 (paired) | minus the same K at × 1 (paired) |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|",
+    "| posterior q(z\\|x) | K | flow lr | test −ELBO (nats) | test −ln p(x) (nats, S = 200) | change from the row above (paired) | minus the same K at × 1 (Table 2, paired) | planar − NICE at this K (paired) | best epoch of the run, stopped by | train time |",
+    `|${["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---", "---:"].join("|")}|`,
     ...rows.map((r) => `| ${r.join(" | ")} |`),
   ].join("\n");
 }

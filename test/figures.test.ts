@@ -77,3 +77,38 @@ describe("line-chart ticks", () => {
     );
   });
 });
+
+describe("line-chart legend", () => {
+  it("wraps into rows when the labels outgrow the image, and every label keeps its colour on the image", async () => {
+    const { lineChart } = await import("../src/models/line-chart.js");
+    const colours: Array<[number, number, number]> = [
+      [200, 0, 0],
+      [0, 150, 0],
+      [0, 0, 200],
+      [150, 0, 150],
+    ];
+    const chart = (labels: string[]) =>
+      lineChart(
+        [{ title: "p", series: labels.map((label, i) => ({ label, colour: colours[i]!, values: [1, 2] })) }],
+        ["a", "b"],
+        "x",
+      );
+    const short = chart(["a", "b"]);
+    // One panel is 328 pixels wide from x = 8: labels of 14 characters take 118 pixels with their
+    // swatch and gaps, so two fit a row and four need two rows.
+    const long = chart(colours.map((_, i) => `series number ${i}`.slice(-14)));
+    expect(long.width).toBe(short.width);
+    expect(long.height).toBe(short.height + 18);
+    // Each label's swatch and ink lie inside the image, in the legend rows above the plots.
+    const legendRows = 2 * 18;
+    for (const c of colours) {
+      let n = 0;
+      for (let y = 0; y < legendRows; y++)
+        for (let x = 0; x < long.width; x++) {
+          const p = 4 * (y * long.width + x);
+          if (long.data[p] === c[0] && long.data[p + 1] === c[1] && long.data[p + 2] === c[2]) n++;
+        }
+      expect(n).toBeGreaterThanOrEqual(28); // the 14 × 2 swatch, plus the label's ink
+    }
+  });
+});

@@ -2,12 +2,21 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { figure4, table2, table2Records, table2Sweep, table2Tails } from "../scripts/table2.js";
+import { figure4, table2, table2FlowLr, table2Records, table2Sweep, table2Tails } from "../scripts/table2.js";
 
 // Table 2 and Figure 4 are assembled from the runs' JSON (scripts/table2.sh writes them): checked
 // here on made-up runs whose paired differences are worked out by hand.
-function run(root: string, flow: string, K: number, seed: number, perExample: number[], extra: object = {}) {
-  const dir = path.join(root, "results/table2", `${flow}-K${K}-seed${seed}`);
+function run(
+  root: string,
+  flow: string,
+  K: number,
+  seed: number,
+  perExample: number[],
+  extra: object = {},
+  followUpFlowLr?: number,
+) {
+  const folder = followUpFlowLr === undefined ? "results/table2" : "results/table2-flowlr";
+  const dir = path.join(root, folder, `${flow}-K${K}-seed${seed}`);
   mkdirSync(dir, { recursive: true });
   const mean = perExample.reduce((a, b) => a + b, 0) / perExample.length;
   const record = {
@@ -24,7 +33,8 @@ function run(root: string, flow: string, K: number, seed: number, perExample: nu
     evalSeconds: 10,
     ...extra,
   };
-  writeFileSync(path.join(dir, `vae-${flow}-L1.json`), JSON.stringify({ settings: { seed }, records: [record] }));
+  const settings = { seed, flowLr: followUpFlowLr };
+  writeFileSync(path.join(dir, `vae-${flow}-L1.json`), JSON.stringify({ settings, records: [record] }));
 }
 
 describe("Table 2 and Figure 4 from the runs' JSON", () => {
@@ -52,15 +62,17 @@ describe("Table 2 and Figure 4 from the runs' JSON", () => {
     expect(row("diagonal Gaussian", 0)[9]).toBe("89.9 |");
     // planar K = 10 against the diagonal, seed 0: d = (−1, −2, −1, −2), sd = √(1/3), s.e. = sd/2
     const se = Math.sqrt(1 / 3) / 2;
-    expect(row("+ planar flow", 10)[4]).toBe(`−1.50 ± ${se.toFixed(2)}`);
+    // Seed 1 has no K = 10 run: its place says so, rather than seed 0's value standing alone.
+    expect(row("+ planar flow", 10)[4]).toBe(`−1.50 ± ${se.toFixed(2)} / —`);
+    expect(row("+ planar flow", 10)[3]).toBe("91.50 ± 0.50 / —");
     // NICE k = 10 extends the diagonal too; planar − NICE at K = 10: d = (−1, −1, 0, −2)
     // NICE k = 10 extends the diagonal: d = (0, −1, −1, 0), mean −0.5, sd √(1/3)
-    expect(row("+ NICE", 10)[4]).toBe(`−0.50 ± ${se.toFixed(2)}`);
+    expect(row("+ NICE", 10)[4]).toBe(`−0.50 ± ${se.toFixed(2)} / —`);
     const d = [-1, -1, 0, -2],
       m = -1,
       sd = Math.sqrt(d.reduce((a, x) => a + (x - m) ** 2, 0) / 3);
-    expect(row("+ NICE", 10)[5]).toBe(`−1.00 ± ${(sd / 2).toFixed(2)}`);
-    expect(row("+ NICE", 10)[6]).toBe("30 / 40, time");
+    expect(row("+ NICE", 10)[5]).toBe(`−1.00 ± ${(sd / 2).toFixed(2)} / —`);
+    expect(row("+ NICE", 10)[6]).toBe("30 of 40, time / —");
     // rows not run yet
     expect(row("+ planar flow", 80)[3]).toBe("—");
     expect(row("+ planar flow", 80)[9]).toBe("85.1 |");
@@ -92,6 +104,54 @@ describe("Table 2 and Figure 4 from the runs' JSON", () => {
   });
 });
 
+describe("the follow-up: the planar column at flow lr × 10/K", () => {
+  const root = mkdtempSync(path.join(tmpdir(), "flowgrad-flowlr-"));
+  run(root, "planar", 0, 0, [90, 92, 94, 96]);
+  run(root, "planar", 10, 0, [89, 90, 93, 94]);
+  run(root, "planar", 20, 0, [95, 96, 97, 98]); // Table 2's K = 20, at × 1
+  run(root, "nice", 20, 0, [91, 91, 92, 93]);
+  run(root, "planar", 20, 0, [88, 90, 92, 94], {}, 0.5);
+  run(root, "planar", 20, 1, [80, 80, 80, 80], {}, 0.3); // not 10/K: not in the column
+  run(root, "planar", 40, 0, [88, 89, 92, 93], {}, 0.25);
+  const lines = table2FlowLr(root).split("\n");
+  const row = (K: number) => lines.find((l) => new RegExp(`^\\| [^|]+ \\| ${K} \\|`).test(l))!.split(" | ");
+  // s.e. of a paired difference = sample sd / √4
+  const se = (d: number[]) => {
+    const m = d.reduce((a, x) => a + x, 0) / d.length;
+    return (Math.sqrt(d.reduce((a, x) => a + (x - m) ** 2, 0) / (d.length - 1)) / 2).toFixed(2);
+  };
+
+  it("takes K = 0 and 10 from Table 2 and each longer K from its run at 10/K, leaving other rates out", () => {
+    expect(row(10).slice(0, 3)).toEqual(["| + planar flow (Table 2)", "10", "× 1"]);
+    expect(row(20).slice(2, 5)).toEqual(["× 0.5", "96.00", "91.00 ± 0.50"]); // seed 1's run at × 0.3 is not here
+    expect(row(80)[4]).toBe("—");
+  });
+
+  it("pairs each row with the row above, with the same K at × 1 and with NICE, worked out by hand", () => {
+    expect(row(20)[5]).toBe(`−0.50 ± ${se([-1, 0, -1, 0])}`); // − K = 10
+    expect(row(20)[6]).toBe(`−5.50 ± ${se([-7, -6, -5, -4])}`); // − Table 2's K = 20
+    expect(row(20)[7]).toBe(`−0.75 ± ${se([-3, -1, 0, 1])}`); // planar − NICE
+    expect(row(40)[5]).toBe(`−0.50 ± ${se([0, -1, 0, -1])}`); // − the column's K = 20, not Table 2's
+    expect(row(40).slice(6, 8)).toEqual(["—", "—"]);
+  });
+
+  it("the follow-up's tails name each run's flow learning rate", () => {
+    expect(table2Tails(root, "results/table2-flowlr")).toContain("| planar K = 20, flow lr × 0.5 | 0 |");
+    expect(table2Tails(root)).toContain("| planar K = 20 | 0 |");
+  });
+
+  it("Figure 4 draws the column as a line of its own", () => {
+    const image = figure4(root);
+    let n = 0;
+    for (let p = 0; p < image.data.length; p += 4)
+      if (image.data[p] === 44 && image.data[p + 1] === 160 && image.data[p + 2] === 44) n++;
+    expect(n).toBeGreaterThan(100);
+    // Without follow-up runs past K = 10 there is no such line.
+    const none = figure4(root, "results/table2", "results/none");
+    expect(none.data.some((_, p) => p % 4 === 0 && none.data[p] === 44 && none.data[p + 1] === 160)).toBe(false);
+  });
+});
+
 describe("the validation curves' tails", () => {
   it("each run's best epoch, every epoch after it, and how close the best of those came, in the table's order", () => {
     const root = mkdtempSync(path.join(tmpdir(), "flowgrad-tails-"));
@@ -117,7 +177,7 @@ describe("the validation curves' tails", () => {
     expect(table2Tails(root).split("\n")[2]).toBe(
       `| planar K = 80 | 0 | 97.00 (epoch 3) | 106.90, 150.40, 120.00 | +9.90 | ${label} |`,
     );
-    expect(table2(root)).toContain(`| 3 / 6, ${label} |`);
+    expect(table2(root)).toContain(`| 3 of 6, ${label} |`);
   });
 });
 

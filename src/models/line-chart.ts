@@ -68,16 +68,24 @@ export function ticks(lo: number, hi: number): number[] {
 /** Panels side by side over one categorical x axis (`xLabels`, titled `xTitle`), a shared legend on top. */
 export function lineChart(panels: Panel[], xLabels: string[], xTitle: string): Image {
   const panelW = LEFT + PLOT_W + RIGHT,
-    legendH = 18;
-  const image = blankImage(panelW * panels.length, legendH + TOP + PLOT_H + BOTTOM);
-  // The legend: every series label once, in its colour.
+    width = panelW * panels.length;
+  // The legend: every series label once, in its colour, wrapped into as many rows as it needs.
   const seen = new Map<string, Series["colour"]>();
   for (const p of panels) for (const s of p.series) if (!seen.has(s.label)) seen.set(s.label, s.colour);
-  let lx = 8;
+  const entries: Array<{ label: string; colour: Series["colour"]; x: number; row: number }> = [];
+  let lx = 8,
+    row = 0;
   for (const [label, colour] of seen) {
-    for (let dx = 0; dx < 14; dx++) for (let dy = 0; dy < 2; dy++) setPixel(image, lx + dx, 8 + dy, colour);
-    drawText(image, label, lx + 18, 5, 1, colour);
-    lx += 18 + textWidth(label) + 16;
+    const w = 18 + textWidth(label) + 16;
+    if (lx > 8 && lx + w > width) [lx, row] = [8, row + 1];
+    entries.push({ label, colour, x: lx, row });
+    lx += w;
+  }
+  const legendH = 18 * (row + 1);
+  const image = blankImage(width, legendH + TOP + PLOT_H + BOTTOM);
+  for (const { label, colour, x, row } of entries) {
+    for (let dx = 0; dx < 14; dx++) for (let dy = 0; dy < 2; dy++) setPixel(image, x + dx, 8 + 18 * row + dy, colour);
+    drawText(image, label, x + 18, 5 + 18 * row, 1, colour);
   }
   panels.forEach((panel, k) => {
     const left = k * panelW + LEFT,
