@@ -307,8 +307,42 @@ describe("training, evaluation, saving", () => {
     const diff = grads(readout.m, "encoder").reduce((s, g, i) => s + Math.abs(g - grads(shared.m, "encoder")[i]!), 0);
     expect(diff).toBeGreaterThan(1e-6);
     expect(() => new FlowVAE({ flowHead: "both" as "shared" })).toThrow(
-      /flowHead must be "readout" or "shared", got both/,
+      /flowHead must be "readout", "shared" or "global", got both/,
     );
+  });
+  it("flowHead global: one set of flow parameters for every digit — a read-out head with zero weights, whose weights get no gradient", () => {
+    const config = { inputs: 6, K: 2, latent: 3, hidden: 5, seed: 4, flowInit: "random" } as const;
+    const global = new FlowVAE({ ...config, flowHead: "global" });
+    const readout = new FlowVAE({ ...config, flowHead: "readout" });
+    const head = global.flowParamsHead!,
+      ref = readout.flowParamsHead!;
+    expect(head.weight.data.every((v) => v === 0)).toBe(true);
+    head.bias.data.forEach((_, i, a) => (a[i] = 0.3 * Math.sin(i + 1))); // flows well away from the identity
+    ref.bias.data.set(head.bias.data);
+    ref.weight.data.fill(0);
+    const x = tensor([
+      [1, 0, 1, 1, 0, 0],
+      [0, 1, 1, 0, 1, 1],
+    ]);
+    const f = (m: FlowVAE) => m.freeEnergy(x, new Random(2));
+    const a = f(global),
+      b = f(readout);
+    a.backward();
+    b.backward();
+    expect(a.item()).toBeCloseTo(b.item(), 12);
+    head.bias.grad!.data.forEach((g, i) => expect(g).toBeCloseTo(ref.bias.grad!.data[i]!, 10));
+    expect(head.weight.grad).toBeFalsy();
+    // The bias's gradient (summed over the digits through the broadcast) against central differences.
+    for (let i = 0; i < head.bias.size; i++) {
+      const old = head.bias.data[i]!,
+        h = 1e-5;
+      head.bias.data[i] = old + h;
+      const up = noGrad(() => f(global).item());
+      head.bias.data[i] = old - h;
+      const down = noGrad(() => f(global).item());
+      head.bias.data[i] = old;
+      expect(head.bias.grad!.data[i]!).toBeCloseTo((up - down) / (2 * h), 6);
+    }
   });
   it("the asynchronous drivers run the same loops: fit2DAsync, estimateKLAsync, logPartitionAsync, trainVAEAsync and evaluateVAEAsync equal their synchronous twins on the CPU", async () => {
     const fit = { target: "U3", flow: "radial", K: 3, steps: 25, batchSize: 50, seed: 5 } as const;

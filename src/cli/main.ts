@@ -244,9 +244,9 @@ program
   .addOption(
     new Option(
       "--flow-head <how>",
-      "flow parameters: a read-out of the encoder's features (no gradient into the encoder), or sharing its gradient like μ and log σ",
+      "flow parameters: a read-out of the encoder's features (no gradient into the encoder), sharing its gradient like μ and log σ, or global: one set for every digit (not amortised, like NICE's couplings)",
     )
-      .choices(["readout", "shared"])
+      .choices(["readout", "shared", "global"])
       .default("readout"),
   )
   .option("--latent <n>", "latent dimension", positiveInt("latent"), 40)
@@ -309,7 +309,7 @@ program
       niceHidden: number[];
       layers: string;
       flowInit: "identity" | "random";
-      flowHead: "readout" | "shared";
+      flowHead: "readout" | "shared" | "global";
       latent: number;
       hidden: number;
       epochs: number;

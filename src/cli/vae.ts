@@ -30,7 +30,7 @@ export interface VAESettings {
   flow: FlowKind;
   layers: 1 | 2;
   flowInit: "identity" | "random";
-  flowHead: "readout" | "shared";
+  flowHead: "readout" | "shared" | "global";
   latent: number;
   hidden: number;
   /** NICE only: hidden layer sizes of each coupling network */

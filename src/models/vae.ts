@@ -50,9 +50,11 @@ export interface VAEConfig {
   /**
    * "readout": the flow parameters are a linear read-out of the encoder's features, and their
    * gradient does not flow back into the shared encoder layers (so the K·(2D+1) flow outputs do not
-   * compete with μ and log σ for its units); "shared": it does, like μ and log σ.
+   * compete with μ and log σ for its units); "shared": it does, like μ and log σ; "global": not
+   * amortised at all — one set of flow parameters for every digit (the head's bias; its weights
+   * stay zero and get no gradient), shared across digits as NICE's couplings are.
    */
-  flowHead: "readout" | "shared";
+  flowHead: "readout" | "shared" | "global";
 }
 
 export const DEFAULT_VAE: VAEConfig = {
@@ -114,8 +116,8 @@ export class FlowVAE extends Module {
       throw new Error(`FlowVAE: unknown flow "${String(c.flow)}"; choose planar, radial or nice`);
     if (!Array.isArray(c.niceHidden) || !c.niceHidden.every((h) => Number.isInteger(h) && h >= 1))
       throw new Error(`FlowVAE: niceHidden must be a list of positive integers, got ${JSON.stringify(c.niceHidden)}`);
-    if (c.flowHead !== "readout" && c.flowHead !== "shared")
-      throw new Error(`FlowVAE: flowHead must be "readout" or "shared", got ${String(c.flowHead)}`);
+    if (c.flowHead !== "readout" && c.flowHead !== "shared" && c.flowHead !== "global")
+      throw new Error(`FlowVAE: flowHead must be "readout", "shared" or "global", got ${String(c.flowHead)}`);
     if (c.flowInit !== "identity" && c.flowInit !== "random")
       throw new Error(`FlowVAE: flowInit must be "identity" or "random", got ${String(c.flowInit)}`);
     if (c.stochasticLayers !== 1 && c.stochasticLayers !== 2)
@@ -154,6 +156,7 @@ export class FlowVAE extends Module {
     const outputLayers = [this.head, this.flowParamsHead, this.prior?.layers.at(-1), this.upper?.layers.at(-1)];
     for (const layer of outputLayers) if (layer) layer.weight.data.forEach((v, i, a) => (a[i] = 0.1 * v));
     if (c.flowInit === "identity") this.startFlowsAtIdentity();
+    if (c.flowHead === "global") this.flowParamsHead?.weight.data.fill(0); // unused: kept zero so a saved model says so
   }
 
   /**
@@ -191,14 +194,24 @@ export class FlowVAE extends Module {
     return this.config.flow === "planar" ? 2 * d + 1 : d + 2;
   }
 
+  /** The flow layers' parameters per row of the encoder's features [B, hidden] (config.flowHead says how). */
+  private flowParams(hidden: Tensor): Tensor | undefined {
+    const head = this.flowParamsHead;
+    if (!head) return undefined;
+    const how = this.config.flowHead;
+    // "global": the same parameters for every row, so only the bias learns.
+    if (how === "global") return head.bias.broadcastTo([hidden.shape[0]!, head.outFeatures]);
+    // "readout": the flow columns read the encoder's features without sending gradient back into them.
+    return head.forward(how === "readout" ? hidden.detach() : hidden);
+  }
+
   /** One reparameterised draw per row of x ([B, inputs] in {0, 1}). */
   draw(x: Tensor, random: Random): Draw {
     const c = this.config,
       d = c.latent;
     const hidden = this.encoder.forward(x).softplus();
     const [mean, logStd] = split(this.head.forward(hidden), [d, d], 1) as [Tensor, Tensor];
-    // "readout": the flow columns read the encoder's features without sending gradient back into them.
-    const flowParams = this.flowParamsHead?.forward(c.flowHead === "readout" ? hidden.detach() : hidden);
+    const flowParams = this.flowParams(hidden);
     const eps = randn([x.shape[0]!, d], { random, dtype: x.dtype });
     let z = eps.mul(logStd.exp()).add(mean);
     let logQ = normalLogProb(z, mean, logStd);
