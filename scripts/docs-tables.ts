@@ -8,7 +8,17 @@ import path from "node:path";
 import { markdownTable, type Row } from "../bench/harness.js";
 import { logdetFigure } from "../bench/plot.js";
 import type { Image } from "../src/models/heatmap.js";
-import { FLOWLR_DIR, figure4, TABLE2_DIR, table2, table2FlowLr, table2Sweep, table2Tails } from "./table2.js";
+import {
+  FLOWLR_DIR,
+  figure4,
+  GLOBAL_DIR,
+  TABLE2_DIR,
+  table2,
+  table2FlowLr,
+  table2Global,
+  table2Sweep,
+  table2Tails,
+} from "./table2.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: results files are read as written; each table names the fields it uses
 type Json = Record<string, any>;
@@ -372,6 +382,8 @@ export const TABLES: Record<string, (root: string) => string> = {
   "table2-tails": table2Tails,
   "table2-flowlr": table2FlowLr,
   "table2-flowlr-tails": (root) => table2Tails(root, FLOWLR_DIR),
+  "table2-global": table2Global,
+  "table2-global-tails": (root) => table2Tails(root, GLOBAL_DIR),
 };
 
 /** Figures drawn from results JSON alone (no rerun), by the file they are written to. */

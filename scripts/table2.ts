@@ -38,6 +38,8 @@ export interface Table2Record {
   validationLosses: number[];
   /** The flow parameters' learning rate, as a multiple of the rest's (`vae --flow-lr`; 1 in Table 2). */
   flowLr: number;
+  /** How q(z|x)'s flow parameters come from x (`vae --flow-head`; "readout", amortised, in Table 2). */
+  flowHead: string;
 }
 
 /** Every model run found under results/table2, with its seed. */
@@ -56,6 +58,7 @@ export function table2Records(root: string, folder = TABLE2_DIR): Table2Record[]
           flow: r.K === 0 ? "planar" : r.flow,
           seed: json.settings.seed,
           flowLr: json.settings.flowLr ?? 1,
+          flowHead: json.settings.flowHead ?? "readout",
         });
     }
   }
@@ -178,7 +181,8 @@ export function table2Tails(root: string, folder = TABLE2_DIR): string {
     const after = v.slice(r.bestEpoch);
     const label =
       (r.K === 0 ? "diagonal Gaussian" : `${r.flow === "nice" ? "NICE" : "planar"} K = ${r.K}`) +
-      (r.flowLr === 1 ? "" : `, flow lr × ${r.flowLr}`);
+      (r.flowLr === 1 ? "" : `, flow lr × ${r.flowLr}`) +
+      (r.flowHead === "global" ? ", global flow parameters" : "");
     return [
       label,
       `${r.seed}`,
@@ -364,6 +368,40 @@ export function table2FlowLr(root: string, folder = FLOWLR_DIR): string {
   });
   return [
     "| posterior q(z\\|x) | K | flow lr | test −ELBO (nats) | test −ln p(x) (nats, S = 200) | change from the row above (paired) | minus the same K at × 1 (Table 2, paired) | planar − NICE at this K (paired) | best epoch of the run, stopped by | train time |",
+    `|${["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---", "---:"].join("|")}|`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ].join("\n");
+}
+
+export const GLOBAL_DIR = "results/table2-global";
+
+/**
+ * The follow-up on amortisation (scripts/table2.sh --out results/table2-global … -- --flow-head global):
+ * planar flows whose parameters are one set for every digit, as NICE's couplings are, each run
+ * paired on the test digits with its seed's diagonal model, planar K = 10, the amortised planar
+ * flow of the same K and flow learning rate, and NICE of the same length.
+ */
+export function table2Global(root: string, folder = GLOBAL_DIR): string {
+  const amortised = [...table2Records(root), ...table2Records(root, FLOWLR_DIR)];
+  const runs = table2Records(root, folder).sort((a, b) => a.K - b.K || a.seed - b.seed);
+  const find = (flow: string, K: number, seed: number, flowLr?: number) =>
+    amortised.find(
+      (r) => r.flow === flow && r.K === K && r.seed === seed && (flowLr === undefined || r.flowLr === flowLr),
+    );
+  const rows = runs.map((run) => [
+    `planar K = ${run.K}, ${run.flowHead} flow parameters, flow lr × ${run.flowLr}`,
+    `${run.seed}`,
+    run.negativeElbo.toFixed(2),
+    `${run.negLogLikelihood.toFixed(2)} ± ${run.standardError.toFixed(2)}`,
+    paired(find("planar", 0, run.seed), run) ?? "—",
+    paired(find("planar", 10, run.seed), run) ?? "—",
+    paired(find("planar", run.K, run.seed, run.flowLr), run) ?? "—",
+    paired(find("nice", run.K, run.seed), run) ?? "—",
+    `${run.bestEpoch} of ${run.epochsRun}, ${stoppedBy(run)}`,
+    `${Math.round(run.trainSeconds)} s`,
+  ]);
+  return [
+    "| q(z\\|x) | seed | test −ELBO (nats) | test −ln p(x) (nats, S = 200) | minus the diagonal model (paired) | minus planar K = 10 (paired) | minus the amortised flow, same K and flow lr (paired) | minus NICE, same length (paired) | best epoch of the run, stopped by | train time |",
     `|${["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---", "---:"].join("|")}|`,
     ...rows.map((r) => `| ${r.join(" | ")} |`),
   ].join("\n");

@@ -2,7 +2,15 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { figure4, table2, table2FlowLr, table2Records, table2Sweep, table2Tails } from "../scripts/table2.js";
+import {
+  figure4,
+  table2,
+  table2FlowLr,
+  table2Global,
+  table2Records,
+  table2Sweep,
+  table2Tails,
+} from "../scripts/table2.js";
 
 // Table 2 and Figure 4 are assembled from the runs' JSON (scripts/table2.sh writes them): checked
 // here on made-up runs whose paired differences are worked out by hand.
@@ -13,10 +21,9 @@ function run(
   seed: number,
   perExample: number[],
   extra: object = {},
-  followUpFlowLr?: number,
+  followUp?: { folder: string; flowLr: number; flowHead?: string },
 ) {
-  const folder = followUpFlowLr === undefined ? "results/table2" : "results/table2-flowlr";
-  const dir = path.join(root, folder, `${flow}-K${K}-seed${seed}`);
+  const dir = path.join(root, followUp?.folder ?? "results/table2", `${flow}-K${K}-seed${seed}`);
   mkdirSync(dir, { recursive: true });
   const mean = perExample.reduce((a, b) => a + b, 0) / perExample.length;
   const record = {
@@ -33,7 +40,7 @@ function run(
     evalSeconds: 10,
     ...extra,
   };
-  const settings = { seed, flowLr: followUpFlowLr };
+  const settings = { seed, flowLr: followUp?.flowLr, flowHead: followUp?.flowHead };
   writeFileSync(path.join(dir, `vae-${flow}-L1.json`), JSON.stringify({ settings, records: [record] }));
 }
 
@@ -110,9 +117,9 @@ describe("the follow-up: the planar column at flow lr × 10/K", () => {
   run(root, "planar", 10, 0, [89, 90, 93, 94]);
   run(root, "planar", 20, 0, [95, 96, 97, 98]); // Table 2's K = 20, at × 1
   run(root, "nice", 20, 0, [91, 91, 92, 93]);
-  run(root, "planar", 20, 0, [88, 90, 92, 94], {}, 0.5);
-  run(root, "planar", 20, 1, [80, 80, 80, 80], {}, 0.3); // not 10/K: not in the column
-  run(root, "planar", 40, 0, [88, 89, 92, 93], {}, 0.25);
+  run(root, "planar", 20, 0, [88, 90, 92, 94], {}, { folder: "results/table2-flowlr", flowLr: 0.5 });
+  run(root, "planar", 20, 1, [80, 80, 80, 80], {}, { folder: "results/table2-flowlr", flowLr: 0.3 }); // not 10/K: not in the column
+  run(root, "planar", 40, 0, [88, 89, 92, 93], {}, { folder: "results/table2-flowlr", flowLr: 0.25 });
   const lines = table2FlowLr(root).split("\n");
   const row = (K: number) => lines.find((l) => new RegExp(`^\\| [^|]+ \\| ${K} \\|`).test(l))!.split(" | ");
   // s.e. of a paired difference = sample sd / √4
@@ -149,6 +156,45 @@ describe("the follow-up: the planar column at flow lr × 10/K", () => {
     // Without follow-up runs past K = 10 there is no such line.
     const none = figure4(root, "results/table2", "results/none");
     expect(none.data.some((_, p) => p % 4 === 0 && none.data[p] === 44 && none.data[p + 1] === 160)).toBe(false);
+  });
+});
+
+describe("the follow-up: planar flows with one set of parameters for every digit", () => {
+  const root = mkdtempSync(path.join(tmpdir(), "flowgrad-global-"));
+  run(root, "planar", 0, 0, [90, 92, 94, 96]);
+  run(root, "planar", 10, 0, [89, 90, 93, 94]);
+  run(root, "nice", 20, 0, [91, 91, 92, 93]);
+  run(root, "planar", 20, 0, [95, 96, 97, 98]); // amortised, × 1: not the one to pair with
+  run(root, "planar", 20, 0, [88, 90, 92, 94], {}, { folder: "results/table2-flowlr", flowLr: 0.5 });
+  run(
+    root,
+    "planar",
+    20,
+    0,
+    [87, 90, 93, 94],
+    {},
+    { folder: "results/table2-global", flowLr: 0.5, flowHead: "global" },
+  );
+  const se = (d: number[]) => {
+    const m = d.reduce((a, x) => a + x, 0) / d.length;
+    return (Math.sqrt(d.reduce((a, x) => a + (x - m) ** 2, 0) / (d.length - 1)) / 2).toFixed(2);
+  };
+
+  it("pairs each run with its seed's diagonal model, K = 10, the amortised flow at the same rate and NICE, by hand", () => {
+    const cells = table2Global(root).split("\n")[2]!.split(" | ");
+    expect(cells.slice(0, 4)).toEqual([
+      "| planar K = 20, global flow parameters, flow lr × 0.5",
+      "0",
+      "96.00",
+      "91.00 ± 0.50",
+    ]);
+    expect(cells[4]).toBe(`−2.00 ± ${se([-3, -2, -1, -2])}`);
+    expect(cells[5]).toBe(`−0.50 ± ${se([-2, 0, 0, 0])}`);
+    expect(cells[6]).toBe(`+0.00 ± ${se([-1, 0, 1, 0])}`); // the × 0.5 amortised run, not Table 2's × 1
+    expect(cells[7]).toBe(`−0.75 ± ${se([-4, -1, 1, 1])}`);
+    expect(table2Tails(root, "results/table2-global")).toContain(
+      "| planar K = 20, flow lr × 0.5, global flow parameters | 0 |",
+    );
   });
 });
 
