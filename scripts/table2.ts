@@ -335,7 +335,9 @@ export const flowLrFor = (K: number) => (K <= 10 ? 1 : 10 / K);
  */
 export function planarAtTenOverK(table2Runs: Table2Record[], followUpRuns: Table2Record[]): Table2Record[] {
   const kept = table2Runs.filter((r) => r.flow !== "planar" || r.K <= 10);
-  return [...kept, ...followUpRuns.filter((r) => r.flow === "planar" && r.K > 10 && r.flowLr === flowLrFor(r.K))];
+  const column = (r: Table2Record) =>
+    r.flow === "planar" && r.K > 10 && r.flowLr === flowLrFor(r.K) && r.flowHead === "readout";
+  return [...kept, ...followUpRuns.filter(column)];
 }
 
 /**
@@ -382,7 +384,9 @@ export const GLOBAL_DIR = "results/table2-global";
  * flow of the same K and flow learning rate, and NICE of the same length.
  */
 export function table2Global(root: string, folder = GLOBAL_DIR): string {
-  const amortised = [...table2Records(root), ...table2Records(root, FLOWLR_DIR)];
+  const amortised = [...table2Records(root), ...table2Records(root, FLOWLR_DIR)].filter(
+    (r) => r.flowHead === "readout",
+  );
   const runs = table2Records(root, folder).sort((a, b) => a.K - b.K || a.seed - b.seed);
   const find = (flow: string, K: number, seed: number, flowLr?: number) =>
     amortised.find(
