@@ -11,6 +11,7 @@ import type { Image } from "../src/models/heatmap.js";
 import {
   FLOWLR_DIR,
   figure4,
+  figure4FollowUps,
   GLOBAL_DIR,
   TABLE2_DIR,
   table2,
@@ -420,8 +421,10 @@ export function pages(root: string): string[] {
 
 /**
  * Figures drawn as pixels from results JSON alone (PNG), by the file they are written to. Figure 4
- * joins once results/table2 holds runs (scripts/table2.sh); before that there is nothing to draw.
+ * and its follow-ups' version join once results/table2 holds runs (scripts/table2.sh); before that
+ * there is nothing to draw.
  */
 export function pngFigures(root: string): Record<string, (root: string) => Image> {
-  return existsSync(path.join(root, TABLE2_DIR)) ? { "docs/figure4.png": figure4 } : {};
+  if (!existsSync(path.join(root, TABLE2_DIR))) return {};
+  return { "docs/figure4.png": figure4, "docs/figure4-followups.png": figure4FollowUps };
 }

@@ -199,43 +199,32 @@ export function table2Tails(root: string, folder = TABLE2_DIR): string {
   ].join("\n");
 }
 
+/** A line per seed of one planar or NICE column: its runs, and the flow whose points it draws (K = 0 is the diagonal model). */
+interface FigureColumn {
+  label: string;
+  colour: [number, number, number];
+  records: Table2Record[];
+  flow: string;
+}
+
 /**
- * Figure 4: the bound, −ln p(x) and their gap against the flow length, planar and NICE, one line
- * per training seed (the seeds differ by as much as the rows do, so an average would hide it; a
- * point is missing where that seed's run is), and the follow-up's planar column at flow lr × 10/K
- * where it has runs past K = 10 (drawn first: up to K = 10 it is the same models as planar's).
+ * The bound, −ln p(x) and their gap against the flow length: one line per column and training
+ * seed (the seeds differ by as much as the rows do, so an average would hide it; a point is
+ * missing where that seed's run is), seed 0 in the column's colour, later seeds paler.
  */
-export function figure4(root: string, folder = TABLE2_DIR, followUp = FLOWLR_DIR): Image {
-  const records = table2Records(root, folder);
-  const column = planarAtTenOverK(records, table2Records(root, followUp));
+function flowLengthFigure(columns: FigureColumn[], seeds: number[]): Image {
   const Ks = [0, ...TABLE2_KS];
-  const seeds = seedsIn(records);
-  if (!seeds.length) seeds.push(0);
-  const value = (runs: Table2Record[], flow: string, K: number, seed: number, f: (r: Table2Record) => number) =>
-    mapRun(runOf(runs, K === 0 ? "planar" : flow, K, seed), f);
-  // Seed 0 in the full colour, later seeds paler.
+  if (!seeds.length) seeds = [0];
   const shade = (rgb: [number, number, number], i: number) =>
     rgb.map((c) => Math.round(c + (255 - c) * Math.min(0.75, 0.45 * i))) as [number, number, number];
-  const slower = seeds.filter((seed) => column.some((r) => r.flow === "planar" && r.K > 10 && r.seed === seed));
-  const series = (f: (r: Table2Record) => number) => [
-    ...slower.map((seed, i) => ({
-      label: `planar, flow lr x 10/K, seed ${seed}`,
-      colour: shade([44, 160, 44], i),
-      values: Ks.map((K) => value(column, "planar", K, seed, f)),
-    })),
-    ...seeds.flatMap((seed, i) => [
-      {
-        label: `planar, seed ${seed}`,
-        colour: shade([31, 119, 180], i),
-        values: Ks.map((K) => value(records, "planar", K, seed, f)),
-      },
-      {
-        label: `NICE, seed ${seed}`,
-        colour: shade([255, 127, 14], i),
-        values: Ks.map((K) => value(records, "nice", K, seed, f)),
-      },
-    ]),
-  ];
+  const series = (f: (r: Table2Record) => number) =>
+    seeds.flatMap((seed, i) =>
+      columns.map((c) => ({
+        label: `${c.label}, seed ${seed}`,
+        colour: shade(c.colour, i),
+        values: Ks.map((K) => mapRun(runOf(c.records, K === 0 ? "planar" : c.flow, K, seed), f)),
+      })),
+    );
   return lineChart(
     [
       { title: "test -ELBO", series: series((r) => r.negativeElbo) },
@@ -244,6 +233,47 @@ export function figure4(root: string, folder = TABLE2_DIR, followUp = FLOWLR_DIR
     ],
     Ks.map(String),
     "flow length K (nats on the y axes)",
+  );
+}
+
+const PLANAR_BLUE: [number, number, number] = [31, 119, 180],
+  NICE_ORANGE: [number, number, number] = [255, 127, 14];
+
+/** Figure 4 as the paper draws it: Table 2's planar and NICE columns against the flow length. */
+export function figure4(root: string, folder = TABLE2_DIR): Image {
+  const records = table2Records(root, folder);
+  return flowLengthFigure(
+    [
+      { label: "planar", colour: PLANAR_BLUE, records, flow: "planar" },
+      { label: "NICE", colour: NICE_ORANGE, records, flow: "nice" },
+    ],
+    seedsIn(records),
+  );
+}
+
+/**
+ * Figure 4 for the follow-ups: the planar column at flow lr × 10/K, amortised (the read-out head)
+ * and global (one set of flow parameters for every digit), beside Table 2's NICE column.
+ */
+export function figure4FollowUps(root: string): Image {
+  const base = table2Records(root);
+  return flowLengthFigure(
+    [
+      {
+        label: "planar, lr x 10/K",
+        colour: PLANAR_BLUE,
+        records: planarColumn(base, table2Records(root, FLOWLR_DIR), "readout"),
+        flow: "planar",
+      },
+      {
+        label: "global planar, lr x 10/K",
+        colour: [44, 160, 44],
+        records: planarColumn(base, table2Records(root, GLOBAL_DIR), "global"),
+        flow: "planar",
+      },
+      { label: "NICE", colour: NICE_ORANGE, records: base, flow: "nice" },
+    ],
+    seedsIn(base),
   );
 }
 
@@ -325,88 +355,106 @@ export function table2Sweep(root: string, folder = SWEEP_DIR): string {
 }
 
 export const FLOWLR_DIR = "results/table2-flowlr";
+export const GLOBAL_DIR = "results/table2-global";
 
-/** The flow's learning rate, as a multiple of the rest's, that the follow-up gives planar K: 10/K (× 1 at K = 10, as in Table 2). */
+/** The flow's learning rate, as a multiple of the rest's, that the follow-ups give planar K: 10/K (× 1 at K = 10, as in Table 2). */
 export const flowLrFor = (K: number) => (K <= 10 ? 1 : 10 / K);
 
 /**
- * Table 2's records with the planar column replaced by the follow-up's runs at flow lr × 10/K
- * (K = 0 and 10 are Table 2's own models, which already train at × 10/K; runs at other rates are left out).
+ * Table 2's records with the planar column replaced by a follow-up's planar runs at flow lr × 10/K
+ * with this flow head. Table 2's own models stand in where they are the same setting: the diagonal
+ * model always, and planar K = 10 for the read-out head (it trained at × 1 = 10/10). Runs at other
+ * rates or with another head are left out.
  */
-export function planarAtTenOverK(table2Runs: Table2Record[], followUpRuns: Table2Record[]): Table2Record[] {
-  const kept = table2Runs.filter((r) => r.flow !== "planar" || r.K <= 10);
+export function planarColumn(
+  table2Runs: Table2Record[],
+  followUpRuns: Table2Record[],
+  flowHead: "readout" | "global",
+): Table2Record[] {
+  const fromTable2 = (K: number) => K === 0 || (flowHead === "readout" && K === 10);
+  const kept = table2Runs.filter((r) => r.flow !== "planar" || fromTable2(r.K));
   const column = (r: Table2Record) =>
-    r.flow === "planar" && r.K > 10 && r.flowLr === flowLrFor(r.K) && r.flowHead === "readout";
+    r.flow === "planar" && !fromTable2(r.K) && r.flowLr === flowLrFor(r.K) && r.flowHead === flowHead;
   return [...kept, ...followUpRuns.filter(column)];
 }
 
 /**
- * The follow-up on the flow's learning rate (scripts/table2.sh --out results/table2-flowlr … -- --flow-lr 10/K):
- * the planar column again, each K's flow at × 10/K, laid out like Table 2 (seeds side by side), with
- * paired differences from the row above, from the same K at × 1 and from NICE at the same length.
+ * A planar column laid out like Table 2 (seeds side by side): each row paired on the test digits
+ * with the row above, with `reference`'s planar run of the same K and seed (shown as — where it is
+ * the same run), and with NICE of the same length.
  */
-export function table2FlowLr(root: string, folder = FLOWLR_DIR): string {
-  const base = table2Records(root);
-  const column = planarAtTenOverK(base, table2Records(root, folder));
+function columnTable(
+  column: Table2Record[],
+  label: (K: number) => string,
+  reference: { records: Table2Record[]; header: string },
+): string {
   const seeds = seedsIn(column);
   const rows = [0, ...TABLE2_KS].map((K, i) => {
     const at = (s: number) => runOf(column, "planar", K, s);
     const each = (f: (r: Table2Record) => string) => perSeed(seeds, (s) => mapRun(at(s), f));
     const pairedWith = (records: Table2Record[], flow: string, K2: number) =>
-      perSeed(seeds, (s) => paired(runOf(records, flow, K2, s), at(s)));
-    const fromTable2 = K <= 10;
+      perSeed(seeds, (s) => {
+        const from = runOf(records, flow, K2, s);
+        return from === at(s) ? null : paired(from, at(s));
+      });
     return [
-      K === 0 ? "diagonal Gaussian (Table 2)" : `+ planar flow${fromTable2 ? " (Table 2)" : ""}`,
+      label(K),
       `${K}`,
       K === 0 ? "—" : `× ${flowLrFor(K)}`,
       each((r) => r.negativeElbo.toFixed(2)),
       each((r) => `${r.negLogLikelihood.toFixed(2)} ± ${r.standardError.toFixed(2)}`),
       i ? pairedWith(column, "planar", i > 1 ? TABLE2_KS[i - 2]! : 0) : "—",
-      fromTable2 ? "—" : pairedWith(base, "planar", K),
+      pairedWith(reference.records, "planar", K),
       K ? pairedWith(column, "nice", K) : "—",
       each((r) => `${r.bestEpoch} of ${r.epochsRun}, ${stoppedBy(r)}`),
       each((r) => `${Math.round(r.trainSeconds)} s`),
     ];
   });
+  const header = [
+    "posterior q(z\\|x)",
+    "K",
+    "flow lr",
+    "test −ELBO (nats)",
+    "test −ln p(x) (nats, S = 200)",
+    "change from the row above (paired)",
+    reference.header,
+    "planar − NICE at this K (paired)",
+    "best epoch of the run, stopped by",
+    "train time",
+  ];
   return [
-    "| posterior q(z\\|x) | K | flow lr | test −ELBO (nats) | test −ln p(x) (nats, S = 200) | change from the row above (paired) | minus the same K at × 1 (Table 2, paired) | planar − NICE at this K (paired) | best epoch of the run, stopped by | train time |",
+    `| ${header.join(" | ")} |`,
     `|${["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---", "---:"].join("|")}|`,
     ...rows.map((r) => `| ${r.join(" | ")} |`),
   ].join("\n");
 }
 
-export const GLOBAL_DIR = "results/table2-global";
+/**
+ * The follow-up on the flow's learning rate (scripts/table2.sh --out results/table2-flowlr … -- --flow-lr 10/K):
+ * the planar column again, each K's flow at × 10/K, with paired differences from the row above,
+ * from the same K at × 1 (Table 2) and from NICE at the same length.
+ */
+export function table2FlowLr(root: string, folder = FLOWLR_DIR): string {
+  const base = table2Records(root);
+  const column = planarColumn(base, table2Records(root, folder), "readout");
+  return columnTable(
+    column,
+    (K) => (K === 0 ? "diagonal Gaussian (Table 2)" : K === 10 ? "+ planar flow (Table 2)" : "+ planar flow"),
+    { records: base, header: "minus the same K at × 1 (Table 2, paired)" },
+  );
+}
 
 /**
- * The follow-up on amortisation (scripts/table2.sh --out results/table2-global … -- --flow-head global):
- * planar flows whose parameters are one set for every digit, as NICE's couplings are, each run
- * paired on the test digits with its seed's diagonal model, planar K = 10, the amortised planar
- * flow of the same K and flow learning rate, and NICE of the same length.
+ * The follow-up on amortisation (scripts/table2.sh --out results/table2-global … -- --flow-head global
+ * --flow-lr 10/K): planar flows whose parameters are one set for every digit, as NICE's couplings
+ * are, at the same rates as the column above, paired with that amortised column and with NICE.
  */
 export function table2Global(root: string, folder = GLOBAL_DIR): string {
-  const amortised = [...table2Records(root), ...table2Records(root, FLOWLR_DIR)].filter(
-    (r) => r.flowHead === "readout",
-  );
-  const runs = table2Records(root, folder).sort((a, b) => a.K - b.K || a.seed - b.seed);
-  const find = (flow: string, K: number, seed: number, flowLr?: number) =>
-    amortised.find(
-      (r) => r.flow === flow && r.K === K && r.seed === seed && (flowLr === undefined || r.flowLr === flowLr),
-    );
-  const rows = runs.map((run) => [
-    `planar K = ${run.K}, ${run.flowHead} flow parameters, flow lr × ${run.flowLr}`,
-    `${run.seed}`,
-    run.negativeElbo.toFixed(2),
-    `${run.negLogLikelihood.toFixed(2)} ± ${run.standardError.toFixed(2)}`,
-    paired(find("planar", 0, run.seed), run) ?? "—",
-    paired(find("planar", 10, run.seed), run) ?? "—",
-    paired(find("planar", run.K, run.seed, run.flowLr), run) ?? "—",
-    paired(find("nice", run.K, run.seed), run) ?? "—",
-    `${run.bestEpoch} of ${run.epochsRun}, ${stoppedBy(run)}`,
-    `${Math.round(run.trainSeconds)} s`,
-  ]);
-  return [
-    "| q(z\\|x) | seed | test −ELBO (nats) | test −ln p(x) (nats, S = 200) | minus the diagonal model (paired) | minus planar K = 10 (paired) | minus the amortised flow, same K and flow lr (paired) | minus NICE, same length (paired) | best epoch of the run, stopped by | train time |",
-    `|${["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---", "---:"].join("|")}|`,
-    ...rows.map((r) => `| ${r.join(" | ")} |`),
-  ].join("\n");
+  const base = table2Records(root);
+  const column = planarColumn(base, table2Records(root, folder), "global");
+  const amortised = planarColumn(base, table2Records(root, FLOWLR_DIR), "readout");
+  return columnTable(column, (K) => (K === 0 ? "diagonal Gaussian (Table 2)" : "+ planar flow, global parameters"), {
+    records: amortised,
+    header: "minus the amortised flow, same K and flow lr (paired)",
+  });
 }

@@ -4,6 +4,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   figure4,
+  figure4FollowUps,
   table2,
   table2FlowLr,
   table2Global,
@@ -147,54 +148,63 @@ describe("the follow-up: the planar column at flow lr × 10/K", () => {
     expect(table2Tails(root)).toContain("| planar K = 20 | 0 |");
   });
 
-  it("Figure 4 draws the column as a line of its own", () => {
-    const image = figure4(root);
-    let n = 0;
-    for (let p = 0; p < image.data.length; p += 4)
-      if (image.data[p] === 44 && image.data[p + 1] === 160 && image.data[p + 2] === 44) n++;
-    expect(n).toBeGreaterThan(100);
-    // Without follow-up runs past K = 10 there is no such line.
-    const none = figure4(root, "results/table2", "results/none");
-    expect(none.data.some((_, p) => p % 4 === 0 && none.data[p] === 44 && none.data[p + 1] === 160)).toBe(false);
+  it("the follow-ups' figure draws the column as a line (Figure 4 itself does not)", () => {
+    const count = (image: { data: Uint8ClampedArray | Uint8Array }, rgb: number[]) => {
+      let n = 0;
+      for (let p = 0; p < image.data.length; p += 4)
+        if (image.data[p] === rgb[0] && image.data[p + 1] === rgb[1] && image.data[p + 2] === rgb[2]) n++;
+      return n;
+    };
+    const followUps = figure4FollowUps(root);
+    // K = 0, 10, 20, 40 of seed 0, joined, in planar's blue
+    expect(count(followUps, [31, 119, 180])).toBeGreaterThan(count(figure4(root), [31, 119, 180]));
   });
 });
 
 describe("the follow-up: planar flows with one set of parameters for every digit", () => {
   const root = mkdtempSync(path.join(tmpdir(), "flowgrad-global-"));
+  const flowlr = (flowLr: number) => ({ folder: "results/table2-flowlr", flowLr });
+  const global = (flowLr: number) => ({ folder: "results/table2-global", flowLr, flowHead: "global" });
   run(root, "planar", 0, 0, [90, 92, 94, 96]);
   run(root, "planar", 10, 0, [89, 90, 93, 94]);
   run(root, "nice", 20, 0, [91, 91, 92, 93]);
   run(root, "planar", 20, 0, [95, 96, 97, 98]); // amortised, × 1: not the one to pair with
-  run(root, "planar", 20, 0, [88, 90, 92, 94], {}, { folder: "results/table2-flowlr", flowLr: 0.5 });
-  run(
-    root,
-    "planar",
-    20,
-    0,
-    [87, 90, 93, 94],
-    {},
-    { folder: "results/table2-global", flowLr: 0.5, flowHead: "global" },
-  );
+  run(root, "planar", 20, 0, [88, 90, 92, 94], {}, flowlr(0.5));
+  run(root, "planar", 10, 0, [89, 91, 93, 95], {}, global(1));
+  run(root, "planar", 20, 0, [87, 90, 93, 94], {}, global(0.5));
+  const lines = table2Global(root).split("\n");
+  const row = (K: number) => lines.find((l) => new RegExp(`^\\| [^|]+ \\| ${K} \\|`).test(l))!.split(" | ");
   const se = (d: number[]) => {
     const m = d.reduce((a, x) => a + x, 0) / d.length;
     return (Math.sqrt(d.reduce((a, x) => a + (x - m) ** 2, 0) / (d.length - 1)) / 2).toFixed(2);
   };
 
-  it("pairs each run with its seed's diagonal model, K = 10, the amortised flow at the same rate and NICE, by hand", () => {
-    const cells = table2Global(root).split("\n")[2]!.split(" | ");
-    expect(cells.slice(0, 4)).toEqual([
-      "| planar K = 20, global flow parameters, flow lr × 0.5",
-      "0",
-      "96.00",
-      "91.00 ± 0.50",
-    ]);
-    expect(cells[4]).toBe(`−2.00 ± ${se([-3, -2, -1, -2])}`);
-    expect(cells[5]).toBe(`−0.50 ± ${se([-2, 0, 0, 0])}`);
-    expect(cells[6]).toBe(`+0.00 ± ${se([-1, 0, 1, 0])}`); // the × 0.5 amortised run, not Table 2's × 1
-    expect(cells[7]).toBe(`−0.75 ± ${se([-4, -1, 1, 1])}`);
+  it("its own K = 10 (not Table 2's), each row paired with the row above, the amortised column and NICE, by hand", () => {
+    expect(row(0)[0]).toBe("| diagonal Gaussian (Table 2)");
+    expect(row(0)[6]).toBe("—"); // the amortised column's diagonal model is this very run
+    expect(row(10).slice(0, 5)).toEqual(["| + planar flow, global parameters", "10", "× 1", "97.00", "92.00 ± 0.50"]);
+    expect(row(10)[5]).toBe("−1.00 ± 0.00"); // − the diagonal model
+    expect(row(10)[6]).toBe(`+0.50 ± ${se([0, 1, 0, 1])}`); // − Table 2's K = 10
+    expect(row(20)[5]).toBe(`−1.00 ± ${se([-2, -1, 0, -1])}`); // − its own K = 10
+    expect(row(20)[6]).toBe(`+0.00 ± ${se([-1, 0, 1, 0])}`); // − the × 0.5 amortised run, not Table 2's × 1
+    expect(row(20)[7]).toBe(`−0.75 ± ${se([-4, -1, 1, 1])}`); // planar − NICE
     expect(table2Tails(root, "results/table2-global")).toContain(
       "| planar K = 20, flow lr × 0.5, global flow parameters | 0 |",
     );
+  });
+
+  it("the follow-ups' figure draws the global column in its own colour", () => {
+    const green = (image: { data: Uint8Array | Uint8ClampedArray }) => {
+      let n = 0;
+      for (let p = 0; p < image.data.length; p += 4)
+        if (image.data[p] === 44 && image.data[p + 1] === 160 && image.data[p + 2] === 44) n++;
+      return n;
+    };
+    // Against the same figure with the diagonal model alone (its point and the legend): K = 0, 10
+    // and 20 joined by lines in each of the three panels.
+    const bare = mkdtempSync(path.join(tmpdir(), "flowgrad-global-bare-"));
+    run(bare, "planar", 0, 0, [90, 92, 94, 96]);
+    expect(green(figure4FollowUps(root))).toBeGreaterThan(green(figure4FollowUps(bare)) + 3 * 100);
   });
 });
 
