@@ -119,6 +119,31 @@ function paired(a: Table2Record | undefined, b: Table2Record | undefined): strin
   return `${d.mean >= 0 ? "+" : "−"}${Math.abs(d.mean).toFixed(2)} ± ${d.standardError.toFixed(2)}`;
 }
 
+/**
+ * How much −ln p(x) moves between training seeds of the same model: the pooled standard deviation
+ * over rows with two or more seeds, √(Σ_rows Σ_seeds (x − row mean)² / Σ_rows (n − 1)), leaving out
+ * runs that blew up (their spread is the blow-up's, not training noise). Null with no such row.
+ */
+export function seedSpread(records: Table2Record[]): { sd: number; rows: number } | null {
+  const groups = new Map<string, number[]>();
+  for (const r of records) {
+    if (stoppedBy(r) !== r.stoppedBy) continue; // blew up
+    const key = `${r.flow} ${r.K}`;
+    groups.set(key, [...(groups.get(key) ?? []), r.negLogLikelihood]);
+  }
+  let squares = 0,
+    dof = 0,
+    rows = 0;
+  for (const xs of groups.values()) {
+    if (xs.length < 2) continue;
+    const mean = xs.reduce((a, x) => a + x, 0) / xs.length;
+    squares += xs.reduce((a, x) => a + (x - mean) ** 2, 0);
+    dof += xs.length - 1;
+    rows++;
+  }
+  return rows ? { sd: Math.sqrt(squares / dof), rows } : null;
+}
+
 /** Table 2 as markdown: per-seed values separated by " / ", seed 0 first. */
 export function table2(root: string, folder = TABLE2_DIR): string {
   const records = table2Records(root, folder);
@@ -159,6 +184,9 @@ export function table2(root: string, folder = TABLE2_DIR): string {
     const m = JSON.parse(readFileSync(check, "utf8")).models[0];
     note = `\n\nPlanar K = 10, seed 0, scored again with S = 2,000 importance samples: ${m.negLogLikelihood.toFixed(2)} ± ${m.standardError.toFixed(2)} nats, against ${again.negLogLikelihood.toFixed(2)} ± ${again.standardError.toFixed(2)} with S = 200.`;
   }
+  const spread = seedSpread(records);
+  if (spread)
+    note += `\n\nTraining runs' own spread: pooled over the ${spread.rows} row${spread.rows === 1 ? "" : "s"} with two or more seeds (runs that blew up left out), one run's −ln p(x) has a standard deviation of ${spread.sd.toFixed(2)} nats between seeds; the paired standard errors above measure the test digits alone.`;
   const lines = [
     `| ${header.join(" | ")} |`,
     `|${["---", "---:", "---:", "---:", "---:", "---:", "---", "---:", "---:", "---:"].join("|")}|`,

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import {
   figure4,
   figure4FollowUps,
+  seedSpread,
   table2,
   table2FlowLr,
   table2Global,
@@ -205,6 +206,25 @@ describe("the follow-up: planar flows with one set of parameters for every digit
     const bare = mkdtempSync(path.join(tmpdir(), "flowgrad-global-bare-"));
     run(bare, "planar", 0, 0, [90, 92, 94, 96]);
     expect(green(figure4FollowUps(root))).toBeGreaterThan(green(figure4FollowUps(bare)) + 3 * 100);
+  });
+});
+
+describe("the training seeds' spread under Table 2", () => {
+  it("pools the seeds' variance over rows (n − 1 each), leaving out runs that blew up", () => {
+    const root = mkdtempSync(path.join(tmpdir(), "flowgrad-spread-"));
+    for (const [seed, x] of [90, 91, 95].entries()) run(root, "nice", 20, seed, [x, x]); // mean 92: squares 4 + 1 + 9
+    run(root, "planar", 0, 0, [93, 93]);
+    run(root, "planar", 0, 1, [94, 94]); // squares 0.25 + 0.25
+    const blewUp = { bestEpoch: 1, epochsRun: 3, validationLosses: [100, 150, 140] };
+    run(root, "planar", 80, 0, [100, 100], blewUp);
+    run(root, "planar", 80, 1, [130, 130], blewUp);
+    const spread = seedSpread(table2Records(root))!;
+    expect(spread.rows).toBe(2);
+    expect(spread.sd).toBeCloseTo(Math.sqrt(14.5 / 3), 12);
+    expect(table2(root)).toContain(
+      `pooled over the 2 rows with two or more seeds (runs that blew up left out), one run's −ln p(x) has a standard deviation of ${Math.sqrt(14.5 / 3).toFixed(2)} nats`,
+    );
+    expect(seedSpread(table2Records(root).filter((r) => r.seed === 0))).toBeNull();
   });
 });
 
