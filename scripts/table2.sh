@@ -7,8 +7,9 @@
 # short (run the script again). Then `npm run docs` writes the table and docs/figure4.png.
 #
 # usage: bash scripts/table2.sh [--jobs N] [--seeds 0,1] [--models planar:0,nice:10,…] [--max-minutes M]
-#                               [--out results/table2] [--no-docs] [-- VAE OPTIONS]
+#                               [--out results/table2] [--no-docs] [--no-check] [-- VAE OPTIONS]
 #   --models runs only those rows (flow:K for every seed, flow:K:seed for one, in the order given), for a machine that can take a few at a time.
+#   --no-check skips the S = 2,000 rescoring of planar K = 10 seed 0 (~15 minutes; a follow-up's folder needs no second one).
 #   --max-minutes M stops each model's training after M minutes (the table then says "time"); such
 #   runs belong in a folder of their own (--out), since a finished run is not run again.
 set -euo pipefail
@@ -17,6 +18,7 @@ jobs=$(node -p "Math.min(18, require('os').availableParallelism())")
 seeds="0,1"
 out_root=results/table2
 docs=yes
+check=yes
 models=""
 extra=()
 while [ $# -gt 0 ]; do
@@ -27,6 +29,7 @@ while [ $# -gt 0 ]; do
     --out) out_root=$2; shift 2 ;;
     --models) models=$2; shift 2 ;;
     --no-docs) docs=no; shift ;;
+    --no-check) check=no; shift ;;
     --) shift; extra+=("$@"); break ;; # anything after -- goes to every vae run (a smoke test: --hidden 16 --train-count 300)
     *) echo "table2.sh: unknown option $1" >&2; exit 1 ;;
   esac
@@ -65,9 +68,8 @@ export -f run_one
 printf '%s\n' "${runs[@]}" | xargs -P "$jobs" -I{} bash -c 'run_one "$@"' _ {} "${extra[@]}"
 # The estimate's convergence: the same model scored with ten times the samples.
 # Planar K = 10: the first flow row, and ten times its S = 200 scoring (~15 minutes of one core).
-check=$out_root/planar-K10-seed0
-if [ -f "$check/vae-planar-K10-L1.model.json" ] && [ ! -f "$out_root/s2000.json" ]; then
-  FLOWGRAD_THREADS=1 node dist/src/cli/main.js compare --models "$check/vae-planar-K10-L1.model.json" --samples 2000 \
-    --out "$out_root/s2000.json"
+model=$out_root/planar-K10-seed0/vae-planar-K10-L1.model.json
+if [ "$check" = yes ] && [ -f "$model" ] && [ ! -f "$out_root/s2000.json" ]; then
+  FLOWGRAD_THREADS=1 node dist/src/cli/main.js compare --models "$model" --samples 2000 --out "$out_root/s2000.json"
 fi
 if [ "$docs" = yes ]; then npm run --silent docs; fi
