@@ -85,17 +85,23 @@ const ROWS: Array<{ flow: string; K: number; label: string; above: [string, numb
 /** Nats above the best validation bound past which a later epoch counts as a blow-up, not noise (the tails move < 3). */
 const BLOW_UP_NATS = 10;
 
-/** How a run stopped, and, where training blew up after its best epoch, the worst epoch that says so. */
-function stoppedBy(r: Table2Record): string {
+/** The epoch index (0-based) of the worst validation bound more than BLOW_UP_NATS above the best after it; −1 if none. */
+function blowUp(r: Table2Record): number {
   const v = r.validationLosses ?? [];
   const best = v[r.bestEpoch - 1];
-  if (best === undefined) return r.stoppedBy;
   let worst = -1;
+  if (best === undefined) return worst;
   for (let e = r.bestEpoch; e < v.length; e++)
     if (v[e]! > best + BLOW_UP_NATS && (worst < 0 || v[e]! > v[worst]!)) worst = e;
+  return worst;
+}
+
+/** How a run stopped, and, where training blew up after its best epoch, the worst epoch that says so. */
+function stoppedBy(r: Table2Record): string {
+  const worst = blowUp(r);
   return worst < 0
     ? r.stoppedBy
-    : `${r.stoppedBy} after training blew up (validation −ELBO ${v[worst]!.toFixed(0)} at epoch ${worst + 1})`;
+    : `${r.stoppedBy} after training blew up (validation −ELBO ${r.validationLosses[worst]!.toFixed(0)} at epoch ${worst + 1})`;
 }
 
 const mapRun = <T>(r: Table2Record | undefined, f: (r: Table2Record) => T): T | null => (r ? f(r) : null);
@@ -127,7 +133,7 @@ function paired(a: Table2Record | undefined, b: Table2Record | undefined): strin
 export function seedSpread(records: Table2Record[]): { sd: number; rows: number } | null {
   const groups = new Map<string, number[]>();
   for (const r of records) {
-    if (stoppedBy(r) !== r.stoppedBy) continue; // blew up
+    if (blowUp(r) >= 0) continue;
     const key = `${r.flow} ${r.K}`;
     groups.set(key, [...(groups.get(key) ?? []), r.negLogLikelihood]);
   }
