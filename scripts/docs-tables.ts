@@ -8,6 +8,7 @@ import path from "node:path";
 import { markdownTable, type Row } from "../bench/harness.js";
 import { logdetFigure } from "../bench/plot.js";
 import type { Image } from "../src/models/heatmap.js";
+import { pm, table } from "./markdown.js";
 import { figure4, TABLE2_DIR, table2, table2Sweep, table2Tails } from "./table2.js";
 import { FLOWLR_DIR, figure4FollowUps, GLOBAL_DIR, table2FlowLr, table2Global } from "./table2-followups.js";
 
@@ -24,12 +25,6 @@ function read(root: string, file: string): Json {
 function time(ms: number): string {
   if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
   return ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(1)} µs`;
-}
-
-const pm = (value: number, se: number, digits = 4) => `${value.toFixed(digits)} ± ${se.toFixed(digits)}`;
-
-function table(header: string[], align: string[], rows: string[][]): string {
-  return [`| ${header.join(" | ")} |`, `|${align.join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
 }
 
 // ---- the paper's experiments -------------------------------------------------------------------

@@ -4,16 +4,17 @@
 // Their runs come from scripts/table2.sh --out <folder> … -- --flow-lr 10/K [--flow-head global].
 
 import type { Image } from "../src/models/heatmap.js";
+import { table } from "./markdown.js";
 import {
+  cell,
+  eachSeed,
   flowLengthFigure,
-  mapRun,
   NICE_ORANGE,
   PLANAR_BLUE,
   paired,
   perSeed,
   runOf,
   seedsIn,
-  stoppedBy,
   TABLE2_KS,
   type Table2Record,
   table2Records,
@@ -56,7 +57,7 @@ function columnTable(
   const seeds = seedsIn(column);
   const rows = [0, ...TABLE2_KS].map((K, i) => {
     const at = (s: number) => runOf(column, "planar", K, s);
-    const each = (f: (r: Table2Record) => string) => perSeed(seeds, (s) => mapRun(at(s), f));
+    const each = eachSeed(seeds, at);
     const pairedWith = (records: Table2Record[], flow: string, K2: number) =>
       perSeed(seeds, (s) => {
         const from = runOf(records, flow, K2, s);
@@ -66,13 +67,13 @@ function columnTable(
       label(K),
       `${K}`,
       K === 0 ? "—" : `× ${flowLrFor(K)}`,
-      each((r) => r.negativeElbo.toFixed(2)),
-      each((r) => `${r.negLogLikelihood.toFixed(2)} ± ${r.standardError.toFixed(2)}`),
+      each(cell.elbo),
+      each(cell.nll),
       i ? pairedWith(column, "planar", i > 1 ? TABLE2_KS[i - 2]! : 0) : "—",
       pairedWith(reference.records, "planar", K),
       K ? pairedWith(column, "nice", K) : "—",
-      each((r) => `${r.bestEpoch} of ${r.epochsRun}, ${stoppedBy(r)}`),
-      each((r) => `${Math.round(r.trainSeconds)} s`),
+      each(cell.best),
+      each(cell.train),
     ];
   });
   const header = [
@@ -87,11 +88,7 @@ function columnTable(
     "best epoch of the run, stopped by",
     "train time",
   ];
-  return [
-    `| ${header.join(" | ")} |`,
-    `|${["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---", "---:"].join("|")}|`,
-    ...rows.map((r) => `| ${r.join(" | ")} |`),
-  ].join("\n");
+  return table(header, ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---", "---:"], rows);
 }
 
 /**

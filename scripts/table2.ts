@@ -8,6 +8,7 @@ import path from "node:path";
 import type { Image } from "../src/models/heatmap.js";
 import { lineChart } from "../src/models/line-chart.js";
 import { pairedDifference } from "../src/models/vae.js";
+import { pm, table } from "./markdown.js";
 
 export const TABLE2_DIR = "results/table2";
 export const TABLE2_KS = [10, 20, 40, 80];
@@ -97,14 +98,14 @@ function blowUp(r: Table2Record): number {
 }
 
 /** How a run stopped, and, where training blew up after its best epoch, the worst epoch that says so. */
-export function stoppedBy(r: Table2Record): string {
+function stoppedBy(r: Table2Record): string {
   const worst = blowUp(r);
   return worst < 0
     ? r.stoppedBy
     : `${r.stoppedBy} after training blew up (validation −ELBO ${r.validationLosses[worst]!.toFixed(0)} at epoch ${worst + 1})`;
 }
 
-export const mapRun = <T>(r: Table2Record | undefined, f: (r: Table2Record) => T): T | null => (r ? f(r) : null);
+const mapRun = <T>(r: Table2Record | undefined, f: (r: Table2Record) => T): T | null => (r ? f(r) : null);
 
 export const runOf = (records: Table2Record[], flow: string, K: number, seed: number) =>
   records.find((r) => r.flow === flow && r.K === K && r.seed === seed);
@@ -122,8 +123,21 @@ export function perSeed(seeds: number[], value: (seed: number) => string | null)
 export function paired(a: Table2Record | undefined, b: Table2Record | undefined): string | null {
   if (!a || !b) return null;
   const d = pairedDifference(Float64Array.from(a.perExample), Float64Array.from(b.perExample));
-  return `${d.mean >= 0 ? "+" : "−"}${Math.abs(d.mean).toFixed(2)} ± ${d.standardError.toFixed(2)}`;
+  return `${d.mean >= 0 ? "+" : "−"}${pm(Math.abs(d.mean), d.standardError, 2)}`;
 }
+
+/** A row's cells for one run each: `f` of each seed's run, per seed (perSeed), where `at` finds a seed's run. */
+export const eachSeed =
+  (seeds: number[], at: (seed: number) => Table2Record | undefined) => (f: (r: Table2Record) => string) =>
+    perSeed(seeds, (s) => mapRun(at(s), f));
+
+/** How Table 2 and its follow-ups show a run's values. */
+export const cell = {
+  elbo: (r: Table2Record) => r.negativeElbo.toFixed(2),
+  nll: (r: Table2Record) => pm(r.negLogLikelihood, r.standardError, 2),
+  best: (r: Table2Record) => `${r.bestEpoch} of ${r.epochsRun}, ${stoppedBy(r)}`,
+  train: (r: Table2Record) => `${Math.round(r.trainSeconds)} s`,
+};
 
 /**
  * How much −ln p(x) moves between training seeds of the same model: the pooled standard deviation
@@ -168,16 +182,16 @@ export function table2(root: string, folder = TABLE2_DIR): string {
   const seeds = seedsIn(records);
   const rows = ROWS.map(({ flow, K, label, above }) => {
     const at = (s: number) => runOf(records, flow, K, s);
-    const each = (f: (r: Table2Record) => string) => perSeed(seeds, (s) => mapRun(at(s), f));
+    const each = eachSeed(seeds, at);
     return [
       label,
       `${K}`,
-      each((r) => r.negativeElbo.toFixed(2)),
-      each((r) => `${r.negLogLikelihood.toFixed(2)} ± ${r.standardError.toFixed(2)}`),
+      each(cell.elbo),
+      each(cell.nll),
       above ? perSeed(seeds, (s) => paired(runOf(records, ...above, s), at(s))) : "—",
       flow === "nice" ? perSeed(seeds, (s) => paired(at(s), runOf(records, "planar", K, s))) : "—",
-      each((r) => `${r.bestEpoch} of ${r.epochsRun}, ${stoppedBy(r)}`),
-      each((r) => `${Math.round(r.trainSeconds)} s`),
+      each(cell.best),
+      each(cell.train),
       each((r) => `${Math.round(r.evalSeconds)} s`),
       PAPER[`${flow} ${K}`] ?? "—",
     ];
@@ -188,17 +202,12 @@ export function table2(root: string, folder = TABLE2_DIR): string {
   const again = runOf(records, "planar", 10, 0);
   if (existsSync(check) && again) {
     const m = JSON.parse(readFileSync(check, "utf8")).models[0];
-    note = `\n\nPlanar K = 10, seed 0, scored again with S = 2,000 importance samples: ${m.negLogLikelihood.toFixed(2)} ± ${m.standardError.toFixed(2)} nats, against ${again.negLogLikelihood.toFixed(2)} ± ${again.standardError.toFixed(2)} with S = 200.`;
+    note = `\n\nPlanar K = 10, seed 0, scored again with S = 2,000 importance samples: ${pm(m.negLogLikelihood, m.standardError, 2)} nats, against ${cell.nll(again)} with S = 200.`;
   }
   const spread = seedSpread(records);
   if (spread)
     note += `\n\nTraining runs' own spread: pooled over the ${spread.rows} row${spread.rows === 1 ? "" : "s"} with two or more seeds (runs that blew up left out), one run's −ln p(x) has a standard deviation of ${spread.sd.toFixed(2)} nats between seeds; the paired standard errors above measure the test digits alone.`;
-  const lines = [
-    `| ${header.join(" | ")} |`,
-    `|${["---", "---:", "---:", "---:", "---:", "---:", "---", "---:", "---:", "---:"].join("|")}|`,
-    ...rows.map((r) => `| ${r.join(" | ")} |`),
-  ];
-  return lines.join("\n") + note;
+  return table(header, ["---", "---:", "---:", "---:", "---:", "---:", "---", "---:", "---:", "---:"], rows) + note;
 }
 
 /**
@@ -226,11 +235,11 @@ export function table2Tails(root: string, folder = TABLE2_DIR): string {
       stoppedBy(r),
     ];
   });
-  return [
-    "| run | seed | best validation −ELBO | the epochs after it | best of those − best | stopped by |",
-    "|---|---:|---:|---|---:|---|",
-    ...rows.map((r) => `| ${r.join(" | ")} |`),
-  ].join("\n");
+  return table(
+    ["run", "seed", "best validation −ELBO", "the epochs after it", "best of those − best", "stopped by"],
+    ["---", "---:", "---:", "---", "---:", "---"],
+    rows,
+  );
 }
 
 /** A line per seed of one planar or NICE column: its runs, and the flow whose points it draws (K = 0 is the diagonal model). */
@@ -355,9 +364,5 @@ export function table2Sweep(root: string, folder = SWEEP_DIR): string {
     "minus the diagonal model's, at equal epochs",
     `test −ln p(x) (S = ${runs[0]?.settings.samples ?? "?"})`,
   ];
-  return [
-    `| ${header.join(" | ")} |`,
-    `|${["---", "---", "---:", "---:", "---:", "---:", "---:"].join("|")}|`,
-    ...rows.map((r) => `| ${r.join(" | ")} |`),
-  ].join("\n");
+  return table(header, ["---", "---", "---:", "---:", "---:", "---:", "---:"], rows);
 }

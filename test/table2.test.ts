@@ -37,6 +37,27 @@ function run(
   writeFileSync(path.join(dir, `vae-${flow}-L1.json`), JSON.stringify({ settings, records: [record] }));
 }
 
+/** Pixels of exactly this colour in an RGBA image. */
+function pixels(image: { data: Uint8Array | Uint8ClampedArray }, rgb: number[]): number {
+  let n = 0;
+  for (let p = 0; p < image.data.length; p += 4)
+    if (image.data[p] === rgb[0] && image.data[p + 1] === rgb[1] && image.data[p + 2] === rgb[2]) n++;
+  return n;
+}
+
+/** A follow-up table's row for flow length K, split into cells. */
+const rowAt = (markdown: string, K: number) =>
+  markdown
+    .split("\n")
+    .find((l) => new RegExp(`^\\| [^|]+ \\| ${K} \\|`).test(l))!
+    .split(" | ");
+
+/** The standard error of the mean of four paired differences, by hand: sample sd / √4, to 2 places. */
+function se4(d: number[]): string {
+  const m = d.reduce((a, x) => a + x, 0) / d.length;
+  return (Math.sqrt(d.reduce((a, x) => a + (x - m) ** 2, 0) / (d.length - 1)) / 2).toFixed(2);
+}
+
 describe("Table 2 and Figure 4 from the runs' JSON", () => {
   const root = mkdtempSync(path.join(tmpdir(), "flowgrad-table2-"));
   run(root, "planar", 0, 0, [90, 92, 94, 96]);
@@ -81,12 +102,7 @@ describe("Table 2 and Figure 4 from the runs' JSON", () => {
   it("Figure 4 draws three panels with both flows' lines, each seed in its own shade", () => {
     const image = figure4(root);
     expect(image.width).toBeGreaterThan(3 * 250);
-    const count = (rgb: number[]) => {
-      let n = 0;
-      for (let p = 0; p < image.data.length; p += 4)
-        if (image.data[p] === rgb[0] && image.data[p + 1] === rgb[1] && image.data[p + 2] === rgb[2]) n++;
-      return n;
-    };
+    const count = (rgb: number[]) => pixels(image, rgb);
     expect(count([31, 119, 180])).toBeGreaterThan(100); // planar, seed 0: K = 0 and 10, joined
     // Seed 1 has only its diagonal model: a 5 × 5 point in each of the three panels, and a legend line.
     expect(count([132, 180, 214])).toBeGreaterThanOrEqual(3 * 25);
@@ -113,13 +129,7 @@ describe("the follow-up: the planar column at flow lr × 10/K", () => {
   run(root, "planar", 20, 0, [88, 90, 92, 94], {}, { folder: "results/table2-flowlr", flowLr: 0.5 });
   run(root, "planar", 20, 1, [80, 80, 80, 80], {}, { folder: "results/table2-flowlr", flowLr: 0.3 }); // not 10/K: not in the column
   run(root, "planar", 40, 0, [88, 89, 92, 93], {}, { folder: "results/table2-flowlr", flowLr: 0.25 });
-  const lines = table2FlowLr(root).split("\n");
-  const row = (K: number) => lines.find((l) => new RegExp(`^\\| [^|]+ \\| ${K} \\|`).test(l))!.split(" | ");
-  // s.e. of a paired difference = sample sd / √4
-  const se = (d: number[]) => {
-    const m = d.reduce((a, x) => a + x, 0) / d.length;
-    return (Math.sqrt(d.reduce((a, x) => a + (x - m) ** 2, 0) / (d.length - 1)) / 2).toFixed(2);
-  };
+  const row = (K: number) => rowAt(table2FlowLr(root), K);
 
   it("takes K = 0 and 10 from Table 2 and each longer K from its run at 10/K, leaving other rates out", () => {
     expect(row(10).slice(0, 3)).toEqual(["| + planar flow (Table 2)", "10", "× 1"]);
@@ -128,10 +138,10 @@ describe("the follow-up: the planar column at flow lr × 10/K", () => {
   });
 
   it("pairs each row with the row above, with the same K at × 1 and with NICE, worked out by hand", () => {
-    expect(row(20)[5]).toBe(`−0.50 ± ${se([-1, 0, -1, 0])}`); // − K = 10
-    expect(row(20)[6]).toBe(`−5.50 ± ${se([-7, -6, -5, -4])}`); // − Table 2's K = 20
-    expect(row(20)[7]).toBe(`−0.75 ± ${se([-3, -1, 0, 1])}`); // planar − NICE
-    expect(row(40)[5]).toBe(`−0.50 ± ${se([0, -1, 0, -1])}`); // − the column's K = 20, not Table 2's
+    expect(row(20)[5]).toBe(`−0.50 ± ${se4([-1, 0, -1, 0])}`); // − K = 10
+    expect(row(20)[6]).toBe(`−5.50 ± ${se4([-7, -6, -5, -4])}`); // − Table 2's K = 20
+    expect(row(20)[7]).toBe(`−0.75 ± ${se4([-3, -1, 0, 1])}`); // planar − NICE
+    expect(row(40)[5]).toBe(`−0.50 ± ${se4([0, -1, 0, -1])}`); // − the column's K = 20, not Table 2's
     expect(row(40).slice(6, 8)).toEqual(["—", "—"]);
   });
 
@@ -141,15 +151,8 @@ describe("the follow-up: the planar column at flow lr × 10/K", () => {
   });
 
   it("the follow-ups' figure draws the column as a line (Figure 4 itself does not)", () => {
-    const count = (image: { data: Uint8ClampedArray | Uint8Array }, rgb: number[]) => {
-      let n = 0;
-      for (let p = 0; p < image.data.length; p += 4)
-        if (image.data[p] === rgb[0] && image.data[p + 1] === rgb[1] && image.data[p + 2] === rgb[2]) n++;
-      return n;
-    };
-    const followUps = figure4FollowUps(root);
     // K = 0, 10, 20, 40 of seed 0, joined, in planar's blue
-    expect(count(followUps, [31, 119, 180])).toBeGreaterThan(count(figure4(root), [31, 119, 180]));
+    expect(pixels(figure4FollowUps(root), [31, 119, 180])).toBeGreaterThan(pixels(figure4(root), [31, 119, 180]));
   });
 });
 
@@ -164,34 +167,24 @@ describe("the follow-up: planar flows with one set of parameters for every digit
   run(root, "planar", 20, 0, [88, 90, 92, 94], {}, flowlr(0.5));
   run(root, "planar", 10, 0, [89, 91, 93, 95], {}, global(1));
   run(root, "planar", 20, 0, [87, 90, 93, 94], {}, global(0.5));
-  const lines = table2Global(root).split("\n");
-  const row = (K: number) => lines.find((l) => new RegExp(`^\\| [^|]+ \\| ${K} \\|`).test(l))!.split(" | ");
-  const se = (d: number[]) => {
-    const m = d.reduce((a, x) => a + x, 0) / d.length;
-    return (Math.sqrt(d.reduce((a, x) => a + (x - m) ** 2, 0) / (d.length - 1)) / 2).toFixed(2);
-  };
+  const row = (K: number) => rowAt(table2Global(root), K);
 
   it("its own K = 10 (not Table 2's), each row paired with the row above, the amortised column and NICE, by hand", () => {
     expect(row(0)[0]).toBe("| diagonal Gaussian (Table 2)");
     expect(row(0)[6]).toBe("—"); // the amortised column's diagonal model is this very run
     expect(row(10).slice(0, 5)).toEqual(["| + planar flow, global parameters", "10", "× 1", "97.00", "92.00 ± 0.50"]);
     expect(row(10)[5]).toBe("−1.00 ± 0.00"); // − the diagonal model
-    expect(row(10)[6]).toBe(`+0.50 ± ${se([0, 1, 0, 1])}`); // − Table 2's K = 10
-    expect(row(20)[5]).toBe(`−1.00 ± ${se([-2, -1, 0, -1])}`); // − its own K = 10
-    expect(row(20)[6]).toBe(`+0.00 ± ${se([-1, 0, 1, 0])}`); // − the × 0.5 amortised run, not Table 2's × 1
-    expect(row(20)[7]).toBe(`−0.75 ± ${se([-4, -1, 1, 1])}`); // planar − NICE
+    expect(row(10)[6]).toBe(`+0.50 ± ${se4([0, 1, 0, 1])}`); // − Table 2's K = 10
+    expect(row(20)[5]).toBe(`−1.00 ± ${se4([-2, -1, 0, -1])}`); // − its own K = 10
+    expect(row(20)[6]).toBe(`+0.00 ± ${se4([-1, 0, 1, 0])}`); // − the × 0.5 amortised run, not Table 2's × 1
+    expect(row(20)[7]).toBe(`−0.75 ± ${se4([-4, -1, 1, 1])}`); // planar − NICE
     expect(table2Tails(root, "results/table2-global")).toContain(
       "| planar K = 20, flow lr × 0.5, global flow parameters | 0 |",
     );
   });
 
   it("the follow-ups' figure draws the global column in its own colour", () => {
-    const green = (image: { data: Uint8Array | Uint8ClampedArray }) => {
-      let n = 0;
-      for (let p = 0; p < image.data.length; p += 4)
-        if (image.data[p] === 44 && image.data[p + 1] === 160 && image.data[p + 2] === 44) n++;
-      return n;
-    };
+    const green = (image: { data: Uint8Array | Uint8ClampedArray }) => pixels(image, [44, 160, 44]);
     // Against the same figure with the diagonal model alone (its point and the legend): K = 0, 10
     // and 20 joined by lines in each of the three panels.
     const bare = mkdtempSync(path.join(tmpdir(), "flowgrad-global-bare-"));
