@@ -8,12 +8,16 @@ import { Random, tensor } from "../src/autograd/index.js";
 import {
   ENERGIES,
   estimateKL,
+  evaluateVAE,
   fit2D,
   fittedEnergy,
   labelledGrid,
   logPartition,
   makeFlow2D,
+  sampleBinary,
 } from "../src/models/index.js";
+import { loadMnist } from "../src/node/mnist.js";
+import { loadVAEFile } from "../src/node/model-files.js";
 import { cliHarness, expectClose } from "./helpers.js";
 
 // Independent plain-JS transcriptions of Table 1 of the paper.
@@ -283,6 +287,24 @@ describe("the flowgrad command", () => {
     const { paired } = JSON.parse(readFileSync(path.join(tmp, "vae/vae-planar-L1.json"), "utf8"));
     expect(compared.paired[0].meanDifference).toBeCloseTo(paired[0].meanDifference, 10);
     expect(paired[0].meanDifference).toBeCloseTo(records[1].negLogLikelihood - records[0].negLogLikelihood, 10);
+    // --split train: the 300 digits the models were fitted on (400 − 100 held out), one fixed draw
+    // of their binarisation; scored here again from the MNIST intensities, not through the CLI.
+    const models = "vae/vae-planar-K0-L1.model.json,vae/vae-planar-K1-L1.model.json";
+    const t = run("compare", "--models", models, "--samples", "5", "--split", "train", "--out", "vae/train.json");
+    expect(t.status, t.stderr).toBe(0);
+    expect(t.stdout).toMatch(/paired over the same training digits/);
+    const onTrain = JSON.parse(readFileSync(path.join(tmp, "vae/train.json"), "utf8"));
+    expect([onTrain.split, onTrain.digits]).toEqual(["train", 300]);
+    const fitted = sampleBinary(loadMnist().train.intensities.subarray(0, 300 * 784), new Random(2017));
+    const { model } = loadVAEFile(path.join(tmp, "vae/vae-planar-K1-L1.model.json"));
+    expect(onTrain.models[1].negLogLikelihood).toBeCloseTo(evaluateVAE(model, fitted, 5, 99).negLogLikelihood, 10);
+    // --count takes the first digits of the split, and no more than it has.
+    const few = run("compare", "--models", models, "--samples", "5", "--count", "20", "--out", "vae/few.json");
+    expect(few.status, few.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(tmp, "vae/few.json"), "utf8")).models[0].examples).toBe(20);
+    const tooMany = run("compare", "--models", models, "--split", "train", "--count", "301");
+    expect(tooMany.status).toBe(1);
+    expect(tooMany.stderr).toMatch(/--count 301: the train digits number 300/);
   }, 60_000);
   // Where gpu.js webgpu runs (test/webgpu.test.ts) the fit command trains there; elsewhere it must
   // refuse with the reason, and the test is skipped (not where CI asked for webgpu).

@@ -4,6 +4,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { figure4, seedSpread, table2, table2Records, table2Sweep, table2Tails } from "../scripts/table2.js";
 import { figure4FollowUps, table2FlowLr, table2Global } from "../scripts/table2-followups.js";
+import { table2Gaps } from "../scripts/table2-gaps.js";
 
 // Table 2 and Figure 4 are assembled from the runs' JSON (scripts/table2.sh writes them): checked
 // here on made-up runs whose paired differences are worked out by hand.
@@ -268,5 +269,43 @@ describe("the training-variant screen (scripts/table2-sweep.sh) from its runs' J
     // no diagonal model of its own: the one trained on dynamic binarisation, not base's
     expect(row("dynamic-slow (flowLr 0.1, binarize dynamic)")[5]).toBe("−2.00 (epoch 30)");
     expect(lines[0]).toContain("test −ln p(x) (S = 20)");
+  });
+});
+
+describe("how far the models generalise (scripts/table2-gaps.sh) from its scorings' JSON", () => {
+  const root = mkdtempSync(path.join(tmpdir(), "flowgrad-gaps-"));
+  /** One model scored on one split, as flowgrad compare --out writes it (the bound 5 nats above, on training digits 2). */
+  function scored(folder: string, name: string, split: string, perExample: number[]) {
+    const dir = path.join(root, "results/table2-gaps", folder);
+    mkdirSync(dir, { recursive: true });
+    const mean = perExample.reduce((a, b) => a + b, 0) / perExample.length;
+    const model = { negativeElbo: mean + (split === "train" ? 2 : 5), negLogLikelihood: mean, perExample, examples: 4 };
+    writeFileSync(path.join(dir, `${name}.${split}.json`), JSON.stringify({ samples: 100, models: [model] }));
+  }
+  scored("table2", "planar-K0-seed0", "train", [70, 72, 74, 76]);
+  scored("table2", "planar-K0-seed0", "test", [90, 92, 94, 96]);
+  scored("table2", "planar-K10-seed0", "train", [71, 73, 75, 77]); // +1 on every digit: s.e. 0
+  scored("table2", "planar-K10-seed0", "test", [89, 90, 93, 94]); // −1, −2, −1, −2
+  scored("table2-flowlr", "planar-K20-seed1", "train", [70, 70, 70, 70]); // no test scoring: shown as —
+
+  it("each model's −ln p(x) on both sets, their difference, the change from the diagonal model paired on each, and the bound's gap", () => {
+    const markdown = table2Gaps(root);
+    expect(markdown.split("\n")[0]).toContain("training digits (S = 100, 4 digits)");
+    expect(rowAt(markdown, 0).slice(1, 8)).toEqual(["0", "73.00 / —", "93.00 / —", "+20.00 / —", "—", "—", "2.00 / —"]);
+    expect(rowAt(markdown, 0)[8]).toBe("5.00 / — |");
+    const k10 = rowAt(markdown, 10);
+    expect(k10.slice(2, 7)).toEqual([
+      "74.00 / —",
+      "91.50 / —",
+      "+17.50 / —",
+      "+1.00 ± 0.00 / —",
+      `−1.50 ± ${se4([-1, -2, -1, -2])} / —`,
+    ]);
+    // A model scored on one set only is left out of its row's values.
+    expect(markdown).toContain("| planar, flow lr × 0.5 (follow-up 1) | 20 | — | — |");
+  });
+
+  it("with nothing scored, says how to score", () => {
+    expect(table2Gaps(mkdtempSync(path.join(tmpdir(), "flowgrad-gaps-none-")))).toMatch(/bash scripts\/table2-gaps.sh/);
   });
 });

@@ -14,7 +14,7 @@ import { figureCommand } from "./figure.js";
 import { demoCommand, fitCommand } from "./fit.js";
 import { exitOnInterrupt } from "./interrupt.js";
 import { langevinCommand } from "./langevin.js";
-import { compareCommand, sampleCommand, vaeCommand } from "./vae.js";
+import { type CompareSettings, compareCommand, sampleCommand, vaeCommand } from "./vae.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const version = (JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as { version: string }).version;
@@ -372,7 +372,7 @@ program
 program
   .command("compare")
   .description(
-    "score saved VAE models on the same test digits: −ln p(x) of each, and paired differences between consecutive ones",
+    "score saved VAE models on the same digits (test, or --split train): −ln p(x) of each, and paired differences between consecutive ones",
   )
   .requiredOption("--models <files>", "comma-separated .model.json files written by flowgrad vae", (v: string) =>
     v.split(",").filter(Boolean),
@@ -383,11 +383,18 @@ program
       "test digits: threshold, or the fixed stochastic binarisation (default: as recorded in the model files)",
     ).choices(["threshold", "dynamic"]),
   )
-  .option("--samples <n>", "importance samples per test digit", positiveInt("samples"), 200)
+  .option("--samples <n>", "importance samples per digit", positiveInt("samples"), 200)
+  .addOption(
+    new Option(
+      "--split <which>",
+      "the digits to score: test, or train (the digits the models were fitted on, validation digits left out: with test, how far they generalise)",
+    )
+      .choices(["test", "train"])
+      .default("test"),
+  )
+  .option("--count <n>", "only the first n digits of the split", positiveInt("count"))
   .option("--out <file>", "also write the results as JSON")
-  .action((o: { models: string[]; binarize?: "threshold" | "dynamic"; samples: number; out?: string }) =>
-    compareCommand(o.models, o.binarize, o.samples, o.out),
-  );
+  .action((o: CompareSettings) => compareCommand(o));
 
 program
   .command("calibrate")

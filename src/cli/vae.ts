@@ -138,10 +138,7 @@ function digitGrid(model: FlowVAE, file: string, seed: number): void {
 export async function vaeCommand(s: VAESettings): Promise<void> {
   const dir = prepareOutputDir(s.out);
   const data = loadMnist();
-  const pool = s.trainCount ? Math.min(s.trainCount, data.train.count) : data.train.count;
-  if (s.validation >= pool)
-    throw new UserError(`--validation ${s.validation} leaves no training digits (there are ${pool})`);
-  const fit = pool - s.validation,
+  const { fit, pool } = trainingSplit(data.train, s.trainCount, s.validation),
     P = PIXELS;
   // Held-out digits come from the end of the training split; the test split is never looked at.
   // With dynamic binarisation the test and validation digits are drawn once, with fixed seeds that
@@ -297,6 +294,7 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
 function pairedLines(
   labels: string[],
   perExample: Float64Array[],
+  split: "test" | "train" = "test",
 ): { records: Array<{ from: string; to: string; meanDifference: number; standardError: number }>; text: string } {
   const records = [];
   for (let i = 1; i < perExample.length; i++) {
@@ -306,7 +304,7 @@ function pairedLines(
   const text = records
     .map(
       (r) =>
-        `${r.to} − ${r.from}: ${r.meanDifference >= 0 ? "+" : ""}${r.meanDifference.toFixed(2)} ± ${r.standardError.toFixed(2)} nats of −ln p(x), paired over the same test digits`,
+        `${r.to} − ${r.from}: ${r.meanDifference >= 0 ? "+" : ""}${r.meanDifference.toFixed(2)} ± ${r.standardError.toFixed(2)} nats of −ln p(x), paired over the same ${split === "test" ? "test" : "training"} digits`,
     )
     .join("\n");
   return { records, text: text ? `\n${text}\n` : "" };
@@ -317,13 +315,60 @@ function testDigits(test: MnistSplit, binarize: "threshold" | "dynamic"): Float6
   return binarize === "dynamic" ? sampleBinary(test.intensities, new Random(2015)) : test.images;
 }
 
-/** Score saved models on the same test digits: −ln p(x) of each and paired differences between consecutive ones. */
-export async function compareCommand(
-  models: string[],
-  binarize: "threshold" | "dynamic" | undefined,
-  samples: number,
-  out: string | undefined,
-): Promise<void> {
+/** How many of the training split's digits a run fits (`fit`, from the start) and holds out (the rest of `pool`). */
+function trainingSplit(train: MnistSplit, trainCount: number | undefined, validation: number) {
+  const pool = trainCount ? Math.min(trainCount, train.count) : train.count;
+  if (validation >= pool)
+    throw new UserError(`--validation ${validation} leaves no training digits (there are ${pool})`);
+  return { fit: pool - validation, pool };
+}
+
+/**
+ * The digits the models in `loaded` were fitted on (the held-out validation digits left out), as
+ * their signatures record it; one fixed draw where they trained on fresh draws (dynamic).
+ */
+function fittedDigits(
+  loaded: Array<{ file: string; manifest: Record<string, unknown> }>,
+  train: MnistSplit,
+  mode: "threshold" | "dynamic",
+): Float64Array {
+  const splits = new Set(
+    loaded.map(({ file, manifest }) => {
+      let s: { trainCount?: number; validation?: unknown } = {};
+      try {
+        s = JSON.parse(String(manifest.signature));
+      } catch {
+        // older model files have no signature
+      }
+      if (typeof s.validation !== "number")
+        throw new UserError(
+          `${file} does not record which digits it was trained on (no signature); --split train needs it`,
+        );
+      return trainingSplit(train, s.trainCount, s.validation).fit;
+    }),
+  );
+  if (splits.size > 1)
+    throw new UserError("the models were trained on different numbers of digits; --split train scores them on one set");
+  const fit = [...splits][0]!;
+  return mode === "dynamic"
+    ? sampleBinary(train.intensities.subarray(0, fit * PIXELS), new Random(2017))
+    : train.images.subarray(0, fit * PIXELS);
+}
+
+export interface CompareSettings {
+  models: string[];
+  /** The digits' binarisation; by default the one the model files record. */
+  binarize?: "threshold" | "dynamic" | undefined;
+  samples: number;
+  /** "test": the test digits; "train": the digits the models were fitted on (how far they generalise). */
+  split: "test" | "train";
+  /** Only the first `count` digits of the split. */
+  count?: number | undefined;
+  out?: string | undefined;
+}
+
+/** Score saved models on the same digits: −ln p(x) of each and paired differences between consecutive ones. */
+export async function compareCommand({ models, binarize, samples, split, count, out }: CompareSettings): Promise<void> {
   // Checked first: finding out after minutes of evaluation that the result cannot be written loses them.
   const outFile = out === undefined ? undefined : prepareOutputFile(out);
   const loaded = models.map((file) => ({ file, ...loadVAEFile(file) }));
@@ -331,32 +376,40 @@ export async function compareCommand(
   const modes = new Set(loaded.map((m) => binarize ?? (m.manifest.binarize === "dynamic" ? "dynamic" : "threshold")));
   if (modes.size > 1)
     throw new UserError(
-      "the models were trained with different binarisations; pass --binarize to score them on one test set",
+      "the models were trained with different binarisations; pass --binarize to score them on one set of digits",
     );
   const mode = [...modes][0]!;
-  const test = testDigits(loadMnist().test, mode);
+  const data = loadMnist();
+  const all = split === "train" ? fittedDigits(loaded, data.train, mode) : testDigits(data.test, mode);
+  const available = all.length / PIXELS;
+  if (count !== undefined && count > available)
+    throw new UserError(`--count ${count}: the ${split} digits number ${available}`);
+  const digits = all.subarray(0, (count ?? available) * PIXELS);
   const perExample: Float64Array[] = [];
   const rows: Array<Record<string, unknown>> = [];
   for (const { file, model } of loaded) {
-    const bar = progress(`eval ${path.basename(file)}`, test.length / PIXELS);
+    const bar = progress(`eval ${path.basename(file)}`, digits.length / PIXELS);
     const onProgress = (done: number, total: number) => bar.update(done, `${done}/${total} digits`);
-    const { perExample: nll, ...evaluation } = await evaluateVAEAsync(model, test, samples, 99, onProgress);
+    const { perExample: nll, ...evaluation } = await evaluateVAEAsync(model, digits, samples, 99, onProgress);
     bar.stop();
     perExample.push(nll);
+    // Each digit's −ln p(x) too, so that runs scored on the same digits can be paired later.
     rows.push({
       file,
       K: model.config.K,
       flow: model.config.flow,
       layers: model.config.stochasticLayers,
       ...evaluation,
+      perExample: Array.from(nll),
     });
     console.log(
-      `${path.basename(file)}: test −ELBO ${evaluation.negativeElbo.toFixed(2)}, −ln p(x) ${evaluation.negLogLikelihood.toFixed(2)} ± ${evaluation.standardError.toFixed(2)} nats`,
+      `${path.basename(file)}: ${split === "test" ? "test" : "training-digit"} −ELBO ${evaluation.negativeElbo.toFixed(2)}, −ln p(x) ${evaluation.negLogLikelihood.toFixed(2)} ± ${evaluation.standardError.toFixed(2)} nats`,
     );
   }
   const paired = pairedLines(
     loaded.map((m) => path.basename(m.file)),
     perExample,
+    split,
   );
   console.log(paired.text);
   if (outFile) {
@@ -364,6 +417,8 @@ export async function compareCommand(
     writeJsonAtomic(file, {
       command: `flowgrad ${process.argv.slice(2).join(" ")}`,
       binarize: mode,
+      split,
+      digits: digits.length / PIXELS,
       samples,
       models: rows,
       paired: paired.records,
