@@ -305,7 +305,21 @@ describe("the flowgrad command", () => {
     const tooMany = run("compare", "--models", models, "--split", "train", "--count", "301");
     expect(tooMany.status).toBe(1);
     expect(tooMany.stderr).toMatch(/--count 301: the train digits number 300/);
-  }, 60_000);
+    // --start-from with --fixed-decoder: K = 1 trains q(z|x) on K = 0's saved decoder, which it keeps.
+    const base = "vae/vae-planar-K0-L1.model.json";
+    const fixed = run(...tinyVae("fixed", "--K", "1", "--start-from", base, "--fixed-decoder", "--samples", "2"));
+    expect(fixed.status, fixed.stderr).toBe(0);
+    const decoder = (file: string) =>
+      loadVAEFile(path.join(tmp, file))
+        .model.decoder.parameters()
+        .map((p) => Array.from(p.data));
+    expect(decoder("fixed/vae-planar-K1-L1.model.json")).toEqual(decoder(base));
+    const settings = JSON.parse(readFileSync(path.join(tmp, "fixed/vae-planar-L1.json"), "utf8")).settings;
+    expect([settings.startFrom, settings.fixedDecoder]).toEqual([base, true]);
+    const other = run(...tinyVae("other", "--K", "1", "--latent", "5", "--start-from", base));
+    expect(other.status).toBe(1);
+    expect(other.stderr).toMatch(/--start-from vae\/vae-planar-K0-L1.model.json: .*differs in latent \(4, here 5\)/);
+  }, 90_000);
   // Where gpu.js webgpu runs (test/webgpu.test.ts) the fit command trains there; elsewhere it must
   // refuse with the reason, and the test is skipped (not where CI asked for webgpu).
   it("fit --backend gpu --gpu-mode webgpu trains and estimates KL on webgpu; ln Z and the figure run on the CPU backend, which it says", (context) => {

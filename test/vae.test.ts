@@ -450,6 +450,52 @@ describe("training, evaluation, saving", () => {
       expect(m.flow).toBeCloseTo(scale * 1e-3, 5);
     }
   });
+  it("startFrom: a K-layer model takes a trained model's encoder, head and decoder; with its flow at the identity it draws what that model draws", () => {
+    const images = data.train.images.subarray(0, 100 * 784);
+    const trained = new FlowVAE({ K: 0, latent: 3, hidden: 8, seed: 4 });
+    trainVAE(trained, images, { epochs: 1, batchSize: 50 }); // away from any seed's initialisation
+    const x = new Tensor(images.slice(0, 4 * 784), [4, 784]);
+    for (const flow of ["planar", "radial", "nice"] as const) {
+      const model = new FlowVAE({ K: 3, latent: 3, hidden: 8, seed: 9, flow });
+      model.startFrom(trained);
+      for (const name of ["encoder", "decoder", "head"] as const)
+        expect(model[name].parameters().map((p) => Array.from(p.data))).toEqual(
+          trained[name].parameters().map((p) => Array.from(p.data)),
+        );
+      const a = trained.draw(x, new Random(3)),
+        b = model.draw(x, new Random(3));
+      expect(Array.from(b.logQ.data)).toEqual(Array.from(a.logQ.data).map((v) => expect.closeTo(v, 10)));
+      expect(Array.from(b.logJoint.data)).toEqual(Array.from(a.logJoint.data).map((v) => expect.closeTo(v, 10)));
+    }
+    expect(() => new FlowVAE({ K: 2, latent: 4, hidden: 8 }).startFrom(trained)).toThrow(
+      /startFrom: the trained model differs in latent \(3, here 4\)/,
+    );
+  });
+  it("fixedGenerative: the decoder stays as it was, bit for bit, and the rest takes the steps it takes when everything trains", () => {
+    const images = data.train.images.subarray(0, 100 * 784);
+    const oneStep = (fixedGenerative: boolean) => {
+      const model = new FlowVAE({ K: 2, latent: 3, hidden: 8, seed: 6, stochasticLayers: 2, flowInit: "random" });
+      const start = model.parameters().map((p) => Float64Array.from(p.data));
+      trainVAE(model, images, { epochs: 1, batchSize: 100, fixedGenerative }); // one update
+      return { model, start };
+    };
+    const fixed = oneStep(true),
+      free = oneStep(false);
+    const generative = new Set(fixed.model.generativeParameters());
+    expect(generative.size).toBe(fixed.model.decoder.parameters().length + fixed.model.prior!.parameters().length);
+    fixed.model.parameters().forEach((p, i) => {
+      const other = free.model.parameters()[i]!;
+      if (generative.has(p)) {
+        expect(Array.from(p.data)).toEqual(Array.from(fixed.start[i]!)); // not moved
+        expect(Array.from(other.data)).not.toEqual(Array.from(free.start[i]!)); // moved when trained
+      } else {
+        // A first Adam step depends on a parameter's own gradient alone, which fixing others leaves alone.
+        expect(Array.from(p.data)).toEqual(Array.from(other.data).map((v) => expect.closeTo(v, 12)));
+        expect(Array.from(p.data)).not.toEqual(Array.from(fixed.start[i]!));
+      }
+      expect(p.requiresGrad).toBe(true); // given back after training
+    });
+  });
   it("a file from before the flow head was its own layer (flow columns at the end of head) loads as the same model", () => {
     const model = new FlowVAE({ inputs: 6, K: 2, latent: 3, hidden: 4, seed: 7, flowInit: "random" });
     saveVAE(path.join(tmp, "new.model.json"), model);

@@ -285,6 +285,14 @@ program
   .option("--patience <n>", "stop after this many epochs without a better validation bound", positiveInt("patience"), 5)
   .option("--samples <n>", "importance samples per test digit", positiveInt("samples"), 200)
   .option("--train-count <n>", "use only the first n training digits", positiveInt("train-count"))
+  .option(
+    "--start-from <file>",
+    "a .model.json written by flowgrad vae, of the same sizes: every K starts from its encoder, μ and log σ head and decoder (the flow as --flow-init says)",
+  )
+  .option(
+    "--fixed-decoder",
+    "train q(z|x) alone: the generative model (decoder; with --layers 2 the prior network too) stays as it starts, so with --start-from every K shares one p(x|z)",
+  )
   .option("--seed <n>", "random seed", integer("seed"), 0)
   .option("--out <dir>", "output folder", "results/vae")
   .option(
@@ -323,6 +331,8 @@ program
       patience: number;
       samples: number;
       trainCount?: number;
+      startFrom?: string;
+      fixedDecoder?: boolean;
       seed: number;
       out: string;
       resume?: boolean;
@@ -352,6 +362,8 @@ program
         patience: o.patience,
         samples: o.samples,
         trainCount: o.trainCount,
+        startFrom: o.startFrom,
+        fixedDecoder: o.fixedDecoder ? true : undefined, // absent unless set: earlier runs' signatures stay valid for --resume
         seed: o.seed,
         out: o.out,
         resume: o.resume ?? false,

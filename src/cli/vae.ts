@@ -50,6 +50,10 @@ export interface VAESettings {
   samples: number;
   seed: number;
   trainCount?: number;
+  /** A saved model (.model.json) whose encoder, μ and log σ head and generative model every K starts from. */
+  startFrom?: string | undefined;
+  /** Train q(z|x) alone: the generative model stays as it starts (with startFrom: the saved model's). */
+  fixedDecoder?: boolean | undefined;
   out: string;
   /** Continue an interrupted run in `out`: finished models are kept, the rest resume from their checkpoints. */
   resume?: boolean;
@@ -152,6 +156,7 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
   const test = testDigits(data.test, s.binarize);
   const records: VAERecord[] = [];
   const perExample: Float64Array[] = [];
+  const start = s.startFrom === undefined ? undefined : loadVAEFile(s.startFrom).model;
   for (const K of s.Ks) {
     const stem = path.join(dir, `vae-${s.flow}-K${K}-L${s.layers}`);
     const checkpointFile = `${stem}.checkpoint.json`,
@@ -181,6 +186,13 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
       niceHidden: s.niceHidden,
       seed: s.seed,
     });
+    if (start) {
+      try {
+        model.startFrom(start);
+      } catch (error) {
+        throw new UserError(`--start-from ${s.startFrom}: ${(error as Error).message}`);
+      }
+    }
     const label = `vae ${s.flow} K=${K}`;
     // The bar's 100% is the --epochs ceiling; with early stopping the info says how near the stop is.
     const bar = progress(validation ? `${label} (≤ ${s.epochs} epochs)` : label, 1);
@@ -198,6 +210,7 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
         binarize: dynamic ? "dynamic" : "fixed",
         validation,
         patience: s.patience,
+        fixedGenerative: s.fixedDecoder ?? false,
         onStep: (step: number, total: number, loss: number) => {
           if (step % 5 === 0 || step === total)
             bar.update(step / total, `step ${step}/${total} F ${loss.toFixed(1)}${lastValidation}`);

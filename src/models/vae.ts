@@ -187,6 +187,34 @@ export class FlowVAE extends Module {
     return [...(this.flowParamsHead?.parameters() ?? []), ...(this.nice?.parameters() ?? [])];
   }
 
+  /** The generative model's parameters: the decoder p(x|z), and with two stochastic layers the prior network p(z₁|z₂). */
+  generativeParameters(): Tensor[] {
+    return [...this.decoder.parameters(), ...(this.prior?.parameters() ?? [])];
+  }
+
+  /**
+   * Take every parameter but the flow's from `trained` (a model of the same sizes, any flow and K):
+   * its encoder, μ and log σ head and generative model; the flow keeps its own start (the identity,
+   * with flowInit "identity"), so this model's q(z|x) starts as `trained`'s diagonal part.
+   */
+  startFrom(trained: FlowVAE): void {
+    const sizes = ["inputs", "latent", "latent2", "hidden", "stochasticLayers"] as const;
+    const differ = sizes.filter((k) => trained.config[k] !== this.config[k]);
+    if (differ.length)
+      throw new Error(
+        `FlowVAE.startFrom: the trained model differs in ${differ.map((k) => `${k} (${trained.config[k]}, here ${this.config[k]})`).join(", ")}`,
+      );
+    const flow = new Set(this.flowParameters());
+    const theirs = new Map(trained.namedParameters());
+    const state = this.stateDict();
+    for (const [name, t] of this.namedParameters()) {
+      if (flow.has(t)) continue;
+      const p = theirs.get(name)!; // same sizes, so the same non-flow parameters
+      state.parameters[name] = { shape: [...p.shape], dtype: p.dtype, data: Array.from(p.toHost().data) };
+    }
+    this.loadStateDict(state);
+  }
+
   /** Head outputs per flow layer: planar (u, w, b), radial (z0, α̃, β̃); none for NICE (not amortised). */
   private flowParamsPerLayer(): number {
     const d = this.config.latent;
@@ -302,6 +330,11 @@ export interface TrainVAEOptions {
   /** With validation: stop after this many epochs without a better validation bound (default: never). */
   patience?: number;
   /**
+   * Train q(z|x) alone: the generative model (FlowVAE.generativeParameters) stays as it is, so runs
+   * that start from one trained model (FlowVAE.startFrom) share one p(x|z) whatever their flow.
+   */
+  fixedGenerative?: boolean;
+  /**
    * Called after every epoch with everything needed to continue exactly from there (save it, and
    * pass it back as `resume` after an interruption); `resume` continues such a run: the remaining
    * epochs give the same parameters, bit for bit, as an uninterrupted run (on one backend).
@@ -392,19 +425,9 @@ export function trainVAEAsync(model: FlowVAE, images: Float64Array, options: Tra
   return runLoopAsync(trainLoop(model, images, options));
 }
 
+/** Check the options, hold the fixed parameters still (fixedGenerative), and train the rest (trainSteps). */
 function* trainLoop(model: FlowVAE, images: Float64Array, options: TrainVAEOptions): Loop<TrainVAEResult> {
-  const {
-    epochs,
-    batchSize = 100,
-    lr = 1e-3,
-    optimizer = "adam",
-    annealSteps = 0,
-    seed = 1,
-    binarize = "fixed",
-    validation,
-    patience = Infinity,
-    flowLrScale = 1,
-  } = options;
+  const { epochs, batchSize = 100, seed = 1, binarize = "fixed", validation, patience = Infinity } = options;
   if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`epochs must be a positive integer, got ${epochs}`);
   if (binarize !== "fixed" && binarize !== "dynamic")
     throw new Error(`trainVAE: binarize must be "fixed" or "dynamic", got ${String(binarize)}`);
@@ -417,10 +440,39 @@ function* trainLoop(model: FlowVAE, images: Float64Array, options: TrainVAEOptio
     throw new Error(`trainVAE: batch size must be an integer from 1 to ${count}, got ${batchSize}`);
   if (validation) imageCount(validation, P, "trainVAE validation");
   const random = new Random(seed);
-  const opt: Optimizer =
-    optimizer === "adam"
-      ? new Adam(model.parameters(), { lr })
-      : new RMSprop(model.parameters(), { lr, momentum: 0.9 });
+  const fixed = new Set(options.fixedGenerative ? model.generativeParameters() : []);
+  const trained = model.parameters().filter((p) => !fixed.has(p));
+  // Fixed parameters take no gradient (their backward work is skipped); z's still flows through them.
+  for (const p of fixed) p.requireGrad(false);
+  try {
+    return yield* trainSteps(model, images, options, trained, random);
+  } finally {
+    for (const p of fixed) p.requireGrad(true);
+  }
+}
+
+function* trainSteps(
+  model: FlowVAE,
+  images: Float64Array,
+  options: TrainVAEOptions,
+  trained: Tensor[],
+  random: Random,
+): Loop<TrainVAEResult> {
+  const {
+    epochs,
+    batchSize = 100,
+    lr = 1e-3,
+    optimizer = "adam",
+    annealSteps = 0,
+    seed = 1,
+    binarize = "fixed",
+    validation,
+    patience = Infinity,
+    flowLrScale = 1,
+  } = options;
+  const P = model.config.inputs,
+    count = images.length / P;
+  const opt: Optimizer = optimizer === "adam" ? new Adam(trained, { lr }) : new RMSprop(trained, { lr, momentum: 0.9 });
   if (flowLrScale !== 1) opt.scaleLearningRate(model.flowParameters(), flowLrScale);
   const batches = Math.floor(count / batchSize),
     total = epochs * batches;
