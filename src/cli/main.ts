@@ -14,6 +14,7 @@ import { figureCommand } from "./figure.js";
 import { demoCommand, fitCommand } from "./fit.js";
 import { exitOnInterrupt } from "./interrupt.js";
 import { langevinCommand } from "./langevin.js";
+import { type PosteriorSettings, posteriorCommand } from "./posterior.js";
 import { type CompareSettings, compareCommand, sampleCommand, vaeCommand } from "./vae.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -372,6 +373,30 @@ program
       });
     },
   );
+
+program
+  .command("posterior")
+  .description(
+    "fit each test digit's own posterior (no encoder) for a saved VAE's fixed decoder: the bound a diagonal Gaussian and K planar layers reach on the same generative model, beside the encoder's",
+  )
+  .requiredOption("--model <file>", "a .model.json written by flowgrad vae (one stochastic layer)")
+  .option(
+    "--K <list>",
+    "planar flow lengths, comma-separated (0: the diagonal Gaussian alone)",
+    intList("K", true),
+    [0, 10, 20, 40, 80],
+  )
+  .option("--digits <n>", "the first n test digits", positiveInt("digits"), 30)
+  .option("--steps <n>", "Adam updates per fit (the last third at a tenth of --lr)", positiveInt("steps"), 2000)
+  .option("--samples <n>", "draws per digit per update", positiveInt("samples"), 8)
+  .option("--lr <x>", "learning rate", positiveNumber("lr"), 1e-2)
+  .option("--eval-samples <n>", "draws per digit for the final bound and −ln p(x)", positiveInt("eval-samples"), 500)
+  .option("--seed <n>", "random seed", integer("seed"), 0)
+  .option("--out <file>", "also write the results as JSON (run again with the same options: finished K are kept)")
+  .action((o: Omit<PosteriorSettings, "Ks"> & { K: number[] }) => {
+    const { K, ...rest } = o;
+    posteriorCommand({ ...rest, Ks: K });
+  });
 
 program
   .command("sample")

@@ -324,7 +324,7 @@ function pairedLines(
 }
 
 /** The test digits a model was scored on: thresholded, or the one fixed stochastic binarisation. */
-function testDigits(test: MnistSplit, binarize: "threshold" | "dynamic"): Float64Array {
+export function testDigits(test: MnistSplit, binarize: "threshold" | "dynamic"): Float64Array {
   return binarize === "dynamic" ? sampleBinary(test.intensities, new Random(2015)) : test.images;
 }
 

@@ -38,6 +38,7 @@ export {
   langevin,
   type SteinDiscrepancy,
 } from "./langevin.js";
+export { fitLocalPosteriors, type LocalPosteriorFit, type LocalPosteriorOptions } from "./local-posterior.js";
 export { type Loop, type LoopRequest, runLoop, runLoopAsync } from "./loop.js";
 export { drawText, textWidth } from "./text.js";
 export {
@@ -46,6 +47,7 @@ export {
   evaluateVAE,
   evaluateVAEAsync,
   FlowVAE,
+  meanAndError,
   pairedDifference,
   sampleDigits,
   type TrainingCheckpoint,

@@ -166,20 +166,25 @@ export class FlowVAE extends Module {
    * Radial: α̃ = β̃ (so β = 0) and z0 = 0.
    */
   private startFlowsAtIdentity(): void {
+    if (!this.flowParamsHead) return; // NICE: its couplings start at the identity themselves
+    this.flowParamsHead.weight.data.fill(0);
+    this.flowParamsHead.bias.data.set(this.identityFlowParams());
+  }
+
+  /** The flow head's outputs [K·(per layer)] at which every layer is the identity (startFlowsAtIdentity). */
+  identityFlowParams(): Float64Array {
     const c = this.config,
       d = c.latent,
       per = this.flowParamsPerLayer();
-    if (!this.flowParamsHead) return; // NICE: its couplings start at the identity themselves
-    this.flowParamsHead.weight.data.fill(0);
-    const bias = this.flowParamsHead.bias.data;
-    bias.fill(0);
-    if (c.flow !== "planar") return;
+    const out = new Float64Array(c.K * per);
+    if (c.flow !== "planar") return out;
     for (let k = 0; k < c.K; k++) {
       const offset = k * per,
         j = k % d;
-      bias[offset + j] = Math.log(Math.expm1(1 - SLACK_FLOOR)); // u
-      bias[offset + d + j] = 1; // w
+      out[offset + j] = Math.log(Math.expm1(1 - SLACK_FLOOR)); // u
+      out[offset + d + j] = 1; // w
     }
+    return out;
   }
 
   /** The parameters of the flow part of q(z|x): the flow head (planar, radial) or NICE's couplings. */
@@ -235,11 +240,21 @@ export class FlowVAE extends Module {
 
   /** One reparameterised draw per row of x ([B, inputs] in {0, 1}). */
   draw(x: Tensor, random: Random): Draw {
-    const c = this.config,
-      d = c.latent;
+    const d = this.config.latent;
     const hidden = this.encoder.forward(x).softplus();
     const [mean, logStd] = split(this.head.forward(hidden), [d, d], 1) as [Tensor, Tensor];
-    const flowParams = this.flowParams(hidden);
+    return this.drawFrom(x, { mean, logStd, flowParams: this.flowParams(hidden) }, random);
+  }
+
+  /**
+   * One draw per row of x from q(z|x) given its parameters per row: z₀ ~ N(mean, exp(logStd)²),
+   * then the flow, whose per-row parameters (planar, radial) are laid out as the flow head's
+   * outputs [B, K·(per layer)]. draw() gives the encoder's; fitLocalPosteriors fits them per digit.
+   */
+  drawFrom(x: Tensor, q: { mean: Tensor; logStd: Tensor; flowParams?: Tensor | undefined }, random: Random): Draw {
+    const c = this.config,
+      d = c.latent;
+    const { mean, logStd, flowParams } = q;
     const eps = randn([x.shape[0]!, d], { random, dtype: x.dtype });
     let z = eps.mul(logStd.exp()).add(mean);
     let logQ = normalLogProb(z, mean, logStd);
@@ -660,7 +675,7 @@ function* evaluationLoop(
  * Mean and its standard error, s/√n with the sample standard deviation s (n − 1 in its
  * denominator); two passes, so a spread small against the mean is not lost to cancellation.
  */
-function meanAndError(values: ArrayLike<number>): { mean: number; standardError: number } {
+export function meanAndError(values: ArrayLike<number>): { mean: number; standardError: number } {
   const n = values.length;
   let sum = 0;
   for (let i = 0; i < n; i++) sum += values[i]!;
