@@ -305,6 +305,20 @@ describe("the flowgrad command", () => {
     const tooMany = run("compare", "--models", models, "--split", "train", "--count", "301");
     expect(tooMany.status).toBe(1);
     expect(tooMany.stderr).toMatch(/--count 301: the train digits number 300/);
+    // posterior: per-digit fits on K = 0's decoder; a second run with one more K keeps the first ones.
+    const fitArgs = ["posterior", "--model", "vae/vae-planar-K0-L1.model.json", "--digits", "3", "--steps", "5"];
+    const post = run(...fitArgs, "--K", "0,1", "--eval-samples", "10", "--out", "vae/post.json");
+    expect(post.status, post.stderr).toBe(0);
+    expect(post.stdout).toMatch(/\| 1 \| \d+\.\d\d \| [+−]\d+\.\d\d ± \d+\.\d\d \| \d+\.\d\d \| \d+\.\d\d \|/);
+    const again = run(...fitArgs, "--K", "0,1,2", "--eval-samples", "10", "--out", "vae/post.json");
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/K=1: fitted before/);
+    const fits = JSON.parse(readFileSync(path.join(tmp, "vae/post.json"), "utf8"));
+    expect(fits.records.map((r: { K: number }) => r.K)).toEqual([0, 1, 2]);
+    for (const r of fits.records) expect(r.perExample).toHaveLength(3);
+    const tooManyDigits = run(...fitArgs.slice(0, 3), "--digits", "5000");
+    expect(tooManyDigits.status).toBe(1);
+    expect(tooManyDigits.stderr).toMatch(/--digits 5000: there are 1000 test digits/);
     // --start-from with --fixed-decoder: K = 1 trains q(z|x) on K = 0's saved decoder, which it keeps.
     const base = "vae/vae-planar-K0-L1.model.json";
     const fixed = run(...tinyVae("fixed", "--K", "1", "--start-from", base, "--fixed-decoder", "--samples", "2"));
@@ -549,7 +563,18 @@ describe("the flowgrad command", () => {
   it("--help lists the subcommands", () => {
     const r = run("--help");
     expect(r.status).toBe(0);
-    for (const cmd of ["fit", "demo", "figure", "langevin", "vae", "sample", "compare", "calibrate", "bench"])
+    for (const cmd of [
+      "fit",
+      "demo",
+      "figure",
+      "langevin",
+      "vae",
+      "sample",
+      "compare",
+      "posterior",
+      "calibrate",
+      "bench",
+    ])
       expect(r.stdout).toContain(cmd);
   });
 });
