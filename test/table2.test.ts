@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { figure4, seedSpread, table2, table2Records, table2Sweep, table2Tails } from "../scripts/table2.js";
+import { table2Fixed, table2LocalPosteriors } from "../scripts/table2-fixed.js";
 import { figure4FollowUps, table2FlowLr, table2Global } from "../scripts/table2-followups.js";
 import { table2Gaps } from "../scripts/table2-gaps.js";
 
@@ -307,5 +308,53 @@ describe("how far the models generalise (scripts/table2-gaps.sh) from its scorin
 
   it("with nothing scored, says how to score", () => {
     expect(table2Gaps(mkdtempSync(path.join(tmpdir(), "flowgrad-gaps-none-")))).toMatch(/bash scripts\/table2-gaps.sh/);
+  });
+});
+
+describe("Table 2's posteriors on one generative model", () => {
+  const root = mkdtempSync(path.join(tmpdir(), "flowgrad-fixed-"));
+  const fixed = { folder: "results/table2-fixed", flowLr: 1 };
+  run(root, "planar", 0, 0, [90, 92, 94, 96], {}, fixed);
+  run(root, "planar", 10, 0, [91, 94, 95, 98], {}, fixed); // +1, +2, +1, +2 over K = 0
+  run(root, "nice", 10, 0, [90, 92, 94, 97], {}, fixed); // +0, 0, 0, +1
+
+  it("the decoder-fixed runs: each row paired with K = 0 on the same decoder, its bound's change beside it", () => {
+    const markdown = table2Fixed(root);
+    expect(rowAt(markdown, 0)[0]).toBe("| diagonal Gaussian (the encoder trained on)");
+    const planar = markdown
+      .split("\n")
+      .find((l) => l.startsWith("| + planar flow | 10 |"))!
+      .split(" | ");
+    expect(planar.slice(2, 7)).toEqual(["× 1", "99.50", "94.50 ± 0.50", `+1.50 ± ${se4([1, 2, 1, 2])}`, "+1.50"]);
+    const nice = markdown
+      .split("\n")
+      .find((l) => l.startsWith("| + NICE | 10 |"))!
+      .split(" | ");
+    expect(nice[5]).toBe(`+0.25 ± ${se4([0, 0, 0, 1])}`);
+  });
+
+  it("the per-digit fits: the bound per K, its change from K = 0 paired over the digits, the gaps beside it", () => {
+    const dir = path.join(root, "results/posterior");
+    mkdirSync(dir, { recursive: true });
+    const record = (K: number, perExample: number[], nll: number, encoder: number) => ({
+      K,
+      negativeElbo: perExample.reduce((a, b) => a + b, 0) / perExample.length,
+      standardError: 0.5,
+      negLogLikelihood: nll,
+      encoderNegativeElbo: encoder,
+      perExample,
+    });
+    const settings = { digits: 4, evalSamples: 500 };
+    writeFileSync(
+      path.join(dir, "planar-K0-seed1.json"),
+      JSON.stringify({
+        settings,
+        records: [record(0, [90, 92, 94, 96], 92, 101), record(10, [89, 90, 93, 94], 91.5, 101)],
+      }),
+    );
+    const markdown = table2LocalPosteriors(root);
+    expect(markdown.split("\n")[0]).toContain("(nats, 4 test digits)");
+    expect(rowAt(markdown, 0).slice(2)).toEqual(["93.00 ± 0.50", "—", "92.00", "1.00", "101.00 |"]);
+    expect(rowAt(markdown, 10).slice(3)).toEqual([`−1.50 ± ${se4([-1, -2, -1, -2])}`, "91.50", "0.00", "101.00 |"]);
   });
 });

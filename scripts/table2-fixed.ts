@@ -1,0 +1,128 @@
+// Table 2's posteriors on one generative model (docs/results.md): the encoder and flow trained on a
+// seed's trained diagonal model with its decoder fixed (scripts/table2-fixed.sh, runs in
+// results/table2-fixed), and each test digit's own posterior fitted for that decoder (flowgrad
+// posterior, results/posterior/planar-K0-seed<s>.json).
+
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { pairedDifference } from "../src/models/vae.js";
+import { pm, table } from "./markdown.js";
+import { cell, eachSeed, paired, perSeed, runOf, seedsIn, table2Records } from "./table2.js";
+
+export const FIXED_DIR = "results/table2-fixed";
+export const POSTERIOR_DIR = "results/posterior";
+
+const signed = (mean: number, se: number) => `${mean >= 0 ? "+" : "−"}${pm(Math.abs(mean), se, 2)}`;
+
+/**
+ * The amortised posteriors trained on a fixed decoder: each run's test bound and −ln p(x), and its
+ * change from the K = 0 run on the same decoder (paired over the test digits).
+ */
+export function table2Fixed(root: string, folder = FIXED_DIR): string {
+  const records = table2Records(root, folder);
+  if (!records.length) return "(not run yet: bash scripts/table2-fixed.sh)";
+  const seeds = seedsIn(records);
+  const rank = (flow: string, K: number) => (flow === "nice" ? 1000 : 0) + K;
+  const rows = [...new Set(records.map((r) => `${r.flow} ${r.K}`))]
+    .map((key) => key.split(" ") as [string, string])
+    .sort((a, b) => rank(a[0], Number(a[1])) - rank(b[0], Number(b[1])))
+    .map(([flow, k]) => {
+      const K = Number(k);
+      const at = (s: number) => runOf(records, flow, K, s);
+      const each = eachSeed(seeds, at);
+      return [
+        K === 0 ? "diagonal Gaussian (the encoder trained on)" : flow === "nice" ? "+ NICE" : "+ planar flow",
+        `${K}`,
+        K === 0 ? "—" : each((r) => `× ${r.flowLr}`),
+        each(cell.elbo),
+        each(cell.nll),
+        K === 0 ? "—" : perSeed(seeds, (s) => paired(runOf(records, "planar", 0, s), at(s))),
+        K === 0 ? "—" : perSeed(seeds, (s) => boundChange(runOf(records, "planar", 0, s), at(s))),
+        each(cell.best),
+      ];
+    });
+  const header = [
+    "posterior q(z\\|x), decoder fixed",
+    "K",
+    "flow lr",
+    "test −ELBO (nats)",
+    "test −ln p(x) (nats, S = 200)",
+    "−ln p(x) minus K = 0 (paired)",
+    "−ELBO minus K = 0",
+    "best epoch of the run, stopped by",
+  ];
+  return table(header, ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---"], rows);
+}
+
+/** The change in the test bound from a to b (the runs record its mean only, not per digit). */
+function boundChange(a: { negativeElbo: number } | undefined, b: { negativeElbo: number } | undefined): string | null {
+  if (!a || !b) return null;
+  const d = b.negativeElbo - a.negativeElbo;
+  return `${d >= 0 ? "+" : "−"}${Math.abs(d).toFixed(2)}`;
+}
+
+interface PosteriorRecord {
+  K: number;
+  negativeElbo: number;
+  standardError: number;
+  negLogLikelihood: number;
+  encoderNegativeElbo: number;
+  perExample: number[];
+}
+
+/**
+ * Posteriors fitted per test digit on each seed's diagonal model (flowgrad posterior): the bound of
+ * each K, its paired change from K = 0, −ln p(x) by importance sampling from the fitted q, and the
+ * encoder's bound on the same digits — the amortisation gap (encoder − fitted K = 0) beside the
+ * approximation gap the flow can close (fitted − −ln p(x)).
+ */
+export function table2LocalPosteriors(root: string, folder = POSTERIOR_DIR): string {
+  const dir = path.join(root, folder);
+  if (!existsSync(dir))
+    return "(not run yet: flowgrad posterior --model … --out results/posterior/planar-K0-seed<s>.json)";
+  const runs = readdirSync(dir)
+    .map((f) => /^planar-K0-seed(\d+)\.json$/.exec(f))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ seed: Number(m[1]), json: JSON.parse(readFileSync(path.join(dir, m[0]), "utf8")) }))
+    .sort((a, b) => a.seed - b.seed);
+  const seeds = runs.map((r) => r.seed);
+  const at = (seed: number, K: number): PosteriorRecord | undefined =>
+    runs.find((r) => r.seed === seed)?.json.records.find((r: PosteriorRecord) => r.K === K);
+  const Ks = [...new Set(runs.flatMap((r) => r.json.records.map((x: PosteriorRecord) => x.K) as number[]))].sort(
+    (a, b) => a - b,
+  );
+  const rows = Ks.map((K) => {
+    const each = (f: (r: PosteriorRecord, seed: number) => string | null) =>
+      perSeed(seeds, (s) => {
+        const r = at(s, K);
+        return r ? f(r, s) : null;
+      });
+    return [
+      K === 0 ? "diagonal Gaussian" : "+ planar flow",
+      `${K}`,
+      each((r) => pm(r.negativeElbo, r.standardError, 2)),
+      K === 0
+        ? "—"
+        : each((r, s) => {
+            const base = at(s, 0);
+            if (!base) return null;
+            const d = pairedDifference(Float64Array.from(base.perExample), Float64Array.from(r.perExample));
+            return signed(d.mean, d.standardError);
+          }),
+      each((r) => r.negLogLikelihood.toFixed(2)),
+      each((r) => (r.negativeElbo - r.negLogLikelihood).toFixed(2)),
+      each((r) => r.encoderNegativeElbo.toFixed(2)),
+    ];
+  });
+  const s = runs[0]?.json.settings ?? {};
+  const header = [
+    "posterior fitted per digit",
+    "K",
+    `fitted −ELBO (nats, ${s.digits} test digits)`,
+    "minus K = 0 (paired)",
+    `−ln p(x), importance sampling from the fitted q (S = ${s.evalSamples})`,
+    "fitted −ELBO − (−ln p(x))",
+    "the encoder's −ELBO on these digits",
+  ];
+  return table(header, ["---", "---:", "---:", "---:", "---:", "---:", "---:"], rows);
+}
