@@ -5,6 +5,7 @@
 
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+import type { PosteriorRecord } from "../src/cli/posterior.js";
 import { pairedDifference } from "../src/models/vae.js";
 import { pm, table } from "./markdown.js";
 import { cell, eachSeed, paired, perSeed, runOf, seedsIn, table2Records } from "./table2.js";
@@ -59,15 +60,6 @@ function boundChange(a: { negativeElbo: number } | undefined, b: { negativeElbo:
   if (!a || !b) return null;
   const d = b.negativeElbo - a.negativeElbo;
   return `${d >= 0 ? "+" : "−"}${Math.abs(d).toFixed(2)}`;
-}
-
-interface PosteriorRecord {
-  K: number;
-  negativeElbo: number;
-  standardError: number;
-  negLogLikelihood: number;
-  encoderNegativeElbo: number;
-  perExample: number[];
 }
 
 /**

@@ -22,7 +22,7 @@ export interface PosteriorSettings {
   out?: string | undefined;
 }
 
-interface PosteriorRecord {
+export interface PosteriorRecord {
   K: number;
   negativeElbo: number;
   standardError: number;
