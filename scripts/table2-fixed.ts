@@ -114,7 +114,7 @@ export function table2LocalPosteriors(root: string, folder = POSTERIOR_DIR): str
     "minus K = 0 (paired)",
     `−ln p(x), importance sampling from the fitted q (S = ${s.evalSamples})`,
     "fitted −ELBO − (−ln p(x))",
-    "the encoder's −ELBO on these digits",
+    "the encoder's diagonal q₀: −ELBO on these digits",
   ];
   return table(header, ["---", "---:", "---:", "---:", "---:", "---:", "---:"], rows);
 }

@@ -89,12 +89,12 @@ export function posteriorCommand(s: PosteriorSettings): void {
     save();
     const r = records.at(-1)!;
     console.log(
-      `K=${K}: fitted −ELBO ${r.negativeElbo.toFixed(2)} ± ${r.standardError.toFixed(2)}, −ln p(x) ${r.negLogLikelihood.toFixed(2)} (S = ${s.evalSamples} from the fitted q), the encoder's −ELBO ${r.encoderNegativeElbo.toFixed(2)} (${r.seconds.toFixed(0)} s)`,
+      `K=${K}: fitted −ELBO ${r.negativeElbo.toFixed(2)} ± ${r.standardError.toFixed(2)}, −ln p(x) ${r.negLogLikelihood.toFixed(2)} (S = ${s.evalSamples} from the fitted q), the encoder's q₀ −ELBO ${r.encoderNegativeElbo.toFixed(2)} (${r.seconds.toFixed(0)} s)`,
     );
   }
   records.sort((a, b) => a.K - b.K);
   const base = records.find((r) => r.K === 0);
-  console.log("\n| K | fitted −ELBO | minus K = 0 (paired) | −ln p(x) from the fitted q | the encoder's −ELBO |");
+  console.log("\n| K | fitted −ELBO | minus K = 0 (paired) | −ln p(x) from the fitted q | the encoder's q₀: −ELBO |");
   console.log("|---:|---:|---:|---:|---:|");
   for (const r of records) {
     const d =

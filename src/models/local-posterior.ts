@@ -45,7 +45,7 @@ function repeatRows(n: number, times: number): Int32Array {
 /**
  * Fit a posterior per row of `images` ([n, inputs] in {0, 1}) for `model`'s decoder, which stays
  * fixed: q₀ starts at the encoder's μ and log σ for that digit, the planar layers at the identity
- * (so the fit starts from the encoder's diagonal posterior and can only tighten its bound).
+ * (so every K starts at the bound of the encoder's diagonal q₀; a model with its own flow is fitted without it).
  */
 export function fitLocalPosteriors(
   model: FlowVAE,
