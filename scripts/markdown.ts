@@ -8,3 +8,7 @@ export function table(header: string[], align: string[], rows: string[][]): stri
 
 /** "value ± se" to `digits` places. */
 export const pm = (value: number, se: number, digits = 4) => `${value.toFixed(digits)} ± ${se.toFixed(digits)}`;
+
+/** A difference with its sign written out (+ or −, the minus sign) to 2 places, and "± se" when given. */
+export const signed = (value: number, se?: number) =>
+  `${value >= 0 ? "+" : "−"}${se === undefined ? Math.abs(value).toFixed(2) : pm(Math.abs(value), se, 2)}`;

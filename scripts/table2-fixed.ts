@@ -7,13 +7,11 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { PosteriorRecord } from "../src/cli/posterior.js";
 import { pairedDifference } from "../src/models/vae.js";
-import { pm, table } from "./markdown.js";
+import { pm, signed, table } from "./markdown.js";
 import { cell, eachSeed, paired, perSeed, runOf, seedsIn, table2Records } from "./table2.js";
 
 export const FIXED_DIR = "results/table2-fixed";
 export const POSTERIOR_DIR = "results/posterior";
-
-const signed = (mean: number, se: number) => `${mean >= 0 ? "+" : "−"}${pm(Math.abs(mean), se, 2)}`;
 
 /**
  * The amortised posteriors trained on a fixed decoder: each run's test bound and −ln p(x), and its
@@ -58,8 +56,7 @@ export function table2Fixed(root: string, folder = FIXED_DIR): string {
 /** The change in the test bound from a to b (the runs record its mean only, not per digit). */
 function boundChange(a: { negativeElbo: number } | undefined, b: { negativeElbo: number } | undefined): string | null {
   if (!a || !b) return null;
-  const d = b.negativeElbo - a.negativeElbo;
-  return `${d >= 0 ? "+" : "−"}${Math.abs(d).toFixed(2)}`;
+  return signed(b.negativeElbo - a.negativeElbo);
 }
 
 /**

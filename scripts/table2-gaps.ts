@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { pairedDifference } from "../src/models/vae.js";
-import { table } from "./markdown.js";
+import { signed, table } from "./markdown.js";
 import { perSeed, TABLE2_KS } from "./table2.js";
 import { FLOWLR_DIR, flowLrFor, GLOBAL_DIR } from "./table2-followups.js";
 
@@ -73,8 +73,6 @@ const ROWS: Array<{ folder: string; flow: string; K: number; label: string }> = 
   })),
 ];
 
-const signed = (x: number) => `${x >= 0 ? "+" : "−"}${Math.abs(x).toFixed(2)}`;
-
 /**
  * −ln p(x) on the digits each model was fitted on and on test digits (the same S and number of
  * digits), the difference between them, each model's change from its seed's diagonal model on
@@ -102,7 +100,7 @@ export function table2Gaps(root: string, dir = GAPS_DIR): string {
         const d = find("table2", "planar", 0, s, split);
         if (!d || K === 0) return null;
         const p = pairedDifference(Float64Array.from(d.perExample), Float64Array.from(r[split].perExample));
-        return `${signed(p.mean)} ± ${p.standardError.toFixed(2)}`;
+        return signed(p.mean, p.standardError);
       };
       return [
         label,

@@ -8,7 +8,7 @@ import path from "node:path";
 import type { Image } from "../src/models/heatmap.js";
 import { lineChart } from "../src/models/line-chart.js";
 import { pairedDifference } from "../src/models/vae.js";
-import { pm, table } from "./markdown.js";
+import { pm, signed, table } from "./markdown.js";
 
 export const TABLE2_DIR = "results/table2";
 export const TABLE2_KS = [10, 20, 40, 80];
@@ -123,7 +123,7 @@ export function perSeed(seeds: number[], value: (seed: number) => string | null)
 export function paired(a: Table2Record | undefined, b: Table2Record | undefined): string | null {
   if (!a || !b) return null;
   const d = pairedDifference(Float64Array.from(a.perExample), Float64Array.from(b.perExample));
-  return `${d.mean >= 0 ? "+" : "−"}${pm(Math.abs(d.mean), d.standardError, 2)}`;
+  return signed(d.mean, d.standardError);
 }
 
 /** A row's cells for one run each: `f` of each seed's run, per seed (perSeed), where `at` finds a seed's run. */
@@ -351,7 +351,7 @@ export function table2Sweep(root: string, folder = SWEEP_DIR): string {
       `${r.epochsRun}`,
       [20, 30].map((e) => at(r, e)?.toFixed(1) ?? "—").join(" / "),
       Math.min(...(r.validationLosses as number[])).toFixed(2),
-      gap === null ? "—" : `${gap >= 0 ? "+" : "−"}${Math.abs(gap).toFixed(2)} (epoch ${common})`,
+      gap === null ? "—" : `${signed(gap)} (epoch ${common})`,
       (r.negLogLikelihood as number).toFixed(2),
     ];
   });
