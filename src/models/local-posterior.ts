@@ -4,8 +4,8 @@
 // do — the paper's claim "for the same generative model" — and its distance from the encoder's
 // bound is the amortisation gap (Cremer, Li & Duvenaud, "Inference Suboptimality in VAEs", 2018).
 
-import { Adam, noGrad, Random, Tensor, tidy } from "../autograd/index.js";
-import { FlowVAE } from "./vae.js";
+import { Adam, logsumexp, noGrad, Random, Tensor, tidy } from "../autograd/index.js";
+import { FlowVAE, repeatRows } from "./vae.js";
 
 export interface LocalPosteriorOptions {
   /** Planar layers per digit (0: the diagonal Gaussian alone). */
@@ -35,13 +35,6 @@ export interface LocalPosteriorFit {
 /** Draws per digit per evaluation pass. */
 const EVAL_CHUNK = 50;
 
-/** Row indices that repeat each of n rows `times` times, grouped by row. */
-function repeatRows(n: number, times: number): Int32Array {
-  const idx = new Int32Array(n * times);
-  for (let r = 0; r < n; r++) idx.fill(r, r * times, (r + 1) * times);
-  return idx;
-}
-
 /**
  * Fit a posterior per row of `images` ([n, inputs] in {0, 1}) for `model`'s decoder, which stays
  * fixed: q₀ starts at the encoder's μ and log σ for that digit, the planar layers at the identity
@@ -54,8 +47,7 @@ export function fitLocalPosteriors(
 ): LocalPosteriorFit {
   const { K, steps, samples = 8, lr = 1e-2, seed = 0, evalSamples = 500, onStep } = options;
   const c = model.config,
-    P = c.inputs,
-    d = c.latent;
+    P = c.inputs;
   if (c.stochasticLayers !== 1) throw new Error("fitLocalPosteriors: models with one stochastic layer only");
   if (!Number.isInteger(K) || K < 0) throw new Error(`fitLocalPosteriors: K must be a whole number ≥ 0, got ${K}`);
   for (const [key, v] of [
@@ -72,16 +64,12 @@ export function fitLocalPosteriors(
   // Per-digit planar parameters, laid out as a planar model's flow head outputs (FlowVAE.drawFrom).
   const planar = new FlowVAE({ ...c, K, flow: "planar", flowHead: "readout", flowInit: "identity" });
   planar.startFrom(model);
-  const start = noGrad(() => {
-    const hidden = model.encoder.forward(x).softplus();
-    return model.head.forward(hidden).toHost().data;
+  // Leaves of their own, starting at the encoder's values for each digit.
+  const leaf = (t: Tensor) => new Tensor(Float64Array.from(t.toHost().data), t.shape).requireGrad();
+  const { mean, logStd } = noGrad(() => {
+    const q0 = model.posterior(x);
+    return { mean: leaf(q0.mean), logStd: leaf(q0.logStd) };
   });
-  const mean = new Tensor(new Float64Array(n * d), [n, d]).requireGrad();
-  const logStd = new Tensor(new Float64Array(n * d), [n, d]).requireGrad();
-  for (let r = 0; r < n; r++) {
-    mean.data.set(start.subarray(r * 2 * d, r * 2 * d + d), r * d);
-    logStd.data.set(start.subarray(r * 2 * d + d, (r + 1) * 2 * d), r * d);
-  }
   const identity = planar.identityFlowParams();
   const flow =
     K > 0
@@ -105,28 +93,20 @@ export function fitLocalPosteriors(
     );
     return logQ.sub(logJoint).reshape([n, draws]);
   };
-  // In chunks of draws (all at once would hold n·evalSamples rows of the decoder): the mean free
-  // energy, and −ln p(x) = −ln mean exp(−free energy), kept as a running log-sum-exp.
+  // In chunks of draws (all at once would hold n·evalSamples rows of the decoder), gathered per
+  // digit; then the mean free energy, and −ln p(x) = −ln mean exp(−free energy).
   const evaluate = () => {
-    const elbo = new Float64Array(n),
-      top = new Float64Array(n).fill(-Infinity),
-      sum = new Float64Array(n);
+    const all = new Float64Array(n * evalSamples);
     for (let done = 0; done < evalSamples; done += EVAL_CHUNK) {
       const draws = Math.min(EVAL_CHUNK, evalSamples - done);
       const f = tidy(() => noGrad(() => Float64Array.from(freeEnergies(draws).toHost().data)));
-      for (let r = 0; r < n; r++)
-        for (let s = 0; s < draws; s++) {
-          const v = f[r * draws + s]!,
-            logW = -v;
-          elbo[r]! += v / evalSamples;
-          if (logW > top[r]!) {
-            sum[r] = sum[r]! * Math.exp(top[r]! - logW) + 1;
-            top[r] = logW;
-          } else sum[r]! += Math.exp(logW - top[r]!);
-        }
+      for (let r = 0; r < n; r++) all.set(f.subarray(r * draws, (r + 1) * draws), r * evalSamples + done);
     }
-    const nll = Float64Array.from(top, (t, r) => -(t + Math.log(sum[r]! / evalSamples)));
-    return { elbo, nll };
+    return tidy(() => {
+      const free = new Tensor(all, [n, evalSamples]);
+      const nll = logsumexp(free.neg(), 1).sub(Math.log(evalSamples)).neg();
+      return { elbo: Float64Array.from(free.mean(1).toHost().data), nll: Float64Array.from(nll.toHost().data) };
+    });
   };
   const encoderNegativeElbo = evaluate().elbo; // the flow is the identity until the first update
   const opt = new Adam(params, { lr });

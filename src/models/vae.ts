@@ -211,13 +211,9 @@ export class FlowVAE extends Module {
       );
     const flow = new Set(this.flowParameters());
     const theirs = new Map(trained.namedParameters());
-    const state = this.stateDict();
-    for (const [name, t] of this.namedParameters()) {
-      if (flow.has(t)) continue;
-      const p = theirs.get(name)!; // same sizes, so the same non-flow parameters
-      state.parameters[name] = { shape: [...p.shape], dtype: p.dtype, data: Array.from(p.toHost().data) };
-    }
-    this.loadStateDict(state);
+    // Same sizes, so the same non-flow parameters, of the same shapes.
+    for (const [name, t] of this.namedParameters())
+      if (!flow.has(t)) t.toHost().data.set(theirs.get(name)!.toHost().data);
   }
 
   /** Head outputs per flow layer: planar (u, w, b), radial (z0, α̃, β̃); none for NICE (not amortised). */
@@ -240,10 +236,15 @@ export class FlowVAE extends Module {
 
   /** One reparameterised draw per row of x ([B, inputs] in {0, 1}). */
   draw(x: Tensor, random: Random): Draw {
+    return this.drawFrom(x, this.posterior(x), random);
+  }
+
+  /** The encoder's q(z|x) per row of x: μ, log σ and the flow's parameters (drawFrom's layout). */
+  posterior(x: Tensor): { mean: Tensor; logStd: Tensor; flowParams: Tensor | undefined } {
     const d = this.config.latent;
     const hidden = this.encoder.forward(x).softplus();
     const [mean, logStd] = split(this.head.forward(hidden), [d, d], 1) as [Tensor, Tensor];
-    return this.drawFrom(x, { mean, logStd, flowParams: this.flowParams(hidden) }, random);
+    return { mean, logStd, flowParams: this.flowParams(hidden) };
   }
 
   /**
@@ -311,13 +312,18 @@ export class FlowVAE extends Module {
     const B = x.shape[0]!;
     return noGrad(() => {
       // Repeat each example S times (rows grouped by example), draw once, reduce over the S axis.
-      const idx = new Int32Array(B * samples);
-      for (let b = 0; b < B; b++) idx.fill(b, b * samples, (b + 1) * samples);
-      const { logQ, logJoint } = this.draw(x.indexSelect(0, idx), random);
+      const { logQ, logJoint } = this.draw(x.indexSelect(0, repeatRows(B, samples)), random);
       const logW = logJoint.sub(logQ).reshape([B, samples]);
       return logsumexp(logW, 1).sub(Math.log(samples)).neg();
     });
   }
+}
+
+/** Row indices that repeat each of n rows `times` times, grouped by row (for indexSelect). */
+export function repeatRows(n: number, times: number): Int32Array {
+  const idx = new Int32Array(n * times);
+  for (let r = 0; r < n; r++) idx.fill(r, r * times, (r + 1) * times);
+  return idx;
 }
 
 export interface TrainVAEOptions {
@@ -440,27 +446,13 @@ export function trainVAEAsync(model: FlowVAE, images: Float64Array, options: Tra
   return runLoopAsync(trainLoop(model, images, options));
 }
 
-/** Check the options, hold the fixed parameters still (fixedGenerative), and train the rest (trainSteps). */
+/** Hold the fixed parameters still (fixedGenerative) while trainSteps trains the rest, and give them back after. */
 function* trainLoop(model: FlowVAE, images: Float64Array, options: TrainVAEOptions): Loop<TrainVAEResult> {
-  const { epochs, batchSize = 100, seed = 1, binarize = "fixed", validation, patience = Infinity } = options;
-  if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`epochs must be a positive integer, got ${epochs}`);
-  if (binarize !== "fixed" && binarize !== "dynamic")
-    throw new Error(`trainVAE: binarize must be "fixed" or "dynamic", got ${String(binarize)}`);
-  if (!(patience >= 1)) throw new Error(`trainVAE: patience must be at least 1 epoch, got ${patience}`);
-  if (options.maxSeconds !== undefined && !(options.maxSeconds > 0))
-    throw new Error(`trainVAE: maxSeconds must be a positive number of seconds, got ${options.maxSeconds}`);
-  const P = model.config.inputs,
-    count = imageCount(images, P, "trainVAE");
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > count)
-    throw new Error(`trainVAE: batch size must be an integer from 1 to ${count}, got ${batchSize}`);
-  if (validation) imageCount(validation, P, "trainVAE validation");
-  const random = new Random(seed);
-  const fixed = new Set(options.fixedGenerative ? model.generativeParameters() : []);
-  const trained = model.parameters().filter((p) => !fixed.has(p));
+  const fixed = options.fixedGenerative ? model.generativeParameters() : [];
   // Fixed parameters take no gradient (their backward work is skipped); z's still flows through them.
   for (const p of fixed) p.requireGrad(false);
   try {
-    return yield* trainSteps(model, images, options, trained, random);
+    return yield* trainSteps(model, images, options, fixed);
   } finally {
     for (const p of fixed) p.requireGrad(true);
   }
@@ -470,8 +462,7 @@ function* trainSteps(
   model: FlowVAE,
   images: Float64Array,
   options: TrainVAEOptions,
-  trained: Tensor[],
-  random: Random,
+  fixed: Tensor[],
 ): Loop<TrainVAEResult> {
   const {
     epochs,
@@ -485,8 +476,19 @@ function* trainSteps(
     patience = Infinity,
     flowLrScale = 1,
   } = options;
+  if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`epochs must be a positive integer, got ${epochs}`);
+  if (binarize !== "fixed" && binarize !== "dynamic")
+    throw new Error(`trainVAE: binarize must be "fixed" or "dynamic", got ${String(binarize)}`);
+  if (!(patience >= 1)) throw new Error(`trainVAE: patience must be at least 1 epoch, got ${patience}`);
+  if (options.maxSeconds !== undefined && !(options.maxSeconds > 0))
+    throw new Error(`trainVAE: maxSeconds must be a positive number of seconds, got ${options.maxSeconds}`);
   const P = model.config.inputs,
-    count = images.length / P;
+    count = imageCount(images, P, "trainVAE");
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > count)
+    throw new Error(`trainVAE: batch size must be an integer from 1 to ${count}, got ${batchSize}`);
+  if (validation) imageCount(validation, P, "trainVAE validation");
+  const random = new Random(seed);
+  const trained = model.parameters().filter((p) => !fixed.includes(p));
   const opt: Optimizer = optimizer === "adam" ? new Adam(trained, { lr }) : new RMSprop(trained, { lr, momentum: 0.9 });
   if (flowLrScale !== 1) opt.scaleLearningRate(model.flowParameters(), flowLrScale);
   const batches = Math.floor(count / batchSize),
