@@ -6,9 +6,8 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { PosteriorRecord } from "../src/cli/posterior.js";
-import { pairedDifference } from "../src/models/vae.js";
 import { pm, signed, table } from "./markdown.js";
-import { cell, eachSeed, paired, perSeed, runOf, seedsIn, table2Records } from "./table2.js";
+import { cell, eachSeed, paired, runOf, seedsIn, table2Records } from "./table2.js";
 
 export const FIXED_DIR = "results/table2-fixed";
 export const POSTERIOR_DIR = "results/posterior";
@@ -35,8 +34,8 @@ export function table2Fixed(root: string, folder = FIXED_DIR): string {
         K === 0 ? "—" : each((r) => `× ${r.flowLr}`),
         each(cell.elbo),
         each(cell.nll),
-        K === 0 ? "—" : perSeed(seeds, (s) => paired(runOf(records, "planar", 0, s), at(s))),
-        K === 0 ? "—" : perSeed(seeds, (s) => boundChange(runOf(records, "planar", 0, s), at(s))),
+        K === 0 ? "—" : each((r, s) => paired(runOf(records, "planar", 0, s), r)),
+        K === 0 ? "—" : each((r, s) => boundChange(runOf(records, "planar", 0, s), r)),
         each(cell.best),
       ];
     });
@@ -54,9 +53,8 @@ export function table2Fixed(root: string, folder = FIXED_DIR): string {
 }
 
 /** The change in the test bound from a to b (the runs record its mean only, not per digit). */
-function boundChange(a: { negativeElbo: number } | undefined, b: { negativeElbo: number } | undefined): string | null {
-  if (!a || !b) return null;
-  return signed(b.negativeElbo - a.negativeElbo);
+function boundChange(a: { negativeElbo: number } | undefined, b: { negativeElbo: number }): string | null {
+  return a ? signed(b.negativeElbo - a.negativeElbo) : null;
 }
 
 /**
@@ -81,23 +79,12 @@ export function table2LocalPosteriors(root: string, folder = POSTERIOR_DIR): str
     (a, b) => a - b,
   );
   const rows = Ks.map((K) => {
-    const each = (f: (r: PosteriorRecord, seed: number) => string | null) =>
-      perSeed(seeds, (s) => {
-        const r = at(s, K);
-        return r ? f(r, s) : null;
-      });
+    const each = eachSeed(seeds, (s) => at(s, K));
     return [
       K === 0 ? "diagonal Gaussian" : "+ planar flow",
       `${K}`,
       each((r) => pm(r.negativeElbo, r.standardError, 2)),
-      K === 0
-        ? "—"
-        : each((r, s) => {
-            const base = at(s, 0);
-            if (!base) return null;
-            const d = pairedDifference(Float64Array.from(base.perExample), Float64Array.from(r.perExample));
-            return signed(d.mean, d.standardError);
-          }),
+      K === 0 ? "—" : each((r, s) => paired(at(s, 0), r)),
       each((r) => r.negLogLikelihood.toFixed(2)),
       each((r) => (r.negativeElbo - r.negLogLikelihood).toFixed(2)),
       each((r) => r.encoderNegativeElbo.toFixed(2)),

@@ -5,9 +5,8 @@
 
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { pairedDifference } from "../src/models/vae.js";
 import { signed, table } from "./markdown.js";
-import { perSeed, TABLE2_KS } from "./table2.js";
+import { eachSeed, paired, seedsIn, TABLE2_KS } from "./table2.js";
 import { FLOWLR_DIR, flowLrFor, GLOBAL_DIR } from "./table2-followups.js";
 
 export const GAPS_DIR = "results/table2-gaps";
@@ -81,27 +80,18 @@ const ROWS: Array<{ folder: string; flow: string; K: number; label: string }> = 
 export function table2Gaps(root: string, dir = GAPS_DIR): string {
   const records = gapRecords(root, dir);
   if (!records.length) return "(not scored yet: bash scripts/table2-gaps.sh)";
-  const seeds = [...new Set(records.map((r) => r.seed))].sort((a, b) => a - b);
+  const seeds = seedsIn(records);
   const find = (folder: string, flow: string, K: number, seed: number, split: string) =>
     records.find((r) => r.folder === folder && r.flow === flow && r.K === K && r.seed === seed && r.split === split);
   const rows = ROWS.filter(({ folder, flow, K }) => seeds.some((s) => find(folder, flow, K, s, "train"))).map(
     ({ folder, flow, K, label }) => {
-      const both = (s: number) => {
+      const each = eachSeed(seeds, (s) => {
         const train = find(folder, flow, K, s, "train"),
           test = find(folder, flow, K, s, "test");
-        return train && test ? { train, test } : null;
-      };
-      const each = (f: (r: { train: GapRecord; test: GapRecord }, s: number) => string | null) =>
-        perSeed(seeds, (s) => {
-          const r = both(s);
-          return r ? f(r, s) : null;
-        });
-      const fromDiagonal = (split: "train" | "test") => (r: { train: GapRecord; test: GapRecord }, s: number) => {
-        const d = find("table2", "planar", 0, s, split);
-        if (!d || K === 0) return null;
-        const p = pairedDifference(Float64Array.from(d.perExample), Float64Array.from(r[split].perExample));
-        return signed(p.mean, p.standardError);
-      };
+        return train && test ? { train, test } : undefined;
+      });
+      const fromDiagonal = (split: "train" | "test") => (r: Record<typeof split, GapRecord>, s: number) =>
+        paired(find("table2", "planar", 0, s, split), r[split]);
       return [
         label,
         `${K}`,

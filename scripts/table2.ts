@@ -105,13 +105,14 @@ function stoppedBy(r: Table2Record): string {
     : `${r.stoppedBy} after training blew up (validation −ELBO ${r.validationLosses[worst]!.toFixed(0)} at epoch ${worst + 1})`;
 }
 
-const mapRun = <T>(r: Table2Record | undefined, f: (r: Table2Record) => T): T | null => (r ? f(r) : null);
+const mapRun = <R, T>(r: R | undefined, f: (r: R) => T): T | null => (r ? f(r) : null);
 
 export const runOf = (records: Table2Record[], flow: string, K: number, seed: number) =>
   records.find((r) => r.flow === flow && r.K === K && r.seed === seed);
 
 /** Every seed that has a run, in order: the tables' values are per seed, separated by " / ". */
-export const seedsIn = (records: Table2Record[]) => [...new Set(records.map((r) => r.seed))].sort((a, b) => a - b);
+export const seedsIn = (records: Array<{ seed: number }>) =>
+  [...new Set(records.map((r) => r.seed))].sort((a, b) => a - b);
 
 /** One value per seed: "—" for a seed without one (so seed 1 is never read as seed 0), "—" alone when none has one. */
 export function perSeed(seeds: number[], value: (seed: number) => string | null): string {
@@ -119,17 +120,21 @@ export function perSeed(seeds: number[], value: (seed: number) => string | null)
   return v.every((x) => x === null) ? "—" : v.map((x) => x ?? "—").join(" / ");
 }
 
-/** b − a, paired over the test digits, as "±" text; null where either run is missing. */
-export function paired(a: Table2Record | undefined, b: Table2Record | undefined): string | null {
+/** b − a, paired over the same digits (each run's perExample), as "±" text; null where either run is missing. */
+export function paired(
+  a: { perExample: number[] } | undefined,
+  b: { perExample: number[] } | undefined,
+): string | null {
   if (!a || !b) return null;
   const d = pairedDifference(Float64Array.from(a.perExample), Float64Array.from(b.perExample));
   return signed(d.mean, d.standardError);
 }
 
-/** A row's cells for one run each: `f` of each seed's run, per seed (perSeed), where `at` finds a seed's run. */
+/** A row's cells for one run each: `f` of each seed's run (and the seed), per seed (perSeed), where `at` finds a seed's run. */
 export const eachSeed =
-  (seeds: number[], at: (seed: number) => Table2Record | undefined) => (f: (r: Table2Record) => string) =>
-    perSeed(seeds, (s) => mapRun(at(s), f));
+  <R>(seeds: number[], at: (seed: number) => R | undefined) =>
+  (f: (r: R, seed: number) => string | null) =>
+    perSeed(seeds, (s) => mapRun(at(s), (r) => f(r, s)));
 
 /** How Table 2 and its follow-ups show a run's values. */
 export const cell = {
