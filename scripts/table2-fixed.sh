@@ -8,6 +8,9 @@
 # results/table2-fixed/<flow>-K<K>-seed<s>/ and resume like scripts/table2.sh's.
 #
 # usage: bash scripts/table2-fixed.sh [--jobs N] [--seeds 0,1] [--Ks 0,10,20,40,80] [--flows planar,nice] [--from results/table2]
+#                                     [--rates 0.1,0.01]
+#   --rates trains the planar rows at each of these flow lr multiples instead of 10/K, into
+#   results/table2-fixed/planar-K<K>-seed<s>-lr<rate>/ (a row of its own in the table).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(node -p "Math.min(18, require('os').availableParallelism())")
@@ -15,6 +18,7 @@ seeds=0,1
 Ks=0,10,20,40,80
 flows=planar,nice
 from=results/table2
+rates=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --jobs) jobs=$2; shift 2 ;;
@@ -22,6 +26,7 @@ while [ $# -gt 0 ]; do
     --Ks) Ks=$2; shift 2 ;;
     --flows) flows=$2; shift 2 ;;
     --from) from=$2; shift 2 ;;
+    --rates) rates=$2; shift 2 ;;
     *) echo "table2-fixed.sh: unknown option $1" >&2; exit 1 ;;
   esac
 done
@@ -33,6 +38,10 @@ for seed in ${seeds//,/ }; do
   for K in ${Ks//,/ }; do
     for flow in ${flows//,/ }; do
       [ "$K" = 0 ] && [ "$flow" != planar ] && continue # one diagonal model per seed
+      if [ -n "$rates" ] && [ "$flow" = planar ] && [ "$K" -gt 0 ]; then
+        for rate in ${rates//,/ }; do runs+=("$flow $K $seed $rate $base -lr$rate"); done
+        continue
+      fi
       rate=1
       [ "$flow" = planar ] && [ "$K" -gt 10 ] && rate=$(node -p "10 / $K")
       runs+=("$flow $K $seed $rate $base")
@@ -41,8 +50,8 @@ for seed in ${seeds//,/ }; do
 done
 echo "table2-fixed: ${#runs[@]} models, $jobs at a time, one thread each; logs in results/table2-fixed/*/run.log"
 run_one() {
-  read -r flow K seed rate base <<< "$1"
-  local out="results/table2-fixed/$flow-K$K-seed$seed"
+  read -r flow K seed rate base suffix <<< "$1"
+  local out="results/table2-fixed/$flow-K$K-seed$seed${suffix:-}"
   mkdir -p "$out"
   if [ -f "$out/vae-$flow-L1.json" ]; then echo "$out: done before"; return 0; fi
   FLOWGRAD_THREADS=1 node dist/src/cli/main.js vae --flow "$flow" --K "$K" --seed "$seed" --flow-lr "$rate" \

@@ -20,13 +20,15 @@ export function table2Fixed(root: string, folder = FIXED_DIR): string {
   const records = table2Records(root, folder);
   if (!records.length) return "(not run yet: bash scripts/table2-fixed.sh)";
   const seeds = seedsIn(records);
-  const rank = (flow: string, K: number) => (flow === "nice" ? 1000 : 0) + K;
-  const rows = [...new Set(records.map((r) => `${r.flow} ${r.K}`))]
-    .map((key) => key.split(" ") as [string, string])
-    .sort((a, b) => rank(a[0], Number(a[1])) - rank(b[0], Number(b[1])))
-    .map(([flow, k]) => {
+  // A row per flow, K and flow lr (scripts/table2-fixed.sh --rates adds rows at other rates), the largest rate first.
+  const rank = (flow: string, K: number, lr: number) => (flow === "nice" ? 1e6 : 0) + K * 1000 - lr;
+  const rows = [...new Set(records.map((r) => `${r.flow} ${r.K} ${r.K === 0 ? 1 : r.flowLr}`))]
+    .map((key) => key.split(" ") as [string, string, string])
+    .sort((a, b) => rank(a[0], Number(a[1]), Number(a[2])) - rank(b[0], Number(b[1]), Number(b[2])))
+    .map(([flow, k, lr]) => {
       const K = Number(k);
-      const at = (s: number) => runOf(records, flow, K, s);
+      const at = (s: number) =>
+        records.find((r) => r.flow === flow && r.K === K && r.seed === s && (K === 0 || r.flowLr === Number(lr)));
       const each = eachSeed(seeds, at);
       return [
         K === 0 ? "diagonal Gaussian (the encoder trained on)" : flow === "nice" ? "+ NICE" : "+ planar flow",
