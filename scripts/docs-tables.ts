@@ -11,7 +11,15 @@ import type { Image } from "../src/models/heatmap.js";
 import { pm, table } from "./markdown.js";
 import { figure4, TABLE2_DIR, table2, table2Sweep, table2Tails } from "./table2.js";
 import { table2Fixed, table2LocalPosteriors } from "./table2-fixed.js";
-import { FLOWLR_DIR, figure4FollowUps, GLOBAL_DIR, table2FlowLr, table2Global } from "./table2-followups.js";
+import {
+  DYNAMIC_DIR,
+  FLOWLR_DIR,
+  figure4FollowUps,
+  GLOBAL_DIR,
+  table2Dynamic,
+  table2FlowLr,
+  table2Global,
+} from "./table2-followups.js";
 import { table2Gaps } from "./table2-gaps.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: results files are read as written; each table names the fields it uses
@@ -372,6 +380,8 @@ export const TABLES: Record<string, (root: string) => string> = {
   "table2-flowlr-tails": (root) => table2Tails(root, FLOWLR_DIR),
   "table2-global": table2Global,
   "table2-global-tails": (root) => table2Tails(root, GLOBAL_DIR),
+  "table2-dynamic": table2Dynamic,
+  "table2-dynamic-tails": (root) => table2Tails(root, DYNAMIC_DIR),
   "table2-gaps": table2Gaps,
   "table2-fixed": table2Fixed,
   "table2-posteriors": table2LocalPosteriors,

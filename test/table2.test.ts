@@ -4,7 +4,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { figure4, seedSpread, table2, table2Records, table2Sweep, table2Tails } from "../scripts/table2.js";
 import { table2Fixed, table2LocalPosteriors } from "../scripts/table2-fixed.js";
-import { figure4FollowUps, table2FlowLr, table2Global } from "../scripts/table2-followups.js";
+import { figure4FollowUps, table2Dynamic, table2FlowLr, table2Global } from "../scripts/table2-followups.js";
 import { table2Gaps } from "../scripts/table2-gaps.js";
 
 // Table 2 and Figure 4 are assembled from the runs' JSON (scripts/table2.sh writes them): checked
@@ -16,9 +16,13 @@ function run(
   seed: number,
   perExample: number[],
   extra: object = {},
-  followUp?: { folder: string; flowLr: number; flowHead?: string },
+  followUp?: { folder: string; flowLr: number; flowHead?: string; suffix?: string },
 ) {
-  const dir = path.join(root, followUp?.folder ?? "results/table2", `${flow}-K${K}-seed${seed}`);
+  const dir = path.join(
+    root,
+    followUp?.folder ?? "results/table2",
+    `${flow}-K${K}-seed${seed}${followUp?.suffix ?? ""}`,
+  );
   mkdirSync(dir, { recursive: true });
   const mean = perExample.reduce((a, b) => a + b, 0) / perExample.length;
   const record = {
@@ -195,6 +199,34 @@ describe("the follow-up: planar flows with one set of parameters for every digit
   });
 });
 
+describe("the follow-up: the planar column on dynamically binarised digits", () => {
+  const dynamic = (flowLr: number) => ({ folder: "results/table2-dynamic", flowLr });
+  const root = mkdtempSync(path.join(tmpdir(), "flowgrad-dynamic-"));
+  run(root, "planar", 10, 0, [80, 80, 80, 80]); // Table 2's: other digits, not in this column
+  run(root, "planar", 0, 0, [100, 102, 104, 106], {}, dynamic(1));
+  run(root, "planar", 10, 0, [99, 100, 104, 105], {}, dynamic(1));
+  run(root, "planar", 20, 0, [98, 100, 103, 103], {}, dynamic(0.5));
+  run(root, "planar", 20, 1, [90, 90, 90, 90], {}, dynamic(1)); // not at 10/K: left out
+  const markdown = table2Dynamic(root);
+
+  it("only its own runs at 10/K, each row paired with the row above, no reference or NICE columns", () => {
+    expect(markdown.split("\n")[0]).not.toContain("NICE");
+    expect(markdown.split("\n").length).toBe(2 + 3); // K = 0, 10, 20; no K = 40 or 80 row
+    expect(rowAt(markdown, 10).slice(3, 6)).toEqual(["107.00", "102.00 ± 0.50", `−1.00 ± ${se4([-1, -2, 0, -1])}`]);
+    expect(rowAt(markdown, 20).slice(2, 6)).toEqual([
+      "× 0.5",
+      "106.00",
+      "101.00 ± 0.50",
+      `−1.00 ± ${se4([-1, 0, -1, -2])}`,
+    ]);
+    expect(rowAt(markdown, 20)[6]).toBe("30 of 40, early-stopping");
+  });
+
+  it("with no runs, says how to make them", () => {
+    expect(table2Dynamic(mkdtempSync(path.join(tmpdir(), "flowgrad-dynamic-none-")))).toContain("not run yet");
+  });
+});
+
 describe("the training seeds' spread under Table 2", () => {
   it("pools the seeds' variance over rows (n − 1 each), leaving out runs that blew up", () => {
     const root = mkdtempSync(path.join(tmpdir(), "flowgrad-spread-"));
@@ -331,6 +363,16 @@ describe("Table 2's posteriors on one generative model", () => {
       .find((l) => l.startsWith("| + NICE | 10 |"))!
       .split(" | ");
     expect(nice[5]).toBe(`+0.25 ± ${se4([0, 0, 0, 1])}`);
+  });
+
+  it("a run at another flow lr (table2-fixed.sh --rates) is a row of its own, after the larger rate, paired with K = 0", () => {
+    run(root, "planar", 10, 0, [90, 93, 94, 96], {}, { ...fixed, flowLr: 0.1, suffix: "-lr0.1" }); // 0, +1, 0, 0
+    const rows = table2Fixed(root)
+      .split("\n")
+      .filter((l) => l.startsWith("| + planar flow | 10 |"))
+      .map((l) => l.split(" | "));
+    expect(rows.map((r) => r[2])).toEqual(["× 1", "× 0.1"]);
+    expect(rows[1]![5]).toBe(`+0.25 ± ${se4([0, 1, 0, 0])}`);
   });
 
   it("the per-digit fits: the bound per K, its change from K = 0 paired over the digits, the gaps beside it", () => {
