@@ -16,7 +16,6 @@ import {
   FLOWLR_DIR,
   figure4FollowUps,
   GLOBAL_DIR,
-  table2Dynamic,
   table2FlowLr,
   table2Global,
 } from "./table2-followups.js";
@@ -380,7 +379,7 @@ export const TABLES: Record<string, (root: string) => string> = {
   "table2-flowlr-tails": (root) => table2Tails(root, FLOWLR_DIR),
   "table2-global": table2Global,
   "table2-global-tails": (root) => table2Tails(root, GLOBAL_DIR),
-  "table2-dynamic": table2Dynamic,
+  "table2-dynamic": (root) => table2(root, DYNAMIC_DIR),
   "table2-dynamic-tails": (root) => table2Tails(root, DYNAMIC_DIR),
   "table2-gaps": table2Gaps,
   "table2-fixed": table2Fixed,

@@ -22,6 +22,7 @@ import {
 
 export const FLOWLR_DIR = "results/table2-flowlr";
 export const GLOBAL_DIR = "results/table2-global";
+/** Table 2 again on dynamically binarised digits (scripts/table2.sh --out results/table2-dynamic … -- --binarize dynamic --flow-lr 10/K). */
 export const DYNAMIC_DIR = "results/table2-dynamic";
 
 /** The flow's learning rate, as a multiple of the rest's, that the follow-ups give planar K: 10/K (× 1 at K = 10, as in Table 2). */
@@ -46,20 +47,17 @@ export function planarColumn(
 }
 
 /**
- * A planar column laid out like Table 2 (seeds side by side), a row per K of Ks: each row paired
- * on the test digits with the row above, with `reference`'s planar run of the same K and seed
- * (shown as — where it is the same run; no such column without a reference), and with NICE of the
- * same length (where the column has NICE runs).
+ * A planar column laid out like Table 2 (seeds side by side): each row paired on the test digits
+ * with the row above, with `reference`'s planar run of the same K and seed (shown as — where it is
+ * the same run), and with NICE of the same length.
  */
 function columnTable(
   column: Table2Record[],
   label: (K: number) => string,
-  reference?: { records: Table2Record[]; header: string },
-  Ks: readonly number[] = [0, ...TABLE2_KS],
+  reference: { records: Table2Record[]; header: string },
 ): string {
   const seeds = seedsIn(column);
-  const withNice = column.some((r) => r.flow === "nice");
-  const rows = Ks.map((K, i) => {
+  const rows = [0, ...TABLE2_KS].map((K, i) => {
     const at = (s: number) => runOf(column, "planar", K, s);
     const each = eachSeed(seeds, at);
     const pairedWith = (records: Table2Record[], flow: string, K2: number) =>
@@ -73,9 +71,9 @@ function columnTable(
       K === 0 ? "—" : `× ${flowLrFor(K)}`,
       each(cell.elbo),
       each(cell.nll),
-      i ? pairedWith(column, "planar", Ks[i - 1]!) : "—",
-      ...(reference ? [pairedWith(reference.records, "planar", K)] : []),
-      ...(withNice ? [K ? pairedWith(column, "nice", K) : "—"] : []),
+      i ? pairedWith(column, "planar", i > 1 ? TABLE2_KS[i - 2]! : 0) : "—",
+      pairedWith(reference.records, "planar", K),
+      K ? pairedWith(column, "nice", K) : "—",
       each(cell.best),
       each(cell.train),
     ];
@@ -87,14 +85,12 @@ function columnTable(
     "test −ELBO (nats)",
     "test −ln p(x) (nats, S = 200)",
     "change from the row above (paired)",
-    ...(reference ? [reference.header] : []),
-    ...(withNice ? ["planar − NICE at this K (paired)"] : []),
+    reference.header,
+    "planar − NICE at this K (paired)",
     "best epoch of the run, stopped by",
     "train time",
   ];
-  // Text columns (the label, how the run stopped) left, numbers right.
-  const align = header.map((_, i) => (i === 0 || i === header.length - 2 ? "---" : "---:"));
-  return table(header, align, rows);
+  return table(header, ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---", "---:"], rows);
 }
 
 /**
@@ -151,18 +147,4 @@ export function figure4FollowUps(root: string): Image {
     ],
     seedsIn(base),
   );
-}
-
-/**
- * The follow-up on binarisation (scripts/table2.sh --out results/table2-dynamic … -- --binarize
- * dynamic --flow-lr 10/K): the planar column trained on a fresh Bernoulli draw of every training
- * digit each epoch, scored on one fixed draw of the test digits — other digits than Table 2's, so
- * its rows pair only with each other.
- */
-export function table2Dynamic(root: string, folder = DYNAMIC_DIR): string {
-  const column = table2Records(root, folder).filter((r) => r.flow === "planar" && r.flowLr === flowLrFor(r.K));
-  if (!column.length)
-    return "(not run yet: bash scripts/table2.sh --out results/table2-dynamic … -- --binarize dynamic)";
-  const Ks = [...new Set(column.map((r) => r.K))].sort((a, b) => a - b); // the lengths run, not all of Table 2's
-  return columnTable(column, (K) => (K === 0 ? "diagonal Gaussian" : "+ planar flow"), undefined, Ks);
 }

@@ -4,7 +4,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { figure4, seedSpread, table2, table2Records, table2Sweep, table2Tails } from "../scripts/table2.js";
 import { table2Fixed, table2LocalPosteriors } from "../scripts/table2-fixed.js";
-import { figure4FollowUps, table2Dynamic, table2FlowLr, table2Global } from "../scripts/table2-followups.js";
+import { figure4FollowUps, table2FlowLr, table2Global } from "../scripts/table2-followups.js";
 import { table2Gaps } from "../scripts/table2-gaps.js";
 
 // Table 2 and Figure 4 are assembled from the runs' JSON (scripts/table2.sh writes them): checked
@@ -105,6 +105,14 @@ describe("Table 2 and Figure 4 from the runs' JSON", () => {
     expect(row("+ planar flow", 80)[9]).toBe("85.1 |");
   });
 
+  it("a follow-up's folder (results/table2-dynamic) gives its own Table 2, from its runs alone", () => {
+    run(root, "planar", 10, 0, [80, 81, 82, 83], {}, { folder: "results/table2-dynamic", flowLr: 1 });
+    const row = (K: number) => rowAt(table2(root, "results/table2-dynamic"), K);
+    expect(row(10).slice(3, 5)).toEqual(["81.50 ± 0.50", "—"]); // no diagonal model of its own to pair with
+    expect(row(0)[3]).toBe("—");
+    expect(rowAt(table2(root), 10)[3]).toBe("91.50 ± 0.50 / —"); // Table 2 itself unchanged
+  });
+
   it("Figure 4 draws three panels with both flows' lines, each seed in its own shade", () => {
     const image = figure4(root);
     expect(image.width).toBeGreaterThan(3 * 250);
@@ -196,34 +204,6 @@ describe("the follow-up: planar flows with one set of parameters for every digit
     const bare = mkdtempSync(path.join(tmpdir(), "flowgrad-global-bare-"));
     run(bare, "planar", 0, 0, [90, 92, 94, 96]);
     expect(green(figure4FollowUps(root))).toBeGreaterThan(green(figure4FollowUps(bare)) + 3 * 100);
-  });
-});
-
-describe("the follow-up: the planar column on dynamically binarised digits", () => {
-  const dynamic = (flowLr: number) => ({ folder: "results/table2-dynamic", flowLr });
-  const root = mkdtempSync(path.join(tmpdir(), "flowgrad-dynamic-"));
-  run(root, "planar", 10, 0, [80, 80, 80, 80]); // Table 2's: other digits, not in this column
-  run(root, "planar", 0, 0, [100, 102, 104, 106], {}, dynamic(1));
-  run(root, "planar", 10, 0, [99, 100, 104, 105], {}, dynamic(1));
-  run(root, "planar", 20, 0, [98, 100, 103, 103], {}, dynamic(0.5));
-  run(root, "planar", 20, 1, [90, 90, 90, 90], {}, dynamic(1)); // not at 10/K: left out
-  const markdown = table2Dynamic(root);
-
-  it("only its own runs at 10/K, each row paired with the row above, no reference or NICE columns", () => {
-    expect(markdown.split("\n")[0]).not.toContain("NICE");
-    expect(markdown.split("\n").length).toBe(2 + 3); // K = 0, 10, 20; no K = 40 or 80 row
-    expect(rowAt(markdown, 10).slice(3, 6)).toEqual(["107.00", "102.00 ± 0.50", `−1.00 ± ${se4([-1, -2, 0, -1])}`]);
-    expect(rowAt(markdown, 20).slice(2, 6)).toEqual([
-      "× 0.5",
-      "106.00",
-      "101.00 ± 0.50",
-      `−1.00 ± ${se4([-1, 0, -1, -2])}`,
-    ]);
-    expect(rowAt(markdown, 20)[6]).toBe("30 of 40, early-stopping");
-  });
-
-  it("with no runs, says how to make them", () => {
-    expect(table2Dynamic(mkdtempSync(path.join(tmpdir(), "flowgrad-dynamic-none-")))).toContain("not run yet");
   });
 });
 
