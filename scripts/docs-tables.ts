@@ -420,10 +420,15 @@ export function pages(root: string): string[] {
 
 /**
  * Figures drawn as pixels from results JSON alone (PNG), by the file they are written to. Figure 4
- * and its follow-ups' version join once results/table2 holds runs (scripts/table2.sh); before that
- * there is nothing to draw.
+ * and its follow-ups' version join once results/table2 holds runs (scripts/table2.sh), and Figure 4
+ * on dynamically binarised digits once results/table2-dynamic does; before that there is nothing to draw.
  */
 export function pngFigures(root: string): Record<string, (root: string) => Image> {
   if (!existsSync(path.join(root, TABLE2_DIR))) return {};
-  return { "docs/figure4.png": figure4, "docs/figure4-followups.png": figure4FollowUps };
+  const figures: Record<string, (root: string) => Image> = {
+    "docs/figure4.png": figure4,
+    "docs/figure4-followups.png": figure4FollowUps,
+  };
+  if (existsSync(path.join(root, DYNAMIC_DIR))) figures["docs/figure4-dynamic.png"] = (r) => figure4(r, DYNAMIC_DIR);
+  return figures;
 }
