@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { PosteriorRecord } from "../src/cli/posterior.js";
 import { pm, signed, table } from "./markdown.js";
-import { cell, eachSeed, paired, runOf, seedsIn, table2Records } from "./table2.js";
+import { cell, eachSeed, paired, runOf, seedsIn, type Table2Record, table2Records } from "./table2.js";
 
 export const FIXED_DIR = "results/table2-fixed";
 export const POSTERIOR_DIR = "results/posterior";
@@ -20,15 +20,16 @@ export function table2Fixed(root: string, folder = FIXED_DIR): string {
   const records = table2Records(root, folder);
   if (!records.length) return "(not run yet: bash scripts/table2-fixed.sh)";
   const seeds = seedsIn(records);
-  // A row per flow, K and flow lr (scripts/table2-fixed.sh --rates adds rows at other rates), the largest rate first.
-  const rank = (flow: string, K: number, lr: number) => (flow === "nice" ? 1e6 : 0) + K * 1000 - lr;
-  const rows = [...new Set(records.map((r) => `${r.flow} ${r.K} ${r.K === 0 ? 1 : r.flowLr}`))]
-    .map((key) => key.split(" ") as [string, string, string])
-    .sort((a, b) => rank(a[0], Number(a[1]), Number(a[2])) - rank(b[0], Number(b[1]), Number(b[2])))
-    .map(([flow, k, lr]) => {
-      const K = Number(k);
-      const at = (s: number) =>
-        records.find((r) => r.flow === flow && r.K === K && r.seed === s && (K === 0 || r.flowLr === Number(lr)));
+  // A row per flow, K and flow lr (scripts/table2-fixed.sh --rates adds rows at other rates): planar
+  // before NICE, then by K, the largest rate first; the diagonal model has no flow, so no rate.
+  const lrOf = (r: Table2Record) => (r.K === 0 ? 1 : r.flowLr);
+  const sameRow = (a: Table2Record, b: Table2Record) => a.flow === b.flow && a.K === b.K && lrOf(a) === lrOf(b);
+  const rows = records
+    .filter((r, i) => records.findIndex((o) => sameRow(o, r)) === i)
+    .sort((a, b) => Number(a.flow === "nice") - Number(b.flow === "nice") || a.K - b.K || lrOf(b) - lrOf(a))
+    .map((row) => {
+      const { flow, K } = row;
+      const at = (s: number) => records.find((r) => sameRow(r, row) && r.seed === s);
       const each = eachSeed(seeds, at);
       return [
         K === 0 ? "diagonal Gaussian (the encoder trained on)" : flow === "nice" ? "+ NICE" : "+ planar flow",

@@ -65,10 +65,9 @@ export function fitLocalPosteriors(
   const planar = new FlowVAE({ ...c, K, flow: "planar", flowHead: "readout", flowInit: "identity" });
   planar.startFrom(model);
   // Leaves of their own, starting at the encoder's values for each digit.
-  const leaf = (t: Tensor) => new Tensor(Float64Array.from(t.toHost().data), t.shape).requireGrad();
   const { mean, logStd } = noGrad(() => {
     const q0 = model.posterior(x);
-    return { mean: leaf(q0.mean), logStd: leaf(q0.logStd) };
+    return { mean: q0.mean.detach().requireGrad(), logStd: q0.logStd.detach().requireGrad() };
   });
   const identity = planar.identityFlowParams();
   const flow =
