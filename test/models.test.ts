@@ -14,6 +14,7 @@ import {
   labelledGrid,
   logPartition,
   makeFlow2D,
+  planarLayerStats,
   sampleBinary,
 } from "../src/models/index.js";
 import { loadMnist } from "../src/node/mnist.js";
@@ -319,6 +320,30 @@ describe("the flowgrad command", () => {
     const tooManyDigits = run(...fitArgs.slice(0, 3), "--digits", "5000");
     expect(tooManyDigits.status).toBe(1);
     expect(tooManyDigits.stderr).toMatch(/--digits 5000: there are 1000 test digits/);
+    // layers: the planar layer of K = 1 on the first test digits (the dynamic model's fixed draw of them), as planarLayerStats reads it.
+    const lay = run(
+      "layers",
+      "--model",
+      "vae/vae-planar-K1-L1.model.json",
+      "--digits",
+      "4",
+      "--draws",
+      "3",
+      "--out",
+      "vae/layers.json",
+    );
+    expect(lay.status, lay.stderr).toBe(0);
+    expect(lay.stdout).toMatch(/\| 1 \| -?\d+\.\d{3} \| \d+\.\d{3} \| \d+% \| \d+% \|/);
+    const layers = JSON.parse(readFileSync(path.join(tmp, "vae/layers.json"), "utf8"));
+    const digits = sampleBinary(loadMnist().test.intensities, new Random(2015)).subarray(0, 4 * 784);
+    const direct = planarLayerStats(loadVAEFile(path.join(tmp, "vae/vae-planar-K1-L1.model.json")).model, digits, {
+      draws: 3,
+    });
+    expect(layers.layers).toEqual(direct.layers);
+    expect(layers.training.negLogLikelihood).toBe(records[1].negLogLikelihood);
+    const noFlow = run("layers", "--model", "vae/vae-planar-K0-L1.model.json");
+    expect(noFlow.status).toBe(1);
+    expect(noFlow.stderr).toMatch(/layers reads planar flows; this model's q\(z\|x\) is diagonal/);
     // --start-from with --fixed-decoder: K = 1 trains q(z|x) on K = 0's saved decoder, which it keeps.
     const base = "vae/vae-planar-K0-L1.model.json";
     const fixed = run(...tinyVae("fixed", "--K", "1", "--start-from", base, "--fixed-decoder", "--samples", "2"));
@@ -572,6 +597,7 @@ describe("the flowgrad command", () => {
       "sample",
       "compare",
       "posterior",
+      "layers",
       "calibrate",
       "bench",
     ])

@@ -14,6 +14,7 @@ import { figureCommand } from "./figure.js";
 import { demoCommand, fitCommand } from "./fit.js";
 import { exitOnInterrupt } from "./interrupt.js";
 import { langevinCommand } from "./langevin.js";
+import { type LayersSettings, layersCommand } from "./layers.js";
 import { type PosteriorSettings, posteriorCommand } from "./posterior.js";
 import { type CompareSettings, compareCommand, sampleCommand, vaeCommand } from "./vae.js";
 
@@ -397,6 +398,18 @@ program
     const { K, ...rest } = o;
     posteriorCommand({ ...rest, Ks: K });
   });
+
+program
+  .command("layers")
+  .description(
+    "what each planar layer of a saved VAE's posterior does to the encoder's draws on the test digits: its log-det, how far it moves them, how many it saturates (a translation, not a bend)",
+  )
+  .requiredOption("--model <file>", "a .model.json written by flowgrad vae with a planar flow")
+  .option("--digits <n>", "the first n test digits", positiveInt("digits"), 500)
+  .option("--draws <n>", "draws per digit from the encoder's q₀", positiveInt("draws"), 8)
+  .option("--seed <n>", "random seed", integer("seed"), 0)
+  .option("--out <file>", "also write the statistics as JSON")
+  .action((o: LayersSettings) => layersCommand(o));
 
 program
   .command("sample")

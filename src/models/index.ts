@@ -39,6 +39,7 @@ export {
   type SteinDiscrepancy,
 } from "./langevin.js";
 export { fitLocalPosteriors, type LocalPosteriorFit, type LocalPosteriorOptions } from "./local-posterior.js";
+export { type PlanarLayerReport, type PlanarLayerStats, planarLayerStats, SATURATED } from "./planar-layer-stats.js";
 export { type Loop, type LoopRequest, runLoop, runLoopAsync } from "./loop.js";
 export { drawText, textWidth } from "./text.js";
 export {
