@@ -39,8 +39,8 @@ export {
   type SteinDiscrepancy,
 } from "./langevin.js";
 export { fitLocalPosteriors, type LocalPosteriorFit, type LocalPosteriorOptions } from "./local-posterior.js";
-export { type PlanarLayerReport, type PlanarLayerStats, planarLayerStats, SATURATED } from "./planar-layer-stats.js";
 export { type Loop, type LoopRequest, runLoop, runLoopAsync } from "./loop.js";
+export { type PlanarLayerReport, type PlanarLayerStats, planarLayerStats, SATURATED } from "./planar-layer-stats.js";
 export { drawText, textWidth } from "./text.js";
 export {
   DEFAULT_VAE,
