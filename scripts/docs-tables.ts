@@ -20,6 +20,7 @@ import {
   table2Global,
 } from "./table2-followups.js";
 import { table2Gaps } from "./table2-gaps.js";
+import { table2Layers } from "./table2-layers.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: results files are read as written; each table names the fields it uses
 type Json = Record<string, any>;
@@ -384,6 +385,7 @@ export const TABLES: Record<string, (root: string) => string> = {
   "table2-gaps": table2Gaps,
   "table2-fixed": table2Fixed,
   "table2-posteriors": table2LocalPosteriors,
+  "table2-layers": table2Layers,
 };
 
 /** Figures drawn from results JSON alone (no rerun), by the file they are written to. */

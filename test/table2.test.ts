@@ -6,6 +6,7 @@ import { figure4, seedSpread, table2, table2Records, table2Sweep, table2Tails } 
 import { table2Fixed, table2LocalPosteriors } from "../scripts/table2-fixed.js";
 import { figure4FollowUps, table2FlowLr, table2Global } from "../scripts/table2-followups.js";
 import { table2Gaps } from "../scripts/table2-gaps.js";
+import { table2Layers } from "../scripts/table2-layers.js";
 
 // Table 2 and Figure 4 are assembled from the runs' JSON (scripts/table2.sh writes them): checked
 // here on made-up runs whose paired differences are worked out by hand.
@@ -378,5 +379,54 @@ describe("Table 2's posteriors on one generative model", () => {
     expect(markdown.split("\n")[0]).toContain("(nats, 4 test digits)");
     expect(rowAt(markdown, 0).slice(2)).toEqual(["93.00 ± 0.50", "—", "92.00", "1.00", "101.00 |"]);
     expect(rowAt(markdown, 10).slice(3)).toEqual([`−1.50 ± ${se4([-1, -2, -1, -2])}`, "91.50", "0.00", "101.00 |"]);
+  });
+});
+
+describe("what the trained planar layers do (scripts/table2-layers.sh) from flowgrad layers' JSON", () => {
+  const root = mkdtempSync(path.join(tmpdir(), "flowgrad-layers-"));
+  /** One run's layers, as flowgrad layers --out writes them (the fields the table reads). */
+  function read(folder: string, name: string, flowLr: number, layers: Array<[number, number, number, number]>) {
+    const dir = path.join(root, "results/table2-layers", folder);
+    mkdirSync(dir, { recursive: true });
+    const stats = layers.map(([saturated, wDotUHat, logDet, step]) => ({ saturated, wDotUHat, logDet, step }));
+    const logDet = stats.reduce((s, l) => s + l.logDet, 0);
+    writeFileSync(
+      path.join(dir, `${name}.json`),
+      JSON.stringify({ training: { flowLr, negLogLikelihood: 90.5 }, logDet, layers: stats }),
+    );
+  }
+  // K = 10 seed 1: one layer saturated on 95% of draws (translates), one at 89% (bends, outward),
+  // eight bending inward, one of them at wᵀû = 0 exactly.
+  read("table2", "planar-K10-seed1", 1, [
+    [0.95, -0.5, 0, 1],
+    [0.89, 0.3, 0.25, 0.5],
+    [0, 0, -0.05, 0.5],
+    ...Array.from({ length: 7 }, (): [number, number, number, number] => [0.1, -0.2, -0.1, 0.5]),
+  ]);
+  read("table2-flowlr", "planar-K20-seed0", 0.5, [[0, 0.1, 0.5, 0.25]]);
+
+  it("per run: the layers that translate, that bend outward and inward, the flow's log-det and its steps, under each setting's rate", () => {
+    const markdown = table2Layers(root);
+    expect(markdown.split("\n")[0]).toContain("layers that translate (≥ 90% of draws saturated)");
+    expect(rowAt(markdown, 10)).toEqual([
+      "| Table 2",
+      "10",
+      "× 1",
+      "— / 90.50",
+      "— / 1",
+      "— / 1",
+      "— / 8",
+      "— / −0.50",
+      "— / 5.5 |",
+    ]);
+    expect(rowAt(markdown, 20).slice(0, 3)).toEqual(["| follow-up 1 (amortised)", "20", "× 0.5"]);
+    expect(rowAt(markdown, 20)[7]).toBe("+0.50 / —");
+    expect(markdown).not.toContain("follow-up 2"); // no runs read there: no rows
+  });
+
+  it("with nothing read, says how to read the layers", () => {
+    expect(table2Layers(mkdtempSync(path.join(tmpdir(), "flowgrad-layers-none-")))).toMatch(
+      /bash scripts\/table2-layers.sh/,
+    );
   });
 });

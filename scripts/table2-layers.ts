@@ -1,0 +1,98 @@
+// What the trained planar layers of Table 2 and its follow-ups do (docs/results.md): each run's
+// `flowgrad layers` JSON (scripts/table2-layers.sh: 500 test digits × 8 draws from the encoder's
+// q₀), in results/table2-layers/<folder>/planar-K<K>-seed<s>.json, summarised per run: how many
+// layers translate (their tanh saturated on nearly every draw), how many bend and which way.
+
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { signed, table } from "./markdown.js";
+import { eachSeed, seedsIn, TABLE2_KS } from "./table2.js";
+
+export const LAYERS_DIR = "results/table2-layers";
+/** A layer translates when this share of its draws or more sit where tanh′ < 0.071 (|wᵀz + b| > 2). */
+export const TRANSLATES = 0.9;
+
+interface LayerStats {
+  logDet: number;
+  step: number;
+  saturated: number;
+  wDotUHat: number;
+}
+
+export interface LayersRecord {
+  folder: string;
+  K: number;
+  seed: number;
+  flowLr: number | null;
+  negLogLikelihood: number | null;
+  logDet: number;
+  layers: LayerStats[];
+}
+
+/** Every run read under results/table2-layers. */
+export function layersRecords(root: string, dir = LAYERS_DIR): LayersRecord[] {
+  const out: LayersRecord[] = [];
+  const base = path.join(root, dir);
+  if (!existsSync(base)) return out;
+  for (const folder of readdirSync(base).sort())
+    for (const file of readdirSync(path.join(base, folder)).sort()) {
+      const name = /^planar-K(\d+)-seed(\d+)\.json$/.exec(file);
+      if (!name) continue;
+      const json = JSON.parse(readFileSync(path.join(base, folder, file), "utf8"));
+      out.push({
+        folder,
+        K: Number(name[1]),
+        seed: Number(name[2]),
+        flowLr: json.training?.flowLr ?? null,
+        negLogLikelihood: json.training?.negLogLikelihood ?? null,
+        logDet: json.logDet,
+        layers: json.layers,
+      });
+    }
+  return out;
+}
+
+/** The settings in the order docs/results.md presents them. */
+const SETTINGS = [
+  { folder: "table2", label: "Table 2" },
+  { folder: "table2-flowlr", label: "follow-up 1 (amortised)" },
+  { folder: "table2-global", label: "follow-up 2 (global)" },
+  { folder: "table2-dynamic", label: "follow-up 4 (dynamic digits)" },
+];
+
+/** Per run (seeds side by side): −ln p(x), the layers that translate, bend outward and bend inward, the flow's log-det and how far it moves a draw. */
+export function table2Layers(root: string, dir = LAYERS_DIR): string {
+  const records = layersRecords(root, dir);
+  if (!records.length) return "(not read yet: bash scripts/table2-layers.sh)";
+  const seeds = seedsIn(records);
+  const rows = SETTINGS.flatMap(({ folder, label }) =>
+    TABLE2_KS.filter((K) => records.some((r) => r.folder === folder && r.K === K)).map((K) => {
+      const runs = records.filter((r) => r.folder === folder && r.K === K);
+      const each = eachSeed(seeds, (s) => runs.find((r) => r.seed === s));
+      const bending = (r: LayersRecord) => r.layers.filter((l) => l.saturated < TRANSLATES);
+      return [
+        label,
+        `${K}`,
+        [...new Set(runs.map((r) => (r.flowLr === null ? "?" : `× ${r.flowLr}`)))].join(", "),
+        each((r) => r.negLogLikelihood?.toFixed(2) ?? "?"),
+        each((r) => `${r.layers.length - bending(r).length}`),
+        each((r) => `${bending(r).filter((l) => l.wDotUHat > 0).length}`),
+        each((r) => `${bending(r).filter((l) => l.wDotUHat <= 0).length}`),
+        each((r) => signed(r.logDet)),
+        each((r) => r.layers.reduce((s, l) => s + l.step, 0).toFixed(1)),
+      ];
+    }),
+  );
+  const header = [
+    "setting",
+    "K",
+    "flow lr",
+    "test −ln p(x) (the run's)",
+    `layers that translate (≥ ${100 * TRANSLATES}% of draws saturated)`,
+    "layers that bend outward (wᵀû > 0)",
+    "layers that bend inward (wᵀû ≤ 0)",
+    "the flow's log-det per draw",
+    "Σ ‖Δz‖ per draw",
+  ];
+  return table(header, ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"], rows);
+}
