@@ -16,8 +16,10 @@ import {
   FLOWLR_DIR,
   figure4FollowUps,
   GLOBAL_DIR,
+  RATES_DIR,
   table2FlowLr,
   table2Global,
+  table2Rates,
 } from "./table2-followups.js";
 import { table2Gaps } from "./table2-gaps.js";
 import { table2Layers } from "./table2-layers.js";
@@ -378,6 +380,8 @@ export const TABLES: Record<string, (root: string) => string> = {
   "table2-tails": table2Tails,
   "table2-flowlr": table2FlowLr,
   "table2-flowlr-tails": (root) => table2Tails(root, FLOWLR_DIR),
+  "table2-rates": table2Rates,
+  "table2-rates-tails": (root) => table2Tails(root, RATES_DIR),
   "table2-global": table2Global,
   "table2-global-tails": (root) => table2Tails(root, GLOBAL_DIR),
   "table2-dynamic": (root) => table2(root, DYNAMIC_DIR),

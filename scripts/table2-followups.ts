@@ -24,6 +24,8 @@ export const FLOWLR_DIR = "results/table2-flowlr";
 export const GLOBAL_DIR = "results/table2-global";
 /** Table 2 again on dynamically binarised digits (scripts/table2.sh --out results/table2-dynamic … -- --binarize dynamic --flow-lr 10/K). */
 export const DYNAMIC_DIR = "results/table2-dynamic";
+/** Planar K at rates off the 10/K rule, one run at a time (scripts/table2.sh --out results/table2-rates … -- --flow-lr R). */
+export const RATES_DIR = "results/table2-rates";
 
 /** The flow's learning rate, as a multiple of the rest's, that the follow-ups give planar K: 10/K (× 1 at K = 10, as in Table 2). */
 export const flowLrFor = (K: number) => (K <= 10 ? 1 : 10 / K);
@@ -147,4 +149,39 @@ export function figure4FollowUps(root: string): Image {
     ],
     seedsIn(base),
   );
+}
+
+/**
+ * The amortised planar column at every flow lr run, from Table 2 (× 1), follow-up 1 (× 10/K) and
+ * results/table2-rates (other rates): one row per K and rate, each paired on the test digits with
+ * Table 2's planar K = 10 of the same seed.
+ */
+export function table2Rates(root: string): string {
+  const base = table2Records(root);
+  const runs = [...base, ...table2Records(root, FLOWLR_DIR), ...table2Records(root, RATES_DIR)].filter(
+    (r) => r.flow === "planar" && r.K > 10 && r.flowHead === "readout",
+  );
+  const seeds = seedsIn(runs);
+  const settings = [...new Map(runs.map((r) => [`${r.K} ${r.flowLr}`, { K: r.K, flowLr: r.flowLr }])).values()].sort(
+    (a, b) => a.K - b.K || b.flowLr - a.flowLr,
+  );
+  const rows = settings.map(({ K, flowLr }) => {
+    const at = (s: number) => runs.find((r) => r.K === K && r.flowLr === flowLr && r.seed === s);
+    const each = eachSeed(seeds, at);
+    return [
+      `${K}`,
+      `× ${flowLr}`,
+      each(cell.nll),
+      perSeed(seeds, (s) => paired(runOf(base, "planar", 10, s), at(s))),
+      each(cell.best),
+    ];
+  });
+  const header = [
+    "planar K",
+    "flow lr",
+    "test −ln p(x) (nats, S = 200)",
+    "minus planar K = 10 at × 1, same seed (paired)",
+    "best epoch of the run, stopped by",
+  ];
+  return table(header, ["---:", "---:", "---:", "---:", "---"], rows);
 }

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 docs=yes
 [ "${1:-}" = "--no-docs" ] && docs=no
 [ -f dist/src/cli/main.js ] || npm run build --silent
-for folder in table2 table2-flowlr table2-global table2-dynamic; do
+for folder in table2 table2-flowlr table2-rates table2-global table2-dynamic; do
   for model in results/$folder/planar-K*-seed*/vae-planar-K*-L1.model.json; do
     [ -f "$model" ] || continue
     run=$(basename "$(dirname "$model")")

@@ -56,6 +56,7 @@ export function layersRecords(root: string, dir = LAYERS_DIR): LayersRecord[] {
 const SETTINGS = [
   { folder: "table2", label: "Table 2" },
   { folder: "table2-flowlr", label: "follow-up 1 (amortised)" },
+  { folder: "table2-rates", label: "follow-up 1, other rates" },
   { folder: "table2-global", label: "follow-up 2 (global)" },
   { folder: "table2-dynamic", label: "follow-up 4 (dynamic digits)" },
 ];

@@ -4,7 +4,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { figure4, seedSpread, table2, table2Records, table2Sweep, table2Tails } from "../scripts/table2.js";
 import { table2Fixed, table2LocalPosteriors } from "../scripts/table2-fixed.js";
-import { figure4FollowUps, table2FlowLr, table2Global } from "../scripts/table2-followups.js";
+import { figure4FollowUps, table2FlowLr, table2Global, table2Rates } from "../scripts/table2-followups.js";
 import { table2Gaps } from "../scripts/table2-gaps.js";
 import { table2Layers } from "../scripts/table2-layers.js";
 
@@ -158,6 +158,23 @@ describe("the follow-up: the planar column at flow lr × 10/K", () => {
     expect(row(20)[7]).toBe(`−0.75 ± ${se4([-3, -1, 0, 1])}`); // planar − NICE
     expect(row(40)[5]).toBe(`−0.50 ± ${se4([0, -1, 0, -1])}`); // − the column's K = 20, not Table 2's
     expect(row(40).slice(6, 8)).toEqual(["—", "—"]);
+  });
+
+  it("every rate run per K, from Table 2, the follow-up and results/table2-rates, each paired with Table 2's K = 10 of its seed", () => {
+    run(root, "planar", 20, 0, [87, 90, 91, 94], {}, { folder: "results/table2-rates", flowLr: 0.25 });
+    const rates = table2Rates(root).split("\n");
+    const at = (K: number, rate: string) => rates.find((l) => l.startsWith(`| ${K} | × ${rate} |`))?.split(" | ");
+    expect(rates.slice(2).map((l) => l.split(" | ").slice(0, 2).join(" "))).toEqual([
+      "| 20 × 1",
+      "| 20 × 0.5",
+      "| 20 × 0.3",
+      "| 20 × 0.25",
+      "| 40 × 0.25",
+    ]);
+    expect(at(20, "0.25")![2]).toBe("90.50 ± 0.50 / —");
+    expect(at(20, "0.25")![3]).toBe(`−1.00 ± ${se4([-2, 0, -2, 0])} / —`);
+    expect(at(20, "1")![3]).toBe(`+5.00 ± ${se4([6, 6, 4, 4])} / —`);
+    expect(at(20, "0.3")!.slice(2, 4)).toEqual(["— / 80.00 ± 0.50", "—"]); // seed 1 has no K = 10 to pair with
   });
 
   it("the follow-up's tails name each run's flow learning rate", () => {
