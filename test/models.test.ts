@@ -6,6 +6,7 @@ import { PNG } from "pngjs";
 import { describe, expect, it } from "vitest";
 import { Random, tensor } from "../src/autograd/index.js";
 import {
+  boundWithLayers,
   ENERGIES,
   estimateKL,
   evaluateVAE,
@@ -340,6 +341,10 @@ describe("the flowgrad command", () => {
       draws: 3,
     });
     expect(layers.layers).toEqual(direct.layers);
+    const k1 = loadVAEFile(path.join(tmp, "vae/vae-planar-K1-L1.model.json")).model;
+    expect(layers.bounds.all).toBe(boundWithLayers(k1, digits, () => true, { draws: 3 }));
+    expect(layers.bounds.none).toBe(boundWithLayers(k1, digits, () => false, { draws: 3 }));
+    expect(lay.stdout).toMatch(/the bound \(−ELBO, these draws\): every layer \d+\.\d\d; only the [01] that translate/);
     expect(layers.training.negLogLikelihood).toBe(records[1].negLogLikelihood);
     const noFlow = run("layers", "--model", "vae/vae-planar-K0-L1.model.json");
     expect(noFlow.status).toBe(1);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { noGrad, Random, split, type Tensor, tensor } from "../src/autograd/index.js";
 import { logAbsDetJacobian, planar } from "../src/flows/index.js";
-import { FlowVAE, planarLayerStats, SATURATED } from "../src/models/index.js";
+import { boundWithLayers, FlowVAE, planarLayerStats, SATURATED } from "../src/models/index.js";
+import { repeatRows } from "../src/models/vae.js";
 
 const D = 3,
   K = 3,
@@ -105,6 +106,22 @@ describe("planarLayerStats: each planar layer of a trained posterior, against it
     expect(Math.abs(l!.logDet)).toBeLessThan(1e-12);
   });
 
+  it("boundWithLayers: every layer kept is the model's own bound; none kept is the bound of the same encoder and decoder without a flow, on the same draws", () => {
+    const model = bentModel();
+    const draws = 5,
+      n = images.length / INPUTS;
+    const x = tensor(images, { shape: [n, INPUTS] }).indexSelect(0, repeatRows(n, draws));
+    const own = noGrad(() => model.freeEnergy(x, new Random(7)).item());
+    expect(boundWithLayers(model, images, () => true, { draws, seed: 7 })).toBeCloseTo(own, 10);
+    const diagonal = new FlowVAE({ inputs: INPUTS, latent: D, hidden: 5, K: 0 });
+    diagonal.startFrom(model);
+    const q0 = noGrad(() => diagonal.freeEnergy(x, new Random(7)).item());
+    expect(boundWithLayers(model, images, () => false, { draws, seed: 7 })).toBeCloseTo(q0, 9);
+    // one layer alone differs from both
+    const first = boundWithLayers(model, images, (k) => k === 0, { draws, seed: 7 });
+    expect(Math.min(Math.abs(first - own), Math.abs(first - q0))).toBeGreaterThan(1e-3);
+  });
+
   it("bad input is named", () => {
     const nice = new FlowVAE({ inputs: INPUTS, latent: D, hidden: 5, K: 2, flow: "nice", niceHidden: [4] });
     expect(() => planarLayerStats(nice, images)).toThrow(/no planar flow \(flow nice, K = 2\)/);
@@ -113,5 +130,8 @@ describe("planarLayerStats: each planar layer of a trained posterior, against it
     const model = bentModel();
     expect(() => planarLayerStats(model, images, { draws: 0 })).toThrow(/draws must be a positive integer, got 0/);
     expect(() => planarLayerStats(model, images.subarray(0, 7))).toThrow(/images must be \[n, 6\] row-major, got 7/);
+    expect(() => boundWithLayers(diagonal, images, () => true)).toThrow(
+      /boundWithLayers: the model has no planar flow/,
+    );
   });
 });

@@ -409,7 +409,12 @@ describe("what the trained planar layers do (scripts/table2-layers.sh) from flow
     const logDet = stats.reduce((s, l) => s + l.logDet, 0);
     writeFileSync(
       path.join(dir, `${name}.json`),
-      JSON.stringify({ training: { flowLr, negLogLikelihood: 90.5 }, logDet, layers: stats }),
+      JSON.stringify({
+        training: { flowLr, negLogLikelihood: 90.5 },
+        logDet,
+        bounds: { all: 95, translating: 97.25, bending: 94.5, none: 120 },
+        layers: stats,
+      }),
     );
   }
   // K = 10 seed 1: one layer saturated on 95% of draws (translates), one at 89% (bends, outward),
@@ -434,7 +439,9 @@ describe("what the trained planar layers do (scripts/table2-layers.sh) from flow
       "— / 1",
       "— / 8",
       "— / −0.50",
-      "— / 5.5 |",
+      "— / 5.5",
+      "— / +2.25",
+      "— / −0.50 |",
     ]);
     expect(rowAt(markdown, 20).slice(0, 3)).toEqual(["| follow-up 1 (amortised)", "20", "× 0.5"]);
     expect(rowAt(markdown, 20)[7]).toBe("+0.50 / —");

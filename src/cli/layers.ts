@@ -1,6 +1,6 @@
 // `flowgrad layers`: what each planar layer of a saved model's posterior does to the encoder's
 // draws on the test digits (models/planar-layer-stats.ts), as a table and, with --out, as JSON.
-import { planarLayerStats } from "../models/index.js";
+import { boundWithLayers, planarLayerStats, TRANSLATES } from "../models/index.js";
 import { prepareOutputFile, UserError, writeJsonAtomic } from "../node/io.js";
 import { loadMnist, PIXELS } from "../node/mnist.js";
 import { checkModelInputs, loadVAEFile } from "../node/model-files.js";
@@ -26,7 +26,18 @@ export function layersCommand(s: LayersSettings): void {
   const all = testDigits(loadMnist().test, manifest.binarize === "dynamic" ? "dynamic" : "threshold");
   if (s.digits > all.length / PIXELS)
     throw new UserError(`--digits ${s.digits}: there are ${all.length / PIXELS} test digits`);
-  const report = planarLayerStats(model, all.subarray(0, s.digits * PIXELS), { draws: s.draws, seed: s.seed });
+  const images = all.subarray(0, s.digits * PIXELS);
+  const report = planarLayerStats(model, images, { draws: s.draws, seed: s.seed });
+  // The bound with only the layers that translate, or only those that bend (the rest at the identity).
+  const translates = report.layers.map((l) => l.saturated >= TRANSLATES);
+  const bound = (keep: (k: number) => boolean) =>
+    boundWithLayers(model, images, keep, { draws: s.draws, seed: s.seed });
+  const bounds = {
+    all: bound(() => true),
+    translating: bound((k) => translates[k]!),
+    bending: bound((k) => !translates[k]),
+    none: bound(() => false),
+  };
   console.log(`${s.model}: planar K = ${c.K}, ${s.digits} test digits × ${s.draws} draws from the encoder's q₀\n`);
   console.log(
     "| layer | log-det | step ‖Δz‖ | saturated draws | digits split by it | ‖û‖ | wᵀû | ‖w‖ | û spread over digits |",
@@ -38,6 +49,9 @@ export function layersCommand(s: LayersSettings): void {
     ),
   );
   console.log(`\nthe whole flow's log-det: ${report.logDet.toFixed(3)} per draw`);
+  console.log(
+    `the bound (−ELBO, these draws): every layer ${bounds.all.toFixed(2)}; only the ${translates.filter(Boolean).length} that translate (≥ ${100 * TRANSLATES}% of draws saturated) ${bounds.translating.toFixed(2)}; only the others ${bounds.bending.toFixed(2)}; none (q₀ in the flow's coordinates) ${bounds.none.toFixed(2)}`,
+  );
   if (outFile) {
     const { out: _out, ...settings } = s;
     writeJsonAtomic(outFile, {
@@ -46,6 +60,8 @@ export function layersCommand(s: LayersSettings): void {
       K: c.K,
       training: trainingOf(manifest),
       logDet: report.logDet,
+      translates: TRANSLATES,
+      bounds,
       layers: report.layers,
     });
     console.log(`written: ${outFile}`);

@@ -40,7 +40,14 @@ export {
 } from "./langevin.js";
 export { fitLocalPosteriors, type LocalPosteriorFit, type LocalPosteriorOptions } from "./local-posterior.js";
 export { type Loop, type LoopRequest, runLoop, runLoopAsync } from "./loop.js";
-export { type PlanarLayerReport, type PlanarLayerStats, planarLayerStats, SATURATED } from "./planar-layer-stats.js";
+export {
+  boundWithLayers,
+  type PlanarLayerReport,
+  type PlanarLayerStats,
+  planarLayerStats,
+  SATURATED,
+  TRANSLATES,
+} from "./planar-layer-stats.js";
 export { drawText, textWidth } from "./text.js";
 export {
   DEFAULT_VAE,

@@ -1,7 +1,8 @@
 // What each planar layer of a trained amortised posterior does to its draws: how far it moves
 // them, how much volume it adds or removes (its log-det), and whether its tanh is saturated —
 // where a planar layer f(z) = z + û tanh(wᵀz + b) is no longer a bend but a translation by ±û.
-// For reading a trained FlowVAE's flow layer by layer (`flowgrad layers`).
+// And the bound with only some of the layers: which of them do the flow's work. For reading a
+// trained FlowVAE's flow layer by layer (`flowgrad layers`).
 
 import { noGrad, Random, randn, split, sum, type Tensor, tensor } from "../autograd/index.js";
 import { constrainPlanar, planar } from "../flows/index.js";
@@ -9,6 +10,8 @@ import { type FlowVAE, repeatRows } from "./vae.js";
 
 /** |wᵀz + b| above this puts tanh′ below 0.071: the layer moves that draw by almost exactly ±û. */
 export const SATURATED = 2;
+/** A layer counts as a translation, not a bend, when this share of its draws or more is saturated. */
+export const TRANSLATES = 0.9;
 
 export interface PlanarLayerStats {
   /** Mean log|det ∂f/∂z| over the draws: > 0 spreads q's mass out, < 0 gathers it in. */
@@ -48,18 +51,10 @@ export function planarLayerStats(
   options: { draws?: number; seed?: number } = {},
 ): PlanarLayerReport {
   const { draws = 8, seed = 0 } = options;
+  const { n, rows } = checkInputs("planarLayerStats", model, images, draws);
   const c = model.config,
     d = c.latent,
     K = c.K;
-  if (c.flow !== "planar" || K < 1)
-    throw new Error(`planarLayerStats: the model has no planar flow (flow ${c.flow}, K = ${K})`);
-  if (c.stochasticLayers !== 1) throw new Error("planarLayerStats: models with one stochastic layer only");
-  if (!Number.isInteger(draws) || draws < 1)
-    throw new Error(`planarLayerStats: draws must be a positive integer, got ${draws}`);
-  if (images.length === 0 || images.length % c.inputs !== 0)
-    throw new Error(`planarLayerStats: images must be [n, ${c.inputs}] row-major, got ${images.length} values`);
-  const n = images.length / c.inputs,
-    rows = n * draws;
   return noGrad(() => {
     const x = tensor(images, { shape: [n, c.inputs] }).indexSelect(0, repeatRows(n, draws));
     const { mean, logStd, flowParams } = model.posterior(x);
@@ -87,6 +82,49 @@ export function planarLayerStats(
     }
     return { layers, logDet: mean1(drawLogDet), z0, drawLogDet };
   });
+}
+
+/**
+ * The bound −ELBO (mean over the rows of `images` and `draws` draws each) with only the planar
+ * layers `keep` picks, the others set to the identity (the head outputs FlowVAE starts them at):
+ * how much of the flow's work those layers do on their own. With none kept it is q₀'s bound — in
+ * the flow's coordinates, so no measure of the encoder alone.
+ */
+export function boundWithLayers(
+  model: FlowVAE,
+  images: Float64Array,
+  keep: (layer: number) => boolean,
+  options: { draws?: number; seed?: number } = {},
+): number {
+  const { draws = 8, seed = 0 } = options;
+  const { n, rows } = checkInputs("boundWithLayers", model, images, draws);
+  const c = model.config,
+    per = 2 * c.latent + 1;
+  return noGrad(() => {
+    const x = tensor(images, { shape: [n, c.inputs] }).indexSelect(0, repeatRows(n, draws));
+    const q = model.posterior(x);
+    const params = Float64Array.from(q.flowParams!.toHost().data);
+    const identity = model.identityFlowParams();
+    for (let k = 0; k < c.K; k++)
+      if (!keep(k))
+        for (let r = 0; r < rows; r++) params.set(identity.subarray(k * per, (k + 1) * per), (r * c.K + k) * per);
+    const flowParams = tensor(params, { shape: [rows, c.K * per] });
+    const { logQ, logJoint } = model.drawFrom(x, { ...q, flowParams }, new Random(seed));
+    return logQ.sub(logJoint).mean().item();
+  });
+}
+
+/** A planar model with one stochastic layer, [n, inputs] images and a whole number of draws: n and n·draws. */
+function checkInputs(name: string, model: FlowVAE, images: Float64Array, draws: number): { n: number; rows: number } {
+  const c = model.config;
+  if (c.flow !== "planar" || c.K < 1)
+    throw new Error(`${name}: the model has no planar flow (flow ${c.flow}, K = ${c.K})`);
+  if (c.stochasticLayers !== 1) throw new Error(`${name}: models with one stochastic layer only`);
+  if (!Number.isInteger(draws) || draws < 1) throw new Error(`${name}: draws must be a positive integer, got ${draws}`);
+  if (images.length === 0 || images.length % c.inputs !== 0)
+    throw new Error(`${name}: images must be [n, ${c.inputs}] row-major, got ${images.length} values`);
+  const n = images.length / c.inputs;
+  return { n, rows: n * draws };
 }
 
 const mean1 = (v: ArrayLike<number>) => {
