@@ -1,7 +1,8 @@
 // What the trained planar layers of Table 2 and its follow-ups do (docs/results.md): each run's
 // `flowgrad layers` JSON (scripts/table2-layers.sh: 500 test digits × 8 draws from the encoder's
 // q₀), in results/table2-layers/<folder>/planar-K<K>-seed<s>.json, summarised per run: how many
-// layers translate (their tanh saturated on nearly every draw), how many bend and which way.
+// layers translate (their tanh saturated on nearly every draw), how many bend and which way, and
+// the bound with only one kind kept.
 
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -63,7 +64,10 @@ const SETTINGS = [
   { folder: "table2-dynamic", label: "follow-up 4 (dynamic digits)" },
 ];
 
-/** Per run (seeds side by side): −ln p(x), the layers that translate, bend outward and bend inward, the flow's log-det and how far it moves a draw. */
+/**
+ * Per run (seeds side by side): −ln p(x), the layers that translate, bend outward and bend inward,
+ * the flow's log-det, how far it moves a draw, and the bound with only one kind of layer kept.
+ */
 export function table2Layers(root: string, dir = LAYERS_DIR): string {
   const records = layersRecords(root, dir);
   if (!records.length) return "(not read yet: bash scripts/table2-layers.sh)";
