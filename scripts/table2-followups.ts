@@ -162,15 +162,16 @@ export function table2Rates(root: string): string {
     (r) => r.flow === "planar" && r.K > 10 && r.flowHead === "readout",
   );
   const seeds = seedsIn(runs);
-  const settings = [...new Map(runs.map((r) => [`${r.K} ${r.flowLr}`, { K: r.K, flowLr: r.flowLr }])).values()].sort(
-    (a, b) => a.K - b.K || b.flowLr - a.flowLr,
-  );
-  const rows = settings.map(({ K, flowLr }) => {
-    const at = (s: number) => runs.find((r) => r.K === K && r.flowLr === flowLr && r.seed === s);
+  const sameRow = (a: Table2Record, b: Table2Record) => a.K === b.K && a.flowLr === b.flowLr;
+  const settings = runs
+    .filter((r, i) => runs.findIndex((o) => sameRow(o, r)) === i)
+    .sort((a, b) => a.K - b.K || b.flowLr - a.flowLr);
+  const rows = settings.map((row) => {
+    const at = (s: number) => runs.find((r) => sameRow(r, row) && r.seed === s);
     const each = eachSeed(seeds, at);
     return [
-      `${K}`,
-      `× ${flowLr}`,
+      `${row.K}`,
+      `× ${row.flowLr}`,
       each(cell.nll),
       perSeed(seeds, (s) => paired(runOf(base, "planar", 10, s), at(s))),
       each(cell.best),

@@ -6,7 +6,9 @@
 
 import { noGrad, Random, randn, split, sum, type Tensor, tensor } from "../autograd/index.js";
 import { constrainPlanar, planar } from "../flows/index.js";
-import { type FlowVAE, repeatRows } from "./vae.js";
+import { type FlowVAE, meanAndError, repeatRows } from "./vae.js";
+
+const average = (v: ArrayLike<number>) => meanAndError(v).mean;
 
 /** |wᵀz + b| above this puts tanh′ below 0.071: the layer moves that draw by almost exactly ±û. */
 export const SATURATED = 2;
@@ -80,7 +82,7 @@ export function planarLayerStats(
       for (let r = 0; r < rows; r++) drawLogDet[r] += logDet[r]!;
       layers.push(summarise(n, draws, d, a, moved, logDet, uHat.toHost().data, w.toHost().data, slack.toHost().data));
     }
-    return { layers, logDet: mean1(drawLogDet), z0, drawLogDet };
+    return { layers, logDet: average(drawLogDet), z0, drawLogDet };
   });
 }
 
@@ -127,12 +129,6 @@ function checkInputs(name: string, model: FlowVAE, images: Float64Array, draws: 
   return { n, rows: n * draws };
 }
 
-const mean1 = (v: ArrayLike<number>) => {
-  let s = 0;
-  for (let i = 0; i < v.length; i++) s += v[i]!;
-  return s / v.length;
-};
-
 /** One layer's statistics from its per-draw values (rows grouped by digit, `draws` each). */
 function summarise(
   n: number,
@@ -174,8 +170,8 @@ function summarise(
   let spread = 0;
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) spread += (uHat[i * draws * d + j]! - centre[j]!) ** 2 / n;
   return {
-    logDet: mean1(logDet),
-    step: mean1(moved),
+    logDet: average(logDet),
+    step: average(moved),
     saturated: saturated / (n * draws),
     bothSides: bothSides / n,
     uHatNorm,
