@@ -360,10 +360,32 @@ describe("the flowgrad command", () => {
     expect(decoder("fixed/vae-planar-K1-L1.model.json")).toEqual(decoder(base));
     const settings = JSON.parse(readFileSync(path.join(tmp, "fixed/vae-planar-L1.json"), "utf8")).settings;
     expect([settings.startFrom, settings.fixedDecoder]).toEqual([base, true]);
+    // --keep-flow: K = 2 grows from K = 1's saved flow, whose head columns it starts with.
+    // (--lr 1e-12: its one epoch of training leaves every parameter where it started, to 1e-9)
+    const k1File = "vae/vae-planar-K1-L1.model.json";
+    const grown = run(
+      ...tinyVae("grown", "--K", "2", "--start-from", k1File, "--keep-flow", "--epochs", "1", "--lr", "1e-12"),
+    );
+    expect(grown.status, grown.stderr).toBe(0);
+    const head = (file: string) => loadVAEFile(path.join(tmp, file)).model.flowParamsHead!;
+    const before = head(k1File),
+      after = head("grown/vae-planar-K2-L1.model.json");
+    expect(Array.from(after.bias.data.subarray(0, before.outFeatures))).toEqual(
+      Array.from(before.bias.data, (v) => expect.closeTo(v, 9)),
+    );
+    expect(JSON.parse(readFileSync(path.join(tmp, "grown/vae-planar-L1.json"), "utf8")).settings.keepFlow).toBe(true);
+    const noStart = run(...tinyVae("nostart", "--K", "2", "--keep-flow"));
+    expect(noStart.status).toBe(1);
+    expect(noStart.stderr).toMatch(/--keep-flow takes the flow of the model given with --start-from/);
+    const shorter = run(...tinyVae("shorter", "--K", "0", "--start-from", k1File, "--keep-flow"));
+    expect(shorter.status).toBe(1);
+    expect(shorter.stderr).toMatch(
+      /--start-from .*K1-L1.model.json: .*a planar flow with K = 1 .* cannot start a planar flow with K = 0/,
+    );
     const other = run(...tinyVae("other", "--K", "1", "--latent", "5", "--start-from", base));
     expect(other.status).toBe(1);
     expect(other.stderr).toMatch(/--start-from vae\/vae-planar-K0-L1.model.json: .*differs in latent \(4, here 5\)/);
-  }, 90_000);
+  }, 150_000);
   // Where gpu.js webgpu runs (test/webgpu.test.ts) the fit command trains there; elsewhere it must
   // refuse with the reason, and the test is skipped (not where CI asked for webgpu).
   it("fit --backend gpu --gpu-mode webgpu trains and estimates KL on webgpu; ln Z and the figure run on the CPU backend, which it says", (context) => {

@@ -548,6 +548,40 @@ describe("training, evaluation, saving", () => {
       /startFrom: the trained model differs in latent \(3, here 4\)/,
     );
   });
+  it("startFrom with flow: a longer flow grown from a trained one draws what the trained one draws, its extra layers at the identity", () => {
+    const images = data.train.images.subarray(0, 100 * 784);
+    const x = new Tensor(images.slice(0, 4 * 784), [4, 784]);
+    for (const flow of ["planar", "radial", "nice"] as const) {
+      const trained = new FlowVAE({ K: 2, latent: 3, hidden: 8, seed: 4, flow, flowInit: "random" });
+      trainVAE(trained, images, { epochs: 1, batchSize: 50 });
+      const grown = new FlowVAE({ K: 5, latent: 3, hidden: 8, seed: 9, flow });
+      grown.startFrom(trained, { flow: true });
+      const diagonalOnly = new FlowVAE({ K: 5, latent: 3, hidden: 8, seed: 9, flow });
+      diagonalOnly.startFrom(trained);
+      const a = trained.draw(x, new Random(3)),
+        b = grown.draw(x, new Random(3)),
+        c = diagonalOnly.draw(x, new Random(3));
+      expect(Array.from(b.logQ.data)).toEqual(Array.from(a.logQ.data).map((v) => expect.closeTo(v, 10)));
+      expect(Array.from(b.logJoint.data)).toEqual(Array.from(a.logJoint.data).map((v) => expect.closeTo(v, 10)));
+      // Without the flow the same start draws something else: the trained layers do move z.
+      const moved = Math.max(...Array.from(c.logJoint.data, (v, i) => Math.abs(v - a.logJoint.data[i]!)));
+      expect(moved, flow).toBeGreaterThan(1e-3);
+    }
+    const planar = new FlowVAE({ K: 3, latent: 3, hidden: 8, flow: "planar" });
+    expect(() => new FlowVAE({ K: 2, latent: 3, hidden: 8, flow: "planar" }).startFrom(planar, { flow: true })).toThrow(
+      /a planar flow with K = 3 .* cannot start a planar flow with K = 2/,
+    );
+    expect(() => new FlowVAE({ K: 4, latent: 3, hidden: 8, flow: "radial" }).startFrom(planar, { flow: true })).toThrow(
+      /a planar flow with K = 3 .* cannot start a radial flow with K = 4/,
+    );
+    expect(() =>
+      new FlowVAE({ K: 4, latent: 3, hidden: 8, flow: "planar", flowHead: "global" }).startFrom(planar, { flow: true }),
+    ).toThrow(/\(head "readout"\) cannot start a planar flow of 4 \(head "global"\)/);
+    const nice = new FlowVAE({ K: 1, latent: 3, hidden: 8, flow: "nice" });
+    expect(() =>
+      new FlowVAE({ K: 2, latent: 3, hidden: 8, flow: "nice", niceHidden: [7] }).startFrom(nice, { flow: true }),
+    ).toThrow(/NICE couplings of hidden sizes \[50\] cannot start \[7\]/);
+  });
   it("fixedGenerative: the decoder stays as it was, bit for bit, and the rest takes the steps it takes when everything trains", () => {
     const images = data.train.images.subarray(0, 100 * 784);
     const oneStep = (fixedGenerative: boolean) => {

@@ -295,6 +295,10 @@ program
     "--fixed-decoder",
     "train q(z|x) alone: the generative model (decoder; with --layers 2 the prior network too) stays as it starts, so with --start-from every K shares one p(x|z)",
   )
+  .option(
+    "--keep-flow",
+    "with --start-from: the saved model's K′ flow layers (same --flow and --flow-head, K′ ≤ K) become the first K′ here and the rest start at the identity, so each K starts as that model's q(z|x): a grown flow",
+  )
   .option("--seed <n>", "random seed", integer("seed"), 0)
   .option("--out <dir>", "output folder", "results/vae")
   .option(
@@ -335,6 +339,7 @@ program
       trainCount?: number;
       startFrom?: string;
       fixedDecoder?: boolean;
+      keepFlow?: boolean;
       seed: number;
       out: string;
       resume?: boolean;
@@ -344,6 +349,8 @@ program
       if (o.annealSteps < 0) throw new UserError("anneal-steps must be 0 or more");
       if (o.checkpointEvery < 0) throw new UserError("checkpoint-every must be 0 or more seconds");
       if (o.validation < 0) throw new UserError("validation must be 0 or more");
+      if (o.keepFlow && o.startFrom === undefined)
+        throw new UserError("--keep-flow takes the flow of the model given with --start-from; give --start-from FILE");
       await vaeCommand({
         Ks: o.K,
         flow: o.flow,
@@ -366,6 +373,7 @@ program
         trainCount: o.trainCount,
         startFrom: o.startFrom,
         fixedDecoder: o.fixedDecoder ? true : undefined, // absent unless set: earlier runs' signatures stay valid for --resume
+        keepFlow: o.keepFlow ? true : undefined,
         seed: o.seed,
         out: o.out,
         resume: o.resume ?? false,

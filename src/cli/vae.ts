@@ -54,6 +54,8 @@ export interface VAESettings {
   startFrom?: string | undefined;
   /** Train q(z|x) alone: the generative model stays as it starts (with startFrom: the saved model's). */
   fixedDecoder?: boolean | undefined;
+  /** With startFrom: the saved model's flow layers start this model's first K′ too (the rest at the identity). */
+  keepFlow?: boolean | undefined;
   out: string;
   /** Continue an interrupted run in `out`: finished models are kept, the rest resume from their checkpoints. */
   resume?: boolean;
@@ -188,7 +190,7 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
     });
     if (start) {
       try {
-        model.startFrom(start);
+        model.startFrom(start, { flow: s.keepFlow ?? false });
       } catch (error) {
         throw new UserError(`--start-from ${s.startFrom}: ${(error as Error).message}`);
       }

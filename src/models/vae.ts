@@ -201,8 +201,9 @@ export class FlowVAE extends Module {
    * Take every parameter but the flow's from `trained` (a model of the same sizes, any flow and K):
    * its encoder, μ and log σ head and generative model; the flow keeps its own start (the identity,
    * with flowInit "identity"), so this model's q(z|x) starts as `trained`'s diagonal part.
+   * With `flow: true` its K′ ≤ K flow layers too, as this model's first K′ (startFlowFrom).
    */
-  startFrom(trained: FlowVAE): void {
+  startFrom(trained: FlowVAE, options: { flow?: boolean } = {}): void {
     const sizes = ["inputs", "latent", "latent2", "hidden", "stochasticLayers"] as const;
     const differ = sizes.filter((k) => trained.config[k] !== this.config[k]);
     if (differ.length)
@@ -214,6 +215,47 @@ export class FlowVAE extends Module {
     // Same sizes, so the same non-flow parameters, of the same shapes.
     for (const [name, t] of this.namedParameters())
       if (!flow.has(t)) t.toHost().data.set(theirs.get(name)!.toHost().data);
+    if (options.flow) this.startFlowFrom(trained);
+  }
+
+  /**
+   * Grow a trained flow: its K′ layers become this model's first K′ and the other K − K′ keep their
+   * start, so with flowInit "identity" this model's q(z|x) starts as `trained`'s, to rounding.
+   * Planar and radial: the first K′ layers' columns of the flow head; NICE: the first K′ couplings
+   * and the final scaling (after the new couplings, which start at the identity).
+   */
+  private startFlowFrom(trained: FlowVAE): void {
+    const mine = this.config,
+      theirs = trained.config,
+      K0 = theirs.K;
+    if (K0 === 0) return; // a diagonal Gaussian: no flow to take
+    if (theirs.flow !== mine.flow || K0 > mine.K || theirs.flowHead !== mine.flowHead)
+      throw new Error(
+        `FlowVAE.startFrom: a ${theirs.flow} flow with K = ${K0} (head "${theirs.flowHead}") cannot start a ${mine.flow} flow with K = ${mine.K} (head "${mine.flowHead}"); the flow and its head must match, and its K be at most this one's`,
+      );
+    if (this.nice && trained.nice) {
+      if (JSON.stringify(theirs.niceHidden) !== JSON.stringify(mine.niceHidden))
+        throw new Error(
+          `FlowVAE.startFrom: NICE couplings of hidden sizes ${JSON.stringify(theirs.niceHidden)} cannot start ${JSON.stringify(mine.niceHidden)}`,
+        );
+      const from = new Map(trained.nice.namedParameters());
+      for (const [name, t] of this.nice.namedParameters()) {
+        const [layer, ...rest] = name.split(".");
+        // The scaling is the last layer of either flow: number K′ there, K here.
+        const source = Number(layer) === mine.K ? [K0, ...rest].join(".") : Number(layer) < K0 ? name : null;
+        if (source !== null) t.toHost().data.set(from.get(source)!.toHost().data);
+      }
+      return;
+    }
+    const head = this.flowParamsHead!,
+      from = trained.flowParamsHead!;
+    // Weights are [hidden, outputs] and the first K′ layers' outputs come first in either head.
+    const columns = from.outFeatures,
+      source = from.weight.toHost().data,
+      target = head.weight.toHost().data;
+    for (let r = 0; r < head.inFeatures; r++)
+      target.set(source.subarray(r * columns, (r + 1) * columns), r * head.outFeatures);
+    head.bias.toHost().data.set(from.bias.toHost().data);
   }
 
   /** Head outputs per flow layer: planar (u, w, b), radial (z0, α̃, β̃); none for NICE (not amortised). */
