@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Follow-up 6: grow the planar flow instead of training each K from scratch. For each seed, planar
+# K = 10 is trained as in Table 2 (flow lr × 1, results/table2-grow/planar-K10-seed<s>); then, from
+# the best model of each step, two runs until early stopping (patience 10) with a fresh Adam:
+#   -continued: the same K, its flow kept (flowgrad vae --start-from … --keep-flow): what more
+#               training alone does, the control;
+#   -grown:     the next K of --Ks, its first layers the trained ones and the rest at the identity,
+#               so it starts as exactly the trained q(z|x): what the extra layers add.
+# The next step grows from this step's grown model. Each run is scored with S = 200 and resumes
+# like scripts/table2.sh's; one seed per process, JOBS at a time, the steps of a seed in order.
+#
+# usage: bash scripts/table2-grow.sh [--jobs N] [--seeds 0,1] [--Ks 20,40] [--out results/table2-grow] [-- VAE OPTIONS]
+#   anything after -- goes to every vae run (a smoke test: --hidden 16 --train-count 300 --epochs 2)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(node -p "Math.min(18, require('os').availableParallelism())")
+seeds=0,1
+Ks=20,40
+root=results/table2-grow
+extra=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --jobs) jobs=$2; shift 2 ;;
+    --seeds) seeds=$2; shift 2 ;;
+    --Ks) Ks=$2; shift 2 ;;
+    --out) root=$2; shift 2 ;;
+    --) shift; extra+=("$@"); break ;;
+    *) echo "table2-grow.sh: unknown option $1" >&2; exit 1 ;;
+  esac
+done
+[ -f dist/src/cli/main.js ] || npm run build --silent
+echo "table2-grow: seeds $seeds, K = 10 grown to ${Ks//,/, }, $jobs seeds at a time, one thread each; logs in $root/*/run.log"
+# One run: planar K into folder $2 (a Table 2 run when no start model $4 is given; $5…: vae options), skipped if done.
+train() {
+  local K=$1 out=$2 seed=$3 start=${4:-}
+  mkdir -p "$out"
+  if [ -f "$out/vae-planar-L1.json" ]; then echo "$out: done before"; return 0; fi
+  FLOWGRAD_THREADS=1 node dist/src/cli/main.js vae --flow planar --K "$K" --seed "$seed" \
+    --epochs 2000 --patience 10 --samples 200 --out "$out" --resume ${start:+--start-from "$start" --keep-flow} "${@:5}" \
+    > "$out/run.log" 2>&1 \
+    && echo "$out: $(grep -E '^K=' "$out/run.log" | tail -1)" || { echo "$out: failed, see $out/run.log"; return 1; }
+}
+grow_seed() {
+  local seed=$1 K=10 from="$root/planar-K10-seed$1"
+  shift
+  train 10 "$from" "$seed" "" "$@" || return 1
+  for next in ${Ks//,/ }; do
+    local model="$from/vae-planar-K$K-L1.model.json"
+    train "$K" "$root/planar-K$K-seed$seed-continued" "$seed" "$model" "$@" || return 1
+    train "$next" "$root/planar-K$next-seed$seed-grown" "$seed" "$model" "$@" || return 1
+    K=$next from="$root/planar-K$next-seed$seed-grown"
+  done
+}
+export root Ks
+export -f train grow_seed
+printf '%s\n' ${seeds//,/ } | xargs -P "$jobs" -I{} bash -c 'grow_seed "$@"' _ {} "${extra[@]}"
