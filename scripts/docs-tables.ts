@@ -22,6 +22,7 @@ import {
   table2Rates,
 } from "./table2-followups.js";
 import { table2Gaps } from "./table2-gaps.js";
+import { table2Grow, table2GrowTails } from "./table2-grow.js";
 import { table2Layers } from "./table2-layers.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: results files are read as written; each table names the fields it uses
@@ -390,6 +391,8 @@ export const TABLES: Record<string, (root: string) => string> = {
   "table2-fixed": table2Fixed,
   "table2-posteriors": table2LocalPosteriors,
   "table2-layers": table2Layers,
+  "table2-grow": table2Grow,
+  "table2-grow-tails": table2GrowTails,
 };
 
 /** Figures drawn from results JSON alone (no rerun), by the file they are written to. */

@@ -41,6 +41,8 @@ export interface Table2Record {
   flowLr: number;
   /** How q(z|x)'s flow parameters come from x (`vae --flow-head`; "readout", amortised, in Table 2). */
   flowHead: string;
+  /** The run's folder, <flow>-K<K>-seed<s> and any suffix a follow-up gives it (-grown, -lr0.1). */
+  run: string;
 }
 
 /** Every model run found under results/table2, with its seed. */
@@ -60,6 +62,7 @@ export function table2Records(root: string, folder = TABLE2_DIR): Table2Record[]
           seed: json.settings.seed,
           flowLr: json.settings.flowLr ?? 1,
           flowHead: json.settings.flowHead ?? "readout",
+          run,
         });
     }
   }
@@ -218,8 +221,13 @@ export function table2(root: string, folder = TABLE2_DIR): string {
 /**
  * The validation curves' tails: for each run, its best epoch's bound and every epoch after it, so
  * a reader sees that the bound had stopped improving when early stopping ended the run.
+ * `describe` adds a follow-up's own words to a run's label.
  */
-export function table2Tails(root: string, folder = TABLE2_DIR): string {
+export function table2Tails(
+  root: string,
+  folder = TABLE2_DIR,
+  describe: (r: Table2Record) => string = () => "",
+): string {
   // The table's order: the diagonal model, planar by K, NICE by K; seeds side by side.
   const rank = (r: Table2Record) => (r.flow === "nice" ? 1000 : 0) + r.K;
   const records = table2Records(root, folder).sort((a, b) => rank(a) - rank(b) || a.seed - b.seed);
@@ -230,7 +238,8 @@ export function table2Tails(root: string, folder = TABLE2_DIR): string {
     const label =
       (r.K === 0 ? "diagonal Gaussian" : `${r.flow === "nice" ? "NICE" : "planar"} K = ${r.K}`) +
       (r.flowLr === 1 ? "" : `, flow lr × ${r.flowLr}`) +
-      (r.flowHead === "global" ? ", global flow parameters" : "");
+      (r.flowHead === "global" ? ", global flow parameters" : "") +
+      describe(r);
     return [
       label,
       `${r.seed}`,

@@ -6,6 +6,7 @@ import { figure4, seedSpread, table2, table2Records, table2Sweep, table2Tails } 
 import { table2Fixed, table2LocalPosteriors } from "../scripts/table2-fixed.js";
 import { figure4FollowUps, table2FlowLr, table2Global, table2Rates } from "../scripts/table2-followups.js";
 import { table2Gaps } from "../scripts/table2-gaps.js";
+import { table2Grow, table2GrowTails } from "../scripts/table2-grow.js";
 import { table2Layers } from "../scripts/table2-layers.js";
 
 // Table 2 and Figure 4 are assembled from the runs' JSON (scripts/table2.sh writes them): checked
@@ -451,6 +452,53 @@ describe("what the trained planar layers do (scripts/table2-layers.sh) from flow
   it("with nothing read, says how to read the layers", () => {
     expect(table2Layers(mkdtempSync(path.join(tmpdir(), "flowgrad-layers-none-")))).toMatch(
       /bash scripts\/table2-layers.sh/,
+    );
+  });
+});
+
+describe("follow-up 6: the planar flow grown a step at a time (scripts/table2-grow.sh)", () => {
+  const root = mkdtempSync(path.join(tmpdir(), "flowgrad-grow-"));
+  const grow = (suffix = "") => ({ folder: "results/table2-grow", flowLr: 1, suffix });
+  run(root, "planar", 10, 0, [90, 92, 94, 96]); // Table 2's runs from scratch
+  run(root, "planar", 20, 0, [93, 94, 96, 97]);
+  run(root, "planar", 10, 0, [90, 92, 94, 96], {}, grow());
+  run(root, "planar", 10, 0, [89, 92, 93, 96], {}, grow("-continued"));
+  run(root, "planar", 20, 0, [88, 90, 93, 95], {}, grow("-grown"));
+  run(root, "planar", 20, 0, [88, 89, 93, 94], {}, grow("-continued"));
+  run(root, "planar", 40, 0, [87, 89, 92, 94], {}, grow("-grown"));
+  const rows = table2Grow(root)
+    .split("\n")
+    .slice(2) // below the header and its rule
+    .map((l) => l.split(" | "));
+
+  it("one row per step in the order the runs were made, each paired with its start, the grown runs with the continued ones", () => {
+    expect(rows.map((r) => `${r[0]} ${r[1]}`)).toEqual([
+      "| planar, from scratch (as Table 2) 10",
+      "| the same K, continued 10",
+      "| grown from K = 10 20",
+      "| the same K, continued 20",
+      "| grown from K = 20 40",
+    ]);
+    expect(rows[0]!.slice(4, 7)).toEqual(["—", "—", "+0.00 ± 0.00"]); // the same run as Table 2's, digit for digit
+    expect(rows[1]![4]).toBe(`−0.50 ± ${se4([-1, 0, -1, 0])}`); // continued − scratch
+    expect(rows[2]![4]).toBe(`−1.50 ± ${se4([-2, -2, -1, -1])}`); // grown K = 20 − scratch K = 10
+    expect(rows[2]![5]).toBe(`−1.00 ± ${se4([-1, -2, 0, -1])}`); // grown − continued, both from K = 10
+    expect(rows[2]![6]).toBe(`−3.50 ± ${se4([-5, -4, -3, -2])}`); // against Table 2's K = 20 from scratch
+    expect(rows[3]![4]).toBe(`−0.50 ± ${se4([0, -1, 0, -1])}`); // continued K = 20 − grown K = 20
+    expect(rows[4]![4]).toBe("−1.00 ± 0.00"); // grown K = 40 − grown K = 20, its start: −1 on every digit
+    expect(rows[4]![5]).toBe(`−0.50 ± ${se4([-1, 0, -1, 0])}`); // grown K = 40 − continued K = 20
+    expect(rows[4]![6]).toBe("—"); // Table 2 has no K = 40 run here
+  });
+
+  it("the tails name each run's part", () => {
+    const tails = table2GrowTails(root);
+    for (const label of ["planar K = 10, from scratch", "planar K = 10, continued", "planar K = 20, grown"])
+      expect(tails).toContain(`| ${label} | 0 |`);
+  });
+
+  it("with nothing run, says how to run it", () => {
+    expect(table2Grow(mkdtempSync(path.join(tmpdir(), "flowgrad-nogrow-")))).toBe(
+      "(not run yet: bash scripts/table2-grow.sh)",
     );
   });
 });
