@@ -22,7 +22,7 @@ import {
   table2Rates,
 } from "./table2-followups.js";
 import { table2Gaps } from "./table2-gaps.js";
-import { table2Grow, table2GrowTails } from "./table2-grow.js";
+import { figure4Grow, GROW_DIR, table2Grow, table2GrowTails } from "./table2-grow.js";
 import { table2Layers } from "./table2-layers.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: results files are read as written; each table names the fields it uses
@@ -430,7 +430,8 @@ export function pages(root: string): string[] {
 /**
  * Figures drawn as pixels from results JSON alone (PNG), by the file they are written to. Figure 4
  * and its follow-ups' version join once results/table2 holds runs (scripts/table2.sh), and Figure 4
- * on dynamically binarised digits once results/table2-dynamic does; before that there is nothing to draw.
+ * on dynamically binarised digits once results/table2-dynamic does (the grown column once
+ * results/table2-grow does); before that there is nothing to draw.
  */
 export function pngFigures(root: string): Record<string, (root: string) => Image> {
   if (!existsSync(path.join(root, TABLE2_DIR))) return {};
@@ -439,5 +440,6 @@ export function pngFigures(root: string): Record<string, (root: string) => Image
     "docs/figure4-followups.png": figure4FollowUps,
   };
   if (existsSync(path.join(root, DYNAMIC_DIR))) figures["docs/figure4-dynamic.png"] = (r) => figure4(r, DYNAMIC_DIR);
+  if (existsSync(path.join(root, GROW_DIR))) figures["docs/figure4-grow.png"] = figure4Grow;
   return figures;
 }

@@ -2,10 +2,14 @@
 // scratch (scripts/table2-grow.sh, runs in results/table2-grow). Per seed: K = 10 as in Table 2,
 // then from each step's best model a continued run of the same K and a grown run of the next K.
 
+import type { Image } from "../src/models/heatmap.js";
 import { table } from "./markdown.js";
 import {
   cell,
   eachSeed,
+  flowLengthFigure,
+  NICE_ORANGE,
+  PLANAR_BLUE,
   paired,
   runOf,
   seedsIn,
@@ -96,4 +100,28 @@ export function table2GrowTails(root: string, folder = GROW_DIR): string {
     const part = partOf(r);
     return part === "scratch" ? ", from scratch" : part === "continued" ? ", continued" : ", grown";
   });
+}
+
+/**
+ * Figure 4 for follow-up 6: the grown planar column (K = 0 from Table 2, then K = 10 and each grown
+ * K) beside Table 2's planar runs from scratch at the same lengths and its NICE column.
+ */
+export function figure4Grow(root: string): Image {
+  const base = table2Records(root);
+  const grown = table2Records(root, GROW_DIR).filter((r) => partOf(r) !== "continued");
+  const lengths = new Set([0, ...grown.map((r) => r.K)]);
+  const planar = base.filter((r) => r.flow === "planar" && lengths.has(r.K));
+  return flowLengthFigure(
+    [
+      {
+        label: "planar, grown",
+        colour: [148, 103, 189],
+        records: [...planar.filter((r) => r.K === 0), ...grown],
+        flow: "planar",
+      },
+      { label: "planar, from scratch", colour: PLANAR_BLUE, records: planar, flow: "planar" },
+      { label: "NICE", colour: NICE_ORANGE, records: base, flow: "nice" },
+    ],
+    seedsIn(grown),
+  );
 }

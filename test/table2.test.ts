@@ -6,7 +6,7 @@ import { figure4, seedSpread, table2, table2Records, table2Sweep, table2Tails } 
 import { table2Fixed, table2LocalPosteriors } from "../scripts/table2-fixed.js";
 import { figure4FollowUps, table2FlowLr, table2Global, table2Rates } from "../scripts/table2-followups.js";
 import { table2Gaps } from "../scripts/table2-gaps.js";
-import { table2Grow, table2GrowTails } from "../scripts/table2-grow.js";
+import { figure4Grow, table2Grow, table2GrowTails } from "../scripts/table2-grow.js";
 import { table2Layers } from "../scripts/table2-layers.js";
 
 // Table 2 and Figure 4 are assembled from the runs' JSON (scripts/table2.sh writes them): checked
@@ -494,6 +494,11 @@ describe("follow-up 6: the planar flow grown a step at a time (scripts/table2-gr
     const tails = table2GrowTails(root);
     for (const label of ["planar K = 10, from scratch", "planar K = 10, continued", "planar K = 20, grown"])
       expect(tails).toContain(`| ${label} | 0 |`);
+  });
+
+  it("its figure draws the grown column in its own colour beside the runs from scratch", () => {
+    expect(pixels(figure4Grow(root), [148, 103, 189])).toBeGreaterThan(0);
+    expect(pixels(figure4Grow(root), [31, 119, 180])).toBeGreaterThan(0);
   });
 
   it("with nothing run, says how to run it", () => {
