@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Follow-up 6: grow the planar flow instead of training each K from scratch. For each seed, planar
-# K = 10 is trained as in Table 2 (flow lr × 1, results/table2-grow/planar-K10-seed<s>); then, from
-# the best model of each step, two runs until early stopping (patience 10) with a fresh Adam:
+# Follow-up 6: grow the planar flow instead of training each K from scratch. For each seed, the
+# diagonal model and planar K = 10 are trained as in Table 2 (flow lr × 1,
+# results/table2-grow/planar-K<K>-seed<s>), the diagonal model continued once (the same control as
+# below, for the comparison with K = 0); then, from the best model of each step, two runs until
+# early stopping (patience 10) with a fresh Adam:
 #   -continued: the same K, its flow kept (flowgrad vae --start-from … --keep-flow): what more
 #               training alone does, the control;
 #   -grown:     the next K of --Ks, its first layers the trained ones and the rest at the identity,
@@ -43,6 +45,8 @@ train() {
 grow_seed() {
   local seed=$1 K=10 from="$root/planar-K10-seed$1"
   shift
+  train 0 "$root/planar-K0-seed$seed" "$seed" "" "$@" || return 1
+  train 0 "$root/planar-K0-seed$seed-continued" "$seed" "$root/planar-K0-seed$seed/vae-planar-K0-L1.model.json" "$@" || return 1
   train 10 "$from" "$seed" "" "$@" || return 1
   for next in ${Ks//,/ }; do
     local model="$from/vae-planar-K$K-L1.model.json"

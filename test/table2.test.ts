@@ -461,6 +461,8 @@ describe("follow-up 6: the planar flow grown a step at a time (scripts/table2-gr
   const grow = (suffix = "") => ({ folder: "results/table2-grow", flowLr: 1, suffix });
   run(root, "planar", 10, 0, [90, 92, 94, 96]); // Table 2's runs from scratch
   run(root, "planar", 20, 0, [93, 94, 96, 97]);
+  run(root, "planar", 0, 0, [92, 94, 96, 98], {}, grow());
+  run(root, "planar", 0, 0, [91, 93, 95, 98], {}, grow("-continued"));
   run(root, "planar", 10, 0, [90, 92, 94, 96], {}, grow());
   run(root, "planar", 10, 0, [89, 92, 93, 96], {}, grow("-continued"));
   run(root, "planar", 20, 0, [88, 90, 93, 95], {}, grow("-grown"));
@@ -473,26 +475,32 @@ describe("follow-up 6: the planar flow grown a step at a time (scripts/table2-gr
 
   it("one row per step in the order the runs were made, each paired with its start, the grown runs with the continued ones", () => {
     expect(rows.map((r) => `${r[0]} ${r[1]}`)).toEqual([
+      "| diagonal Gaussian, from scratch (as Table 2) 0",
+      "| the same K, continued 0",
       "| planar, from scratch (as Table 2) 10",
       "| the same K, continued 10",
       "| grown from K = 10 20",
       "| the same K, continued 20",
       "| grown from K = 20 40",
     ]);
-    expect(rows[0]!.slice(4, 7)).toEqual(["—", "—", "+0.00 ± 0.00"]); // the same run as Table 2's, digit for digit
-    expect(rows[1]![4]).toBe(`−0.50 ± ${se4([-1, 0, -1, 0])}`); // continued − scratch
-    expect(rows[2]![4]).toBe(`−1.50 ± ${se4([-2, -2, -1, -1])}`); // grown K = 20 − scratch K = 10
-    expect(rows[2]![5]).toBe(`−1.00 ± ${se4([-1, -2, 0, -1])}`); // grown − continued, both from K = 10
-    expect(rows[2]![6]).toBe(`−3.50 ± ${se4([-5, -4, -3, -2])}`); // against Table 2's K = 20 from scratch
-    expect(rows[3]![4]).toBe(`−0.50 ± ${se4([0, -1, 0, -1])}`); // continued K = 20 − grown K = 20
-    expect(rows[4]![4]).toBe("−1.00 ± 0.00"); // grown K = 40 − grown K = 20, its start: −1 on every digit
-    expect(rows[4]![5]).toBe(`−0.50 ± ${se4([-1, 0, -1, 0])}`); // grown K = 40 − continued K = 20
-    expect(rows[4]![6]).toBe("—"); // Table 2 has no K = 40 run here
+    const [d0, d0c, p10, p10c, g20, c20, g40] = rows as string[][];
+    expect(d0!.slice(4, 8)).toEqual(["—", "—", "—", "—"]); // no Table 2 run of K = 0 here
+    expect(d0c![4]).toBe(`−0.75 ± ${se4([-1, -1, -1, 0])}`); // the diagonal model, continued − from scratch
+    expect(p10!.slice(4, 8)).toEqual(["—", "—", "−2.00 ± 0.00", "+0.00 ± 0.00"]); // the same run as Table 2's
+    expect(p10c![4]).toBe(`−0.50 ± ${se4([-1, 0, -1, 0])}`); // continued − scratch
+    expect(p10c![6]).toBe(`−1.75 ± ${se4([-2, -1, -2, -2])}`); // against the diagonal model, both continued
+    expect(g20![4]).toBe(`−1.50 ± ${se4([-2, -2, -1, -1])}`); // grown K = 20 − scratch K = 10
+    expect(g20![5]).toBe(`−1.00 ± ${se4([-1, -2, 0, -1])}`); // grown − continued, both from K = 10
+    expect(g20![7]).toBe(`−3.50 ± ${se4([-5, -4, -3, -2])}`); // against Table 2's K = 20 from scratch
+    expect(c20![4]).toBe(`−0.50 ± ${se4([0, -1, 0, -1])}`); // continued K = 20 − grown K = 20
+    expect(g40![4]).toBe("−1.00 ± 0.00"); // grown K = 40 − grown K = 20, its start: −1 on every digit
+    expect(g40![5]).toBe(`−0.50 ± ${se4([-1, 0, -1, 0])}`); // grown K = 40 − continued K = 20
+    expect(g40![7]).toBe("—"); // Table 2 has no K = 40 run here
   });
 
   it("the tails name each run's part", () => {
     const tails = table2GrowTails(root);
-    for (const label of ["planar K = 10, from scratch", "planar K = 10, continued", "planar K = 20, grown"])
+    for (const label of ["diagonal Gaussian, continued", "planar K = 10, from scratch", "planar K = 20, grown"])
       expect(tails).toContain(`| ${label} | 0 |`);
   });
 
