@@ -66,7 +66,7 @@ export function table2Grow(root: string, folder = GROW_DIR): string {
         return records.find((o) => o.seed === s && partOf(o) === "continued" && start && o.K === start.K);
       };
       // The diagonal model trained as often: from scratch for a run from scratch, else continued once.
-      const diagonal = (r: Table2Record, s: number) =>
+      const diagonal = (s: number) =>
         records.find((o) => o.seed === s && o.K === 0 && partOf(o) === (part === "scratch" ? "scratch" : "continued"));
       return [
         part === "scratch"
@@ -79,7 +79,7 @@ export function table2Grow(root: string, folder = GROW_DIR): string {
         each(cell.nll),
         part === "scratch" ? "—" : each((r) => paired(startOf(records, r), r)),
         part === "grown" ? each((r, s) => paired(continued(r, s), r)) : "—",
-        row.K === 0 ? "—" : each((r, s) => paired(diagonal(r, s), r)),
+        row.K === 0 ? "—" : each((r, s) => paired(diagonal(s), r)),
         each((r, s) => paired(runOf(scratch, "planar", r.K, s), r)),
         each(cell.best),
         each(cell.train),
