@@ -20,6 +20,8 @@ import {
 } from "./table2.js";
 
 export const GROW_DIR = "results/table2-grow";
+/** Follow-up 6 again with the continued and grown runs at flow lr × 0.5 (table2-grow.sh --flow-lr 0.5 --from GROW_DIR). */
+export const GROW_LR_DIR = "results/table2-grow-lr0.5";
 
 type Part = "scratch" | "continued" | "grown";
 
@@ -43,11 +45,20 @@ function startOf(records: Table2Record[], r: Table2Record): Table2Record | undef
  * step continued and grown): test bound and −ln p(x), the change from the model it started from,
  * the grown run against the continued one from the same start (the extra layers' own effect),
  * against the diagonal model trained as often (from scratch, or continued once), and against
- * Table 2's run of the same K from scratch; all paired over the test digits.
+ * Table 2's run of the same K from scratch; all paired over the test digits. A variant's folder
+ * (scripts/table2-grow.sh --from) takes its runs from scratch from `from`.
  */
-export function table2Grow(root: string, folder = GROW_DIR): string {
-  const records = table2Records(root, folder);
-  if (!records.length) return "(not run yet: bash scripts/table2-grow.sh)";
+export function table2Grow(root: string, folder = GROW_DIR, from = GROW_DIR): string {
+  const own = table2Records(root, folder);
+  if (!own.length)
+    return `(not run yet: bash scripts/table2-grow.sh${from === folder ? "" : ` --from ${from} --out ${folder} --flow-lr R`})`;
+  // A variant (table2-grow.sh --from) starts from the runs from scratch of another folder.
+  const records = [
+    ...(from === folder ? [] : table2Records(root, from).filter((r) => partOf(r) === "scratch")),
+    ...own,
+  ];
+  // The continued and grown runs' flow lr (× 1 unless table2-grow.sh --flow-lr); the runs from scratch train at × 1.
+  const rates = [...new Set(own.filter((r) => partOf(r) !== "scratch" && r.K > 0).map((r) => r.flowLr))];
   const scratch = table2Records(root, TABLE2_DIR).filter((r) => r.flow === "planar");
   const seeds = seedsIn(records);
   const sameRow = (a: Table2Record, b: Table2Record) => a.K === b.K && partOf(a) === partOf(b);
@@ -86,7 +97,7 @@ export function table2Grow(root: string, folder = GROW_DIR): string {
       ];
     });
   const header = [
-    "q(z\\|x), flow lr × 1",
+    `q(z\\|x); flow lr × 1 from scratch, × ${rates.join(", ") || "1"} after`,
     "K",
     "test −ELBO (nats)",
     "test −ln p(x) (nats, S = 200)",

@@ -509,9 +509,29 @@ describe("follow-up 6: the planar flow grown a step at a time (scripts/table2-gr
     expect(pixels(figure4Grow(root), [31, 119, 180])).toBeGreaterThan(0);
   });
 
+  it("a variant at another flow lr (table2-grow.sh --from) takes the runs from scratch from the first folder and says its rate", () => {
+    const variant = { folder: "results/table2-grow-lr0.5", flowLr: 0.5 };
+    run(root, "planar", 10, 0, [90, 91, 94, 95], {}, { ...variant, suffix: "-continued" });
+    run(root, "planar", 20, 0, [89, 91, 93, 95], {}, { ...variant, suffix: "-grown" });
+    const lines = table2Grow(root, "results/table2-grow-lr0.5", "results/table2-grow").split("\n");
+    expect(lines[0]).toContain("| q(z\\|x); flow lr × 1 from scratch, × 0.5 after |");
+    const cells = lines.slice(2).map((l) => l.split(" | "));
+    expect(cells.map((r) => `${r[0]} ${r[1]}`)).toEqual([
+      "| diagonal Gaussian, from scratch (as Table 2) 0",
+      "| planar, from scratch (as Table 2) 10",
+      "| the same K, continued 10",
+      "| grown from K = 10 20",
+    ]);
+    expect(cells[2]![4]).toBe(`−0.50 ± ${se4([0, -1, 0, -1])}`); // continued − the first folder's K = 10
+    expect(cells[3]![5]).toBe(`−0.50 ± ${se4([-1, 0, -1, 0])}`); // grown − continued
+    expect(table2GrowTails(root, "results/table2-grow-lr0.5")).not.toContain("from scratch");
+  });
+
   it("with nothing run, says how to run it", () => {
-    expect(table2Grow(mkdtempSync(path.join(tmpdir(), "flowgrad-nogrow-")))).toBe(
-      "(not run yet: bash scripts/table2-grow.sh)",
+    const empty = mkdtempSync(path.join(tmpdir(), "flowgrad-nogrow-"));
+    expect(table2Grow(empty)).toBe("(not run yet: bash scripts/table2-grow.sh)");
+    expect(table2Grow(empty, "results/table2-grow-lr0.5", "results/table2-grow")).toBe(
+      "(not run yet: bash scripts/table2-grow.sh --from results/table2-grow --out results/table2-grow-lr0.5 --flow-lr R)",
     );
   });
 });
