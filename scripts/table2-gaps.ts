@@ -12,8 +12,10 @@ import { FLOWLR_DIR, flowLrFor, GLOBAL_DIR } from "./table2-followups.js";
 export const GAPS_DIR = "results/table2-gaps";
 
 export interface GapRecord {
-  /** The folder of the runs scored: table2, table2-flowlr or table2-global. */
+  /** The folder of the runs scored: table2, table2-flowlr, table2-global or table2-grow. */
   folder: string;
+  /** The run's folder name: <flow>-K<K>-seed<s>, with a follow-up's suffix (-grown) where it has one. */
+  run: string;
   flow: string;
   K: number;
   seed: number;
@@ -32,16 +34,17 @@ export function gapRecords(root: string, dir = GAPS_DIR): GapRecord[] {
   if (!existsSync(base)) return out;
   for (const folder of readdirSync(base).sort()) {
     for (const file of readdirSync(path.join(base, folder)).sort()) {
-      const name = /^(\w+)-K(\d+)-seed(\d+)\.(train|test)\.json$/.exec(file);
+      const name = /^((\w+)-K(\d+)-seed(\d+)(?:-[\w.]+)?)\.(train|test)\.json$/.exec(file);
       if (!name) continue;
       const json = JSON.parse(readFileSync(path.join(base, folder, file), "utf8"));
       const m = json.models[0];
       out.push({
         folder,
-        flow: Number(name[2]) === 0 ? "planar" : name[1]!,
-        K: Number(name[2]),
-        seed: Number(name[3]),
-        split: name[4] as "train" | "test",
+        run: name[1]!,
+        flow: Number(name[3]) === 0 ? "planar" : name[2]!,
+        K: Number(name[3]),
+        seed: Number(name[4]),
+        split: name[5] as "train" | "test",
         negativeElbo: m.negativeElbo,
         negLogLikelihood: m.negLogLikelihood,
         perExample: m.perExample,
@@ -81,8 +84,9 @@ export function table2Gaps(root: string, dir = GAPS_DIR): string {
   const records = gapRecords(root, dir);
   if (!records.length) return "(not scored yet: bash scripts/table2-gaps.sh)";
   const seeds = seedsIn(records);
+  // A run of its own: a suffixed folder (follow-up 6's -grown) is not one of these rows.
   const find = (folder: string, flow: string, K: number, seed: number, split: string) =>
-    records.find((r) => r.folder === folder && r.flow === flow && r.K === K && r.seed === seed && r.split === split);
+    records.find((r) => r.folder === folder && r.run === `${flow}-K${K}-seed${seed}` && r.split === split);
   const rows = ROWS.filter(({ folder, flow, K }) => seeds.some((s) => find(folder, flow, K, s, "train"))).map(
     ({ folder, flow, K, label }) => {
       const each = eachSeed(seeds, (s) => {

@@ -2,8 +2,9 @@
 // scratch (scripts/table2-grow.sh, runs in results/table2-grow). Per seed: K = 10 as in Table 2,
 // then from each step's best model a continued run of the same K and a grown run of the next K.
 
+import path from "node:path";
 import type { Image } from "../src/models/heatmap.js";
-import { table } from "./markdown.js";
+import { signed, table } from "./markdown.js";
 import {
   cell,
   eachSeed,
@@ -18,6 +19,7 @@ import {
   table2Records,
   table2Tails,
 } from "./table2.js";
+import { type GapRecord, gapRecords } from "./table2-gaps.js";
 
 export const GROW_DIR = "results/table2-grow";
 /** Follow-up 6 again with the continued and grown runs at flow lr × 0.5 (table2-grow.sh --flow-lr 0.5 --from GROW_DIR). */
@@ -40,62 +42,94 @@ function startOf(records: Table2Record[], r: Table2Record): Table2Record | undef
   return steps.filter((o) => o.K < r.K).sort((a, b) => b.K - a.K)[0];
 }
 
-/**
- * One row per step and part, in the order the runs were made (K = 0 and 10 from scratch, then per
- * step continued and grown): test bound and −ln p(x), the change from the model it started from,
- * the grown run against the continued one from the same start (the extra layers' own effect),
- * against the diagonal model trained as often (from scratch, or continued once), and against
- * Table 2's run of the same K from scratch; all paired over the test digits. A variant's folder
- * (scripts/table2-grow.sh --from) takes its runs from scratch from `from`.
- */
-export function table2Grow(root: string, folder = GROW_DIR, from = GROW_DIR): string {
-  const own = table2Records(root, folder);
-  if (!own.length)
-    return `(not run yet: bash scripts/table2-grow.sh${from === folder ? "" : ` --from ${from} --out ${folder} --flow-lr R`})`;
-  // A variant (table2-grow.sh --from) starts from the runs from scratch of another folder.
-  const records = [
-    ...(from === folder ? [] : table2Records(root, from).filter((r) => partOf(r) === "scratch")),
-    ...own,
-  ];
-  // The continued and grown runs' flow lr (× 1 unless table2-grow.sh --flow-lr); the runs from scratch train at × 1.
-  const rates = [...new Set(own.filter((r) => partOf(r) !== "scratch" && r.K > 0).map((r) => r.flowLr))];
-  const scratch = table2Records(root, TABLE2_DIR).filter((r) => r.flow === "planar");
-  const seeds = seedsIn(records);
+/** A row of follow-up 6's tables: its label, its run per seed, and the runs it is compared with. */
+interface GrowRow {
+  label: string;
+  K: number;
+  part: Part;
+  at: (seed: number) => Table2Record | undefined;
+  /** The model a run started from (undefined for a run from scratch). */
+  start: (r: Table2Record) => Table2Record | undefined;
+  /** For a grown run: the continued run from the same start. */
+  continued: (r: Table2Record) => Table2Record | undefined;
+  /** The diagonal model trained as often as a run: from scratch for a run from scratch, else continued once. */
+  diagonal: (seed: number) => Table2Record | undefined;
+}
+
+/** One row per step and part, in the order the runs were made (K = 0 and 10 from scratch, then per step continued and grown). */
+function growRows(records: Table2Record[]): GrowRow[] {
   const sameRow = (a: Table2Record, b: Table2Record) => a.K === b.K && partOf(a) === partOf(b);
   const order: Record<Part, number> = { scratch: 0, continued: 1, grown: 2 };
   // A continued run stays at its K; a grown run adds layers: sort by the K each started from.
   const startK = (r: Table2Record) => (partOf(r) === "grown" ? (startOf(records, r)?.K ?? r.K) : r.K);
-  const rows = records
+  return records
     .filter((r, i) => records.findIndex((o) => sameRow(o, r)) === i)
     .sort((a, b) => startK(a) - startK(b) || order[partOf(a)] - order[partOf(b)])
     .map((row) => {
-      const at = (s: number) => records.find((r) => sameRow(r, row) && r.seed === s);
-      const each = eachSeed(seeds, at);
       const part = partOf(row);
-      const continued = (r: Table2Record, s: number) => {
-        const start = startOf(records, r);
-        return records.find((o) => o.seed === s && partOf(o) === "continued" && start && o.K === start.K);
+      return {
+        label:
+          part === "scratch"
+            ? `${row.K === 0 ? "diagonal Gaussian" : "planar"}, from scratch (as Table 2)`
+            : part === "continued"
+              ? "the same K, continued"
+              : `grown from K = ${startK(row)}`,
+        K: row.K,
+        part,
+        at: (s) => records.find((r) => sameRow(r, row) && r.seed === s),
+        start: (r) => startOf(records, r),
+        continued: (r) => {
+          const start = startOf(records, r);
+          return records.find((o) => o.seed === r.seed && partOf(o) === "continued" && o.K === start?.K);
+        },
+        diagonal: (s) =>
+          records.find(
+            (o) => o.seed === s && o.K === 0 && partOf(o) === (part === "scratch" ? "scratch" : "continued"),
+          ),
       };
-      // The diagonal model trained as often: from scratch for a run from scratch, else continued once.
-      const diagonal = (s: number) =>
-        records.find((o) => o.seed === s && o.K === 0 && partOf(o) === (part === "scratch" ? "scratch" : "continued"));
-      return [
-        part === "scratch"
-          ? `${row.K === 0 ? "diagonal Gaussian" : "planar"}, from scratch (as Table 2)`
-          : part === "continued"
-            ? "the same K, continued"
-            : `grown from K = ${startK(row)}`,
-        `${row.K}`,
-        each(cell.elbo),
-        each(cell.nll),
-        part === "scratch" ? "—" : each((r) => paired(startOf(records, r), r)),
-        part === "grown" ? each((r, s) => paired(continued(r, s), r)) : "—",
-        row.K === 0 ? "—" : each((r, s) => paired(diagonal(s), r)),
-        each((r, s) => paired(runOf(scratch, "planar", r.K, s), r)),
-        each(cell.best),
-        each(cell.train),
-      ];
     });
+}
+
+/** Follow-up 6's runs: a folder's own, and for a variant (scripts/table2-grow.sh --from) the runs from scratch of `from`. */
+function growRecords(root: string, folder: string, from: string): { own: Table2Record[]; records: Table2Record[] } {
+  const own = table2Records(root, folder);
+  const records = [
+    ...(from === folder ? [] : table2Records(root, from).filter((r) => partOf(r) === "scratch")),
+    ...own,
+  ];
+  return { own, records };
+}
+
+/**
+ * Follow-up 6's table: test bound and −ln p(x) per run, the change from the model it started from,
+ * the grown run against the continued one from the same start (the extra layers' own effect),
+ * against the diagonal model trained as often, and against Table 2's run of the same K from
+ * scratch; all paired over the test digits. A variant's folder (scripts/table2-grow.sh --from)
+ * takes its runs from scratch from `from`.
+ */
+export function table2Grow(root: string, folder = GROW_DIR, from = GROW_DIR): string {
+  const { own, records } = growRecords(root, folder, from);
+  if (!own.length)
+    return `(not run yet: bash scripts/table2-grow.sh${from === folder ? "" : ` --from ${from} --out ${folder} --flow-lr R`})`;
+  // The continued and grown runs' flow lr (× 1 unless table2-grow.sh --flow-lr); the runs from scratch train at × 1.
+  const rates = [...new Set(own.filter((r) => partOf(r) !== "scratch" && r.K > 0).map((r) => r.flowLr))];
+  const scratch = table2Records(root, TABLE2_DIR).filter((r) => r.flow === "planar");
+  const seeds = seedsIn(records);
+  const rows = growRows(records).map((row) => {
+    const each = eachSeed(seeds, row.at);
+    return [
+      row.label,
+      `${row.K}`,
+      each(cell.elbo),
+      each(cell.nll),
+      row.part === "scratch" ? "—" : each((r) => paired(row.start(r), r)),
+      row.part === "grown" ? each((r) => paired(row.continued(r), r)) : "—",
+      row.K === 0 ? "—" : each((r, s) => paired(row.diagonal(s), r)),
+      each((r, s) => paired(runOf(scratch, "planar", r.K, s), r)),
+      each(cell.best),
+      each(cell.train),
+    ];
+  });
   const header = [
     `q(z\\|x); flow lr × 1 from scratch, × ${rates.join(", ") || "1"} after`,
     "K",
@@ -109,6 +143,60 @@ export function table2Grow(root: string, folder = GROW_DIR, from = GROW_DIR): st
     "train time",
   ];
   return table(header, ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---", "---:"], rows);
+}
+
+/**
+ * How the continued and grown runs fit the digits they were trained on: each run scored on 500 of
+ * its training digits and 500 test digits with the same S (scripts/table2-gaps.sh FOLDER, into
+ * results/table2-gaps/<folder>/<run>.<split>.json), and the grown run against the continued one
+ * from the same start on each set (paired). Extra layers that fit the training digits better but
+ * not the test digits are capacity that does not generalise; on neither, they are not used.
+ */
+export function table2GrowFit(root: string, folder = GROW_DIR, from = GROW_DIR): string {
+  const { records } = growRecords(root, folder, from);
+  const gaps = gapRecords(root);
+  const score = (r: Table2Record | undefined, split: "train" | "test") =>
+    r && gaps.find((g) => g.folder === path.basename(r.folder) && g.run === r.run && g.split === split);
+  const both = (r: Table2Record | undefined) => {
+    const train = score(r, "train"),
+      test = score(r, "test");
+    return train && test ? { train, test } : undefined;
+  };
+  const seeds = seedsIn(records);
+  const rows = growRows(records)
+    .filter((row) => seeds.some((s) => both(row.at(s))))
+    .map((row) => {
+      const each = eachSeed(seeds, (s) => {
+        const r = row.at(s);
+        const scored = both(r);
+        return r && scored ? { ...scored, r } : undefined;
+      });
+      const against = (other: (r: Table2Record) => Table2Record | undefined, split: "train" | "test") =>
+        each(({ r, ...own }) => paired(score(other(r), split), own[split] as GapRecord));
+      return [
+        row.label,
+        `${row.K}`,
+        each(({ train }) => train.negLogLikelihood.toFixed(2)),
+        each(({ test }) => test.negLogLikelihood.toFixed(2)),
+        each(({ train, test }) => signed(test.negLogLikelihood - train.negLogLikelihood)),
+        row.part === "scratch" ? "—" : against(row.start, "train"),
+        row.part === "grown" ? against(row.continued, "train") : "—",
+        row.part === "grown" ? against(row.continued, "test") : "—",
+      ];
+    });
+  if (!rows.length) return `(not scored yet: bash scripts/table2-gaps.sh ${folder})`;
+  const { samples, examples } = gaps.find((g) => [folder, from].some((f) => g.folder === path.basename(f)))!;
+  const header = [
+    "q(z\\|x)",
+    "K",
+    `−ln p(x), training digits (S = ${samples}, ${examples} digits)`,
+    "−ln p(x), test digits (the same)",
+    "test − training",
+    "change from the model it started from, training digits (paired)",
+    "grown − continued, training digits (paired)",
+    "grown − continued, these test digits (paired)",
+  ];
+  return table(header, ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"], rows);
 }
 
 /** Follow-up 6's validation tails, each run labelled with its part. */

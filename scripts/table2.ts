@@ -43,6 +43,8 @@ export interface Table2Record {
   flowHead: string;
   /** The run's folder, <flow>-K<K>-seed<s> and any suffix a follow-up gives it (-grown, -lr0.1). */
   run: string;
+  /** The folder of runs it is in (results/table2, results/table2-grow, …). */
+  folder: string;
 }
 
 /** Every model run found under results/table2, with its seed. */
@@ -63,6 +65,7 @@ export function table2Records(root: string, folder = TABLE2_DIR): Table2Record[]
           flowLr: json.settings.flowLr ?? 1,
           flowHead: json.settings.flowHead ?? "readout",
           run,
+          folder,
         });
     }
   }

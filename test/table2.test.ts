@@ -6,7 +6,7 @@ import { figure4, seedSpread, table2, table2Records, table2Sweep, table2Tails } 
 import { table2Fixed, table2LocalPosteriors } from "../scripts/table2-fixed.js";
 import { figure4FollowUps, table2FlowLr, table2Global, table2Rates } from "../scripts/table2-followups.js";
 import { table2Gaps } from "../scripts/table2-gaps.js";
-import { figure4Grow, table2Grow, table2GrowTails } from "../scripts/table2-grow.js";
+import { figure4Grow, table2Grow, table2GrowFit, table2GrowTails } from "../scripts/table2-grow.js";
 import { table2Layers } from "../scripts/table2-layers.js";
 
 // Table 2 and Figure 4 are assembled from the runs' JSON (scripts/table2.sh writes them): checked
@@ -507,6 +507,36 @@ describe("follow-up 6: the planar flow grown a step at a time (scripts/table2-gr
   it("its figure draws the grown column in its own colour beside the runs from scratch", () => {
     expect(pixels(figure4Grow(root), [148, 103, 189])).toBeGreaterThan(0);
     expect(pixels(figure4Grow(root), [31, 119, 180])).toBeGreaterThan(0);
+  });
+
+  it("the fit on training digits: each scored run, the grown run against the continued one on each set (paired, by hand)", () => {
+    expect(table2GrowFit(root)).toBe("(not scored yet: bash scripts/table2-gaps.sh results/table2-grow)");
+    const gaps = path.join(root, "results/table2-gaps/table2-grow");
+    mkdirSync(gaps, { recursive: true });
+    const score = (run: string, split: string, perExample: number[]) => {
+      const mean = perExample.reduce((a, b) => a + b, 0) / perExample.length;
+      const model = { negativeElbo: mean + 5, negLogLikelihood: mean, perExample, examples: 4 };
+      writeFileSync(path.join(gaps, `${run}.${split}.json`), JSON.stringify({ samples: 100, models: [model] }));
+    };
+    score("planar-K10-seed0", "train", [70, 72, 74, 76]);
+    score("planar-K10-seed0", "test", [90, 92, 94, 96]);
+    score("planar-K10-seed0-continued", "train", [69, 71, 73, 75]);
+    score("planar-K10-seed0-continued", "test", [89, 92, 93, 96]);
+    score("planar-K20-seed0-grown", "train", [67, 70, 71, 73]);
+    score("planar-K20-seed0-grown", "test", [89, 92, 94, 96]);
+    const lines = table2GrowFit(root).split("\n");
+    expect(lines[0]).toContain("−ln p(x), training digits (S = 100, 4 digits)");
+    const cells = lines.slice(2).map((l) => l.split(" | "));
+    expect(cells.map((r) => `${r[0]} ${r[1]}`)).toEqual([
+      "| planar, from scratch (as Table 2) 10",
+      "| the same K, continued 10",
+      "| grown from K = 10 20",
+    ]);
+    expect(cells[0]!.slice(2, 5)).toEqual(["73.00", "93.00", "+20.00"]);
+    expect(cells[1]![5]).toBe("−1.00 ± 0.00"); // continued − scratch on the training digits
+    expect(cells[2]![5]).toBe(`−2.75 ± ${se4([-3, -2, -3, -3])}`); // grown − its start, training digits
+    expect(cells[2]![6]).toBe(`−1.75 ± ${se4([-2, -1, -2, -2])}`); // grown − continued, training digits
+    expect(cells[2]![7].replace(/ \|$/, "")).toBe(`+0.25 ± ${se4([0, 0, 1, 0])}`); // and on the test digits
   });
 
   it("a variant at another flow lr (table2-grow.sh --from) takes the runs from scratch from the first folder and says its rate", () => {
