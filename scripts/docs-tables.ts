@@ -22,7 +22,15 @@ import {
   table2Rates,
 } from "./table2-followups.js";
 import { table2Gaps } from "./table2-gaps.js";
-import { figure4Grow, GROW_DIR, GROW_LR_DIR, table2Grow, table2GrowFit, table2GrowTails } from "./table2-grow.js";
+import {
+  figure4Grow,
+  GROW_DIR,
+  GROW_LR_DIR,
+  table2Grow,
+  table2GrowFit,
+  table2GrowLayers,
+  table2GrowTails,
+} from "./table2-grow.js";
 import { table2Layers } from "./table2-layers.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: results files are read as written; each table names the fields it uses
@@ -394,6 +402,8 @@ export const TABLES: Record<string, (root: string) => string> = {
   "table2-grow": table2Grow,
   "table2-grow-tails": table2GrowTails,
   "table2-grow-fit": table2GrowFit,
+  "table2-grow-layers": table2GrowLayers,
+  "table2-grow-lr-layers": (root) => table2GrowLayers(root, GROW_LR_DIR, GROW_DIR),
   "table2-grow-lr": (root) => table2Grow(root, GROW_LR_DIR, GROW_DIR),
   "table2-grow-lr-tails": (root) => table2GrowTails(root, GROW_LR_DIR),
 };

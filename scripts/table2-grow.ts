@@ -2,6 +2,7 @@
 // scratch (scripts/table2-grow.sh, runs in results/table2-grow). Per seed: K = 10 as in Table 2,
 // then from each step's best model a continued run of the same K and a grown run of the next K.
 
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Image } from "../src/models/heatmap.js";
 import { signed, table } from "./markdown.js";
@@ -20,6 +21,7 @@ import {
   table2Tails,
 } from "./table2.js";
 import { type GapRecord, gapRecords } from "./table2-gaps.js";
+import { LAYERS_DIR } from "./table2-layers.js";
 
 export const GROW_DIR = "results/table2-grow";
 /** Follow-up 6 again with the continued and grown runs at flow lr × 0.5 (table2-grow.sh --flow-lr 0.5 --from GROW_DIR). */
@@ -197,6 +199,58 @@ export function table2GrowFit(root: string, folder = GROW_DIR, from = GROW_DIR):
     "grown − continued, these test digits (paired)",
   ];
   return table(header, ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"], rows);
+}
+
+/** A run's `flowgrad layers` JSON (scripts/table2-layers.sh), if it has been read. */
+function layersOf(root: string, r: Table2Record | undefined) {
+  const file = r && path.join(root, LAYERS_DIR, path.basename(r.folder), `${r.run}.json`);
+  if (!file || !existsSync(file)) return undefined;
+  const json = JSON.parse(readFileSync(file, "utf8"));
+  return json as { layers: Array<{ step: number; logDet: number }>; bounds: { all: number; none: number } };
+}
+
+/**
+ * Whether a grown flow uses its new layers: per planar run read by scripts/table2-layers.sh (500
+ * test digits × 8 draws), how far the layers it started with and the new ones move a draw (Σ ‖Δz‖
+ * per draw) and their log-det, and how much the whole flow does to the bound (the test −ELBO on the
+ * same draws with every layer at the identity, minus with the flow).
+ */
+export function table2GrowLayers(root: string, folder = GROW_DIR, from = GROW_DIR): string {
+  const { records } = growRecords(root, folder, from);
+  const seeds = seedsIn(records);
+  const sum = (xs: Array<{ step: number; logDet: number }>, key: "step" | "logDet") =>
+    xs.reduce((a, l) => a + l[key], 0);
+  const rows = growRows(records.filter((r) => r.K > 0))
+    .filter((row) => seeds.some((s) => layersOf(root, row.at(s))))
+    .map((row) => {
+      const each = eachSeed(seeds, (s) => {
+        const r = row.at(s),
+          read = layersOf(root, r);
+        // A grown run's first layers are its start's; every layer of another run is its own.
+        const old = row.part === "grown" ? (row.start(r!)?.K ?? 0) : (r?.K ?? 0);
+        return read && { read, old: read.layers.slice(0, old), added: read.layers.slice(old) };
+      });
+      return [
+        row.label,
+        `${row.K}`,
+        each(({ old }) => sum(old, "step").toFixed(2)),
+        row.part === "grown" ? each(({ added }) => sum(added, "step").toFixed(2)) : "—",
+        each(({ old }) => signed(sum(old, "logDet"))),
+        row.part === "grown" ? each(({ added }) => signed(sum(added, "logDet"))) : "—",
+        each(({ read }) => signed(read.bounds.none - read.bounds.all)),
+      ];
+    });
+  if (!rows.length) return "(not read yet: bash scripts/table2-layers.sh)";
+  const header = [
+    "planar q(z\\|x)",
+    "K",
+    "Σ ‖Δz‖ per draw, the layers it started with",
+    "Σ ‖Δz‖ per draw, the new layers",
+    "log-det per draw, the layers it started with",
+    "log-det per draw, the new layers",
+    "test −ELBO without the flow minus with it (same draws)",
+  ];
+  return table(header, ["---", "---:", "---:", "---:", "---:", "---:", "---:"], rows);
 }
 
 /** Follow-up 6's validation tails, each run labelled with its part. */

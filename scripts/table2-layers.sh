@@ -2,7 +2,8 @@
 # What each planar layer of every trained planar posterior of Table 2 and its follow-ups does to
 # the encoder's draws (`flowgrad layers`: 500 test digits × 8 draws), one JSON per run in
 # results/table2-layers/<folder>/<run>.json; runs already read are kept. Then `npm run docs`
-# writes the summary table (docs/results.md, table2-layers).
+# writes the summary tables (docs/results.md: table2-layers, and follow-up 6's table2-grow-layers
+# for the continued and grown runs).
 #
 # usage: bash scripts/table2-layers.sh [--no-docs]
 set -euo pipefail
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 docs=yes
 [ "${1:-}" = "--no-docs" ] && docs=no
 [ -f dist/src/cli/main.js ] || npm run build --silent
-for folder in table2 table2-flowlr table2-rates table2-global table2-dynamic; do
+for folder in table2 table2-flowlr table2-rates table2-global table2-dynamic table2-grow table2-grow-lr0.5; do
   for model in results/$folder/planar-K*-seed*/vae-planar-K*-L1.model.json; do
     [ -f "$model" ] || continue
     run=$(basename "$(dirname "$model")")

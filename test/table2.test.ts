@@ -6,7 +6,7 @@ import { figure4, seedSpread, table2, table2Records, table2Sweep, table2Tails } 
 import { table2Fixed, table2LocalPosteriors } from "../scripts/table2-fixed.js";
 import { figure4FollowUps, table2FlowLr, table2Global, table2Rates } from "../scripts/table2-followups.js";
 import { table2Gaps } from "../scripts/table2-gaps.js";
-import { figure4Grow, table2Grow, table2GrowFit, table2GrowTails } from "../scripts/table2-grow.js";
+import { figure4Grow, table2Grow, table2GrowFit, table2GrowLayers, table2GrowTails } from "../scripts/table2-grow.js";
 import { table2Layers } from "../scripts/table2-layers.js";
 
 // Table 2 and Figure 4 are assembled from the runs' JSON (scripts/table2.sh writes them): checked
@@ -537,6 +537,28 @@ describe("follow-up 6: the planar flow grown a step at a time (scripts/table2-gr
     expect(cells[2]![5]).toBe(`−2.75 ± ${se4([-3, -2, -3, -3])}`); // grown − its start, training digits
     expect(cells[2]![6]).toBe(`−1.75 ± ${se4([-2, -1, -2, -2])}`); // grown − continued, training digits
     expect(cells[2]![7].replace(/ \|$/, "")).toBe(`+0.25 ± ${se4([0, 0, 1, 0])}`); // and on the test digits
+  });
+
+  it("the layers: a grown run's new layers apart from the ones it started with, per run read", () => {
+    expect(table2GrowLayers(root)).toBe("(not read yet: bash scripts/table2-layers.sh)");
+    const dir = path.join(root, "results/table2-layers/table2-grow");
+    mkdirSync(dir, { recursive: true });
+    const layers = (run: string, steps: number[], bounds = { all: 90, none: 100 }) =>
+      writeFileSync(
+        path.join(dir, `${run}.json`),
+        JSON.stringify({ layers: steps.map((step) => ({ step, logDet: -step / 10 })), bounds }),
+      );
+    const tenOf = (step: number) => Array<number>(10).fill(step);
+    layers("planar-K10-seed0-continued", tenOf(0.3));
+    layers("planar-K20-seed0-grown", [...tenOf(0.3), ...tenOf(0.1)], { all: 89, none: 101.5 }); // K = 10's layers first
+    const cells = table2GrowLayers(root)
+      .split("\n")
+      .slice(2)
+      .map((l) => l.split(" | "));
+    expect(cells.map((r) => `${r[0]} ${r[1]}`)).toEqual(["| the same K, continued 10", "| grown from K = 10 20"]);
+    expect(cells[0]!.slice(2, 7)).toEqual(["3.00", "—", "−0.30", "—", "+10.00 |"]);
+    expect(cells[1]!.slice(2, 6)).toEqual(["3.00", "1.00", "−0.30", "−0.10"]);
+    expect(cells[1]![6]).toBe("+12.50 |");
   });
 
   it("a variant at another flow lr (table2-grow.sh --from) takes the runs from scratch from the first folder and says its rate", () => {
