@@ -226,9 +226,10 @@ export function table2GrowLayers(root: string, folder = GROW_DIR, from = GROW_DI
       const each = eachSeed(seeds, (s) => {
         const r = row.at(s),
           read = layersOf(root, r);
+        if (!r || !read) return undefined;
         // A grown run's first layers are its start's; every layer of another run is its own.
-        const old = row.part === "grown" ? (row.start(r!)?.K ?? 0) : (r?.K ?? 0);
-        return read && { read, old: read.layers.slice(0, old), added: read.layers.slice(old) };
+        const old = row.part === "grown" ? (row.start(r)?.K ?? 0) : r.K;
+        return { read, old: read.layers.slice(0, old), added: read.layers.slice(old) };
       });
       return [
         row.label,

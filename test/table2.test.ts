@@ -587,3 +587,31 @@ describe("follow-up 6: the planar flow grown a step at a time (scripts/table2-gr
     );
   });
 });
+
+describe("follow-up 6 with a seed part-way through its steps", () => {
+  const root = mkdtempSync(path.join(tmpdir(), "flowgrad-grow-part-"));
+  const grow = (suffix = "") => ({ folder: "results/table2-grow", flowLr: 1, suffix });
+  for (const seed of [0, 1]) {
+    run(root, "planar", 10, seed, [90, 92, 94, 96], {}, grow());
+    run(root, "planar", 10, seed, [89, 92, 93, 96], {}, grow("-continued"));
+  }
+  run(root, "planar", 20, 0, [88, 90, 93, 95], {}, grow("-grown")); // seed 1 has not grown yet
+  const dir = path.join(root, "results/table2-layers/table2-grow");
+  mkdirSync(dir, { recursive: true });
+  for (const name of ["planar-K20-seed0-grown", "planar-K10-seed1-continued"])
+    writeFileSync(
+      path.join(dir, `${name}.json`),
+      JSON.stringify({
+        layers: Array.from({ length: name.includes("K20") ? 20 : 10 }, () => ({ step: 0.1, logDet: 0 })),
+        bounds: { all: 90, none: 100 },
+      }),
+    );
+
+  it("every table shows — for the seed's missing runs and scores", () => {
+    expect(table2Grow(root)).toContain("| grown from K = 10 | 20 | 96.50 / — |");
+    const layers = table2GrowLayers(root);
+    expect(layers).toContain("| the same K, continued | 10 | — / 1.00 | — | — / +0.00 | — | — / +10.00 |");
+    expect(layers).toContain("| grown from K = 10 | 20 | 1.00 / — | 1.00 / — |");
+    expect(table2GrowFit(root)).toBe("(not scored yet: bash scripts/table2-gaps.sh results/table2-grow)");
+  });
+});
