@@ -1,6 +1,8 @@
 // Follow-up 6 (docs/results.md): the planar flow grown a step at a time instead of trained from
-// scratch (scripts/table2-grow.sh, runs in results/table2-grow). Per seed: K = 10 as in Table 2,
-// then from each step's best model a continued run of the same K and a grown run of the next K.
+// scratch (scripts/table2-grow.sh, runs in results/table2-grow). Per seed: K = 0 and 10 as in
+// Table 2 and K = 0 continued once, then from each step's best model a continued run of the same K
+// and a grown run of the next K. Tables of the runs, their fit on training digits
+// (scripts/table2-gaps.sh) and their layers (scripts/table2-layers.sh), and a figure.
 
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
