@@ -576,7 +576,7 @@ describe("training, evaluation, saving", () => {
     );
     expect(() =>
       new FlowVAE({ K: 4, latent: 3, hidden: 8, flow: "planar", flowHead: "global" }).startFrom(planar, { flow: true }),
-    ).toThrow(/\(head "readout"\) cannot start a planar flow of 4 \(head "global"\)/);
+    ).toThrow(/\(head "readout"\) cannot start a planar flow with K = 4 \(head "global"\)/);
     const nice = new FlowVAE({ K: 1, latent: 3, hidden: 8, flow: "nice" });
     expect(() =>
       new FlowVAE({ K: 2, latent: 3, hidden: 8, flow: "nice", niceHidden: [7] }).startFrom(nice, { flow: true }),
