@@ -4,7 +4,6 @@
 // and a grown run of the next K. Tables of the runs, their fit on training digits
 // (scripts/table2-gaps.sh) and their layers (scripts/table2-layers.sh), and a figure.
 
-import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Image } from "../src/models/heatmap.js";
 import { signed, table } from "./markdown.js";
@@ -23,7 +22,7 @@ import {
   table2Tails,
 } from "./table2.js";
 import { type GapRecord, gapRecords } from "./table2-gaps.js";
-import { LAYERS_DIR } from "./table2-layers.js";
+import { layersRecords } from "./table2-layers.js";
 
 export const GROW_DIR = "results/table2-grow";
 /** Follow-up 6 again with the continued and grown runs at flow lr × 0.5 (table2-grow.sh --flow-lr 0.5 --from GROW_DIR). */
@@ -203,14 +202,6 @@ export function table2GrowFit(root: string, folder = GROW_DIR, from = GROW_DIR):
   return table(header, ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"], rows);
 }
 
-/** A run's `flowgrad layers` JSON (scripts/table2-layers.sh), if it has been read. */
-function layersOf(root: string, r: Table2Record | undefined) {
-  const file = r && path.join(root, LAYERS_DIR, path.basename(r.folder), `${r.run}.json`);
-  if (!file || !existsSync(file)) return undefined;
-  const json = JSON.parse(readFileSync(file, "utf8"));
-  return json as { layers: Array<{ step: number; logDet: number }>; bounds: { all: number; none: number } };
-}
-
 /**
  * Whether a grown flow uses its new layers: per planar run read by scripts/table2-layers.sh (500
  * test digits × 8 draws), how far the layers it started with and the new ones move a draw (Σ ‖Δz‖
@@ -219,19 +210,22 @@ function layersOf(root: string, r: Table2Record | undefined) {
  */
 export function table2GrowLayers(root: string, folder = GROW_DIR, from = GROW_DIR): string {
   const { records } = growRecords(root, folder, from);
+  const read = layersRecords(root);
+  const layersOf = (r: Table2Record | undefined) =>
+    r && read.find((l) => l.folder === path.basename(r.folder) && l.run === r.run);
   const seeds = seedsIn(records);
   const sum = (xs: Array<{ step: number; logDet: number }>, key: "step" | "logDet") =>
     xs.reduce((a, l) => a + l[key], 0);
   const rows = growRows(records.filter((r) => r.K > 0))
-    .filter((row) => seeds.some((s) => layersOf(root, row.at(s))))
+    .filter((row) => seeds.some((s) => layersOf(row.at(s))))
     .map((row) => {
       const each = eachSeed(seeds, (s) => {
         const r = row.at(s),
-          read = layersOf(root, r);
-        if (!r || !read) return undefined;
+          layers = layersOf(r);
+        if (!r || !layers) return undefined;
         // A grown run's first layers are its start's; every layer of another run is its own.
         const old = row.part === "grown" ? (row.start(r)?.K ?? 0) : r.K;
-        return { read, old: read.layers.slice(0, old), added: read.layers.slice(old) };
+        return { layers, old: layers.layers.slice(0, old), added: layers.layers.slice(old) };
       });
       return [
         row.label,
@@ -240,7 +234,7 @@ export function table2GrowLayers(root: string, folder = GROW_DIR, from = GROW_DI
         row.part === "grown" ? each(({ added }) => sum(added, "step").toFixed(2)) : "—",
         each(({ old }) => signed(sum(old, "logDet"))),
         row.part === "grown" ? each(({ added }) => signed(sum(added, "logDet"))) : "—",
-        each(({ read }) => signed(read.bounds.none - read.bounds.all)),
+        each(({ layers }) => signed(layers.bounds.none - layers.bounds.all)),
       ];
     });
   if (!rows.length) return "(not read yet: bash scripts/table2-layers.sh)";

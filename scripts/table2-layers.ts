@@ -1,6 +1,6 @@
 // What the trained planar layers of Table 2 and its follow-ups do (docs/results.md): each run's
 // `flowgrad layers` JSON (scripts/table2-layers.sh: 500 test digits × 8 draws from the encoder's
-// q₀), in results/table2-layers/<folder>/planar-K<K>-seed<s>.json, summarised per run: how many
+// q₀), in results/table2-layers/<folder>/<run>.json, summarised per run: how many
 // layers translate (their tanh saturated on nearly every draw), how many bend and which way, and
 // the bound with only one kind kept.
 
@@ -21,13 +21,15 @@ interface LayerStats {
 
 export interface LayersRecord {
   folder: string;
+  /** The run's folder name: planar-K<K>-seed<s>, with a follow-up's suffix (-grown) where it has one. */
+  run: string;
   K: number;
   seed: number;
   flowLr: number | null;
   negLogLikelihood: number | null;
   logDet: number;
-  /** −ELBO on the same draws with every layer, only the translating ones, only the bending ones (flowgrad layers). */
-  bounds: { all: number; translating: number; bending: number };
+  /** −ELBO on the same draws with every layer, only the translating ones, only the bending ones, none (flowgrad layers). */
+  bounds: { all: number; translating: number; bending: number; none: number };
   layers: LayerStats[];
 }
 
@@ -38,13 +40,14 @@ export function layersRecords(root: string, dir = LAYERS_DIR): LayersRecord[] {
   if (!existsSync(base)) return out;
   for (const folder of readdirSync(base).sort())
     for (const file of readdirSync(path.join(base, folder)).sort()) {
-      const name = /^planar-K(\d+)-seed(\d+)\.json$/.exec(file);
+      const name = /^(planar-K(\d+)-seed(\d+)(?:-[\w.]+)?)\.json$/.exec(file);
       if (!name) continue;
       const json = JSON.parse(readFileSync(path.join(base, folder, file), "utf8"));
       out.push({
         folder,
-        K: Number(name[1]),
-        seed: Number(name[2]),
+        run: name[1]!,
+        K: Number(name[2]),
+        seed: Number(name[3]),
         flowLr: json.training?.flowLr ?? null,
         negLogLikelihood: json.training?.negLogLikelihood ?? null,
         logDet: json.logDet,
@@ -74,7 +77,8 @@ export function table2Layers(root: string, dir = LAYERS_DIR): string {
   const seeds = seedsIn(records);
   const rows = SETTINGS.flatMap(({ folder, label }) =>
     TABLE2_KS.filter((K) => records.some((r) => r.folder === folder && r.K === K)).map((K) => {
-      const runs = records.filter((r) => r.folder === folder && r.K === K);
+      // A run of its own: a suffixed folder (follow-up 6's -grown) is not one of these rows.
+      const runs = records.filter((r) => r.folder === folder && r.run === `planar-K${K}-seed${r.seed}`);
       const each = eachSeed(seeds, (s) => runs.find((r) => r.seed === s));
       const bending = (r: LayersRecord) => r.layers.filter((l) => l.saturated < TRANSLATES);
       return [
