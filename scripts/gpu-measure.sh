@@ -2,9 +2,11 @@
 # Runs on the GPU machine, through .carry/gpu-run.sh (see scripts/gpu-carry.sh), from the project
 # root: "calibrate" measures where gpu.js webgpu beats the CPU backend there ("auto"'s thresholds),
 # "bench" runs bench/webgpu.bench.ts (pass --quick for the short run), "logdet" the O(D) vs O(D³)
-# log-det benchmark with every path on the device. Results go to $OUT.
+# log-det benchmark with every path on the device, "vae-epoch" an epoch of the MNIST model on webgpu
+# against the CPU backend (bench/vae-epoch.bench.ts; --K 0,10,80 picks the flow lengths). Results
+# go to $OUT.
 set -euo pipefail
-what=${1:?usage: gpu-measure.sh calibrate|bench|logdet [--quick]}
+what=${1:?usage: gpu-measure.sh calibrate|bench|logdet|vae-epoch [--quick]}
 shift
 out=${OUT:?set OUT to the folder for results}
 mkdir -p "$out"
@@ -22,5 +24,10 @@ case "$what" in
     case " $* " in *" --quick "*) suffix=-gpu-webgpu-quick ;; esac
     node dist/bench/logdet.bench.js --backend gpu --gpu-mode webgpu "$@" | tee "$out/logdet-webgpu.md"
     cp "results/logdet-bench$suffix.json" "results/logdet$suffix.svg" "$out/" ;;
-  *) echo "gpu-measure.sh: unknown measurement \"$what\" (calibrate, bench or logdet)" >&2; exit 1 ;;
+  vae-epoch)
+    file=results/vae-epoch-bench-webgpu.json
+    case " $* " in *" --quick "*) file=results/vae-epoch-bench-webgpu-quick.json ;; esac
+    node dist/bench/vae-epoch.bench.js --gpu-mode webgpu "$@" | tee "$out/vae-epoch-webgpu.md"
+    cp "$file" "$out/" ;;
+  *) echo "gpu-measure.sh: unknown measurement \"$what\" (calibrate, bench, logdet or vae-epoch)" >&2; exit 1 ;;
 esac

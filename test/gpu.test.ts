@@ -15,6 +15,7 @@ import {
   radialForwardKernel,
 } from "../src/flows/index.js";
 import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
+import { KERNEL_CACHE_SIZE } from "../src/kernels/gpu/kernel-cache.js";
 import type { GpuMode } from "../src/kernels/gpu/load.js";
 import {
   BINARY,
@@ -53,6 +54,7 @@ import {
   secondOrderReference,
   tinyRegression,
   UPDATE_RULES,
+  vaeSteps,
   withTies,
 } from "./helpers.js";
 
@@ -612,15 +614,43 @@ for (const mode of modes) {
         // The target (kept by the scope that returned it) and per parameter (4): its gradient, and one
         // texture holding the parameter and Adam's 2 moments (an update writes them together).
         expect(gpu.live[0]! - baseline).toBe(1 + 4 * 2);
-        expect(backend.liveKernels()).toBeLessThanOrEqual(128);
+        expect(backend.liveKernels()).toBeLessThanOrEqual(KERNEL_CACHE_SIZE);
         expect(gpu.losses[299]!).toBeLessThan(gpu.losses[0]! / 5);
         for (let i = 0; i < 20; i++)
           expect(Math.abs(gpu.losses[i]! - cpu.losses[i]!)).toBeLessThan(1e-4 * cpu.losses[i]!);
       }, 120_000);
+      it("a VAE step with a 40-layer planar posterior compiles nothing after its first steps (the kernel cache holds its working set)", async () => {
+        // Views compile per offset, so the step needs kernels per layer: more than 128 here.
+        const { compiles } = await vaeSteps(backend, 40);
+        expect(compiles).toEqual([0, 0]);
+        expect(backend.liveKernels()).toBeGreaterThan(128);
+        expect(backend.liveKernels()).toBeLessThanOrEqual(KERNEL_CACHE_SIZE);
+      }, 120_000);
+      it("a kernel cache smaller than a step's kernels says so once, and the steps still compute the CPU's losses", async () => {
+        const small = await createGpuBackend(mode, { kernelCacheSize: 8 });
+        const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+        try {
+          const gpu = await vaeSteps(small, 2),
+            cpu = await vaeSteps("cpu", 2);
+          expect(gpu.compiles.every((c) => c > 0)).toBe(true);
+          expect(small.liveKernels()).toBe(8);
+          const notices = warn.mock.calls.filter(([m]) => /keeps 8 compiled kernels/.test(String(m)));
+          expect(notices).toHaveLength(1);
+          gpu.losses.forEach((l, i) => expect(Math.abs(l - cpu.losses[i]!)).toBeLessThan(1e-4 * cpu.losses[i]!));
+        } finally {
+          warn.mockRestore();
+          small.dispose();
+        }
+      }, 120_000);
     }
     it("keeps a bounded number of compiled kernels however many shapes it sees", () => {
-      for (let n = 1; n <= 300; n++) backend.host.unary("exp", rand(n), new Float64Array(n));
-      expect(backend.liveKernels()).toBeLessThanOrEqual(128);
+      for (let n = 1; n <= KERNEL_CACHE_SIZE + 100; n++) backend.host.unary("exp", rand(n), new Float64Array(n));
+      expect(backend.liveKernels()).toBe(KERNEL_CACHE_SIZE);
+    });
+    it("refuses a kernel cache of no kernels", async () => {
+      await expect(createGpuBackend(mode, { kernelCacheSize: 0 })).rejects.toThrow(
+        /kernelCacheSize must be a whole number of kernels, at least 1, not 0/,
+      );
     });
   });
 }

@@ -18,6 +18,7 @@ import {
   radialInverse,
   Sequential,
 } from "../src/flows/index.js";
+import type { GpuBackend } from "../src/kernels/gpu/backend.js";
 import {
   type Backend,
   type CustomKernel,
@@ -29,6 +30,7 @@ import {
   setBackend,
   type UpdateRule,
 } from "../src/kernels/index.js";
+import { FlowVAE } from "../src/models/index.js";
 
 /** A custom kernel (a flow layer's) run by `backend`, its outputs as float64 host arrays (device arrays read back and released). */
 export function runToHost<A>(
@@ -138,6 +140,48 @@ export function tinyRegression(): { net: ag.MLP; opt: ag.Adam; step: () => Tenso
       return l;
     });
   return { net, opt, step };
+}
+
+/**
+ * Training steps of a small VAE (16 pixels, batch 40) with a K-layer planar posterior, as trainVAE
+ * runs them (tidy, read the loss, update; awaited, so webgpu works too): each step's loss and, on a
+ * GPU backend, the kernels compiled in each step after the first two (a kernel cache smaller than
+ * a step's working set compiles in every step).
+ */
+export async function vaeSteps(
+  backend: GpuBackend | "cpu",
+  K: number,
+  steps = 4,
+): Promise<{ losses: number[]; compiles: number[] }> {
+  setBackend(backend);
+  try {
+    const random = new Random(5);
+    const x = new Tensor(
+      Float64Array.from({ length: 40 * 16 }, () => (random.uniform() < 0.3 ? 1 : 0)),
+      [40, 16],
+    );
+    const model = new FlowVAE({ inputs: 16, latent: 2, hidden: 8, K, seed: 3 });
+    const opt = new ag.Adam(model.parameters(), { lr: 1e-2 });
+    const losses: number[] = [],
+      compiles: number[] = [];
+    const compiled = () => (backend === "cpu" ? 0 : backend.kernelsCompiled());
+    for (let s = 0; s < steps; s++) {
+      const before = compiled();
+      const loss = ag.tidy(() => {
+        opt.zeroGrad();
+        const l = model.freeEnergy(x, random);
+        l.backward();
+        return l;
+      });
+      losses.push((await loss.read())[0]!);
+      await opt.stepAsync();
+      if (s >= 2) compiles.push(compiled() - before);
+    }
+    await Promise.all(model.parameters().map((p) => p.read())); // webgpu: the last update has run
+    return { losses, compiles };
+  } finally {
+    setBackend("cpu");
+  }
 }
 
 /** One step of each optimizer rule, with momentum where it has one, for the kernel tests. */

@@ -55,6 +55,7 @@ import {
   secondOrderCase,
   secondOrderReference,
   tinyRegression,
+  vaeSteps,
   withTies,
 } from "./helpers.js";
 
@@ -522,6 +523,46 @@ if (typeof backend === "string") {
         setBackend("cpu");
       }
     });
+
+    it("a kernel evicted while its call waits (on its inputs, or on webgpu's asynchronous build) runs that call first", async () => {
+      const small = await createGpuBackend("webgpu", { kernelCacheSize: 1 });
+      try {
+        const x = rand(1000, -2, 2);
+        const ce = new Float32Array(x.length),
+          ct = new Float32Array(x.length);
+        cpuBackend.host.unary("exp", x, ce);
+        cpuBackend.host.unary("tanh", ce, ct);
+        for (const wait of [false, true]) {
+          const e = small.resident!.unary("exp", x, x.length)!; // a new kernel, its call queued
+          // After a few microtasks, exp's call has begun and waits on its build (Dawn answers from
+          // the event loop) when it is evicted; without them it is evicted before its call.
+          if (wait) for (let i = 0; i < 5; i++) await null;
+          const t = small.resident!.unary("tanh", e, x.length)!; // a second kernel evicts the first
+          expectFloat32Close(await read(t), ct);
+          expectFloat32Close(await read(e), ce, 10);
+          expect(small.liveKernels()).toBe(1);
+        }
+      } finally {
+        small.dispose();
+      }
+    });
+
+    it("a VAE step with a 40-layer planar posterior compiles nothing after its first steps; with a cache of 8 kernels it still computes the CPU's losses", async () => {
+      const { compiles } = await vaeSteps(b, 40);
+      expect(compiles).toEqual([0, 0]);
+      expect(b.liveKernels()).toBeGreaterThan(128); // above the cache size that recompiled every step
+      const small = await createGpuBackend("webgpu", { kernelCacheSize: 8 });
+      const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+      try {
+        const gpu = await vaeSteps(small, 2),
+          cpu = await vaeSteps("cpu", 2);
+        expect(gpu.compiles.every((c) => c > 0)).toBe(true);
+        gpu.losses.forEach((l, i) => expect(Math.abs(l - cpu.losses[i]!)).toBeLessThan(1e-4 * cpu.losses[i]!));
+      } finally {
+        warn.mockRestore();
+        small.dispose();
+      }
+    }, 120_000);
 
     it("evaluateVAEAsync and estimateKLAsync score on webgpu what evaluateVAE and estimateKL score on the CPU", async () => {
       const rng = new ag.Random(4);

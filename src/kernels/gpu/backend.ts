@@ -70,13 +70,17 @@ export class GpuBackend implements Backend {
   readonly keepsOnDevice: boolean;
   readonly logAbsDet: Backend["logAbsDet"];
 
+  private readonly fallback: Backend;
+  private readonly onDispose: (() => void) | undefined;
+
   constructor(
     private readonly gpu: GpuInstance,
     readonly info: GpuInfo,
-    private readonly fallback: Backend = cpuBackend,
-    private readonly onDispose?: () => void,
+    options: GpuBackendOptions & { fallback?: Backend; onDispose?: () => void } = {},
   ) {
-    this.kernels = new KernelCache(gpu);
+    this.fallback = options.fallback ?? cpuBackend;
+    this.onDispose = options.onDispose;
+    this.kernels = new KernelCache(gpu, options.kernelCacheSize);
     this.asyncReads = info.gpuMode === "webgpu";
     this.resident =
       PIPELINE_MODES.has(info.gpuMode) || this.asyncReads
@@ -117,6 +121,11 @@ export class GpuBackend implements Backend {
    */
   kernelLaunchesByKind(): Record<string, number> {
     return this.kernels.countByKind();
+  }
+
+  /** Kernels compiled so far (a training step that compiles after its first few is recompiling). */
+  kernelsCompiled(): number {
+    return this.kernels.compiled();
   }
 
   /** Compiled kernels alive now (a test checks this stays bounded over long runs). */
@@ -268,6 +277,7 @@ export class GpuBackend implements Backend {
     const used = inputs.filter(mine);
     const args = inputs.map((x) => (mine(x) ? x.retain() : isDeviceArray(x) ? x.read() : Float32Array.from(x)));
     const pending = Promise.all([...args, ...extra]).then((values) => k(...values) as Promise<GpuBufferHandle>);
+    this.kernels.hold(k, pending);
     const done = () => used.forEach((x) => x.drop());
     pending.then(done, done);
     return new BufferArray(pending, n, this, this.live);
@@ -326,7 +336,16 @@ export class GpuBackend implements Backend {
  * mode, and prove it runs by compiling and running one small kernel; report what ran. webgpu runs
  * only when asked for by name (its values come back asynchronously): Dawn is set up for it then.
  */
-export async function createGpuBackend(requested: GpuMode | "auto" = "auto"): Promise<GpuBackend> {
+/** How a GPU backend is made (beyond its mode). */
+export interface GpuBackendOptions {
+  /** Compiled kernels kept (KERNEL_CACHE_SIZE by default); the least recently used beyond are destroyed. */
+  kernelCacheSize?: number;
+}
+
+export async function createGpuBackend(
+  requested: GpuMode | "auto" = "auto",
+  options: GpuBackendOptions = {},
+): Promise<GpuBackend> {
   const gpujs = await importGpuJs();
   let adapter: string | undefined;
   let webgpuReason: string | null = null;
@@ -351,13 +370,16 @@ export async function createGpuBackend(requested: GpuMode | "auto" = "auto"): Pr
   const kernelClass = probe.kernel?.constructor.name ?? probe.constructor.name;
   probe.destroy();
   const info = { requested, gpuMode: mode, kernelClass, notices, ...(adapter ? { adapter } : {}) };
-  if (mode !== "webgpu") return new GpuBackend(gpu, info);
+  if (mode !== "webgpu") return new GpuBackend(gpu, info, options);
   // gpu.js shares one WebGPU device among its instances: the last webgpu backend disposed destroys
   // it, freeing its memory (the next one made gets a fresh device). Dawn's Node binding keeps
   // polling for events regardless, which keeps the process alive: end with process.exit().
   webgpuBackends++;
-  return new GpuBackend(gpu, info, cpuBackend, () => {
-    if (--webgpuBackends === 0) void gpujs.WebGPUContext?.destroy();
+  return new GpuBackend(gpu, info, {
+    ...options,
+    onDispose: () => {
+      if (--webgpuBackends === 0) void gpujs.WebGPUContext?.destroy();
+    },
   });
 }
 

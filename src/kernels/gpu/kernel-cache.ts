@@ -4,15 +4,32 @@
 import type { GpuInstance, GpuKernel } from "./load.js";
 import { MAX_WIDTH } from "./sources.js";
 
-/** Compiled kernels kept; the least recently used beyond this are destroyed. */
-const CACHE_SIZE = 128;
+/**
+ * Compiled kernels kept; the least recently used beyond this are destroyed. A view's offset is
+ * compiled in (backend.ts), so a planar flow's step needs kernels per layer: the MNIST model's
+ * training step at K = 80 uses about 480. Below a step's working set, every launch recompiles.
+ */
+export const KERNEL_CACHE_SIZE = 1024;
 
 export class KernelCache {
   private readonly kernels = new Map<string, GpuKernel>();
   private launches = 0;
+  private compiles = 0;
   private readonly launchesByKind = new Map<string, number>();
+  /** Keys destroyed to make room, to notice a kernel compiled again (the cache too small). */
+  private readonly evicted = new Set<string>();
+  private warnedTooSmall = false;
+  private readonly inFlight = new Map<GpuKernel, number>();
+  /** Evicted kernels waiting for their queued calls (see hold). */
+  private readonly retired = new Set<GpuKernel>();
 
-  constructor(private readonly gpu: GpuInstance) {}
+  constructor(
+    private readonly gpu: GpuInstance,
+    private readonly capacity = KERNEL_CACHE_SIZE,
+  ) {
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new Error(`kernelCacheSize must be a whole number of kernels, at least 1, not ${capacity}`);
+  }
 
   /**
    * The compiled kernel for a key, compiling it on first use for n outputs written W wide (see
@@ -28,6 +45,13 @@ export class KernelCache {
       this.kernels.set(key, cached);
       return cached;
     }
+    if (this.evicted.delete(key) && !this.warnedTooSmall) {
+      this.warnedTooSmall = true;
+      console.warn(
+        `flowgrad: the GPU backend keeps ${this.capacity} compiled kernels and this work uses more, so it compiles some again (slow)`,
+      );
+    }
+    this.compiles++;
     const W = Math.min(Math.max(n, 1), MAX_WIDTH),
       H = Math.ceil(Math.max(n, 1) / W);
     // immutable: every call returns a texture of its own (else the next call would overwrite it).
@@ -39,12 +63,39 @@ export class KernelCache {
       ...(pipeline ? { pipeline: true, immutable: true } : {}),
     });
     this.kernels.set(key, k);
-    if (this.kernels.size > CACHE_SIZE) {
-      const [oldKey, oldest] = this.kernels.entries().next().value as [string, GpuKernel];
-      oldest.destroy();
-      this.kernels.delete(oldKey);
-    }
+    if (this.kernels.size > this.capacity) this.evict(...(this.kernels.entries().next().value as [string, GpuKernel]));
     return k;
+  }
+
+  /**
+   * webgpu: a call of k that is queued (behind its inputs, and k's asynchronous build) until `call`
+   * settles. An eviction meanwhile only retires k; it is destroyed once its last such call is made.
+   */
+  hold(k: GpuKernel, call: Promise<unknown>): void {
+    this.inFlight.set(k, (this.inFlight.get(k) ?? 0) + 1);
+    const end = () => {
+      const left = this.inFlight.get(k)! - 1;
+      if (left > 0) this.inFlight.set(k, left);
+      else {
+        this.inFlight.delete(k);
+        if (this.retired.delete(k)) k.destroy();
+      }
+    };
+    call.then(end, end);
+  }
+
+  private evict(key: string, k: GpuKernel): void {
+    this.kernels.delete(key);
+    if (this.evicted.size >= 4 * this.capacity) this.evicted.clear(); // bounded: it only feeds a notice
+    this.evicted.add(key);
+    // Destroyed with a call still queued, gpu.js would find no pipeline when the call runs.
+    if (this.inFlight.has(k)) this.retired.add(k);
+    else k.destroy();
+  }
+
+  /** Kernels compiled so far (a recompiled one counts again). */
+  compiled(): number {
+    return this.compiles;
   }
 
   /** Launches so far. */
@@ -63,7 +114,8 @@ export class KernelCache {
   }
 
   destroyAll(): void {
-    for (const k of this.kernels.values()) k.destroy();
+    for (const k of [...this.kernels.values(), ...this.retired]) k.destroy();
     this.kernels.clear();
+    this.retired.clear();
   }
 }
