@@ -31,6 +31,7 @@ import {
   FlowVAE,
   fit2D,
   fit2DAsync,
+  type TrainingCheckpoint,
   trainVAE,
   trainVAEAsync,
 } from "../src/models/index.js";
@@ -519,6 +520,38 @@ if (typeof backend === "string") {
           expect(Math.abs(gpu.validationLosses[e]! - cpu.validationLosses[e]!)).toBeLessThan(
             1e-4 * cpu.validationLosses[e]!,
           );
+      } finally {
+        setBackend("cpu");
+      }
+    });
+
+    it("trainVAEAsync on webgpu saves checkpoints (parameters and optimizer state read back) that are the CPU's, and trains on after each", async () => {
+      const rng = new ag.Random(1);
+      const images = Float64Array.from({ length: 120 * 16 }, () => (rng.uniform() < 0.3 ? 1 : 0));
+      const config = { inputs: 16, latent: 2, hidden: 8, K: 2, seed: 3 };
+      const run = (saved: TrainingCheckpoint[]) => ({
+        epochs: 3,
+        batchSize: 40,
+        seed: 2,
+        checkpoint: (state: TrainingCheckpoint) => saved.push(structuredClone(state)),
+      });
+      const onCpu: TrainingCheckpoint[] = [],
+        onGpu: TrainingCheckpoint[] = [];
+      const cpu = trainVAE(new FlowVAE(config), images, run(onCpu));
+      setBackend(b);
+      try {
+        const gpu = await trainVAEAsync(new FlowVAE(config), images, run(onGpu));
+        expect(onGpu).toHaveLength(3);
+        cpu.losses.forEach((l, t) => expect(Math.abs(gpu.losses[t]! - l), `step ${t}`).toBeLessThan(1e-4 * l));
+        onCpu.forEach((c, e) => {
+          const g = onGpu[e]!;
+          expect(g.step).toBe(c.step);
+          expect(g.optimizer.steps).toBe(c.optimizer.steps);
+          for (const [name, want] of Object.entries(c.parameters.parameters))
+            expectFloat32Close(g.parameters.parameters[name]!.data, want.data, 10);
+          for (const [i, buffers] of Object.entries(c.optimizer.buffers))
+            buffers.forEach((want, j) => expectFloat32Close(g.optimizer.buffers[i]![j]!, want, 10));
+        });
       } finally {
         setBackend("cpu");
       }

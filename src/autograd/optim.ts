@@ -106,6 +106,14 @@ export abstract class Optimizer {
     return { kind: this.constructor.name, lr: this.lr, steps: this.stepCount(), buffers };
   }
 
+  /**
+   * Bring every parameter's state to the host, awaiting reads (webgpu): saveState() reads
+   * synchronously, so a checkpoint on such a device awaits this first.
+   */
+  async stateToHost(): Promise<void> {
+    await Promise.all(this.params.map((p) => this.readState(p)));
+  }
+
   /** Continue from a checkpoint's saveState() (the same kind of optimizer, over the same parameters). */
   loadState(state: OptimizerState): void {
     if (state?.kind !== this.constructor.name)

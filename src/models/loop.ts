@@ -5,10 +5,11 @@
 import type { Optimizer, Tensor, TypedArray } from "../autograd/index.js";
 
 /**
- * What a loop asks of its driver: a tensor's values, an optimizer's update, or tensors' values on
- * the host (parameters updated on a device, before the loop copies or sets them).
+ * What a loop asks of its driver: a tensor's values, an optimizer's update, tensors' values on the
+ * host (parameters updated on a device, before the loop copies or sets them), or an optimizer's
+ * state on the host (before a checkpoint saves it).
  */
-export type LoopRequest = { read: Tensor } | { update: Optimizer } | { toHost: Tensor[] };
+export type LoopRequest = { read: Tensor } | { update: Optimizer } | { toHost: Tensor[] } | { stateToHost: Optimizer };
 /** A loop: yields requests, receives each read's values (nothing after the others), returns its result. */
 export type Loop<T> = Generator<LoopRequest, T, TypedArray>;
 
@@ -33,7 +34,9 @@ export function runLoop<T>(loop: Loop<T>): T {
     else if ("toHost" in q) {
       for (const t of q.toHost) t.toHost();
       r = loop.next(NOTHING);
-    } else {
+    } else if ("stateToHost" in q)
+      r = loop.next(NOTHING); // saveState() reads synchronously here
+    else {
       q.update.step();
       stepped.add(q.update);
       r = loop.next(NOTHING);
@@ -68,6 +71,9 @@ export async function runLoopAsync<T>(loop: Loop<T>): Promise<T> {
     if ("read" in q) r = loop.next(await q.read.read());
     else if ("toHost" in q) {
       await Promise.all(q.toHost.map((t) => t.read()));
+      r = loop.next(NOTHING);
+    } else if ("stateToHost" in q) {
+      await q.stateToHost.stateToHost();
       r = loop.next(NOTHING);
     } else {
       await q.update.stepAsync();

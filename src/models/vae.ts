@@ -574,6 +574,7 @@ function* trainSteps(
     if (performance.now() - lastCheckpoint < (options.checkpointSeconds ?? 0) * 1000) return;
     lastCheckpoint = performance.now();
     yield { toHost: model.parameters() };
+    yield { stateToHost: opt };
     options.checkpoint({
       format: "flowgrad.training-checkpoint",
       epochsRun,
