@@ -8,6 +8,7 @@ import path from "node:path";
 import { markdownTable, type Row } from "../bench/harness.js";
 import { logdetFigure } from "../bench/plot.js";
 import type { Image } from "../src/models/heatmap.js";
+import { calibrateTable, DEVICE_DIR, table2Webgpu, webgpuCurveGaps } from "./docs-device.js";
 import { pm, table } from "./markdown.js";
 import { figure4, TABLE2_DIR, table2, table2Sweep, table2Tails } from "./table2.js";
 import { table2Fixed, table2LocalPosteriors } from "./table2-fixed.js";
@@ -188,17 +189,17 @@ function logdet(root: string, K: number): string {
   return lines.join("\n");
 }
 
-function logdetGpu(root: string): string {
-  const modes = ["headlessgl", "webgpu"].map((m) => ({ m, r: read(root, `results/logdet-bench-gpu-${m}.json`) }));
+/** The log-det paths' times at K = 1 per D, one group of columns per [label, results file]. */
+function logdetGpu(root: string, runs: Array<[string, string]>): string {
+  const modes = runs.map(([label, file]) => ({ label, r: read(root, file) }));
   const paths = ["planar analytic", "baseline total", "baseline LU"];
   const dims = [...new Set(modes[0]!.r.points.filter((p: Json) => p.K === 1).map((p: Json) => p.D as number))];
   const cell = (r: Json, p: string, D: number) => {
     const pt = r.points.find((q: Json) => q.path === p && q.K === 1 && q.D === D);
     return pt ? time(pt.meanMs) : "—";
   };
-  const label = (m: string) => (m === "webgpu" ? "webgpu (lavapipe)" : m);
   return table(
-    ["D", ...modes.flatMap(({ m }) => paths.map((p, i) => (i === 0 ? `${label(m)}: ${p}` : p)))],
+    ["D", ...modes.flatMap(({ label }) => paths.map((p, i) => (i === 0 ? `${label}: ${p}` : p)))],
     ["---:", ...modes.flatMap(() => paths.map(() => "---:"))],
     (dims as number[]).map((D) => [`${D}`, ...modes.flatMap(({ r }) => paths.map((p) => cell(r, p, D)))]),
   );
@@ -307,18 +308,27 @@ function matmulScaling(root: string, file: string): string {
   );
 }
 
-/** bench:vae-epoch: seconds per epoch of the 784-400-40 VAE, this build against the baseline. */
+/**
+ * bench:vae-epoch: seconds per epoch of the 784-400-40 VAE; the speed-up is against the baseline
+ * build where there is one, else against this build's CPU backend on one thread (--gpu-mode runs).
+ */
 function vaeEpoch(root: string, file: string): string {
   const { rows } = read(root, file);
+  const all = rows as Json[];
   const best = (r: Json) => Math.min(...(r.epochSeconds as number[]));
+  const withBackend = all.some((r) => r.backend && r.backend !== "cpu");
+  const against = (r: Json) =>
+    all.find((b) => b.K === r.K && b.build === "baseline") ??
+    (withBackend ? all.find((b) => b.K === r.K && b.backend === "cpu" && b.threads === 1) : undefined);
   return table(
-    ["K", "build", "threads", "seconds per epoch", "speed-up"],
-    ["---:", "---", "---:", "---:", "---:"],
-    (rows as Json[]).map((r) => {
-      const base = (rows as Json[]).find((b) => b.K === r.K && b.build === "baseline");
+    ["K", "build", ...(withBackend ? ["backend"] : []), "threads", "seconds per epoch", "speed-up"],
+    ["---:", "---", ...(withBackend ? ["---"] : []), "---:", "---:", "---:"],
+    all.map((r) => {
+      const base = against(r);
       return [
         `${r.K}`,
         r.build,
+        ...(withBackend ? [r.backend] : []),
         `${r.threads}`,
         best(r).toFixed(1),
         base ? `${(best(base) / best(r)).toFixed(1)}×` : "—",
@@ -368,7 +378,11 @@ export const TABLES: Record<string, (root: string) => string> = {
   mnist,
   "logdet-K1": (root) => logdet(root, 1),
   "logdet-K8": (root) => logdet(root, 8),
-  "logdet-gpu": logdetGpu,
+  "logdet-gpu": (root) =>
+    logdetGpu(root, [
+      ["headlessgl", "results/logdet-bench-gpu-headlessgl.json"],
+      ["webgpu (lavapipe)", "results/logdet-bench-gpu-webgpu.json"],
+    ]),
   "bench-autograd": (root) => benchRows(root, "results/autograd-bench.json"),
   "bench-flows": (root) => benchRows(root, "results/flows-bench.json"),
   "bench-peers": (root) => benchRows(root, "results/peers-bench.json"),
@@ -384,6 +398,12 @@ export const TABLES: Record<string, (root: string) => string> = {
   "bench-vae-epoch": (root) => vaeEpoch(root, "results/vae-epoch-bench.json"),
   "bench-vae-epoch-16": (root) => vaeEpoch(root, "results/device/vae-epoch-bench-16-cores.json"),
   "bench-peers-targets": peersTargets,
+  "device-vae-epoch": (root) => vaeEpoch(root, `${DEVICE_DIR}/vae-epoch-bench-webgpu-quick.json`),
+  "device-calibrate": (root) => calibrateTable(root, `${DEVICE_DIR}/calibrate-webgpu.json`),
+  "device-bench-webgpu": (root) => benchRows(root, `${DEVICE_DIR}/webgpu-bench.json`),
+  "device-logdet": (root) => logdetGpu(root, [["webgpu (H200)", `${DEVICE_DIR}/logdet-bench-gpu-webgpu-quick.json`]]),
+  "device-table2": table2Webgpu,
+  "device-table2-curves": webgpuCurveGaps,
   table2,
   "table2-sweep": table2Sweep,
   "table2-tails": table2Tails,
