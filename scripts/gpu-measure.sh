@@ -3,10 +3,11 @@
 # root: "calibrate" measures where gpu.js webgpu beats the CPU backend there ("auto"'s thresholds),
 # "bench" runs bench/webgpu.bench.ts (pass --quick for the short run), "logdet" the O(D) vs O(D³)
 # log-det benchmark with every path on the device, "vae-epoch" an epoch of the MNIST model on webgpu
-# against the CPU backend (bench/vae-epoch.bench.ts; --K 0,10,80 picks the flow lengths). Results
-# go to $OUT.
+# against the CPU backend (bench/vae-epoch.bench.ts; --K 0,10,80 picks the flow lengths),
+# "agreement" how far webgpu's results are from the CPU's, op by op and over MNIST training steps
+# (scripts/webgpu-agreement.ts). Results go to $OUT.
 set -euo pipefail
-what=${1:?usage: gpu-measure.sh calibrate|bench|logdet|vae-epoch [--quick]}
+what=${1:?usage: gpu-measure.sh calibrate|bench|logdet|vae-epoch|agreement [--quick]}
 shift
 out=${OUT:?set OUT to the folder for results}
 mkdir -p "$out"
@@ -29,5 +30,6 @@ case "$what" in
     case " $* " in *" --quick "*) file=results/vae-epoch-bench-webgpu-quick.json ;; esac
     node dist/bench/vae-epoch.bench.js --gpu-mode webgpu "$@" | tee "$out/vae-epoch-webgpu.md"
     cp "$file" "$out/" ;;
-  *) echo "gpu-measure.sh: unknown measurement \"$what\" (calibrate, bench, logdet or vae-epoch)" >&2; exit 1 ;;
+  agreement) node dist/scripts/webgpu-agreement.js "$out/webgpu-agreement.json" | tee "$out/webgpu-agreement.md" ;;
+  *) echo "gpu-measure.sh: unknown measurement \"$what\" (calibrate, bench, logdet, vae-epoch or agreement)" >&2; exit 1 ;;
 esac

@@ -1,0 +1,108 @@
+// On a GPU machine: how far gpu.js webgpu's float32 results are from the CPU backend's float64, op
+// by op, through the fused planar layer (forward and gradients), and over MNIST training steps,
+// to find where a GPU's arithmetic departs (on an H200, planar training departed from the CPU's
+// from its first epoch while the diagonal Gaussian's did not: docs/benchmarks.md). Run there:
+//   bash .carry/gpu-run.sh bash scripts/gpu-measure.sh agreement     (JSON and table under $OUT)
+// Here, on software Vulkan (results/webgpu-agreement-lavapipe.json):
+//   PATH="$PWD/.webgpu-node/bin:$PATH" node dist/scripts/webgpu-agreement.js results/webgpu-agreement-lavapipe.json
+import { writeFileSync } from "node:fs";
+import { Random, Tensor } from "../src/autograd/index.js";
+import { planar } from "../src/flows/index.js";
+import { backendInfo, cpuBackend, initBackend, setBackend, UNARY, type UnaryOp } from "../src/kernels/index.js";
+import { FlowVAE, trainVAE, trainVAEAsync } from "../src/models/index.js";
+import { loadMnist } from "../src/node/mnist.js";
+
+const out = process.argv[2] ?? "webgpu-agreement.json";
+const gpu = await initBackend("gpu", { gpuMode: "webgpu", quiet: true });
+const { adapter } = backendInfo();
+setBackend("cpu");
+const rng = new Random(7);
+
+/** The largest |gpu − cpu| / max(|cpu|, 1e-3) over finite CPU values, and where. */
+function worst(g: ArrayLike<number>, c: ArrayLike<number>, at: ArrayLike<number> = c): { rel: number; at: number } {
+  let rel = 0,
+    where = Number.NaN;
+  for (let i = 0; i < c.length; i++) {
+    if (!Number.isFinite(c[i]!)) continue;
+    const e = Math.abs(g[i]! - c[i]!) / Math.max(Math.abs(c[i]!), 1e-3);
+    if (!(e <= rel)) [rel, where] = [e, at[i]!];
+  }
+  return { rel, at: where };
+}
+
+// Each unary op on float32 inputs over [-20, 20] (and (0.05, 3] for all, inside every op's domain).
+const ops: Array<{ op: string; range: string; rel: number; at: number }> = [];
+for (const [lo, hi] of [
+  [0.05, 3],
+  [-20, 20],
+]) {
+  const x = Float64Array.from(Float32Array.from({ length: 65536 }, () => lo! + (hi! - lo!) * rng.uniform()));
+  for (const op of Object.keys(UNARY) as UnaryOp[]) {
+    const c = new Float64Array(x.length);
+    cpuBackend.host.unary(op, x, c);
+    const g = await gpu.resident!.unary(op, x, x.length)!.readAsync();
+    ops.push({ op, range: `[${lo}, ${hi}]`, ...worst(g, c, x) });
+  }
+}
+
+// A planar layer as the VAE runs it: per-sample parameters, D = 40, N = 100, forward and gradients.
+async function planarOn(backend: "cpu" | "gpu"): Promise<Float64Array[]> {
+  const r = new Random(3);
+  const t = (shape: number[], scale: number) =>
+    new Tensor(
+      Float64Array.from({ length: shape[0]! * (shape[1] ?? 1) }, () => scale * r.normal()),
+      shape,
+    );
+  const [z, u, w, b] = [t([100, 40], 1), t([100, 40], 0.5), t([100, 40], 0.5), t([100, 1], 1)];
+  for (const p of [z, u, w, b]) p.requireGrad();
+  setBackend(backend === "gpu" ? gpu : "cpu");
+  try {
+    const o = planar(z, { u, w, b: b.reshape([100]) });
+    o.z.tanh().sum().add(o.logAbsDet.sum()).backward();
+    const parts = [o.z, o.logAbsDet, z.grad!, u.grad!, w.grad!, b.grad!];
+    return Promise.all(parts.map(async (p) => Float64Array.from(await p.read())));
+  } finally {
+    setBackend("cpu");
+  }
+}
+const cpuPlanar = await planarOn("cpu"),
+  gpuPlanar = await planarOn("gpu");
+const planarRows = ["z′", "log|det|", "dz", "du", "dw", "db"].map((name, i) => ({
+  name,
+  ...worst(gpuPlanar[i]!, cpuPlanar[i]!),
+}));
+
+// MNIST training steps (2,000 thresholded digits, batch 100, one epoch: 20 steps), CPU against webgpu.
+const digits = loadMnist().train.images.subarray(0, 2000 * 784);
+const images = Float64Array.from(digits, (v) => (v > 0.5 ? 1 : 0));
+const training = [];
+for (const K of [0, 10]) {
+  const config = { K, hidden: 400, latent: 40, seed: 1 };
+  const options = { epochs: 1, batchSize: 100, seed: 2 };
+  const c = trainVAE(new FlowVAE(config), images, options).losses;
+  setBackend(gpu);
+  const g = (await trainVAEAsync(new FlowVAE(config), images, options)).losses;
+  setBackend("cpu");
+  const gaps = c.map((l, i) => Math.abs(g[i]! - l) / l);
+  training.push({
+    K,
+    steps: c.length,
+    firstAbove1e4: gaps.findIndex((x) => x > 1e-4),
+    largest: Math.max(...gaps),
+    gaps,
+  });
+}
+
+writeFileSync(out, `${JSON.stringify({ adapter, ops, planar: planarRows, training }, null, 1)}\n`);
+const e = (v: number) => v.toExponential(1);
+console.log(`adapter: ${adapter}\n\n| op | inputs | largest relative error | at x |\n|---|---|---:|---:|`);
+for (const r of ops)
+  console.log(`| ${r.op} | ${r.range} | ${e(r.rel)} | ${Number.isNaN(r.at) ? "—" : r.at.toFixed(3)} |`);
+console.log("\n| fused planar layer (D = 40, N = 100) | largest relative error |\n|---|---:|");
+for (const r of planarRows) console.log(`| ${r.name} | ${e(r.rel)} |`);
+console.log(
+  "\n| MNIST training, K | steps | first step past 1e-4 | largest relative loss gap |\n|---:|---:|---:|---:|",
+);
+for (const t of training) console.log(`| ${t.K} | ${t.steps} | ${t.firstAbove1e4} | ${e(t.largest)} |`);
+console.log(`wrote ${out}`);
+process.exit(0);
