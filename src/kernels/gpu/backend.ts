@@ -331,17 +331,17 @@ export class GpuBackend implements Backend {
   };
 }
 
-/**
- * Load gpu.js (a dynamic import: nothing of it loads until a GPU backend is asked for), choose the
- * mode, and prove it runs by compiling and running one small kernel; report what ran. webgpu runs
- * only when asked for by name (its values come back asynchronously): Dawn is set up for it then.
- */
 /** How a GPU backend is made (beyond its mode). */
 export interface GpuBackendOptions {
   /** Compiled kernels kept (KERNEL_CACHE_SIZE by default); the least recently used beyond are destroyed. */
   kernelCacheSize?: number;
 }
 
+/**
+ * Load gpu.js (a dynamic import: nothing of it loads until a GPU backend is asked for), choose the
+ * mode, and prove it runs by compiling and running one small kernel; report what ran. webgpu runs
+ * only when asked for by name (its values come back asynchronously): Dawn is set up for it then.
+ */
 export async function createGpuBackend(
   requested: GpuMode | "auto" = "auto",
   options: GpuBackendOptions = {},
