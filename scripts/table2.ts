@@ -37,6 +37,8 @@ export interface Table2Record {
   evalSeconds: number;
   /** The validation −ELBO after every epoch (the same draws each time). */
   validationLosses: number[];
+  /** A run from a saved model (--start-from): its start's validation −ELBO, epoch 0 (bestEpoch 0: kept). */
+  startValidationLoss?: number;
   /** The flow parameters' learning rate, as a multiple of the rest's (`vae --flow-lr`; 1 in Table 2). */
   flowLr: number;
   /** How q(z|x)'s flow parameters come from x (`vae --flow-head`; "readout", amortised, in Table 2). */
@@ -146,7 +148,7 @@ export const eachSeed =
 export const cell = {
   elbo: (r: Table2Record) => r.negativeElbo.toFixed(2),
   nll: (r: Table2Record) => pm(r.negLogLikelihood, r.standardError, 2),
-  best: (r: Table2Record) => `${r.bestEpoch} of ${r.epochsRun}, ${stoppedBy(r)}`,
+  best: (r: Table2Record) => `${r.bestEpoch === 0 ? "0 (the start)" : r.bestEpoch} of ${r.epochsRun}, ${stoppedBy(r)}`,
   train: (r: Table2Record) => `${Math.round(r.trainSeconds)} s`,
 };
 
@@ -236,7 +238,7 @@ export function table2Tails(
   const records = table2Records(root, folder).sort((a, b) => rank(a) - rank(b) || a.seed - b.seed);
   const rows = records.map((r) => {
     const v = r.validationLosses ?? [],
-      best = v[r.bestEpoch - 1] ?? Number.NaN;
+      best = (r.bestEpoch === 0 ? r.startValidationLoss : v[r.bestEpoch - 1]) ?? Number.NaN;
     const after = v.slice(r.bestEpoch);
     const label =
       (r.K === 0 ? "diagonal Gaussian" : `${r.flow === "nice" ? "NICE" : "planar"} K = ${r.K}`) +
@@ -246,7 +248,7 @@ export function table2Tails(
     return [
       label,
       `${r.seed}`,
-      `${best.toFixed(2)} (epoch ${r.bestEpoch})`,
+      `${best.toFixed(2)} (epoch ${r.bestEpoch === 0 ? "0, the start" : r.bestEpoch})`,
       after.length ? after.map((x) => x.toFixed(2)).join(", ") : "—",
       after.length ? `+${(Math.min(...after) - best).toFixed(2)}` : "—",
       stoppedBy(r),

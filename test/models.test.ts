@@ -373,7 +373,15 @@ describe("the flowgrad command", () => {
     expect(Array.from(after.bias.data.subarray(0, before.outFeatures))).toEqual(
       Array.from(before.bias.data, (v) => expect.closeTo(v, 9)),
     );
-    expect(JSON.parse(readFileSync(path.join(tmp, "grown/vae-planar-L1.json"), "utf8")).settings.keepFlow).toBe(true);
+    const grownRun = JSON.parse(readFileSync(path.join(tmp, "grown/vae-planar-L1.json"), "utf8"));
+    expect(grownRun.settings.keepFlow).toBe(true);
+    // A run from a saved model scores its start as epoch 0, on the validation draws every epoch
+    // uses: here epoch 1's parameters are the start's (to 1e-9), so their bounds agree.
+    const [g] = grownRun.records;
+    expect(g.startValidationLoss).toBeCloseTo(g.validationLosses[0], 5);
+    expect(JSON.parse(readFileSync(path.join(tmp, "fixed/vae-planar-L1.json"), "utf8")).records[0]).toHaveProperty(
+      "startValidationLoss",
+    );
     const noStart = run(...tinyVae("nostart", "--K", "2", "--keep-flow"));
     expect(noStart.status).toBe(1);
     expect(noStart.stderr).toMatch(/--keep-flow takes the flow of the model given with --start-from/);

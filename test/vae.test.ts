@@ -488,6 +488,35 @@ describe("training, evaluation, saving", () => {
       /validation: 5 values are not whole images of 784 pixels/,
     );
   }, 60_000);
+  it("scoreStart: a run from trained parameters keeps them when no epoch beats them, and changes nothing else", () => {
+    const train = data.train.images.subarray(0, 500 * 784),
+      validation = data.train.images.subarray(8000 * 784, 8200 * 784);
+    const trained = new FlowVAE({ K: 2, latent: 4, hidden: 16, seed: 5 });
+    trainVAE(trained, train, { epochs: 8, batchSize: 50, lr: 1e-2, validation, patience: 3 });
+    const start = trained.parameters().map((p) => Float64Array.from(p.data));
+    const from = () => {
+      const m = new FlowVAE({ K: 2, latent: 4, hidden: 16, seed: 6 });
+      m.startFrom(trained, { flow: true });
+      return m;
+    };
+    // A rate far too high: every epoch is worse than the trained start.
+    const worse = { epochs: 6, batchSize: 50, lr: 0.05, validation, patience: 3, seed: 4 };
+    const kept = from(),
+      plain = from();
+    const k = trainVAE(kept, train, { ...worse, scoreStart: true });
+    const p = trainVAE(plain, train, worse);
+    expect(k.bestEpoch).toBe(0);
+    expect(k.startValidationLoss).toBeLessThan(Math.min(...k.validationLosses));
+    expect(k.epochsRun).toBe(3); // patience counts from the start
+    kept.parameters().forEach((q, i) => expect(Array.from(q.data)).toEqual(Array.from(start[i]!)));
+    // Without it, the run keeps its best epoch, worse than where it started.
+    expect(p.bestEpoch).toBeGreaterThan(0);
+    expect(p.startValidationLoss).toBeNull();
+    expect(Array.from(plain.parameters()[0]!.data)).not.toEqual(Array.from(start[0]!));
+    // Scoring the start draws nothing from training's random numbers: the epochs are the same.
+    expect(k.losses).toEqual(p.losses.slice(0, k.losses.length));
+    expect(k.validationLosses).toEqual(p.validationLosses.slice(0, k.epochsRun));
+  }, 60_000);
   it("dynamic binarisation trains on fresh draws of the grey digits", () => {
     const model = new FlowVAE({ K: 1, latent: 4, hidden: 16, seed: 5 });
     const test = data.test.images.subarray(0, 100 * 784);

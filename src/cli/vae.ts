@@ -109,8 +109,11 @@ interface VAERecord extends VAEEvaluation {
   layers: number;
   epochs: number;
   epochsRun: number;
+  /** 0: no epoch beat the parameters the run started from (--start-from), which it kept */
   bestEpoch: number;
   validationLosses: number[];
+  /** --start-from: the validation −ELBO of the start (epoch 0) */
+  startValidationLoss?: number;
   binarize: "threshold" | "dynamic";
   trainSeconds: number;
   evalSeconds: number;
@@ -213,6 +216,8 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
         validation,
         patience: s.patience,
         fixedGenerative: s.fixedDecoder ?? false,
+        // From a trained model, the start is epoch 0: kept if no epoch beats it.
+        scoreStart: start !== undefined,
         onStep: (step: number, total: number, loss: number) => {
           if (step % 5 === 0 || step === total)
             bar.update(step / total, `step ${step}/${total} F ${loss.toFixed(1)}${lastValidation}`);
@@ -233,7 +238,9 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
     }
     if (validation)
       console.log(
-        `${label}: best validation −ELBO after epoch ${result.bestEpoch} of ${result.epochsRun}; testing those parameters`,
+        result.bestEpoch === 0
+          ? `${label}: no epoch of ${result.epochsRun} beat the validation −ELBO of the model it started from; testing that model`
+          : `${label}: best validation −ELBO after epoch ${result.bestEpoch} of ${result.epochsRun}; testing those parameters`,
       );
     // The S-sample estimate often takes longer than a short training run: say so, and how to shorten it.
     console.log(
@@ -253,6 +260,7 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
       epochsRun: result.epochsRun,
       bestEpoch: result.bestEpoch,
       validationLosses: result.validationLosses,
+      ...(result.startValidationLoss !== null ? { startValidationLoss: result.startValidationLoss } : {}),
       binarize: s.binarize,
       trainSeconds: result.seconds,
       evalSeconds: (performance.now() - t0) / 1000,

@@ -393,6 +393,13 @@ export interface TrainVAEOptions {
   /** With validation: stop after this many epochs without a better validation bound (default: never). */
   patience?: number;
   /**
+   * With validation: score the parameters the run starts with as epoch 0, so that a run from
+   * trained parameters (FlowVAE.startFrom) keeps them when no epoch beats them (bestEpoch 0);
+   * without it early stopping compares the run's own epochs only, and keeps the best of those
+   * even when it is worse than the start.
+   */
+  scoreStart?: boolean;
+  /**
    * Train q(z|x) alone: the generative model (FlowVAE.generativeParameters) stays as it is, so runs
    * that start from one trained model (FlowVAE.startFrom) share one p(x|z) whatever their flow.
    */
@@ -434,6 +441,8 @@ export interface TrainingCheckpoint {
   best: number | null;
   bestEpoch: number;
   bestParams: number[][] | null;
+  /** scoreStart's epoch 0 (absent in checkpoints of runs without it) */
+  startValidationLoss?: number | null;
   seconds: number;
 }
 
@@ -443,8 +452,10 @@ export interface TrainVAEResult {
   /** the validation −ELBO after each epoch (empty without validation) */
   validationLosses: number[];
   epochsRun: number;
-  /** the epoch (1-based) whose parameters the model holds at the end */
+  /** the epoch (1-based) whose parameters the model holds at the end; 0: the start (scoreStart) */
   bestEpoch: number;
+  /** with scoreStart: the validation −ELBO of the parameters the run started with; else null */
+  startValidationLoss: number | null;
   seconds: number;
   /**
    * Why training ended: early stopping (`patience` epochs without a better validation bound: the
@@ -542,7 +553,8 @@ function* trainSteps(
   let best = Infinity,
     bestEpoch = epochs,
     bestParams: Float64Array[] | null = null,
-    epochsRun = 0;
+    epochsRun = 0,
+    startValidationLoss: number | null = null;
   let started = performance.now();
   let step = 0;
   const resume = options.resume;
@@ -557,6 +569,7 @@ function* trainSteps(
     validationLosses.push(...resume.validationLosses);
     best = resume.best ?? Infinity;
     bestEpoch = resume.bestEpoch;
+    startValidationLoss = resume.startValidationLoss ?? null;
     bestParams = resume.bestParams ? resume.bestParams.map((p) => Float64Array.from(p)) : null;
     epochsRun = resume.epochsRun;
     step = resume.step;
@@ -588,9 +601,18 @@ function* trainSteps(
       best: Number.isFinite(best) ? best : null,
       bestEpoch,
       bestParams: bestParams ? bestParams.map((p) => Array.from(p)) : null,
+      startValidationLoss,
       seconds: (performance.now() - started) / 1000,
     });
   };
+  if (validation && options.scoreStart && !resume) {
+    // Epoch 0: the start, on the same validation draws as every epoch after it.
+    startValidationLoss = yield* meanNegativeElbo(model, validation, new Random(seed + 7919));
+    best = startValidationLoss;
+    bestEpoch = 0;
+    yield { toHost: model.parameters() };
+    bestParams = model.parameters().map((p) => Float64Array.from(p.toHost().data));
+  }
   for (let e = epochsRun; e < epochs; e++) {
     for (let i = count - 1; i > 0; i--) {
       const j = Math.floor(random.uniform() * (i + 1));
@@ -646,7 +668,15 @@ function* trainSteps(
     yield { toHost: model.parameters() };
     model.parameters().forEach((p, i) => p.data.set(bestParams[i]!));
   } else bestEpoch = epochsRun;
-  return { losses, validationLosses, epochsRun, bestEpoch, seconds: (performance.now() - started) / 1000, stoppedBy };
+  return {
+    losses,
+    validationLosses,
+    epochsRun,
+    bestEpoch,
+    startValidationLoss,
+    seconds: (performance.now() - started) / 1000,
+    stoppedBy,
+  };
 }
 
 export interface VAEEvaluation {
