@@ -232,7 +232,9 @@ export class GpuBackend implements Backend {
     const args = [...inputs.map((x) => this.argument(x)), ...extra];
     const at = this.shifted(spec, inputs);
     const k = this.kernel(`${at.key}:p${GpuBackend.kinds(args)}`, at.source, n, at.constants, true);
-    return new TextureArray(k(...args) as GpuTexture, n, this, this.live);
+    const out = new TextureArray(k(...args) as GpuTexture, n, this, this.live);
+    this.kernels.hold(k, out.deleted);
+    return out;
   }
 
   /**

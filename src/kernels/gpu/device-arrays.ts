@@ -26,6 +26,11 @@ export class TextureArray implements DeviceArray {
   released = false;
   /** handles on the texture: this one, and each ViewArray of it */
   private holders = 1;
+  private resolveDeleted!: () => void;
+  /** Settles when the texture is deleted: gpu.js reads a texture back through the kernel that made it, which must live until then. */
+  readonly deleted = new Promise<void>((resolve) => {
+    this.resolveDeleted = resolve;
+  });
   constructor(
     readonly texture: GpuTexture,
     readonly length: number,
@@ -59,6 +64,7 @@ export class TextureArray implements DeviceArray {
     if (--this.holders > 0) return;
     this.texture.delete();
     this.live.delete(this);
+    this.resolveDeleted();
   }
 }
 

@@ -20,7 +20,7 @@ export class KernelCache {
   private readonly evicted = new Set<string>();
   private warnedTooSmall = false;
   private readonly inFlight = new Map<GpuKernel, number>();
-  /** Evicted kernels waiting for their queued calls (see hold). */
+  /** Evicted kernels waiting for their uses to end (see hold). */
   private readonly retired = new Set<GpuKernel>();
 
   constructor(
@@ -68,10 +68,11 @@ export class KernelCache {
   }
 
   /**
-   * webgpu: a call of k that is queued (behind its inputs, and k's asynchronous build) until `call`
-   * settles. An eviction meanwhile only retires k; it is destroyed once its last such call is made.
+   * A use of k that needs it alive until `use` settles: a webgpu call still queued (behind its
+   * inputs and k's asynchronous build), or a GL texture k made (gpu.js reads it back through k).
+   * An eviction meanwhile only retires k; it is destroyed once its last such use has ended.
    */
-  hold(k: GpuKernel, call: Promise<unknown>): void {
+  hold(k: GpuKernel, use: Promise<unknown>): void {
     this.inFlight.set(k, (this.inFlight.get(k) ?? 0) + 1);
     const end = () => {
       const left = this.inFlight.get(k)! - 1;
@@ -81,14 +82,14 @@ export class KernelCache {
         if (this.retired.delete(k)) k.destroy();
       }
     };
-    call.then(end, end);
+    use.then(end, end);
   }
 
   private evict(key: string, k: GpuKernel): void {
     this.kernels.delete(key);
     if (this.evicted.size >= 4 * this.capacity) this.evicted.clear(); // bounded: it only feeds a notice
     this.evicted.add(key);
-    // Destroyed with a call still queued, gpu.js would find no pipeline when the call runs.
+    // Destroyed in use, a queued webgpu call would find no pipeline, a GL texture no framebuffer.
     if (this.inFlight.has(k)) this.retired.add(k);
     else k.destroy();
   }
