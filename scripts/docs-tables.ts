@@ -30,6 +30,7 @@ import {
   table2Grow,
   table2GrowFit,
   table2GrowLayers,
+  table2GrowStarts,
   table2GrowTails,
 } from "./table2-grow.js";
 import { table2Layers } from "./table2-layers.js";
@@ -426,6 +427,11 @@ export const TABLES: Record<string, (root: string) => string> = {
   "table2-grow-lr-layers": (root) => table2GrowLayers(root, GROW_LR_DIR, GROW_DIR),
   "table2-grow-lr": (root) => table2Grow(root, GROW_LR_DIR, GROW_DIR),
   "table2-grow-lr-tails": (root) => table2GrowTails(root, GROW_LR_DIR),
+  "table2-grow-starts": (root) =>
+    table2GrowStarts(root, [
+      [GROW_DIR, GROW_DIR],
+      [GROW_LR_DIR, GROW_DIR],
+    ]),
 };
 
 /** Figures drawn from results JSON alone (no rerun), by the file they are written to. */
