@@ -614,8 +614,17 @@ describe("the flowgrad command", () => {
     );
     expect(stderr).toMatch(/Nothing was saved: no file was written/);
     expect(readdirSync(out)).toEqual([]);
-    // A temporary from a write cut short is removed when the folder is used again.
-    writeFileSync(path.join(out, ".U1-planar-K2.json.12345.abc123.tmp"), "{ half");
+    // A temporary from a write cut short (by a process that is gone) is removed when the folder is
+    // used again. The pid is one no process has now: a fixed one can be running (pids wrap).
+    let gone = 99_999;
+    for (; ; gone++) {
+      try {
+        process.kill(gone, 0);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ESRCH") break;
+      }
+    }
+    writeFileSync(path.join(out, `.U1-planar-K2.json.${gone}.abc123.tmp`), "{ half");
     const r = run("fit", "--K", "2", "--steps", "50", "--kl-samples", "1000", "--out", out);
     expect(r.status, r.stderr).toBe(0);
     expect(readdirSync(out).sort()).toEqual(["U1-planar-K2.json", "U1-planar-K2.model.json", "U1-planar-K2.png"]);
