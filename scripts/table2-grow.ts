@@ -162,7 +162,7 @@ export function table2GrowStarts(root: string, folders: Array<[string, string]>)
       .filter((row) => row.part !== "scratch")
       .map((row) => {
         const each = eachSeed(seeds, row.at);
-        const rate = records.find((r) => row.at(r.seed) === r)?.flowLr ?? 1;
+        const rate = seeds.map(row.at).find((r) => r)?.flowLr ?? 1;
         return [
           `${row.label}, flow lr × ${rate}`,
           `${row.K}`,

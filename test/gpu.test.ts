@@ -41,6 +41,7 @@ import {
   expectInverseSolves,
   expectLogAbsDets,
   expectReduced,
+  expectSmallKernelCacheSteps,
   expectViewsAsInputs,
   flowDensityStep,
   hvpByBackward,
@@ -627,20 +628,7 @@ for (const mode of modes) {
         expect(backend.liveKernels()).toBeLessThanOrEqual(KERNEL_CACHE_SIZE);
       }, 120_000);
       it("a kernel cache smaller than a step's kernels says so once, and the steps still compute the CPU's losses", async () => {
-        const small = await createGpuBackend(mode, { kernelCacheSize: 8 });
-        const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
-        try {
-          const gpu = await vaeSteps(small, 2),
-            cpu = await vaeSteps("cpu", 2);
-          expect(gpu.compiles.every((c) => c > 0)).toBe(true);
-          expect(small.liveKernels()).toBe(8);
-          const notices = warn.mock.calls.filter(([m]) => /keeps 8 compiled kernels/.test(String(m)));
-          expect(notices).toHaveLength(1);
-          gpu.losses.forEach((l, i) => expect(Math.abs(l - cpu.losses[i]!)).toBeLessThan(1e-4 * cpu.losses[i]!));
-        } finally {
-          warn.mockRestore();
-          small.dispose();
-        }
+        await expectSmallKernelCacheSteps(mode);
       }, 120_000);
     }
     it("keeps a bounded number of compiled kernels however many shapes it sees", async () => {

@@ -18,7 +18,8 @@ import {
   radialInverse,
   Sequential,
 } from "../src/flows/index.js";
-import type { GpuBackend } from "../src/kernels/gpu/backend.js";
+import { createGpuBackend, type GpuBackend } from "../src/kernels/gpu/backend.js";
+import type { GpuMode } from "../src/kernels/gpu/load.js";
 import {
   type Backend,
   type CustomKernel,
@@ -181,6 +182,27 @@ export async function vaeSteps(
     return { losses, compiles };
   } finally {
     setBackend("cpu");
+  }
+}
+
+/**
+ * A backend of `mode` keeping 8 compiled kernels, fewer than a small VAE step uses: every step
+ * compiles again, the backend says so once, holds 8, and the steps still give the CPU's losses.
+ */
+export async function expectSmallKernelCacheSteps(mode: GpuMode): Promise<void> {
+  const small = await createGpuBackend(mode, { kernelCacheSize: 8 });
+  const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+  try {
+    const gpu = await vaeSteps(small, 2),
+      cpu = await vaeSteps("cpu", 2);
+    expect(gpu.compiles.every((c) => c > 0)).toBe(true);
+    expect(small.liveKernels()).toBe(8);
+    const notices = warn.mock.calls.filter(([m]) => /keeps 8 compiled kernels/.test(String(m)));
+    expect(notices).toHaveLength(1);
+    gpu.losses.forEach((l, i) => expect(Math.abs(l - cpu.losses[i]!)).toBeLessThan(1e-4 * cpu.losses[i]!));
+  } finally {
+    warn.mockRestore();
+    small.dispose();
   }
 }
 

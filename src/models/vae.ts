@@ -605,13 +605,18 @@ function* trainSteps(
       seconds: (performance.now() - started) / 1000,
     });
   };
+  // Every epoch's validation bound (and the start's) on the same draws, so they compare.
+  const validationBound = (images: Float64Array) => meanNegativeElbo(model, images, new Random(seed + 7919));
+  // Early stopping's copy of the parameters it would keep, on the host.
+  const parametersNow = function* (): Loop<Float64Array[]> {
+    yield { toHost: model.parameters() };
+    return model.parameters().map((p) => Float64Array.from(p.toHost().data));
+  };
   if (validation && options.scoreStart && !resume) {
-    // Epoch 0: the start, on the same validation draws as every epoch after it.
-    startValidationLoss = yield* meanNegativeElbo(model, validation, new Random(seed + 7919));
+    startValidationLoss = yield* validationBound(validation); // epoch 0: the start
     best = startValidationLoss;
     bestEpoch = 0;
-    yield { toHost: model.parameters() };
-    bestParams = model.parameters().map((p) => Float64Array.from(p.toHost().data));
+    bestParams = yield* parametersNow();
   }
   for (let e = epochsRun; e < epochs; e++) {
     for (let i = count - 1; i > 0; i--) {
@@ -646,7 +651,7 @@ function* trainSteps(
       if (overTime()) break;
       continue;
     }
-    const v = yield* meanNegativeElbo(model, validation, new Random(seed + 7919));
+    const v = yield* validationBound(validation);
     validationLosses.push(v);
     const improved = v < best;
     if (improved) {
@@ -654,10 +659,8 @@ function* trainSteps(
       bestEpoch = epochsRun;
     }
     options.onEpoch?.(epochsRun, v, { loss: best, epoch: bestEpoch });
-    if (improved) {
-      yield { toHost: model.parameters() };
-      bestParams = model.parameters().map((p) => Float64Array.from(p.toHost().data));
-    } else if (epochsRun - bestEpoch >= patience) {
+    if (improved) bestParams = yield* parametersNow();
+    else if (epochsRun - bestEpoch >= patience) {
       stoppedBy = "early-stopping";
       break;
     }
