@@ -1,5 +1,6 @@
 // On a GPU machine: how far gpu.js webgpu's float32 results are from the CPU backend's float64, op
-// by op, through the fused planar layer (forward and gradients), and over MNIST training steps,
+// by op, through the fused planar layer (forward and gradients), over MNIST training steps, and in
+// one minibatch's gradient parameter by parameter,
 // to find where a GPU's arithmetic departs (on an H200, planar training departed from the CPU's
 // from its first epoch while the diagonal Gaussian's did not: docs/benchmarks.md). Run there:
 //   bash .carry/gpu-run.sh bash scripts/gpu-measure.sh agreement     (JSON and table under $OUT)
@@ -76,10 +77,13 @@ const planarRows = ["z′", "log|det|", "dz", "du", "dw", "db"].map((name, i) =>
 const digits = loadMnist().train.images.subarray(0, 2000 * 784);
 const images = Float64Array.from(digits, (v) => (v > 0.5 ? 1 : 0));
 const training = [];
+const trainedOnCpu = new Map<number, ReturnType<FlowVAE["stateDict"]>>();
 for (const K of [0, 10]) {
   const config = { K, hidden: 400, latent: 40, seed: 1 };
   const options = { epochs: 1, batchSize: 100, seed: 2 };
-  const c = trainVAE(new FlowVAE(config), images, options).losses;
+  const cpuModel = new FlowVAE(config);
+  const c = trainVAE(cpuModel, images, options).losses;
+  trainedOnCpu.set(K, cpuModel.stateDict());
   setBackend(gpu);
   const g = (await trainVAEAsync(new FlowVAE(config), images, options)).losses;
   setBackend("cpu");
@@ -93,7 +97,37 @@ for (const K of [0, 10]) {
   });
 }
 
-writeFileSync(out, `${JSON.stringify({ adapter, ops, planar: planarRows, training }, null, 1)}\n`);
+// One minibatch's free energy and its gradient, parameter by parameter, at the CPU-trained model
+// above (its flow no longer the identity) with the same draws: a wrong kernel shows here as one parameter's gradient far off, where training's drift
+// (above) only says that the runs part. Norm-wise: ‖g_gpu − g_cpu‖ / ‖g_cpu‖.
+async function gradientsOn(backend: "cpu" | "gpu", K: number): Promise<Array<[string, Float64Array]>> {
+  setBackend(backend === "gpu" ? gpu : "cpu");
+  try {
+    const model = new FlowVAE({ K, hidden: 400, latent: 40, seed: 1 });
+    model.loadStateDict(trainedOnCpu.get(K)!);
+    const loss = model.freeEnergy(new Tensor(images.slice(0, 100 * 784), [100, 784]), new Random(5));
+    loss.backward();
+    const named: Array<[string, Float64Array]> = [["free energy", Float64Array.from(await loss.read())]];
+    for (const [name, p] of model.namedParameters()) named.push([name, Float64Array.from(await p.grad!.read())]);
+    return named;
+  } finally {
+    setBackend("cpu");
+  }
+}
+const gradients = [];
+for (const K of [0, 10]) {
+  const c = await gradientsOn("cpu", K),
+    g = await gradientsOn("gpu", K);
+  for (const [i, [name, cv]] of c.entries()) {
+    const gv = g[i]![1];
+    let diff = 0,
+      norm = 0;
+    for (let j = 0; j < cv.length; j++) [diff, norm] = [diff + (gv[j]! - cv[j]!) ** 2, norm + cv[j]! ** 2];
+    gradients.push({ K, name, rel: Math.sqrt(diff / norm) });
+  }
+}
+
+writeFileSync(out, `${JSON.stringify({ adapter, ops, planar: planarRows, training, gradients }, null, 1)}\n`);
 const e = (v: number) => v.toExponential(1);
 console.log(`adapter: ${adapter}\n\n| op | inputs | largest relative error | at x |\n|---|---|---:|---:|`);
 for (const r of ops)
@@ -104,5 +138,7 @@ console.log(
   "\n| MNIST training, K | steps | first step past 1e-4 | largest relative loss gap |\n|---:|---:|---:|---:|",
 );
 for (const t of training) console.log(`| ${t.K} | ${t.steps} | ${t.firstAbove1e4} | ${e(t.largest)} |`);
+console.log("\n| one minibatch, K | free energy or gradient of | relative error (norm-wise) |\n|---:|---|---:|");
+for (const r of gradients) console.log(`| ${r.K} | ${r.name} | ${e(r.rel)} |`);
 console.log(`wrote ${out}`);
 process.exit(0);
