@@ -1,8 +1,8 @@
 // On a GPU machine: how far gpu.js webgpu's float32 results are from the CPU backend's float64, op
 // by op, through the fused planar layer (forward and gradients), over MNIST training steps, and in
-// one minibatch's gradient parameter by parameter,
-// to find where a GPU's arithmetic departs (on an H200, planar training departed from the CPU's
-// from its first epoch while the diagonal Gaussian's did not: docs/benchmarks.md). Run there:
+// one minibatch's gradient parameter by parameter, to find where a GPU's arithmetic departs (on an
+// H200, planar training departed from the CPU's from its first epoch while the diagonal Gaussian's
+// did not: docs/benchmarks.md). Run there:
 //   bash .carry/gpu-run.sh bash scripts/gpu-measure.sh agreement     (JSON and table under $OUT)
 // Here, on software Vulkan (results/webgpu-agreement-lavapipe.json):
 //   PATH="$PWD/.webgpu-node/bin:$PATH" node dist/scripts/webgpu-agreement.js results/webgpu-agreement-lavapipe.json
@@ -98,8 +98,9 @@ for (const K of [0, 10]) {
 }
 
 // One minibatch's free energy and its gradient, parameter by parameter, at the CPU-trained model
-// above (its flow no longer the identity) with the same draws: a wrong kernel shows here as one parameter's gradient far off, where training's drift
-// (above) only says that the runs part. Norm-wise: ‖g_gpu − g_cpu‖ / ‖g_cpu‖.
+// above (its flow no longer the identity), with the same draws: a wrong kernel shows here as one
+// parameter's gradient far off, where the training steps above only say that the runs part.
+// Norm-wise: ‖g_gpu − g_cpu‖ / ‖g_cpu‖.
 async function gradientsOn(backend: "cpu" | "gpu", K: number): Promise<Array<[string, Float64Array]>> {
   setBackend(backend === "gpu" ? gpu : "cpu");
   try {
