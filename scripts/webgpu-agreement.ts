@@ -19,6 +19,16 @@ const { adapter } = backendInfo();
 setBackend("cpu");
 const rng = new Random(7);
 
+/** f run with `backend` as the default backend, which is the CPU again afterwards. */
+async function on<T>(backend: "cpu" | "gpu", f: () => T | Promise<T>): Promise<T> {
+  setBackend(backend === "gpu" ? gpu : "cpu");
+  try {
+    return await f();
+  } finally {
+    setBackend("cpu");
+  }
+}
+
 /** The largest |gpu − cpu| / max(|cpu|, 1e-3) over finite CPU values, and where. */
 function worst(g: ArrayLike<number>, c: ArrayLike<number>, at: ArrayLike<number> = c): { rel: number; at: number } {
   let rel = 0,
@@ -56,15 +66,12 @@ async function planarOn(backend: "cpu" | "gpu"): Promise<Float64Array[]> {
     );
   const [z, u, w, b] = [t([100, 40], 1), t([100, 40], 0.5), t([100, 40], 0.5), t([100, 1], 1)];
   for (const p of [z, u, w, b]) p.requireGrad();
-  setBackend(backend === "gpu" ? gpu : "cpu");
-  try {
+  return on(backend, () => {
     const o = planar(z, { u, w, b: b.reshape([100]) });
     o.z.tanh().sum().add(o.logAbsDet.sum()).backward();
     const parts = [o.z, o.logAbsDet, z.grad!, u.grad!, w.grad!, b.grad!];
     return Promise.all(parts.map(async (p) => Float64Array.from(await p.read())));
-  } finally {
-    setBackend("cpu");
-  }
+  });
 }
 const cpuPlanar = await planarOn("cpu"),
   gpuPlanar = await planarOn("gpu");
@@ -76,17 +83,14 @@ const planarRows = ["z′", "log|det|", "dz", "du", "dw", "db"].map((name, i) =>
 // MNIST training steps (2,000 thresholded digits, batch 100, one epoch: 20 steps), CPU against webgpu.
 const digits = loadMnist().train.images.subarray(0, 2000 * 784);
 const images = Float64Array.from(digits, (v) => (v > 0.5 ? 1 : 0));
-const training = [];
-const trainedOnCpu = new Map<number, ReturnType<FlowVAE["stateDict"]>>();
+const training = [],
+  gradients = [];
 for (const K of [0, 10]) {
   const config = { K, hidden: 400, latent: 40, seed: 1 };
   const options = { epochs: 1, batchSize: 100, seed: 2 };
   const cpuModel = new FlowVAE(config);
   const c = trainVAE(cpuModel, images, options).losses;
-  trainedOnCpu.set(K, cpuModel.stateDict());
-  setBackend(gpu);
-  const g = (await trainVAEAsync(new FlowVAE(config), images, options)).losses;
-  setBackend("cpu");
+  const g = (await on("gpu", () => trainVAEAsync(new FlowVAE(config), images, options))).losses;
   const gaps = c.map((l, i) => Math.abs(g[i]! - l) / l);
   training.push({
     K,
@@ -95,35 +99,31 @@ for (const K of [0, 10]) {
     largest: Math.max(...gaps),
     gaps,
   });
-}
-
-// One minibatch's free energy and its gradient, parameter by parameter, at the CPU-trained model
-// above (its flow no longer the identity), with the same draws: a wrong kernel shows here as one
-// parameter's gradient far off, where the training steps above only say that the runs part.
-// Norm-wise: ‖g_gpu − g_cpu‖ / ‖g_cpu‖.
-async function gradientsOn(backend: "cpu" | "gpu", K: number): Promise<Array<[string, Float64Array]>> {
-  setBackend(backend === "gpu" ? gpu : "cpu");
-  try {
-    const model = new FlowVAE({ K, hidden: 400, latent: 40, seed: 1 });
-    model.loadStateDict(trainedOnCpu.get(K)!);
-    const loss = model.freeEnergy(new Tensor(images.slice(0, 100 * 784), [100, 784]), new Random(5));
-    loss.backward();
-    const named: Array<[string, Float64Array]> = [["free energy", Float64Array.from(await loss.read())]];
-    for (const [name, p] of model.namedParameters()) named.push([name, Float64Array.from(await p.grad!.read())]);
-    return named;
-  } finally {
-    setBackend("cpu");
-  }
-}
-const gradients = [];
-for (const K of [0, 10]) {
-  const c = await gradientsOn("cpu", K),
-    g = await gradientsOn("gpu", K);
-  for (const [i, [name, cv]] of c.entries()) {
-    const gv = g[i]![1];
+  // One minibatch's free energy and its gradient, parameter by parameter, at the CPU-trained model
+  // (its flow no longer the identity), with the same draws: a wrong kernel shows here as one
+  // parameter's gradient far off, where the training steps only say that the runs part.
+  // Norm-wise: ‖g_gpu − g_cpu‖ / ‖g_cpu‖.
+  const trained = cpuModel.stateDict();
+  const gradientsOn = (backend: "cpu" | "gpu") =>
+    on(backend, async () => {
+      const model = new FlowVAE(config);
+      model.loadStateDict(trained);
+      const loss = model.freeEnergy(new Tensor(images.slice(0, 100 * 784), [100, 784]), new Random(5));
+      loss.backward();
+      const named: Array<[string, Float64Array]> = [["free energy", Float64Array.from(await loss.read())]];
+      for (const [name, p] of model.namedParameters()) named.push([name, Float64Array.from(await p.grad!.read())]);
+      return named;
+    });
+  const cg = await gradientsOn("cpu"),
+    gg = await gradientsOn("gpu");
+  for (const [i, [name, cv]] of cg.entries()) {
+    const gv = gg[i]![1];
     let diff = 0,
       norm = 0;
-    for (let j = 0; j < cv.length; j++) [diff, norm] = [diff + (gv[j]! - cv[j]!) ** 2, norm + cv[j]! ** 2];
+    for (let j = 0; j < cv.length; j++) {
+      diff += (gv[j]! - cv[j]!) ** 2;
+      norm += cv[j]! ** 2;
+    }
     gradients.push({ K, name, rel: Math.sqrt(diff / norm) });
   }
 }
