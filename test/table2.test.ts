@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { figure4, seedSpread, table2, table2Records, table2Sweep, table2Tails } from "../scripts/table2.js";
+import { table2Data } from "../scripts/table2-data.js";
 import { table2Fixed, table2LocalPosteriors } from "../scripts/table2-fixed.js";
 import { figure4FollowUps, table2FlowLr, table2Global, table2Rates } from "../scripts/table2-followups.js";
 import { table2Gaps } from "../scripts/table2-gaps.js";
@@ -613,5 +614,39 @@ describe("follow-up 6 with a seed part-way through its steps", () => {
     expect(layers).toContain("| the same K, continued | 10 | — / 1.00 | — | — / +0.00 | — | — / +10.00 |");
     expect(layers).toContain("| grown from K = 10 | 20 | 1.00 / — | 1.00 / — |");
     expect(table2GrowFit(root)).toBe("(not scored yet: bash scripts/table2-gaps.sh results/table2-grow)");
+  });
+});
+
+describe("follow-up 7: the planar rows on fewer training digits (scripts/table2-data.sh)", () => {
+  const root = mkdtempSync(path.join(tmpdir(), "flowgrad-data-"));
+  const on = (digits: number) => ({ folder: `results/table2-data/train${digits}`, flowLr: 1 });
+  run(root, "planar", 0, 0, [100, 102, 104, 106], {}, on(2000));
+  run(root, "planar", 10, 0, [98, 101, 103, 104], {}, on(2000)); // −2, −1, −1, −2: −1.50
+  run(root, "planar", 0, 1, [100, 100, 100, 100], {}, on(2000));
+  run(root, "planar", 10, 1, [99.5, 99.5, 99.5, 99.5], {}, on(2000)); // −0.50 ± 0.00
+  run(root, "planar", 0, 0, [90, 92, 94, 96]); // Table 2's own: the 8,000 digits
+  run(root, "planar", 10, 0, [89, 90, 93, 94]);
+  run(root, "nice", 10, 0, [80, 80, 80, 80]); // not a row of this follow-up
+  run(root, "planar", 10, 1, [70, 70, 70, 70], {}, { folder: "results/table2", flowLr: 0.5 }); // another rate: left out
+  const lines = table2Data(root).split("\n");
+  const row = (digits: string, q: string) => lines.find((l) => l.startsWith(`| ${digits} | ${q} |`))!.split(" | ");
+
+  it("a row per size and K, smallest first, Table 2's planar rows at × 1 as the 8,000 (nothing else from it)", () => {
+    expect(lines.slice(2).map((l) => l.split(" | ").slice(0, 2).join(" "))).toEqual([
+      "| 2,000 diagonal Gaussian",
+      "| 2,000 planar K = 10",
+      "| 8,000 (Table 2) diagonal Gaussian",
+      "| 8,000 (Table 2) planar K = 10",
+    ]);
+    expect(row("8,000 (Table 2)", "planar K = 10")[3]).toBe("91.50 ± 0.50");
+  });
+
+  it("each seed's paired change from the shorter flow, and its mean over seeds with the s.e. between them, by hand", () => {
+    const k10 = row("2,000", "planar K = 10");
+    expect(k10[4]).toBe(`−1.50 ± ${se4([-2, -1, -1, -2])} / −0.50 ± 0.00`);
+    // seeds' means −1.5 and −0.5: mean −1.0, sample sd √0.5, s.e. √0.5 / √2 = 0.5
+    expect(k10[5]).toBe("−1.00 ± 0.50 (2 seeds)");
+    expect(row("8,000 (Table 2)", "planar K = 10")[5]).toBe("—"); // one seed: no spread to measure
+    expect(row("2,000", "diagonal Gaussian").slice(4, 6)).toEqual(["—", "—"]);
   });
 });

@@ -1,0 +1,95 @@
+// Follow-up 7 (docs/results.md): Table 2's planar rows fitted on fewer training digits
+// (scripts/table2-data.sh, runs in results/table2-data/train<N>/), beside Table 2's own runs on
+// all 8,000. The question it measures: does the flow length's step back grow as the data shrinks?
+
+import { existsSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { pairedDifference } from "../src/models/vae.js";
+import { pm, table } from "./markdown.js";
+import {
+  cell,
+  eachSeed,
+  paired,
+  perSeed,
+  runOf,
+  seedsIn,
+  TABLE2_DIR,
+  type Table2Record,
+  table2Records,
+} from "./table2.js";
+
+export const DATA_DIR = "results/table2-data";
+/** Table 2's own runs: fitted on the 8,000 training digits that the 1,000 validation digits leave. */
+const TABLE2_DIGITS = 8000;
+
+/** Each training-set size run, smallest first, with its runs (Table 2's planar rows of those K for 8,000). */
+export function dataRecords(root: string): Array<{ digits: number; records: Table2Record[] }> {
+  const dir = path.join(root, DATA_DIR);
+  const sizes = existsSync(dir)
+    ? readdirSync(dir)
+        .map((f) => /^train(\d+)$/.exec(f))
+        .filter((m) => m !== null)
+        .map((m) => ({ digits: Number(m[1]), records: table2Records(root, `${DATA_DIR}/${m[0]}`) }))
+    : [];
+  const Ks = new Set(sizes.flatMap((s) => s.records.map((r) => r.K)));
+  const table2 = table2Records(root, TABLE2_DIR).filter((r) => r.flow === "planar" && Ks.has(r.K) && r.flowLr === 1);
+  return [...sizes, { digits: TABLE2_DIGITS, records: table2 }].sort((a, b) => a.digits - b.digits);
+}
+
+/**
+ * The mean over seeds of the paired differences b − a, with the standard error between seeds
+ * (the training seed's noise, which the paired errors leave out); null with fewer than two seeds.
+ */
+function acrossSeeds(
+  seeds: number[],
+  a: (s: number) => Table2Record | undefined,
+  b: (s: number) => Table2Record | undefined,
+) {
+  const d = seeds.flatMap((s) => {
+    const x = a(s),
+      y = b(s);
+    return x && y ? [pairedDifference(Float64Array.from(x.perExample), Float64Array.from(y.perExample)).mean] : [];
+  });
+  if (d.length < 2) return null;
+  const mean = d.reduce((t, x) => t + x, 0) / d.length;
+  const sd = Math.sqrt(d.reduce((t, x) => t + (x - mean) ** 2, 0) / (d.length - 1));
+  return `${mean >= 0 ? "+" : "−"}${pm(Math.abs(mean), sd / Math.sqrt(d.length), 2)} (${d.length} seeds)`;
+}
+
+/**
+ * One row per training-set size and planar K (K = 0: the diagonal Gaussian): the test bound and
+ * −ln p(x) per seed, the paired change from the next shorter flow per seed, and that change's mean
+ * over seeds with the standard error between them.
+ */
+export function table2Data(root: string): string {
+  const rows = dataRecords(root).flatMap(({ digits, records }) => {
+    const seeds = seedsIn(records);
+    const Ks = [...new Set(records.map((r) => r.K))].sort((a, b) => a - b);
+    return Ks.map((K, i) => {
+      const at = (s: number) => runOf(records, "planar", K, s);
+      const below = (s: number) => (i ? runOf(records, "planar", Ks[i - 1]!, s) : undefined);
+      const each = eachSeed(seeds, at);
+      return [
+        `${digits.toLocaleString("en-US")}${digits === TABLE2_DIGITS ? " (Table 2)" : ""}`,
+        K === 0 ? "diagonal Gaussian" : `planar K = ${K}`,
+        each(cell.elbo),
+        each(cell.nll),
+        i ? perSeed(seeds, (s) => paired(below(s), at(s))) : "—",
+        i ? (acrossSeeds(seeds, below, at) ?? "—") : "—",
+        each(cell.best),
+        each(cell.train),
+      ];
+    });
+  });
+  const header = [
+    "training digits",
+    "posterior q(z\\|x)",
+    "test −ELBO (nats)",
+    "test −ln p(x) (nats, S = 200)",
+    "change from the row above (paired)",
+    "its mean over seeds (± s.e. between seeds)",
+    "best epoch of the run, stopped by",
+    "train time",
+  ];
+  return table(header, ["---:", "---", "---:", "---:", "---:", "---:", "---", "---:"], rows);
+}
