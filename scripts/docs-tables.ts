@@ -11,7 +11,7 @@ import type { Image } from "../src/models/heatmap.js";
 import { calibrateTable, DEVICE_DIR, table2Webgpu, webgpuCurveGaps } from "./docs-device.js";
 import { pm, table } from "./markdown.js";
 import { figure4, TABLE2_DIR, table2, table2Sweep, table2Tails } from "./table2.js";
-import { DATA_DIR, table2Data } from "./table2-data.js";
+import { DATA_DIR, figureData, table2Data } from "./table2-data.js";
 import { table2Fixed, table2LocalPosteriors } from "./table2-fixed.js";
 import {
   DYNAMIC_DIR,
@@ -474,7 +474,8 @@ export function pages(root: string): string[] {
  * Figures drawn as pixels from results JSON alone (PNG), by the file they are written to. Figure 4
  * and its follow-ups' version join once results/table2 holds runs (scripts/table2.sh), and Figure 4
  * on dynamically binarised digits once results/table2-dynamic does (the grown column once
- * results/table2-grow does); before that there is nothing to draw.
+ * results/table2-grow does, the steps against the data's size once results/table2-data does);
+ * before that there is nothing to draw.
  */
 export function pngFigures(root: string): Record<string, (root: string) => Image> {
   if (!existsSync(path.join(root, TABLE2_DIR))) return {};
@@ -484,5 +485,6 @@ export function pngFigures(root: string): Record<string, (root: string) => Image
   };
   if (existsSync(path.join(root, DYNAMIC_DIR))) figures["docs/figure4-dynamic.png"] = (r) => figure4(r, DYNAMIC_DIR);
   if (existsSync(path.join(root, GROW_DIR))) figures["docs/figure4-grow.png"] = figure4Grow;
+  if (existsSync(path.join(root, DATA_DIR))) figures["docs/figure4-data.png"] = figureData;
   return figures;
 }

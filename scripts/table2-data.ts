@@ -4,11 +4,14 @@
 
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
+import type { Image } from "../src/models/heatmap.js";
+import { lineChart } from "../src/models/line-chart.js";
 import { pairedDifference } from "../src/models/vae.js";
 import { pm, table } from "./markdown.js";
 import {
   cell,
   eachSeed,
+  PLANAR_BLUE,
   paired,
   perSeed,
   runOf,
@@ -36,20 +39,19 @@ export function dataRecords(root: string): Array<{ digits: number; records: Tabl
   return [...sizes, { digits: TABLE2_DIGITS, records: table2 }].sort((a, b) => a.digits - b.digits);
 }
 
+type Run = (seed: number) => Table2Record | undefined;
+
+/** The mean of b − a over the test digits, paired; null where either run is missing. */
+function step(a: Table2Record | undefined, b: Table2Record | undefined): number | null {
+  return a && b ? pairedDifference(Float64Array.from(a.perExample), Float64Array.from(b.perExample)).mean : null;
+}
+
 /**
  * The mean over seeds of the paired differences b − a, with the standard error between seeds
  * (the training seed's noise, which the paired errors leave out); null with fewer than two seeds.
  */
-function acrossSeeds(
-  seeds: number[],
-  a: (s: number) => Table2Record | undefined,
-  b: (s: number) => Table2Record | undefined,
-) {
-  const d = seeds.flatMap((s) => {
-    const x = a(s),
-      y = b(s);
-    return x && y ? [pairedDifference(Float64Array.from(x.perExample), Float64Array.from(y.perExample)).mean] : [];
-  });
+function acrossSeeds(seeds: number[], a: Run, b: Run) {
+  const d = seeds.map((s) => step(a(s), b(s))).filter((x) => x !== null);
   if (d.length < 2) return null;
   const mean = d.reduce((t, x) => t + x, 0) / d.length;
   const sd = Math.sqrt(d.reduce((t, x) => t + (x - mean) ** 2, 0) / (d.length - 1));
@@ -92,4 +94,33 @@ export function table2Data(root: string): string {
     "train time",
   ];
   return table(header, ["---:", "---", "---:", "---:", "---:", "---:", "---", "---:"], rows);
+}
+
+/**
+ * The flow length's steps against the training-set size: one panel per step (K = 0 → 10, 10 → 20,
+ * …), the paired change in test −ln p(x) at each size, one line per seed (later seeds paler) —
+ * below zero where the longer flow is better, as in the paper.
+ */
+export function figureData(root: string): Image {
+  const sizes = dataRecords(root);
+  const all = sizes.flatMap((s) => s.records);
+  const Ks = [...new Set(all.map((r) => r.K))].sort((a, b) => a - b);
+  const seeds = seedsIn(all);
+  const shade = (i: number) =>
+    PLANAR_BLUE.map((c) => Math.round(c + (255 - c) * Math.min(0.75, 0.45 * i))) as [number, number, number];
+  const panels = Ks.slice(1).map((K, i) => ({
+    title: `K = ${Ks[i]} to ${K}: change in -ln p(x)`,
+    series: seeds.map((seed, j) => ({
+      label: `seed ${seed}`,
+      colour: shade(j),
+      values: sizes.map(({ records }) =>
+        step(runOf(records, "planar", Ks[i]!, seed), runOf(records, "planar", K, seed)),
+      ),
+    })),
+  }));
+  return lineChart(
+    panels,
+    sizes.map((s) => `${s.digits}`),
+    "training digits (nats on the y axes)",
+  );
 }

@@ -2,8 +2,16 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { figure4, seedSpread, table2, table2Records, table2Sweep, table2Tails } from "../scripts/table2.js";
-import { table2Data } from "../scripts/table2-data.js";
+import {
+  figure4,
+  PLANAR_BLUE,
+  seedSpread,
+  table2,
+  table2Records,
+  table2Sweep,
+  table2Tails,
+} from "../scripts/table2.js";
+import { figureData, table2Data } from "../scripts/table2-data.js";
 import { table2Fixed, table2LocalPosteriors } from "../scripts/table2-fixed.js";
 import { figure4FollowUps, table2FlowLr, table2Global, table2Rates } from "../scripts/table2-followups.js";
 import { table2Gaps } from "../scripts/table2-gaps.js";
@@ -648,5 +656,12 @@ describe("follow-up 7: the planar rows on fewer training digits (scripts/table2-
     expect(k10[5]).toBe("−1.00 ± 0.50 (2 seeds)");
     expect(row("8,000 (Table 2)", "planar K = 10")[5]).toBe("—"); // one seed: no spread to measure
     expect(row("2,000", "diagonal Gaussian").slice(4, 6)).toEqual(["—", "—"]);
+  });
+
+  it("the figure: a panel per step, a line per seed in its own shade (seed 0 the planar blue)", () => {
+    const image = figureData(root);
+    expect(image.width).toBeGreaterThan(0);
+    expect(pixels(image, PLANAR_BLUE)).toBeGreaterThan(50); // seed 0's line and its legend
+    expect(pixels(image, [132, 180, 214])).toBeGreaterThan(50); // seed 1: 45% of the way to white
   });
 });
