@@ -7,7 +7,7 @@
 # results/table2-data/train<N>/<flow>-K<K>-seed<s>/; runs resume and skip what is done, as
 # scripts/table2.sh's, JOBS at a time. Table 2's own runs (results/table2) are the 8,000 column.
 #
-# usage: bash scripts/table2-data.sh [--jobs N] [--seeds 0,1,2] [--sizes 2000,4000] [--models planar:0,planar:10,planar:20]
+# usage: bash scripts/table2-data.sh [--jobs N] [--seeds 0,1,2] [--sizes 2000,4000] [--models planar:0,planar:10,planar:20,planar:40]
 #                                    [--out results/table2-data] [-- VAE OPTIONS]
 #   anything after -- goes to every vae run (a smoke test: --out /tmp/t -- --hidden 16 --epochs 2)
 set -euo pipefail
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 jobs=$(node -p "Math.min(18, require('os').availableParallelism())")
 seeds=0,1,2
 sizes=2000,4000
-models=planar:0,planar:10,planar:20
+models=planar:0,planar:10,planar:20,planar:40
 root=results/table2-data
 extra=()
 while [ $# -gt 0 ]; do

@@ -16,6 +16,7 @@ import {
   perSeed,
   runOf,
   seedsIn,
+  shade,
   TABLE2_DIR,
   type Table2Record,
   table2Records,
@@ -47,15 +48,22 @@ function step(a: Table2Record | undefined, b: Table2Record | undefined): number 
 }
 
 /**
- * The mean over seeds of the paired differences b − a, with the standard error between seeds
- * (the training seed's noise, which the paired errors leave out); null with fewer than two seeds.
+ * The mean over seeds of their steps (null where a seed's runs are missing), with the standard
+ * error between seeds — the training seed's noise, which the paired errors leave out; null with
+ * fewer than two seeds.
  */
-function acrossSeeds(seeds: number[], a: Run, b: Run) {
-  const d = seeds.map((s) => step(a(s), b(s))).filter((x) => x !== null);
+function seedMean(steps: Array<number | null>): { mean: number; se: number; n: number } | null {
+  const d = steps.filter((x) => x !== null);
   if (d.length < 2) return null;
   const mean = d.reduce((t, x) => t + x, 0) / d.length;
   const sd = Math.sqrt(d.reduce((t, x) => t + (x - mean) ** 2, 0) / (d.length - 1));
-  return `${mean >= 0 ? "+" : "−"}${pm(Math.abs(mean), sd / Math.sqrt(d.length), 2)} (${d.length} seeds)`;
+  return { mean, se: sd / Math.sqrt(d.length), n: d.length };
+}
+
+/** seedMean of b − a, as table text. */
+function acrossSeeds(seeds: number[], a: Run, b: Run): string | null {
+  const m = seedMean(seeds.map((s) => step(a(s), b(s))));
+  return m && `${m.mean >= 0 ? "+" : "−"}${pm(Math.abs(m.mean), m.se, 2)} (${m.n} seeds)`;
 }
 
 /**
@@ -98,29 +106,34 @@ export function table2Data(root: string): string {
 
 /**
  * The flow length's steps against the training-set size: one panel per step (K = 0 → 10, 10 → 20,
- * …), the paired change in test −ln p(x) at each size, one line per seed (later seeds paler) —
- * below zero where the longer flow is better, as in the paper.
+ * …), the paired change in test −ln p(x) at each size, one line per seed (later seeds paler) and
+ * their mean in black (where two or more seeds have run) — below zero where the longer flow is
+ * better, as in the paper.
  */
 export function figureData(root: string): Image {
   const sizes = dataRecords(root);
   const all = sizes.flatMap((s) => s.records);
   const Ks = [...new Set(all.map((r) => r.K))].sort((a, b) => a - b);
   const seeds = seedsIn(all);
-  const shade = (i: number) =>
-    PLANAR_BLUE.map((c) => Math.round(c + (255 - c) * Math.min(0.75, 0.45 * i))) as [number, number, number];
-  const panels = Ks.slice(1).map((K, i) => ({
-    title: `K = ${Ks[i]} to ${K}: change in -ln p(x)`,
-    series: seeds.map((seed, j) => ({
-      label: `seed ${seed}`,
-      colour: shade(j),
-      values: sizes.map(({ records }) =>
-        step(runOf(records, "planar", Ks[i]!, seed), runOf(records, "planar", K, seed)),
-      ),
-    })),
-  }));
+  const panels = Ks.slice(1).map((K, i) => {
+    const steps = sizes.map(({ records }) =>
+      seeds.map((seed) => step(runOf(records, "planar", Ks[i]!, seed), runOf(records, "planar", K, seed))),
+    );
+    return {
+      title: `K = ${Ks[i]} to ${K}`,
+      series: [
+        ...seeds.map((seed, j) => ({
+          label: `seed ${seed}`,
+          colour: shade(PLANAR_BLUE, j),
+          values: steps.map((d) => d[j]!),
+        })),
+        { label: "mean of the seeds", colour: [0, 0, 0] as const, values: steps.map((d) => seedMean(d)?.mean ?? null) },
+      ],
+    };
+  });
   return lineChart(
     panels,
     sizes.map((s) => `${s.digits}`),
-    "training digits (nats on the y axes)",
+    "training digits (y: change in -ln p(x), nats)",
   );
 }

@@ -274,11 +274,13 @@ export interface FigureColumn {
  * seed (the seeds differ by as much as the rows do, so an average would hide it; a point is
  * missing where that seed's run is), seed 0 in the column's colour, later seeds paler.
  */
+/** A figure's colour for the i-th seed: seed 0 in `rgb`, each later one 45% nearer white (at most 75%). */
+export const shade = (rgb: [number, number, number], i: number) =>
+  rgb.map((c) => Math.round(c + (255 - c) * Math.min(0.75, 0.45 * i))) as [number, number, number];
+
 export function flowLengthFigure(columns: FigureColumn[], seeds: number[]): Image {
   const Ks = [0, ...TABLE2_KS];
   if (!seeds.length) seeds = [0];
-  const shade = (rgb: [number, number, number], i: number) =>
-    rgb.map((c) => Math.round(c + (255 - c) * Math.min(0.75, 0.45 * i))) as [number, number, number];
   const series = (f: (r: Table2Record) => number) =>
     seeds.flatMap((seed, i) =>
       columns.map((c) => ({

@@ -664,4 +664,12 @@ describe("follow-up 7: the planar rows on fewer training digits (scripts/table2-
     expect(pixels(image, PLANAR_BLUE)).toBeGreaterThan(50); // seed 0's line and its legend
     expect(pixels(image, [132, 180, 214])).toBeGreaterThan(50); // seed 1: 45% of the way to white
   });
+
+  it("the seeds' mean is drawn in black only where two or more seeds have both runs", () => {
+    const one = mkdtempSync(path.join(tmpdir(), "flowgrad-data-one-"));
+    run(one, "planar", 0, 0, [100, 102, 104, 106], {}, on(2000));
+    run(one, "planar", 10, 0, [98, 101, 103, 104], {}, on(2000));
+    const black = (r: string) => pixels(figureData(r), [0, 0, 0]); // text is (20, 20, 20): black is the mean's
+    expect(black(root)).toBeGreaterThan(black(one) + 20); // beyond the legend's swatch and label, a line
+  });
 });
