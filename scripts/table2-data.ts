@@ -15,6 +15,7 @@ import {
   paired,
   perSeed,
   runOf,
+  seedSpread,
   seedsIn,
   shade,
   TABLE2_DIR,
@@ -72,7 +73,8 @@ function acrossSeeds(seeds: number[], a: Run, b: Run): string | null {
  * over seeds with the standard error between them.
  */
 export function table2Data(root: string): string {
-  const rows = dataRecords(root).flatMap(({ digits, records }) => {
+  const sizes = dataRecords(root);
+  const rows = sizes.flatMap(({ digits, records }) => {
     const seeds = seedsIn(records);
     const Ks = [...new Set(records.map((r) => r.K))].sort((a, b) => a - b);
     return Ks.map((K, i) => {
@@ -101,7 +103,15 @@ export function table2Data(root: string): string {
     "best epoch of the run, stopped by",
     "train time",
   ];
-  return table(header, ["---:", "---", "---:", "---:", "---:", "---:", "---", "---:"], rows);
+  // One run's spread between seeds, per size (as under Table 2): how much a step between rows can move by chance.
+  const spreads = sizes.flatMap(({ digits, records }) => {
+    const s = seedSpread(records);
+    return s ? [`${s.sd.toFixed(2)} nats on ${digits.toLocaleString("en-US")} digits`] : [];
+  });
+  const note = spreads.length
+    ? `\n\nOne run's −ln p(x), standard deviation between seeds pooled over a size's rows (runs that blew up left out): ${spreads.join(", ")}.`
+    : "";
+  return table(header, ["---:", "---", "---:", "---:", "---:", "---:", "---", "---:"], rows) + note;
 }
 
 /**

@@ -640,7 +640,8 @@ describe("follow-up 7: the planar rows on fewer training digits (scripts/table2-
   const row = (digits: string, q: string) => lines.find((l) => l.startsWith(`| ${digits} | ${q} |`))!.split(" | ");
 
   it("a row per size and K, smallest first, Table 2's planar rows at × 1 as the 8,000 (nothing else from it)", () => {
-    expect(lines.slice(2).map((l) => l.split(" | ").slice(0, 2).join(" "))).toEqual([
+    const rows = lines.slice(2).filter((l) => l.startsWith("| "));
+    expect(rows.map((l) => l.split(" | ").slice(0, 2).join(" "))).toEqual([
       "| 2,000 diagonal Gaussian",
       "| 2,000 planar K = 10",
       "| 8,000 (Table 2) diagonal Gaussian",
@@ -656,6 +657,11 @@ describe("follow-up 7: the planar rows on fewer training digits (scripts/table2-
     expect(k10[5]).toBe("−1.00 ± 0.50 (2 seeds)");
     expect(row("8,000 (Table 2)", "planar K = 10")[5]).toBe("—"); // one seed: no spread to measure
     expect(row("2,000", "diagonal Gaussian").slice(4, 6)).toEqual(["—", "—"]);
+  });
+
+  it("under the table, one run's spread between seeds per size, where a size has two seeds", () => {
+    // 2,000: K = 0 means 103 and 100, K = 10 101.5 and 99.5: √((4.5 + 2) / 2) = 1.80; 8,000 has one seed
+    expect(lines.at(-1)).toContain("(runs that blew up left out): 1.80 nats on 2,000 digits.");
   });
 
   it("the figure: a panel per step, a line per seed in its own shade (seed 0 the planar blue)", () => {
