@@ -7,7 +7,7 @@ import path from "node:path";
 import type { Image } from "../src/models/heatmap.js";
 import { lineChart } from "../src/models/line-chart.js";
 import { pairedDifference } from "../src/models/vae.js";
-import { pm, table } from "./markdown.js";
+import { signed, table } from "./markdown.js";
 import {
   cell,
   eachSeed,
@@ -64,7 +64,7 @@ function seedMean(steps: Array<number | null>): { mean: number; se: number; n: n
 /** seedMean of b − a, as table text. */
 function acrossSeeds(seeds: number[], a: Run, b: Run): string | null {
   const m = seedMean(seeds.map((s) => step(a(s), b(s))));
-  return m && `${m.mean >= 0 ? "+" : "−"}${pm(Math.abs(m.mean), m.se, 2)} (${m.n} seeds)`;
+  return m && `${signed(m.mean, m.se)} (${m.n} seeds)`;
 }
 
 /**
