@@ -6,13 +6,14 @@ import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import type { Image } from "../src/models/heatmap.js";
 import { lineChart } from "../src/models/line-chart.js";
-import { pairedDifference } from "../src/models/vae.js";
+import { meanAndError } from "../src/models/vae.js";
 import { signed, table } from "./markdown.js";
 import {
   cell,
   eachSeed,
   PLANAR_BLUE,
   paired,
+  pairedStep,
   perSeed,
   runOf,
   seedSpread,
@@ -44,27 +45,22 @@ export function dataRecords(root: string): Array<{ digits: number; records: Tabl
 type Run = (seed: number) => Table2Record | undefined;
 
 /** The mean of b − a over the test digits, paired; null where either run is missing. */
-function step(a: Table2Record | undefined, b: Table2Record | undefined): number | null {
-  return a && b ? pairedDifference(Float64Array.from(a.perExample), Float64Array.from(b.perExample)).mean : null;
-}
+const step = (a: Table2Record | undefined, b: Table2Record | undefined) => pairedStep(a, b)?.mean ?? null;
 
 /**
  * The mean over seeds of their steps (null where a seed's runs are missing), with the standard
  * error between seeds — the training seed's noise, which the paired errors leave out; null with
  * fewer than two seeds.
  */
-function seedMean(steps: Array<number | null>): { mean: number; se: number; n: number } | null {
+function seedMean(steps: Array<number | null>): { mean: number; standardError: number; n: number } | null {
   const d = steps.filter((x) => x !== null);
-  if (d.length < 2) return null;
-  const mean = d.reduce((t, x) => t + x, 0) / d.length;
-  const sd = Math.sqrt(d.reduce((t, x) => t + (x - mean) ** 2, 0) / (d.length - 1));
-  return { mean, se: sd / Math.sqrt(d.length), n: d.length };
+  return d.length < 2 ? null : { ...meanAndError(d), n: d.length };
 }
 
 /** seedMean of b − a, as table text. */
 function acrossSeeds(seeds: number[], a: Run, b: Run): string | null {
   const m = seedMean(seeds.map((s) => step(a(s), b(s))));
-  return m && `${signed(m.mean, m.se)} (${m.n} seeds)`;
+  return m && `${signed(m.mean, m.standardError)} (${m.n} seeds)`;
 }
 
 /**

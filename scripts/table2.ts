@@ -128,14 +128,17 @@ export function perSeed(seeds: number[], value: (seed: number) => string | null)
   return v.every((x) => x === null) ? "—" : v.map((x) => x ?? "—").join(" / ");
 }
 
-/** b − a, paired over the same digits (each run's perExample), as "±" text; null where either run is missing. */
-export function paired(
-  a: { perExample: number[] } | undefined,
-  b: { perExample: number[] } | undefined,
-): string | null {
-  if (!a || !b) return null;
-  const d = pairedDifference(Float64Array.from(a.perExample), Float64Array.from(b.perExample));
-  return signed(d.mean, d.standardError);
+type Scored = { perExample: number[] } | undefined;
+
+/** b − a, paired over the same digits (each run's perExample), with its standard error; null where either run is missing. */
+export function pairedStep(a: Scored, b: Scored): { mean: number; standardError: number } | null {
+  return a && b ? pairedDifference(Float64Array.from(a.perExample), Float64Array.from(b.perExample)) : null;
+}
+
+/** pairedStep as "±" text. */
+export function paired(a: Scored, b: Scored): string | null {
+  const d = pairedStep(a, b);
+  return d && signed(d.mean, d.standardError);
 }
 
 /** A row's cells for one run each: `f` of each seed's run (and the seed), per seed (perSeed), where `at` finds a seed's run. */
@@ -269,15 +272,15 @@ export interface FigureColumn {
   flow: string;
 }
 
+/** A figure's colour for the i-th seed: seed 0 in `rgb`, each later one 45% nearer white (at most 75%). */
+export const shade = (rgb: [number, number, number], i: number) =>
+  rgb.map((c) => Math.round(c + (255 - c) * Math.min(0.75, 0.45 * i))) as [number, number, number];
+
 /**
  * The bound, −ln p(x) and their gap against the flow length: one line per column and training
  * seed (the seeds differ by as much as the rows do, so an average would hide it; a point is
  * missing where that seed's run is), seed 0 in the column's colour, later seeds paler.
  */
-/** A figure's colour for the i-th seed: seed 0 in `rgb`, each later one 45% nearer white (at most 75%). */
-export const shade = (rgb: [number, number, number], i: number) =>
-  rgb.map((c) => Math.round(c + (255 - c) * Math.min(0.75, 0.45 * i))) as [number, number, number];
-
 export function flowLengthFigure(columns: FigureColumn[], seeds: number[]): Image {
   const Ks = [0, ...TABLE2_KS];
   if (!seeds.length) seeds = [0];
