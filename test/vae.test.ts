@@ -263,6 +263,10 @@ describe("training, evaluation, saving", () => {
     // are below the parameters' rounding, so they never change and the bound is the same each epoch.
     const stuck = trainVAE(make(), train, { ...options, epochs: 10, lr: 1e-30, patience: 1 });
     expect([stuck.stoppedBy, stuck.epochsRun, stuck.bestEpoch]).toEqual(["early-stopping", 2, 1]);
+    // While β is annealed the validation bound (at β = 1) is not what is minimised, so patience
+    // waits for β = 1: 12 updates per epoch, β reaches 1 after 0.99 × 40 = 39.6 updates, in epoch 4.
+    const annealed = trainVAE(make(), train, { ...options, epochs: 10, lr: 1e-30, patience: 1, annealSteps: 40 });
+    expect([annealed.stoppedBy, annealed.epochsRun, annealed.bestEpoch]).toEqual(["early-stopping", 5, 1]);
     expect(() => trainVAE(make(), train, { ...options, maxSeconds: -1 })).toThrow(/maxSeconds must be a positive/);
     // checkpointSeconds spaces them out: every epoch at 0, none within an hour's budget here.
     const count = (checkpointSeconds: number) => {

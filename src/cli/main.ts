@@ -274,7 +274,7 @@ program
   )
   .option(
     "--anneal-steps <n>",
-    "updates over which β rises from 0.01 to 1 (annealed free energy; 0 = none)",
+    "updates over which β rises from 0.01 to 1 (annealed free energy; early stopping waits for β = 1; 0 = none)",
     integer("anneal-steps"),
     0,
   )

@@ -376,7 +376,11 @@ export interface TrainVAEOptions {
   optimizer?: "adam" | "rmsprop";
   /** The flow's parameters (FlowVAE.flowParameters) step at this multiple of lr (default 1). */
   flowLrScale?: number;
-  /** Updates over which β rises from 0.01 to 1 (the annealed free energy); 0 = no annealing. */
+  /**
+   * Updates over which β rises from 0.01 to 1 (the annealed free energy); 0 = no annealing. Early
+   * stopping waits for β to reach 1: `patience` counts from the first epoch trained at β = 1 at
+   * the earliest, since the validation bound (at β = 1) is not what the annealed steps minimise.
+   */
   annealSteps?: number;
   seed?: number;
   /**
@@ -546,6 +550,8 @@ function* trainSteps(
   if (flowLrScale !== 1) opt.scaleLearningRate(model.flowParameters(), flowLrScale);
   const batches = Math.floor(count / batchSize),
     total = epochs * batches;
+  // The first epoch that ends with β = 1 (0.01 + step / annealSteps ≥ 1): early stopping's patience starts there at the earliest.
+  const annealedEpoch = annealSteps > 0 ? Math.ceil((0.99 * annealSteps) / batches) : 0;
   const order = Int32Array.from({ length: count }, (_, i) => i);
   const losses: number[] = [],
     validationLosses: number[] = [];
@@ -660,7 +666,7 @@ function* trainSteps(
     }
     options.onEpoch?.(epochsRun, v, { loss: best, epoch: bestEpoch });
     if (improved) bestParams = yield* parametersNow();
-    else if (epochsRun - bestEpoch >= patience) {
+    else if (epochsRun - Math.max(bestEpoch, annealedEpoch) >= patience) {
       stoppedBy = "early-stopping";
       break;
     }
