@@ -11,6 +11,7 @@ import type { Image } from "../src/models/heatmap.js";
 import { calibrateTable, DEVICE_DIR, table2Webgpu, webgpuCurveGaps } from "./docs-device.js";
 import { pm, table } from "./markdown.js";
 import { figure4, TABLE2_DIR, table2, table2Sweep, table2Tails } from "./table2.js";
+import { ANNEAL_DIR, table2Anneal } from "./table2-anneal.js";
 import { DATA_DIR, figureData, table2Data } from "./table2-data.js";
 import { table2Fixed, table2LocalPosteriors } from "./table2-fixed.js";
 import {
@@ -431,6 +432,8 @@ export const TABLES: Record<string, (root: string) => string> = {
   "table2-data": table2Data,
   "table2-data-tails-2000": (root) => table2Tails(root, `${DATA_DIR}/train2000`),
   "table2-data-tails-4000": (root) => table2Tails(root, `${DATA_DIR}/train4000`),
+  "table2-anneal": table2Anneal,
+  "table2-anneal-tails": (root) => table2Tails(root, ANNEAL_DIR),
   "table2-grow-starts": (root) =>
     table2GrowStarts(root, [
       [GROW_DIR, GROW_DIR],

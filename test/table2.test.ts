@@ -11,6 +11,7 @@ import {
   table2Sweep,
   table2Tails,
 } from "../scripts/table2.js";
+import { table2Anneal } from "../scripts/table2-anneal.js";
 import { figureData, table2Data } from "../scripts/table2-data.js";
 import { table2Fixed, table2LocalPosteriors } from "../scripts/table2-fixed.js";
 import { figure4FollowUps, table2FlowLr, table2Global, table2Rates } from "../scripts/table2-followups.js";
@@ -677,5 +678,42 @@ describe("follow-up 7: the planar rows on fewer training digits (scripts/table2-
     run(one, "planar", 10, 0, [98, 101, 103, 104], {}, on(2000));
     const black = (r: string) => pixels(figureData(r), [0, 0, 0]); // text is (20, 20, 20): black is the mean's
     expect(black(root)).toBeGreaterThan(black(one) + 20); // beyond the legend's swatch and label, a line
+  });
+});
+
+describe("follow-up 8: Table 2's rows with the paper's annealed free energy (scripts/table2-anneal.ts)", () => {
+  const root = mkdtempSync(path.join(tmpdir(), "flowgrad-anneal-"));
+  const annealed = { folder: "results/table2-anneal", flowLr: 1 };
+  run(root, "planar", 0, 0, [100, 102, 104, 106], {}, annealed);
+  run(root, "planar", 10, 0, [98, 101, 103, 104], {}, annealed); // from K = 0: −2, −1, −1, −2
+  run(root, "planar", 20, 0, [97, 101, 102, 104], {}, annealed); // from K = 10: −1, 0, −1, 0
+  run(root, "nice", 10, 0, [99, 101, 103, 105], {}, annealed); // from K = 0: −1 each
+  run(root, "planar", 10, 1, [90, 90, 90, 90], {}, annealed); // seed 1 has no K = 0: its step is "—"
+  run(root, "planar", 10, 0, [97, 100, 104, 104]); // Table 2's, at β = 1 throughout
+  const rows = table2Anneal(root)
+    .split("\n")
+    .slice(2)
+    .map((l) => l.split(" | "));
+
+  it("the folder's rows in Table 2's order, seeds side by side", () => {
+    expect(rows.map((r) => `${r[0]} ${r[1]}`)).toEqual([
+      "| diagonal Gaussian 0",
+      "| + planar flow 10",
+      "| + planar flow 20",
+      "| + NICE 10",
+    ]);
+    expect(rows[1]![3]).toBe("101.50 ± 0.50 / 90.00 ± 0.50");
+  });
+
+  it("each row paired with the one it extends, with Table 2's run of it, and planar with NICE, by hand", () => {
+    expect(rows[1]![4]).toBe(`−1.50 ± ${se4([-2, -1, -1, -2])} / —`);
+    expect(rows[2]![4]).toBe(`−0.50 ± ${se4([-1, 0, -1, 0])} / —`); // K = 20 extends K = 10, not K = 0
+    expect(rows[3]![4]).toBe("−1.00 ± 0.00 / —"); // NICE k = 10 extends the diagonal model
+    // annealed − Table 2's K = 10: +1, +1, −1, 0
+    expect(rows[1]![5]).toBe(`+0.25 ± ${se4([1, 1, -1, 0])} / —`);
+    expect(rows[0]![5]).toBe("—"); // no Table 2 run of the diagonal model here
+    // planar K = 10 − NICE k = 10: −1, 0, 0, −1
+    expect(rows[1]![6]).toBe(`−0.50 ± ${se4([-1, 0, 0, -1])} / —`);
+    expect([rows[0]![6], rows[3]![6]]).toEqual(["—", "—"]);
   });
 });

@@ -4,6 +4,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { noGrad, Random, Tensor, tensor } from "../src/autograd/index.js";
 import {
+  type BestSoFar,
   estimateKL,
   estimateKLAsync,
   evaluateVAE,
@@ -460,7 +461,7 @@ describe("training, evaluation, saving", () => {
     for (let i = 0; i < 100; i++) train.set(data.train.images.subarray(0, 784), i * 784);
     const model = new FlowVAE({ K: 1, latent: 4, hidden: 16, seed: 5 });
     const snapshots: Float64Array[][] = [];
-    const bests: Array<{ loss: number; epoch: number } | null> = [];
+    const bests: Array<BestSoFar | null> = [];
     const result = trainVAE(model, train, {
       epochs: 40,
       batchSize: 50,
@@ -479,7 +480,8 @@ describe("training, evaluation, saving", () => {
     // onEpoch is told the best so far after each epoch: the running minimum and its epoch.
     bests.forEach((b, e) => {
       const upTo = result.validationLosses.slice(0, e + 1);
-      expect(b).toEqual({ loss: Math.min(...upTo), epoch: upTo.indexOf(Math.min(...upTo)) + 1 });
+      const epoch = upTo.indexOf(Math.min(...upTo)) + 1;
+      expect(b).toEqual({ loss: Math.min(...upTo), epoch, countsFrom: epoch }); // no annealing: patience counts from the best
     });
     // It stopped early, `patience` epochs after the best one, holding the best epoch's parameters.
     expect(result.epochsRun).toBeLessThan(40);

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { Random } from "../autograd/index.js";
 import {
+  type BestSoFar,
   blankImage,
   drawGrey,
   evaluateVAEAsync,
@@ -62,14 +63,10 @@ export interface VAESettings {
 }
 
 /** The progress line's note after an epoch: its validation bound, the best so far, and how near early stopping is. */
-export function earlyStoppingInfo(
-  epoch: number,
-  validationLoss: number,
-  best: { loss: number; epoch: number },
-  patience: number,
-): string {
-  const left = patience - (epoch - best.epoch);
-  return `validation −ELBO ${validationLoss.toFixed(2)} after epoch ${epoch} (best ${best.loss.toFixed(2)}, epoch ${best.epoch}; stops after ${left} more without a better one)`;
+export function earlyStoppingInfo(epoch: number, validationLoss: number, best: BestSoFar, patience: number): string {
+  const left = patience - Math.max(0, epoch - best.countsFrom),
+    annealing = epoch < best.countsFrom ? `annealing until epoch ${best.countsFrom}, then ` : "";
+  return `validation −ELBO ${validationLoss.toFixed(2)} after epoch ${epoch} (best ${best.loss.toFixed(2)}, epoch ${best.epoch}; ${annealing}stops after ${left} more without a better one)`;
 }
 
 /** Settings a checkpoint must share with the run that resumes it (the epoch budget may grow). */
@@ -222,7 +219,7 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
           if (step % 5 === 0 || step === total)
             bar.update(step / total, `step ${step}/${total} F ${loss.toFixed(1)}${lastValidation}`);
         },
-        onEpoch: (epoch: number, v: number | null, best: { loss: number; epoch: number } | null) => {
+        onEpoch: (epoch: number, v: number | null, best: BestSoFar | null) => {
           if (v !== null && best) lastValidation = ` · ${earlyStoppingInfo(epoch, v, best, s.patience)}`;
         },
         // After an epoch, at most every --checkpoint-every seconds, everything needed to continue exactly from there (--resume).

@@ -50,6 +50,7 @@ export {
 } from "./planar-layer-stats.js";
 export { drawText, textWidth } from "./text.js";
 export {
+  type BestSoFar,
   DEFAULT_VAE,
   type Draw,
   evaluateVAE,

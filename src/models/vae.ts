@@ -427,8 +427,16 @@ export interface TrainVAEOptions {
    */
   maxSeconds?: number;
   onStep?: (step: number, totalSteps: number, loss: number) => void;
-  /** After every epoch: its validation −ELBO and the best so far (the epoch early stopping counts from); null without validation. */
-  onEpoch?: (epoch: number, validationLoss: number | null, best: { loss: number; epoch: number } | null) => void;
+  /** After every epoch: its validation −ELBO and the best so far; null without validation. */
+  onEpoch?: (epoch: number, validationLoss: number | null, best: BestSoFar | null) => void;
+}
+
+/** The best validation bound so far, its epoch, and the epoch early stopping counts its patience from. */
+export interface BestSoFar {
+  loss: number;
+  epoch: number;
+  /** the best epoch, or the last epoch of annealing (annealSteps) while that is later */
+  countsFrom: number;
 }
 
 /** A training run after some epoch (TrainVAEOptions.checkpoint). Plain JSON. */
@@ -664,9 +672,10 @@ function* trainSteps(
       best = v;
       bestEpoch = epochsRun;
     }
-    options.onEpoch?.(epochsRun, v, { loss: best, epoch: bestEpoch });
+    const countsFrom = Math.max(bestEpoch, annealedEpoch);
+    options.onEpoch?.(epochsRun, v, { loss: best, epoch: bestEpoch, countsFrom });
     if (improved) bestParams = yield* parametersNow();
-    else if (epochsRun - Math.max(bestEpoch, annealedEpoch) >= patience) {
+    else if (epochsRun - countsFrom >= patience) {
       stoppedBy = "early-stopping";
       break;
     }

@@ -1,0 +1,65 @@
+// Follow-up 8 to Table 2 (docs/results.md): rows of Table 2 trained again with the paper's annealed
+// free energy, β_t = min(1, 0.01 + t/10,000) over the first 10,000 updates, each run paired with
+// Table 2's run of the same row and seed (trained at β = 1 throughout). Its runs come from
+// `bash scripts/table2.sh --out results/table2-anneal … -- --anneal-steps 10000`.
+
+import { table } from "./markdown.js";
+import { cell, eachSeed, paired, perSeed, runOf, seedsIn, type Table2Record, table2Records } from "./table2.js";
+
+export const ANNEAL_DIR = "results/table2-anneal";
+
+/** Rows in Table 2's order (the diagonal model, planar by K, NICE by K): the flows and lengths the folder has runs of. */
+function rowsOf(records: Table2Record[]): Array<{ flow: string; K: number }> {
+  const rank = (r: { flow: string; K: number }) => (r.flow === "nice" ? 1000 : 0) + r.K;
+  const keys = [...new Set(records.map((r) => `${r.flow} ${r.K}`))].map((k) => {
+    const [flow, K] = k.split(" ");
+    return { flow: flow!, K: Number(K) };
+  });
+  return keys.sort((a, b) => rank(a) - rank(b));
+}
+
+/** The row a row extends: the next shorter flow of its kind in the folder, else the diagonal model. */
+function extended(rows: Array<{ flow: string; K: number }>, row: { flow: string; K: number }): [string, number] | null {
+  if (row.K === 0) return null;
+  const shorter = rows.filter((r) => r.flow === row.flow && r.K > 0 && r.K < row.K).map((r) => r.K);
+  return shorter.length ? [row.flow, Math.max(...shorter)] : ["planar", 0];
+}
+
+/**
+ * The annealed rows, seeds side by side: each paired on the test digits with the row it extends,
+ * with Table 2's run of the same row and seed, and (planar rows) with annealed NICE of the same length.
+ */
+export function table2Anneal(root: string, folder = ANNEAL_DIR): string {
+  const records = table2Records(root, folder);
+  const base = table2Records(root);
+  const seeds = seedsIn(records);
+  const rows = rowsOf(records);
+  const body = rows.map((row) => {
+    const at = (s: number) => runOf(records, row.flow, row.K, s);
+    const each = eachSeed(seeds, at);
+    const above = extended(rows, row);
+    return [
+      row.K === 0 ? "diagonal Gaussian" : row.flow === "nice" ? "+ NICE" : "+ planar flow",
+      `${row.K}`,
+      each(cell.elbo),
+      each(cell.nll),
+      above ? perSeed(seeds, (s) => paired(runOf(records, ...above, s), at(s))) : "—",
+      perSeed(seeds, (s) => paired(runOf(base, row.flow, row.K, s), at(s))),
+      row.flow === "planar" && row.K > 0 ? perSeed(seeds, (s) => paired(runOf(records, "nice", row.K, s), at(s))) : "—",
+      each(cell.best),
+      each(cell.train),
+    ];
+  });
+  const header = [
+    "posterior q(z\\|x), annealed",
+    "K",
+    "test −ELBO (nats)",
+    "test −ln p(x) (nats, S = 200)",
+    "change from the row it extends (paired)",
+    "minus the same row without annealing (Table 2, paired)",
+    "planar − NICE at this K (paired)",
+    "best epoch of the run, stopped by",
+    "train time",
+  ];
+  return table(header, ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---", "---:"], body);
+}
