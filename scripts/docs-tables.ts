@@ -433,7 +433,8 @@ export const TABLES: Record<string, (root: string) => string> = {
   "table2-data-tails-2000": (root) => table2Tails(root, `${DATA_DIR}/train2000`),
   "table2-data-tails-4000": (root) => table2Tails(root, `${DATA_DIR}/train4000`),
   "table2-anneal": table2Anneal,
-  "table2-anneal-tails": (root) => table2Tails(root, ANNEAL_DIR),
+  "table2-anneal-tails-1333": (root) => table2Tails(root, `${ANNEAL_DIR}/steps1333`),
+  "table2-anneal-tails-10000": (root) => table2Tails(root, `${ANNEAL_DIR}/steps10000`),
   "table2-grow-starts": (root) =>
     table2GrowStarts(root, [
       [GROW_DIR, GROW_DIR],

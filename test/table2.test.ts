@@ -683,37 +683,43 @@ describe("follow-up 7: the planar rows on fewer training digits (scripts/table2-
 
 describe("follow-up 8: Table 2's rows with the paper's annealed free energy (scripts/table2-anneal.ts)", () => {
   const root = mkdtempSync(path.join(tmpdir(), "flowgrad-anneal-"));
-  const annealed = { folder: "results/table2-anneal", flowLr: 1 };
-  run(root, "planar", 0, 0, [100, 102, 104, 106], {}, annealed);
-  run(root, "planar", 10, 0, [98, 101, 103, 104], {}, annealed); // from K = 0: −2, −1, −1, −2
-  run(root, "planar", 20, 0, [97, 101, 102, 104], {}, annealed); // from K = 10: −1, 0, −1, 0
-  run(root, "nice", 10, 0, [99, 101, 103, 105], {}, annealed); // from K = 0: −1 each
-  run(root, "planar", 10, 1, [90, 90, 90, 90], {}, annealed); // seed 1 has no K = 0: its step is "—"
+  const over = (T: number) => ({ folder: `results/table2-anneal/steps${T}`, flowLr: 1 });
+  run(root, "planar", 0, 0, [100, 102, 104, 106], {}, over(1333));
+  run(root, "planar", 10, 0, [98, 101, 103, 104], {}, over(1333)); // from K = 0: −2, −1, −1, −2
+  run(root, "planar", 20, 0, [97, 101, 102, 104], {}, over(1333)); // from K = 10: −1, 0, −1, 0
+  run(root, "nice", 10, 0, [99, 101, 103, 105], {}, over(1333)); // from K = 0: −1 each
+  run(root, "planar", 10, 1, [90, 90, 90, 90], {}, over(1333)); // seed 1 has no K = 0: its step is "—"
+  run(root, "planar", 20, 1, [110, 110, 110, 110], {}, over(10000)); // another T: rows of its own, after
   run(root, "planar", 10, 0, [97, 100, 104, 104]); // Table 2's, at β = 1 throughout
+  run(root, "planar", 20, 1, [95, 95, 96, 96]);
   const rows = table2Anneal(root)
     .split("\n")
     .slice(2)
     .map((l) => l.split(" | "));
 
-  it("the folder's rows in Table 2's order, seeds side by side", () => {
-    expect(rows.map((r) => `${r[0]} ${r[1]}`)).toEqual([
-      "| diagonal Gaussian 0",
-      "| + planar flow 10",
-      "| + planar flow 20",
-      "| + NICE 10",
+  it("a block of rows per annealing length, shortest first, each in Table 2's order with its seeds side by side", () => {
+    expect(rows.map((r) => `${r[0]} ${r[1]} ${r[2]}`)).toEqual([
+      "| 1,333 (epoch 17) diagonal Gaussian 0",
+      "| 1,333 (epoch 17) + planar flow 10",
+      "| 1,333 (epoch 17) + planar flow 20",
+      "| 1,333 (epoch 17) + NICE 10",
+      "| 10,000 (epoch 124) + planar flow 20", // β = 1 from update 9,900: epoch 124 at 80 updates each
     ]);
-    expect(rows[1]![3]).toBe("101.50 ± 0.50 / 90.00 ± 0.50");
+    expect(rows[1]![4]).toBe("101.50 ± 0.50 / 90.00 ± 0.50");
+    expect(rows[4]![4]).toBe("110.00 ± 0.50"); // T = 10,000 has seed 1 alone
   });
 
   it("each row paired with the one it extends, with Table 2's run of it, and planar with NICE, by hand", () => {
-    expect(rows[1]![4]).toBe(`−1.50 ± ${se4([-2, -1, -1, -2])} / —`);
-    expect(rows[2]![4]).toBe(`−0.50 ± ${se4([-1, 0, -1, 0])} / —`); // K = 20 extends K = 10, not K = 0
-    expect(rows[3]![4]).toBe("−1.00 ± 0.00 / —"); // NICE k = 10 extends the diagonal model
-    // annealed − Table 2's K = 10: +1, +1, −1, 0
-    expect(rows[1]![5]).toBe(`+0.25 ± ${se4([1, 1, -1, 0])} / —`);
-    expect(rows[0]![5]).toBe("—"); // no Table 2 run of the diagonal model here
+    expect(rows[1]![5]).toBe(`−1.50 ± ${se4([-2, -1, -1, -2])} / —`);
+    expect(rows[2]![5]).toBe(`−0.50 ± ${se4([-1, 0, -1, 0])} / —`); // K = 20 extends K = 10, not K = 0
+    expect(rows[3]![5]).toBe("−1.00 ± 0.00 / —"); // NICE k = 10 extends the diagonal model
+    expect(rows[4]![5]).toBe("—"); // nothing shorter annealed over 10,000
+    // annealed − Table 2's K = 10: +1, +1, −1, 0; K = 20 over 10,000, seed 1: +15, +15, +14, +14
+    expect(rows[1]![6]).toBe(`+0.25 ± ${se4([1, 1, -1, 0])} / —`);
+    expect(rows[4]![6]).toBe(`+14.50 ± ${se4([15, 15, 14, 14])}`);
+    expect(rows[0]![6]).toBe("—"); // no Table 2 run of the diagonal model here
     // planar K = 10 − NICE k = 10: −1, 0, 0, −1
-    expect(rows[1]![6]).toBe(`−0.50 ± ${se4([-1, 0, 0, -1])} / —`);
-    expect([rows[0]![6], rows[3]![6]]).toEqual(["—", "—"]);
+    expect(rows[1]![7]).toBe(`−0.50 ± ${se4([-1, 0, 0, -1])} / —`);
+    expect([rows[0]![7], rows[3]![7]]).toEqual(["—", "—"]);
   });
 });
