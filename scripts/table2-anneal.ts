@@ -6,18 +6,27 @@
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { table } from "./markdown.js";
-import { cell, eachSeed, paired, perSeed, runOf, seedsIn, type Table2Record, table2Records } from "./table2.js";
+import {
+  cell,
+  eachSeed,
+  paired,
+  perSeed,
+  runOf,
+  seedsIn,
+  type Table2Record,
+  table2Records,
+  tableOrder,
+} from "./table2.js";
 
 export const ANNEAL_DIR = "results/table2-anneal";
 
 /** Rows in Table 2's order (the diagonal model, planar by K, NICE by K): the flows and lengths the folder has runs of. */
 function rowsOf(records: Table2Record[]): Array<{ flow: string; K: number }> {
-  const rank = (r: { flow: string; K: number }) => (r.flow === "nice" ? 1000 : 0) + r.K;
   const keys = [...new Set(records.map((r) => `${r.flow} ${r.K}`))].map((k) => {
     const [flow, K] = k.split(" ");
     return { flow: flow!, K: Number(K) };
   });
-  return keys.sort((a, b) => rank(a) - rank(b));
+  return keys.sort((a, b) => tableOrder(a) - tableOrder(b));
 }
 
 /** The row a row extends: the next shorter flow of its kind in the folder, else the diagonal model. */

@@ -226,6 +226,9 @@ export function table2(root: string, folder = TABLE2_DIR): string {
   return table(header, ["---", "---:", "---:", "---:", "---:", "---:", "---", "---:", "---:", "---:"], rows) + note;
 }
 
+/** Sorts rows in the table's order: the diagonal model, planar by K, NICE by K. */
+export const tableOrder = (r: { flow: string; K: number }) => (r.flow === "nice" ? 1000 : 0) + r.K;
+
 /**
  * The validation curves' tails: for each run, its best epoch's bound and every epoch after it, so
  * a reader sees that the bound had stopped improving when early stopping ended the run.
@@ -236,9 +239,7 @@ export function table2Tails(
   folder = TABLE2_DIR,
   describe: (r: Table2Record) => string = () => "",
 ): string {
-  // The table's order: the diagonal model, planar by K, NICE by K; seeds side by side.
-  const rank = (r: Table2Record) => (r.flow === "nice" ? 1000 : 0) + r.K;
-  const records = table2Records(root, folder).sort((a, b) => rank(a) - rank(b) || a.seed - b.seed);
+  const records = table2Records(root, folder).sort((a, b) => tableOrder(a) - tableOrder(b) || a.seed - b.seed);
   const rows = records.map((r) => {
     const v = r.validationLosses ?? [],
       best = (r.bestEpoch === 0 ? r.startValidationLoss : v[r.bestEpoch - 1]) ?? Number.NaN;
