@@ -11,12 +11,13 @@ cd "$(dirname "$0")/.."
 docs=yes
 [ "${1:-}" = "--no-docs" ] && docs=no
 [ -f dist/src/cli/main.js ] || npm run build --silent
-for folder in table2 table2-flowlr table2-rates table2-global table2-dynamic table2-grow table2-grow-lr0.5; do
+for folder in table2 table2-flowlr table2-rates table2-global table2-dynamic table2-grow table2-grow-lr0.5 \
+  table2-anneal/steps1333 table2-anneal/steps10000; do
   for model in results/$folder/planar-K*-seed*/vae-planar-K*-L1.model.json; do
     [ -f "$model" ] || continue
     run=$(basename "$(dirname "$model")")
     [ "$run" = "${run#planar-K0-}" ] || continue # the diagonal model has no layers
-    out=results/table2-layers/$folder/$run.json
+    out=results/table2-layers/${folder//\//-}/$run.json # one level: table2-anneal/steps1333 reads as table2-anneal-steps1333
     [ -f "$out" ] && continue
     echo "$folder/$run"
     FLOWGRAD_THREADS=1 node dist/src/cli/main.js layers --model "$model" --out "$out" > /dev/null

@@ -65,6 +65,8 @@ const SETTINGS = [
   { folder: "table2-rates", label: "follow-up 1, other rates" },
   { folder: "table2-global", label: "follow-up 2 (global)" },
   { folder: "table2-dynamic", label: "follow-up 4 (dynamic digits)" },
+  { folder: "table2-anneal-steps1333", label: "follow-up 8 (annealed, 1,333 updates)" },
+  { folder: "table2-anneal-steps10000", label: "follow-up 8 (annealed, 10,000 updates)" },
 ];
 
 /**
