@@ -5,6 +5,7 @@
 
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
+import { annealedEpoch } from "../src/models/anneal.js";
 import { table } from "./markdown.js";
 import {
   cell,
@@ -22,11 +23,10 @@ export const ANNEAL_DIR = "results/table2-anneal";
 
 /** Rows in Table 2's order (the diagonal model, planar by K, NICE by K): the flows and lengths the folder has runs of. */
 function rowsOf(records: Table2Record[]): Array<{ flow: string; K: number }> {
-  const keys = [...new Set(records.map((r) => `${r.flow} ${r.K}`))].map((k) => {
-    const [flow, K] = k.split(" ");
-    return { flow: flow!, K: Number(K) };
-  });
-  return keys.sort((a, b) => tableOrder(a) - tableOrder(b));
+  return records
+    .filter((r, i) => records.findIndex((o) => o.flow === r.flow && o.K === r.K) === i)
+    .map(({ flow, K }) => ({ flow, K }))
+    .sort((a, b) => tableOrder(a) - tableOrder(b));
 }
 
 /** The row a row extends: the next shorter flow of its kind in the folder, else the diagonal model. */
@@ -63,7 +63,7 @@ export function table2Anneal(root: string, updatesPerEpoch = 80): string {
       const each = eachSeed(seeds, at);
       const above = extended(rows, row);
       return [
-        `${T.toLocaleString("en")} (epoch ${Math.ceil((0.99 * T) / updatesPerEpoch)})`,
+        `${T.toLocaleString("en")} (epoch ${annealedEpoch(T, updatesPerEpoch)})`,
         row.K === 0 ? "diagonal Gaussian" : row.flow === "nice" ? "+ NICE" : "+ planar flow",
         `${row.K}`,
         each(cell.elbo),

@@ -4,6 +4,8 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { noGrad, Random, Tensor, tensor } from "../src/autograd/index.js";
 import {
+  annealedBeta,
+  annealedEpoch,
   type BestSoFar,
   estimateKL,
   estimateKLAsync,
@@ -453,6 +455,18 @@ describe("training, evaluation, saving", () => {
     expect(() => pairedDifference(Float64Array.of(1), Float64Array.of(1, 2))).toThrow(
       /equally long, non-empty lists, got 1 and 2/,
     );
+  });
+  it("annealedEpoch is the first epoch whose last update is at β = 1, by brute force over the schedule", () => {
+    const lastStep = (epoch: number, perEpoch: number) => epoch * perEpoch - 1; // 0-based, epochs 1-based
+    for (const T of [1, 2, 39, 40, 100, 1333, 10_000])
+      for (const perEpoch of [1, 12, 80, 99, 100]) {
+        const e = annealedEpoch(T, perEpoch);
+        expect(annealedBeta(lastStep(e, perEpoch), T)).toBe(1);
+        if (e > 1) expect(annealedBeta(lastStep(e - 1, perEpoch), T)).toBeLessThan(1);
+      }
+    // e.g. T = 100 in epochs of 99: epoch 1 ends at β = 0.01 + 98/100 = 0.99, so β = 1 from epoch 2
+    expect(annealedEpoch(100, 99)).toBe(2);
+    expect(annealedEpoch(0, 80)).toBe(0);
   });
   it("early stopping keeps the parameters of the epoch with the best validation bound", () => {
     // Trained on 100 copies of one digit, the model first learns what digits look like, then only

@@ -22,6 +22,7 @@ import {
   RadialFlow,
   Sequential,
 } from "../flows/index.js";
+import { annealedBeta } from "./anneal.js";
 import { fittedEnergy, type TargetName } from "./densities.js";
 import { type Loop, runLoop, runLoopAsync } from "./loop.js";
 
@@ -62,11 +63,6 @@ export function makeFlow2D(
     return new FlowDistribution(new PlanarChain(2, K, { random, implementation }), { fixedBase: true });
   const layers = Array.from({ length: K }, () => new RadialFlow(2, { random, implementation }));
   return new FlowDistribution(new Sequential(layers), { fixedBase: true });
-}
-
-/** The paper's annealing schedule: β_t = min(1, 0.01 + t/annealSteps) (annealSteps = 10,000 there). */
-export function annealedBeta(step: number, annealSteps: number): number {
-  return Math.min(1, 0.01 + step / annealSteps);
 }
 
 /**

@@ -1,9 +1,9 @@
 /** flowgrad/models: the paper's 2-D target densities and fits (6.1), and DLGMs with flow posteriors (6.2). */
 
+export { annealedBeta, annealedEpoch } from "./anneal.js";
 export { sampleBinary } from "./binarize.js";
 export { BOX_HALF_WIDTH, ENERGIES, energy, fittedEnergy, TARGETS, type TargetName } from "./densities.js";
 export {
-  annealedBeta,
   type CNF2DOptions,
   estimateKL,
   estimateKLAsync,

@@ -16,6 +16,7 @@ import {
   tidy,
 } from "../autograd/index.js";
 import { NICE, normalLogProb, planarChain, radial, SLACK_FLOOR } from "../flows/index.js";
+import { annealedBeta, annealedEpoch } from "./anneal.js";
 import { sampleBinary } from "./binarize.js";
 import type { FlowKind } from "./fit2d.js";
 import { type Loop, runLoop, runLoopAsync } from "./loop.js";
@@ -558,8 +559,8 @@ function* trainSteps(
   if (flowLrScale !== 1) opt.scaleLearningRate(model.flowParameters(), flowLrScale);
   const batches = Math.floor(count / batchSize),
     total = epochs * batches;
-  // The first epoch that ends with β = 1 (0.01 + step / annealSteps ≥ 1): early stopping's patience starts there at the earliest.
-  const annealedEpoch = annealSteps > 0 ? Math.ceil((0.99 * annealSteps) / batches) : 0;
+  // Early stopping's patience starts at the first epoch trained at β = 1 at the earliest.
+  const annealedFrom = annealedEpoch(annealSteps, batches);
   const order = Int32Array.from({ length: count }, (_, i) => i);
   const losses: number[] = [],
     validationLosses: number[] = [];
@@ -643,7 +644,7 @@ function* trainSteps(
       for (let r = 0; r < batchSize; r++)
         rows.set(images.subarray(order[b * batchSize + r]! * P, (order[b * batchSize + r]! + 1) * P), r * P);
       if (binarize === "dynamic") sampleBinary(grey, random, batch);
-      const beta = annealSteps > 0 ? Math.min(1, 0.01 + step / annealSteps) : 1;
+      const beta = annealSteps > 0 ? annealedBeta(step, annealSteps) : 1;
       // tidy: on a GPU backend the step's tensors live in textures, freed when the step ends.
       const loss = tidy(() => {
         opt.zeroGrad();
@@ -672,7 +673,7 @@ function* trainSteps(
       best = v;
       bestEpoch = epochsRun;
     }
-    const countsFrom = Math.max(bestEpoch, annealedEpoch);
+    const countsFrom = Math.max(bestEpoch, annealedFrom);
     options.onEpoch?.(epochsRun, v, { loss: best, epoch: bestEpoch, countsFrom });
     if (improved) bestParams = yield* parametersNow();
     else if (epochsRun - countsFrom >= patience) {
