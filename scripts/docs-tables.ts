@@ -32,7 +32,6 @@ import {
   table2Grow,
   table2GrowFit,
   table2GrowLayers,
-  table2GrowStarts,
   table2GrowTails,
 } from "./table2-grow.js";
 import { table2Layers } from "./table2-layers.js";
@@ -429,17 +428,13 @@ export const TABLES: Record<string, (root: string) => string> = {
   "table2-grow-lr-layers": (root) => table2GrowLayers(root, GROW_LR_DIR, GROW_DIR),
   "table2-grow-lr": (root) => table2Grow(root, GROW_LR_DIR, GROW_DIR),
   "table2-grow-lr-tails": (root) => table2GrowTails(root, GROW_LR_DIR),
+  "table2-grow-lr-fit": (root) => table2GrowFit(root, GROW_LR_DIR, GROW_DIR),
   "table2-data": table2Data,
   "table2-data-tails-2000": (root) => table2Tails(root, `${DATA_DIR}/train2000`),
   "table2-data-tails-4000": (root) => table2Tails(root, `${DATA_DIR}/train4000`),
   "table2-anneal": table2Anneal,
   "table2-anneal-tails-1333": (root) => table2Tails(root, `${ANNEAL_DIR}/steps1333`),
   "table2-anneal-tails-10000": (root) => table2Tails(root, `${ANNEAL_DIR}/steps10000`),
-  "table2-grow-starts": (root) =>
-    table2GrowStarts(root, [
-      [GROW_DIR, GROW_DIR],
-      [GROW_LR_DIR, GROW_DIR],
-    ]),
 };
 
 /** Figures drawn from results JSON alone (no rerun), by the file they are written to. */

@@ -149,41 +149,6 @@ export function table2Grow(root: string, folder = GROW_DIR, from = GROW_DIR): st
 }
 
 /**
- * Each continued and grown run's best validation −ELBO against its start's (the best epoch of the
- * run it started from: the same validation digits and draws, so the start scores that again).
- * These runs predate --start-from scoring its start as epoch 0: where no epoch beat the start,
- * the run kept its best epoch, worse; early stopping now keeps the start there ("the start").
- */
-export function table2GrowStarts(root: string, folders: Array<[string, string]>): string {
-  const rows = folders.flatMap(([folder, from]) => {
-    const { records } = growRecords(root, folder, from);
-    const seeds = seedsIn(records);
-    return growRows(records)
-      .filter((row) => row.part !== "scratch")
-      .map((row) => {
-        const each = eachSeed(seeds, row.at);
-        const rate = seeds.map(row.at).find((r) => r)?.flowLr ?? 1;
-        return [
-          `${row.label}, flow lr × ${rate}`,
-          `${row.K}`,
-          each((r) => {
-            const start = row.start(r);
-            if (!start) return null;
-            const from = Math.min(...start.validationLosses),
-              best = Math.min(...r.validationLosses);
-            return `${from.toFixed(2)} → ${best.toFixed(2)}${best < from ? "" : " (the start)"}`;
-          }),
-        ];
-      });
-  });
-  return table(
-    ["run", "K", "validation −ELBO: its start → its best epoch (what early stopping keeps now)"],
-    ["---", "---:", "---"],
-    rows,
-  );
-}
-
-/**
  * How the continued and grown runs fit the digits they were trained on: each run scored on 500 of
  * its training digits and 500 test digits with the same S (scripts/table2-gaps.sh FOLDER, into
  * results/table2-gaps/<folder>/<run>.<split>.json), and the grown run against the continued one
