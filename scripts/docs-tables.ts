@@ -35,6 +35,7 @@ import {
   table2GrowTails,
 } from "./table2-grow.js";
 import { table2Layers } from "./table2-layers.js";
+import { table2Samples } from "./table2-samples.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: results files are read as written; each table names the fields it uses
 type Json = Record<string, any>;
@@ -433,6 +434,7 @@ export const TABLES: Record<string, (root: string) => string> = {
   "table2-data-tails-2000": (root) => table2Tails(root, `${DATA_DIR}/train2000`),
   "table2-data-tails-4000": (root) => table2Tails(root, `${DATA_DIR}/train4000`),
   "table2-anneal": table2Anneal,
+  "table2-samples": table2Samples,
   "table2-anneal-tails-1333": (root) => table2Tails(root, `${ANNEAL_DIR}/steps1333`),
   "table2-anneal-tails-10000": (root) => table2Tails(root, `${ANNEAL_DIR}/steps10000`),
 };

@@ -18,6 +18,7 @@ import { figure4FollowUps, table2FlowLr, table2Global, table2Rates } from "../sc
 import { table2Gaps } from "../scripts/table2-gaps.js";
 import { figure4Grow, table2Grow, table2GrowFit, table2GrowLayers, table2GrowTails } from "../scripts/table2-grow.js";
 import { table2Layers } from "../scripts/table2-layers.js";
+import { table2Samples } from "../scripts/table2-samples.js";
 
 // Table 2 and Figure 4 are assembled from the runs' JSON (scripts/table2.sh writes them): checked
 // here on made-up runs whose paired differences are worked out by hand.
@@ -311,6 +312,62 @@ describe("the training-variant screen (scripts/table2-sweep.sh) from its runs' J
     // no diagonal model of its own: the one trained on dynamic binarisation, not base's
     expect(row("dynamic-slow (flowLr 0.1, binarize dynamic)")[5]).toBe("−2.00 (epoch 30)");
     expect(lines[0]).toContain("test −ln p(x) (S = 20)");
+  });
+});
+
+describe("S = 200 against S = 2,000 (results/table2/s2000-*.json) from the runs' and the scorings' JSON", () => {
+  const root = mkdtempSync(path.join(tmpdir(), "flowgrad-samples-"));
+  run(root, "planar", 0, 0, [92, 94, 96, 98]);
+  run(root, "planar", 10, 0, [90, 93, 93, 97]); // − K = 0: −2, −1, −3, −1
+  // The two models scored again, as flowgrad compare --samples 2000 --out writes it.
+  const model = (K: number, perExample: number[]) => ({
+    file: `results/table2-grow/planar-K${K}-seed0/vae-planar-K${K}-L1.model.json`,
+    K,
+    flow: "planar",
+    negLogLikelihood: perExample.reduce((a, b) => a + b, 0) / perExample.length,
+    standardError: 0.5,
+    perExample,
+  });
+  writeFileSync(
+    path.join(root, "results/table2/s2000-K0-K10-seed0.json"),
+    JSON.stringify({ samples: 2000, models: [model(0, [91, 93, 95.4, 97]), model(10, [89.5, 92, 92.5, 96])] }),
+  );
+
+  it("each model at both S, the change paired over the digits, and the step from the row above at each S", () => {
+    const lines = table2Samples(root).split("\n");
+    expect(lines[0]).toContain("−ln p(x), S = 2,000");
+    expect(lines[2]!.split(" | ")).toEqual([
+      "| diagonal Gaussian",
+      "0",
+      "95.00",
+      "94.10 ± 0.50",
+      `−0.90 ± ${se4([-1, -1, -0.6, -1])}`,
+      "—",
+      "— |",
+    ]);
+    expect(lines[3]!.split(" | ")).toEqual([
+      "| planar K = 10",
+      "0",
+      "93.25",
+      "92.50 ± 0.50",
+      `−0.75 ± ${se4([-0.5, -1, -0.5, -1])}`,
+      `−1.75 ± ${se4([-2, -1, -3, -1])}`,
+      `−1.60 ± ${se4([-1.5, -1, -2.9, -1])} |`,
+    ]);
+  });
+
+  it("a scoring whose model files do not name their seed is an error that names the file", () => {
+    const bad = mkdtempSync(path.join(tmpdir(), "flowgrad-samples-bad-"));
+    mkdirSync(path.join(bad, "results/table2"), { recursive: true });
+    writeFileSync(
+      path.join(bad, "results/table2/s2000-x.json"),
+      JSON.stringify({ samples: 2000, models: [{ ...model(0, [1]), file: "m.model.json" }] }),
+    );
+    expect(() => table2Samples(bad)).toThrow(/s2000-x.json: m.model.json does not name its seed/);
+  });
+
+  it("with nothing scored again, says how to score", () => {
+    expect(table2Samples(mkdtempSync(path.join(tmpdir(), "flowgrad-samples-none-")))).toMatch(/--samples 2000/);
   });
 });
 
