@@ -434,9 +434,9 @@ export const TABLES: Record<string, (root: string) => string> = {
   "table2-data-tails-2000": (root) => table2Tails(root, `${DATA_DIR}/train2000`),
   "table2-data-tails-4000": (root) => table2Tails(root, `${DATA_DIR}/train4000`),
   "table2-anneal": table2Anneal,
-  "table2-samples": table2Samples,
   "table2-anneal-tails-1333": (root) => table2Tails(root, `${ANNEAL_DIR}/steps1333`),
   "table2-anneal-tails-10000": (root) => table2Tails(root, `${ANNEAL_DIR}/steps10000`),
+  "table2-samples": table2Samples,
 };
 
 /** Figures drawn from results JSON alone (no rerun), by the file they are written to. */

@@ -50,6 +50,8 @@ export function table2Samples(root: string): string {
   if (!runs.length)
     return "(not run yet: flowgrad compare --models <K = 0 model>,<K = 10 model> --samples 2000 --out results/table2/s2000-K0-K10-seed<s>.json)";
   const S = runs[0]!.samples;
+  if (runs.some((r) => r.samples !== S))
+    throw new Error(`${TABLE2_DIR}/s2000-*.json: scored with different S; one table shows one S`);
   const rows = runs.flatMap(({ models }) =>
     models.map((m, i) => {
       const at200 = runOf(records, m.flow, m.K, m.seed);
