@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { table } from "./markdown.js";
-import { paired, runOf, TABLE2_DIR, table2Records } from "./table2.js";
+import { paired, posteriorName, runOf, TABLE2_DIR, table2Records } from "./table2.js";
 
 /** One model of a `flowgrad compare` JSON: its row, seed (from the model file's folder) and per-digit −ln p(x). */
 interface Rescored {
@@ -37,8 +37,6 @@ function rescorings(root: string): Array<{ samples: number; models: Rescored[] }
     });
 }
 
-const label = (m: { flow: string; K: number }) => (m.K === 0 ? "diagonal Gaussian" : `${m.flow} K = ${m.K}`);
-
 /**
  * Each model scored again, one row per model: −ln p(x) at S = 200 (its Table 2 run) and at the
  * larger S, the change (paired over the test digits), and the paired step from the model before it
@@ -52,13 +50,14 @@ export function table2Samples(root: string): string {
   const S = runs[0]!.samples;
   if (runs.some((r) => r.samples !== S))
     throw new Error(`${TABLE2_DIR}/s2000-*.json: scored with different S; one table shows one S`);
+  const many = S.toLocaleString("en");
   const rows = runs.flatMap(({ models }) =>
     models.map((m, i) => {
       const at200 = runOf(records, m.flow, m.K, m.seed);
       const before = models[i - 1];
       const before200 = before && runOf(records, before.flow, before.K, before.seed);
       return [
-        label(m),
+        posteriorName(m),
         `${m.seed}`,
         at200 ? `${at200.negLogLikelihood.toFixed(2)}` : "—",
         `${m.negLogLikelihood.toFixed(2)} ± ${m.standardError.toFixed(2)}`,
@@ -73,10 +72,10 @@ export function table2Samples(root: string): string {
       "q(z\\|x)",
       "seed",
       "−ln p(x), S = 200 (Table 2)",
-      `−ln p(x), S = ${S.toLocaleString("en")}`,
-      `S = ${S.toLocaleString("en")} − S = 200 (paired)`,
+      `−ln p(x), S = ${many}`,
+      `S = ${many} − S = 200 (paired)`,
       "change from the row above, S = 200 (paired)",
-      `the same, S = ${S.toLocaleString("en")} (paired)`,
+      `the same, S = ${many} (paired)`,
     ],
     ["---", "---:", "---:", "---:", "---:", "---:", "---:"],
     rows,

@@ -226,6 +226,10 @@ export function table2(root: string, folder = TABLE2_DIR): string {
   return table(header, ["---", "---:", "---:", "---:", "---:", "---:", "---", "---:", "---:", "---:"], rows) + note;
 }
 
+/** A posterior by name, as the tables' run columns give it: "diagonal Gaussian", "planar K = 10", "NICE K = 20". */
+export const posteriorName = (r: { flow: string; K: number }) =>
+  r.K === 0 ? "diagonal Gaussian" : `${r.flow === "nice" ? "NICE" : "planar"} K = ${r.K}`;
+
 /** Sorts rows in the table's order: the diagonal model, planar by K, NICE by K. */
 export const tableOrder = (r: { flow: string; K: number }) => (r.flow === "nice" ? 1000 : 0) + r.K;
 
@@ -245,7 +249,7 @@ export function table2Tails(
       best = (r.bestEpoch === 0 ? r.startValidationLoss : v[r.bestEpoch - 1]) ?? Number.NaN;
     const after = v.slice(r.bestEpoch);
     const label =
-      (r.K === 0 ? "diagonal Gaussian" : `${r.flow === "nice" ? "NICE" : "planar"} K = ${r.K}`) +
+      posteriorName(r) +
       (r.flowLr === 1 ? "" : `, flow lr × ${r.flowLr}`) +
       (r.flowHead === "global" ? ", global flow parameters" : "") +
       describe(r);
