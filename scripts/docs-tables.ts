@@ -36,6 +36,7 @@ import {
 } from "./table2-grow.js";
 import { table2Layers } from "./table2-layers.js";
 import { table2Samples } from "./table2-samples.js";
+import { table2Steps } from "./table2-steps.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: results files are read as written; each table names the fields it uses
 type Json = Record<string, any>;
@@ -408,6 +409,7 @@ export const TABLES: Record<string, (root: string) => string> = {
   "device-table2": table2Webgpu,
   "device-table2-curves": webgpuCurveGaps,
   table2,
+  "table2-steps": table2Steps,
   "table2-sweep": table2Sweep,
   "table2-tails": table2Tails,
   "table2-flowlr": table2FlowLr,

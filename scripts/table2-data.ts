@@ -6,7 +6,6 @@ import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import type { Image } from "../src/models/heatmap.js";
 import { lineChart } from "../src/models/line-chart.js";
-import { meanAndError } from "../src/models/vae.js";
 import { signed, table } from "./markdown.js";
 import {
   cell,
@@ -16,6 +15,7 @@ import {
   pairedStep,
   perSeed,
   runOf,
+  seedMean,
   seedSpread,
   seedsIn,
   shade,
@@ -46,16 +46,6 @@ type Run = (seed: number) => Table2Record | undefined;
 
 /** The mean of b − a over the test digits, paired; null where either run is missing. */
 const step = (a: Table2Record | undefined, b: Table2Record | undefined) => pairedStep(a, b)?.mean ?? null;
-
-/**
- * The mean over seeds of their steps (null where a seed's runs are missing), with the standard
- * error between seeds — the training seed's noise, which the paired errors leave out; null with
- * fewer than two seeds.
- */
-function seedMean(steps: Array<number | null>): { mean: number; standardError: number; n: number } | null {
-  const d = steps.filter((x) => x !== null);
-  return d.length < 2 ? null : { ...meanAndError(d), n: d.length };
-}
 
 /** seedMean of b − a, as table text. */
 function acrossSeeds(seeds: number[], a: Run, b: Run): string | null {

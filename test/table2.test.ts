@@ -19,6 +19,7 @@ import { table2Gaps } from "../scripts/table2-gaps.js";
 import { figure4Grow, table2Grow, table2GrowFit, table2GrowLayers, table2GrowTails } from "../scripts/table2-grow.js";
 import { table2Layers } from "../scripts/table2-layers.js";
 import { table2Samples } from "../scripts/table2-samples.js";
+import { table2Steps } from "../scripts/table2-steps.js";
 
 // Table 2 and Figure 4 are assembled from the runs' JSON (scripts/table2.sh writes them): checked
 // here on made-up runs whose paired differences are worked out by hand.
@@ -253,6 +254,55 @@ describe("the training seeds' spread under Table 2", () => {
       `pooled over the 2 rows with two or more seeds (runs that blew up left out), one run's −ln p(x) has a standard deviation of ${Math.sqrt(14.5 / 3).toFixed(2)} nats`,
     );
     expect(seedSpread(table2Records(root).filter((r) => r.seed === 0))).toBeNull();
+  });
+});
+
+describe("Table 2's steps over the training seeds", () => {
+  const root = mkdtempSync(path.join(tmpdir(), "flowgrad-steps-"));
+  run(root, "planar", 0, 0, [90, 92, 94, 96]);
+  run(root, "planar", 10, 0, [89, 90, 93, 94]); // −1, −2, −1, −2: −1.50 ± √(1/3)/2
+  run(root, "planar", 0, 1, [90, 90, 90, 90]);
+  run(root, "planar", 10, 1, [91, 91, 91, 91]); // +1 on every digit
+  run(root, "planar", 0, 2, [90, 90, 90, 90]);
+  run(root, "planar", 10, 2, [88, 88, 88, 88]); // −2
+  run(root, "planar", 20, 0, [100, 100, 100, 100], { bestEpoch: 1, epochsRun: 3, validationLosses: [100, 150, 140] });
+  run(root, "planar", 20, 1, [90, 90, 90, 90]); // −1
+  run(root, "planar", 20, 2, [87, 87, 87, 87]); // −1
+  const rows = table2Steps(root).split("\n");
+  const row = (label: string) =>
+    rows
+      .find((l) => l.startsWith(`| ${label} |`))!
+      .split(" | ")
+      .slice(1);
+
+  it("each seed's paired step, the seeds that beat their paired s.e., and the mean with the s.e. between seeds, by hand", () => {
+    // seeds' steps −1.5, +1, −2: mean −5/6, sample variance (0.4444 + 3.3611 + 1.3611) / 2, s.e. √(that / 3)
+    const steps = [-1.5, 1, -2];
+    const se = Math.sqrt(steps.reduce((a, x) => a + (x + 5 / 6) ** 2, 0) / 2 / 3);
+    expect(row("planar K = 0 → 10")).toEqual([
+      `−1.50 ± ${(Math.sqrt(1 / 3) / 2).toFixed(2)} / +1.00 ± 0.00 / −2.00 ± 0.00`,
+      "2 of 3",
+      `−0.83 ± ${se.toFixed(2)} (3 seeds)`,
+      "no", // a mean over seeds within one s.e. of zero does not hold
+      "−2.4 |",
+    ]);
+  });
+
+  it("a pair whose run blew up is shown and left out of the counts and the mean", () => {
+    // seed 0: (100 − 89, 100 − 90, 100 − 93, 100 − 94) = 11, 10, 7, 6
+    expect(row("planar K = 10 → 20")).toEqual([
+      `+8.50 ± ${se4([11, 10, 7, 6])} (blew up) / −1.00 ± 0.00 / −1.00 ± 0.00`,
+      "2 of 2",
+      "−1.00 ± 0.00 (2 seeds)",
+      "yes",
+      "−1.0 |",
+    ]);
+  });
+
+  it("comparisons with no runs are —, and the paper's change is there only where it gives both rows", () => {
+    expect(row("NICE k = 0 → 10")).toEqual(["—", "—", "—", "—", "— |"]);
+    expect(row("planar − NICE at K = 80").at(-1)).toBe("−2.1 |"); // 85.1 − 87.2
+    expect(row("planar − NICE at K = 40").at(-1)).toBe("— |");
   });
 });
 
