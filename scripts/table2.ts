@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import type { Image } from "../src/models/heatmap.js";
 import { lineChart } from "../src/models/line-chart.js";
-import { meanAndError, pairedDifference } from "../src/models/vae.js";
+import { meanAndError, pairedDifference } from "../src/models/statistics.js";
 import { pm, signed, table } from "./markdown.js";
 
 export const TABLE2_DIR = "results/table2";

@@ -1,5 +1,5 @@
 // The paper's annealed free energy (section 6): β rises from 0.01 to 1 over the first updates.
-// Shared by the 2-D fits (fit2d.ts) and the DLGM's training (vae.ts).
+// Shared by the 2-D fits (fit2d.ts) and the DLGM's training (vae-train.ts).
 
 /** The paper's annealing schedule: β_t = min(1, 0.01 + t/annealSteps) (annealSteps = 10,000 there). */
 export function annealedBeta(step: number, annealSteps: number): number {

@@ -48,23 +48,15 @@ export {
   SATURATED,
   TRANSLATES,
 } from "./planar-layer-stats.js";
+export { meanAndError, pairedDifference } from "./statistics.js";
 export { drawText, textWidth } from "./text.js";
+export { DEFAULT_VAE, type Draw, FlowVAE, sampleDigits, type VAEConfig } from "./vae.js";
+export { evaluateVAE, evaluateVAEAsync, type VAEEvaluation, type VAEEvaluationDetail } from "./vae-evaluate.js";
 export {
   type BestSoFar,
-  DEFAULT_VAE,
-  type Draw,
-  evaluateVAE,
-  evaluateVAEAsync,
-  FlowVAE,
-  meanAndError,
-  pairedDifference,
-  sampleDigits,
   type TrainingCheckpoint,
   type TrainVAEOptions,
   type TrainVAEResult,
   trainVAE,
   trainVAEAsync,
-  type VAEConfig,
-  type VAEEvaluation,
-  type VAEEvaluationDetail,
-} from "./vae.js";
+} from "./vae-train.js";

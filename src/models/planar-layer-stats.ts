@@ -6,7 +6,8 @@
 
 import { noGrad, Random, randn, split, sum, type Tensor, tensor } from "../autograd/index.js";
 import { constrainPlanar, planar } from "../flows/index.js";
-import { type FlowVAE, meanAndError, repeatRows } from "./vae.js";
+import { meanAndError } from "./statistics.js";
+import { type FlowVAE, repeatRows } from "./vae.js";
 
 const average = (v: ArrayLike<number>) => meanAndError(v).mean;
 
