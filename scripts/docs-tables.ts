@@ -246,6 +246,41 @@ function cnfBench(root: string): string {
   );
 }
 
+/** bench:cnf-adjoint: the graph's memory and a step's time, backpropagation against the adjoint, by RK4 steps. */
+function cnfAdjoint(root: string): string {
+  const { rows } = read(root, "results/cnf-adjoint.json");
+  type AdjointRow = { steps: number; gradient: string; heldBytes: number; medianMs: number; evaluations: number };
+  const size = (b: number) => (b < 2 ** 20 ? `${(b / 2 ** 10).toFixed(1)} KiB` : `${(b / 2 ** 20).toFixed(1)} MiB`);
+  const at = (steps: number, gradient: string) =>
+    (rows as AdjointRow[]).find((r) => r.steps === steps && r.gradient === gradient);
+  const steps = [...new Set((rows as AdjointRow[]).map((r) => r.steps))];
+  return table(
+    [
+      "RK4 steps",
+      "graph held, backprop",
+      "graph held, adjoint",
+      "step, backprop",
+      "step, adjoint",
+      "adjoint / backprop",
+      "field evaluations, backprop / adjoint",
+    ],
+    ["---:", "---:", "---:", "---:", "---:", "---:", "---:"],
+    steps.map((n) => {
+      const b = at(n, "backprop")!,
+        a = at(n, "adjoint")!;
+      return [
+        `${n}`,
+        size(b.heldBytes),
+        size(a.heldBytes),
+        time(b.medianMs),
+        time(a.medianMs),
+        `${(a.medianMs / b.medianMs).toFixed(2)}×`,
+        `${b.evaluations} / ${a.evaluations}`,
+      ];
+    }),
+  );
+}
+
 function training(root: string): string {
   const { rows, longRun } = read(root, "results/training-bench.json");
   return [
@@ -394,6 +429,7 @@ export const TABLES: Record<string, (root: string) => string> = {
   "bench-webgpu": (root) => benchRows(root, "results/webgpu-bench.json"),
   "bench-higher-order": higherOrder,
   "bench-cnf": cnfBench,
+  "bench-cnf-adjoint": cnfAdjoint,
   "bench-training": training,
   "bench-matmul": (root) => matmulBench(root, "results/matmul-bench.json"),
   "bench-matmul-16": (root) => matmulBench(root, "results/device/matmul-bench-16-cores.json"),

@@ -182,3 +182,102 @@ describe("fitting a CNF to the paper's 2-D densities", () => {
     }
   }, 60_000);
 });
+
+describe('the adjoint method (gradient: "adjoint")', () => {
+  const z0 = T([6, 2]);
+  const loss = (out: { z: Tensor; logAbsDet: Tensor }) => out.z.square().sum().add(out.logAbsDet.mul(3).sum());
+  /** The flow's output for points that require grad. */
+  function forwardOf(options: ConstructorParameters<typeof CNF>[1]) {
+    const cnf = new CNF(2, { hidden: [8, 8], random: 5, ...options });
+    const z = z0.detach().requireGrad(true);
+    return { cnf, z, out: cnf.forward(z) };
+  }
+  /** L = Σ|z(T)|² + 3 Σ log|det|, and its gradient for the points and every parameter, flattened. */
+  function gradientOf(options: ConstructorParameters<typeof CNF>[1]) {
+    const { cnf, z, out } = forwardOf(options);
+    loss(out).backward();
+    return { cnf, grads: [z.grad!, ...cnf.parameters().map((p) => p.grad!)].flatMap((g) => Array.from(g.data)) };
+  }
+  const gap = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i]!)));
+
+  it("equals backpropagation through the steps to RK4's order: halving the step divides the gap by about 16", () => {
+    for (const trace of ["exact", "hutchinson"] as const) {
+      const gapAt = (steps: number) =>
+        gap(gradientOf({ steps, trace, gradient: "adjoint" }).grads, gradientOf({ steps, trace }).grads);
+      const [g10, g20, g40] = [gapAt(10), gapAt(20), gapAt(40)];
+      expect(g40).toBeLessThan(1e-6); // the gradients themselves are of size 1–20
+      expect(g10 / g20).toBeGreaterThan(12);
+      expect(g20 / g40).toBeGreaterThan(12);
+      expect(g20 / g40).toBeLessThan(20);
+    }
+  });
+
+  it("matches central differences of the flow itself (RK4 with 60 steps), points and parameters", () => {
+    const { grads } = gradientOf({ hidden: [4], steps: 40, gradient: "adjoint" });
+    const reference = new CNF(2, { hidden: [4], random: 5, steps: 60 });
+    const numeric: number[] = [];
+    const h = 1e-5;
+    for (const x of [z0, ...reference.parameters()]) {
+      for (let i = 0; i < x.size; i++) {
+        const keep = x.data[i]!;
+        const at = (v: number) => {
+          x.data[i] = v;
+          return ag.noGrad(() => loss(reference.forward(z0)).item());
+        };
+        numeric.push((at(keep + h) - at(keep - h)) / (2 * h));
+        x.data[i] = keep;
+      }
+    }
+    expect(numeric.length).toBe(grads.length);
+    expectClose(grads, numeric, 1e-6, 1e-6);
+  });
+
+  it("keeps one op in the graph whatever the steps, where backpropagation keeps every step's", () => {
+    /** Ops reachable from the flow's outputs: what the backward pass holds on to. */
+    const opsHeld = (steps: number, gradient: "backprop" | "adjoint") => {
+      const { out } = forwardOf({ steps, gradient });
+      const seen = new Set<unknown>();
+      const stack = [out.z, out.logAbsDet];
+      while (stack.length) {
+        const t = stack.pop()!;
+        if (!t.node || seen.has(t.node)) continue;
+        seen.add(t.node);
+        stack.push(...t.node.parents);
+      }
+      return seen.size;
+    };
+    expect(opsHeld(5, "adjoint")).toBe(1);
+    expect(opsHeld(40, "adjoint")).toBe(1);
+    expect(opsHeld(40, "backprop")).toBeGreaterThan(6 * opsHeld(5, "backprop"));
+  });
+
+  it("reports what each pass cost, and is an ordinary solve where no gradient is recorded", () => {
+    const { cnf } = gradientOf({ steps: 7, gradient: "adjoint" });
+    expect(cnf.lastStats!.evaluations).toBe(28);
+    expect(cnf.lastBackwardStats!.evaluations).toBe(28);
+    const plain = new CNF(2, { hidden: [8, 8], random: 5, steps: 7 });
+    expectClose(ag.noGrad(() => cnf.forward(z0)).z.data, ag.noGrad(() => plain.forward(z0)).z.data, 0, 0);
+  });
+
+  it("bad use is an error that says what is wrong: a tensor it cannot see, a second derivative, an unknown option", () => {
+    const w = T([2, 2]).requireGrad(true);
+    const closedOver = new ContinuousFlow(2, (z) => z.matmul(w).tanh(), { gradient: "adjoint", steps: 2 });
+    expect(() => closedOver.forward(T([3, 2]))).toThrow(
+      /ContinuousFlow: with gradient "adjoint" the vector field depends on a tensor of shape \[2, 2\] that requires grad and is not one of the flow's parameters/,
+    );
+    const listed = new ContinuousFlow(2, (z) => z.matmul(w).tanh(), { gradient: "adjoint", steps: 2, parameters: [w] });
+    listed
+      .forward(T([3, 2]))
+      .z.sum()
+      .backward();
+    expect(w.grad!.data.some((v) => v !== 0)).toBe(true);
+    const flow = new CNF(2, { hidden: [4], steps: 2, gradient: "adjoint" });
+    const z = T([3, 2]).requireGrad(true);
+    expect(() => ag.grad((x: Tensor) => flow.forward(x).z.sum(), { createGraph: true })(z)).toThrow(
+      /op "continuousFlowAdjoint" has a first-order backward rule only/,
+    );
+    expect(() => new CNF(2, { gradient: "checkpoint" as never })).toThrow(
+      /unknown gradient "checkpoint"; choose backprop or adjoint/,
+    );
+  });
+});

@@ -205,7 +205,7 @@ describe("the flowgrad command", () => {
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/is not a flowgrad 2-D fit model file/);
   }, 90_000);
-  it("fit --flow cnf trains a continuous flow and records its parameter count and field evaluations", () => {
+  it("fit --flow cnf trains a continuous flow (by the adjoint method here) and records its parameter count and field evaluations", () => {
     const r = run(
       "fit",
       "--flow",
@@ -216,6 +216,8 @@ describe("the flowgrad command", () => {
       "2",
       "--trace",
       "hutchinson",
+      "--gradient",
+      "adjoint",
       "--steps",
       "20",
       "--kl-samples",
@@ -226,7 +228,7 @@ describe("the flowgrad command", () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/\| U1 \| cnf \| 4 \| \d+\.\d{4} \|/);
     const record = JSON.parse(readFileSync(path.join(tmp, "cnf/U1-cnf-K4.json"), "utf8"));
-    expect(record.cnf).toEqual({ solver: "rk4", steps: 2, trace: "hutchinson" });
+    expect(record.cnf).toEqual({ solver: "rk4", steps: 2, trace: "hutchinson", gradient: "adjoint" });
     expect(record.parameters).toBe(3 * 4 + 4 + 4 * 4 + 4 + 4 * 2 + 2); // MLP 3-4-4-2
     expect(record.fieldEvaluations).toBe(8); // 2 RK4 steps of 4 evaluations, for the KL estimate's last batch
   }, 60_000);

@@ -22,7 +22,7 @@ export interface FitSettings {
   target: TargetName;
   flow: Flow2DKind;
   K: number;
-  /** For flow "cnf": solver, steps and trace. */
+  /** For flow "cnf": solver, steps, trace and gradient. */
   cnf?: CNF2DOptions;
   steps: number;
   batch: number;

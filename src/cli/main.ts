@@ -117,6 +117,14 @@ program
       .choices(["exact", "hutchinson"])
       .default("exact"),
   )
+  .addOption(
+    new Option(
+      "--gradient <how>",
+      "cnf: backpropagate through the solver's steps, or solve the adjoint ODE backwards (memory constant in the steps)",
+    )
+      .choices(["backprop", "adjoint"])
+      .default("backprop"),
+  )
   .option("--steps <n>", "parameter updates", positiveInt("steps"), 20_000)
   .option("--batch <n>", "samples per step", positiveInt("batch"), 200)
   .option("--lr <x>", "learning rate (cosine-decayed to lr/20)", positiveNumber("lr"), 0.01)
@@ -132,6 +140,7 @@ program
       solver: "rk4" | "dopri5";
       odeSteps: number;
       trace: "exact" | "hutchinson";
+      gradient: "backprop" | "adjoint";
       steps: number;
       batch: number;
       lr: number;
@@ -140,7 +149,8 @@ program
       klSamples: number;
       out: string;
     }) => {
-      const cnf = o.flow === "cnf" ? { solver: o.solver, steps: o.odeSteps, trace: o.trace } : undefined;
+      const cnf =
+        o.flow === "cnf" ? { solver: o.solver, steps: o.odeSteps, trace: o.trace, gradient: o.gradient } : undefined;
       await fitCommand(
         {
           target: o.target,

@@ -12,6 +12,7 @@ import {
   vjpFunction,
   zeros,
 } from "../autograd/index.js";
+import { solveWithAdjoint } from "./adjoint.js";
 import { checkPoints, type Flow, type FlowOutput } from "./flow.js";
 import { dopri5, type OdeFunction, rk4, type Solution, type SolveStats } from "./ode.js";
 
@@ -41,6 +42,18 @@ export interface ContinuousFlowOptions {
   probe?: "rademacher" | "gaussian";
   /** Generator for the probes (default: seeded 0). */
   random?: Random | number;
+  /**
+   * How training gets the gradient: "backprop" (default) records every step of the solver and
+   * backpropagates through them (memory grows with the steps; exact for the discretised flow);
+   * "adjoint" keeps no steps and solves the adjoint ODE backwards (adjoint.ts: memory constant in
+   * the steps, one more solve, gradients exact to the solver's accuracy).
+   */
+  gradient?: "backprop" | "adjoint";
+  /**
+   * With gradient "adjoint": every tensor the vector field depends on that needs a gradient
+   * (default: the flow's own parameters(); a field that closes over other tensors must list them).
+   */
+  parameters?: Tensor[];
 }
 
 /**
@@ -51,8 +64,11 @@ export class ContinuousFlow extends Module implements Flow {
   readonly T: number;
   readonly solver: "rk4" | "dopri5";
   readonly trace: TraceEstimator;
+  readonly gradient: "backprop" | "adjoint";
   /** What the last forward or inverse cost: evaluations of f, steps accepted and rejected. */
   lastStats: SolveStats | null = null;
+  /** What the last adjoint backward pass cost (gradient "adjoint"). */
+  lastBackwardStats: SolveStats | null = null;
   private readonly options: ContinuousFlowOptions;
   private readonly random: Random;
 
@@ -73,6 +89,9 @@ export class ContinuousFlow extends Module implements Flow {
     this.trace = options.trace ?? "exact";
     if (this.trace !== "exact" && this.trace !== "hutchinson")
       throw new Error(`ContinuousFlow: unknown trace estimator "${String(this.trace)}"; choose exact or hutchinson`);
+    this.gradient = options.gradient ?? "backprop";
+    if (this.gradient !== "backprop" && this.gradient !== "adjoint")
+      throw new Error(`ContinuousFlow: unknown gradient "${String(this.gradient)}"; choose backprop or adjoint`);
     this.options = options;
     this.random = options.random instanceof Random ? options.random : new Random(options.random ?? 0);
   }
@@ -106,30 +125,42 @@ export class ContinuousFlow extends Module implements Flow {
     checkPoints("ContinuousFlow", z, this.dim);
     const n = z.shape[0]!;
     const probe = this.trace === "hutchinson" ? this.drawProbe(n, z.dtype) : null;
+    if (this.gradient === "adjoint" && isGradEnabled()) {
+      return solveWithAdjoint(z, {
+        name: "ContinuousFlow",
+        dynamics: (zt, t) => this.fieldAndTrace(zt, t, probe), // the same probe in both passes
+        parameters: this.options.parameters ?? this.parameters(),
+        solve: (f, y0, t0, t1) => this.integrate(f, y0, t0, t1),
+        T: this.T,
+        onStats: (pass, stats) => {
+          if (pass === "forward") this.lastStats = stats;
+          else this.lastBackwardStats = stats;
+        },
+      });
+    }
     const f: OdeFunction = (t, [zt]) => {
       const { dz, trace } = this.fieldAndTrace(zt!, t, probe);
       return [dz, trace];
     };
-    const {
-      y: [zT, logAbsDet],
-    } = this.solve(f, [z, zeros([n], { dtype: z.dtype })], 0, this.T);
+    const solution = this.integrate(f, [z, zeros([n], { dtype: z.dtype })], 0, this.T);
+    this.lastStats = solution.stats;
+    const [zT, logAbsDet] = solution.y;
     return { z: zT!, logAbsDet: logAbsDet! };
   }
 
   /** z(0) from z(T): the same equation integrated backwards in time, without a graph. */
   inverse(x: Tensor): Tensor {
     checkPoints("ContinuousFlow.inverse", x, this.dim);
-    return noGrad(() => this.solve((t, [zt]) => [this.field(zt!, t)], [x], this.T, 0).y[0]!);
+    const solution = noGrad(() => this.integrate((t, [zt]) => [this.field(zt!, t)], [x], this.T, 0));
+    this.lastStats = solution.stats;
+    return solution.y[0]!;
   }
 
-  private solve(f: OdeFunction, y0: Tensor[], t0: number, t1: number): Solution {
+  private integrate(f: OdeFunction, y0: Tensor[], t0: number, t1: number): Solution {
     const o = this.options;
-    const solution =
-      this.solver === "rk4"
-        ? rk4(f, y0, t0, t1, o.steps ?? 10)
-        : dopri5(f, y0, t0, t1, { rtol: o.rtol, atol: o.atol, maxSteps: o.maxSteps });
-    this.lastStats = solution.stats;
-    return solution;
+    return this.solver === "rk4"
+      ? rk4(f, y0, t0, t1, o.steps ?? 10)
+      : dopri5(f, y0, t0, t1, { rtol: o.rtol, atol: o.atol, maxSteps: o.maxSteps });
   }
 
   private drawProbe(n: number, dtype: Tensor["dtype"]): Tensor {

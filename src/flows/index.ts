@@ -1,5 +1,6 @@
 /** flowgrad/flows: planar and radial flows with O(D) log-dets, NICE, continuous and Hamiltonian flows, and the O(D³) general-Jacobian baseline. */
 
+export { type AdjointProblem, solveWithAdjoint } from "./adjoint.js";
 export { CNF, ContinuousFlow, type ContinuousFlowOptions, type TraceEstimator } from "./cnf.js";
 export { FlowDistribution, normalLogProb } from "./distribution.js";
 export {

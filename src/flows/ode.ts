@@ -1,8 +1,8 @@
 import { addN, noGrad, type Tensor } from "../autograd/index.js";
 
 // ODE solvers for continuous-time flows, written with tensor ops: the solution is an ordinary
-// autograd graph, so training backpropagates through the solver's steps (no adjoint method). The
-// state is a list of tensors (a CNF's points and its accumulated log-det).
+// autograd graph, so training can backpropagate through the solver's steps (or solve the adjoint
+// ODE instead: adjoint.ts). The state is a list of tensors (a CNF's points and its log-det).
 
 export type OdeState = Tensor[];
 /** dy/dt = f(t, y), one tensor of derivatives per state tensor. */

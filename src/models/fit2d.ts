@@ -30,8 +30,8 @@ import { type Loop, runLoop, runLoopAsync } from "./loop.js";
 export type FlowKind = "planar" | "radial" | "nice";
 /** The 2-D fits take the continuous and Hamiltonian flows too (the VAE's amortised flows are planar or radial). */
 export type Flow2DKind = FlowKind | "cnf" | "hamiltonian";
-/** The CNF's solver and trace for a 2-D fit (see ContinuousFlowOptions). */
-export type CNF2DOptions = Pick<ContinuousFlowOptions, "solver" | "steps" | "rtol" | "atol" | "trace">;
+/** The CNF's solver, trace and gradient for a 2-D fit (see ContinuousFlowOptions). */
+export type CNF2DOptions = Pick<ContinuousFlowOptions, "solver" | "steps" | "rtol" | "atol" | "trace" | "gradient">;
 
 /**
  * q_K for the 2-D experiments: base N(0, I) (fixed, as in the paper) through K flow layers; for
