@@ -14,7 +14,6 @@ import {
   seedsIn,
   TABLE2_DIR,
   TABLE2_KS,
-  type Table2Record,
   table2Records,
 } from "./table2.js";
 
@@ -54,24 +53,25 @@ export function table2Steps(root: string, folder = TABLE2_DIR): string {
   const records = table2Records(root, folder);
   const seeds = seedsIn(records);
   const rows = STEPS.map((row) => {
-    const pair = (s: number): [Table2Record, Table2Record] | null => {
-      const a = runOf(records, ...row.from, s),
-        b = runOf(records, ...row.to, s);
-      return a && b ? [a, b] : null;
-    };
-    const broke = (s: number) => pair(s)?.some((r) => blewUp(r)) ?? false;
-    const step = (s: number) => {
-      const p = pair(s);
-      return p && pairedStep(...p);
-    };
-    const clean = seeds.filter((s) => step(s) && !broke(s));
-    const wins = clean.filter((s) => step(s)!.mean < -step(s)!.standardError).length;
-    const m = seedMean(clean.map((s) => step(s)!.mean));
+    // Each seed's pair of runs, its paired step, and whether either run blew up; worked out once.
+    const perSeedStep = new Map(
+      seeds.map((s) => {
+        const a = runOf(records, ...row.from, s),
+          b = runOf(records, ...row.to, s);
+        return [s, a && b ? { d: pairedStep(a, b)!, broke: blewUp(a) || blewUp(b) } : null] as const;
+      }),
+    );
+    const clean = seeds.flatMap((s) => {
+      const x = perSeedStep.get(s);
+      return x && !x.broke ? [x.d] : [];
+    });
+    const wins = clean.filter((d) => d.mean < -d.standardError).length;
+    const m = seedMean(clean.map((d) => d.mean));
     return [
       row.label,
       perSeed(seeds, (s) => {
-        const d = step(s);
-        return d && `${signed(d.mean, d.standardError)}${broke(s) ? " (blew up)" : ""}`;
+        const x = perSeedStep.get(s);
+        return x ? `${signed(x.d.mean, x.d.standardError)}${x.broke ? " (blew up)" : ""}` : null;
       }),
       clean.length ? `${wins} of ${clean.length}` : "—",
       m ? `${signed(m.mean, m.standardError)} (${m.n} seeds)` : "—",
