@@ -74,8 +74,8 @@ export function table2Records(root: string, folder = TABLE2_DIR): Table2Record[]
   return out;
 }
 
-/** The table's rows in order: the diagonal Gaussian, planar K, NICE k. */
-const ROWS: Array<{ flow: string; K: number; label: string; above: [string, number] | null }> = [
+/** The table's rows in order: the diagonal Gaussian, planar K, NICE k; `above` is the row each extends. */
+export const ROWS: Array<{ flow: string; K: number; label: string; above: [string, number] | null }> = [
   { flow: "planar", K: 0, label: "diagonal Gaussian", above: null },
   ...TABLE2_KS.map((K, i) => ({
     flow: "planar",

@@ -1,4 +1,14 @@
-import { enableGrad, firstOrderOnly, fromOpMulti, gradients, noGrad, sum, Tensor, zeros } from "../autograd/index.js";
+import {
+  enableGrad,
+  firstOrderOnly,
+  fromOpMulti,
+  gradients,
+  noGrad,
+  ones,
+  sum,
+  Tensor,
+  zeros,
+} from "../autograd/index.js";
 import type { FlowOutput } from "./flow.js";
 import type { OdeFunction, Solution, SolveStats } from "./ode.js";
 
@@ -66,8 +76,9 @@ export function solveWithAdjoint(z: Tensor, problem: AdjointProblem): FlowOutput
         const { dz, products } = enableGrad(() => {
           const { dz, trace } = dynamics(leaf, t);
           const total = sum(dz.mul(a!)).add(sum(trace.mul(aLogDet)));
-          const seed = new Tensor(total.dtype === "float64" ? Float64Array.of(1) : Float32Array.of(1), []);
-          const g = total.requiresGrad ? gradients(total, seed, { wrt, wrtAsLeaves: true }) : new Map();
+          const g = total.requiresGrad
+            ? gradients(total, ones([], { dtype: total.dtype }), { wrt, wrtAsLeaves: true })
+            : new Map();
           return { dz: dz.detach(), products: wrt.map((x) => g.get(x) ?? zeros(x.shape, { dtype: x.dtype })) };
         });
         return [dz, ...products.map((p) => p.neg())];
