@@ -4,9 +4,9 @@
 // graph made: what backward keeps alive; counted, since the heap after a collection moves by more
 // than it, runs to runs), and the time of a whole step, forward and backward. Before measuring, at every step count, the two gradients agree to
 // the solver's accuracy. Run: npm run bench:cnf-adjoint (add --quick for fewer step counts).
-import { randn, type Tensor } from "../src/autograd/index.js";
+import { randn, recordedOps, type Tensor } from "../src/autograd/index.js";
 import { CNF } from "../src/flows/index.js";
-import { environment, writeResult } from "./harness.js";
+import { environment, formatBytes, writeResult } from "./harness.js";
 
 const quick = process.argv.includes("--quick");
 const stepCounts = quick ? [4, 16, 64] : [4, 16, 64, 256];
@@ -14,23 +14,11 @@ const N = 200,
   reps = quick ? 3 : 5;
 /** Bytes of the tensors made by the ops reachable from `outputs` (each tensor once): the graph's memory. */
 function graphBytes(outputs: Tensor[]): number {
-  const nodes = new Set<unknown>(),
-    tensors = new Set<Tensor>();
-  const stack = [...outputs];
-  while (stack.length > 0) {
-    const t = stack.pop()!;
-    if (!t.node || nodes.has(t.node)) continue;
-    nodes.add(t.node);
-    for (const o of t.node.outputs) tensors.add(o);
-    stack.push(...t.node.parents);
-  }
+  const tensors = new Set(recordedOps(outputs).flatMap((op) => op.outputs));
   let bytes = 0;
   for (const t of tensors) bytes += t.size * (t.dtype === "float64" ? 8 : 4);
   return bytes;
 }
-/** Bytes as KiB below a MiB, else MiB. */
-const size = (bytes: number) =>
-  bytes < 2 ** 20 ? `${(bytes / 2 ** 10).toFixed(1)} KiB` : `${(bytes / 2 ** 20).toFixed(2)} MiB`;
 
 const z = randn([N, 2], { random: 3 });
 
@@ -85,7 +73,7 @@ for (const steps of stepCounts) {
       gradientGap: gap,
     });
     console.error(
-      `RK4 ${steps} steps, ${gradient}: ${size(held)} held by the forward's graph, ${times[Math.floor(reps / 2)]!.toFixed(0)} ms a step`,
+      `RK4 ${steps} steps, ${gradient}: ${formatBytes(held)} held by the forward's graph, ${times[Math.floor(reps / 2)]!.toFixed(0)} ms a step`,
     );
   }
 }
@@ -97,7 +85,9 @@ console.log(
 console.log("| RK4 steps | gradient | tensors the forward's graph holds | training step | field evaluations |");
 console.log("|---:|---|---:|---:|---:|");
 for (const r of rows)
-  console.log(`| ${r.steps} | ${r.gradient} | ${size(r.heldBytes)} | ${r.medianMs.toFixed(1)} ms | ${r.evaluations} |`);
+  console.log(
+    `| ${r.steps} | ${r.gradient} | ${formatBytes(r.heldBytes)} | ${r.medianMs.toFixed(1)} ms | ${r.evaluations} |`,
+  );
 const file = quick ? "results/cnf-adjoint-quick.json" : "results/cnf-adjoint.json";
 writeResult(file, { suite: "cnf-adjoint", quick, environment: env, settings: { N, hidden: [16, 16], reps }, rows });
 console.log(`written: ${file}`);

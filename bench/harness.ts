@@ -107,6 +107,11 @@ export function runCases(cases: Case[], maxTime: number): Row[] {
   });
 }
 
+/** A byte count as KiB below a MiB, else MiB (one decimal). */
+export function formatBytes(bytes: number): string {
+  return bytes < 2 ** 20 ? `${(bytes / 2 ** 10).toFixed(1)} KiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
 /** runCases for suites with asynchronous cases (benchmark.js deferred benchmarks: each call is timed until it resolves). */
 export async function runCasesAsync(cases: Case[], maxTime: number): Promise<Row[]> {
   const rows: Row[] = [];

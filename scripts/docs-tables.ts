@@ -5,7 +5,7 @@
 
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { markdownTable, type Row } from "../bench/harness.js";
+import { formatBytes, markdownTable, type Row } from "../bench/harness.js";
 import { logdetFigure } from "../bench/plot.js";
 import type { Image } from "../src/models/heatmap.js";
 import { calibrateTable, DEVICE_DIR, table2Webgpu, webgpuCurveGaps } from "./docs-device.js";
@@ -250,7 +250,6 @@ function cnfBench(root: string): string {
 function cnfAdjoint(root: string): string {
   const { rows } = read(root, "results/cnf-adjoint.json");
   type AdjointRow = { steps: number; gradient: string; heldBytes: number; medianMs: number; evaluations: number };
-  const size = (b: number) => (b < 2 ** 20 ? `${(b / 2 ** 10).toFixed(1)} KiB` : `${(b / 2 ** 20).toFixed(1)} MiB`);
   const at = (steps: number, gradient: string) =>
     (rows as AdjointRow[]).find((r) => r.steps === steps && r.gradient === gradient);
   const steps = [...new Set((rows as AdjointRow[]).map((r) => r.steps))];
@@ -270,8 +269,8 @@ function cnfAdjoint(root: string): string {
         a = at(n, "adjoint")!;
       return [
         `${n}`,
-        size(b.heldBytes),
-        size(a.heldBytes),
+        formatBytes(b.heldBytes),
+        formatBytes(a.heldBytes),
         time(b.medianMs),
         time(a.medianMs),
         `${(a.medianMs / b.medianMs).toFixed(2)}×`,

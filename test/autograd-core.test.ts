@@ -344,6 +344,24 @@ describe("backward semantics", () => {
     expect(first.toArray()).toEqual([2, 4]);
     expect(x.grad!.toArray()).toEqual([4, 8]);
   });
+  it("recordedOps lists the graph behind some outputs once, each op after the ops that made its inputs", () => {
+    const x = tensor([1, 2], { requiresGrad: true }),
+      w = tensor([3, 4], { requiresGrad: true }),
+      c = tensor([5, 6]); // no grad: not part of the graph
+    const h = x.mul(w); // shared by both outputs
+    const a = h.exp().sum(),
+      b = h.add(c).sum();
+    const ops = ag.recordedOps([a, b]);
+    expect(ops.map((op) => op.op).sort()).toEqual(["add", "exp", "mul", "sum", "sum"]);
+    expect(new Set(ops).size).toBe(ops.length);
+    for (const [i, op] of ops.entries())
+      for (const p of op.parents) if (p.node) expect(ops.indexOf(p.node)).toBeLessThan(i);
+    expect(ops.flatMap((op) => op.parents).filter((t) => !t.node && t.requiresGrad)).toEqual([x, w]);
+    // Tensors in stopAt are leaves: the mul behind h is not walked; nothing is recorded under noGrad.
+    expect(ag.recordedOps([a, b], new Set([h])).map((op) => op.op).sort()).toEqual(["add", "exp", "sum", "sum"]);
+    expect(ag.recordedOps([ag.noGrad(() => x.mul(w))])).toEqual([]);
+    expect(ag.recordedOps([x])).toEqual([]);
+  });
   it("gradients of non-leaves are not kept", () => {
     const x = tensor([1], { requiresGrad: true });
     const h = x.mul(2);

@@ -48,13 +48,18 @@ export function sumToShape(grad: Tensor, shape: readonly number[]): Tensor {
   return reshape(sum(grad, axes, true), shape);
 }
 
-/** Every recorded op the root depends on, each after the ops that made its inputs. */
-function topologicalOrder(root: Tensor, leaves?: ReadonlySet<Tensor>): Node[] {
+/**
+ * Every recorded op the outputs depend on, each after the ops that made its inputs: the graph that
+ * backward would walk and that holds its tensors alive until then. Tensors in `stopAt` count as
+ * leaves (the graph above them is not walked). The leaves themselves are the ops' parents that
+ * require grad and have no op of their own.
+ */
+export function recordedOps(outputs: readonly Tensor[], stopAt?: ReadonlySet<Tensor>): Node[] {
   const order: Node[] = [];
-  if (!root.node || leaves?.has(root)) return order;
   const visited = new Set<Node>();
   // An explicit stack, not recursion: a long chain of flow layers must not overflow the call stack.
-  const stack: Array<[Node, boolean]> = [[root.node, false]];
+  const stack: Array<[Node, boolean]> = [];
+  for (const t of outputs) if (t.node && t.requiresGrad && !stopAt?.has(t)) stack.push([t.node, false]);
   while (stack.length > 0) {
     const [node, done] = stack.pop()!;
     if (done) {
@@ -65,7 +70,7 @@ function topologicalOrder(root: Tensor, leaves?: ReadonlySet<Tensor>): Node[] {
     visited.add(node);
     stack.push([node, true]);
     for (const p of node.parents)
-      if (p.requiresGrad && p.node && !visited.has(p.node) && !leaves?.has(p)) stack.push([p.node, false]);
+      if (p.requiresGrad && p.node && !visited.has(p.node) && !stopAt?.has(p)) stack.push([p.node, false]);
   }
   return order;
 }
@@ -104,7 +109,7 @@ export function gradients(
   if (seed.dtype !== root.dtype)
     throw new Error(`backward: gradient dtype ${seed.dtype} does not match tensor dtype ${root.dtype}`);
   const targets = new Set(wrt ?? []);
-  const order = topologicalOrder(root, wrt && wrtAsLeaves ? targets : undefined);
+  const order = recordedOps([root], wrt && wrtAsLeaves ? targets : undefined);
   // With `wrt`, a tensor matters if it is one of them or an op output that depends on one of them.
   let matters: ((t: Tensor) => boolean) | null = null;
   if (wrt) {

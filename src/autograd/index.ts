@@ -3,7 +3,7 @@
  * optimizers. Loads no flow, no model and no gpu.js.
  */
 
-export { type BackwardOptions, type GradientsOptions, gradients, sumToShape } from "./backward.js";
+export { type BackwardOptions, type GradientsOptions, gradients, recordedOps, sumToShape } from "./backward.js";
 export {
   arange,
   eye,

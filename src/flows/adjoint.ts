@@ -5,6 +5,7 @@ import {
   gradients,
   noGrad,
   ones,
+  recordedOps,
   sum,
   Tensor,
   zeros,
@@ -102,20 +103,10 @@ function checkDependencies(z: Tensor, { name, dynamics }: AdjointProblem, parame
   const leaf = new Tensor(z.storage, z.shape, true);
   const allowed = new Set<Tensor>([leaf, ...parameters]);
   const { dz, trace } = enableGrad(() => dynamics(leaf, 0));
-  const seen = new Set<unknown>();
-  const stack: Tensor[] = [dz, trace];
-  while (stack.length > 0) {
-    const t = stack.pop()!;
-    if (!t.requiresGrad) continue;
-    if (!t.node) {
-      if (!allowed.has(t))
-        throw new Error(
-          `${name}: with gradient "adjoint" the vector field depends on a tensor of shape [${t.shape.join(", ")}] that requires grad and is not one of the flow's parameters, so it would get no gradient; pass every such tensor in options.parameters, or use gradient "backprop"`,
-        );
-      continue;
-    }
-    if (seen.has(t.node)) continue;
-    seen.add(t.node);
-    stack.push(...t.node.parents);
-  }
+  const reached = [dz, trace, ...recordedOps([dz, trace]).flatMap((op) => op.parents)];
+  const hidden = reached.find((t) => t.requiresGrad && !t.node && !allowed.has(t));
+  if (hidden)
+    throw new Error(
+      `${name}: with gradient "adjoint" the vector field depends on a tensor of shape [${hidden.shape.join(", ")}] that requires grad and is not one of the flow's parameters, so it would get no gradient; pass every such tensor in options.parameters, or use gradient "backprop"`,
+    );
 }
