@@ -297,7 +297,8 @@ export const shade = (rgb: [number, number, number], i: number) =>
 /**
  * The bound, −ln p(x) and their gap against the flow length: one line per column and training
  * seed (the seeds differ by as much as the rows do, so an average would hide it; a point is
- * missing where that seed's run is), seed 0 in the column's colour, later seeds paler.
+ * missing where that seed's run is), seed 0 in the column's colour, later seeds paler. A run whose
+ * training blew up is a hollow point off the line, outside the axes' range (an arrow at the edge).
  */
 export function flowLengthFigure(columns: FigureColumn[], seeds: number[]): Image {
   const Ks = [0, ...TABLE2_KS];
@@ -308,6 +309,7 @@ export function flowLengthFigure(columns: FigureColumn[], seeds: number[]): Imag
         label: `${c.label}, seed ${seed}`,
         colour: shade(c.colour, i),
         values: Ks.map((K) => mapRun(runOf(c.records, K === 0 ? "planar" : c.flow, K, seed), f)),
+        apart: Ks.map((K) => mapRun(runOf(c.records, K === 0 ? "planar" : c.flow, K, seed), blewUp) ?? false),
       })),
     );
   return lineChart(

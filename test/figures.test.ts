@@ -112,3 +112,47 @@ describe("line-chart legend", () => {
     }
   });
 });
+
+describe("line-chart points set apart", () => {
+  it("a point set apart leaves the axes as they were, and sits hollow at the edge it is off, with an arrow", async () => {
+    const { lineChart } = await import("../src/models/line-chart.js");
+    const colour: [number, number, number] = [200, 0, 0];
+    const chart = (values: Array<number | null>, apart?: boolean[]) =>
+      lineChart([{ title: "p", series: [{ label: "s", colour, values, apart }] }], ["a", "b", "c"], "x");
+    const without = chart([1, 2, null]);
+    const far = chart([1, 2, 1000], [false, false, true]);
+    const inside = chart([1, 2, 1.5], [false, false, true]);
+    const inks = (image: { width: number; height: number; data: Uint8ClampedArray | Uint8Array }) => {
+      const at: Array<[number, number]> = [];
+      for (let y = 0; y < image.height; y++)
+        for (let x = 0; x < image.width; x++) {
+          const p = 4 * (y * image.width + x);
+          if (image.data[p] === colour[0] && image.data[p + 1] === colour[1] && image.data[p + 2] === colour[2])
+            at.push([x, y]);
+        }
+      return at;
+    };
+    const key = ([x, y]: [number, number]) => `${x} ${y}`;
+    const before = new Set(inks(without).map(key));
+    for (const [image, arrow] of [
+      [far, true],
+      [inside, false],
+    ] as const) {
+      // Everything drawn without the point is drawn the same (the y range ignores it; no line to it).
+      const ink = inks(image);
+      expect(ink.filter((p) => before.has(key(p))).length).toBe(before.size);
+      const added = ink.filter((p) => !before.has(key(p)));
+      const xs = added.map(([x]) => x),
+        ys = added.map(([, y]) => y);
+      const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+      // A 7 × 7 ring, hollow in the middle; the arrow reaches 11 pixels above its centre.
+      expect(x1 - x0).toBe(6);
+      expect(y1 - y0).toBe(arrow ? 14 : 6);
+      const ring = arrow ? y1 - 3 : y0 + 3;
+      expect(added.some(([x, y]) => x === x0 + 3 && y === ring)).toBe(false);
+      // Off the top: the ring's centre is on the plot's top edge, above every point drawn without it.
+      const plotted = [...before].map((k) => Number(k.split(" ")[1])).filter((y) => y > 18); // below the legend
+      if (arrow) expect(ring).toBeLessThan(Math.min(...plotted));
+    }
+  });
+});

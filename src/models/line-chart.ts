@@ -10,6 +10,12 @@ export interface Series {
   colour: readonly [number, number, number];
   /** y at each x position (index into the chart's xLabels); null where there is no point. */
   values: ReadonlyArray<number | null>;
+  /**
+   * Points to set apart (a run whose training blew up, say): drawn hollow and unconnected, and left
+   * out of the panel's y range, so one far point does not flatten the rest; beyond the axis, a
+   * hollow point sits on its edge with an arrow pointing the way it is off.
+   */
+  apart?: ReadonlyArray<boolean>;
 }
 
 export interface Panel {
@@ -52,6 +58,24 @@ function line(
   }
 }
 
+/** A hollow 7 × 7 square at (x, y); `off` −1 or +1 adds an arrow above or below it (the value is off the axis that way). */
+function hollowPoint(image: Image, x: number, y: number, off: number, c: readonly [number, number, number]): void {
+  for (let d = -3; d <= 3; d++) {
+    for (const e of [-3, 3]) {
+      setPixel(image, x + d, y + e, c);
+      setPixel(image, x + e, y + d, c);
+    }
+  }
+  if (off === 0) return;
+  // A stem of 6 pixels and a head: the way to the value, which lies off the axis.
+  const tip = y + off * 11;
+  line(image, x, y + off * 4, x, tip, c);
+  for (let d = 1; d <= 3; d++) {
+    setPixel(image, x - d, tip - off * d, c);
+    setPixel(image, x + d, tip - off * d, c);
+  }
+}
+
 /** Round tick values covering [lo, hi]: steps of 1, 2 or 5 × 10ᵏ, about four of them. */
 export function ticks(lo: number, hi: number): number[] {
   const span = hi - lo || Math.abs(hi) || 1;
@@ -90,7 +114,9 @@ export function lineChart(panels: Panel[], xLabels: string[], xTitle: string): I
   panels.forEach((panel, k) => {
     const left = k * panelW + LEFT,
       top = legendH + TOP;
-    const ys = panel.series.flatMap((s) => s.values.filter((v): v is number => v !== null && Number.isFinite(v)));
+    const ys = panel.series.flatMap((s) =>
+      s.values.filter((v, i): v is number => v !== null && Number.isFinite(v) && !s.apart?.[i]),
+    );
     // A panel with nothing to show yet (runs missing) still draws its axes, over [0, 1].
     const lo = ys.length ? Math.min(...ys) : 0,
       hi = ys.length ? Math.max(...ys) : 1,
@@ -112,10 +138,22 @@ export function lineChart(panels: Panel[], xLabels: string[], xTitle: string): I
     line(image, left, top + PLOT_H, left + PLOT_W, top + PLOT_H, axis);
     xLabels.forEach((label, i) => drawText(image, label, px(i) - textWidth(label) / 2, top + PLOT_H + 6));
     drawText(image, xTitle, left + (PLOT_W - textWidth(xTitle)) / 2, top + PLOT_H + 8 + GLYPH_HEIGHT + 8);
+    const atEdge = new Map<string, number>();
     for (const s of panel.series) {
       let last: [number, number] | null = null;
       s.values.forEach((v, i) => {
         if (v === null || !Number.isFinite(v)) {
+          last = null;
+          return;
+        }
+        if (s.apart?.[i]) {
+          const y = py(v),
+            off = y < top ? -1 : y > top + PLOT_H ? 1 : 0;
+          // Points held at the same edge side by side, 9 pixels apart (0, +9, −9, +18, …), not on top of each other.
+          const n = off ? (atEdge.get(`${i} ${off}`) ?? 0) : 0;
+          if (off) atEdge.set(`${i} ${off}`, n + 1);
+          const dx = 9 * Math.ceil(n / 2) * (n % 2 ? 1 : -1);
+          hollowPoint(image, px(i) + dx, Math.min(Math.max(y, top), top + PLOT_H), off, s.colour);
           last = null;
           return;
         }
