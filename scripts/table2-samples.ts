@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { table } from "./markdown.js";
-import { paired, posteriorName, runOf, TABLE2_DIR, table2Records } from "./table2.js";
+import { paired, posteriorName, ROWS, runOf, TABLE2_DIR, table2Records } from "./table2.js";
 
 /** One model of a `flowgrad compare` JSON: its row, seed (from the model file's folder) and per-digit −ln p(x). */
 interface Rescored {
@@ -39,8 +39,9 @@ function rescorings(root: string): Array<{ samples: number; models: Rescored[] }
 
 /**
  * Each model scored again, one row per model: −ln p(x) at S = 200 (its Table 2 run) and at the
- * larger S, the change (paired over the test digits), and the paired step from the model before it
- * in the same scoring at both S.
+ * larger S, the change (paired over the test digits), and the paired step from the row it extends
+ * (Table 2's relation: planar K = 80 extends K = 40 of the same seed) at both S, where that row
+ * was scored again too, in this scoring or another.
  */
 export function table2Samples(root: string): string {
   const records = table2Records(root);
@@ -51,22 +52,25 @@ export function table2Samples(root: string): string {
   if (runs.some((r) => r.samples !== S))
     throw new Error(`${TABLE2_DIR}/s2000-*.json: scored with different S; one table shows one S`);
   const many = S.toLocaleString("en");
-  const rows = runs.flatMap(({ models }) =>
-    models.map((m, i) => {
-      const at200 = runOf(records, m.flow, m.K, m.seed);
-      const before = models[i - 1];
-      const before200 = before && runOf(records, before.flow, before.K, before.seed);
-      return [
-        posteriorName(m),
-        `${m.seed}`,
-        at200 ? `${at200.negLogLikelihood.toFixed(2)}` : "—",
-        `${m.negLogLikelihood.toFixed(2)} ± ${m.standardError.toFixed(2)}`,
-        paired(at200, m) ?? "—",
-        before ? (paired(before200, at200) ?? "—") : "—",
-        before ? (paired(before, m) ?? "—") : "—",
-      ];
-    }),
-  );
+  const all = runs.flatMap(({ models }) => models);
+  const extended = (m: Rescored) => {
+    const above = ROWS.find((r) => r.flow === m.flow && r.K === m.K)?.above;
+    return above ? all.find((o) => o.flow === above[0] && o.K === above[1] && o.seed === m.seed) : undefined;
+  };
+  const rows = all.map((m) => {
+    const at200 = runOf(records, m.flow, m.K, m.seed);
+    const before = extended(m);
+    const before200 = before && runOf(records, before.flow, before.K, before.seed);
+    return [
+      posteriorName(m),
+      `${m.seed}`,
+      at200 ? `${at200.negLogLikelihood.toFixed(2)}` : "—",
+      `${m.negLogLikelihood.toFixed(2)} ± ${m.standardError.toFixed(2)}`,
+      paired(at200, m) ?? "—",
+      before ? `${posteriorName(before)}: ${paired(before200, at200) ?? "—"}` : "—",
+      before ? (paired(before, m) ?? "—") : "—",
+    ];
+  });
   return table(
     [
       "q(z\\|x)",
@@ -74,7 +78,7 @@ export function table2Samples(root: string): string {
       "−ln p(x), S = 200 (Table 2)",
       `−ln p(x), S = ${many}`,
       `S = ${many} − S = 200 (paired)`,
-      "change from the row above, S = 200 (paired)",
+      "change from the row it extends, S = 200 (paired)",
       `the same, S = ${many} (paired)`,
     ],
     ["---", "---:", "---:", "---:", "---:", "---:", "---:"],

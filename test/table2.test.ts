@@ -382,8 +382,14 @@ describe("S = 200 against S = 2,000 (results/table2/s2000-*.json) from the runs'
     path.join(root, "results/table2/s2000-K0-K10-seed0.json"),
     JSON.stringify({ samples: 2000, models: [model(0, [91, 93, 95.4, 97]), model(10, [89.5, 92, 92.5, 96])] }),
   );
+  // A longer flow scored again on its own: its step is from K = 10's scoring in the other file.
+  run(root, "planar", 20, 0, [91, 92, 94, 96]); // − K = 10: +1, −1, +1, −1
+  writeFileSync(
+    path.join(root, "results/table2/s2000-K20-seed0.json"),
+    JSON.stringify({ samples: 2000, models: [model(20, [90.5, 91, 93, 95])] }),
+  );
 
-  it("each model at both S, the change paired over the digits, and the step from the row above at each S", () => {
+  it("each model at both S, the change paired over the digits, and the step from the row it extends at each S, from any scoring", () => {
     const lines = table2Samples(root).split("\n");
     expect(lines[0]).toContain("−ln p(x), S = 2,000");
     expect(lines[2]!.split(" | ")).toEqual([
@@ -401,9 +407,19 @@ describe("S = 200 against S = 2,000 (results/table2/s2000-*.json) from the runs'
       "93.25",
       "92.50 ± 0.50",
       `−0.75 ± ${se4([-0.5, -1, -0.5, -1])}`,
-      `−1.75 ± ${se4([-2, -1, -3, -1])}`,
+      `diagonal Gaussian: −1.75 ± ${se4([-2, -1, -3, -1])}`,
       `−1.60 ± ${se4([-1.5, -1, -2.9, -1])} |`,
     ]);
+    expect(lines[4]!.split(" | ")).toEqual([
+      "| planar K = 20",
+      "0",
+      "93.25",
+      "92.38 ± 0.50",
+      `−0.88 ± ${se4([-0.5, -1, -1, -1])}`,
+      `planar K = 10: +0.00 ± ${se4([1, -1, 1, -1])}`,
+      `−0.13 ± ${se4([1, -1, 0.5, -1])} |`,
+    ]);
+    expect(lines).toHaveLength(5);
   });
 
   it("a scoring whose model files do not name their seed is an error that names the file", () => {
