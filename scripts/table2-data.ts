@@ -120,7 +120,7 @@ export function figureData(root: string): Image {
       series: [
         ...seeds.map((seed, j) => ({
           label: `seed ${seed}`,
-          colour: shade(PLANAR_BLUE, j),
+          colour: shade(PLANAR_BLUE, j, seeds.length),
           values: steps.map((d) => d[j]!),
         })),
         { label: "mean of the seeds", colour: [0, 0, 0] as const, values: steps.map((d) => seedMean(d)?.mean ?? null) },

@@ -290,9 +290,12 @@ export interface FigureColumn {
   flow: string;
 }
 
-/** A figure's colour for the i-th seed: seed 0 in `rgb`, each later one 28% further toward white (seed 3 and later: 75%), so four seeds stay apart. */
-export const shade = (rgb: [number, number, number], i: number) =>
-  rgb.map((c) => Math.round(c + (255 - c) * Math.min(0.75, 0.28 * i))) as [number, number, number];
+/**
+ * A figure's colour for the i-th of n seeds: seed 0 in `rgb`, each later one further toward white,
+ * by 28% a seed or by 75% / (n − 1) where n seeds would pass 75%, so every seed keeps a shade of its own.
+ */
+export const shade = (rgb: [number, number, number], i: number, n = 1) =>
+  rgb.map((c) => Math.round(c + (255 - c) * i * Math.min(0.28, 0.75 / Math.max(1, n - 1)))) as [number, number, number];
 
 /**
  * The bound, −ln p(x) and their gap against the flow length: one line per column and training
@@ -307,7 +310,7 @@ export function flowLengthFigure(columns: FigureColumn[], seeds: number[]): Imag
     seeds.flatMap((seed, i) =>
       columns.map((c) => ({
         label: `${c.label}, seed ${seed}`,
-        colour: shade(c.colour, i),
+        colour: shade(c.colour, i, seeds.length),
         values: Ks.map((K) => mapRun(runOf(c.records, K === 0 ? "planar" : c.flow, K, seed), f)),
         apart: Ks.map((K) => mapRun(runOf(c.records, K === 0 ? "planar" : c.flow, K, seed), blewUp) ?? false),
       })),

@@ -6,6 +6,7 @@ import {
   figure4,
   PLANAR_BLUE,
   seedSpread,
+  shade,
   table2,
   table2Records,
   table2Sweep,
@@ -125,6 +126,16 @@ describe("Table 2 and Figure 4 from the runs' JSON", () => {
     expect(row(10).slice(3, 5)).toEqual(["81.50 ± 0.50", "—"]); // no diagonal model of its own to pair with
     expect(row(0)[3]).toBe("—");
     expect(rowAt(table2(root), 10)[3]).toBe("91.50 ± 0.50 / —"); // Table 2 itself unchanged
+  });
+
+  it("every seed gets a shade of its own, at most 75% of the way to white", () => {
+    for (const n of [2, 4, 5, 8]) {
+      const reds = Array.from({ length: n }, (_, i) => shade([55, 0, 0], i, n)[0]);
+      expect(reds[0]).toBe(55);
+      expect(reds[n - 1]).toBeLessThanOrEqual(55 + 0.75 * 200);
+      for (let i = 1; i < n; i++) expect(reds[i]! - reds[i - 1]!).toBeGreaterThanOrEqual(Math.floor((0.75 * 200) / 7));
+    }
+    expect(shade([55, 0, 0], 1, 2)[0]).toBe(55 + 56); // two seeds: 28% apart
   });
 
   it("Figure 4 draws three panels with both flows' lines, each seed in its own shade", () => {
