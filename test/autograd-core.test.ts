@@ -358,7 +358,12 @@ describe("backward semantics", () => {
       for (const p of op.parents) if (p.node) expect(ops.indexOf(p.node)).toBeLessThan(i);
     expect(ops.flatMap((op) => op.parents).filter((t) => !t.node && t.requiresGrad)).toEqual([x, w]);
     // Tensors in stopAt are leaves: the mul behind h is not walked; nothing is recorded under noGrad.
-    expect(ag.recordedOps([a, b], new Set([h])).map((op) => op.op).sort()).toEqual(["add", "exp", "sum", "sum"]);
+    expect(
+      ag
+        .recordedOps([a, b], new Set([h]))
+        .map((op) => op.op)
+        .sort(),
+    ).toEqual(["add", "exp", "sum", "sum"]);
     expect(ag.recordedOps([ag.noGrad(() => x.mul(w))])).toEqual([]);
     expect(ag.recordedOps([x])).toEqual([]);
   });
