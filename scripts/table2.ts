@@ -308,12 +308,15 @@ export function flowLengthFigure(columns: FigureColumn[], seeds: number[]): Imag
   if (!seeds.length) seeds = [0];
   const series = (f: (r: Table2Record) => number) =>
     seeds.flatMap((seed, i) =>
-      columns.map((c) => ({
-        label: `${c.label}, seed ${seed}`,
-        colour: shade(c.colour, i, seeds.length),
-        values: Ks.map((K) => mapRun(runOf(c.records, K === 0 ? "planar" : c.flow, K, seed), f)),
-        apart: Ks.map((K) => mapRun(runOf(c.records, K === 0 ? "planar" : c.flow, K, seed), blewUp) ?? false),
-      })),
+      columns.map((c) => {
+        const runs = Ks.map((K) => runOf(c.records, K === 0 ? "planar" : c.flow, K, seed));
+        return {
+          label: `${c.label}, seed ${seed}`,
+          colour: shade(c.colour, i, seeds.length),
+          values: runs.map((r) => mapRun(r, f)),
+          apart: runs.map((r) => mapRun(r, blewUp) ?? false),
+        };
+      }),
     );
   return lineChart(
     [
