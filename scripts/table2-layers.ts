@@ -102,7 +102,7 @@ export function table2Layers(root: string, dir = LAYERS_DIR): string {
     "setting",
     "K",
     "flow lr",
-    "test −ln p(x) (the run's)",
+    `test −ln p(x) (the run's; seeds ${seeds.join(" / ")})`,
     `layers that translate (≥ ${100 * TRANSLATES}% of draws saturated)`,
     "layers that bend outward (wᵀû > 0)",
     "layers that bend inward (wᵀû ≤ 0)",
