@@ -67,7 +67,7 @@ function hollowPoint(image: Image, x: number, y: number, off: number, c: readonl
     }
   }
   if (off === 0) return;
-  // A stem of 6 pixels and a head: the way to the value, which lies off the axis.
+  // A stem from the ring to 11 pixels past the centre, and a head: the way to the value, off the axis.
   const tip = y + off * 11;
   line(image, x, y + off * 4, x, tip, c);
   for (let d = 1; d <= 3; d++) {
