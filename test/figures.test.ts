@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { blankImage, drawText, type Image, labelledGrid, textWidth } from "../src/models/index.js";
 import { hasGlyph } from "../src/models/text.js";
+import { inkAt } from "./helpers.js";
 
 // Figures name their rows and columns in the image itself (a 5×7 font in src/models/text.ts).
 const inked = (image: Image, x0: number, y0: number, x1: number, y1: number) => {
@@ -102,12 +103,7 @@ describe("line-chart legend", () => {
     // Each label's swatch and ink lie inside the image, in the legend rows above the plots.
     const legendRows = 2 * 18;
     for (const c of colours) {
-      let n = 0;
-      for (let y = 0; y < legendRows; y++)
-        for (let x = 0; x < long.width; x++) {
-          const p = 4 * (y * long.width + x);
-          if (long.data[p] === c[0] && long.data[p + 1] === c[1] && long.data[p + 2] === c[2]) n++;
-        }
+      const n = inkAt(long, c).filter(([, y]) => y < legendRows).length;
       expect(n).toBeGreaterThanOrEqual(28); // the 14 × 2 swatch, plus the label's ink
     }
   });
@@ -122,24 +118,14 @@ describe("line-chart points set apart", () => {
     const without = chart([1, 2, null]);
     const far = chart([1, 2, 1000], [false, false, true]);
     const inside = chart([1, 2, 1.5], [false, false, true]);
-    const inks = (image: { width: number; height: number; data: Uint8ClampedArray | Uint8Array }) => {
-      const at: Array<[number, number]> = [];
-      for (let y = 0; y < image.height; y++)
-        for (let x = 0; x < image.width; x++) {
-          const p = 4 * (y * image.width + x);
-          if (image.data[p] === colour[0] && image.data[p + 1] === colour[1] && image.data[p + 2] === colour[2])
-            at.push([x, y]);
-        }
-      return at;
-    };
     const key = ([x, y]: [number, number]) => `${x} ${y}`;
-    const before = new Set(inks(without).map(key));
+    const before = new Set(inkAt(without, colour).map(key));
     for (const [image, arrow] of [
       [far, true],
       [inside, false],
     ] as const) {
       // Everything drawn without the point is drawn the same (the y range ignores it; no line to it).
-      const ink = inks(image);
+      const ink = inkAt(image, colour);
       expect(ink.filter((p) => before.has(key(p))).length).toBe(before.size);
       const added = ink.filter((p) => !before.has(key(p)));
       const xs = added.map(([x]) => x),

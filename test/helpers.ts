@@ -714,3 +714,15 @@ export function stubRuntimeWithoutSimd(): void {
   }
   vi.stubGlobal("WebAssembly", { ...real, Module: NoSimdModule, CompileError: real.CompileError });
 }
+
+/** Where an RGBA image has exactly this colour: the [x, y] of every such pixel, row by row. */
+export function inkAt(
+  image: { width: number; data: Uint8Array | Uint8ClampedArray },
+  rgb: readonly number[],
+): Array<[number, number]> {
+  const at: Array<[number, number]> = [];
+  for (let p = 0; p < image.data.length; p += 4)
+    if (image.data[p] === rgb[0] && image.data[p + 1] === rgb[1] && image.data[p + 2] === rgb[2])
+      at.push([(p / 4) % image.width, Math.floor(p / 4 / image.width)]);
+  return at;
+}

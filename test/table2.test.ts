@@ -21,6 +21,7 @@ import { figure4Grow, table2Grow, table2GrowFit, table2GrowLayers, table2GrowTai
 import { table2Layers } from "../scripts/table2-layers.js";
 import { table2Samples } from "../scripts/table2-samples.js";
 import { table2Steps } from "../scripts/table2-steps.js";
+import { inkAt } from "./helpers.js";
 
 // Table 2 and Figure 4 are assembled from the runs' JSON (scripts/table2.sh writes them): checked
 // here on made-up runs whose paired differences are worked out by hand.
@@ -59,12 +60,8 @@ function run(
 }
 
 /** Pixels of exactly this colour in an RGBA image. */
-function pixels(image: { data: Uint8Array | Uint8ClampedArray }, rgb: number[]): number {
-  let n = 0;
-  for (let p = 0; p < image.data.length; p += 4)
-    if (image.data[p] === rgb[0] && image.data[p + 1] === rgb[1] && image.data[p + 2] === rgb[2]) n++;
-  return n;
-}
+const pixels = (image: { width: number; data: Uint8Array | Uint8ClampedArray }, rgb: readonly number[]) =>
+  inkAt(image, rgb).length;
 
 /** A follow-up table's row for flow length K, split into cells. */
 const rowAt = (markdown: string, K: number) =>
@@ -240,7 +237,7 @@ describe("the follow-up: planar flows with one set of parameters for every digit
   });
 
   it("the follow-ups' figure draws the global column in its own colour", () => {
-    const green = (image: { data: Uint8Array | Uint8ClampedArray }) => pixels(image, [44, 160, 44]);
+    const green = (image: { width: number; data: Uint8Array | Uint8ClampedArray }) => pixels(image, [44, 160, 44]);
     // Against the same figure with the diagonal model alone (its point and the legend): K = 0, 10
     // and 20 joined by lines in each of the three panels.
     const bare = mkdtempSync(path.join(tmpdir(), "flowgrad-global-bare-"));
