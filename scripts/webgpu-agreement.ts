@@ -1,4 +1,5 @@
-// On a GPU machine: how far gpu.js webgpu's float32 results are from the CPU backend's float64, op
+// On a GPU machine: whether its division is exact where the kernels split indices (⌊(a·y) / y⌋),
+// and how far gpu.js webgpu's float32 results are from the CPU backend's float64, op
 // by op, through the fused planar layer (forward and gradients), over MNIST training steps, and in
 // one minibatch's gradient parameter by parameter, to find where a GPU's arithmetic departs (on an
 // H200, planar training departed from the CPU's from its first epoch while the diagonal Gaussian's
@@ -9,7 +10,17 @@
 import { writeFileSync } from "node:fs";
 import { Random, Tensor } from "../src/autograd/index.js";
 import { planar } from "../src/flows/index.js";
-import { backendInfo, cpuBackend, initBackend, setBackend, UNARY, type UnaryOp } from "../src/kernels/index.js";
+import { floorDiv } from "../src/kernels/gpu/sources.js";
+import {
+  backendInfo,
+  type CustomKernel,
+  cpuBackend,
+  type DeviceArray,
+  initBackend,
+  setBackend,
+  UNARY,
+  type UnaryOp,
+} from "../src/kernels/index.js";
 import { FlowVAE, trainVAE, trainVAEAsync } from "../src/models/index.js";
 import { loadMnist } from "../src/node/mnist.js";
 
@@ -40,6 +51,53 @@ function worst(g: ArrayLike<number>, c: ArrayLike<number>, at: ArrayLike<number>
   }
   return { rel, at: where };
 }
+
+// Does this GPU divide exactly? Output a·m + b is ⌊(a·y) / y⌋ − a for the divisor y = Y[b], read at
+// run time (as the fused layers' kernels divided by a variable before floorDiv), or the divisor
+// written into the source (as every other kernel's index math): 0 where the division is exact, −1
+// where a quotient that is a whole number came out a ulp below it and floored one too low.
+const DIVISORS = Float32Array.from([...Array.from({ length: 128 }, (_, k) => k + 1), 400, 784, 810, 3240, 6480]);
+const MULTIPLES = 2000;
+const divisionProbe = (literal: number | null): CustomKernel<Record<string, never>> => {
+  const m = literal === null ? DIVISORS.length : 1;
+  const y = literal === null ? "Y[b]" : `${literal}`;
+  return {
+    name: "divisionProbe",
+    outputs: () => [MULTIPLES * m],
+    work: () => MULTIPLES * m,
+    cpu: () => undefined, // the answer on exact division is all zeros
+    gpu: (launch, [divisors]) =>
+      launch.packed(
+        {
+          key: `dp:${literal}`,
+          source: `function (Y) { const tid = this.thread.y * this.constants.W + this.thread.x; if (tid >= this.constants.n) { return 0; }
+            ${floorDiv("a", "tid", m)} const b = tid - a * ${m}; const x = a * ${y}; return Math.floor(x / ${y}) - a; }`,
+          constants: {},
+        },
+        [MULTIPLES * m],
+        [divisors!],
+      ),
+  };
+};
+async function divisionWrong(literal: number | null) {
+  const [out] = gpu.run(divisionProbe(literal), [DIVISORS], {}, "float32");
+  const values = out instanceof Float32Array ? out : await (out as DeviceArray).readAsync();
+  const wrong = new Map<number, number>();
+  values.forEach((v, t) => {
+    const divisor = literal ?? DIVISORS[t % DIVISORS.length]!;
+    if (v !== 0) wrong.set(divisor, (wrong.get(divisor) ?? 0) + 1);
+  });
+  return {
+    checked: values.length,
+    wrong: [...wrong.values()].reduce((a, b) => a + b, 0),
+    byDivisor: Object.fromEntries(wrong),
+  };
+}
+const division = {
+  runtime: await divisionWrong(null),
+  literal40: await divisionWrong(40),
+  literal810: await divisionWrong(810),
+};
 
 // Each unary op on float32 inputs over [-20, 20] (and (0.05, 3] for all, inside every op's domain).
 const ops: Array<{ op: string; range: string; rel: number; at: number }> = [];
@@ -128,9 +186,16 @@ for (const K of [0, 10]) {
   }
 }
 
-writeFileSync(out, `${JSON.stringify({ adapter, ops, planar: planarRows, training, gradients }, null, 1)}\n`);
+writeFileSync(out, `${JSON.stringify({ adapter, division, ops, planar: planarRows, training, gradients }, null, 1)}\n`);
 const e = (v: number) => v.toExponential(1);
-console.log(`adapter: ${adapter}\n\n| op | inputs | largest relative error | at x |\n|---|---|---:|---:|`);
+console.log(
+  `adapter: ${adapter}\n\n| ⌊(a·y) / y⌋, a < ${MULTIPLES} | checked | floored one too low |\n|---|---:|---:|`,
+);
+for (const [name, r] of Object.entries(division))
+  console.log(
+    `| ${name === "runtime" ? "y read at run time (y = 1…128, 400, 784, 810, 3240, 6480)" : `y = ${name.slice(7)} in the source`} | ${r.checked} | ${r.wrong} |`,
+  );
+console.log(`\n| op | inputs | largest relative error | at x |\n|---|---|---:|---:|`);
 for (const r of ops)
   console.log(`| ${r.op} | ${r.range} | ${e(r.rel)} | ${Number.isNaN(r.at) ? "—" : r.at.toFixed(3)} |`);
 console.log("\n| fused planar layer (D = 40, N = 100) | largest relative error |\n|---|---:|");

@@ -9,6 +9,15 @@ export const MAX_WIDTH = 4096;
 export const flatIndex = "const i = this.thread.y * this.constants.W + this.thread.x;";
 
 /**
+ * `let q = ⌊x / y⌋` for whole numbers 0 ≤ x < 2²⁴ and 0 < y, exact where the GPU's division is not:
+ * WGSL lets f32 division be 2.5 ULP off (a GPU may take x times an approximate 1/y), so 80 / 40 can
+ * come out 1.9999999 and floor to 1. The products q·y are exact, so one step either way puts q right.
+ * Every index a kernel splits (a point and its coordinate, a row and its column) goes through this.
+ */
+export const floorDiv = (q: string, x: string, y: string | number): string =>
+  `let ${q} = Math.floor(${x} / ${y}); if (${q} * ${y} > ${x}) { ${q} = ${q} - 1; } if (${q} * ${y} + ${y} <= ${x}) { ${q} = ${q} + 1; }`;
+
+/**
  * The source with input k read from offsets[k] on (X[e] becomes X[offset + e]): how a kernel reads
  * a view of a larger device array (ViewArray). Inputs are the function's leading parameters.
  */
@@ -39,7 +48,7 @@ export function binarySource(op: BinaryOp, shape: number[], aStrides: number[], 
   const lines: string[] = [];
   for (let d = shape.length - 1; d >= 0; d--) {
     lines.push(
-      `c = rest % ${shape[d]}; rest = Math.floor(rest / ${shape[d]}); ia += c * ${aStrides[d]}; ib += c * ${bStrides[d]};`,
+      `${floorDiv(`q${d}`, "rest", shape[d]!)} c = rest - q${d} * ${shape[d]}; rest = q${d}; ia += c * ${aStrides[d]}; ib += c * ${bStrides[d]};`,
     );
   }
   return `function (A, B) { ${flatIndex} if (i >= this.constants.n) { return 0; } let rest = i; let c = 0; let ia = 0; let ib = 0; ${lines.join(" ")} const a = A[ia]; const b = B[ib]; return ${BINARY[op].gpu}; }`;
@@ -54,7 +63,9 @@ export function whereSource(): string {
 export function stridedCopySource(offset: number, shape: number[], strides: number[]): string {
   const lines: string[] = [];
   for (let d = shape.length - 1; d >= 0; d--)
-    lines.push(`c = rest % ${shape[d]}; rest = Math.floor(rest / ${shape[d]}); ix += c * ${strides[d]};`);
+    lines.push(
+      `${floorDiv(`q${d}`, "rest", shape[d]!)} c = rest - q${d} * ${shape[d]}; rest = q${d}; ix += c * ${strides[d]};`,
+    );
   return `function (X) { ${flatIndex} if (i >= this.constants.n) { return 0; } let rest = i; let c = 0; let ix = ${offset}; ${lines.join(" ")} return X[ix]; }`;
 }
 
@@ -64,7 +75,7 @@ export function padSource(shape: Shape, starts: Shape, outShape: Shape): string 
   let stride = 1;
   for (let d = outShape.length - 1; d >= 0; d--) {
     lines.push(
-      `c = rest % ${outShape[d]}; rest = Math.floor(rest / ${outShape[d]}); if (c < ${starts[d]} || c >= ${starts[d]! + shape[d]!}) { inside = 0; } ix += (c - ${starts[d]}) * ${stride};`,
+      `${floorDiv(`q${d}`, "rest", outShape[d]!)} c = rest - q${d} * ${outShape[d]}; rest = q${d}; if (c < ${starts[d]} || c >= ${starts[d]! + shape[d]!}) { inside = 0; } ix += (c - ${starts[d]}) * ${stride};`,
     );
     stride *= shape[d]!;
   }
@@ -74,16 +85,16 @@ export function padSource(shape: Shape, starts: Shape, outShape: Shape): string 
 /** Gather along the middle axis of [outer, size, inner] by the indices IDX (m of them). */
 export function gatherSource(): string {
   return `function (X, IDX) { ${flatIndex} if (i >= this.constants.n) { return 0; }
-    const o = Math.floor(i / (this.constants.m * this.constants.inner)); const rest = i - o * this.constants.m * this.constants.inner;
-    const j = Math.floor(rest / this.constants.inner); const k = rest - j * this.constants.inner;
+    ${floorDiv("o", "i", "(this.constants.m * this.constants.inner)")} const rest = i - o * this.constants.m * this.constants.inner;
+    ${floorDiv("j", "rest", "this.constants.inner")} const k = rest - j * this.constants.inner;
     return X[(o * this.constants.size + IDX[j]) * this.constants.inner + k]; }`;
 }
 
 /** The adjoint of gatherSource: element (o, r, k) sums the gradients of every pick j with IDX[j] = r. */
 export function scatterAddSource(): string {
   return `function (G, IDX) { ${flatIndex} if (i >= this.constants.n) { return 0; }
-    const o = Math.floor(i / (this.constants.size * this.constants.inner)); const rest = i - o * this.constants.size * this.constants.inner;
-    const r = Math.floor(rest / this.constants.inner); const k = rest - r * this.constants.inner;
+    ${floorDiv("o", "i", "(this.constants.size * this.constants.inner)")} const rest = i - o * this.constants.size * this.constants.inner;
+    ${floorDiv("r", "rest", "this.constants.inner")} const k = rest - r * this.constants.inner;
     let s = 0;
     for (let j = 0; j < this.constants.m; j++) { if (IDX[j] === r) { s += G[(o * this.constants.m + j) * this.constants.inner + k]; } }
     return s; }`;
@@ -93,7 +104,7 @@ export function scatterAddSource(): string {
 export function reduceSource(op: ReduceOp): string {
   const combine = op === "sum" ? "s += v;" : op === "max" ? "if (v > s) { s = v; }" : "if (v < s) { s = v; }";
   return `function (X) { ${flatIndex} if (i >= this.constants.n) { return 0; }
-    const o = Math.floor(i / this.constants.inner); const k = i - o * this.constants.inner;
+    ${floorDiv("o", "i", "this.constants.inner")} const k = i - o * this.constants.inner;
     const base = o * this.constants.size * this.constants.inner + k;
     let s = ${op === "sum" ? "0" : "X[base]"};
     for (let j = ${op === "sum" ? 0 : 1}; j < this.constants.size; j++) { const v = X[base + j * this.constants.inner]; ${combine} }
@@ -105,8 +116,8 @@ export function matmulSource(transA: boolean, transB: boolean): string {
   const a = transA ? "A[ao + p * this.constants.m + r]" : "A[ao + r * this.constants.k + p]";
   const b = transB ? "B[bo + col * this.constants.k + p]" : "B[bo + p * this.constants.nn + col]";
   return `function (A, B, AO, BO) { ${flatIndex} if (i >= this.constants.n) { return 0; }
-    const col = i % this.constants.nn; const row = Math.floor(i / this.constants.nn);
-    const t = Math.floor(row / this.constants.m); const r = row - t * this.constants.m;
+    ${floorDiv("row", "i", "this.constants.nn")} const col = i - row * this.constants.nn;
+    ${floorDiv("t", "row", "this.constants.m")} const r = row - t * this.constants.m;
     const ao = AO[t]; const bo = BO[t];
     let s = 0;
     for (let p = 0; p < this.constants.k; p++) { s += ${a} * ${b}; }
@@ -117,7 +128,7 @@ export function matmulSource(transA: boolean, transB: boolean): string {
 // sources are beside the layers, in src/flows). Parameters are shared (offset 0) or per sample
 // (offset p·D), chosen by the constant perSample (0 or 1).
 /** Point p of flat element i, and its parameters' offsets po ([N, D]) and s ([N]). */
-export const pointPrelude = `const p = Math.floor(i / this.constants.d); const po = this.constants.perSample * p * this.constants.d; const s = this.constants.perSample * p;`;
+export const pointPrelude = `${floorDiv("p", "i", "this.constants.d")} const po = this.constants.perSample * p * this.constants.d; const s = this.constants.perSample * p;`;
 
 /** Which output thread tid writes (`part`) and its index there (`i`), outputs of `sizes` one after another. */
 function selectPart(sizes: number[]): string {
@@ -164,7 +175,7 @@ export function packedSource(params: string, parts: Part[], body: string, perSam
     : "";
   return `function (${params}) { const tid = this.thread.y * this.constants.W + this.thread.x; if (tid >= this.constants.n) { return 0; }
     let part = 0; let i = tid; ${select}
-    let div = 1; ${divisor} const p = Math.floor(i / div); const j = i - p * div; ${offsets}
+    let div = 1; ${divisor} ${floorDiv("p", "i", "div")} const j = i - p * div; ${offsets}
     ${body} ${values} }`;
 }
 
@@ -184,7 +195,7 @@ export function pointSumSource(
   const first = perPoint ? 1 : 0;
   const select = selectPart(sizes);
   const head = perPoint
-    ? `if (part === 0) { const p = Math.floor(i / this.constants.d); const j = i - p * this.constants.d; const po = 0; const s = 0; ${body} return ${perPoint.value}; }`
+    ? `if (part === 0) { ${floorDiv("p", "i", "this.constants.d")} const j = i - p * this.constants.d; const po = 0; const s = 0; ${body} return ${perPoint.value}; }`
     : "";
   const add = parts.map((part, k) => `if (part === ${k + first}) { total += ${part.share}; }`).join(" ");
   return `function (${params}) { const tid = this.thread.y * this.constants.W + this.thread.x; if (tid >= this.constants.n) { return 0; }
@@ -229,7 +240,7 @@ export function updateSource(kind: UpdateRule["kind"], packed: boolean): string 
     .map((o, w) => (w < outputs.length - 1 ? `if (which === ${w}) { return ${o}; }` : `return ${o};`))
     .join(" ");
   return `function (X, G, ${packed ? "P" : buffers.join(", ")}, H) { ${flatIndex} if (i >= this.constants.n) { return 0; }
-    const which = Math.floor(i / this.constants.len); const e = i - which * this.constants.len;
+    ${floorDiv("which", "i", "this.constants.len")} const e = i - which * this.constants.len;
     const g = G[e]; ${read} ${pick} }`;
 }
 
@@ -273,7 +284,7 @@ export function luStepSource(last: boolean): string {
   if (last) return `function (P, K) { ${luPrelude} const k = K[0]; const p = tid; ${pivotSetup} ${sum} }`;
   return `function (P, K) { ${luPrelude} const k = K[0];
     if (tid < M) {
-      const p = Math.floor(tid / DD); const rest = tid - p * DD; const row = Math.floor(rest / D); const col = rest - row * D;
+      ${floorDiv("p", "tid", "DD")} const rest = tid - p * DD; ${floorDiv("row", "rest", "D")} const col = rest - row * D;
       ${pivotSetup}
       if (row < k) { return P[tid]; }
       if (row === k) { return P[o + r * D + col]; }
@@ -281,7 +292,7 @@ export function luStepSource(last: boolean): string {
       if (col === k) { if (pv !== 0) { return 0; } if (row === r) { return P[o + k * D + col]; } return P[tid]; }
       ${below("row", "col")}
       return v; }
-    const p = (tid - M) - Math.floor((tid - M) / this.constants.mats) * this.constants.mats;
+    const above = tid - M; ${floorDiv("cycle", "above", "this.constants.mats")} const p = above - cycle * this.constants.mats;
     ${pivotSetup}
     if (tid >= M + this.constants.mats) { ${sum} }
     let best = -1; let bestRow = k + 1;
