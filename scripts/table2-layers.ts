@@ -38,7 +38,8 @@ export function layersRecords(root: string, dir = LAYERS_DIR): LayersRecord[] {
   const out: LayersRecord[] = [];
   const base = path.join(root, dir);
   if (!existsSync(base)) return out;
-  for (const folder of readdirSync(base).sort())
+  const folders = readdirSync(base, { withFileTypes: true }).filter((entry) => entry.isDirectory()); // notes beside them are not runs
+  for (const folder of folders.map((entry) => entry.name).sort())
     for (const file of readdirSync(path.join(base, folder)).sort()) {
       const name = /^(planar-K(\d+)-seed(\d+)(?:-[\w.]+)?)\.json$/.exec(file);
       if (!name) continue;

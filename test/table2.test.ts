@@ -568,6 +568,8 @@ describe("what the trained planar layers do (scripts/table2-layers.sh) from flow
     ...Array.from({ length: 7 }, (): [number, number, number, number] => [0.1, -0.2, -0.1, 0.5]),
   ]);
   read("table2-flowlr", "planar-K20-seed0", 0.5, [[0, 0.1, 0.5, 0.25]]);
+  // A note beside the runs' folders (the predictions written before a reading) is not a run.
+  writeFileSync(path.join(root, "results/table2-layers", "predictions.md"), "# predictions\n");
 
   it("per run: the layers that translate, that bend outward and inward, the flow's log-det and its steps, under each setting's rate", () => {
     const markdown = table2Layers(root);
