@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { TRANSLATES } from "../src/models/planar-layer-stats.js";
 import { signed, table } from "./markdown.js";
-import { eachSeed, seedsIn, TABLE2_KS } from "./table2.js";
+import { blewUp, eachSeed, seedsIn, TABLE2_KS, table2Records } from "./table2.js";
 
 export const LAYERS_DIR = "results/table2-layers";
 
@@ -113,4 +113,75 @@ export function table2Layers(root: string, dir = LAYERS_DIR): string {
     "with only the bending layers, minus with all",
   ];
   return table(header, ["---", ...Array(10).fill("---:")], rows);
+}
+
+/** The seven Table 2 runs whose layers, read on 2026-11-30, showed follow-up 5's pattern. */
+export const SHOWED_PATTERN = [
+  "planar-K10-seed0",
+  "planar-K10-seed1",
+  "planar-K10-seed2",
+  "planar-K20-seed0",
+  "planar-K20-seed1",
+  "planar-K40-seed0",
+  "planar-K40-seed1",
+];
+/** Runs whose prediction was committed before their layers were read (results/table2-layers/predictions-2026-12-02.md). */
+export const PREDICTED_IN_WRITING = [
+  "planar-K10-seed3",
+  "planar-K80-seed2",
+  "planar-K20-seed2",
+  "planar-K20-seed3",
+  "planar-K40-seed2",
+  "planar-K40-seed3",
+];
+/** "Most of the layers translate": 7 or more, where the pattern's runs had 7 to 38 or 4 or fewer. */
+const MANY = 7,
+  FEW = 4;
+
+/**
+ * Follow-up 5's pattern run by run: Table 2's planar runs (flow lr × 1) whose layers were read and
+ * whose training did not blow up, from the lowest −ln p(x) up. The seven that showed the pattern
+ * set its rule — at or below the highest −ln p(x) of theirs that translate with 7 or more layers,
+ * a run translates with 7 or more; at or above the lowest of theirs with 4 or fewer, with 4 or
+ * fewer — and every run read since is checked against it.
+ */
+export function table2LayersPattern(root: string, dir = LAYERS_DIR): string {
+  const scored = new Map(table2Records(root).map((r) => [r.run, r]));
+  const runs = layersRecords(root, dir)
+    .filter((r) => r.folder === "table2" && r.run === `planar-K${r.K}-seed${r.seed}`)
+    .map((r) => ({ ...r, translating: r.layers.filter((l) => l.saturated >= TRANSLATES).length }))
+    .filter((r) => r.negLogLikelihood !== null && !(scored.get(r.run) && blewUp(scored.get(r.run)!)))
+    .sort((a, b) => a.negLogLikelihood! - b.negLogLikelihood!);
+  const setting = runs.filter((r) => SHOWED_PATTERN.includes(r.run));
+  if (!setting.length) return "(not read yet: bash scripts/table2-layers.sh)";
+  const many = setting.filter((r) => r.translating >= MANY).map((r) => r.negLogLikelihood!);
+  const few = setting.filter((r) => r.translating <= FEW).map((r) => r.negLogLikelihood!);
+  const [low, high] = [Math.max(...many), Math.min(...few)];
+  const rows = runs.map((r) => {
+    const nll = r.negLogLikelihood!;
+    const expected = nll <= low ? `${MANY} or more` : nll >= high ? `${FEW} or fewer` : "none (between)";
+    const held = nll <= low ? r.translating >= MANY : nll >= high ? r.translating <= FEW : null;
+    const read = SHOWED_PATTERN.includes(r.run)
+      ? "set the rule (2026-11-30)"
+      : PREDICTED_IN_WRITING.includes(r.run)
+        ? "after, predicted in writing first"
+        : "after (as the run was made)";
+    return [
+      `K = ${r.K}, seed ${r.seed}`,
+      nll.toFixed(2),
+      `${r.translating} of ${r.K}`,
+      read,
+      SHOWED_PATTERN.includes(r.run) ? "—" : expected,
+      SHOWED_PATTERN.includes(r.run) || held === null ? "—" : held ? "yes" : "no",
+    ];
+  });
+  const header = [
+    "planar run (Table 2, flow lr × 1)",
+    "test −ln p(x)",
+    `layers that translate (≥ ${100 * TRANSLATES}% of draws saturated)`,
+    "read",
+    `the rule says (≤ ${low.toFixed(2)}: ${MANY} or more; ≥ ${high.toFixed(2)}: ${FEW} or fewer)`,
+    "held",
+  ];
+  return table(header, ["---", "---:", "---:", "---", "---", "---"], rows);
 }

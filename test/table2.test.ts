@@ -18,7 +18,7 @@ import { table2Fixed, table2LocalPosteriors } from "../scripts/table2-fixed.js";
 import { figure4FollowUps, table2FlowLr, table2Global, table2Rates } from "../scripts/table2-followups.js";
 import { table2Gaps } from "../scripts/table2-gaps.js";
 import { figure4Grow, table2Grow, table2GrowFit, table2GrowLayers, table2GrowTails } from "../scripts/table2-grow.js";
-import { table2Layers } from "../scripts/table2-layers.js";
+import { SHOWED_PATTERN, table2Layers, table2LayersPattern } from "../scripts/table2-layers.js";
 import { table2Samples } from "../scripts/table2-samples.js";
 import { table2Steps } from "../scripts/table2-steps.js";
 import { inkAt } from "./helpers.js";
@@ -596,6 +596,74 @@ describe("what the trained planar layers do (scripts/table2-layers.sh) from flow
     expect(table2Layers(mkdtempSync(path.join(tmpdir(), "flowgrad-layers-none-")))).toMatch(
       /bash scripts\/table2-layers.sh/,
     );
+  });
+});
+
+describe("follow-up 5's pattern run by run (table2-layers-pattern): the rule the first seven runs set, checked on the runs read since", () => {
+  const root = mkdtempSync(path.join(tmpdir(), "flowgrad-pattern-"));
+  /** A run's layers: `translating` of its K saturated on 95% of draws, the rest on none. */
+  function read(name: string, nll: number, translating: number) {
+    const K = Number(/K(\d+)/.exec(name)![1]);
+    const dir = path.join(root, "results/table2-layers/table2");
+    mkdirSync(dir, { recursive: true });
+    const layers = Array.from({ length: K }, (_, i) => ({
+      saturated: i < translating ? 0.95 : 0,
+      wDotUHat: 0,
+      logDet: 0,
+      step: 1,
+    }));
+    writeFileSync(
+      path.join(dir, `${name}.json`),
+      JSON.stringify({ training: { flowLr: 1, negLogLikelihood: nll }, logDet: 0, bounds: {}, layers }),
+    );
+  }
+  // The seven that set the rule: 7+ translating at 90.5, 91.0 and 91.25 (the rule's "≤ 91.25");
+  // 4 or fewer at 92.5 (the rule's "≥ 92.50"), 93, 94 and 95.
+  const setters: Array<[number, number]> = [
+    [90.5, 8],
+    [91, 7],
+    [91.25, 9],
+    [92.5, 4],
+    [93, 1],
+    [94, 0],
+    [95, 2],
+  ];
+  SHOWED_PATTERN.forEach((name, i) => read(name, ...setters[i]!));
+  read("planar-K10-seed3", 90, 8); // predicted in writing: 7 or more — holds
+  read("planar-K20-seed2", 96, 6); // predicted in writing: 4 or fewer — fails
+  read("planar-K20-seed4", 92, 1); // between the two: no prediction
+  read("planar-K80-seed0", 89, 80); // its training blew up: left out
+  run(root, "planar", 80, 0, [110, 112], { bestEpoch: 2, validationLosses: [120, 110, 115, 383] });
+
+  it("sorts the runs by −ln p(x), says when each was read, and whether the rule held", () => {
+    const markdown = table2LayersPattern(root);
+    const lines = markdown.split("\n");
+    expect(lines[0]).toContain("(≤ 91.25: 7 or more; ≥ 92.50: 4 or fewer)");
+    const rows = lines.slice(2).map((line) => line.split(" | "));
+    expect(rows.map((r) => r[1])).toEqual([
+      "90.00",
+      "90.50",
+      "91.00",
+      "91.25",
+      "92.00",
+      "92.50",
+      "93.00",
+      "94.00",
+      "95.00",
+      "96.00",
+    ]);
+    expect(rows[0]).toEqual([
+      "| K = 10, seed 3",
+      "90.00",
+      "8 of 10",
+      "after, predicted in writing first",
+      "7 or more",
+      "yes |",
+    ]);
+    expect(rows[1]!.slice(3)).toEqual(["set the rule (2026-11-30)", "—", "— |"]);
+    expect(rows[4]!.slice(2)).toEqual(["1 of 20", "after (as the run was made)", "none (between)", "— |"]);
+    expect(rows[9]!.slice(2)).toEqual(["6 of 20", "after, predicted in writing first", "4 or fewer", "no |"]);
+    expect(markdown).not.toContain("K = 80"); // blew up
   });
 });
 
