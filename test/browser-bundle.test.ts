@@ -49,7 +49,8 @@ describe("the browser bundle", () => {
       logLevel: "warn",
       build: { write: false },
     })) as Rollup.RollupOutput | Rollup.RollupOutput[];
-    expect(warnings).toEqual([]);
+    // Rolldown's [PLUGIN_TIMINGS] notice says the build was slow (a busy machine), not that the bundle is wrong.
+    expect(warnings.filter((w) => !w.startsWith("[PLUGIN_TIMINGS]"))).toEqual([]);
     const chunks = (Array.isArray(output) ? output : [output])
       .flatMap((o) => o.output)
       .filter((c) => c.type === "chunk");
