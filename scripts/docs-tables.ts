@@ -34,7 +34,7 @@ import {
   table2GrowLayers,
   table2GrowTails,
 } from "./table2-grow.js";
-import { table2Layers, table2LayersPattern } from "./table2-layers.js";
+import { table2Early, table2Layers, table2LayersPattern } from "./table2-layers.js";
 import { table2Samples } from "./table2-samples.js";
 import { table2Steps } from "./table2-steps.js";
 
@@ -460,6 +460,7 @@ export const TABLES: Record<string, (root: string) => string> = {
   "table2-posteriors": table2LocalPosteriors,
   "table2-layers": table2Layers,
   "table2-layers-pattern": table2LayersPattern,
+  "table2-early": table2Early,
   "table2-grow": table2Grow,
   "table2-grow-tails": table2GrowTails,
   "table2-grow-fit": table2GrowFit,

@@ -185,3 +185,47 @@ export function table2LayersPattern(root: string, dir = LAYERS_DIR): string {
   ];
   return table(header, ["---", "---:", "---:", "---", "---", "---"], rows);
 }
+
+/** The epochs scripts/table2-early.sh stops its runs after. */
+export const EARLY_EPOCHS = [1, 3, 10, 30];
+
+/**
+ * When the layers become translations: for each run of scripts/table2-early.sh (Table 2's run
+ * stopped after 1, 3, 10 and 30 epochs), its translating layers and validation −ELBO then, beside
+ * what Table 2's run ended with. A run keeps its best epoch, which is said where it is not the last.
+ */
+export function table2Early(root: string, dir = LAYERS_DIR): string {
+  const early = layersRecords(root, dir).filter((r) => r.folder === "table2-early");
+  if (!early.length) return "(not run yet: bash scripts/table2-early.sh)";
+  const ends = layersRecords(root, dir).filter((r) => r.folder === "table2");
+  const translating = (r: LayersRecord) => r.layers.filter((l) => l.saturated >= TRANSLATES).length;
+  const runs = [...new Set(early.map((r) => `planar-K${r.K}-seed${r.seed}`))].sort((a, b) => {
+    const [ka, sa] = a.match(/\d+/g)!.map(Number),
+      [kb, sb] = b.match(/\d+/g)!.map(Number);
+    return ka! - kb! || sa! - sb!;
+  });
+  const rows = runs.map((run) => {
+    const end = ends.find((r) => r.run === run);
+    const cells = EARLY_EPOCHS.map((epochs) => {
+      const r = early.find((x) => x.run === `${run}-e${epochs}`);
+      if (!r) return "—";
+      const file = path.join(root, "results/table2-early", r.run, "vae-planar-L1.json");
+      if (!existsSync(file)) return `${translating(r)}`; // read, but its training's JSON is not here
+      const { bestEpoch, validationLosses } = JSON.parse(readFileSync(file, "utf8")).records[0];
+      const kept = bestEpoch === epochs ? "" : ` (epoch ${bestEpoch} kept)`;
+      return `${translating(r)} · ${validationLosses[bestEpoch - 1].toFixed(1)}${kept}`;
+    });
+    const [K, seed] = run.match(/\d+/g)!;
+    return [
+      `K = ${K}, seed ${seed}`,
+      end ? `${translating(end)} of ${K} · ${end.negLogLikelihood?.toFixed(2)}` : "—",
+      ...cells,
+    ];
+  });
+  const header = [
+    "planar run (Table 2, flow lr × 1)",
+    "at its end: layers that translate · test −ln p(x)",
+    ...EARLY_EPOCHS.map((e) => `after ${e} epoch${e > 1 ? "s" : ""}: translating · validation −ELBO`),
+  ];
+  return table(header, ["---", ...Array(1 + EARLY_EPOCHS.length).fill("---:")], rows);
+}

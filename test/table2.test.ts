@@ -18,7 +18,7 @@ import { table2Fixed, table2LocalPosteriors } from "../scripts/table2-fixed.js";
 import { figure4FollowUps, table2FlowLr, table2Global, table2Rates } from "../scripts/table2-followups.js";
 import { table2Gaps } from "../scripts/table2-gaps.js";
 import { figure4Grow, table2Grow, table2GrowFit, table2GrowLayers, table2GrowTails } from "../scripts/table2-grow.js";
-import { SHOWED_PATTERN, table2Layers, table2LayersPattern } from "../scripts/table2-layers.js";
+import { SHOWED_PATTERN, table2Early, table2Layers, table2LayersPattern } from "../scripts/table2-layers.js";
 import { table2Samples } from "../scripts/table2-samples.js";
 import { table2Steps } from "../scripts/table2-steps.js";
 import { inkAt } from "./helpers.js";
@@ -664,6 +664,54 @@ describe("follow-up 5's pattern run by run (table2-layers-pattern): the rule the
     expect(rows[4]!.slice(2)).toEqual(["1 of 20", "after (as the run was made)", "none (between)", "— |"]);
     expect(rows[9]!.slice(2)).toEqual(["6 of 20", "after, predicted in writing first", "4 or fewer", "no |"]);
     expect(markdown).not.toContain("K = 80"); // blew up
+  });
+});
+
+describe("when the layers become translations (table2-early): Table 2's runs stopped early, read", () => {
+  const root = mkdtempSync(path.join(tmpdir(), "flowgrad-early-"));
+  /** A reading of `name` in `folder`: `translating` of its K layers saturated on 95% of draws. */
+  function read(folder: string, name: string, K: number, translating: number, nll = 90.5) {
+    const dir = path.join(root, "results/table2-layers", folder);
+    mkdirSync(dir, { recursive: true });
+    const layers = Array.from({ length: K }, (_, i) => ({
+      saturated: i < translating ? 0.95 : 0.5,
+      wDotUHat: 0,
+      logDet: 0,
+      step: 1,
+    }));
+    writeFileSync(
+      path.join(dir, `${name}.json`),
+      JSON.stringify({ training: { flowLr: 1, negLogLikelihood: nll }, logDet: 0, bounds: {}, layers }),
+    );
+  }
+  /** The early run's own JSON: the epoch it kept and its validation bounds. */
+  function trained(name: string, bestEpoch: number, validationLosses: number[]) {
+    const dir = path.join(root, "results/table2-early", name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, "vae-planar-L1.json"), JSON.stringify({ records: [{ bestEpoch, validationLosses }] }));
+  }
+  read("table2", "planar-K10-seed0", 10, 7, 90.68);
+  read("table2-early", "planar-K10-seed0-e1", 10, 0);
+  trained("planar-K10-seed0-e1", 1, [200.04]);
+  read("table2-early", "planar-K10-seed0-e3", 10, 2);
+  trained("planar-K10-seed0-e3", 2, [200, 150.25, 151]); // its third epoch was not its best
+  read("table2-early", "planar-K20-seed4-e30", 20, 15); // no reading of its end: a dash
+
+  it("per run and epoch: the layers that translate and the validation bound, beside the run's end", () => {
+    const markdown = table2Early(root);
+    const rows = markdown
+      .split("\n")
+      .slice(2)
+      .map((line) => line.split(" | "));
+    expect(rows[0]).toEqual([
+      "| K = 10, seed 0",
+      "7 of 10 · 90.68",
+      "0 · 200.0",
+      "2 · 150.3 (epoch 2 kept)",
+      "—",
+      "— |",
+    ]);
+    expect(rows[1]).toEqual(["| K = 20, seed 4", "—", "—", "—", "—", "15 |"]);
   });
 });
 
