@@ -599,24 +599,26 @@ describe("what the trained planar layers do (scripts/table2-layers.sh) from flow
   });
 });
 
+/** A flowgrad layers reading of `name` in results/table2-layers/`folder`: `translating` of its K layers saturated on 95% of draws, the rest on 50%. */
+function writeReading(root: string, folder: string, name: string, K: number, translating: number, nll: number) {
+  const dir = path.join(root, "results/table2-layers", folder);
+  mkdirSync(dir, { recursive: true });
+  const layers = Array.from({ length: K }, (_, i) => ({
+    saturated: i < translating ? 0.95 : 0.5,
+    wDotUHat: 0,
+    logDet: 0,
+    step: 1,
+  }));
+  writeFileSync(
+    path.join(dir, `${name}.json`),
+    JSON.stringify({ training: { flowLr: 1, negLogLikelihood: nll }, logDet: 0, bounds: {}, layers }),
+  );
+}
+
 describe("follow-up 5's pattern run by run (table2-layers-pattern): the rule the first seven runs set, checked on the runs read since", () => {
   const root = mkdtempSync(path.join(tmpdir(), "flowgrad-pattern-"));
-  /** A run's layers: `translating` of its K saturated on 95% of draws, the rest on none. */
-  function read(name: string, nll: number, translating: number) {
-    const K = Number(/K(\d+)/.exec(name)![1]);
-    const dir = path.join(root, "results/table2-layers/table2");
-    mkdirSync(dir, { recursive: true });
-    const layers = Array.from({ length: K }, (_, i) => ({
-      saturated: i < translating ? 0.95 : 0,
-      wDotUHat: 0,
-      logDet: 0,
-      step: 1,
-    }));
-    writeFileSync(
-      path.join(dir, `${name}.json`),
-      JSON.stringify({ training: { flowLr: 1, negLogLikelihood: nll }, logDet: 0, bounds: {}, layers }),
-    );
-  }
+  const read = (name: string, nll: number, translating: number) =>
+    writeReading(root, "table2", name, Number(/K(\d+)/.exec(name)![1]), translating, nll);
   // The seven that set the rule: 7+ translating at 90.5, 91.0 and 91.25 (the rule's "≤ 91.25");
   // 4 or fewer at 92.5 (the rule's "≥ 92.50"), 93, 94 and 95.
   const setters: Array<[number, number]> = [
@@ -669,21 +671,8 @@ describe("follow-up 5's pattern run by run (table2-layers-pattern): the rule the
 
 describe("when the layers become translations (table2-early): Table 2's runs stopped early, read", () => {
   const root = mkdtempSync(path.join(tmpdir(), "flowgrad-early-"));
-  /** A reading of `name` in `folder`: `translating` of its K layers saturated on 95% of draws. */
-  function read(folder: string, name: string, K: number, translating: number, nll = 90.5) {
-    const dir = path.join(root, "results/table2-layers", folder);
-    mkdirSync(dir, { recursive: true });
-    const layers = Array.from({ length: K }, (_, i) => ({
-      saturated: i < translating ? 0.95 : 0.5,
-      wDotUHat: 0,
-      logDet: 0,
-      step: 1,
-    }));
-    writeFileSync(
-      path.join(dir, `${name}.json`),
-      JSON.stringify({ training: { flowLr: 1, negLogLikelihood: nll }, logDet: 0, bounds: {}, layers }),
-    );
-  }
+  const read = (folder: string, name: string, K: number, translating: number, nll = 90.5) =>
+    writeReading(root, folder, name, K, translating, nll);
   /** The early run's own JSON: the epoch it kept and its validation bounds. */
   function trained(name: string, bestEpoch: number, validationLosses: number[]) {
     const dir = path.join(root, "results/table2-early", name);
