@@ -3,7 +3,7 @@
 # three whose layers end mostly translating (K = 10 seed 0, K = 20 seed 4, K = 40 seed 0) and three
 # whose end mostly bending (K = 10 seed 1, K = 20 seed 0, K = 40 seed 1) — trained again for their
 # first 1, 3, 10 and 30 epochs (the same steps as Table 2's runs: a run stopped after E epochs is
-# Table 2's run at epoch E, its validation bounds equal to the last digit), then read with
+# Table 2's run at epoch E, its validation bounds Table 2's to the last bit or within one), then read with
 # `flowgrad layers`: results/table2-early/<run>-e<E>/ and results/table2-layers/table2-early/.
 # Runs and readings already made are kept. Then `npm run docs` writes the table (table2-early).
 #
