@@ -59,6 +59,9 @@ export function layersRecords(root: string, dir = LAYERS_DIR): LayersRecord[] {
   return out;
 }
 
+/** How many of a run's layers translate: saturated on at least TRANSLATES of the draws. */
+export const translatingLayers = (r: LayersRecord): number => r.layers.filter((l) => l.saturated >= TRANSLATES).length;
+
 /** The settings in the order docs/results.md presents them. */
 const SETTINGS = [
   { folder: "table2", label: "Table 2" },
@@ -89,7 +92,7 @@ export function table2Layers(root: string, dir = LAYERS_DIR): string {
         `${K}`,
         [...new Set(runs.map((r) => (r.flowLr === null ? "?" : `× ${r.flowLr}`)))].join(", "),
         each((r) => r.negLogLikelihood?.toFixed(2) ?? "?"),
-        each((r) => `${r.layers.length - bending(r).length}`),
+        each((r) => `${translatingLayers(r)}`),
         each((r) => `${bending(r).filter((l) => l.wDotUHat > 0).length}`),
         each((r) => `${bending(r).filter((l) => l.wDotUHat <= 0).length}`),
         each((r) => signed(r.logDet)),
@@ -149,8 +152,8 @@ export function table2LayersPattern(root: string, dir = LAYERS_DIR): string {
   const scored = new Map(table2Records(root).map((r) => [r.run, r]));
   const runs = layersRecords(root, dir)
     .filter((r) => r.folder === "table2" && r.run === `planar-K${r.K}-seed${r.seed}`)
-    .map((r) => ({ ...r, translating: r.layers.filter((l) => l.saturated >= TRANSLATES).length }))
-    .filter((r) => r.negLogLikelihood !== null && !(scored.get(r.run) && blewUp(scored.get(r.run)!)))
+    .map((r) => ({ ...r, translating: translatingLayers(r), scored: scored.get(r.run) }))
+    .filter((r) => r.negLogLikelihood !== null && !(r.scored && blewUp(r.scored)))
     .sort((a, b) => a.negLogLikelihood! - b.negLogLikelihood!);
   const setting = runs.filter((r) => SHOWED_PATTERN.includes(r.run));
   if (!setting.length) return "(not read yet: bash scripts/table2-layers.sh)";
@@ -159,9 +162,10 @@ export function table2LayersPattern(root: string, dir = LAYERS_DIR): string {
   const [low, high] = [Math.max(...many), Math.min(...few)];
   const rows = runs.map((r) => {
     const nll = r.negLogLikelihood!;
+    const setTheRule = SHOWED_PATTERN.includes(r.run);
     const expected = nll <= low ? `${MANY} or more` : nll >= high ? `${FEW} or fewer` : "none (between)";
     const held = nll <= low ? r.translating >= MANY : nll >= high ? r.translating <= FEW : null;
-    const read = SHOWED_PATTERN.includes(r.run)
+    const read = setTheRule
       ? "set the rule (2026-11-30)"
       : PREDICTED_IN_WRITING.includes(r.run)
         ? "after, predicted in writing first"
@@ -171,8 +175,8 @@ export function table2LayersPattern(root: string, dir = LAYERS_DIR): string {
       nll.toFixed(2),
       `${r.translating} of ${r.K}`,
       read,
-      SHOWED_PATTERN.includes(r.run) ? "—" : expected,
-      SHOWED_PATTERN.includes(r.run) || held === null ? "—" : held ? "yes" : "no",
+      setTheRule ? "—" : expected,
+      setTheRule || held === null ? "—" : held ? "yes" : "no",
     ];
   });
   const header = [
@@ -195,30 +199,28 @@ export const EARLY_EPOCHS = [1, 3, 10, 30];
  * what Table 2's run ended with. A run keeps its best epoch, which is said where it is not the last.
  */
 export function table2Early(root: string, dir = LAYERS_DIR): string {
-  const early = layersRecords(root, dir).filter((r) => r.folder === "table2-early");
+  const records = layersRecords(root, dir);
+  const early = records.filter((r) => r.folder === "table2-early");
   if (!early.length) return "(not run yet: bash scripts/table2-early.sh)";
-  const ends = layersRecords(root, dir).filter((r) => r.folder === "table2");
-  const translating = (r: LayersRecord) => r.layers.filter((l) => l.saturated >= TRANSLATES).length;
-  const runs = [...new Set(early.map((r) => `planar-K${r.K}-seed${r.seed}`))].sort((a, b) => {
-    const [ka, sa] = a.match(/\d+/g)!.map(Number),
-      [kb, sb] = b.match(/\d+/g)!.map(Number);
-    return ka! - kb! || sa! - sb!;
-  });
-  const rows = runs.map((run) => {
-    const end = ends.find((r) => r.run === run);
+  // One row per Table 2 run (K, then seed), each with its readings after each epoch count.
+  const runs = early
+    .filter((r, i) => early.findIndex((x) => x.K === r.K && x.seed === r.seed) === i)
+    .sort((a, b) => a.K - b.K || a.seed - b.seed);
+  const rows = runs.map(({ K, seed }) => {
+    const run = `planar-K${K}-seed${seed}`;
+    const end = records.find((r) => r.folder === "table2" && r.run === run);
     const cells = EARLY_EPOCHS.map((epochs) => {
       const r = early.find((x) => x.run === `${run}-e${epochs}`);
       if (!r) return "—";
       const file = path.join(root, "results/table2-early", r.run, "vae-planar-L1.json");
-      if (!existsSync(file)) return `${translating(r)}`; // read, but its training's JSON is not here
+      if (!existsSync(file)) return `${translatingLayers(r)}`; // read, but its training's JSON is not here
       const { bestEpoch, validationLosses } = JSON.parse(readFileSync(file, "utf8")).records[0];
       const kept = bestEpoch === epochs ? "" : ` (epoch ${bestEpoch} kept)`;
-      return `${translating(r)} · ${validationLosses[bestEpoch - 1].toFixed(1)}${kept}`;
+      return `${translatingLayers(r)} · ${validationLosses[bestEpoch - 1].toFixed(1)}${kept}`;
     });
-    const [K, seed] = run.match(/\d+/g)!;
     return [
       `K = ${K}, seed ${seed}`,
-      end ? `${translating(end)} of ${K} · ${end.negLogLikelihood?.toFixed(2)}` : "—",
+      end ? `${translatingLayers(end)} of ${K} · ${end.negLogLikelihood?.toFixed(2)}` : "—",
       ...cells,
     ];
   });
