@@ -17,6 +17,10 @@ export const flatIndex = "const i = this.thread.y * this.constants.W + this.thre
 export const floorDiv = (q: string, x: string, y: string | number): string =>
   `let ${q} = Math.floor(${x} / ${y}); if (${q} * ${y} > ${x}) { ${q} = ${q} - 1; } if (${q} * ${y} + ${y} <= ${x}) { ${q} = ${q} + 1; }`;
 
+/** Axis d's coordinate c of the flat index `rest` (of an axis `size` long, the last axis first), and rest divided by size. */
+const peelAxis = (d: number, size: number): string =>
+  `${floorDiv(`q${d}`, "rest", size)} c = rest - q${d} * ${size}; rest = q${d};`;
+
 /**
  * The source with input k read from offsets[k] on (X[e] becomes X[offset + e]): how a kernel reads
  * a view of a larger device array (ViewArray). Inputs are the function's leading parameters.
@@ -47,9 +51,7 @@ export function unarySource(op: UnaryOp): string {
 export function binarySource(op: BinaryOp, shape: number[], aStrides: number[], bStrides: number[]): string {
   const lines: string[] = [];
   for (let d = shape.length - 1; d >= 0; d--) {
-    lines.push(
-      `${floorDiv(`q${d}`, "rest", shape[d]!)} c = rest - q${d} * ${shape[d]}; rest = q${d}; ia += c * ${aStrides[d]}; ib += c * ${bStrides[d]};`,
-    );
+    lines.push(`${peelAxis(d, shape[d]!)} ia += c * ${aStrides[d]}; ib += c * ${bStrides[d]};`);
   }
   return `function (A, B) { ${flatIndex} if (i >= this.constants.n) { return 0; } let rest = i; let c = 0; let ia = 0; let ib = 0; ${lines.join(" ")} const a = A[ia]; const b = B[ib]; return ${BINARY[op].gpu}; }`;
 }
@@ -62,10 +64,7 @@ export function whereSource(): string {
 /** The strided view (offset, collapsed shape, strides) of X, made contiguous: the index math of binarySource. */
 export function stridedCopySource(offset: number, shape: number[], strides: number[]): string {
   const lines: string[] = [];
-  for (let d = shape.length - 1; d >= 0; d--)
-    lines.push(
-      `${floorDiv(`q${d}`, "rest", shape[d]!)} c = rest - q${d} * ${shape[d]}; rest = q${d}; ix += c * ${strides[d]};`,
-    );
+  for (let d = shape.length - 1; d >= 0; d--) lines.push(`${peelAxis(d, shape[d]!)} ix += c * ${strides[d]};`);
   return `function (X) { ${flatIndex} if (i >= this.constants.n) { return 0; } let rest = i; let c = 0; let ix = ${offset}; ${lines.join(" ")} return X[ix]; }`;
 }
 
@@ -75,7 +74,7 @@ export function padSource(shape: Shape, starts: Shape, outShape: Shape): string 
   let stride = 1;
   for (let d = outShape.length - 1; d >= 0; d--) {
     lines.push(
-      `${floorDiv(`q${d}`, "rest", outShape[d]!)} c = rest - q${d} * ${outShape[d]}; rest = q${d}; if (c < ${starts[d]} || c >= ${starts[d]! + shape[d]!}) { inside = 0; } ix += (c - ${starts[d]}) * ${stride};`,
+      `${peelAxis(d, outShape[d]!)} if (c < ${starts[d]} || c >= ${starts[d]! + shape[d]!}) { inside = 0; } ix += (c - ${starts[d]}) * ${stride};`,
     );
     stride *= shape[d]!;
   }
