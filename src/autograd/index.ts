@@ -4,6 +4,7 @@
  */
 
 export { type BackwardOptions, type GradientsOptions, gradients, recordedOps, sumToShape } from "./backward.js";
+export { checkMaxNorm, clipFactor, clipGradNorm, gradNorm, scaleGrads } from "./clip.js";
 export {
   arange,
   eye,

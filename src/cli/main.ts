@@ -288,6 +288,15 @@ program
     integer("anneal-steps"),
     0,
   )
+  .option(
+    "--clip-norm <x>",
+    "scale every update's gradients down to this global 2-norm where they exceed it (the record counts the clipped updates per epoch)",
+    positiveNumber("clip-norm"),
+  )
+  .option(
+    "--grad-norms",
+    "record each epoch's gradient norms (median, 90th percentile, largest and its update) in the results JSON; changes no value",
+  )
   .addOption(
     new Option("--binarize <how>", "pixels to {0, 1}: threshold at 0.5, or a fresh Bernoulli draw per minibatch")
       .choices(["threshold", "dynamic"])
@@ -342,6 +351,8 @@ program
       optimizer: "adam" | "rmsprop";
       flowLr: number;
       annealSteps: number;
+      clipNorm?: number;
+      gradNorms?: boolean;
       binarize: "threshold" | "dynamic";
       validation: number;
       patience: number;
@@ -376,6 +387,8 @@ program
         optimizer: o.optimizer,
         flowLr: o.flowLr,
         annealSteps: o.annealSteps,
+        clipNorm: o.clipNorm, // absent unless set (like the two below): earlier runs' signatures stay valid
+        gradNorms: o.gradNorms ? true : undefined,
         binarize: o.binarize,
         validation: o.validation,
         patience: o.patience,

@@ -9,6 +9,7 @@ import {
   evaluateVAEAsync,
   type FlowKind,
   FlowVAE,
+  type GradNormSummary,
   pairedDifference,
   sampleBinary,
   sampleDigits,
@@ -43,6 +44,10 @@ export interface VAESettings {
   /** The flow's parameters learn at flowLr · lr. */
   flowLr: number;
   annealSteps: number;
+  /** --clip-norm: the gradients' global norm is clipped to this before every update */
+  clipNorm?: number | undefined;
+  /** --grad-norms: record each epoch's gradient norms */
+  gradNorms?: true | undefined;
   /** "threshold": intensity ≥ 0.5; "dynamic": a fresh Bernoulli draw per minibatch (test and validation drawn once) */
   binarize: "threshold" | "dynamic";
   /** training digits held out for early stopping (0 = none: train all epochs) */
@@ -109,6 +114,10 @@ interface VAERecord extends VAEEvaluation {
   /** 0: no epoch beat the parameters the run started from (--start-from), which it kept */
   bestEpoch: number;
   validationLosses: number[];
+  /** --clip-norm: how many updates of each epoch were clipped */
+  clippedSteps?: number[];
+  /** --grad-norms or --clip-norm: each epoch's gradient norms, before clipping */
+  gradNorms?: GradNormSummary[];
   /** --start-from: the validation −ELBO of the start (epoch 0) */
   startValidationLoss?: number;
   binarize: "threshold" | "dynamic";
@@ -208,6 +217,8 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
         optimizer: s.optimizer,
         flowLrScale: s.flowLr,
         annealSteps: s.annealSteps,
+        ...(s.clipNorm !== undefined ? { clipNorm: s.clipNorm } : {}),
+        recordGradNorms: s.gradNorms === true,
         seed: s.seed + 1,
         binarize: dynamic ? "dynamic" : "fixed",
         validation,
@@ -257,6 +268,8 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
       epochsRun: result.epochsRun,
       bestEpoch: result.bestEpoch,
       validationLosses: result.validationLosses,
+      ...(s.clipNorm !== undefined ? { clippedSteps: result.clippedSteps } : {}),
+      ...(result.gradNorms.length > 0 ? { gradNorms: result.gradNorms } : {}),
       ...(result.startValidationLoss !== null ? { startValidationLoss: result.startValidationLoss } : {}),
       binarize: s.binarize,
       trainSeconds: result.seconds,

@@ -54,6 +54,8 @@ export { DEFAULT_VAE, type Draw, FlowVAE, sampleDigits, type VAEConfig } from ".
 export { evaluateVAE, evaluateVAEAsync, type VAEEvaluation, type VAEEvaluationDetail } from "./vae-evaluate.js";
 export {
   type BestSoFar,
+  type GradNormSummary,
+  summariseGradNorms,
   type TrainingCheckpoint,
   type TrainVAEOptions,
   type TrainVAEResult,

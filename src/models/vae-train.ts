@@ -3,7 +3,20 @@
 // exactly where it stopped. One loop serves both backends (loop.ts): trainVAE reads values
 // synchronously, trainVAEAsync awaits them (webgpu).
 
-import { Adam, noGrad, type Optimizer, type OptimizerState, Random, RMSprop, Tensor, tidy } from "../autograd/index.js";
+import {
+  Adam,
+  checkMaxNorm,
+  clipFactor,
+  gradNorm,
+  noGrad,
+  type Optimizer,
+  type OptimizerState,
+  Random,
+  RMSprop,
+  scaleGrads,
+  Tensor,
+  tidy,
+} from "../autograd/index.js";
 import { annealedBeta, annealedEpoch } from "./anneal.js";
 import { sampleBinary } from "./binarize.js";
 import { type Loop, runLoop, runLoopAsync } from "./loop.js";
@@ -23,6 +36,16 @@ export interface TrainVAEOptions {
    * the earliest, since the validation bound (at β = 1) is not what the annealed steps minimise.
    */
   annealSteps?: number;
+  /**
+   * Clip the gradients' global norm to this before every update (clipGradNorm); default: no
+   * clipping. It costs one more read per step; the result counts the clipped updates per epoch.
+   */
+  clipNorm?: number;
+  /**
+   * Read the gradients' global norm at every update (before any clipping) and summarise each
+   * epoch's in the result (gradNorms); on with clipNorm. It changes no value the run computes.
+   */
+  recordGradNorms?: boolean;
   seed?: number;
   /**
    * "fixed" (default): the images are already in {0, 1}. "dynamic": they are grey intensities in
@@ -80,6 +103,27 @@ export interface BestSoFar {
   countsFrom: number;
 }
 
+/** One epoch's gradient norms (global 2-norm of every update's gradients, before clipping). */
+export interface GradNormSummary {
+  median: number;
+  /** the 90th percentile (nearest rank) */
+  p90: number;
+  max: number;
+  /** the update (1-based, counted over the whole run) with the largest norm */
+  maxStep: number;
+}
+
+/** Summarise one epoch's gradient norms; `firstStep` is the 1-based step of norms[0]. */
+export function summariseGradNorms(norms: readonly number[], firstStep: number): GradNormSummary {
+  if (norms.length === 0) throw new Error("summariseGradNorms: no norms");
+  const sorted = [...norms].sort((a, b) => a - b);
+  const rank = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+  const n = sorted.length,
+    median = n % 2 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
+  const max = sorted[n - 1]!;
+  return { median, p90: rank(0.9), max, maxStep: firstStep + norms.indexOf(max) };
+}
+
 /** A training run after some epoch (TrainVAEOptions.checkpoint). Plain JSON. */
 export interface TrainingCheckpoint {
   format: "flowgrad.training-checkpoint";
@@ -94,6 +138,10 @@ export interface TrainingCheckpoint {
   best: number | null;
   bestEpoch: number;
   bestParams: number[][] | null;
+  /** clipped updates per epoch (absent in checkpoints of runs without clipping) */
+  clippedSteps?: number[];
+  /** per-epoch gradient norms (absent in checkpoints of runs that do not record them) */
+  gradNorms?: GradNormSummary[];
   /** scoreStart's epoch 0 (absent in checkpoints of runs without it) */
   startValidationLoss?: number | null;
   seconds: number;
@@ -104,6 +152,10 @@ export interface TrainVAEResult {
   losses: number[];
   /** the validation −ELBO after each epoch (empty without validation) */
   validationLosses: number[];
+  /** with clipNorm: how many updates of each epoch had their gradients clipped; else empty */
+  clippedSteps: number[];
+  /** with recordGradNorms or clipNorm: each epoch's gradient norms; else empty */
+  gradNorms: GradNormSummary[];
   epochsRun: number;
   /** the epoch (1-based) whose parameters the model holds at the end; 0: the start (scoreStart) */
   bestEpoch: number;
@@ -181,6 +233,9 @@ function* trainSteps(
   if (!(patience >= 1)) throw new Error(`trainVAE: patience must be at least 1 epoch, got ${patience}`);
   if (options.maxSeconds !== undefined && !(options.maxSeconds > 0))
     throw new Error(`trainVAE: maxSeconds must be a positive number of seconds, got ${options.maxSeconds}`);
+  const clipNorm = options.clipNorm;
+  if (clipNorm !== undefined) checkMaxNorm(clipNorm, "trainVAE");
+  const readNorms = clipNorm !== undefined || options.recordGradNorms === true;
   const P = model.config.inputs,
     count = imageCount(images, P, "trainVAE");
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > count)
@@ -196,7 +251,9 @@ function* trainSteps(
   const annealedFrom = annealedEpoch(annealSteps, batches);
   const order = Int32Array.from({ length: count }, (_, i) => i);
   const losses: number[] = [],
-    validationLosses: number[] = [];
+    validationLosses: number[] = [],
+    clippedSteps: number[] = [],
+    gradNorms: GradNormSummary[] = [];
   const grey = new Float64Array(batchSize * P);
   let best = Infinity,
     bestEpoch = epochs,
@@ -215,6 +272,8 @@ function* trainSteps(
     order.set(resume.order);
     losses.push(...resume.losses);
     validationLosses.push(...resume.validationLosses);
+    clippedSteps.push(...(resume.clippedSteps ?? []));
+    gradNorms.push(...(resume.gradNorms ?? []));
     best = resume.best ?? Infinity;
     bestEpoch = resume.bestEpoch;
     startValidationLoss = resume.startValidationLoss ?? null;
@@ -246,6 +305,8 @@ function* trainSteps(
       order: Array.from(order),
       losses: [...losses],
       validationLosses: [...validationLosses],
+      ...(clipNorm !== undefined ? { clippedSteps: [...clippedSteps] } : {}),
+      ...(readNorms ? { gradNorms: [...gradNorms] } : {}),
       best: Number.isFinite(best) ? best : null,
       bestEpoch,
       bestParams: bestParams ? bestParams.map((p) => Array.from(p)) : null,
@@ -271,6 +332,9 @@ function* trainSteps(
       const j = Math.floor(random.uniform() * (i + 1));
       [order[i], order[j]] = [order[j]!, order[i]!];
     }
+    if (clipNorm !== undefined) clippedSteps.push(0);
+    const epochNorms: number[] = [],
+      epochStart = step + 1;
     for (let b = 0; b < batches; b++) {
       const batch = new Float64Array(batchSize * P);
       const rows = binarize === "dynamic" ? grey : batch;
@@ -286,6 +350,17 @@ function* trainSteps(
         return l;
       });
       const value = (yield { read: loss })[0]!;
+      if (readNorms && Number.isFinite(value)) {
+        const norm = (yield { read: gradNorm(trained) })[0]!;
+        if (!Number.isFinite(norm))
+          throw new Error(`trainVAE: the gradients' norm became ${norm} at step ${step}; lower the learning rate`);
+        epochNorms.push(norm);
+        const factor = clipNorm === undefined ? 1 : clipFactor(norm, clipNorm);
+        if (factor < 1) {
+          scaleGrads(trained, factor);
+          clippedSteps[clippedSteps.length - 1]!++;
+        }
+      }
       yield { update: opt };
       if (!Number.isFinite(value))
         throw new Error(`trainVAE: the free energy became ${value} at step ${step}; lower the learning rate`);
@@ -293,6 +368,7 @@ function* trainSteps(
       options.onStep?.(++step, total, value);
     }
     epochsRun = e + 1;
+    if (readNorms) gradNorms.push(summariseGradNorms(epochNorms, epochStart));
     if (!validation) {
       options.onEpoch?.(epochsRun, null, null);
       yield* saveCheckpoint();
@@ -323,6 +399,8 @@ function* trainSteps(
   return {
     losses,
     validationLosses,
+    clippedSteps,
+    gradNorms,
     epochsRun,
     bestEpoch,
     startValidationLoss,
