@@ -473,6 +473,45 @@ describe("optimizers", () => {
       b2 = 0.5 * b1 + 2 / (Math.sqrt(s2) + 1e-8);
     expectClose(p.data, [1 - 0.1 * b1 - 0.1 * b2]);
   });
+  it("clipGradNorm: the global norm is √Σg² (float64, by hand); above maxNorm every gradient is scaled to it, direction kept; at or below, left alone", () => {
+    const a = tensor([1, -2, 3], { requiresGrad: true }),
+      b = tensor([[0.5, 4]], { requiresGrad: true }),
+      unused = tensor([7], { requiresGrad: true });
+    const fill = () => {
+      for (const p of [a, b, unused]) p.zeroGrad();
+      // d/da of Σ a²/2 is a; d/db of Σ 3b is 3: gradients [1, −2, 3] and [[3, 3]]
+      a.square().mul(0.5).sum().add(b.mul(3).sum()).backward();
+    };
+    const norm = Math.sqrt(1 + 4 + 9 + 9 + 9);
+    fill();
+    expect(ag.gradNorm([a, b, unused]).toArray()).toEqual(expect.closeTo(norm, 14));
+    expect(ag.clipGradNorm([a, b, unused], 100)).toBeCloseTo(norm, 14); // below: nothing changes
+    expectClose(a.grad!.data, [1, -2, 3]);
+    expect(ag.clipGradNorm([a, b, unused], 2)).toBeCloseTo(norm, 14); // returns the norm before clipping
+    const f = 2 / norm;
+    expectClose(a.grad!.data, [f, -2 * f, 3 * f]);
+    expectClose(b.grad!.data, [3 * f, 3 * f]);
+    expect(b.grad!.shape).toEqual([1, 2]);
+    expect(ag.gradNorm([a, b]).toArray()).toEqual(expect.closeTo(2, 14));
+    expect(unused.grad).toBeNull(); // a parameter without a gradient gets none
+    // Exactly at the threshold nothing is scaled (clipFactor 1).
+    expect(ag.clipFactor(5, 5)).toBe(1);
+    expect(ag.clipFactor(10, 5)).toBe(0.5);
+    // Clipped gradients are what an optimizer then steps on: SGD moves by lr times them.
+    fill();
+    const sgd = new SGD([a, b], { lr: 0.5 });
+    ag.clipGradNorm([a, b], 1);
+    sgd.step();
+    expectClose(a.data, [1 - 0.5 / norm, -2 + 1 / norm, 3 - 1.5 / norm]);
+    // Bad input is named.
+    expect(() => ag.clipGradNorm([a], 0)).toThrow(/clipping norm must be a positive finite number, got 0/);
+    expect(() => ag.clipGradNorm([a], Number.NaN)).toThrow(/clipping norm must be a positive finite number, got NaN/);
+    expect(() => ag.gradNorm([unused])).toThrow(/none of the parameters has a gradient/);
+    expect(() => ag.scaleGrads([a], -1)).toThrow(/factor must be a finite number ≥ 0, got -1/);
+    const nan = tensor([1], { requiresGrad: true });
+    nan.mul(Number.NaN).sum().backward();
+    expect(() => ag.clipGradNorm([nan], 1)).toThrow(/the gradients' norm is NaN/);
+  });
   it("rejects bad settings", () => {
     expect(() => new Adam([tensor([1], { requiresGrad: true })], { lr: -1 })).toThrow(
       /learning rate must be a positive number/,

@@ -20,6 +20,7 @@ import {
   pairedDifference,
   sampleBinary,
   sampleDigits,
+  summariseGradNorms,
   trainVAE,
   trainVAEAsync,
 } from "../src/models/index.js";
@@ -655,6 +656,66 @@ describe("training, evaluation, saving", () => {
       }
       expect(p.requiresGrad).toBe(true); // given back after training
     });
+  });
+  it("recordGradNorms changes no value and summarises each epoch's norms; clipNorm counts the updates it clips and resumes bit for bit", () => {
+    const make = () => new FlowVAE({ K: 2, latent: 4, hidden: 16, seed: 8 });
+    const train = data.train.images.subarray(0, 600 * 784),
+      validation = data.train.images.subarray(600 * 784, 700 * 784);
+    const options = { epochs: 2, batchSize: 50, lr: 2e-3, validation, binarize: "fixed" as const };
+    const plain = trainVAE(make(), train, options);
+    expect([plain.gradNorms, plain.clippedSteps]).toEqual([[], []]);
+    // Every update's norm, by hand in float64, read from the gradients the update stepped on.
+    const model = make(),
+      byHand: number[] = [];
+    const recorded = trainVAE(model, train, {
+      ...options,
+      recordGradNorms: true,
+      onStep: () => {
+        let total = 0;
+        for (const p of model.parameters()) for (const g of p.grad!.data) total += g * g;
+        byHand.push(Math.sqrt(total));
+      },
+    });
+    expect(recorded.losses).toEqual(plain.losses);
+    expect(recorded.validationLosses).toEqual(plain.validationLosses);
+    expect(recorded.gradNorms).toHaveLength(2);
+    recorded.gradNorms.forEach((summary, e) => {
+      const epoch = byHand.slice(e * 12, (e + 1) * 12),
+        sorted = [...epoch].sort((x, y) => x - y);
+      expect(summary.median).toBeCloseTo((sorted[5]! + sorted[6]!) / 2, 9);
+      expect(summary.p90).toBeCloseTo(sorted[10]!, 9); // nearest rank: ⌈0.9 · 12⌉ = 11th
+      expect(summary.max).toBeCloseTo(sorted[11]!, 9);
+      expect(summary.maxStep).toBe(e * 12 + 1 + epoch.indexOf(sorted[11]!));
+    });
+    // A threshold above every norm clips nothing and changes nothing; one below every norm clips every update.
+    const above = trainVAE(make(), train, { ...options, clipNorm: 2 * Math.max(...byHand) });
+    expect(above.clippedSteps).toEqual([0, 0]);
+    expect(above.losses).toEqual(plain.losses);
+    const below = trainVAE(make(), train, { ...options, clipNorm: Math.min(...byHand) / 2 });
+    expect(below.clippedSteps).toEqual([12, 12]);
+    expect(below.losses[0]).toBe(plain.losses[0]); // the first update's loss is computed before any clipping
+    expect(below.losses[1]).not.toBe(plain.losses[1]);
+    // Interrupted after epoch 1 and resumed from its checkpoint: the same run, counts and norms included.
+    const clipNorm = recorded.gradNorms[0]!.median;
+    const whole = trainVAE(make(), train, { ...options, clipNorm });
+    expect(whole.clippedSteps[0]).toBeGreaterThan(0);
+    let saved = "";
+    trainVAE(make(), train, { ...options, clipNorm, epochs: 1, checkpoint: (c) => (saved = JSON.stringify(c)) });
+    const rest = trainVAE(make(), train, { ...options, clipNorm, resume: JSON.parse(saved) });
+    expect([rest.losses, rest.clippedSteps, rest.gradNorms]).toEqual([
+      whole.losses,
+      whole.clippedSteps,
+      whole.gradNorms,
+    ]);
+    expect(() => trainVAE(make(), train, { ...options, clipNorm: 0 })).toThrow(
+      /trainVAE: the clipping norm must be a positive finite number, got 0/,
+    );
+  });
+  it("summariseGradNorms: median, nearest-rank 90th percentile, largest and its update", () => {
+    expect(summariseGradNorms([3, 1, 2], 10)).toEqual({ median: 2, p90: 3, max: 3, maxStep: 10 });
+    const ten = [5, 9, 1, 7, 3, 10, 2, 8, 4, 6];
+    expect(summariseGradNorms(ten, 1)).toEqual({ median: 5.5, p90: 9, max: 10, maxStep: 6 });
+    expect(() => summariseGradNorms([], 1)).toThrow(/no norms/);
   });
   it("a file from before the flow head was its own layer (flow columns at the end of head) loads as the same model", () => {
     const model = new FlowVAE({ inputs: 6, K: 2, latent: 3, hidden: 4, seed: 7, flowInit: "random" });

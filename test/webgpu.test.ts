@@ -526,6 +526,25 @@ if (typeof backend === "string") {
       }
     });
 
+    it("trainVAEAsync with clipNorm on webgpu: the norms read on the device and the clipped updates are the CPU's", async () => {
+      const rng = new ag.Random(1);
+      const images = Float64Array.from({ length: 120 * 16 }, () => (rng.uniform() < 0.3 ? 1 : 0));
+      const config = { inputs: 16, latent: 2, hidden: 8, K: 2, seed: 3 };
+      // 0.5 is below every update's gradient norm here (the CPU run checks it): all six are clipped.
+      const options = { epochs: 2, batchSize: 40, seed: 2, clipNorm: 0.5 };
+      const cpu = trainVAE(new FlowVAE(config), images, options);
+      expect(cpu.clippedSteps).toEqual([3, 3]);
+      setBackend(b);
+      try {
+        const gpu = await trainVAEAsync(new FlowVAE(config), images, options);
+        expect(gpu.clippedSteps).toEqual([3, 3]);
+        cpu.losses.forEach((l, t) => expect(Math.abs(gpu.losses[t]! - l), `step ${t}`).toBeLessThan(1e-4 * l));
+        cpu.gradNorms.forEach((n, e) => expect(Math.abs(gpu.gradNorms[e]!.max - n.max)).toBeLessThan(1e-4 * n.max));
+      } finally {
+        setBackend("cpu");
+      }
+    });
+
     it("trainVAEAsync on webgpu saves checkpoints (parameters and optimizer state read back) that are the CPU's, and trains on after each", async () => {
       const rng = new ag.Random(1);
       const images = Float64Array.from({ length: 120 * 16 }, () => (rng.uniform() < 0.3 ? 1 : 0));
