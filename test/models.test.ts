@@ -565,15 +565,26 @@ describe("the flowgrad command", () => {
     expect(straight.status, straight.stderr).toBe(0);
     // Interrupted once K = 1 has saved a checkpoint (after every epoch).
     const child = spawn(process.execPath, [cli, ...args("resume-cut")], { cwd: tmp });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
     const checkpoint = path.join(tmp, "resume-cut/vae-planar-K1-L1.checkpoint.json");
-    for (let i = 0; i < 300 && !existsSync(checkpoint); i++) await new Promise((r) => setTimeout(r, 50));
+    // Two checkpoints of K = 1 at least (one file rewritten), so the list of what was saved is tested for repeats.
+    const epochsSaved = () =>
+      existsSync(checkpoint) ? JSON.parse(readFileSync(checkpoint, "utf8")).state.epochsRun : 0;
+    for (let i = 0; i < 300 && epochsSaved() < 2; i++) await new Promise((r) => setTimeout(r, 50));
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     child.kill("SIGINT");
     expect(await exited).toBe(130);
     expect(readdirSync(path.join(tmp, "resume-cut"))).toContain("vae-planar-K0-L1.model.json");
+    // What was saved, each file once, though the checkpoint was rewritten after every epoch.
+    const listed = stderr.split("Saved before the interruption:\n")[1]!.trim().split("\n");
+    expect(listed.filter((f) => f.endsWith("vae-planar-K1-L1.checkpoint.json"))).toHaveLength(1);
+    expect(new Set(listed).size).toBe(listed.length);
     // The epoch the interrupted run last saved, part-way through: the resumed run must continue from exactly there.
     const saved: number = JSON.parse(readFileSync(checkpoint, "utf8")).state.epochsRun;
-    expect(saved).toBeGreaterThanOrEqual(1);
+    expect(saved).toBeGreaterThanOrEqual(2);
     expect(saved).toBeLessThan(20);
     const resumed = run(...args("resume-cut"), "--resume");
     expect(resumed.status, resumed.stderr).toBe(0);

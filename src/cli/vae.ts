@@ -316,7 +316,7 @@ export async function vaeCommand(s: VAESettings): Promise<void> {
     );
   }
   console.log(
-    `\n${lines.join("\n")}\n${paired.text}\nwritten:\n${[...new Set(filesWritten())]
+    `\n${lines.join("\n")}\n${paired.text}\nwritten:\n${filesWritten()
       .filter((f) => existsSync(f))
       .map((f) => `  ${f}`)
       .join("\n")}`,

@@ -48,11 +48,12 @@ function notARegularFile(file: string): string | null {
             : "not a regular file";
 }
 
-const written: string[] = [];
+// A Set: a checkpoint rewritten every epoch is one file kept, listed once (in the order first written).
+const written = new Set<string>();
 
-/** Every file this process has written (atomically, so each one whole), in order: what an interrupted run kept. */
+/** Every file this process has written (atomically, so each one whole), once each, in order: what an interrupted run kept. */
 export function filesWritten(): readonly string[] {
-  return written;
+  return [...written];
 }
 
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
@@ -75,7 +76,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
       closeSync(fd);
     }
     renameSync(tmp, file);
-    written.push(file);
+    written.add(file);
   } catch (error) {
     rmSync(tmp, { force: true });
     throw error;
