@@ -12,6 +12,7 @@ import { calibrateTable, DEVICE_DIR, table2Webgpu, webgpuCurveGaps } from "./doc
 import { pm, table } from "./markdown.js";
 import { figure4, TABLE2_DIR, table2, table2Sweep, table2Tails } from "./table2.js";
 import { ANNEAL_DIR, table2Anneal } from "./table2-anneal.js";
+import { CLIP_DIR, table2Clip, table2ClipNorms } from "./table2-clip.js";
 import { DATA_DIR, figureData, table2Data } from "./table2-data.js";
 import { table2Fixed, table2LocalPosteriors } from "./table2-fixed.js";
 import {
@@ -475,6 +476,9 @@ export const TABLES: Record<string, (root: string) => string> = {
   "table2-anneal": table2Anneal,
   "table2-anneal-tails-1333": (root) => table2Tails(root, `${ANNEAL_DIR}/steps1333`),
   "table2-anneal-tails-10000": (root) => table2Tails(root, `${ANNEAL_DIR}/steps10000`),
+  "table2-clip": table2Clip,
+  "table2-clip-norms": table2ClipNorms,
+  "table2-clip-tails": (root) => table2Tails(root, CLIP_DIR),
   "table2-samples": table2Samples,
 };
 

@@ -13,6 +13,7 @@ import {
   table2Tails,
 } from "../scripts/table2.js";
 import { table2Anneal } from "../scripts/table2-anneal.js";
+import { table2Clip, table2ClipNorms } from "../scripts/table2-clip.js";
 import { figureData, table2Data } from "../scripts/table2-data.js";
 import { table2Fixed, table2LocalPosteriors } from "../scripts/table2-fixed.js";
 import { figure4FollowUps, table2FlowLr, table2Global, table2Rates } from "../scripts/table2-followups.js";
@@ -243,6 +244,52 @@ describe("the follow-up: planar flows with one set of parameters for every digit
     const bare = mkdtempSync(path.join(tmpdir(), "flowgrad-global-bare-"));
     run(bare, "planar", 0, 0, [90, 92, 94, 96]);
     expect(green(figure4FollowUps(root))).toBeGreaterThan(green(figure4FollowUps(bare)) + 3 * 100);
+  });
+});
+
+describe("follow-up 9: clipped gradients, and a run's gradient norms", () => {
+  const root = mkdtempSync(path.join(tmpdir(), "flowgrad-clip-"));
+  const clip = { folder: "results/table2-clip", flowLr: 1 };
+  const norms = (max: number[]) => max.map((m, e) => ({ median: m / 4, p90: m / 2, max: m, maxStep: 80 * e + 7 }));
+  const blown = { bestEpoch: 2, epochsRun: 3, validationLosses: [120, 110, 200] };
+  run(root, "planar", 40, 0, [90, 91, 92, 93]);
+  run(root, "planar", 80, 0, [99, 99, 99, 99], blown);
+  run(root, "planar", 40, 0, [89, 91, 91, 93], { clippedSteps: [30, 0, 1], gradNorms: norms([9000, 900, 2600]) }, clip);
+  run(
+    root,
+    "planar",
+    80,
+    0,
+    [88, 91, 90, 93],
+    { clippedSteps: [41, 2, 0], gradNorms: norms([30000, 3100, 800]) },
+    clip,
+  );
+  run(root, "planar", 80, 1, [95, 95, 95, 95], { clippedSteps: [12, 0] }, clip); // no K = 40 of seed 1, none in Table 2
+  const rows = table2Clip(root).split("\n");
+  const row = (K: number) => rows.find((l) => l.startsWith(`| + planar flow, clipped | ${K} |`))!.split(" | ");
+
+  it("each clipped row per seed: paired with the clipped row above and Table 2's run, by hand; its clip counts and largest norm after epoch 1", () => {
+    expect(row(40)[2]).toBe("91.00 ± 0.50 / —");
+    expect(row(40)[3]).toBe("—");
+    expect(row(40)[4]).toBe(`−0.50 ± ${se4([-1, 0, -1, 0])} / —`);
+    expect(row(40)[5]).toBe("no / —");
+    expect(row(40).slice(6, 8)).toEqual(["30 / 1 / —", "2,600 (update 167) / —"]);
+    expect(row(80)[3]).toBe(`−0.50 ± ${se4([-1, 0, -1, 0])} / —`); // clipped K = 80 − clipped K = 40
+    expect(row(80)[4]).toBe(`−8.50 ± ${se4([-11, -8, -9, -6])} / —`);
+    expect(row(80)[5]).toBe("blew up / —");
+    expect(row(80).slice(6, 8)).toEqual(["41 / 2 / 12 / 0", "3,100 (update 87) / —"]);
+  });
+
+  it("a recorded run's norms per epoch beside its validation bound, and whether it is Table 2's run again", () => {
+    const norms2 = { gradNorms: norms([20000, 700]), validationLosses: [150, 140], bestEpoch: 2, epochsRun: 2 };
+    run(root, "planar", 40, 0, [90, 91, 92, 93], { ...norms2 }, { folder: "results/table2-clip/norms", flowLr: 1 });
+    let text = table2ClipNorms(root);
+    expect(text.split("\n")[3]).toBe("| planar K = 40, seed 0 | 2 | 140.00 | 175 | 350 | 700 (update 87) |");
+    // Table 2's run has other validation bounds (none given): not the same run.
+    expect(text).toContain("planar K = 40, seed 0: differs from Table 2's run.");
+    run(root, "planar", 40, 0, [90, 91, 92, 93], { validationLosses: [150, 140] });
+    text = table2ClipNorms(root);
+    expect(text).toContain("planar K = 40, seed 0: equal to Table 2's run in every validation bound and test digit.");
   });
 });
 
