@@ -80,7 +80,9 @@ export interface TrainVAEOptions {
   checkpoint?: (state: TrainingCheckpoint) => void;
   /**
    * At most one checkpoint per this many seconds of training (default 0: every epoch). A
-   * checkpoint of a 400-unit model is tens of megabytes; a minute's work is what a crash may cost.
+   * checkpoint of a 400-unit model is tens of megabytes as JSON (484 MB with a K = 80 planar flow
+   * head: 400 × 6,480 weights, with Adam's two moments and early stopping's copy); a minute's work
+   * is what a crash may cost.
    */
   checkpointSeconds?: number;
   resume?: TrainingCheckpoint;
