@@ -41,18 +41,18 @@ function largestAfterFirst(r: ClipRecord): string | null {
   return `${norm(top.max)} (update ${top.maxStep.toLocaleString("en")})`;
 }
 
-/** Clipped updates in epoch 1, and in the epochs after it. */
+/** Clipped updates in epoch 1, then in the epochs after it ("then": " / " separates the seeds). */
 function clipped(r: ClipRecord): string | null {
   const c = r.clippedSteps;
   if (!c?.length) return null;
   const later = c.slice(1).reduce((a, b) => a + b, 0);
-  return `${c[0]} / ${later}`;
+  return `${c[0]} then ${later}`;
 }
 
 /**
  * The clipped planar rows, seeds side by side: −ln p(x), the step from the clipped row below (K = 80
  * against the clipped K = 40 of its seed), the change from Table 2's unclipped run of the same row
- * and seed, updates clipped (epoch 1 / after), the largest gradient norm after epoch 1, best epoch.
+ * and seed, updates clipped (epoch 1, then after), the largest gradient norm after epoch 1, best epoch.
  */
 export function table2Clip(root: string): string {
   const records = table2Records(root, CLIP_DIR) as ClipRecord[],
@@ -79,7 +79,8 @@ export function table2Clip(root: string): string {
       each(cell.train),
     ];
   });
-  return table(
+  const note = seeds.length ? `\n\nSeeds in each cell, left to right: ${seeds.join(" / ")}.` : "";
+  return `${table(
     [
       "posterior q(z\\|x)",
       "K",
@@ -87,14 +88,14 @@ export function table2Clip(root: string): string {
       "change from the clipped row above (paired)",
       "minus Table 2's unclipped run (paired)",
       "Table 2's run blew up",
-      "updates clipped (epoch 1 / after)",
+      "updates clipped (in epoch 1, then after it)",
       "largest gradient norm after epoch 1",
       "best epoch of the run, stopped by",
       "train time",
     ],
     ["---", "---:", "---:", "---:", "---:", "---", "---:", "---:", "---", "---:"],
     rows,
-  );
+  )}${note}`;
 }
 
 /** Whether two runs agree in every validation bound and every test digit's −ln p(x). */

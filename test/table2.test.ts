@@ -273,11 +273,12 @@ describe("follow-up 9: clipped gradients, and a run's gradient norms", () => {
     expect(row(40)[3]).toBe("—");
     expect(row(40)[4]).toBe(`−0.50 ± ${se4([-1, 0, -1, 0])} / —`);
     expect(row(40)[5]).toBe("no / —");
-    expect(row(40).slice(6, 8)).toEqual(["30 / 1 / —", "2,600 (update 167) / —"]);
+    expect(row(40).slice(6, 8)).toEqual(["30 then 1 / —", "2,600 (update 167) / —"]);
     expect(row(80)[3]).toBe(`−0.50 ± ${se4([-1, 0, -1, 0])} / —`); // clipped K = 80 − clipped K = 40
     expect(row(80)[4]).toBe(`−8.50 ± ${se4([-11, -8, -9, -6])} / —`);
     expect(row(80)[5]).toBe("blew up / —");
-    expect(row(80).slice(6, 8)).toEqual(["41 / 2 / 12 / 0", "3,100 (update 87) / —"]);
+    expect(row(80).slice(6, 8)).toEqual(["41 then 2 / 12 then 0", "3,100 (update 87) / —"]);
+    expect(rows.at(-1)).toBe("Seeds in each cell, left to right: 0 / 1.");
   });
 
   it("a recorded run's norms per epoch beside its validation bound, and whether it is Table 2's run again", () => {
