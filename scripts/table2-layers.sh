@@ -12,7 +12,7 @@ docs=yes
 [ "${1:-}" = "--no-docs" ] && docs=no
 [ -f dist/src/cli/main.js ] || npm run build --silent
 for folder in table2 table2-flowlr table2-rates table2-global table2-dynamic table2-grow table2-grow-lr0.5 \
-  table2-anneal/steps1333 table2-anneal/steps10000; do
+  table2-anneal/steps1333 table2-anneal/steps10000 table2-clip; do
   for model in results/$folder/planar-K*-seed*/vae-planar-K*-L1.model.json; do
     [ -f "$model" ] || continue
     run=$(basename "$(dirname "$model")")

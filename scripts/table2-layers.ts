@@ -71,6 +71,7 @@ const SETTINGS = [
   { folder: "table2-dynamic", label: "follow-up 4 (dynamic digits)" },
   { folder: "table2-anneal-steps1333", label: "follow-up 8 (annealed, 1,333 updates)" },
   { folder: "table2-anneal-steps10000", label: "follow-up 8 (annealed, 10,000 updates)" },
+  { folder: "table2-clip", label: "follow-up 9 (clipped at 2,500)" },
 ];
 
 /**
