@@ -15,6 +15,7 @@ import {
   TABLE2_DIR,
   type Table2Record,
   table2Records,
+  tableOrder,
 } from "./table2.js";
 
 export const CLIP_DIR = "results/table2-clip";
@@ -50,27 +51,33 @@ function clipped(r: ClipRecord): string | null {
 }
 
 /**
- * The clipped planar rows, seeds side by side: −ln p(x), the step from the clipped row below (K = 80
- * against the clipped K = 40 of its seed), the change from Table 2's unclipped run of the same row
- * and seed, updates clipped (epoch 1, then after), the largest gradient norm after epoch 1, best epoch.
+ * The clipped rows (planar by K, then NICE by k), seeds side by side: −ln p(x), the step from the
+ * clipped row of the same flow above it, the change from Table 2's unclipped run of the same row
+ * and seed, planar − NICE at equal length (both clipped), updates clipped (epoch 1, then after),
+ * the largest gradient norm after epoch 1, best epoch.
  */
 export function table2Clip(root: string): string {
   const records = table2Records(root, CLIP_DIR) as ClipRecord[],
     base = table2Records(root, TABLE2_DIR);
   const seeds = seedsIn(records);
-  const Ks = [...new Set(records.map((r) => r.K))].sort((a, b) => a - b);
-  const rows = Ks.map((K, i) => {
-    const at = (s: number) => runOf(records, "planar", K, s) as ClipRecord | undefined;
+  const kinds = records
+    .filter((r, i) => records.findIndex((o) => o.flow === r.flow && o.K === r.K) === i)
+    .map(({ flow, K }) => ({ flow, K }))
+    .sort((a, b) => tableOrder(a) - tableOrder(b));
+  const rows = kinds.map(({ flow, K }) => {
+    const at = (s: number) => runOf(records, flow, K, s) as ClipRecord | undefined;
     const each = eachSeed(seeds, at);
-    const below = i > 0 ? Ks[i - 1]! : null;
+    const shorter = kinds.filter((k) => k.flow === flow && k.K < K).map((k) => k.K);
+    const above = shorter.length ? Math.max(...shorter) : null;
     return [
-      "+ planar flow, clipped",
+      flow === "nice" ? "+ NICE, clipped" : "+ planar flow, clipped",
       `${K}`,
       each(cell.nll),
-      below === null ? "—" : perSeed(seeds, (s) => paired(runOf(records, "planar", below, s), at(s))),
-      perSeed(seeds, (s) => paired(runOf(base, "planar", K, s), at(s))),
+      above === null ? "—" : perSeed(seeds, (s) => paired(runOf(records, flow, above, s), at(s))),
+      perSeed(seeds, (s) => paired(runOf(base, flow, K, s), at(s))),
+      flow === "nice" ? perSeed(seeds, (s) => paired(at(s), runOf(records, "planar", K, s))) : "—",
       perSeed(seeds, (s) => {
-        const b = runOf(base, "planar", K, s);
+        const b = runOf(base, flow, K, s);
         return b ? (blewUp(b) ? "blew up" : "no") : null;
       }),
       each(clipped),
@@ -87,13 +94,14 @@ export function table2Clip(root: string): string {
       "test −ln p(x) (nats, S = 200)",
       "change from the clipped row above (paired)",
       "minus Table 2's unclipped run (paired)",
+      "planar − NICE at this K, both clipped (paired)",
       "Table 2's run blew up",
       "updates clipped (in epoch 1, then after it)",
       "largest gradient norm after epoch 1",
       "best epoch of the run, stopped by",
       "train time",
     ],
-    ["---", "---:", "---:", "---:", "---:", "---", "---:", "---:", "---", "---:"],
+    ["---", "---:", "---:", "---:", "---:", "---:", "---", "---:", "---:", "---", "---:"],
     rows,
   )}${note}`;
 }

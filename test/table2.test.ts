@@ -265,19 +265,27 @@ describe("follow-up 9: clipped gradients, and a run's gradient norms", () => {
     clip,
   );
   run(root, "planar", 80, 1, [95, 95, 95, 95], { clippedSteps: [12, 0] }, clip); // no K = 40 of seed 1, none in Table 2
+  run(root, "nice", 40, 0, [91, 93, 93, 94]);
+  run(root, "nice", 40, 0, [91, 92, 93, 94], { clippedSteps: [3, 0] }, clip);
   const rows = table2Clip(root).split("\n");
   const row = (K: number) => rows.find((l) => l.startsWith(`| + planar flow, clipped | ${K} |`))!.split(" | ");
 
-  it("each clipped row per seed: paired with the clipped row above and Table 2's run, by hand; its clip counts and largest norm after epoch 1", () => {
+  it("each clipped row per seed: paired with the clipped row above, Table 2's run and clipped NICE, by hand; its clip counts and largest norm after epoch 1", () => {
     expect(row(40)[2]).toBe("91.00 ± 0.50 / —");
     expect(row(40)[3]).toBe("—");
     expect(row(40)[4]).toBe(`−0.50 ± ${se4([-1, 0, -1, 0])} / —`);
-    expect(row(40)[5]).toBe("no / —");
-    expect(row(40).slice(6, 8)).toEqual(["30 then 1 / —", "2,600 (update 167) / —"]);
+    expect(row(40)[5]).toBe("—"); // planar − NICE sits on the NICE rows
+    expect(row(40)[6]).toBe("no / —");
+    expect(row(40).slice(7, 9)).toEqual(["30 then 1 / —", "2,600 (update 167) / —"]);
     expect(row(80)[3]).toBe(`−0.50 ± ${se4([-1, 0, -1, 0])} / —`); // clipped K = 80 − clipped K = 40
     expect(row(80)[4]).toBe(`−8.50 ± ${se4([-11, -8, -9, -6])} / —`);
-    expect(row(80)[5]).toBe("blew up / —");
-    expect(row(80).slice(6, 8)).toEqual(["41 then 2 / 12 then 0", "3,100 (update 87) / —"]);
+    expect(row(80)[6]).toBe("blew up / —");
+    expect(row(80).slice(7, 9)).toEqual(["41 then 2 / 12 then 0", "3,100 (update 87) / —"]);
+    const nice = rows.find((l) => l.startsWith("| + NICE, clipped | 40 |"))!.split(" | ");
+    expect(nice[2]).toBe("92.50 ± 0.50 / —");
+    expect(nice[3]).toBe("—"); // no shorter clipped NICE
+    expect(nice[4]).toBe(`−0.25 ± ${se4([0, -1, 0, 0])} / —`); // − Table 2's NICE k = 40
+    expect(nice[5]).toBe(`−1.50 ± ${se4([-2, -1, -2, -1])} / —`); // clipped planar K = 40 − clipped NICE k = 40
     expect(rows.at(-1)).toBe("Seeds in each cell, left to right: 0 / 1.");
   });
 
