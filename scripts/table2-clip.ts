@@ -53,7 +53,8 @@ function clipped(r: ClipRecord): string | null {
 /**
  * The clipped rows (planar by K, then NICE by k), seeds side by side: −ln p(x), the step from the
  * clipped row of the same flow above it, the change from Table 2's unclipped run of the same row
- * and seed, planar − NICE at equal length (both clipped), updates clipped (epoch 1, then after),
+ * and seed, planar − NICE at equal length (both clipped; and a clipped planar row against Table 2's
+ * NICE), updates clipped (epoch 1, then after),
  * the largest gradient norm after epoch 1, best epoch.
  */
 export function table2Clip(root: string): string {
@@ -76,6 +77,7 @@ export function table2Clip(root: string): string {
       above === null ? "—" : perSeed(seeds, (s) => paired(runOf(records, flow, above, s), at(s))),
       perSeed(seeds, (s) => paired(runOf(base, flow, K, s), at(s))),
       flow === "nice" ? perSeed(seeds, (s) => paired(at(s), runOf(records, "planar", K, s))) : "—",
+      flow === "nice" ? "—" : perSeed(seeds, (s) => paired(runOf(base, "nice", K, s), at(s))),
       perSeed(seeds, (s) => {
         const b = runOf(base, flow, K, s);
         return b ? (blewUp(b) ? "blew up" : "no") : null;
@@ -95,13 +97,14 @@ export function table2Clip(root: string): string {
       "change from the clipped row above (paired)",
       "minus Table 2's unclipped run (paired)",
       "planar − NICE at this K, both clipped (paired)",
+      "minus Table 2's NICE at this K (paired)",
       "Table 2's run blew up",
       "updates clipped (in epoch 1, then after it)",
       "largest gradient norm after epoch 1",
       "best epoch of the run, stopped by",
       "train time",
     ],
-    ["---", "---:", "---:", "---:", "---:", "---:", "---", "---:", "---:", "---", "---:"],
+    ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---", "---:", "---:", "---", "---:"],
     rows,
   )}${note}`;
 }

@@ -275,17 +275,20 @@ describe("follow-up 9: clipped gradients, and a run's gradient norms", () => {
     expect(row(40)[3]).toBe("—");
     expect(row(40)[4]).toBe(`−0.50 ± ${se4([-1, 0, -1, 0])} / —`);
     expect(row(40)[5]).toBe("—"); // planar − NICE sits on the NICE rows
-    expect(row(40)[6]).toBe("no / —");
-    expect(row(40).slice(7, 9)).toEqual(["30 then 1 / —", "2,600 (update 167) / —"]);
+    expect(row(40)[6]).toBe(`−1.75 ± ${se4([-2, -2, -2, -1])} / —`); // − Table 2's NICE k = 40
+    expect(row(40)[7]).toBe("no / —");
+    expect(row(40).slice(8, 10)).toEqual(["30 then 1 / —", "2,600 (update 167) / —"]);
     expect(row(80)[3]).toBe(`−0.50 ± ${se4([-1, 0, -1, 0])} / —`); // clipped K = 80 − clipped K = 40
     expect(row(80)[4]).toBe(`−8.50 ± ${se4([-11, -8, -9, -6])} / —`);
-    expect(row(80)[6]).toBe("blew up / —");
-    expect(row(80).slice(7, 9)).toEqual(["41 then 2 / 12 then 0", "3,100 (update 87) / —"]);
+    expect(row(80)[6]).toBe("—"); // no NICE k = 80 in Table 2 here
+    expect(row(80)[7]).toBe("blew up / —");
+    expect(row(80).slice(8, 10)).toEqual(["41 then 2 / 12 then 0", "3,100 (update 87) / —"]);
     const nice = rows.find((l) => l.startsWith("| + NICE, clipped | 40 |"))!.split(" | ");
     expect(nice[2]).toBe("92.50 ± 0.50 / —");
     expect(nice[3]).toBe("—"); // no shorter clipped NICE
     expect(nice[4]).toBe(`−0.25 ± ${se4([0, -1, 0, 0])} / —`); // − Table 2's NICE k = 40
     expect(nice[5]).toBe(`−1.50 ± ${se4([-2, -1, -2, -1])} / —`); // clipped planar K = 40 − clipped NICE k = 40
+    expect(nice[6]).toBe("—");
     expect(rows.at(-1)).toBe("Seeds in each cell, left to right: 0 / 1.");
   });
 
