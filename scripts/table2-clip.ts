@@ -1,8 +1,10 @@
-// Follow-up 9 to Table 2 (docs/results.md): planar rows trained again with every update's gradients
-// clipped to a global norm (`flowgrad vae --clip-norm`), in results/table2-clip/, each paired with
-// Table 2's unclipped run of the same row and seed; and one of Table 2's runs trained again with its
-// gradient norms recorded (`--grad-norms`, changing no value), in results/table2-clip/norms/.
+// Follow-up 9 to Table 2 (docs/results.md): planar and NICE rows trained again with every update's
+// gradients clipped to a global norm (`flowgrad vae --clip-norm`), in results/table2-clip/, each
+// paired with Table 2's unclipped run of the same row and seed; and one of Table 2's runs trained
+// again with its gradient norms recorded (`--grad-norms`, changing no value), in
+// results/table2-clip/norms/.
 
+import type { GradNormSummary } from "../src/models/vae-train.js";
 import { table } from "./markdown.js";
 import {
   blewUp,
@@ -21,16 +23,8 @@ import {
 export const CLIP_DIR = "results/table2-clip";
 export const CLIP_NORMS_DIR = `${CLIP_DIR}/norms`;
 
-/** One epoch's gradient norms as `flowgrad vae --grad-norms` records them. */
-interface NormSummary {
-  median: number;
-  p90: number;
-  max: number;
-  maxStep: number;
-}
-
 /** What a clipped or norm-recording run adds to a Table 2 record. */
-type ClipRecord = Table2Record & { clippedSteps?: number[]; gradNorms?: NormSummary[] };
+type ClipRecord = Table2Record & { clippedSteps?: number[]; gradNorms?: GradNormSummary[] };
 
 const norm = (x: number) => Math.round(x).toLocaleString("en");
 
@@ -54,8 +48,7 @@ function clipped(r: ClipRecord): string | null {
  * The clipped rows (planar by K, then NICE by k), seeds side by side: −ln p(x), the step from the
  * clipped row of the same flow above it, the change from Table 2's unclipped run of the same row
  * and seed, planar − NICE at equal length (both clipped; and a clipped planar row against Table 2's
- * NICE), updates clipped (epoch 1, then after),
- * the largest gradient norm after epoch 1, best epoch.
+ * NICE), updates clipped (epoch 1, then after), the largest gradient norm after epoch 1, best epoch.
  */
 export function table2Clip(root: string): string {
   const records = table2Records(root, CLIP_DIR) as ClipRecord[],
