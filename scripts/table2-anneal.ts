@@ -7,27 +7,9 @@ import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { annealedEpoch } from "../src/models/anneal.js";
 import { table } from "./markdown.js";
-import {
-  cell,
-  eachSeed,
-  paired,
-  perSeed,
-  runOf,
-  seedsIn,
-  type Table2Record,
-  table2Records,
-  tableOrder,
-} from "./table2.js";
+import { cell, eachSeed, paired, perSeed, rowsOf, runOf, seedsIn, table2Records } from "./table2.js";
 
 export const ANNEAL_DIR = "results/table2-anneal";
-
-/** Rows in Table 2's order (the diagonal model, planar by K, NICE by K): the flows and lengths the folder has runs of. */
-function rowsOf(records: Table2Record[]): Array<{ flow: string; K: number }> {
-  return records
-    .filter((r, i) => records.findIndex((o) => o.flow === r.flow && o.K === r.K) === i)
-    .map(({ flow, K }) => ({ flow, K }))
-    .sort((a, b) => tableOrder(a) - tableOrder(b));
-}
 
 /** The row a row extends: the next shorter flow of its kind in the folder, else the diagonal model. */
 function extended(rows: Array<{ flow: string; K: number }>, row: { flow: string; K: number }): [string, number] | null {

@@ -12,12 +12,12 @@ import {
   eachSeed,
   paired,
   perSeed,
+  rowsOf,
   runOf,
   seedsIn,
   TABLE2_DIR,
   type Table2Record,
   table2Records,
-  tableOrder,
 } from "./table2.js";
 
 export const CLIP_DIR = "results/table2-clip";
@@ -54,10 +54,7 @@ export function table2Clip(root: string): string {
   const records = table2Records(root, CLIP_DIR) as ClipRecord[],
     base = table2Records(root, TABLE2_DIR);
   const seeds = seedsIn(records);
-  const kinds = records
-    .filter((r, i) => records.findIndex((o) => o.flow === r.flow && o.K === r.K) === i)
-    .map(({ flow, K }) => ({ flow, K }))
-    .sort((a, b) => tableOrder(a) - tableOrder(b));
+  const kinds = rowsOf(records);
   const rows = kinds.map(({ flow, K }) => {
     const at = (s: number) => runOf(records, flow, K, s) as ClipRecord | undefined;
     const each = eachSeed(seeds, at);

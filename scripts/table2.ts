@@ -246,6 +246,14 @@ export const posteriorName = (r: { flow: string; K: number }) =>
 /** Sorts rows in the table's order: the diagonal model, planar by K, NICE by K. */
 export const tableOrder = (r: { flow: string; K: number }) => (r.flow === "nice" ? 1000 : 0) + r.K;
 
+/** Rows in the table's order (tableOrder): each flow and length a folder's records have runs of, once. */
+export function rowsOf(records: Array<{ flow: string; K: number }>): Array<{ flow: string; K: number }> {
+  return records
+    .filter((r, i) => records.findIndex((o) => o.flow === r.flow && o.K === r.K) === i)
+    .map(({ flow, K }) => ({ flow, K }))
+    .sort((a, b) => tableOrder(a) - tableOrder(b));
+}
+
 /**
  * The validation curves' tails: for each run, its best epoch's bound and every epoch after it, so
  * a reader sees that the bound had stopped improving when early stopping ended the run.
